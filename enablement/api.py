@@ -1,0 +1,82 @@
+"""REST API for certifications: ``/partners/{id}/certifications/`` (API.md)."""
+
+from django.utils import timezone
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from partners.api import PartnerScopedMixin
+from partners.models import User
+from partners.permissions import manages_partner
+
+from . import services
+from .models import Certification
+from .queries import certifications_visible_to
+
+
+class CertificationSerializer(serializers.ModelSerializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    certification = serializers.SlugField(
+        help_text="Certification type slug; the default program defines `demo` and `solo-demo`."
+    )
+    certification_name = serializers.CharField(source="certification_type.name", read_only=True)
+    expires_on = serializers.DateField(
+        required=False, help_text="Defaults to the type's validity from issued_on."
+    )
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Certification
+        fields = [
+            "id",
+            "partner",
+            "user",
+            "certification",
+            "certification_name",
+            "issued_on",
+            "expires_on",
+            "current",
+        ]
+        read_only_fields = ["partner"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["certification"] = instance.certification_type.slug
+        return data
+
+    def get_current(self, obj) -> bool:
+        today = timezone.localdate()
+        return obj.issued_on <= today < obj.expires_on
+
+
+class CertificationViewSet(
+    PartnerScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Certifications held by the partner's people; managers record new ones."""
+
+    queryset = Certification.objects.all()
+    serializer_class = CertificationSerializer
+
+    def get_queryset(self):
+        return certifications_visible_to(self.request.user).filter(partner=self.get_partner())
+
+    def create(self, request, *args, **kwargs):
+        partner = self.get_partner()
+        if not manages_partner(request.user, partner):
+            raise PermissionDenied("Only the partner's channel manager or a chief records these.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        certification = services.certification_award(
+            partner=partner,
+            user=data["user"],
+            certification=data["certification"],
+            issued_on=data["issued_on"],
+            expires_on=data.get("expires_on"),
+            awarded_by=request.user,
+        )
+        return Response(self.get_serializer(certification).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,11 @@
+"""Admin and API permissions of the enablement app (django-rules)."""
+
+import rules
+
+from prm.roles import is_manager_or_higher, is_vendor_admin, is_vendor_staff
+
+rules.add_perm("enablement.view_certificationtype", is_vendor_staff)
+rules.add_perm("enablement.view_certification", is_vendor_staff)
+for action in ("add", "change", "delete"):
+    rules.add_perm(f"enablement.{action}_certification", is_manager_or_higher)
+    rules.add_perm(f"enablement.{action}_certificationtype", is_vendor_admin)

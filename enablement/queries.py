@@ -1,0 +1,40 @@
+"""Reads about certifications, shared by pages, API, admin and the quarter close."""
+
+from collections.abc import Iterable
+from datetime import date
+
+from django.db.models import Count, F, QuerySet
+
+from partners.queries import scope_to_user
+
+from .models import Certification
+
+
+def current_certifications(as_of: date) -> QuerySet[Certification]:
+    """Certifications current on ``as_of``: issued on or before it, expiring after it."""
+    return Certification.objects.filter(issued_on__lte=as_of, expires_on__gt=as_of)
+
+
+def certified_rep_counts(partner_ids: Iterable[int], as_of: date) -> dict[int, int]:
+    """Certified reps per partner on ``as_of`` (RULEBOOK §1): one grouped query.
+
+    Only people still working for the partner count: a person who left takes
+    their certifications with them.
+    """
+    rows = (
+        current_certifications(as_of)
+        .filter(
+            partner_id__in=list(partner_ids),
+            user__is_active=True,
+            user__membership__partner_id=F("partner_id"),
+        )
+        .values("partner_id")
+        .annotate(reps=Count("user_id", distinct=True))
+    )
+    return {row["partner_id"]: row["reps"] for row in rows}
+
+
+def certifications_visible_to(user) -> QuerySet[Certification]:
+    return scope_to_user(
+        Certification.objects.select_related("user", "certification_type", "partner"), user
+    )

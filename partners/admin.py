@@ -1,0 +1,413 @@
+"""Admin for channel managers: every list is scoped, every write goes through a service."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from simple_history.admin import SimpleHistoryAdmin
+
+from prm.roles import VENDOR_ROLES
+
+from . import services
+from .forms import InviteForm
+from .models import Account, Lead, Partner, PartnerUser, Program, Tier, TierChange, User
+from .permissions import manages_partner
+from .queries import partner_for_user, scope_to_user
+
+
+class ScopedAdminMixin:
+    """Rows limited to the partners the user may see (``partners.queries.scope_to_user``)."""
+
+    partner_field = "partner"
+
+    def get_queryset(self, request):
+        return scope_to_user(
+            super().get_queryset(request), request.user, partner_field=self.partner_field
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Partner:
+            kwargs["queryset"] = scope_to_user(
+                Partner.objects.all(), request.user, partner_field="pk"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class TierInline(admin.TabularInline):
+    model = Tier
+    extra = 0
+    fields = [
+        "rank",
+        "slug",
+        "name",
+        "revenue_floor",
+        "certified_reps_required",
+        "open_registrations_required",
+        "new_logos_required",
+        "strategic_wins_required",
+        "margin",
+        "referral_commission_rate",
+        "mdf_rate",
+        "mdf_fund",
+        "mdf_match_ratio",
+        "default_annual_quota",
+        "support_level",
+        "review_cadence",
+    ]
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "is_default", "fiscal_year_start_month", "currency"]
+    search_fields = ["name", "slug"]
+    inlines = [TierInline]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "slug",
+                    "is_default",
+                    "description",
+                    "currency",
+                    "fiscal_year_start_month",
+                ]
+            },
+        ),
+        (
+            "Scorecard (RULEBOOK §2)",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    ("revenue_points", "pipeline_points", "pipeline_target"),
+                    ("certification_points", "satisfaction_points"),
+                    ("login_days_points", "login_days_target"),
+                    ("training_points", "training_target"),
+                    ("events_points", "events_target"),
+                    ("band_maintain_from", "band_grow_from", "band_invest_from"),
+                ],
+            },
+        ),
+        (
+            "Tier movement (§3)",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    ("advance_after_closes", "demote_after_closes", "exit_after_closes"),
+                    ("fast_track_score", "fast_track_quarter_revenue"),
+                    "entry_tier_max_days",
+                ],
+            },
+        ),
+        (
+            "Registration and compensation (§4–§5)",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    ("registration_sla_hours", "protection_days", "extension_days"),
+                    "partner_conflict_sla_hours",
+                    (
+                        "unprotected_margin",
+                        "direct_conflict_partner_share",
+                        "co_sell_partner_share",
+                    ),
+                    ("renewal_influence_rate", "oem_discount_min", "oem_discount_max"),
+                ],
+            },
+        ),
+        (
+            "Red flags (§8)",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "no_deal_days",
+                    ("low_csat_min_responses", "low_csat_below"),
+                    ("direct_competition_min_registrations", "direct_competition_share"),
+                ],
+            },
+        ),
+    ]
+
+
+class PartnerUserInline(admin.TabularInline):
+    model = PartnerUser
+    fk_name = "partner"
+    extra = 0
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["user", "role", "created_at"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TierChangeInline(admin.TabularInline):
+    model = TierChange
+    extra = 0
+    fields = ["changed_at", "from_tier", "to_tier", "cause", "quarter", "reason", "changed_by"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-changed_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PartnerForm(forms.ModelForm):
+    tier_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when you change the tier: it is recorded as a manager override.",
+    )
+
+    class Meta:
+        model = Partner
+        fields = [
+            "name",
+            "domain",
+            "program",
+            "tier",
+            "status",
+            "annual_quota",
+            "agreement_signed_on",
+            "started_on",
+            "channel_manager",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        tier, program = cleaned.get("tier"), cleaned.get("program")
+        if tier and program and tier.program_id != program.pk:
+            self.add_error("tier", f"{tier} is not a tier of {program}.")
+        tier_changed = self.instance.pk and tier and tier.pk != self.instance.tier_id
+        if tier_changed and not (cleaned.get("tier_reason") or "").strip():
+            self.add_error("tier_reason", "Say why the tier changes.")
+        return cleaned
+
+
+@admin.register(Partner)
+class PartnerAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    partner_field = "pk"
+    form = PartnerForm
+    list_display = [
+        "name",
+        "tier",
+        "status",
+        "channel_manager",
+        "latest_score",
+        "agreement_signed_on",
+        "started_on",
+    ]
+    list_filter = ["status", "tier__slug", "program", "channel_manager"]
+    list_select_related = ["tier", "channel_manager"]
+    search_fields = ["name", "domain"]
+    date_hierarchy = "started_on"
+    inlines = [PartnerUserInline, TierChangeInline]
+    readonly_fields = ["latest_score", "latest_score_quarter", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = list(PartnerForm.Meta.fields) + ["tier_reason"]
+        if obj is not None:
+            fields.remove("program")
+            fields += ["latest_score", "latest_score_quarter", "created_at"]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not manages_partner(request.user, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        data = {
+            field: form.cleaned_data[field]
+            for field in form.changed_data
+            if field in services.PARTNER_EDITABLE
+        }
+        try:
+            if change:
+                tier = form.cleaned_data["tier"] if "tier" in form.changed_data else None
+                saved = services.partner_update(
+                    partner=Partner.objects.get(pk=obj.pk),
+                    changed_by=request.user,
+                    tier=tier,
+                    tier_reason=form.cleaned_data.get("tier_reason", ""),
+                    **data,
+                )
+            else:
+                fields = {f: form.cleaned_data.get(f) for f in PartnerForm.Meta.fields}
+                fields["started_on"] = fields.get("started_on") or None
+                saved = services.partner_create(created_by=request.user, **fields)
+        except ValidationError as exc:
+            raise PermissionDenied(" ".join(exc.messages)) from exc
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        # Inlines are read-only; nothing else to save.
+        pass
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/invite/",
+                self.admin_site.admin_view(self.invite_view),
+                name="partners_partner_invite",
+            )
+        ] + super().get_urls()
+
+    def invite_view(self, request, pk):
+        """Invite one of the partner's people; the e-mail carries a set-password link."""
+        partner = partner_for_user(request.user, pk)
+        if not manages_partner(request.user, partner):
+            raise PermissionDenied
+        form = InviteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                member = services.partner_user_invite(
+                    partner=partner,
+                    invited_by=request.user,
+                    base_url=request.build_absolute_uri("/"),
+                    **form.cleaned_data,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                self.message_user(
+                    request, f"Invitation sent to {member.user.email}.", messages.SUCCESS
+                )
+                return redirect(reverse("admin:partners_partner_change", args=[partner.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Invite a user to {partner}",
+            "partner": partner,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/partners/partner/invite.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        extra_context["invite_url"] = reverse("admin:partners_partner_invite", args=[object_id])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(PartnerUser)
+class PartnerUserAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["user", "partner", "role", "created_at"]
+    list_filter = ["role"]
+    list_select_related = ["user", "partner"]
+    search_fields = ["user__username", "user__email", "partner__name"]
+    readonly_fields = ["user", "partner", "invited_by", "created_at"]
+    fields = ["user", "partner", "role", "invited_by", "created_at"]
+
+    def has_add_permission(self, request):
+        return False  # people join by invitation (the partner's "Invite" button)
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.partner_user_set_role(member=obj, role=obj.role, changed_by=request.user)
+        except ValidationError as exc:
+            raise PermissionDenied(" ".join(exc.messages)) from exc
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = ["name", "domain", "direct_rep", "owning_partner"]
+
+
+@admin.register(Account)
+class AccountAdmin(SimpleHistoryAdmin):
+    form = AccountForm
+    list_display = ["name", "domain", "direct_rep", "owning_partner", "created_at"]
+    list_filter = [
+        ("owning_partner", admin.EmptyFieldListFilter),
+        ("direct_rep", admin.EmptyFieldListFilter),
+    ]
+    list_select_related = ["owning_partner"]
+    search_fields = ["name", "domain", "name_key", "domain_key", "direct_rep"]
+
+    def save_model(self, request, obj, form, change):
+        data = {field: form.cleaned_data[field] for field in AccountForm.Meta.fields}
+        if change:
+            saved = services.account_update(account=Account.objects.get(pk=obj.pk), **data)
+        else:
+            saved = services.account_create(**data)
+        obj.pk = saved.pk
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = ["company_name", "domain", "source", "created_at", "account", "partner"]
+    list_filter = ["source", ("partner", admin.EmptyFieldListFilter)]
+    list_select_related = ["account", "partner"]
+    search_fields = ["company_name", "domain", "name_key", "domain_key"]
+    date_hierarchy = "created_at"
+    fields = ["company_name", "domain", "source", "created_at", "partner", "account"]
+    readonly_fields = ["account"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        saved = services.lead_create(
+            company_name=obj.company_name,
+            domain=obj.domain,
+            source=obj.source,
+            created_at=obj.created_at,
+            partner=obj.partner,
+        )
+        obj.pk = saved.pk
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "changed_at",
+        "partner",
+        "from_tier",
+        "to_tier",
+        "cause",
+        "quarter",
+        "changed_by",
+    ]
+    list_filter = ["cause", "quarter", "to_tier__slug"]
+    list_select_related = ["partner", "from_tier", "to_tier", "changed_by"]
+    search_fields = ["partner__name", "reason"]
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = [
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "is_active",
+        "last_login",
+    ]
+    list_filter = ["role", "is_active", "is_staff"]
+    fieldsets = BaseUserAdmin.fieldsets + (("PRM role", {"fields": ["role"]}),)
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (("PRM role", {"fields": ["role"]}),)
+
+    def save_model(self, request, obj, form, change):
+        # Vendor staff need the admin; partner people never get it.
+        obj.is_staff = obj.role in VENDOR_ROLES
+        super().save_model(request, obj, form, change)

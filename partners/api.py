@@ -1,0 +1,363 @@
+"""REST API for programs, partners, partner users, accounts and leads (API.md)."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from prm.api import ManagerWritesOthersRead
+from prm.roles import MANAGER_ROLES, role_of
+
+from . import services
+from .models import Account, Lead, LeadSource, Partner, PartnerRole, PartnerUser, Program, Tier
+from .permissions import can_invite_partner_users, manages_partner
+from .queries import (
+    channel_managers,
+    leads_visible_to,
+    members_visible_to,
+    partner_for_user,
+    partners_visible_to,
+    programs_with_tiers,
+    scope_to_user,
+)
+
+# ---------------------------------------------------------------- auth
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for an API token (``Authorization: Token …``)."""
+
+    @extend_schema(
+        request=TokenRequestSerializer, responses={200: TokenResponseSerializer}, tags=["auth"]
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+# ---------------------------------------------------------------- programs
+
+
+class TierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = [
+            "slug",
+            "name",
+            "rank",
+            "revenue_floor",
+            "certified_reps_required",
+            "open_registrations_required",
+            "new_logos_required",
+            "strategic_wins_required",
+            "margin",
+            "referral_commission_rate",
+            "mdf_rate",
+            "mdf_fund",
+            "mdf_match_ratio",
+            "default_annual_quota",
+            "support_level",
+            "review_cadence",
+            "benefits",
+        ]
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    tiers = TierSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Program
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "is_default",
+            "currency",
+            "fiscal_year_start_month",
+            "tiers",
+        ]
+
+
+class ProgramViewSet(viewsets.ReadOnlyModelViewSet):
+    """Programs with their tier tables; readable by every signed-in user."""
+
+    queryset = Program.objects.all()
+    serializer_class = ProgramSerializer
+
+    def get_queryset(self):
+        return programs_with_tiers()
+
+
+# ---------------------------------------------------------------- partners
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    program = serializers.PrimaryKeyRelatedField(queryset=Program.objects.all(), required=False)
+    tier = serializers.SlugField(
+        required=False, help_text="Tier slug of the partner's program, e.g. `silver`."
+    )
+    tier_name = serializers.CharField(source="tier.name", read_only=True)
+    channel_manager = serializers.PrimaryKeyRelatedField(
+        queryset=channel_managers(), required=False, allow_null=True
+    )
+    score = serializers.DecimalField(
+        source="latest_score", max_digits=5, decimal_places=2, read_only=True, allow_null=True
+    )
+    score_quarter = serializers.CharField(source="latest_score_quarter", read_only=True)
+    effective_annual_quota = serializers.DecimalField(
+        max_digits=14, decimal_places=2, read_only=True
+    )
+    tier_reason = serializers.CharField(
+        write_only=True, required=False, help_text="Required when PATCH changes the tier."
+    )
+
+    class Meta:
+        model = Partner
+        fields = [
+            "id",
+            "name",
+            "domain",
+            "program",
+            "tier",
+            "tier_name",
+            "status",
+            "annual_quota",
+            "effective_annual_quota",
+            "agreement_signed_on",
+            "started_on",
+            "channel_manager",
+            "score",
+            "score_quarter",
+            "created_at",
+            "tier_reason",
+        ]
+        read_only_fields = ["created_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["tier"] = instance.tier.slug
+        return data
+
+
+class PartnerViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Partners in the caller's scope. Managers create; the partner's manager edits."""
+
+    queryset = Partner.objects.all()
+    serializer_class = PartnerSerializer
+    permission_classes = [ManagerWritesOthersRead]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_fields = {"status": ["exact"], "tier__slug": ["exact"], "channel_manager": ["exact"]}
+
+    def get_queryset(self):
+        return partners_visible_to(self.request.user).order_by("name")
+
+    def get_object(self):
+        partner = partner_for_user(self.request.user, self.kwargs["pk"])
+        self.check_object_permissions(self.request, partner)
+        return partner
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("tier_reason", None)
+        if role_of(self.request.user) == "channel_manager" and not data.get("channel_manager"):
+            data["channel_manager"] = self.request.user
+        serializer.instance = services.partner_create(created_by=self.request.user, **data)
+
+    def perform_update(self, serializer):
+        partner = serializer.instance
+        if not manages_partner(self.request.user, partner):
+            raise PermissionDenied("Only this partner's channel manager or a chief can change it.")
+        data = dict(serializer.validated_data)
+        data.pop("program", None)
+        serializer.instance = services.partner_update(
+            partner=partner,
+            changed_by=self.request.user,
+            tier=data.pop("tier", None),
+            tier_reason=data.pop("tier_reason", ""),
+            **data,
+        )
+
+
+# ---------------------------------------------------------------- partner users
+
+
+class PartnerUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="user.id", read_only=True)
+    username = serializers.CharField(source="user.username", max_length=150)
+    email = serializers.EmailField(source="user.email")
+    first_name = serializers.CharField(source="user.first_name", required=False, default="")
+    last_name = serializers.CharField(source="user.last_name", required=False, default="")
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    role = serializers.ChoiceField(choices=PartnerRole.choices, default=PartnerRole.REP)
+    is_active = serializers.BooleanField(source="user.is_active", read_only=True)
+    partner = serializers.IntegerField(source="partner_id", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class PartnerUserUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=PartnerRole.choices, required=False)
+    is_active = serializers.BooleanField(required=False, help_text="false switches the login off.")
+
+
+class PartnerScopedMixin:
+    """For routes under ``/partners/{partner_pk}/``: the partner, or 404 outside scope."""
+
+    def get_partner(self) -> Partner:
+        if not hasattr(self, "_partner"):
+            self._partner = partner_for_user(self.request.user, self.kwargs["partner_pk"])
+        return self._partner
+
+
+@extend_schema_view(
+    partial_update=extend_schema(request=PartnerUserUpdateSerializer),
+)
+class PartnerUserViewSet(
+    PartnerScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The partner's people. ``id`` is the user id (what certifications refer to)."""
+
+    queryset = PartnerUser.objects.all()
+    serializer_class = PartnerUserSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_field = "user_id"
+    lookup_url_kwarg = "pk"
+
+    def get_queryset(self):
+        return members_visible_to(self.request.user).filter(partner=self.get_partner())
+
+    def _check_can_manage(self):
+        if not can_invite_partner_users(self.request.user, self.get_partner()):
+            raise PermissionDenied("Only the partner's admin or its channel manager can do this.")
+
+    def create(self, request, *args, **kwargs):
+        partner = self.get_partner()
+        self._check_can_manage()
+        serializer = PartnerUserSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member = services.partner_user_create(
+            partner=partner,
+            username=data["user"]["username"],
+            email=data["user"]["email"],
+            first_name=data["user"].get("first_name", ""),
+            last_name=data["user"].get("last_name", ""),
+            password=data["password"],
+            role=data["role"],
+            created_by=request.user,
+        )
+        return Response(PartnerUserSerializer(member).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        member = self.get_object()
+        self._check_can_manage()
+        serializer = PartnerUserUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if "role" in serializer.validated_data:
+            services.partner_user_set_role(
+                member=member, role=serializer.validated_data["role"], changed_by=request.user
+            )
+        if serializer.validated_data.get("is_active") is False:
+            services.partner_user_deactivate(member=member, changed_by=request.user)
+        member.refresh_from_db()
+        return Response(PartnerUserSerializer(member).data)
+
+
+# ---------------------------------------------------------------- accounts and leads
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    direct_rep = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        help_text="E-mail of the vendor's own account owner; makes a direct relationship.",
+    )
+    owning_partner = serializers.PrimaryKeyRelatedField(
+        queryset=Partner.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Account
+        fields = ["id", "name", "domain", "direct_rep", "owning_partner", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class AccountViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Customer accounts. Vendor staff see all; a partner sees the accounts it owns."""
+
+    queryset = Account.objects.all()
+    serializer_class = AccountSerializer
+    permission_classes = [ManagerWritesOthersRead]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_fields = {"owning_partner": ["exact"]}
+
+    def get_queryset(self):
+        queryset = Account.objects.select_related("owning_partner").order_by("name")
+        if role_of(self.request.user) in MANAGER_ROLES | {"executive"}:
+            return queryset
+        return scope_to_user(queryset, self.request.user, partner_field="owning_partner")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.account_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.account_update(
+            account=serializer.instance, **serializer.validated_data
+        )
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    source = serializers.ChoiceField(choices=LeadSource.choices, default=LeadSource.INBOUND)
+    created_at = serializers.DateTimeField(required=False)
+    partner = serializers.PrimaryKeyRelatedField(
+        queryset=Partner.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Lead
+        fields = ["id", "company_name", "domain", "source", "created_at", "account", "partner"]
+        read_only_fields = ["account"]
+
+
+class LeadViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """CRM leads. Vendor staff see all; a partner sees the leads passed to it."""
+
+    queryset = Lead.objects.all()
+    serializer_class = LeadSerializer
+    permission_classes = [ManagerWritesOthersRead]
+
+    def get_queryset(self):
+        return leads_visible_to(self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.lead_create(**serializer.validated_data)

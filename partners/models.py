@@ -1,0 +1,396 @@
+"""Programs, tiers, partners, their people, customer accounts, CRM leads, tier history."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from prm.money import money_field_kwargs
+from prm.normalize import normalize_company_name, normalize_domain
+from prm.roles import Role
+
+RATE = {"max_digits": 6, "decimal_places": 4}
+percent = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
+
+
+class User(AbstractUser):
+    """Everyone who signs in: partner people and the vendor's staff (see ``prm.roles``)."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.PARTNER)
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Program(models.Model):
+    """A partner program: its tiers and every number of the rulebook as editable data."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=40, unique=True)
+    is_default = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+
+    # §2 scorecard: points per dimension and the targets that earn them in full.
+    revenue_points = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("30"))
+    pipeline_points = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("20"))
+    pipeline_target = models.PositiveIntegerField(default=5)
+    certification_points = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("15")
+    )
+    satisfaction_points = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("20"))
+    login_days_points = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("5"))
+    login_days_target = models.PositiveIntegerField(default=12)
+    training_points = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("5"))
+    training_target = models.PositiveIntegerField(default=3)
+    events_points = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("5"))
+    events_target = models.PositiveIntegerField(default=1)
+    band_maintain_from = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("40"))
+    band_grow_from = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("60"))
+    band_invest_from = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("80"))
+
+    # §3 tier movement.
+    advance_after_closes = models.PositiveSmallIntegerField(default=2)
+    demote_after_closes = models.PositiveSmallIntegerField(default=2)
+    exit_after_closes = models.PositiveSmallIntegerField(default=4)
+    fast_track_score = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("80"))
+    fast_track_quarter_revenue = models.DecimalField(
+        **money_field_kwargs(), default=Decimal("2500000")
+    )
+    entry_tier_max_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days a partner may stay at the entry tier (preset 002: 90).",
+    )
+
+    # §4 registration and §5 compensation.
+    registration_sla_hours = models.PositiveIntegerField(default=48)
+    protection_days = models.PositiveIntegerField(default=90)
+    extension_days = models.PositiveIntegerField(default=30)
+    partner_conflict_sla_hours = models.PositiveIntegerField(default=24)
+    unprotected_margin = models.DecimalField(**RATE, default=Decimal("0.10"), validators=percent)
+    direct_conflict_partner_share = models.DecimalField(
+        **RATE, default=Decimal("0.40"), validators=percent
+    )
+    co_sell_partner_share = models.DecimalField(**RATE, default=Decimal("0.30"), validators=percent)
+    renewal_influence_rate = models.DecimalField(
+        **RATE, default=Decimal("0.05"), validators=percent
+    )
+    oem_discount_min = models.DecimalField(**RATE, default=Decimal("0.40"), validators=percent)
+    oem_discount_max = models.DecimalField(**RATE, default=Decimal("0.60"), validators=percent)
+
+    # §8 red-flag thresholds.
+    no_deal_days = models.PositiveIntegerField(default=90)
+    low_csat_min_responses = models.PositiveIntegerField(default=3)
+    low_csat_below = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("3.5"))
+    direct_competition_min_registrations = models.PositiveIntegerField(default=5)
+    direct_competition_share = models.DecimalField(
+        **RATE, default=Decimal("0.20"), validators=percent
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_program"
+            ),
+            models.CheckConstraint(
+                condition=Q(fiscal_year_start_month__gte=1, fiscal_year_start_month__lte=12),
+                name="program_fiscal_month_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReviewCadence(models.TextChoices):
+    NONE = "none", "No scheduled review"
+    ANNUAL = "annual", "Annual"
+    QUARTERLY = "quarterly", "Quarterly"
+    MONTHLY = "monthly", "Monthly"
+    WEEKLY = "weekly", "Weekly + monthly executive review"
+
+
+class Tier(models.Model):
+    """One rung of a program's tier table (RULEBOOK §1)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="tiers")
+    slug = models.SlugField(max_length=30)
+    name = models.CharField(max_length=60)
+    rank = models.PositiveSmallIntegerField()
+    revenue_floor = models.DecimalField(
+        **money_field_kwargs(), default=Decimal("0"), help_text="Trailing-12-month revenue."
+    )
+    certified_reps_required = models.PositiveIntegerField(default=0)
+    open_registrations_required = models.PositiveIntegerField(default=0)
+    new_logos_required = models.PositiveIntegerField(
+        default=0, help_text="New-logo wins in the last 12 months."
+    )
+    strategic_wins_required = models.PositiveIntegerField(
+        default=0, help_text="Strategic-account wins in the last 12 months."
+    )
+    margin = models.DecimalField(**RATE, validators=percent)
+    referral_commission_rate = models.DecimalField(**RATE, default=Decimal("0"), validators=percent)
+    mdf_rate = models.DecimalField(
+        **RATE, null=True, blank=True, validators=percent, help_text="Share of prior-year revenue."
+    )
+    mdf_fund = models.DecimalField(
+        **money_field_kwargs(), null=True, blank=True, help_text="Fixed annual fund."
+    )
+    mdf_match_ratio = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Vendor:partner match r:1; the vendor pays r/(r+1) of the cost.",
+    )
+    default_annual_quota = models.DecimalField(**money_field_kwargs(), default=Decimal("0"))
+    support_level = models.CharField(max_length=120, blank=True)
+    review_cadence = models.CharField(
+        max_length=20, choices=ReviewCadence.choices, default=ReviewCadence.NONE
+    )
+    benefits = models.TextField(blank=True, help_text="One benefit per line, shown to partners.")
+
+    class Meta:
+        ordering = ["program", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "slug"], name="tier_slug_unique_in_program"),
+            models.UniqueConstraint(fields=["program", "rank"], name="tier_rank_unique_in_program"),
+            models.CheckConstraint(
+                condition=Q(margin__gte=0, margin__lte=1), name="tier_margin_rate"
+            ),
+            models.CheckConstraint(
+                condition=Q(mdf_rate__isnull=True) | Q(mdf_fund__isnull=True),
+                name="tier_mdf_rate_or_fund",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def benefit_lines(self) -> list[str]:
+        return [line.strip() for line in self.benefits.splitlines() if line.strip()]
+
+
+class PartnerStatus(models.TextChoices):
+    PROSPECT = "prospect", "Prospect"
+    ONBOARDING = "onboarding", "Onboarding"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    EXITED = "exited", "Exited"
+
+
+class Partner(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="partners")
+    tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="partners")
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=255)
+    domain_key = models.CharField(max_length=255, editable=False, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=PartnerStatus.choices, default=PartnerStatus.PROSPECT, db_index=True
+    )
+    annual_quota = models.DecimalField(
+        **money_field_kwargs(), null=True, blank=True, help_text="Empty: the tier's default."
+    )
+    agreement_signed_on = models.DateField(null=True, blank=True)
+    channel_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="managed_partners",
+        limit_choices_to={"role": Role.CHANNEL_MANAGER},
+    )
+    started_on = models.DateField(default=timezone.localdate)
+    # Written by the quarter close (scoring); read by every face.
+    latest_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    latest_score_quarter = models.CharField(max_length=6, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["latest_score", "latest_score_quarter"])
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain_key"], name="partner_domain_unique"),
+            models.CheckConstraint(
+                condition=Q(annual_quota__isnull=True) | Q(annual_quota__gte=0),
+                name="partner_quota_not_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["channel_manager", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.domain_key = normalize_domain(self.domain)
+        super().save(*args, **kwargs)
+
+    @property
+    def effective_annual_quota(self) -> Decimal:
+        if self.annual_quota is not None:
+            return self.annual_quota
+        return self.tier.default_annual_quota
+
+
+class PartnerRole(models.TextChoices):
+    ADMIN = "admin", "Partner admin"
+    REP = "rep", "Sales rep"
+
+
+class PartnerUser(models.Model):
+    """Membership: a person works for exactly one partner, as its admin or a rep."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="members")
+    role = models.CharField(max_length=10, choices=PartnerRole.choices, default=PartnerRole.REP)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["partner", "user__username"]
+        verbose_name = "partner user"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.partner})"
+
+
+class Account(models.Model):
+    """A customer. ``direct_rep`` set means the vendor's own team owns the relationship."""
+
+    name = models.CharField(max_length=200)
+    name_key = models.CharField(max_length=200, editable=False, db_index=True)
+    domain = models.CharField(max_length=255, blank=True)
+    domain_key = models.CharField(max_length=255, editable=False, blank=True)
+    direct_rep = models.EmailField(blank=True)
+    owning_partner = models.ForeignKey(
+        Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="accounts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain_key"], condition=~Q(domain_key=""), name="account_domain_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.name_key = normalize_company_name(self.name)
+        self.domain_key = normalize_domain(self.domain)
+        super().save(*args, **kwargs)
+
+
+class LeadSource(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+    EVENT = "event", "Event"
+    WEBINAR = "webinar", "Webinar"
+    REFERRAL = "referral", "Referral"
+    PARTNER = "partner", "Partner"
+    OTHER = "other", "Other"
+
+
+class Lead(models.Model):
+    """A lead in the vendor's CRM; a registration on its account after it existed is rejected."""
+
+    company_name = models.CharField(max_length=200)
+    name_key = models.CharField(max_length=200, editable=False, db_index=True)
+    domain = models.CharField(max_length=255, blank=True)
+    domain_key = models.CharField(max_length=255, editable=False, blank=True, db_index=True)
+    source = models.CharField(max_length=20, choices=LeadSource.choices, default=LeadSource.INBOUND)
+    created_at = models.DateTimeField(default=timezone.now)
+    account = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+    )
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        help_text="Partner the lead was passed to, if any; that partner can see it.",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.company_name
+
+    def save(self, *args, **kwargs):
+        self.name_key = normalize_company_name(self.company_name)
+        self.domain_key = normalize_domain(self.domain)
+        super().save(*args, **kwargs)
+
+
+class TierChangeCause(models.TextChoices):
+    INITIAL = "initial", "Initial placement"
+    ADVANCE = "advance", "Advance"
+    FAST_TRACK = "fast_track", "Fast-track"
+    DEMOTE = "demote", "Demote"
+    EXIT = "exit", "Exit"
+    OVERRIDE = "override", "Manager override"
+
+
+class TierChange(models.Model):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    cause = models.CharField(max_length=20, choices=TierChangeCause.choices)
+    quarter = models.CharField(max_length=6, blank=True)
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        constraints = [
+            # A close decides at most one change per partner per quarter, so a rerun adds none.
+            models.UniqueConstraint(
+                fields=["partner", "quarter"],
+                condition=~Q(quarter="") & ~Q(cause="override"),
+                name="one_scheduled_tier_change_per_quarter",
+            ),
+            models.CheckConstraint(
+                condition=~Q(cause="override") | ~Q(reason=""), name="override_needs_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.from_tier} → {self.to_tier} ({self.cause})"

@@ -1,0 +1,109 @@
+"""Reads shared by every face, and the one place that decides what a user may see.
+
+``partners_visible_to`` is the scope: channel chiefs, executives and admins see every
+partner; a channel manager sees the partners assigned to them; a partner person sees
+their own partner; anyone else sees nothing. Every list in the portal, API and admin
+is filtered through ``scope_to_user``, and every object loader raises 404 outside it.
+"""
+
+from datetime import date
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from prm.roles import ALL_PARTNER_ROLES, Role, role_of
+
+from .models import Lead, Partner, PartnerStatus, PartnerUser, Program, Tier, User
+
+
+def partner_id_of(user) -> int | None:
+    """The partner a partner person works for (cached on the user object)."""
+    if not hasattr(user, "_partner_id_cache"):
+        membership = PartnerUser.objects.filter(user_id=user.pk).values_list(
+            "partner_id", flat=True
+        )
+        user._partner_id_cache = membership.first()
+    return user._partner_id_cache
+
+
+def scope_to_user(queryset: QuerySet, user, *, partner_field: str = "partner") -> QuerySet:
+    """Filter ``queryset`` to rows whose ``partner_field`` the user may see.
+
+    ``partner_field`` is the lookup path from the queryset's model to ``Partner``;
+    pass ``"pk"`` for a queryset of partners.
+    """
+    role = role_of(user)
+    if role in ALL_PARTNER_ROLES:
+        return queryset
+    if role == Role.CHANNEL_MANAGER:
+        key = "channel_manager" if partner_field == "pk" else f"{partner_field}__channel_manager"
+        return queryset.filter(**{key: user})
+    if role == Role.PARTNER:
+        partner_id = partner_id_of(user)
+        if partner_id is not None:
+            return queryset.filter(**{partner_field: partner_id})
+    return queryset.none()
+
+
+def partners_visible_to(user) -> QuerySet[Partner]:
+    return scope_to_user(
+        Partner.objects.select_related("program", "tier", "channel_manager"),
+        user,
+        partner_field="pk",
+    )
+
+
+def partner_for_user(user, partner_id, *, for_update: bool = False) -> Partner:
+    """The partner if the user may see it; 404 otherwise (never 403: no existence leak)."""
+    queryset = partners_visible_to(user)
+    if for_update:
+        queryset = queryset.select_for_update(of=("self",))
+    try:
+        return queryset.get(pk=int(partner_id))
+    except (Partner.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such partner.") from exc
+
+
+def members_visible_to(user) -> QuerySet[PartnerUser]:
+    return scope_to_user(PartnerUser.objects.select_related("user", "partner"), user)
+
+
+def leads_visible_to(user) -> QuerySet[Lead]:
+    """Vendor staff see every CRM lead; a partner sees only leads passed to it."""
+    queryset = Lead.objects.select_related("partner", "account")
+    if role_of(user) in {Role.CHANNEL_MANAGER, *ALL_PARTNER_ROLES}:
+        return queryset
+    return scope_to_user(queryset, user)
+
+
+def programs_with_tiers() -> QuerySet[Program]:
+    return Program.objects.prefetch_related("tiers").order_by("-is_default", "name")
+
+
+def default_program() -> Program:
+    program = Program.objects.filter(is_default=True).first()
+    if program is None:
+        raise Program.DoesNotExist("No default program is installed; run `load_program seed001`.")
+    return program
+
+
+def tier_by_slug(program: Program, slug: str) -> Tier:
+    return Tier.objects.get(program=program, slug=slug)
+
+
+def partner_counts_by_tier(partners: QuerySet[Partner]) -> list[dict]:
+    """Active partners per tier, highest tier first: one grouped query."""
+    return list(
+        partners.filter(status=PartnerStatus.ACTIVE)
+        .values("tier__slug", "tier__name", "tier__rank")
+        .annotate(count=Count("id"))
+        .order_by("-tier__rank")
+    )
+
+
+def channel_managers() -> QuerySet[User]:
+    return User.objects.filter(role=Role.CHANNEL_MANAGER, is_active=True).order_by("username")
+
+
+def partners_started_between(partners: QuerySet[Partner], start: date, end: date) -> int:
+    return partners.filter(started_on__range=(start, end)).count()

@@ -1,0 +1,459 @@
+"""Every write of the partners app: one function per use case, each in one transaction."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from prm.normalize import normalize_company_name, normalize_domain
+from prm.roles import Role
+
+from .models import (
+    Account,
+    Lead,
+    Partner,
+    PartnerRole,
+    PartnerStatus,
+    PartnerUser,
+    Program,
+    Tier,
+    TierChange,
+    TierChangeCause,
+    User,
+)
+from .presets import PRESETS
+from .queries import default_program
+
+# ---------------------------------------------------------------- programs
+
+
+@transaction.atomic
+def program_install(*, preset: str, make_default: bool = False) -> Program:
+    """Install or refresh a program preset (RULEBOOK §1). Running it twice changes nothing."""
+    try:
+        data = PRESETS[preset]
+    except KeyError as exc:
+        names = ", ".join(sorted(PRESETS))
+        raise ValidationError(f"Unknown program preset {preset!r}; choose one of {names}.") from exc
+    fields = dict(data["program"])
+    slug = fields.pop("slug")
+    program, _ = Program.objects.update_or_create(slug=slug, defaults=fields)
+    for tier in data["tiers"]:
+        tier = dict(tier)
+        Tier.objects.update_or_create(program=program, slug=tier.pop("slug"), defaults=tier)
+    if make_default and not program.is_default:
+        Program.objects.filter(is_default=True).update(is_default=False)
+        program.is_default = True
+        program.save(update_fields=["is_default"])
+    return program
+
+
+# ---------------------------------------------------------------- partners
+
+
+def _tier_for(program: Program, tier: Tier | str | None) -> Tier:
+    if isinstance(tier, Tier):
+        if tier.program_id != program.pk:
+            raise ValidationError({"tier": f"Tier {tier.slug!r} is not part of {program}."})
+        return tier
+    tiers = program.tiers.order_by("rank")
+    found = tiers.filter(slug=tier).first() if tier else tiers.first()
+    if found is None:
+        slugs = ", ".join(tiers.values_list("slug", flat=True))
+        raise ValidationError({"tier": f"{program} has no tier {tier!r}; its tiers are {slugs}."})
+    return found
+
+
+def _check_channel_manager(user: User | None) -> None:
+    if user is not None and user.role != Role.CHANNEL_MANAGER:
+        raise ValidationError({"channel_manager": f"{user} is not a channel manager."})
+
+
+def _check_domain_free(domain: str, *, exclude_pk: int | None = None) -> str:
+    key = normalize_domain(domain)
+    if not key or "." not in key:
+        raise ValidationError({"domain": f"{domain!r} is not a domain name like example.com."})
+    clash = Partner.objects.filter(domain_key=key)
+    if exclude_pk:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError({"domain": f"A partner with the domain {key} already exists."})
+    return key
+
+
+@transaction.atomic
+def partner_create(
+    *,
+    name: str,
+    domain: str,
+    program: Program | None = None,
+    tier: Tier | str | None = None,
+    status: str = PartnerStatus.PROSPECT,
+    annual_quota: Decimal | None = None,
+    agreement_signed_on: date | None = None,
+    started_on: date | None = None,
+    channel_manager: User | None = None,
+    created_by: User | None = None,
+) -> Partner:
+    program = program or default_program()
+    tier_obj = _tier_for(program, tier)
+    _check_domain_free(domain)
+    _check_channel_manager(channel_manager)
+    partner = Partner(
+        program=program,
+        tier=tier_obj,
+        name=name.strip(),
+        domain=domain.strip(),
+        status=status,
+        annual_quota=annual_quota,
+        agreement_signed_on=agreement_signed_on,
+        started_on=started_on or timezone.localdate(),
+        channel_manager=channel_manager,
+    )
+    partner.full_clean(exclude=["domain_key"])
+    try:
+        partner.save()
+    except IntegrityError as exc:  # a concurrent create of the same domain
+        raise ValidationError({"domain": "A partner with this domain already exists."}) from exc
+    TierChange.objects.create(
+        partner=partner,
+        from_tier=None,
+        to_tier=tier_obj,
+        cause=TierChangeCause.INITIAL,
+        changed_by=created_by,
+        changed_at=timezone.now(),
+    )
+    return partner
+
+
+PARTNER_EDITABLE = {
+    "name",
+    "domain",
+    "status",
+    "annual_quota",
+    "agreement_signed_on",
+    "started_on",
+    "channel_manager",
+}
+
+
+@transaction.atomic
+def partner_update(
+    *,
+    partner: Partner,
+    changed_by: User | None,
+    tier: Tier | str | None = None,
+    tier_reason: str = "",
+    **changes,
+) -> Partner:
+    """Change a partner's details; a tier change is a manager override and needs a reason."""
+    unknown = set(changes) - PARTNER_EDITABLE
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if "domain" in changes:
+        _check_domain_free(changes["domain"], exclude_pk=partner.pk)
+    if "channel_manager" in changes:
+        _check_channel_manager(changes["channel_manager"])
+    for field, value in changes.items():
+        setattr(partner, field, value)
+    partner.full_clean(exclude=["domain_key"])
+    partner._change_reason = tier_reason or "Updated"
+    partner.save()
+    if tier is not None:
+        new_tier = _tier_for(partner.program, tier)
+        if new_tier.pk != partner.tier_id:
+            partner_set_tier(
+                partner=partner,
+                tier=new_tier,
+                cause=TierChangeCause.OVERRIDE,
+                reason=tier_reason,
+                changed_by=changed_by,
+            )
+    return partner
+
+
+@transaction.atomic
+def partner_set_tier(
+    *,
+    partner: Partner,
+    tier: Tier,
+    cause: str,
+    changed_by: User | None = None,
+    reason: str = "",
+    quarter: str = "",
+    at: datetime | None = None,
+) -> TierChange:
+    """Move a partner to ``tier`` and record why (RULEBOOK §3)."""
+    if cause == TierChangeCause.OVERRIDE and not reason.strip():
+        raise ValidationError({"tier_reason": "A tier override needs a written reason."})
+    if tier.program_id != partner.program_id:
+        raise ValidationError({"tier": f"Tier {tier.slug!r} is not part of {partner.program}."})
+    change = TierChange.objects.create(
+        partner=partner,
+        from_tier_id=partner.tier_id,
+        to_tier=tier,
+        cause=cause,
+        quarter=quarter,
+        reason=reason.strip(),
+        changed_by=changed_by,
+        changed_at=at or timezone.now(),
+    )
+    Partner.objects.filter(pk=partner.pk).update(tier=tier)
+    partner.tier = tier
+    return change
+
+
+# ---------------------------------------------------------------- people
+
+
+def _check_new_login(*, username: str, email: str) -> None:
+    errors = {}
+    if User.objects.filter(username__iexact=username).exists():
+        errors["username"] = f"The username {username!r} is taken."
+    if email and User.objects.filter(email__iexact=email).exists():
+        errors["email"] = f"{email} already has a login."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def partner_user_create(
+    *,
+    partner: Partner,
+    username: str,
+    email: str,
+    password: str,
+    role: str = PartnerRole.REP,
+    first_name: str = "",
+    last_name: str = "",
+    created_by: User | None = None,
+) -> PartnerUser:
+    """A login for one of the partner's people, with a password chosen now."""
+    if role not in PartnerRole.values:
+        raise ValidationError({"role": f"Role must be one of {', '.join(PartnerRole.values)}."})
+    _check_new_login(username=username, email=email)
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        role=Role.PARTNER,
+    )
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+    user.save()
+    return PartnerUser.objects.create(user=user, partner=partner, role=role, invited_by=created_by)
+
+
+@transaction.atomic
+def partner_user_invite(
+    *,
+    partner: Partner,
+    email: str,
+    role: str = PartnerRole.REP,
+    first_name: str = "",
+    last_name: str = "",
+    invited_by: User,
+    base_url: str = "",
+) -> PartnerUser:
+    """Create the person's login without a password and e-mail a link to choose one.
+
+    The link is allauth's password-reset link, so it expires like one and works once.
+    """
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+
+    email = email.strip().lower()
+    if role not in PartnerRole.values:
+        raise ValidationError({"role": f"Role must be one of {', '.join(PartnerRole.values)}."})
+    username = email
+    _check_new_login(username=username, email=email)
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        role=Role.PARTNER,
+    )
+    user.set_unusable_password()
+    user.save()
+    member = PartnerUser.objects.create(
+        user=user, partner=partner, role=role, invited_by=invited_by
+    )
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={
+            "uidb36": user_pk_to_url_str(user),
+            "key": default_token_generator.make_token(user),
+        },
+    )
+    context = {
+        "partner": partner,
+        "member": member,
+        "invited_by": invited_by,
+        "link": base_url.rstrip("/") + path,
+    }
+    subject = f"You are invited to the {partner.program.name} portal"
+    body = render_to_string("partners/email/invitation.txt", context)
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=False)
+    )
+    return member
+
+
+@transaction.atomic
+def partner_user_set_role(*, member: PartnerUser, role: str, changed_by: User) -> PartnerUser:
+    if role not in PartnerRole.values:
+        raise ValidationError({"role": f"Role must be one of {', '.join(PartnerRole.values)}."})
+    if member.role == PartnerRole.ADMIN and role != PartnerRole.ADMIN:
+        others = PartnerUser.objects.filter(
+            partner=member.partner_id, role=PartnerRole.ADMIN, user__is_active=True
+        ).exclude(pk=member.pk)
+        if not others.exists():
+            raise ValidationError({"role": "A partner keeps at least one active admin."})
+    member.role = role
+    member.save(update_fields=["role"])
+    return member
+
+
+@transaction.atomic
+def partner_user_deactivate(*, member: PartnerUser, changed_by: User) -> PartnerUser:
+    """Switch a person's login off (history and certifications stay)."""
+    if member.user_id == changed_by.pk:
+        raise ValidationError({"detail": "You cannot deactivate your own login."})
+    User.objects.filter(pk=member.user_id).update(is_active=False)
+    member.user.is_active = False
+    return member
+
+
+@transaction.atomic
+def staff_user_create(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    role: str,
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    """A login for the vendor's own staff (channel manager, chief, executive, admin)."""
+    if role == Role.PARTNER or role not in Role.values:
+        raise ValidationError({"role": "Staff users take a vendor role."})
+    _check_new_login(username=username, email=email)
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        is_staff=True,
+        is_superuser=role == Role.ADMIN,
+    )
+    user.set_password(password)
+    user.save()
+    return user
+
+
+# ---------------------------------------------------------------- accounts and leads
+
+
+def _account_matching(*, name: str, domain: str) -> Account | None:
+    """The account a customer name/domain refers to: by domain, else by name (RULEBOOK §4)."""
+    domain_key = normalize_domain(domain)
+    if domain_key:
+        found = Account.objects.filter(domain_key=domain_key).first()
+        if found:
+            return found
+    name_key = normalize_company_name(name)
+    if name_key:
+        query = Q(name_key=name_key)
+        if domain_key:
+            # An account with another domain is another company, even with the same name.
+            query &= Q(domain_key="")
+        return Account.objects.filter(query).order_by("pk").first()
+    return None
+
+
+@transaction.atomic
+def account_create(
+    *, name: str, domain: str = "", direct_rep: str = "", owning_partner: Partner | None = None
+) -> Account:
+    if not name.strip():
+        raise ValidationError({"name": "An account needs a name."})
+    if domain and Account.objects.filter(domain_key=normalize_domain(domain)).exists():
+        raise ValidationError({"domain": f"An account with the domain {domain} already exists."})
+    account = Account(
+        name=name.strip(),
+        domain=domain.strip(),
+        direct_rep=direct_rep.strip().lower(),
+        owning_partner=owning_partner,
+    )
+    account.full_clean(exclude=["name_key", "domain_key"])
+    try:
+        account.save()
+    except IntegrityError as exc:
+        raise ValidationError({"domain": "An account with this domain already exists."}) from exc
+    # Earlier CRM leads for this customer now belong to the account.
+    Lead.objects.filter(account__isnull=True).filter(
+        Q(domain_key=account.domain_key) if account.domain_key else Q(name_key=account.name_key)
+    ).update(account=account)
+    return account
+
+
+ACCOUNT_EDITABLE = {"name", "domain", "direct_rep", "owning_partner"}
+
+
+@transaction.atomic
+def account_update(*, account: Account, **changes) -> Account:
+    unknown = set(changes) - ACCOUNT_EDITABLE
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if "domain" in changes and changes["domain"]:
+        key = normalize_domain(changes["domain"])
+        if Account.objects.filter(domain_key=key).exclude(pk=account.pk).exists():
+            raise ValidationError({"domain": f"An account with the domain {key} already exists."})
+    for field, value in changes.items():
+        if field == "direct_rep":
+            value = (value or "").strip().lower()
+        setattr(account, field, value)
+    account.full_clean(exclude=["name_key", "domain_key"])
+    account.save()
+    return account
+
+
+@transaction.atomic
+def lead_create(
+    *,
+    company_name: str,
+    domain: str = "",
+    source: str = "inbound",
+    created_at: datetime | None = None,
+    partner: Partner | None = None,
+) -> Lead:
+    """Record a CRM lead and attach it to its account if one exists."""
+    if not company_name.strip():
+        raise ValidationError({"company_name": "A lead needs a company name."})
+    lead = Lead(
+        company_name=company_name.strip(),
+        domain=domain.strip(),
+        source=source,
+        created_at=created_at or timezone.now(),
+        partner=partner,
+        account=_account_matching(name=company_name, domain=domain),
+    )
+    lead.full_clean(exclude=["name_key", "domain_key"])
+    lead.save()
+    return lead

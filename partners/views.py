@@ -1,0 +1,60 @@
+"""Portal pages of the partners app: the partner's team and invitations."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from prm.roles import Role
+from prm.views import role_required
+
+from . import services
+from .forms import InviteForm
+from .permissions import can_invite_partner_users
+from .queries import members_visible_to, partner_for_user, partner_id_of
+
+
+@role_required(Role.PARTNER)
+def team(request):
+    """The partner's people with their current certifications; admins invite from here."""
+    partner = partner_for_user(request.user, partner_id_of(request.user))
+    can_invite = can_invite_partner_users(request.user, partner)
+    today = timezone.localdate()
+    members = (
+        members_visible_to(request.user)
+        .filter(partner=partner)
+        .annotate(
+            current_certs=Count(
+                "user__certifications",
+                filter=Q(
+                    user__certifications__issued_on__lte=today,
+                    user__certifications__expires_on__gt=today,
+                ),
+            )
+        )
+        .order_by("-role", "user__username")
+    )
+    form = InviteForm(request.POST or None)
+    if request.method == "POST":
+        if not can_invite:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                member = services.partner_user_invite(
+                    partner=partner,
+                    invited_by=request.user,
+                    base_url=request.build_absolute_uri("/"),
+                    **form.cleaned_data,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, f"Invitation sent to {member.user.email}.")
+                return redirect("portal-team")
+    return render(
+        request,
+        "portal/team.html",
+        {"partner": partner, "members": members, "form": form, "can_invite": can_invite},
+    )

@@ -1,0 +1,23 @@
+"""Shared pieces of the REST API: role permissions and a scoped object lookup."""
+
+from rest_framework import permissions
+
+from .roles import MANAGER_ROLES, VENDOR_ROLES, role_of
+
+
+class ManagerWritesOthersRead(permissions.BasePermission):
+    """Anyone signed in reads (rows are scoped); only managers and above write."""
+
+    message = "Only channel managers, channel chiefs and admins can change this."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return role_of(request.user) in MANAGER_ROLES
+
+
+class VendorStaffOnly(permissions.BasePermission):
+    message = "Only the vendor's staff can use this."
+
+    def has_permission(self, request, view) -> bool:
+        return role_of(request.user) in VENDOR_ROLES

@@ -1,0 +1,34 @@
+"""Display filters: money and rates the way the rulebook writes them."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+
+register = template.Library()
+
+
+@register.filter
+def percent(value) -> str:
+    """``Decimal("0.125")`` → ``12.5%``; empty for None."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = (Decimal(value) * 100).normalize()
+    except InvalidOperation:
+        return ""
+    text = f"{number:f}"
+    return f"{text}%"
+
+
+@register.filter
+def money(value) -> str:
+    """``Decimal("1234567.8")`` → ``$1,234,568`` (whole dollars, for display only)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        whole = Decimal(value).quantize(Decimal("1"))
+    except InvalidOperation:
+        return "—"
+    sign = "-" if whole < 0 else ""
+    return f"{sign}${intcomma(abs(int(whole)))}"

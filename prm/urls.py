@@ -1,0 +1,50 @@
+from django.contrib import admin
+from django.db import connection
+from django.http import JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from enablement.api import CertificationViewSet
+from partners.api import (
+    AccountViewSet,
+    LeadViewSet,
+    PartnerUserViewSet,
+    PartnerViewSet,
+    ProgramViewSet,
+    TokenView,
+)
+
+router = DefaultRouter()
+router.register("programs", ProgramViewSet, basename="program")
+router.register("partners", PartnerViewSet, basename="partner")
+router.register(r"partners/(?P<partner_pk>\d+)/users", PartnerUserViewSet, basename="partner-user")
+router.register(
+    r"partners/(?P<partner_pk>\d+)/certifications", CertificationViewSet, basename="certification"
+)
+router.register("accounts", AccountViewSet, basename="account")
+router.register("leads", LeadViewSet, basename="lead")
+
+
+def healthz(request):
+    """Liveness for load balancers and compose: the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+admin.site.site_header = "PRM administration"
+admin.site.site_title = "PRM admin"
+admin.site.index_title = "Channel operations"
+
+urlpatterns = [
+    path("", include("scoring.urls")),
+    path("portal/", include("partners.urls")),
+    path("auth/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz/", healthz, name="healthz"),
+]

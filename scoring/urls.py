@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("portal/home/", views.portal_home, name="portal-home"),
+    path("partners/<int:pk>/", views.partner_detail, name="partner-detail"),
+    path("manager/", views.manager_home, name="manager-home"),
+    path("executive/", views.executive_home, name="executive-home"),
+]

@@ -1,0 +1,102 @@
+"""Home pages of each face: partner portal, channel manager, executive."""
+
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from partners.models import Partner, Tier
+from partners.queries import partner_for_user, partner_id_of, partners_visible_to
+from prm.roles import ALL_PARTNER_ROLES, Role, role_of
+from prm.views import role_required, scoped
+
+from .queries import partner_standing, program_overview, standings
+
+
+def home(request):
+    """Send each role to its own home."""
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    role = role_of(request.user)
+    if role == Role.PARTNER:
+        return redirect("portal-home")
+    if role == Role.CHANNEL_MANAGER:
+        return redirect("manager-home")
+    if role in ALL_PARTNER_ROLES:
+        return redirect("executive-home")
+    return redirect("account_login")
+
+
+def _standing_page(request, partner: Partner, *, template: str):
+    as_of = timezone.localdate()
+    facts, progress = partner_standing(partner, as_of)
+    return render(
+        request,
+        template,
+        {"partner": partner, "facts": facts, "progress": progress, "as_of": as_of},
+    )
+
+
+@role_required(Role.PARTNER)
+def portal_home(request):
+    """The partner's tier, its benefits and requirements, and progress to the next tier."""
+    partner_id = partner_id_of(request.user)
+    if partner_id is None:
+        return render(request, "portal/no_partner.html", status=403)
+    partner = partner_for_user(request.user, partner_id)
+    return _standing_page(request, partner, template="portal/home.html")
+
+
+@scoped(pk=Partner)
+@role_required(*Role.values)
+def partner_detail(request, pk: int):
+    """One partner's standing, for its own people and the staff who may see it."""
+    partner = partner_for_user(request.user, pk)
+    return _standing_page(request, partner, template="portal/home.html")
+
+
+@role_required(Role.CHANNEL_MANAGER, *ALL_PARTNER_ROLES)
+def manager_home(request):
+    """The manager's partners with their standing, weakest fit first."""
+    as_of = timezone.localdate()
+    partners = partners_visible_to(request.user).exclude(status="exited")
+    tier = request.GET.get("tier")
+    if tier:
+        partners = partners.filter(tier__slug=tier)
+    rows = standings(partners.order_by("name")[:500], as_of)
+    at_risk = [row for row in rows if not row["progress"].meets_current]
+    ready = [row for row in rows if row["progress"].ready_for_next]
+    tier_choices = (
+        Tier.objects.filter(program__is_default=True).order_by("rank").values_list("slug", "name")
+    )
+    return render(
+        request,
+        "portal/manager_home.html",
+        {
+            "rows": rows,
+            "at_risk": at_risk,
+            "ready": ready,
+            "as_of": as_of,
+            "tier": tier,
+            "tier_choices": list(tier_choices),
+        },
+    )
+
+
+@role_required(*ALL_PARTNER_ROLES)
+def executive_home(request):
+    as_of = timezone.localdate()
+    overview = program_overview(partners_visible_to(request.user), as_of)
+    chart_data = {
+        "tiers": {
+            "labels": [row["tier__name"] for row in overview["pyramid"]],
+            "counts": [row["count"] for row in overview["pyramid"]],
+        },
+        "revenue": {
+            "labels": [row["quarter"] for row in overview["revenue_series"]],
+            "values": [str(row["revenue"]) for row in overview["revenue_series"]],
+        },
+    }
+    return render(
+        request,
+        "portal/executive_home.html",
+        {"o": overview, "as_of": as_of, "chart_data": chart_data},
+    )
