@@ -6,11 +6,24 @@ from .roles import MANAGER_ROLES, VENDOR_ROLES, role_of
 
 
 class ManagerWritesOthersRead(permissions.BasePermission):
-    """Anyone signed in reads (rows are scoped); only managers and above write."""
+    """Anyone signed in reads (rows are scoped); only managers and above write.
+
+    On a detail route the role is checked against the object, after the scoped lookup,
+    so an object outside the caller's scope is a 404 for every method, never a 403.
+    """
 
     message = "Only channel managers, channel chiefs and admins can change this."
 
     def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        if view.kwargs.get(getattr(view, "lookup_url_kwarg", None) or "pk") is not None:
+            return True
+        return role_of(request.user) in MANAGER_ROLES
+
+    def has_object_permission(self, request, view, obj) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
         return role_of(request.user) in MANAGER_ROLES

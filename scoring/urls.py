@@ -5,7 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("portal/home/", views.portal_home, name="portal-home"),
-    path("partners/<int:pk>/", views.partner_detail, name="partner-detail"),
+    path("partners/<int:pk>/", views.partner_detail, name="portal-partner"),
     path("manager/", views.manager_home, name="manager-home"),
     path("executive/", views.executive_home, name="executive-home"),
 ]

@@ -1,0 +1,141 @@
+"""Factories for every model the tests touch. Partners use the default program's tiers."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from deals.models import CompensationModel, Deal, DealStatus, DealType, Product
+from enablement.models import Certification, CertificationType
+from partners.models import (
+    Account,
+    Lead,
+    Partner,
+    PartnerRole,
+    PartnerStatus,
+    PartnerUser,
+    Program,
+    Tier,
+    User,
+)
+from prm.roles import Role
+
+
+def default_tier(slug: str = "registered") -> Tier:
+    return Tier.objects.get(program__is_default=True, slug=slug)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    role = Role.PARTNER
+    password = factory.PostGenerationMethodCall("set_password", "Correct-Horse-9")
+
+    @factory.post_generation
+    def save_password(self, create, extracted, **kwargs):
+        if create:
+            self.save()
+
+
+class StaffFactory(UserFactory):
+    role = Role.CHANNEL_MANAGER
+    is_staff = True
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Partner
+
+    program = factory.LazyFunction(lambda: Program.objects.get(is_default=True))
+    tier = factory.LazyFunction(default_tier)
+    name = factory.Sequence(lambda n: f"Partner {n} Ltd")
+    domain = factory.Sequence(lambda n: f"partner{n}.example")
+    status = PartnerStatus.ACTIVE
+    agreement_signed_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=400))
+    started_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=400))
+
+
+class PartnerUserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PartnerUser
+
+    user = factory.SubFactory(UserFactory)
+    partner = factory.SubFactory(PartnerFactory)
+    role = PartnerRole.REP
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    name = factory.Sequence(lambda n: f"Customer {n} Inc")
+    domain = factory.Sequence(lambda n: f"customer{n}.example")
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lead
+
+    company_name = factory.Sequence(lambda n: f"Lead {n} GmbH")
+    domain = factory.Sequence(lambda n: f"lead{n}.example")
+    source = "inbound"
+
+
+class CertificationTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CertificationType
+        django_get_or_create = ["slug"]
+
+    slug = "demo"
+    name = "Demo certification"
+
+
+class CertificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Certification
+
+    user = factory.LazyAttribute(lambda c: PartnerUserFactory(partner=c.partner).user)
+    partner = factory.SubFactory(PartnerFactory)
+    certification_type = factory.SubFactory(CertificationTypeFactory)
+    issued_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=30))
+    expires_on = factory.LazyAttribute(lambda c: c.issued_on + timedelta(days=730))
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+        django_get_or_create = ["slug"]
+
+    slug = factory.Sequence(lambda n: f"product-{n}")
+    name = factory.LazyAttribute(lambda p: p.slug.replace("-", " ").title())
+
+
+class DealFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Deal
+
+    partner = factory.SubFactory(PartnerFactory)
+    customer_name = factory.Sequence(lambda n: f"Deal customer {n}")
+    customer_domain = factory.Sequence(lambda n: f"dealcustomer{n}.example")
+    amount = Decimal("50000.00")
+    expected_close = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=60))
+    deal_type = DealType.NEW_LOGO
+    compensation_model = CompensationModel.RESELLER
+    status = DealStatus.PENDING
+    submitted_at = factory.LazyFunction(timezone.now)
+
+
+class WonDealFactory(DealFactory):
+    status = DealStatus.WON
+    approved_at = factory.LazyAttribute(lambda d: d.submitted_at + timedelta(hours=4))
+    closed_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=10))
+    closed_amount = factory.LazyAttribute(lambda d: d.amount)
+    partner_credit = factory.LazyAttribute(lambda d: d.amount)
+    margin_rate = Decimal("0.15")
