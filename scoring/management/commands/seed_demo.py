@@ -1,0 +1,611 @@
+"""A realistic demo program: a partner pyramid, their people, customers, leads and deals.
+
+Deterministic for a given ``--seed``. Uses bulk inserts, so the full demo (250 partners,
+a few thousand deals) loads in seconds. Later parts of the product extend it.
+"""
+
+import random
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from deals.models import CompensationModel, Deal, DealStatus, DealType, Product
+from enablement.models import Certification, CertificationType
+from partners.models import (
+    Account,
+    Lead,
+    LeadSource,
+    Partner,
+    PartnerRole,
+    PartnerStatus,
+    PartnerUser,
+    Program,
+    TierChange,
+    TierChangeCause,
+    User,
+)
+from prm.money import round_money
+from prm.normalize import normalize_company_name, normalize_domain
+from prm.quarters import Quarter
+from prm.roles import Role
+
+DEMO_PASSWORD = "demo-Partner-2026"
+
+PREFIXES = (
+    "North",
+    "Blue",
+    "Summit",
+    "Iron",
+    "Bright",
+    "Cedar",
+    "Harbor",
+    "Silver",
+    "Quantum",
+    "Atlas",
+    "Vertex",
+    "Pioneer",
+    "Crest",
+    "Nimbus",
+    "Granite",
+    "Beacon",
+    "Falcon",
+    "Maple",
+    "Orbit",
+    "Prairie",
+    "Redwood",
+    "Sterling",
+    "Tidal",
+    "Union",
+    "Vantage",
+    "Willow",
+    "Zenith",
+    "Apex",
+    "Coastal",
+    "Delta",
+)
+STEMS = (
+    "wind",
+    "stone",
+    "bridge",
+    "field",
+    "point",
+    "gate",
+    "line",
+    "path",
+    "peak",
+    "ridge",
+    "wave",
+    "works",
+    "forge",
+    "light",
+    "core",
+)
+KINDS = (
+    "Systems",
+    "Solutions",
+    "Consulting",
+    "Networks",
+    "Technologies",
+    "Partners",
+    "Integrators",
+    "Digital",
+    "IT Services",
+    "Group",
+)
+SUFFIXES = ("Inc", "LLC", "Ltd", "GmbH", "Co", "Pty Ltd", "")
+CUSTOMER_WORDS = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Hooli",
+    "Vandelay",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Oscorp",
+    "Aperture",
+    "Massive",
+    "Dynamic",
+    "Pacific",
+    "Atlantic",
+    "Central",
+    "Metro",
+    "Prime",
+    "United",
+    "Global",
+    "Royal",
+    "Evergreen",
+    "Sunrise",
+)
+CUSTOMER_KINDS = (
+    "Foods",
+    "Health",
+    "Logistics",
+    "Bank",
+    "Insurance",
+    "Retail",
+    "Energy",
+    "Motors",
+    "Media",
+    "Pharma",
+    "Airlines",
+    "Hotels",
+    "Telecom",
+    "Manufacturing",
+    "Labs",
+)
+
+# Share of partners per tier (a natural pyramid) and the trailing-year revenue range of each.
+PYRAMID = {"registered": 0.50, "silver": 0.30, "gold": 0.15, "platinum": 0.05}
+REVENUE = {
+    "registered": (0, 70_000),
+    "silver": (45_000, 260_000),
+    "gold": (180_000, 650_000),
+    "platinum": (450_000, 1_600_000),
+}
+DEALS = {"registered": (2, 7), "silver": (6, 14), "gold": (12, 24), "platinum": (24, 42)}
+REPS = {"registered": (1, 2), "silver": (2, 4), "gold": (3, 6), "platinum": (5, 9)}
+
+
+class Command(BaseCommand):
+    help = "Load a realistic demo program with one login per role (printed at the end)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--partners", type=int, default=250)
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing if partners already exist."
+        )
+
+    def handle(self, *args, partners: int, seed: int, if_empty: bool, **options):
+        if if_empty and Partner.objects.exists():
+            self.stdout.write("Demo data already loaded; skipping.")
+            self._write_logins(printed=True)
+            return
+        self.rng = random.Random(seed)
+        self.today = timezone.localdate()
+        self.password = make_password(DEMO_PASSWORD)
+        with transaction.atomic():
+            program = Program.objects.prefetch_related("tiers").get(is_default=True)
+            self.tiers = {tier.slug: tier for tier in program.tiers.all()}
+            staff = self._staff()
+            products = self._products()
+            created = self._partners(program, staff["managers"], partners)
+            self._people_and_certifications(created)
+            accounts = self._accounts()
+            self._leads(accounts, created)
+            deals = self._deals(created, accounts, products)
+            self._demo_partner_logins(created)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded {len(created)} partners, {User.objects.count()} users, "
+                f"{len(accounts)} accounts, {Lead.objects.count()} leads, {deals} deals."
+            )
+        )
+        self._write_logins(printed=True)
+
+    # ------------------------------------------------------------ staff and catalogue
+
+    def _user(self, username, role, first, last, **extra) -> User:
+        return User(
+            username=username,
+            email=f"{username}@vendor.example" if role != Role.PARTNER else extra.pop("email"),
+            first_name=first,
+            last_name=last,
+            role=role,
+            is_staff=role != Role.PARTNER,
+            is_superuser=role == Role.ADMIN,
+            password=self.password,
+            **extra,
+        )
+
+    def _staff(self) -> dict:
+        people = [
+            self._user("admin", Role.ADMIN, "Avery", "Admin"),
+            self._user("chief", Role.CHANNEL_CHIEF, "Casey", "Chief"),
+            self._user("exec", Role.EXECUTIVE, "Evelyn", "Exec"),
+        ]
+        managers = [
+            self._user(f"manager{i}", Role.CHANNEL_MANAGER, first, "Manager")
+            for i, first in enumerate(
+                [
+                    "Morgan",
+                    "Riley",
+                    "Jordan",
+                    "Taylor",
+                    "Quinn",
+                    "Reese",
+                    "Skyler",
+                    "Drew",
+                    "Jamie",
+                    "Rowan",
+                ],
+                start=1,
+            )
+        ]
+        User.objects.bulk_create(people + managers)
+        return {"managers": list(User.objects.filter(role=Role.CHANNEL_MANAGER).order_by("pk"))}
+
+    def _products(self) -> list[Product]:
+        catalogue = [
+            ("core-platform", "Core Platform", False),
+            ("analytics", "Analytics Suite", False),
+            ("security", "Security Add-on", True),
+            ("ai-assist", "AI Assist", True),
+            ("support-plus", "Support Plus", False),
+        ]
+        for slug, name, strategic in catalogue:
+            Product.objects.get_or_create(
+                slug=slug, defaults={"name": name, "strategic": strategic}
+            )
+        return list(Product.objects.order_by("pk"))
+
+    # ------------------------------------------------------------ partners
+
+    def _company(self, used: set[str]) -> tuple[str, str]:
+        while True:
+            stem = self.rng.choice(PREFIXES) + self.rng.choice(STEMS)
+            kind = self.rng.choice(KINDS)
+            suffix = self.rng.choice(SUFFIXES)
+            name = f"{stem} {kind}" + (f" {suffix}" if suffix else "")
+            domain = f"{stem.lower()}{kind.split()[0].lower()}.example"
+            if domain not in used:
+                used.add(domain)
+                return name, domain
+
+    def _partners(self, program, managers, count) -> list[Partner]:
+        used: set[str] = set()
+        slugs = []
+        for slug, share in PYRAMID.items():
+            slugs += [slug] * round(count * share)
+        slugs = (slugs + ["registered"] * count)[:count]
+        self.rng.shuffle(slugs)
+        partners = []
+        for index, slug in enumerate(slugs):
+            name, domain = self._company(used)
+            started = self.today - timedelta(days=self.rng.randint(200, 1400))
+            status = PartnerStatus.ACTIVE
+            roll = self.rng.random()
+            if slug == "registered" and roll < 0.08:
+                status = PartnerStatus.ONBOARDING
+                started = self.today - timedelta(days=self.rng.randint(5, 60))
+            elif slug == "registered" and roll < 0.11:
+                status = PartnerStatus.PROSPECT
+                started = self.today + timedelta(days=self.rng.randint(5, 30))
+            elif roll > 0.985:
+                status = PartnerStatus.SUSPENDED
+            elif slug == "registered" and roll > 0.95:
+                status = PartnerStatus.EXITED
+            partners.append(
+                Partner(
+                    program=program,
+                    tier=self.tiers[slug],
+                    name=name,
+                    domain=domain,
+                    domain_key=normalize_domain(domain),
+                    status=status,
+                    agreement_signed_on=started if status != PartnerStatus.PROSPECT else None,
+                    started_on=started,
+                    channel_manager=managers[index % len(managers)],
+                    annual_quota=None
+                    if self.rng.random() < 0.8
+                    else Decimal(self.rng.choice([75_000, 150_000, 300_000, 750_000])),
+                )
+            )
+        Partner.objects.bulk_create(partners)
+        partners = list(Partner.objects.select_related("tier").order_by("pk"))
+        TierChange.objects.bulk_create(
+            TierChange(
+                partner=p,
+                to_tier=p.tier,
+                cause=TierChangeCause.INITIAL,
+                changed_at=timezone.make_aware(datetime.combine(p.started_on, time(9))),
+            )
+            for p in partners
+        )
+        return partners
+
+    def _people_and_certifications(self, partners) -> None:
+        users, roles = [], []
+        first_names = (
+            "Alex",
+            "Sam",
+            "Chris",
+            "Pat",
+            "Jo",
+            "Lee",
+            "Kim",
+            "Max",
+            "Ana",
+            "Noor",
+            "Ivan",
+            "Mei",
+            "Omar",
+            "Lena",
+            "Raj",
+            "Sofia",
+            "Tom",
+            "Yara",
+        )
+        last_names = (
+            "Smith",
+            "Garcia",
+            "Chen",
+            "Novak",
+            "Okafor",
+            "Larsen",
+            "Rossi",
+            "Tanaka",
+            "Dubois",
+            "Khan",
+            "Silva",
+            "Müller",
+            "Brown",
+            "Singh",
+        )
+        for partner in partners:
+            low, high = REPS[partner.tier.slug]
+            size = self.rng.randint(low, high) + 1
+            stem = partner.domain.split(".")[0]
+            for n in range(size):
+                first, last = self.rng.choice(first_names), self.rng.choice(last_names)
+                username = f"{stem}.{first.lower()}{n}"
+                users.append(
+                    self._user(
+                        username, Role.PARTNER, first, last, email=f"{username}@{partner.domain}"
+                    )
+                )
+                roles.append((partner, PartnerRole.ADMIN if n == 0 else PartnerRole.REP))
+        User.objects.bulk_create(users)
+        saved = {u.username: u for u in User.objects.filter(role=Role.PARTNER)}
+        members = [
+            PartnerUser(user=saved[user.username], partner=partner, role=role)
+            for user, (partner, role) in zip(users, roles, strict=True)
+        ]
+        PartnerUser.objects.bulk_create(members)
+
+        demo = CertificationType.objects.get(slug="demo")
+        solo = CertificationType.objects.get(slug="solo-demo")
+        certifications = []
+        by_partner: dict[int, list[PartnerUser]] = {}
+        for member in members:
+            by_partner.setdefault(member.partner.pk, []).append(member)
+        for partner in partners:
+            people = by_partner[partner.pk]
+            need = partner.tier.certified_reps_required
+            # Most partners hold what their tier needs, some a bit more; a few let one lapse.
+            holders = min(len(people), need + self.rng.choice([0, 0, 1, 1, 2]))
+            lapsed = self.rng.random() < 0.08 and holders > 0
+            for position, member in enumerate(people[:holders]):
+                issued = self.today - timedelta(days=self.rng.randint(30, 600))
+                expires = issued + timedelta(days=730)
+                if lapsed and position == 0:
+                    issued = self.today - timedelta(days=760)
+                    expires = self.today - timedelta(days=self.rng.randint(3, 25))
+                certifications.append(
+                    Certification(
+                        user=member.user,
+                        partner=partner,
+                        certification_type=demo,
+                        issued_on=issued,
+                        expires_on=expires,
+                    )
+                )
+                if self.rng.random() < 0.4:
+                    solo_issued = issued + timedelta(days=60)
+                    if solo_issued < self.today:
+                        certifications.append(
+                            Certification(
+                                user=member.user,
+                                partner=partner,
+                                certification_type=solo,
+                                issued_on=solo_issued,
+                                expires_on=solo_issued + timedelta(days=730),
+                            )
+                        )
+        Certification.objects.bulk_create(certifications)
+
+    # ------------------------------------------------------------ customers
+
+    def _accounts(self) -> list[Account]:
+        accounts, used = [], set()
+        for word in CUSTOMER_WORDS:
+            for kind in CUSTOMER_KINDS:
+                for region in (
+                    "",
+                    " East",
+                    " West",
+                    " Europe",
+                    " Asia",
+                    " Americas",
+                    " Nordic",
+                    " Pacific",
+                ):
+                    name = f"{word} {kind}{region}"
+                    domain = f"{word}{kind}{region.strip()}".lower() + ".example"
+                    if domain in used:
+                        continue
+                    used.add(domain)
+                    suffix = self.rng.choice(["Inc", "Corp", "Ltd", "GmbH", "LLC", "SA"])
+                    direct = self.rng.random() < 0.08
+                    accounts.append(
+                        Account(
+                            name=f"{name} {suffix}",
+                            name_key=normalize_company_name(f"{name} {suffix}"),
+                            domain=domain,
+                            domain_key=normalize_domain(domain),
+                            direct_rep=f"ae{self.rng.randint(1, 25)}@vendor.example"
+                            if direct
+                            else "",
+                        )
+                    )
+        Account.objects.bulk_create(accounts)
+        return list(Account.objects.order_by("pk"))
+
+    def _leads(self, accounts, partners) -> None:
+        sources = [s for s in LeadSource.values if s != LeadSource.PARTNER]
+        leads = []
+        for account in self.rng.sample(accounts, k=min(len(accounts), 700)):
+            created = timezone.now() - timedelta(days=self.rng.randint(1, 540))
+            leads.append(
+                Lead(
+                    company_name=account.name,
+                    name_key=account.name_key,
+                    domain=account.domain,
+                    domain_key=account.domain_key,
+                    source=self.rng.choice(sources),
+                    created_at=created,
+                    account=account,
+                    partner=self.rng.choice(partners) if self.rng.random() < 0.1 else None,
+                )
+            )
+        Lead.objects.bulk_create(leads)
+
+    # ------------------------------------------------------------ deals
+
+    def _deals(self, partners, accounts, products) -> int:
+        quarter = Quarter.containing(self.today)
+        window_start = quarter.trailing(6)[0].start
+        span = (self.today - window_start).days
+        now = timezone.now()
+        deals, product_links = [], []
+        owners: dict[int, int] = {}
+        for partner in partners:
+            if partner.status in (PartnerStatus.PROSPECT,):
+                continue
+            slug = partner.tier.slug
+            low, high = DEALS[slug]
+            count = self.rng.randint(low, high)
+            if partner.status == PartnerStatus.ONBOARDING:
+                count = self.rng.randint(0, 2)
+            low_rev, high_rev = REVENUE[slug]
+            # One partner in ten performs like the tier above or below: advance/demote candidates.
+            target = self.rng.uniform(low_rev, high_rev) * self.rng.choice([1] * 8 + [0.4, 1.8])
+            average = Decimal(max(target, 8_000) / max(count * 0.4, 1))
+            for _ in range(count):
+                account = self.rng.choice(accounts)
+                if (
+                    owners.setdefault(account.pk, partner.pk) != partner.pk
+                    and self.rng.random() < 0.7
+                ):
+                    account = self.rng.choice(accounts)
+                submitted = now - timedelta(
+                    days=self.rng.uniform(0, span), hours=self.rng.uniform(0, 23)
+                )
+                amount = round_money(average * Decimal(self.rng.uniform(0.4, 1.6)))
+                deals.append(self._deal(partner, account, submitted, amount))
+                product_links.append(self.rng.sample(products, k=self.rng.randint(1, 2)))
+        Deal.objects.bulk_create(deals, batch_size=1000)
+        through = Deal.products.through
+        through.objects.bulk_create(
+            [
+                through(deal_id=deal.pk, product_id=product.pk)
+                for deal, chosen in zip(deals, product_links, strict=True)
+                for product in chosen
+            ],
+            batch_size=2000,
+        )
+        return len(deals)
+
+    def _deal(self, partner, account, submitted, amount) -> Deal:
+        program_days = 90
+        age = (timezone.now() - submitted).days
+        deal = Deal(
+            partner=partner,
+            account=account,
+            customer_name=account.name,
+            customer_domain=account.domain,
+            amount=amount,
+            expected_close=(submitted + timedelta(days=self.rng.randint(30, 120))).date(),
+            deal_type=self.rng.choices(list(DealType.values), weights=[45, 25, 15, 15])[0],
+            compensation_model=self.rng.choices(
+                list(CompensationModel.values), weights=[60, 20, 15, 5]
+            )[0],
+            contract_years=self.rng.choice([1, 1, 1, 2, 3]),
+            submitted_at=submitted,
+            direct_conflict=bool(account.direct_rep),
+        )
+        if age < 2 and self.rng.random() < 0.7:
+            deal.status = DealStatus.PENDING
+            return deal
+        if self.rng.random() < 0.06:
+            deal.status = DealStatus.REJECTED
+            deal.reason = self.rng.choice(["existing_lead", "registered_by_another_partner"])
+            return deal
+        deal.approved_at = submitted + timedelta(hours=self.rng.uniform(2, 47))
+        deal.expires_on = (submitted + timedelta(days=program_days)).date()
+        roll = self.rng.random()
+        if age < program_days and roll < 0.55:
+            deal.status = DealStatus.APPROVED
+            return deal
+        if roll < 0.12:
+            deal.status = DealStatus.EXPIRED if age >= program_days else DealStatus.APPROVED
+            return deal
+        if roll < 0.40:
+            deal.status = DealStatus.LOST
+            deal.closed_on = min(
+                self.today, (submitted + timedelta(days=self.rng.randint(20, 85))).date()
+            )
+            return deal
+        closed = min(self.today, (submitted + timedelta(days=self.rng.randint(15, 100))).date())
+        protected = closed <= deal.expires_on
+        closed_amount = round_money(amount * Decimal(self.rng.uniform(0.85, 1.1)))
+        share = Decimal("0.40") if deal.direct_conflict else Decimal("1")
+        deal.status = DealStatus.WON
+        deal.closed_on = closed
+        deal.closed_amount = closed_amount
+        deal.margin_rate = partner.tier.margin if protected else Decimal("0.10")
+        deal.partner_credit = round_money(closed_amount * share)
+        if self.rng.random() < 0.6:
+            deal.csat = self.rng.choices([1, 2, 3, 4, 5], weights=[3, 5, 15, 40, 37])[0]
+            deal.csat_recorded_at = timezone.make_aware(datetime.combine(closed, time(12)))
+        return deal
+
+    # ------------------------------------------------------------ logins
+
+    def _demo_partner_logins(self, partners) -> None:
+        """Stable usernames for the demo: ``partner`` (an admin) and ``rep`` of one gold partner."""
+        gold = next(
+            p for p in partners if p.tier.slug == "gold" and p.status == PartnerStatus.ACTIVE
+        )
+        members = list(
+            PartnerUser.objects.filter(partner=gold).select_related("user").order_by("pk")
+        )
+        admin = next(m for m in members if m.role == PartnerRole.ADMIN)
+        User.objects.filter(pk=admin.user_id).update(username="partner")
+        rep = next((m for m in members if m.role == PartnerRole.REP), None)
+        if rep is not None:
+            User.objects.filter(pk=rep.user_id).update(username="rep")
+
+    def _write_logins(self, *, printed: bool) -> None:
+        partner = (
+            PartnerUser.objects.filter(user__username="partner").select_related("partner").first()
+        )
+        lines = [
+            f"  Demo logins (password for all: {DEMO_PASSWORD})",
+            "    admin      vendor admin (Django admin, everything)",
+            "    chief      channel chief (all partners)",
+            "    exec       executive (read-only, all partners)",
+            "    manager1   channel manager (assigned partners; manager1 … manager10)",
+        ]
+        if partner:
+            lines.append(
+                f"    partner    partner admin of {partner.partner.name} ({partner.partner.tier})"
+            )
+            lines.append(f"    rep        sales rep of {partner.partner.name}")
+        text = "\n".join(lines)
+        var = Path(settings.BASE_DIR) / "var"
+        var.mkdir(exist_ok=True)
+        (var / "demo-logins.txt").write_text(text + "\n")
+        if printed:
+            self.stdout.write(text)
