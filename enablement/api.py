@@ -10,14 +10,17 @@ from partners.models import User
 from partners.permissions import manages_partner
 
 from . import services
-from .models import Certification
+from .models import Certification, CertificationType
 from .queries import certifications_visible_to
 
 
 class CertificationSerializer(serializers.ModelSerializer):
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
-    certification = serializers.SlugField(
-        help_text="Certification type slug; the default program defines `demo` and `solo-demo`."
+    certification = serializers.SlugRelatedField(
+        source="certification_type",
+        slug_field="slug",
+        queryset=CertificationType.objects.filter(is_active=True),
+        help_text="Certification type slug; the default program defines `demo` and `solo-demo`.",
     )
     certification_name = serializers.CharField(source="certification_type.name", read_only=True)
     expires_on = serializers.DateField(
@@ -38,11 +41,6 @@ class CertificationSerializer(serializers.ModelSerializer):
             "current",
         ]
         read_only_fields = ["partner"]
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["certification"] = instance.certification_type.slug
-        return data
 
     def get_current(self, obj) -> bool:
         today = timezone.localdate()
@@ -74,7 +72,7 @@ class CertificationViewSet(
         certification = services.certification_award(
             partner=partner,
             user=data["user"],
-            certification=data["certification"],
+            certification=data["certification_type"],
             issued_on=data["issued_on"],
             expires_on=data.get("expires_on"),
             awarded_by=request.user,
