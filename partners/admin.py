@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from prm.normalize import normalize_domain
 from prm.roles import VENDOR_ROLES
 
 from . import services
@@ -185,6 +186,11 @@ class PartnerForm(forms.ModelForm):
         tier, program = cleaned.get("tier"), cleaned.get("program")
         if tier and program and tier.program_id != program.pk:
             self.add_error("tier", f"{tier} is not a tier of {program}.")
+        domain = cleaned.get("domain")
+        if domain:
+            key = normalize_domain(domain)
+            if Partner.objects.filter(domain_key=key).exclude(pk=self.instance.pk).exists():
+                self.add_error("domain", f"A partner with the domain {key} already exists.")
         tier_changed = self.instance.pk and tier and tier.pk != self.instance.tier_id
         if tier_changed and not (cleaned.get("tier_reason") or "").strip():
             self.add_error("tier_reason", "Say why the tier changes.")
@@ -246,10 +252,7 @@ class PartnerAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         except ValidationError as exc:
             raise PermissionDenied(" ".join(exc.messages)) from exc
         obj.pk = saved.pk
-
-    def save_related(self, request, form, formsets, change):
-        # Inlines are read-only; nothing else to save.
-        pass
+        obj.refresh_from_db()
 
     def get_urls(self):
         return [

@@ -1,6 +1,6 @@
 """Display filters: money and rates the way the rulebook writes them."""
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -27,7 +27,7 @@ def money(value) -> str:
     if value is None or value == "":
         return "—"
     try:
-        whole = Decimal(value).quantize(Decimal("1"))
+        whole = Decimal(value).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
     except InvalidOperation:
         return "—"
     sign = "-" if whole < 0 else ""

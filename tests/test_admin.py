@@ -1,0 +1,155 @@
+"""The admin for channel managers: scoped lists, service-backed writes, read-only executives."""
+
+import pytest
+from django.urls import reverse
+
+from partners.models import Partner, TierChange
+from tests.factories import CertificationFactory, PartnerFactory, default_tier
+
+pytestmark = pytest.mark.django_db
+
+
+def test_manager_changelist_shows_only_assigned_partners(client, manager, partner_a, partner_b):
+    client.force_login(manager)
+    page = client.get(reverse("admin:partners_partner_changelist")).content.decode()
+    assert "Alpha Systems" in page
+    assert "Bravo Networks" not in page
+
+
+def test_manager_cannot_open_another_managers_partner(client, manager, partner_b):
+    client.force_login(manager)
+    response = client.get(reverse("admin:partners_partner_change", args=[partner_b.pk]))
+    # The admin answers "does not exist" (redirect to the index) rather than showing it.
+    assert response.status_code == 302
+    response = client.get(reverse("admin:partners_partner_invite", args=[partner_b.pk]))
+    assert response.status_code == 404
+
+
+def test_partner_user_cannot_reach_the_admin(client, a_admin, partner_a):
+    client.force_login(a_admin)
+    for url in (
+        reverse("admin:index"),
+        reverse("admin:partners_partner_changelist"),
+        reverse("admin:partners_partner_change", args=[partner_a.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert reverse("admin:login") in response.url
+
+
+def test_executive_reads_but_cannot_change(client, executive, partner_a):
+    client.force_login(executive)
+    assert client.get(reverse("admin:partners_partner_changelist")).status_code == 200
+    url = reverse("admin:partners_partner_change", args=[partner_a.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    response = client.post(url, {"name": "Hijacked"})
+    assert response.status_code == 403
+    partner_a.refresh_from_db()
+    assert partner_a.name == "Alpha Systems"
+    assert client.get(reverse("admin:partners_partner_add")).status_code == 403
+
+
+def _form(partner, **changes):
+    data = {
+        "name": partner.name,
+        "domain": partner.domain,
+        "tier": partner.tier_id,
+        "status": partner.status,
+        "annual_quota": "",
+        "agreement_signed_on": partner.agreement_signed_on.isoformat(),
+        "started_on": partner.started_on.isoformat(),
+        "channel_manager": partner.channel_manager_id or "",
+        "tier_reason": "",
+        "members-TOTAL_FORMS": "0",
+        "members-INITIAL_FORMS": "0",
+        "tier_changes-TOTAL_FORMS": "0",
+        "tier_changes-INITIAL_FORMS": "0",
+    }
+    data.update(changes)
+    return data
+
+
+def test_tier_change_in_admin_needs_a_reason_and_records_it(client, manager, partner_a):
+    client.force_login(manager)
+    url = reverse("admin:partners_partner_change", args=[partner_a.pk])
+    gold = default_tier("gold")
+    response = client.post(url, _form(partner_a, tier=gold.pk))
+    assert response.status_code == 200
+    assert "Say why the tier changes." in response.content.decode()
+    partner_a.refresh_from_db()
+    assert partner_a.tier.slug == "silver"
+
+    response = client.post(url, _form(partner_a, tier=gold.pk, tier_reason="Exec sponsor asked"))
+    assert response.status_code == 302
+    partner_a.refresh_from_db()
+    assert partner_a.tier.slug == "gold"
+    change = TierChange.objects.get(partner=partner_a, cause="override")
+    assert change.changed_by == manager
+    assert change.reason == "Exec sponsor asked"
+
+
+def test_manager_adds_a_partner_in_the_admin(client, manager):
+    client.force_login(manager)
+    data = {
+        "name": "Foxtrot Ltd",
+        "domain": "foxtrot.example",
+        "program": Partner._meta.get_field("program").related_model.objects.get(is_default=True).pk,
+        "tier": default_tier("silver").pk,
+        "status": "onboarding",
+        "annual_quota": "",
+        "agreement_signed_on": "",
+        "started_on": "2026-11-01",
+        "channel_manager": manager.pk,
+        "tier_reason": "",
+        "members-TOTAL_FORMS": "0",
+        "members-INITIAL_FORMS": "0",
+        "tier_changes-TOTAL_FORMS": "0",
+        "tier_changes-INITIAL_FORMS": "0",
+    }
+    response = client.post(reverse("admin:partners_partner_add"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    partner = Partner.objects.get(domain_key="foxtrot.example")
+    assert partner.tier_changes.get().cause == "initial"
+
+
+def test_manager_invites_a_user_from_the_admin(
+    client, manager, partner_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    client.force_login(manager)
+    url = reverse("admin:partners_partner_invite", args=[partner_a.pk])
+    assert client.get(url).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"email": "new@alpha.example", "role": "admin"})
+    assert response.status_code == 302
+    assert mailoutbox[0].to == ["new@alpha.example"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin:partners_partner_changelist",
+        "admin:partners_partneruser_changelist",
+        "admin:partners_tierchange_changelist",
+        "admin:enablement_certification_changelist",
+        "admin:deals_deal_changelist",
+    ],
+)
+def test_admin_lists_are_scoped_with_flat_query_counts(
+    client, manager, name, django_assert_max_num_queries
+):
+    for _ in range(20):
+        partner = PartnerFactory(channel_manager=manager)
+        CertificationFactory(partner=partner)
+    client.force_login(manager)
+    with django_assert_max_num_queries(15):
+        assert client.get(reverse(name)).status_code == 200
+
+
+def test_duplicate_domain_in_the_admin_is_a_form_error(client, manager, partner_a, partner_b):
+    client.force_login(manager)
+    url = reverse("admin:partners_partner_change", args=[partner_a.pk])
+    response = client.post(url, _form(partner_a, domain="www.bravo.example"))
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
