@@ -14,6 +14,17 @@ from .factories import PartnerFactory, PartnerUserFactory, StaffFactory, UserFac
 
 
 @pytest.fixture
+def program_data(db):
+    """The data the migrations install, again: a transactional test's flush removes it."""
+    from enablement.models import CertificationType
+    from partners.services import program_install
+
+    program_install(preset="seed001", make_default=True)
+    for slug, name in (("demo", "Demo certification"), ("solo-demo", "Solo demo certification")):
+        CertificationType.objects.get_or_create(slug=slug, defaults={"name": name})
+
+
+@pytest.fixture
 def vendor_admin(db):
     return StaffFactory(username="vendoradmin", role=Role.ADMIN, is_superuser=True)
 

@@ -1,0 +1,145 @@
+"""Project-level guarantees: deploy checks, migrations, the API schema, presets, demo data."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
+
+from deals.models import Deal
+from enablement.models import Certification, CertificationType
+from partners.models import Partner, PartnerUser, Program, User
+from prm.roles import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def clean_env() -> dict:
+    # The browser tests allow sync ORM calls beside Playwright's loop; a deploy check must not.
+    return {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE",)}
+
+
+def run_manage(*args, **env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_check_deploy():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="prm.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="prm.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in clean_env().items() if k != "SECRET_KEY"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "prm.settings.production", "ALLOWED_HOSTS": "x"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_no_missing_migrations():
+    result = run_manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_describes_every_api_endpoint():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paths = set(schema["paths"])
+    for expected in (
+        "/api/v1/auth/token/",
+        "/api/v1/programs/",
+        "/api/v1/programs/{id}/",
+        "/api/v1/partners/",
+        "/api/v1/partners/{id}/",
+        "/api/v1/partners/{partner_pk}/users/",
+        "/api/v1/partners/{partner_pk}/users/{id}/",
+        "/api/v1/partners/{partner_pk}/certifications/",
+        "/api/v1/accounts/",
+        "/api/v1/accounts/{id}/",
+        "/api/v1/leads/",
+    ):
+        assert expected in paths, f"{expected} missing from {sorted(paths)}"
+
+
+def test_default_program_is_installed_by_migration(db):
+    program = Program.objects.get(is_default=True)
+    tiers = list(program.tiers.order_by("rank").values_list("slug", "revenue_floor"))
+    assert [slug for slug, _ in tiers] == ["registered", "silver", "gold", "platinum"]
+    assert [int(floor) for _, floor in tiers] == [0, 50_000, 200_000, 500_000]
+    assert set(CertificationType.objects.values_list("slug", flat=True)) >= {"demo", "solo-demo"}
+
+
+def test_load_program_seed002_installs_the_second_preset_once(db):
+    call_command("load_program", "seed002")
+    call_command("load_program", "seed002")
+    program = Program.objects.get(slug="seed002")
+    assert not program.is_default
+    assert program.entry_tier_max_days == 90
+    platinum = program.tiers.get(slug="platinum")
+    assert (platinum.revenue_floor, platinum.certified_reps_required) == (2_000_000, 10)
+    assert (platinum.mdf_fund, platinum.mdf_match_ratio) == (50_000, 2)
+    assert platinum.strategic_wins_required == 1
+    assert program.tiers.get(slug="gold").new_logos_required == 3
+    assert program.tiers.get(slug="silver").open_registrations_required == 1
+    assert program.tiers.count() == 4
+    assert Program.objects.get(is_default=True).slug == "default"
+
+
+def test_load_program_rejects_an_unknown_preset(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises((CommandError, SystemExit)):
+        call_command("load_program", "seed999")
+
+
+def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settings):
+    settings.BASE_DIR = tmp_path
+    call_command("seed_demo", partners=40, seed=7)
+    counts = {
+        slug: Partner.objects.filter(tier__slug=slug).count()
+        for slug in ("registered", "silver", "gold", "platinum")
+    }
+    assert counts["registered"] > counts["silver"] > counts["gold"] > counts["platinum"] > 0
+    assert sum(counts.values()) == 40
+    for username, role in [
+        ("admin", Role.ADMIN),
+        ("chief", Role.CHANNEL_CHIEF),
+        ("exec", Role.EXECUTIVE),
+        ("manager1", Role.CHANNEL_MANAGER),
+        ("partner", Role.PARTNER),
+        ("rep", Role.PARTNER),
+    ]:
+        assert User.objects.get(username=username).role == role
+    assert PartnerUser.objects.get(user__username="partner").role == "admin"
+    assert Deal.objects.filter(status="won").exists()
+    assert Certification.objects.exists()
+    assert (tmp_path / "var" / "demo-logins.txt").read_text().count("\n") >= 6
+    # Running again with --if-empty adds nothing.
+    before = Deal.objects.count()
+    call_command("seed_demo", if_empty=True)
+    assert Deal.objects.count() == before
