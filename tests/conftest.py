@@ -10,6 +10,8 @@ from rest_framework.test import APIClient
 from partners.models import PartnerRole
 from prm.roles import Role
 
+pytest_plugins = ["tests.browser"]
+
 from .factories import PartnerFactory, PartnerUserFactory, StaffFactory, UserFactory, default_tier
 
 

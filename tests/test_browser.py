@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone
 
 from partners.models import PartnerRole
-from tests.browser import browser, page  # noqa: F401  (fixtures)
 from tests.factories import (
     CertificationFactory,
     PartnerFactory,
@@ -28,7 +27,7 @@ def sign_in(page, live_server, username):
     page.click("button[type=submit]")
 
 
-def test_partner_signs_in_and_sees_its_tier_and_progress(page, live_server):  # noqa: F811
+def test_partner_signs_in_and_sees_its_tier_and_progress(page, live_server):
     partner = PartnerFactory(
         name="Gamma Partners", domain="gamma.example", tier=default_tier("silver")
     )
@@ -57,7 +56,7 @@ def test_partner_signs_in_and_sees_its_tier_and_progress(page, live_server):  # 
     assert "gina@example.com" in page.text_content("[data-testid=members]")
 
 
-def test_wrong_password_shows_a_message(page, live_server):  # noqa: F811
+def test_wrong_password_shows_a_message(page, live_server):
     PartnerUserFactory(user__username="hal")
     page.goto(f"{live_server.url}/auth/login/")
     page.fill("#id_login", "hal")
