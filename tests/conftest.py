@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 from partners.models import PartnerRole
 from prm.roles import Role
 
-pytest_plugins = ["tests.browser"]
-
 from .factories import PartnerFactory, PartnerUserFactory, StaffFactory, UserFactory, default_tier
+
+pytest_plugins = ["tests.browser"]
 
 
 @pytest.fixture
