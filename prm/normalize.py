@@ -6,16 +6,17 @@ no domain, when their normalised company names match (RULEBOOK §4).
 
 import re
 import unicodedata
-from urllib.parse import urlsplit
 
-# Legal-form suffixes removed from the end of a company name, longest first so
-# "co ltd" goes before "ltd". Compared after punctuation is stripped.
+# Legal-form suffixes removed from the end of a company name. Compared after punctuation
+# is stripped and dotted abbreviations are joined ("L.L.C." → "llc", "S.A." → "sa").
 LEGAL_SUFFIXES = (
     "incorporated",
     "corporation",
     "limited",
     "company",
     "gmbh",
+    "and co kg",
+    "and co",
     "co kg",
     "co ltd",
     "pty ltd",
@@ -27,6 +28,7 @@ LEGAL_SUFFIXES = (
     "llp",
     "ltd",
     "plc",
+    "kg",
     "bv",
     "nv",
     "ag",
@@ -39,24 +41,37 @@ LEGAL_SUFFIXES = (
     "kk",
     "co",
 )
-_SUFFIX_RE = re.compile(r"(?:\s+(?:" + "|".join(re.escape(s) for s in LEGAL_SUFFIXES) + r"))+$")
+_SUFFIX_RE = re.compile(
+    r"(?:\s+(?:"
+    + "|".join(re.escape(s) for s in sorted(LEGAL_SUFFIXES, key=len, reverse=True))
+    + r"))+$"
+)
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_SINGLE_LETTERS = re.compile(r"\b(?:[a-z] )+[a-z]\b")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+_HOST_END = re.compile(r"[/?#\\\s]")
 
 
 def normalize_domain(value: str | None) -> str:
-    """``https://WWW.Acme.com/path`` → ``acme.com``; also accepts e-mail addresses."""
+    """``https://WWW.Acme.com/path`` → ``acme.com``; also accepts e-mail addresses.
+
+    Never raises: whatever a person typed gives a key (possibly empty).
+    """
     if not value:
         return ""
-    text = value.strip().lower()
-    if "@" in text and "://" not in text:
+    text = unicodedata.normalize("NFKC", value).strip().lower()
+    without_scheme = _SCHEME.sub("", text)
+    if without_scheme != text and without_scheme.startswith("/"):
+        return ""  # "https:///path": a scheme and a path, no host
+    text = without_scheme.removeprefix("//")
+    text = _HOST_END.split(text, maxsplit=1)[0]
+    if "@" in text:
         text = text.rsplit("@", 1)[1]
-    if "://" not in text:
-        text = "//" + text
-    host = urlsplit(text).hostname or ""
-    host = host.strip(".")
-    if host.startswith("www."):
-        host = host[4:]
-    return host
+    text = text.split(":", 1)[0].strip("[]")
+    labels = [label for label in text.split(".") if label]
+    while len(labels) > 1 and labels[0] == "www":
+        labels.pop(0)
+    return ".".join(labels)
 
 
 def normalize_company_name(value: str | None) -> str:
@@ -68,6 +83,7 @@ def normalize_company_name(value: str | None) -> str:
     text = text.replace("&", " and ")
     text = _NON_WORD.sub(" ", text).replace("_", " ")
     text = " ".join(text.split())
+    text = _SINGLE_LETTERS.sub(lambda match: match.group().replace(" ", ""), text)
     stripped = _SUFFIX_RE.sub("", text).strip()
     # A name that is only a suffix ("Co") keeps its text rather than becoming empty.
     return stripped or text

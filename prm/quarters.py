@@ -6,6 +6,7 @@ calendar year in which it ends, so with a February start, FY2027 runs from Febru
 start, fiscal and calendar quarters coincide.
 """
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,6 +22,8 @@ class Quarter:
 
     @classmethod
     def parse(cls, label: str, *, start_month: int = 1) -> "Quarter":
+        if not 1 <= start_month <= 12:
+            raise ValueError(f"A fiscal year starts in month 1–12, not {start_month}.")
         match = _LABEL.match(label.strip().upper()) if label else None
         if not match:
             raise ValueError(f"{label!r} is not a quarter; write it like 2026Q3.")
@@ -68,8 +71,12 @@ class Quarter:
 
 
 def trailing_twelve_months(day: date) -> tuple[date, date]:
-    """The 365-day window ending on ``day`` inclusive."""
-    return day - timedelta(days=364), day
+    """The twelve months ending on ``day`` inclusive.
+
+    At a quarter end this is exactly the last four quarters (RULEBOOK §1), leap years
+    included: 2024-12-31 → 2024-01-01 … 2024-12-31.
+    """
+    return add_months(day + timedelta(days=1), -12), day
 
 
 def add_months(day: date, months: int) -> date:
@@ -77,6 +84,4 @@ def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     month += 1
-    next_month = date(year + (month == 12), month % 12 + 1, 1)
-    last_day = (next_month - timedelta(days=1)).day
-    return date(year, month, min(day.day, last_day))
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

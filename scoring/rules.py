@@ -50,7 +50,8 @@ class Gap:
         """Progress towards ``need`` as a whole percent, 0–100."""
         if not self.need:
             return 100
-        return int(min(Decimal(100), Decimal(self.have) * 100 / Decimal(self.need)))
+        ratio = Decimal(self.have) * 100 / Decimal(self.need)
+        return int(max(Decimal(0), min(Decimal(100), ratio)))
 
 
 @dataclass(frozen=True)

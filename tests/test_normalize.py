@@ -175,12 +175,6 @@ def test_normalised_domain_has_no_scheme_www_path_or_upper_case(raw):
     assert not key.startswith(".") and not key.endswith(".")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: normalize_domain is not idempotent: it strips dots before removing 'www.', "
-    "removes only one 'www.', and trims whitespace before urlsplit, so a space before a "
-    "path/query/fragment stays in the host.",
-)
 @pytest.mark.parametrize(
     "raw",
     [
@@ -195,22 +189,11 @@ def test_domain_normalisation_is_idempotent_for_known_edge_cases(raw):
     assert normalize_domain(once) == once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a protocol-relative URL loses its host: '//' is prefixed a second time, so "
-    "urlsplit('////acme.com').hostname is None and the key is ''.",
-)
 @pytest.mark.parametrize("raw", ["//acme.com", "//www.acme.com/x"])
 def test_protocol_relative_url_keeps_its_host(raw):
     assert normalize_domain(raw) == "acme.com"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: urlsplit's ValueError escapes normalize_domain for a stray bracket or a "
-    "full-width '/' or '#' in the host, so saving an Account/Lead with such a domain crashes.",
-)
 @pytest.mark.parametrize("raw", ["[acme.com", "acme.com]", "acme\uff0fcom", "acme.com\uff03x"])
 def test_malformed_domain_does_not_raise(raw):
     assert isinstance(normalize_domain(raw), str)
@@ -358,12 +341,6 @@ def test_spellings_of_one_customer_share_one_name_key():
     assert {normalize_company_name(s) for s in spellings} == {"acme"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: dotted legal suffixes are not removed: punctuation becomes a space, so "
-    "'L.L.C.' becomes 'l l c' and 'GmbH & Co. KG' becomes 'gmbh and co kg', and only "
-    "'co kg' is then stripped; such names never match the undotted spelling.",
-)
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
