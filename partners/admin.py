@@ -36,6 +36,28 @@ class ScopedAdminMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class TierFilter(admin.SimpleListFilter):
+    """Tiers by slug: one entry per rung, whatever program it belongs to."""
+
+    title = "tier"
+    parameter_name = "tier"
+    field_path = "tier__slug"
+
+    def lookups(self, request, model_admin):
+        rows = Tier.objects.order_by("rank", "slug").values_list("slug", "name").distinct()
+        seen, choices = set(), []
+        for slug, name in rows:
+            if slug not in seen:
+                seen.add(slug)
+                choices.append((slug, name))
+        return choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field_path: self.value()})
+        return queryset
+
+
 class TierInline(admin.TabularInline):
     model = Tier
     extra = 0
@@ -210,7 +232,7 @@ class PartnerAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         "agreement_signed_on",
         "started_on",
     ]
-    list_filter = ["status", "tier__slug", "program", "channel_manager"]
+    list_filter = ["status", TierFilter, "program", "channel_manager"]
     list_select_related = ["tier", "channel_manager"]
     search_fields = ["name", "domain"]
     date_hierarchy = "started_on"

@@ -48,3 +48,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz/", healthz, name="healthz"),
 ]
+
+handler400 = "prm.errors.bad_request"
+handler403 = "prm.errors.permission_denied"
+handler404 = "prm.errors.page_not_found"
+handler500 = "prm.errors.server_error"

@@ -153,3 +153,10 @@ def test_duplicate_domain_in_the_admin_is_a_form_error(client, manager, partner_
     response = client.post(url, _form(partner_a, domain="www.bravo.example"))
     assert response.status_code == 200
     assert "already exists" in response.content.decode()
+
+
+def test_partner_list_filters_by_tier(client, chief, partner_a, partner_b):
+    client.force_login(chief)
+    page = client.get(reverse("admin:partners_partner_changelist") + "?tier=gold")
+    assert "Bravo Networks" in page.content.decode()
+    assert "Alpha Systems" not in page.content.decode()

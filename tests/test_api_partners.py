@@ -160,3 +160,16 @@ def test_programs_list_tiers(api, a_rep, django_assert_max_num_queries):
     assert tiers["platinum"]["revenue_floor"] == "500000.00"
     assert tiers["silver"]["certified_reps_required"] == 1
     assert tiers["silver"]["mdf_rate"] == "0.0200"
+
+
+def test_unknown_api_url_answers_json_404(client, settings):
+    settings.DEBUG = False
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_foreign_object_404_has_the_error_shape(api, a_rep, partner_b):
+    response = api(a_rep).get(f"/api/v1/partners/{partner_b.pk}/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
