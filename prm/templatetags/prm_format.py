@@ -32,3 +32,15 @@ def money(value) -> str:
         return "—"
     sign = "-" if whole < 0 else ""
     return f"{sign}${intcomma(abs(int(whole)))}"
+
+
+@register.filter
+def bootstrap(field):
+    """Render a form field's widget with Bootstrap's classes (and the invalid state)."""
+    widget = field.field.widget
+    input_type = getattr(widget, "input_type", "")
+    base = "form-check-input" if input_type == "checkbox" else "form-control"
+    if widget.__class__.__name__ in ("Select", "SelectMultiple"):
+        base = "form-select"
+    classes = f"{base} is-invalid" if field.errors else base
+    return field.as_widget(attrs={"class": classes})
