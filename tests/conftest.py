@@ -15,6 +15,16 @@ from .factories import PartnerFactory, PartnerUserFactory, StaffFactory, UserFac
 pytest_plugins = ["tests.browser"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Login rate limits live in the cache: every test starts with none counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def program_data(db):
     """The data the migrations install, again: a transactional test's flush removes it."""
