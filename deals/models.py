@@ -1,13 +1,16 @@
-"""Deal registrations and products.
+"""Deal registrations, products and channel-conflict cases (RULEBOOK §4, §5, §9).
 
-This module holds the registration record; the registration, approval and win
-services (RULEBOOK §4–§5) build on it.
+Status changes happen only through the transitions below (django-fsm), called by the
+services in ``deals.services``; every change is kept with who and when by
+django-simple-history.
 """
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from partners.models import Account, Partner
@@ -68,10 +71,13 @@ class Deal(models.Model):
     )
     notes = models.TextField(blank=True)
 
-    status = models.CharField(
+    status = FSMField(
         max_length=20, choices=DealStatus.choices, default=DealStatus.PENDING, db_index=True
     )
-    reason = models.CharField(max_length=60, blank=True)
+    reason = models.CharField(
+        max_length=60, blank=True, help_text="Why it was rejected (a code, e.g. existing_lead)."
+    )
+    reason_note = models.TextField(blank=True, help_text="The manager's words, if any.")
     submitted_at = models.DateTimeField()
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -80,15 +86,47 @@ class Deal(models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    auto_approved = models.BooleanField(default=False)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     expires_on = models.DateField(null=True, blank=True)
     extended = models.BooleanField(default=False)
     extension_justification = models.TextField(blank=True)
+    extended_at = models.DateTimeField(null=True, blank=True)
+    extended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    expired_at = models.DateTimeField(null=True, blank=True)
     direct_conflict = models.BooleanField(default=False)
+    co_sell_partner_share = models.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Co-sell: the partner's negotiated share (default: the program's).",
+    )
+    oem_discount = models.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="OEM: the agreed discount off list, within the program's range.",
+    )
+    imported = models.BooleanField(default=False, help_text="Loaded from another system.")
 
     closed_on = models.DateField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     closed_amount = models.DecimalField(**money_field_kwargs(), null=True, blank=True)
+    protected_when_won = models.BooleanField(null=True, blank=True)
     margin_rate = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True)
     partner_credit = models.DecimalField(**money_field_kwargs(), null=True, blank=True)
+    partner_price = models.DecimalField(**money_field_kwargs(), null=True, blank=True)
+    commission = models.DecimalField(**money_field_kwargs(), null=True, blank=True)
     csat = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
@@ -120,3 +158,126 @@ class Deal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_name} ({self.partner})"
+
+    # Transitions: each records who and when; the services decide whether to call them.
+
+    @transition(field=status, source=DealStatus.PENDING, target=DealStatus.APPROVED)
+    def approve(self, *, by, at, expires_on, auto: bool = False) -> None:
+        self.approved_by, self.approved_at = by, at
+        self.expires_on = expires_on
+        self.auto_approved = auto
+
+    @transition(field=status, source=DealStatus.PENDING, target=DealStatus.REJECTED)
+    def reject(self, *, by, at, reason: str, note: str = "") -> None:
+        self.rejected_by, self.rejected_at = by, at
+        self.reason, self.reason_note = reason, note
+
+    @transition(
+        field=status,
+        source=[DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED],
+        target=DealStatus.WON,
+    )
+    def win(self, *, by, at, closed_on, amount) -> None:
+        self.closed_by, self.closed_at = by, at
+        self.closed_on, self.closed_amount = closed_on, amount
+
+    @transition(
+        field=status,
+        source=[DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED],
+        target=DealStatus.LOST,
+    )
+    def lose(self, *, by, at, closed_on) -> None:
+        self.closed_by, self.closed_at = by, at
+        self.closed_on = closed_on
+
+    @transition(field=status, source=DealStatus.APPROVED, target=DealStatus.EXPIRED)
+    def expire(self, *, at) -> None:
+        self.expired_at = at
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (DealStatus.PENDING, DealStatus.APPROVED)
+
+    def protection_days_left(self, today) -> int | None:
+        if self.status != DealStatus.APPROVED or self.expires_on is None:
+            return None
+        return max((self.expires_on - today).days, 0)
+
+
+class ConflictScenario(models.TextChoices):
+    PARTNER_VS_DIRECT = "partner_vs_direct", "Partner vs direct rep on an account"
+    TWO_PARTNERS = "two_partners", "Two partners on one account"
+    POACHING = "poaching", "Partner poaching another's customer"
+    DIRECT_TARGETING = "direct_targeting", "Direct team targeting a partner account"
+
+
+class EscalationStep(models.TextChoices):
+    NONE = "none", "None"
+    WARNING = "warning", "Warning"
+    PROBATION = "probation", "Probation"
+    TERMINATION = "termination", "Termination"
+
+
+class ConflictCase(models.Model):
+    """A channel conflict to resolve within its SLA (RULEBOOK §9)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    scenario = models.CharField(max_length=30, choices=ConflictScenario.choices)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="conflicts"
+    )
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.CASCADE,
+        related_name="conflicts",
+        help_text="The partner whose action raised the case.",
+    )
+    other_partner = models.ForeignKey(
+        Partner,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="conflicts_against",
+    )
+    deal = models.ForeignKey(
+        Deal, on_delete=models.CASCADE, null=True, blank=True, related_name="conflicts"
+    )
+    other_deal = models.ForeignKey(
+        Deal, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    direct_rep = models.EmailField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    sla_due_at = models.DateTimeField()
+    escalation_step = models.CharField(
+        max_length=20, choices=EscalationStep.choices, default=EscalationStep.NONE
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sla_due_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal", "scenario"],
+                condition=Q(deal__isnull=False),
+                name="one_case_per_deal_and_scenario",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "sla_due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_scenario_display()}: {self.account or self.partner}"
+
+    @property
+    def overdue(self) -> bool:
+        return self.status == self.Status.OPEN and self.sla_due_at < timezone.now()

@@ -301,6 +301,12 @@ class Account(models.Model):
             models.UniqueConstraint(
                 fields=["domain_key"], condition=~Q(domain_key=""), name="account_domain_unique"
             ),
+            # Without a domain, the name is the customer's identity: one account per name.
+            models.UniqueConstraint(
+                fields=["name_key"],
+                condition=Q(domain_key=""),
+                name="account_name_unique_no_domain",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -394,3 +400,74 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner}: {self.from_tier} → {self.to_tier} ({self.cause})"
+
+
+class RedFlagKind(models.TextChoices):
+    NO_RECENT_DEAL = "no_recent_deal", "No recent deal"
+    CERT_LAPSED = "cert_lapsed", "Certification lapsed"
+    LOW_CSAT = "low_csat", "Low customer satisfaction"
+    DIRECT_COMPETITION = "direct_competition", "Direct competition"
+
+
+class RedFlag(models.Model):
+    """A warning about a partner (RULEBOOK §8). At most one open per partner and kind.
+
+    Raised and cleared by the scoring jobs; read by every app (an open ``cert_lapsed``
+    flag restricts deal registration), so it lives here with the partner.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="red_flags")
+    kind = models.CharField(max_length=30, choices=RedFlagKind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    details = models.JSONField(default=dict, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "kind"],
+                condition=Q(status="open"),
+                name="one_open_red_flag_per_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "kind", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.get_kind_display()} ({self.status})"
+
+
+class Notice(models.Model):
+    """A message for a partner's people, shown in the portal (and usually e-mailed too)."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Information"
+        SUCCESS = "success", "Good news"
+        WARNING = "warning", "Needs attention"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="notices")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notices",
+        help_text="Empty: for everyone at the partner.",
+    )
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    text = models.CharField(max_length=500)
+    link = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["partner", "read_at", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.text

@@ -11,9 +11,10 @@ from datetime import date
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
+from prm.normalize import normalize_company_name, normalize_domain
 from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 
-from .models import Lead, Partner, PartnerStatus, PartnerUser, Program, Tier, User
+from .models import Account, Lead, Partner, PartnerStatus, PartnerUser, Program, Tier, User
 
 
 def partner_id_of(user) -> int | None:
@@ -74,6 +75,28 @@ def leads_visible_to(user) -> QuerySet[Lead]:
     if role_of(user) in {Role.CHANNEL_MANAGER, *ALL_PARTNER_ROLES}:
         return queryset
     return scope_to_user(queryset, user)
+
+
+def account_matching(*, name: str, domain: str) -> Account | None:
+    """The account a customer name/domain refers to (RULEBOOK §4): by normalised domain,
+    else by normalised company name. One indexed lookup each.
+
+    Two different domains are two different companies, even with the same name ("Acme"
+    at acme.com and at acme.io): with a domain given, the name only matches an account
+    that has no domain on record.
+    """
+    domain_key = normalize_domain(domain)
+    if domain_key:
+        found = Account.objects.filter(domain_key=domain_key).first()
+        if found is not None:
+            return found
+    name_key = normalize_company_name(name)
+    if not name_key:
+        return None
+    candidates = Account.objects.filter(name_key=name_key)
+    if domain_key:
+        candidates = candidates.filter(domain_key="")
+    return candidates.order_by("domain_key", "pk").first()
 
 
 def programs_with_tiers() -> QuerySet[Program]:

@@ -13,12 +13,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from prm.normalize import normalize_company_name, normalize_domain
+from prm.normalize import normalize_domain
 from prm.roles import Role
 
 from .models import (
     Account,
     Lead,
+    Notice,
     Partner,
     PartnerRole,
     PartnerStatus,
@@ -30,7 +31,7 @@ from .models import (
     User,
 )
 from .presets import PRESETS
-from .queries import default_program
+from .queries import account_matching, default_program
 
 # ---------------------------------------------------------------- programs
 
@@ -369,23 +370,6 @@ def staff_user_create(
 # ---------------------------------------------------------------- accounts and leads
 
 
-def _account_matching(*, name: str, domain: str) -> Account | None:
-    """The account a customer name/domain refers to: by domain, else by name (RULEBOOK §4)."""
-    domain_key = normalize_domain(domain)
-    if domain_key:
-        found = Account.objects.filter(domain_key=domain_key).first()
-        if found:
-            return found
-    name_key = normalize_company_name(name)
-    if name_key:
-        query = Q(name_key=name_key)
-        if domain_key:
-            # An account with another domain is another company, even with the same name.
-            query &= Q(domain_key="")
-        return Account.objects.filter(query).order_by("pk").first()
-    return None
-
-
 @transaction.atomic
 def account_create(
     *, name: str, domain: str = "", direct_rep: str = "", owning_partner: Partner | None = None
@@ -452,8 +436,54 @@ def lead_create(
         source=source,
         created_at=created_at or timezone.now(),
         partner=partner,
-        account=_account_matching(name=company_name, domain=domain),
+        account=account_matching(name=company_name, domain=domain),
     )
     lead.full_clean(exclude=["name_key", "domain_key"])
     lead.save()
     return lead
+
+
+# ---------------------------------------------------------------- notices
+
+
+def notice_send(
+    *,
+    partner: Partner,
+    text: str,
+    user: User | None = None,
+    level: str = "info",
+    link: str = "",
+    email_subject: str = "",
+    email_body: str = "",
+) -> Notice:
+    """A portal notice for the partner (or one of its people), e-mailed after commit."""
+    notice = Notice.objects.create(partner=partner, user=user, level=level, text=text, link=link)
+    if email_subject:
+        recipients = (
+            [user.email]
+            if user is not None and user.email
+            else list(
+                PartnerUser.objects.filter(
+                    partner=partner, role=PartnerRole.ADMIN, user__is_active=True
+                )
+                .exclude(user__email="")
+                .values_list("user__email", flat=True)
+            )
+        )
+        if recipients:
+            body = email_body or text
+            transaction.on_commit(
+                lambda: send_mail(
+                    email_subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True
+                )
+            )
+    return notice
+
+
+@transaction.atomic
+def notices_mark_read(*, user: User, partner: Partner) -> int:
+    return (
+        Notice.objects.filter(partner=partner, read_at__isnull=True)
+        .filter(Q(user__isnull=True) | Q(user=user))
+        .update(read_at=timezone.now())
+    )

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from deals.api import ConflictCaseViewSet, DealViewSet
 from enablement.api import CertificationViewSet
 from partners.api import (
     AccountViewSet,
@@ -24,6 +25,8 @@ router.register(
 )
 router.register("accounts", AccountViewSet, basename="account")
 router.register("leads", LeadViewSet, basename="lead")
+router.register("deals", DealViewSet, basename="deal")
+router.register("conflicts", ConflictCaseViewSet, basename="conflict")
 
 
 def healthz(request):

@@ -6,7 +6,15 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from deals.models import CompensationModel, Deal, DealStatus, DealType, Product
+from deals.models import (
+    CompensationModel,
+    ConflictCase,
+    ConflictScenario,
+    Deal,
+    DealStatus,
+    DealType,
+    Product,
+)
 from enablement.models import Certification, CertificationType
 from partners.models import (
     Account,
@@ -139,3 +147,14 @@ class WonDealFactory(DealFactory):
     closed_amount = factory.LazyAttribute(lambda d: d.amount)
     partner_credit = factory.LazyAttribute(lambda d: d.amount)
     margin_rate = Decimal("0.15")
+
+
+class ConflictCaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConflictCase
+
+    scenario = ConflictScenario.TWO_PARTNERS
+    partner = factory.SubFactory(PartnerFactory)
+    deal = factory.SubFactory(DealFactory, partner=factory.SelfAttribute("..partner"))
+    account = factory.SubFactory(AccountFactory)
+    sla_due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=24))

@@ -13,13 +13,14 @@ import pytest
 from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from deals.models import Deal
+from deals.models import ConflictCase, Deal
 from enablement.models import Certification
 from partners.models import Account, Lead, Partner, PartnerUser, User
 
 from .factories import (
     AccountFactory,
     CertificationFactory,
+    ConflictCaseFactory,
     DealFactory,
     LeadFactory,
     PartnerUserFactory,
@@ -111,6 +112,7 @@ def objects_of(partner: Partner) -> dict:
         Lead: LeadFactory(partner=partner),
         Certification: certification,
         Deal: DealFactory(partner=partner),
+        ConflictCase: ConflictCaseFactory(partner=partner),
     }
 
 

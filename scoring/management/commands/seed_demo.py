@@ -15,7 +15,16 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from deals.models import CompensationModel, Deal, DealStatus, DealType, Product
+from deals.models import (
+    CompensationModel,
+    ConflictCase,
+    ConflictScenario,
+    Deal,
+    DealStatus,
+    DealType,
+    Product,
+)
+from deals.rules import CompensationInputs, compensation
 from enablement.models import Certification, CertificationType
 from partners.models import (
     Account,
@@ -303,7 +312,7 @@ class Command(BaseCommand):
                 )
             )
         Partner.objects.bulk_create(partners)
-        partners = list(Partner.objects.select_related("tier").order_by("pk"))
+        partners = list(Partner.objects.select_related("tier", "program").order_by("pk"))
         TierChange.objects.bulk_create(
             TierChange(
                 partner=p,
@@ -480,6 +489,7 @@ class Command(BaseCommand):
         now = timezone.now()
         deals, product_links = [], []
         owners: dict[int, int] = {}
+        open_accounts: dict[int, Partner] = {}
         for partner in partners:
             if partner.status in (PartnerStatus.PROSPECT,):
                 continue
@@ -503,9 +513,39 @@ class Command(BaseCommand):
                     days=self.rng.uniform(0, span), hours=self.rng.uniform(0, 23)
                 )
                 amount = round_money(average * Decimal(self.rng.uniform(0.4, 1.6)))
-                deals.append(self._deal(partner, account, submitted, amount))
+                deal = self._deal(partner, account, submitted, amount)
+                if deal.status in (DealStatus.PENDING, DealStatus.APPROVED):
+                    # One open registration per customer (first to register wins).
+                    tries = 0
+                    while deal.account_id in open_accounts and tries < 20:
+                        deal.account = self.rng.choice(accounts)
+                        deal.customer_name, deal.customer_domain = (
+                            deal.account.name,
+                            deal.account.domain,
+                        )
+                        deal.direct_conflict = bool(deal.account.direct_rep)
+                        tries += 1
+                    if deal.account_id in open_accounts:
+                        continue
+                    open_accounts[deal.account_id] = partner
+                deals.append(deal)
                 product_links.append(self.rng.sample(products, k=self.rng.randint(1, 2)))
+        # Today's approval queue: fresh registrations inside the 48-hour SLA, some close to it.
+        active = [p for p in partners if p.status == PartnerStatus.ACTIVE]
+        free = [a for a in accounts if a.pk not in open_accounts]
+        self.rng.shuffle(free)
+        for partner, account in zip(
+            self.rng.sample(active, k=min(30, len(active))), free, strict=False
+        ):
+            submitted = now - timedelta(hours=self.rng.uniform(0.5, 46))
+            amount = round_money(Decimal(self.rng.uniform(8_000, 150_000)))
+            deal = self._deal(partner, account, submitted, amount)
+            deal.status, deal.reason, deal.approved_at, deal.expires_on = "pending", "", None, None
+            open_accounts[account.pk] = partner
+            deals.append(deal)
+            product_links.append(self.rng.sample(products, k=self.rng.randint(1, 2)))
         Deal.objects.bulk_create(deals, batch_size=1000)
+        self._conflicts(deals, partners, open_accounts)
         through = Deal.products.through
         through.objects.bulk_create(
             [
@@ -516,6 +556,48 @@ class Command(BaseCommand):
             batch_size=2000,
         )
         return len(deals)
+
+    def _conflicts(self, deals, partners, open_accounts) -> None:
+        """Cases for the seeded conflicts: most resolved, the recent ones still open."""
+        now = timezone.now()
+        active = [p for p in partners if p.status == PartnerStatus.ACTIVE]
+        cases = []
+        for deal in deals:
+            recent = now - deal.submitted_at < timedelta(days=2)
+            if deal.reason == "registered_by_another_partner":
+                other = open_accounts.get(deal.account_id)
+                if other is None or other.pk == deal.partner.pk:
+                    other = self.rng.choice([p for p in active if p.pk != deal.partner.pk])
+                cases.append(
+                    ConflictCase(
+                        scenario=ConflictScenario.TWO_PARTNERS,
+                        account=deal.account,
+                        partner=deal.partner,
+                        other_partner=other,
+                        deal=deal,
+                        opened_at=deal.submitted_at,
+                        sla_due_at=deal.submitted_at + timedelta(hours=24),
+                        status="open" if recent else "resolved",
+                        resolution="" if recent else "First to register kept it; second informed.",
+                        resolved_at=None if recent else deal.submitted_at + timedelta(hours=6),
+                    )
+                )
+            elif deal.direct_conflict and deal.status != DealStatus.REJECTED:
+                cases.append(
+                    ConflictCase(
+                        scenario=ConflictScenario.PARTNER_VS_DIRECT,
+                        account=deal.account,
+                        partner=deal.partner,
+                        deal=deal,
+                        direct_rep=deal.account.direct_rep,
+                        opened_at=deal.submitted_at,
+                        sla_due_at=deal.submitted_at + timedelta(hours=48),
+                        status="open" if recent else "resolved",
+                        resolution="" if recent else "Registration stands; credit splits 60/40.",
+                        resolved_at=None if recent else deal.submitted_at + timedelta(hours=20),
+                    )
+                )
+        ConflictCase.objects.bulk_create(cases, batch_size=1000)
 
     def _deal(self, partner, account, submitted, amount) -> Deal:
         program_days = 90
@@ -560,12 +642,33 @@ class Command(BaseCommand):
         closed = min(self.today, (submitted + timedelta(days=self.rng.randint(15, 100))).date())
         protected = closed <= deal.expires_on
         closed_amount = round_money(amount * Decimal(self.rng.uniform(0.85, 1.1)))
-        share = Decimal("0.40") if deal.direct_conflict else Decimal("1")
+        program = partner.program
+        result = compensation(
+            CompensationInputs(
+                amount=closed_amount,
+                compensation_model=deal.compensation_model,
+                deal_type=deal.deal_type,
+                contract_years=deal.contract_years,
+                protected=protected,
+                direct_conflict=deal.direct_conflict,
+                tier_margin=partner.tier.margin,
+                unprotected_margin=program.unprotected_margin,
+                referral_rate=partner.tier.referral_commission_rate,
+                renewal_influence_rate=program.renewal_influence_rate,
+                direct_conflict_partner_share=program.direct_conflict_partner_share,
+                co_sell_partner_share=program.co_sell_partner_share,
+                oem_discount=program.oem_discount_min if deal.compensation_model == "oem" else None,
+            )
+        )
         deal.status = DealStatus.WON
         deal.closed_on = closed
+        deal.closed_at = timezone.make_aware(datetime.combine(closed, time(16)))
         deal.closed_amount = closed_amount
-        deal.margin_rate = partner.tier.margin if protected else Decimal("0.10")
-        deal.partner_credit = round_money(closed_amount * share)
+        deal.protected_when_won = protected
+        deal.margin_rate = result.margin_rate
+        deal.partner_credit = result.partner_credit
+        deal.partner_price = result.partner_price
+        deal.commission = result.commission
         if self.rng.random() < 0.6:
             deal.csat = self.rng.choices([1, 2, 3, 4, 5], weights=[3, 5, 15, 40, 37])[0]
             deal.csat_recorded_at = timezone.make_aware(datetime.combine(closed, time(12)))

@@ -1,0 +1,390 @@
+"""REST API for deal registrations and conflict cases (API.md ``/deals/…``)."""
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from partners.models import Partner
+from partners.permissions import manages_partner
+from partners.queries import partner_id_of, partners_visible_to
+from prm.roles import MANAGER_ROLES, Role, role_of
+
+from . import rules, services
+from .models import (
+    CompensationModel,
+    ConflictCase,
+    ConflictScenario,
+    Deal,
+    DealType,
+    Product,
+)
+from .queries import conflicts_visible_to, deals_visible_to
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+def error_response(exc: services.DealError) -> Response:
+    return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+
+
+class DealSerializer(serializers.ModelSerializer):
+    partner_name = serializers.CharField(source="partner.name", read_only=True)
+    products = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    message = serializers.SerializerMethodField(help_text="Why it was rejected, in words.")
+    approval_due_at = serializers.SerializerMethodField()
+    protection_days_left = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "partner",
+            "partner_name",
+            "account",
+            "customer_name",
+            "customer_domain",
+            "amount",
+            "currency",
+            "expected_close",
+            "products",
+            "deal_type",
+            "compensation_model",
+            "contract_years",
+            "notes",
+            "status",
+            "reason",
+            "reason_note",
+            "message",
+            "submitted_at",
+            "submitted_by",
+            "approval_due_at",
+            "approved_at",
+            "auto_approved",
+            "expires_on",
+            "protection_days_left",
+            "extended",
+            "extension_justification",
+            "direct_conflict",
+            "co_sell_partner_share",
+            "oem_discount",
+            "closed_on",
+            "closed_amount",
+            "protected_when_won",
+            "margin_rate",
+            "partner_credit",
+            "partner_price",
+            "commission",
+            "csat",
+            "imported",
+        ]
+        read_only_fields = fields
+
+    def get_message(self, obj) -> str:
+        return rules.MESSAGES.get(obj.reason, "")
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_approval_due_at(self, obj):
+        if obj.status != "pending":
+            return None
+        due = rules.approval_due_at(obj.submitted_at, obj.partner.program.registration_sla_hours)
+        return serializers.DateTimeField().to_representation(due)
+
+    def get_protection_days_left(self, obj) -> int | None:
+        return obj.protection_days_left(timezone.localdate())
+
+
+class DealCreateSerializer(serializers.Serializer):
+    customer_name = serializers.CharField(max_length=200)
+    customer_domain = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    expected_close = serializers.DateField()
+    products = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Product.objects.filter(is_active=True),
+        many=True,
+        required=False,
+    )
+    deal_type = serializers.ChoiceField(choices=DealType.choices)
+    compensation_model = serializers.ChoiceField(choices=CompensationModel.choices)
+    contract_years = serializers.IntegerField(min_value=1, max_value=10, default=1)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    co_sell_partner_share = serializers.DecimalField(
+        max_digits=6, decimal_places=4, required=False, allow_null=True
+    )
+    oem_discount = serializers.DecimalField(
+        max_digits=6, decimal_places=4, required=False, allow_null=True
+    )
+    partner = serializers.PrimaryKeyRelatedField(
+        queryset=Partner.objects.all(),
+        required=False,
+        help_text="Managers only: the partner whose registration is imported.",
+    )
+    submitted_at = serializers.DateTimeField(
+        required=False, help_text="Managers only: a past submission (import of history)."
+    )
+    approved_at = serializers.DateTimeField(required=False, help_text="Managers only.")
+
+    def validate_partner(self, partner):
+        user = self.context["request"].user
+        if not partners_visible_to(user).filter(pk=partner.pk).exists():
+            raise serializers.ValidationError("No such partner.")
+        return partner
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class JustificationSerializer(serializers.Serializer):
+    justification = serializers.CharField()
+
+
+class WinSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    closed_on = serializers.DateField()
+    csat = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+
+
+class LoseSerializer(serializers.Serializer):
+    closed_on = serializers.DateField(required=False)
+
+
+class DealViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Deal registrations in the caller's scope. Partner users register; managers decide."""
+
+    queryset = Deal.objects.all()
+    serializer_class = DealSerializer
+    filterset_fields = {
+        "status": ["exact", "in"],
+        "partner": ["exact"],
+        "direct_conflict": ["exact"],
+        "deal_type": ["exact"],
+        "compensation_model": ["exact"],
+        "submitted_at": ["gte", "lte"],
+    }
+
+    def get_queryset(self):
+        return deals_visible_to(self.request.user).order_by("-submitted_at", "-pk")
+
+    def _manager_of(self, deal: Deal) -> None:
+        if not manages_partner(self.request.user, deal.partner):
+            raise PermissionDenied("Only this partner's channel manager or a chief can do this.")
+
+    @extend_schema(
+        request=DealCreateSerializer,
+        responses={201: DealSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = DealCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        role = role_of(request.user)
+        partner = data.pop("partner", None)
+        import_fields = {k: data.pop(k) for k in ("submitted_at", "approved_at") if k in data}
+        if role == Role.PARTNER:
+            if partner is not None or import_fields:
+                raise PermissionDenied("Partners register for themselves, as of now.")
+            partner = Partner.objects.select_related("program").get(pk=partner_id_of(request.user))
+        elif role in MANAGER_ROLES:
+            if partner is None:
+                raise serializers.ValidationError({"partner": "Name the partner to import for."})
+            if not manages_partner(request.user, partner):
+                raise PermissionDenied(
+                    "Only this partner's channel manager or a chief can do this."
+                )
+        else:
+            raise PermissionDenied("Only partner users and managers register deals.")
+        try:
+            deal = services.deal_register(
+                partner=partner,
+                submitted_by=request.user,
+                products=data.pop("products", []),
+                **data,
+                **import_fields,
+            )
+        except services.DealError as exc:
+            return error_response(exc)
+        return Response(self.get_serializer(deal).data, status=status.HTTP_201_CREATED)
+
+    def _act(self, request, pk, run):
+        deal = self.get_object()
+        try:
+            deal = run(deal)
+        except services.DealError as exc:
+            return error_response(exc)
+        return Response(self.get_serializer(deals_visible_to(request.user).get(pk=deal.pk)).data)
+
+    @extend_schema(request=None, responses={200: DealSerializer, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        def run(deal):
+            self._manager_of(deal)
+            return services.deal_approve(deal=deal, by=request.user)
+
+        return self._act(request, pk, run)
+
+    @extend_schema(request=ReasonSerializer, responses={200: DealSerializer, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        def run(deal):
+            self._manager_of(deal)
+            body = ReasonSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            return services.deal_reject(
+                deal=deal, by=request.user, reason=body.validated_data["reason"]
+            )
+
+        return self._act(request, pk, run)
+
+    @extend_schema(
+        request=JustificationSerializer, responses={200: DealSerializer, 409: ErrorSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def extend(self, request, pk=None):
+        def run(deal):
+            is_own = role_of(request.user) == Role.PARTNER
+            if not is_own:
+                self._manager_of(deal)
+            body = JustificationSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            return services.deal_extend(
+                deal=deal, by=request.user, justification=body.validated_data["justification"]
+            )
+
+        return self._act(request, pk, run)
+
+    @extend_schema(request=WinSerializer, responses={200: DealSerializer, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def win(self, request, pk=None):
+        def run(deal):
+            self._manager_of(deal)
+            body = WinSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            return services.deal_win(deal=deal, by=request.user, **body.validated_data)
+
+        return self._act(request, pk, run)
+
+    @extend_schema(request=LoseSerializer, responses={200: DealSerializer, 409: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def lose(self, request, pk=None):
+        def run(deal):
+            self._manager_of(deal)
+            body = LoseSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            return services.deal_lose(deal=deal, by=request.user, **body.validated_data)
+
+        return self._act(request, pk, run)
+
+
+class ConflictCaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConflictCase
+        fields = [
+            "id",
+            "scenario",
+            "account",
+            "partner",
+            "other_partner",
+            "deal",
+            "other_deal",
+            "direct_rep",
+            "status",
+            "opened_at",
+            "sla_due_at",
+            "escalation_step",
+            "escalated_at",
+            "resolution",
+            "resolved_at",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if role_of(self.context["request"].user) == Role.PARTNER:
+            # A partner learns that a conflict exists, never who the other party is.
+            for field in ("other_partner", "other_deal", "direct_rep"):
+                data[field] = None
+        return data
+
+
+class ConflictCaseCreateSerializer(serializers.Serializer):
+    scenario = serializers.ChoiceField(choices=ConflictScenario.choices)
+    partner = serializers.PrimaryKeyRelatedField(queryset=Partner.objects.all())
+    other_partner = serializers.PrimaryKeyRelatedField(
+        queryset=Partner.objects.all(), required=False, allow_null=True
+    )
+    direct_rep = serializers.EmailField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ConflictCaseViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Channel-conflict cases (RULEBOOK §9): SLA, escalation step, resolution."""
+
+    queryset = ConflictCase.objects.all()
+    serializer_class = ConflictCaseSerializer
+    filterset_fields = {"status": ["exact"], "scenario": ["exact"], "partner": ["exact"]}
+
+    def get_queryset(self):
+        return conflicts_visible_to(self.request.user).order_by("sla_due_at")
+
+    def _manager_of(self, partner: Partner) -> None:
+        if not manages_partner(self.request.user, partner):
+            raise PermissionDenied("Only this partner's channel manager or a chief can do this.")
+
+    @extend_schema(request=ConflictCaseCreateSerializer, responses={201: ConflictCaseSerializer})
+    def create(self, request, *args, **kwargs):
+        body = ConflictCaseCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if not partners_visible_to(request.user).filter(pk=data["partner"].pk).exists():
+            raise serializers.ValidationError({"partner": "No such partner."})
+        self._manager_of(data["partner"])
+        case = services.conflict_case_open(opened_by=request.user, **data)
+        return Response(self.get_serializer(case).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=inline_serializer("Resolution", {"resolution": serializers.CharField()}),
+        responses={200: ConflictCaseSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        case = self.get_object()
+        self._manager_of(case.partner)
+        try:
+            case = services.conflict_case_resolve(
+                case=case, by=request.user, resolution=request.data.get("resolution", "")
+            )
+        except services.DealError as exc:
+            return error_response(exc)
+        return Response(self.get_serializer(case).data)
+
+    @extend_schema(
+        request=ReasonSerializer, responses={200: ConflictCaseSerializer, 409: ErrorSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def escalate(self, request, pk=None):
+        case = self.get_object()
+        self._manager_of(case.partner)
+        try:
+            case = services.conflict_case_escalate(
+                case=case, by=request.user, reason=request.data.get("reason", "")
+            )
+        except services.DealError as exc:
+            return error_response(exc)
+        return Response(self.get_serializer(case).data)

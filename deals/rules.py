@@ -1,0 +1,218 @@
+"""Deal registration and compensation as pure functions (RULEBOOK §4, §5, §9).
+
+No ORM, no clock: callers pass the facts and the moment, these return decisions.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from prm.money import round_money
+
+# ---------------------------------------------------------------- registration
+
+
+class Outcome:
+    REFUSED = "refused"  # not stored; HTTP 403 or 400
+    REJECTED = "rejected"  # stored as rejected, with a reason
+    PENDING = "pending"
+
+
+class Reason:
+    PARTNER_INACTIVE = "partner_inactive"
+    AGREEMENT_UNSIGNED = "agreement_unsigned"
+    CERT_LAPSED = "cert_lapsed"
+    EXISTING_LEAD = "existing_lead"
+    REGISTERED_BY_ANOTHER_PARTNER = "registered_by_another_partner"
+    DUPLICATE = "duplicate"
+    MANAGER_REJECTED = "manager_rejected"
+
+
+MESSAGES = {
+    Reason.PARTNER_INACTIVE: "Your partnership is not active, so you cannot register deals. "
+    "Your channel manager can tell you what is needed.",
+    Reason.AGREEMENT_UNSIGNED: "Your partner agreement has not been signed yet. Once it is, you "
+    "can register deals.",
+    Reason.CERT_LAPSED: "Deal registration is paused because a certification your tier needs has "
+    "lapsed. Renew it and registration opens again.",
+    Reason.EXISTING_LEAD: "This customer was already in our sales pipeline before you "
+    "registered it, so the registration cannot be protected.",
+    Reason.REGISTERED_BY_ANOTHER_PARTNER: "Another partner registered this customer first and "
+    "holds its protection. Your channel manager has been told and will be in touch within a "
+    "day.",
+    Reason.DUPLICATE: "You already have an open registration for this customer.",
+    Reason.MANAGER_REJECTED: "Your channel manager did not approve this registration.",
+}
+
+HTTP_STATUS = {
+    Reason.PARTNER_INACTIVE: 403,
+    Reason.AGREEMENT_UNSIGNED: 403,
+    Reason.CERT_LAPSED: 403,
+    Reason.DUPLICATE: 400,
+}
+
+
+@dataclass(frozen=True)
+class RegistrationFacts:
+    partner_active: bool
+    agreement_signed: bool
+    cert_lapsed: bool
+    lead_existed_before: bool
+    held_by_another_partner: bool
+    held_by_this_partner: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    reason: str = ""
+
+    @property
+    def message(self) -> str:
+        return MESSAGES.get(self.reason, "")
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.reason, 201)
+
+
+def decide_registration(facts: RegistrationFacts) -> Decision:
+    """The checks of RULEBOOK §4, in order; the first that applies decides."""
+    if not facts.partner_active:
+        return Decision(Outcome.REFUSED, Reason.PARTNER_INACTIVE)
+    if not facts.agreement_signed:
+        return Decision(Outcome.REFUSED, Reason.AGREEMENT_UNSIGNED)
+    if facts.cert_lapsed:
+        return Decision(Outcome.REFUSED, Reason.CERT_LAPSED)
+    if facts.lead_existed_before:
+        return Decision(Outcome.REJECTED, Reason.EXISTING_LEAD)
+    if facts.held_by_another_partner:
+        return Decision(Outcome.REJECTED, Reason.REGISTERED_BY_ANOTHER_PARTNER)
+    if facts.held_by_this_partner:
+        return Decision(Outcome.REFUSED, Reason.DUPLICATE)
+    return Decision(Outcome.PENDING)
+
+
+def protection_expires_on(submitted_at: datetime, protection_days: int) -> date:
+    """Protected for ``protection_days`` from submission: day 90 is the last protected day."""
+    return submitted_at.date() + timedelta(days=protection_days)
+
+
+def is_protected(expires_on: date | None, on: date) -> bool:
+    return expires_on is not None and on <= expires_on
+
+
+def approval_due_at(submitted_at: datetime, sla_hours: int) -> datetime:
+    return submitted_at + timedelta(hours=sla_hours)
+
+
+def auto_approval_cutoff(now: datetime, sla_hours: int) -> datetime:
+    """Pending registrations submitted before this moment are past the SLA."""
+    return now - timedelta(hours=sla_hours)
+
+
+def can_extend(*, status: str, extended: bool, expires_on: date | None, today: date) -> str:
+    """Why a registration cannot be extended, or ``""`` if it can (one 30-day extension)."""
+    if status != "approved":
+        return "Only an approved registration can be extended."
+    if extended:
+        return "This registration has already been extended once."
+    if not is_protected(expires_on, today):
+        return "The protection has already lapsed; register the deal again instead."
+    return ""
+
+
+# ---------------------------------------------------------------- compensation
+
+
+@dataclass(frozen=True)
+class CompensationInputs:
+    amount: Decimal  # the won amount (total contract value)
+    compensation_model: str  # reseller / referral / co_sell / oem
+    deal_type: str
+    contract_years: int
+    protected: bool  # approved and unexpired on the close date
+    direct_conflict: bool
+    tier_margin: Decimal
+    unprotected_margin: Decimal
+    referral_rate: Decimal  # the tier's referral commission rate
+    renewal_influence_rate: Decimal
+    direct_conflict_partner_share: Decimal
+    co_sell_partner_share: Decimal
+    oem_discount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Compensation:
+    margin_rate: Decimal
+    partner_credit: Decimal
+    partner_price: Decimal | None  # what a reseller or OEM pays the vendor
+    commission: Decimal  # referral commission owed to the partner
+    partner_share: Decimal  # share of the amount credited to the partner
+
+
+def compensation(inputs: CompensationInputs) -> Compensation:
+    """RULEBOOK §5 for one won deal.
+
+    - margin: the tier's margin if the registration was protected when won, else 10%;
+    - partner credit: the amount; 40% of it under a direct conflict; the partner's share
+      of a co-sell split (the split replaces the 60/40 rule on co-sell deals);
+    - reseller pays list × (1 − margin); OEM pays list × (1 − agreed discount);
+    - referral: commission on first-year revenue at the tier's rate; a renewal earns the
+      renewal-influence rate on the renewal amount instead.
+    """
+    amount = inputs.amount
+    margin = inputs.tier_margin if inputs.protected else inputs.unprotected_margin
+    if inputs.compensation_model == "co_sell":
+        share = inputs.co_sell_partner_share
+    elif inputs.direct_conflict:
+        share = inputs.direct_conflict_partner_share
+    else:
+        share = Decimal("1")
+    partner_price = None
+    commission = Decimal("0")
+    if inputs.compensation_model == "reseller":
+        partner_price = round_money(amount * (1 - margin))
+    elif inputs.compensation_model == "oem":
+        discount = inputs.oem_discount if inputs.oem_discount is not None else Decimal("0")
+        partner_price = round_money(amount * (1 - discount))
+    elif inputs.compensation_model == "referral":
+        credited = amount * share
+        if inputs.deal_type == "renewal":
+            commission = round_money(credited * inputs.renewal_influence_rate)
+        else:
+            first_year = credited / max(inputs.contract_years, 1)
+            commission = round_money(first_year * inputs.referral_rate)
+    return Compensation(
+        margin_rate=margin,
+        partner_credit=round_money(amount * share),
+        partner_price=partner_price,
+        commission=commission,
+        partner_share=share,
+    )
+
+
+# ---------------------------------------------------------------- channel conflict (§9)
+
+
+class Scenario:
+    PARTNER_VS_DIRECT = "partner_vs_direct"
+    TWO_PARTNERS = "two_partners"
+    POACHING = "poaching"
+    DIRECT_TARGETING = "direct_targeting"
+
+
+SLA_HOURS = {
+    Scenario.PARTNER_VS_DIRECT: 48,
+    Scenario.TWO_PARTNERS: 24,
+    Scenario.POACHING: 0,  # immediate
+    Scenario.DIRECT_TARGETING: 8,  # same (business) day
+}
+
+ESCALATION = ("none", "warning", "probation", "termination")
+
+
+def next_escalation_step(step: str) -> str:
+    """warning → probation → termination; termination is the last step."""
+    index = ESCALATION.index(step)
+    return ESCALATION[min(index + 1, len(ESCALATION) - 1)]

@@ -1,0 +1,727 @@
+"""Every write of the deals app: registration, approval, extension, win/loss, expiry and
+channel-conflict cases (RULEBOOK §4, §5, §9). The portal, the API, the admin and the
+scheduled jobs all call these functions.
+"""
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from partners.models import (
+    Account,
+    Lead,
+    Partner,
+    PartnerStatus,
+    RedFlag,
+    RedFlagKind,
+    TierChangeCause,
+    User,
+)
+from partners.queries import account_matching
+from partners.services import notice_send, partner_set_tier
+from prm.normalize import normalize_company_name, normalize_domain
+from prm.roles import Role
+
+from . import rules
+from .models import (
+    CompensationModel,
+    ConflictCase,
+    ConflictScenario,
+    Deal,
+    DealStatus,
+    DealType,
+    EscalationStep,
+    Product,
+)
+
+OPEN = (DealStatus.PENDING, DealStatus.APPROVED)
+
+
+class DealError(Exception):
+    """A refusal with a status code, a machine code and words a partner understands."""
+
+    def __init__(self, message: str, *, code: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _money(value, field: str, *, positive: bool = True) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError) as exc:
+        raise ValidationError({field: "Enter an amount such as 25000.00."}) from exc
+    if not amount.is_finite() or amount.as_tuple().exponent < -2:
+        raise ValidationError({field: "Enter an amount with at most two decimals."})
+    if positive and amount <= 0:
+        raise ValidationError({field: "The amount must be more than zero."})
+    if amount >= Decimal("1e12"):
+        raise ValidationError({field: "The amount is too large."})
+    return amount
+
+
+def _rate(value, field: str, low: Decimal, high: Decimal) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        rate = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError) as exc:
+        raise ValidationError({field: "Enter a share such as 0.30."}) from exc
+    if not low <= rate <= high:
+        raise ValidationError({field: f"Must be between {low} and {high}."})
+    return rate
+
+
+def _account_for_registration(*, name: str, domain: str) -> Account:
+    """The customer's account, created if new; safe when two registrations create it at once."""
+    found = account_matching(name=name, domain=domain)
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return Account.objects.create(name=name.strip(), domain=domain.strip())
+    except IntegrityError:
+        # Someone created it a moment ago; theirs is ours.
+        found = account_matching(name=name, domain=domain)
+        if found is None:
+            raise
+        return found
+
+
+def _lead_existed_before(account: Account, *, partner: Partner, at: datetime) -> bool:
+    """No double-dipping: a CRM lead for this customer created before the submission.
+
+    Leads the vendor passed to this very partner do not count against it.
+    """
+    match = Q(account=account)
+    if account.domain_key:
+        match |= Q(domain_key=account.domain_key)
+    else:
+        match |= Q(name_key=account.name_key)
+    return Lead.objects.filter(match, created_at__lt=at).exclude(partner=partner).exists()
+
+
+def _holder(account: Account, *, at: datetime, live: bool) -> Deal | None:
+    """The registration protecting this account at ``at``, if any."""
+    on = at.date()
+    if live:
+        queryset = Deal.objects.filter(account=account, status__in=OPEN).filter(
+            Q(expires_on__isnull=True) | Q(expires_on__gte=on)
+        )
+    else:
+        # Judged as of a past moment: registered by then, not rejected, still protected and
+        # not yet closed on that day.
+        queryset = (
+            Deal.objects.filter(account=account, submitted_at__lte=at)
+            .exclude(status=DealStatus.REJECTED)
+            .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on))
+            .filter(Q(closed_on__isnull=True) | Q(closed_on__gt=on))
+        )
+    return queryset.select_related("partner").order_by("submitted_at").first()
+
+
+def _expire_lapsed_on_account(account: Account, *, today: date) -> None:
+    """Protections that ended before today but the daily job has not marked yet."""
+    for deal in Deal.objects.filter(
+        account=account, status=DealStatus.APPROVED, expires_on__lt=today
+    ):
+        deal.expire(at=timezone.now())
+        deal._change_reason = "Protection lapsed"
+        deal.save()
+
+
+def _notify_managers(partner: Partner, subject: str, body: str) -> None:
+    recipients = []
+    if partner.channel_manager_id and partner.channel_manager.email:
+        recipients.append(partner.channel_manager.email)
+    if recipients:
+        transaction.on_commit(
+            lambda: send_mail(
+                subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True
+            )
+        )
+
+
+def _chief_emails() -> list[str]:
+    return list(
+        User.objects.filter(role=Role.CHANNEL_CHIEF, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+
+
+# ---------------------------------------------------------------- registration
+
+
+def account_status_for(partner: Partner, *, customer_name: str, customer_domain: str) -> dict:
+    """What the registration form tells a partner while typing: is this customer free?
+
+    Says ``free``, ``yours``, or ``taken`` (never who holds it), plus ``direct`` when the
+    vendor's own team owns the relationship (credit then splits 60/40).
+    """
+    if not normalize_domain(customer_domain) and not normalize_company_name(customer_name):
+        return {"state": "unknown", "direct": False}
+    account = account_matching(name=customer_name, domain=customer_domain)
+    if account is None:
+        return {"state": "free", "direct": False, "new": True}
+    holder = _holder(account, at=timezone.now(), live=True)
+    if holder is None:
+        lead = _lead_existed_before(account, partner=partner, at=timezone.now())
+        return {"state": "taken" if lead else "free", "direct": bool(account.direct_rep)}
+    state = "yours" if holder.partner_id == partner.pk else "taken"
+    return {"state": state, "direct": bool(account.direct_rep)}
+
+
+def deal_register(
+    *,
+    partner: Partner,
+    submitted_by: User | None,
+    customer_name: str,
+    customer_domain: str = "",
+    amount,
+    expected_close: date,
+    deal_type: str,
+    compensation_model: str,
+    products: Iterable[Product] = (),
+    contract_years: int = 1,
+    notes: str = "",
+    co_sell_partner_share=None,
+    oem_discount=None,
+    submitted_at: datetime | None = None,
+    approved_at: datetime | None = None,
+) -> Deal:
+    """Register a deal for ``partner`` (RULEBOOK §4), race-safe.
+
+    ``submitted_at`` in the past is an import of history (a manager moving from another
+    PRM): every check is judged as of that moment, and a registration whose approval or
+    protection would already have ended is stored approved or expired accordingly.
+
+    Raises ``DealError`` for refusals that store nothing (403: partner cannot register;
+    400: duplicate). Rejections (existing lead, another partner first) are stored and
+    returned with status ``rejected``.
+    """
+    now = timezone.now()
+    program = partner.program
+    customer_name = (customer_name or "").strip()
+    customer_domain = (customer_domain or "").strip()
+    errors = {}
+    if not customer_name:
+        errors["customer_name"] = "Enter the customer's company name."
+    if customer_domain and "." not in normalize_domain(customer_domain):
+        errors["customer_domain"] = f"{customer_domain!r} is not a domain like example.com."
+    if deal_type not in DealType.values:
+        errors["deal_type"] = f"Choose one of {', '.join(DealType.values)}."
+    if compensation_model not in CompensationModel.values:
+        errors["compensation_model"] = f"Choose one of {', '.join(CompensationModel.values)}."
+    if not isinstance(contract_years, int) or not 1 <= contract_years <= 10:
+        errors["contract_years"] = "Contract years must be a whole number from 1 to 10."
+    if errors:
+        raise ValidationError(errors)
+    amount = _money(amount, "amount")
+    co_sell_partner_share = _rate(co_sell_partner_share, "co_sell_partner_share", 0, 1)
+    oem_discount = _rate(
+        oem_discount, "oem_discount", program.oem_discount_min, program.oem_discount_max
+    )
+    if compensation_model == CompensationModel.OEM and oem_discount is None:
+        oem_discount = program.oem_discount_min
+    at = submitted_at or now
+    live = submitted_at is None
+    if at > now + timedelta(minutes=5):
+        raise ValidationError({"submitted_at": "A registration cannot be submitted in the future."})
+    if approved_at is not None and (approved_at < at or approved_at > now + timedelta(minutes=5)):
+        raise ValidationError(
+            {"approved_at": "Approval must come after submission and not in the future."}
+        )
+
+    with transaction.atomic():
+        account = _account_for_registration(name=customer_name, domain=customer_domain)
+        # Serialise every registration of this customer: the checks below and the insert
+        # see one consistent state, so two at once leave exactly one winner.
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        _expire_lapsed_on_account(account, today=timezone.localdate())
+        holder = _holder(account, at=at, live=live)
+        signed = (
+            partner.agreement_signed_on is not None and partner.agreement_signed_on <= at.date()
+        )
+        facts = rules.RegistrationFacts(
+            partner_active=partner.status == PartnerStatus.ACTIVE,
+            agreement_signed=signed,
+            cert_lapsed=live
+            and RedFlag.objects.filter(
+                partner=partner, kind=RedFlagKind.CERT_LAPSED, status=RedFlag.Status.OPEN
+            ).exists(),
+            lead_existed_before=_lead_existed_before(account, partner=partner, at=at),
+            held_by_another_partner=holder is not None and holder.partner_id != partner.pk,
+            held_by_this_partner=holder is not None and holder.partner_id == partner.pk,
+        )
+        decision = rules.decide_registration(facts)
+        if decision.outcome == rules.Outcome.REFUSED:
+            raise DealError(decision.message, code=decision.reason, status=decision.http_status)
+
+        deal = Deal(
+            partner=partner,
+            account=account,
+            customer_name=customer_name,
+            customer_domain=customer_domain,
+            amount=amount,
+            currency=program.currency,
+            expected_close=expected_close,
+            deal_type=deal_type,
+            compensation_model=compensation_model,
+            contract_years=contract_years,
+            notes=notes,
+            submitted_at=at,
+            submitted_by=submitted_by,
+            direct_conflict=decision.outcome == rules.Outcome.PENDING and bool(account.direct_rep),
+            co_sell_partner_share=co_sell_partner_share
+            if compensation_model == CompensationModel.CO_SELL
+            else None,
+            oem_discount=oem_discount if compensation_model == CompensationModel.OEM else None,
+            imported=not live,
+        )
+        if decision.outcome == rules.Outcome.REJECTED:
+            deal.reject(by=None, at=at, reason=decision.reason)
+        else:
+            _approve_history(
+                deal, program=program, approved_at=approved_at, by=submitted_by, now=now
+            )
+        deal._change_reason = "Registered" if live else "Imported"
+        try:
+            with transaction.atomic():
+                deal.save()
+        except IntegrityError as exc:
+            raise DealError(
+                "This customer already has an open registration from a later date; "
+                "import the registrations oldest first.",
+                code="conflicts_with_open_registration",
+                status=409,
+            ) from exc
+        if products:
+            deal.products.set(products)
+        _after_registration(deal, decision=decision, holder=holder, live=live)
+    return deal
+
+
+def _approve_history(deal: Deal, *, program, approved_at, by, now) -> None:
+    """For imports: approve the registration as it was, or as the SLA would have."""
+    if deal.imported is False and approved_at is None:
+        return
+    due = rules.approval_due_at(deal.submitted_at, program.registration_sla_hours)
+    if approved_at is None and due < now:
+        approved_at, auto = due, True
+    else:
+        auto = False
+    if approved_at is None:
+        return
+    expires_on = rules.protection_expires_on(deal.submitted_at, program.protection_days)
+    # Stored approved as it was; if its protection has lapsed since, the daily job (or the
+    # next registration of this customer) marks it expired like any other.
+    deal.approve(by=None if auto else by, at=approved_at, expires_on=expires_on, auto=auto)
+
+
+def _after_registration(deal: Deal, *, decision, holder: Deal | None, live: bool) -> None:
+    program = deal.partner.program
+    if decision.reason == rules.Reason.REGISTERED_BY_ANOTHER_PARTNER and holder is not None:
+        ConflictCase.objects.create(
+            scenario=ConflictScenario.TWO_PARTNERS,
+            account=deal.account,
+            partner=deal.partner,
+            other_partner=holder.partner,
+            deal=deal,
+            other_deal=holder,
+            opened_at=deal.submitted_at,
+            sla_due_at=deal.submitted_at + timedelta(hours=program.partner_conflict_sla_hours),
+            status=ConflictCase.Status.OPEN if live else ConflictCase.Status.RESOLVED,
+            resolution="" if live else "Imported: first to register kept the account.",
+        )
+        if live:
+            _notify_managers(
+                deal.partner,
+                f"Registration conflict: {deal.customer_name}",
+                f"{deal.partner} registered {deal.customer_name}, already held by "
+                f"{holder.partner}. First to register wins; please tell {deal.partner} "
+                f"within {program.partner_conflict_sla_hours} hours.",
+            )
+    elif deal.direct_conflict:
+        ConflictCase.objects.create(
+            scenario=ConflictScenario.PARTNER_VS_DIRECT,
+            account=deal.account,
+            partner=deal.partner,
+            deal=deal,
+            direct_rep=deal.account.direct_rep,
+            opened_at=deal.submitted_at,
+            sla_due_at=deal.submitted_at + timedelta(hours=program.registration_sla_hours),
+            status=ConflictCase.Status.OPEN if live else ConflictCase.Status.RESOLVED,
+            resolution="" if live else "Imported.",
+        )
+    if not live:
+        return
+    if deal.status == DealStatus.REJECTED:
+        notice_send(
+            partner=deal.partner,
+            user=deal.submitted_by,
+            level="warning",
+            text=f"{deal.customer_name}: {rules.MESSAGES[deal.reason]}",
+            link=f"/portal/deals/{deal.pk}/",
+            email_subject=f"Your registration of {deal.customer_name} was not accepted",
+        )
+    else:
+        due = rules.approval_due_at(deal.submitted_at, program.registration_sla_hours)
+        _notify_managers(
+            deal.partner,
+            f"New registration to approve: {deal.customer_name}",
+            f"{deal.partner} registered {deal.customer_name} ({deal.amount} {deal.currency}). "
+            f"Approve or reject by {timezone.localtime(due):%Y-%m-%d %H:%M}; after that it is "
+            f"approved automatically.",
+        )
+
+
+# ---------------------------------------------------------------- manager decisions
+
+
+def _locked(deal: Deal) -> Deal:
+    return (
+        Deal.objects.select_for_update()
+        .select_related("partner__program", "partner__tier")
+        .get(pk=deal.pk)
+    )
+
+
+def _wrong_state(deal: Deal, action: str) -> DealError:
+    return DealError(
+        f"This registration is {deal.get_status_display().lower()}, so it cannot be {action}.",
+        code="invalid_status",
+        status=409,
+    )
+
+
+@transaction.atomic
+def deal_approve(
+    *, deal: Deal, by: User | None, at: datetime | None = None, auto: bool = False
+) -> Deal:
+    deal = _locked(deal)
+    if deal.status != DealStatus.PENDING:
+        raise _wrong_state(deal, "approved")
+    at = at or timezone.now()
+    program = deal.partner.program
+    deal.approve(
+        by=by,
+        at=at,
+        expires_on=rules.protection_expires_on(deal.submitted_at, program.protection_days),
+        auto=auto,
+    )
+    deal._change_reason = "Approved automatically (approval SLA passed)" if auto else "Approved"
+    deal.save()
+    notice_send(
+        partner=deal.partner,
+        user=deal.submitted_by,
+        level="success",
+        text=f"{deal.customer_name} is approved and protected until {deal.expires_on:%d %b %Y}.",
+        link=f"/portal/deals/{deal.pk}/",
+        email_subject=f"Registration approved: {deal.customer_name}",
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the registration is rejected."})
+    deal = _locked(deal)
+    if deal.status != DealStatus.PENDING:
+        raise _wrong_state(deal, "rejected")
+    deal.reject(by=by, at=timezone.now(), reason=rules.Reason.MANAGER_REJECTED, note=reason)
+    deal._change_reason = f"Rejected: {reason}"
+    deal.save()
+    notice_send(
+        partner=deal.partner,
+        user=deal.submitted_by,
+        level="warning",
+        text=f"{deal.customer_name} was not approved: {reason}",
+        link=f"/portal/deals/{deal.pk}/",
+        email_subject=f"Registration not approved: {deal.customer_name}",
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_extend(*, deal: Deal, by: User, justification: str) -> Deal:
+    justification = (justification or "").strip()
+    if len(justification) < 10:
+        raise ValidationError(
+            {"justification": "Explain in a sentence why the deal needs more time."}
+        )
+    deal = _locked(deal)
+    why_not = rules.can_extend(
+        status=deal.status,
+        extended=deal.extended,
+        expires_on=deal.expires_on,
+        today=timezone.localdate(),
+    )
+    if why_not:
+        raise DealError(why_not, code="cannot_extend", status=409)
+    deal.expires_on = deal.expires_on + timedelta(days=deal.partner.program.extension_days)
+    deal.extended = True
+    deal.extension_justification = justification
+    deal.extended_by, deal.extended_at = by, timezone.now()
+    deal._change_reason = "Protection extended"
+    deal.save()
+    return deal
+
+
+def _closed_on(value: date, deal: Deal) -> date:
+    if value > timezone.localdate():
+        raise ValidationError({"closed_on": "The close date cannot be in the future."})
+    return value
+
+
+@transaction.atomic
+def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None = None) -> Deal:
+    """Record a win and what it earns (RULEBOOK §5), stored on the deal."""
+    amount = _money(amount, "amount")
+    if csat is not None and (not isinstance(csat, int) or not 1 <= csat <= 5):
+        raise ValidationError({"csat": "CSAT is a whole number from 1 to 5."})
+    deal = _locked(deal)
+    if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
+        raise _wrong_state(deal, "won")
+    closed_on = _closed_on(closed_on, deal)
+    partner, program = deal.partner, deal.partner.program
+    protected = deal.status == DealStatus.APPROVED and rules.is_protected(
+        deal.expires_on, closed_on
+    )
+    result = rules.compensation(
+        rules.CompensationInputs(
+            amount=amount,
+            compensation_model=deal.compensation_model,
+            deal_type=deal.deal_type,
+            contract_years=deal.contract_years,
+            protected=protected,
+            direct_conflict=deal.direct_conflict,
+            tier_margin=partner.tier.margin,
+            unprotected_margin=program.unprotected_margin,
+            referral_rate=partner.tier.referral_commission_rate,
+            renewal_influence_rate=program.renewal_influence_rate,
+            direct_conflict_partner_share=program.direct_conflict_partner_share,
+            co_sell_partner_share=deal.co_sell_partner_share or program.co_sell_partner_share,
+            oem_discount=deal.oem_discount,
+        )
+    )
+    deal.win(by=by, at=timezone.now(), closed_on=closed_on, amount=amount)
+    deal.protected_when_won = protected
+    deal.margin_rate = result.margin_rate
+    deal.partner_credit = result.partner_credit
+    deal.partner_price = result.partner_price
+    deal.commission = result.commission
+    if csat is not None:
+        deal.csat, deal.csat_recorded_at = csat, timezone.now()
+    deal._change_reason = "Won"
+    deal.save()
+    Account.objects.filter(pk=deal.account_id, owning_partner__isnull=True).update(
+        owning_partner=partner
+    )
+    return deal
+
+
+@transaction.atomic
+def deal_lose(*, deal: Deal, by: User, closed_on: date | None = None) -> Deal:
+    deal = _locked(deal)
+    if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
+        raise _wrong_state(deal, "marked lost")
+    deal.lose(
+        by=by, at=timezone.now(), closed_on=_closed_on(closed_on or timezone.localdate(), deal)
+    )
+    deal._change_reason = "Lost"
+    deal.save()
+    return deal
+
+
+# ---------------------------------------------------------------- scheduled
+
+
+def deals_auto_approve(*, now: datetime | None = None) -> int:
+    """Approve every pending registration older than the approval SLA (48 h).
+
+    Safe to run twice at once: each row is claimed with SKIP LOCKED and re-checked.
+    """
+    now = now or timezone.now()
+    approved = 0
+    for program_id, sla_hours in _program_slas():
+        cutoff = rules.auto_approval_cutoff(now, sla_hours)
+        ids = list(
+            Deal.objects.filter(
+                status=DealStatus.PENDING, submitted_at__lt=cutoff, partner__program_id=program_id
+            ).values_list("pk", flat=True)
+        )
+        for pk in ids:
+            with transaction.atomic():
+                deal = (
+                    Deal.objects.select_for_update(skip_locked=True)
+                    .filter(pk=pk, status=DealStatus.PENDING)
+                    .first()
+                )
+                if deal is None:
+                    continue
+                deal_approve(deal=deal, by=None, at=now, auto=True)
+                approved += 1
+    return approved
+
+
+def _program_slas() -> list[tuple[int, int]]:
+    from partners.models import Program
+
+    return list(Program.objects.values_list("pk", "registration_sla_hours"))
+
+
+def deals_expire_lapsed(*, today: date | None = None) -> int:
+    """Mark approved registrations whose protection ended before ``today`` as expired."""
+    today = today or timezone.localdate()
+    expired = 0
+    ids = list(
+        Deal.objects.filter(status=DealStatus.APPROVED, expires_on__lt=today).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in ids:
+        with transaction.atomic():
+            deal = (
+                Deal.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=DealStatus.APPROVED, expires_on__lt=today)
+                .first()
+            )
+            if deal is None:
+                continue
+            deal.expire(at=timezone.now())
+            deal._change_reason = "Protection lapsed"
+            deal.save()
+            expired += 1
+    return expired
+
+
+# ---------------------------------------------------------------- conflict cases
+
+
+@transaction.atomic
+def conflict_case_open(
+    *,
+    scenario: str,
+    partner: Partner,
+    opened_by: User,
+    account: Account | None = None,
+    other_partner: Partner | None = None,
+    direct_rep: str = "",
+    note: str = "",
+) -> ConflictCase:
+    """A case a manager opens by hand (poaching, direct team targeting a partner account)."""
+    if scenario not in ConflictScenario.values:
+        raise ValidationError({"scenario": "Unknown conflict scenario."})
+    now = timezone.now()
+    if scenario == ConflictScenario.POACHING:
+        due = now  # immediate
+    elif scenario == ConflictScenario.DIRECT_TARGETING:
+        due = timezone.localtime(now).replace(hour=23, minute=59, second=59)  # same day
+    elif scenario == ConflictScenario.TWO_PARTNERS:
+        due = now + timedelta(hours=partner.program.partner_conflict_sla_hours)
+    else:
+        due = now + timedelta(hours=partner.program.registration_sla_hours)
+    case = ConflictCase.objects.create(
+        scenario=scenario,
+        partner=partner,
+        other_partner=other_partner,
+        account=account,
+        direct_rep=direct_rep,
+        sla_due_at=due,
+        resolution=note,
+    )
+    if scenario == ConflictScenario.DIRECT_TARGETING:
+        _escalate_to_chief(case, "The direct team is targeting a partner's account.")
+    return case
+
+
+def _escalate_to_chief(case: ConflictCase, why: str) -> None:
+    recipients = _chief_emails()
+    if recipients:
+        subject = f"Channel conflict escalated: {case}"
+        body = (
+            f"{why}\n\nCase: {case}\nSLA due: {timezone.localtime(case.sla_due_at):%Y-%m-%d %H:%M}"
+        )
+        transaction.on_commit(
+            lambda: send_mail(
+                subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True
+            )
+        )
+
+
+@transaction.atomic
+def conflict_case_resolve(*, case: ConflictCase, by: User, resolution: str) -> ConflictCase:
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise ValidationError({"resolution": "Write down how the conflict was resolved."})
+    case = ConflictCase.objects.select_for_update().get(pk=case.pk)
+    if case.status != ConflictCase.Status.OPEN:
+        raise DealError("This case is already resolved.", code="invalid_status", status=409)
+    case.status = ConflictCase.Status.RESOLVED
+    case.resolution, case.resolved_by, case.resolved_at = resolution, by, timezone.now()
+    case.save()
+    return case
+
+
+@transaction.atomic
+def conflict_case_escalate(*, case: ConflictCase, by: User, reason: str) -> ConflictCase:
+    """Poaching: warning → probation → termination. Termination exits the partner."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the case escalates."})
+    case = ConflictCase.objects.select_for_update().select_related("partner__tier").get(pk=case.pk)
+    if case.status != ConflictCase.Status.OPEN:
+        raise DealError("This case is already resolved.", code="invalid_status", status=409)
+    if case.escalation_step == EscalationStep.TERMINATION:
+        raise DealError("This case is already at termination.", code="invalid_status", status=409)
+    case.escalation_step = rules.next_escalation_step(case.escalation_step)
+    case.escalated_at = timezone.now()
+    case._change_reason = reason
+    case.save()
+    partner = case.partner
+    if case.escalation_step == EscalationStep.TERMINATION:
+        Partner.objects.filter(pk=partner.pk).update(status=PartnerStatus.EXITED)
+        partner_set_tier(
+            partner=partner,
+            tier=partner.tier,
+            cause=TierChangeCause.EXIT,
+            changed_by=by,
+            reason=f"Agreement violation ({case.get_scenario_display()}): {reason}",
+        )
+    notice_send(
+        partner=partner,
+        level="warning",
+        text=f"Channel conflict: {case.get_escalation_step_display()}. {reason}",
+        email_subject=f"Channel conflict: {case.get_escalation_step_display()}",
+    )
+    return case
+
+
+def conflicts_escalate_overdue(*, now: datetime | None = None) -> int:
+    """Open cases past their SLA go to the channel chief, once each."""
+    now = now or timezone.now()
+    count = 0
+    for pk in ConflictCase.objects.filter(
+        status=ConflictCase.Status.OPEN, sla_due_at__lt=now, escalated_at__isnull=True
+    ).values_list("pk", flat=True):
+        with transaction.atomic():
+            updated = ConflictCase.objects.filter(pk=pk, escalated_at__isnull=True).update(
+                escalated_at=now
+            )
+            if updated:  # claimed: only one runner notifies
+                case = ConflictCase.objects.select_related("partner", "account").get(pk=pk)
+                _escalate_to_chief(case, "This conflict passed its SLA without a resolution.")
+                count += 1
+    return count
