@@ -1,9 +1,27 @@
-from django.contrib import admin
+"""Admin for channel managers: the approval queue with its SLA, decisions, conflict cases.
+
+Every decision calls the same service as the API and the scheduler.
+"""
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ScopedAdminMixin
+from partners.permissions import manages_partner
+from prm.roles import MANAGER_ROLES, role_of
 
-from .models import Deal, Product
+from . import rules, services
+from .forms import LoseForm, ReasonForm, ResolutionForm, WinForm
+from .models import ConflictCase, Deal, DealStatus, Product
+from .queries import deal_for_user
 
 
 @admin.register(Product)
@@ -14,25 +32,76 @@ class ProductAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
-@admin.register(Deal)
-class DealAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
-    """Registrations, read-only here until the approval workflow lands in this admin."""
+class SlaFilter(admin.SimpleListFilter):
+    title = "approval SLA"
+    parameter_name = "sla"
 
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", "Overdue"),
+            ("12h", "Due within 12 hours"),
+            ("later", "Due later"),
+        ]
+
+    def queryset(self, request, queryset):
+        # The SLA is the default program's; per-program SLAs differ only in the preset.
+        now = timezone.now()
+        hours = 48
+        pending = queryset.filter(status=DealStatus.PENDING)
+        if self.value() == "overdue":
+            return pending.filter(submitted_at__lt=now - timedelta(hours=hours))
+        if self.value() == "12h":
+            return pending.filter(
+                submitted_at__gte=now - timedelta(hours=hours),
+                submitted_at__lt=now - timedelta(hours=hours - 12),
+            )
+        if self.value() == "later":
+            return pending.filter(submitted_at__gte=now - timedelta(hours=hours - 12))
+        return queryset
+
+
+def _countdown(delta: timedelta) -> str:
+    hours = int(abs(delta.total_seconds()) // 3600)
+    minutes = int(abs(delta.total_seconds()) % 3600 // 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class DecisionMixin:
+    """Shared by the approval actions: only managers of the deal's partner decide."""
+
+    def has_decide_permission(self, request) -> bool:
+        return role_of(request.user) in MANAGER_ROLES
+
+
+@admin.register(Deal)
+class DealAdmin(DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "customer_name",
         "partner",
-        "status",
+        "status_badge",
         "amount",
         "submitted_at",
+        "sla",
         "expires_on",
-        "closed_on",
-        "partner_credit",
         "direct_conflict",
+        "partner_credit",
     ]
-    list_filter = ["status", "deal_type", "compensation_model", "direct_conflict"]
-    list_select_related = ["partner"]
-    search_fields = ["customer_name", "customer_domain", "partner__name"]
+    list_filter = [
+        "status",
+        SlaFilter,
+        "direct_conflict",
+        "deal_type",
+        "compensation_model",
+        "reason",
+        ("partner__channel_manager", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["partner__program"]
+    search_fields = ["customer_name", "customer_domain", "partner__name", "account__domain_key"]
     date_hierarchy = "submitted_at"
+    actions = ["approve_selected", "reject_selected"]
+    readonly_fields = [f.name for f in Deal._meta.fields] + ["products_list"]
+    exclude = ["products"]
+    ordering = ["-submitted_at"]
 
     def has_add_permission(self, request):
         return False
@@ -42,3 +111,262 @@ class DealAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Products")
+    def products_list(self, obj):
+        return ", ".join(p.name for p in obj.products.all()) or "—"
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        colours = {
+            "pending": "#b58105",
+            "approved": "#1a7f37",
+            "won": "#0b5394",
+            "rejected": "#a40e26",
+            "lost": "#6e7781",
+            "expired": "#6e7781",
+        }
+        text = obj.get_status_display()
+        if obj.reason:
+            text += f" ({obj.reason.replace('_', ' ')})"
+        return format_html('<b style="color:{}">{}</b>', colours.get(obj.status, "#000"), text)
+
+    @admin.display(description="Approval SLA")
+    def sla(self, obj):
+        if obj.status != DealStatus.PENDING:
+            return "—"
+        due = rules.approval_due_at(obj.submitted_at, obj.partner.program.registration_sla_hours)
+        left = due - timezone.now()
+        if left.total_seconds() < 0:
+            return format_html('<b style="color:#a40e26">overdue {}</b>', _countdown(left))
+        colour = "#b58105" if left < timedelta(hours=12) else "#1a7f37"
+        return format_html('<span style="color:{}">{} left</span>', colour, _countdown(left))
+
+    @admin.action(description="Approve selected registrations", permissions=["decide"])
+    def approve_selected(self, request, queryset):
+        done, refused = 0, []
+        for deal in queryset.select_related("partner"):
+            if not manages_partner(request.user, deal.partner):
+                refused.append(f"{deal}: not your partner")
+                continue
+            try:
+                services.deal_approve(deal=deal, by=request.user)
+                done += 1
+            except services.DealError as exc:
+                refused.append(f"{deal}: {exc.message}")
+        if done:
+            self.message_user(request, f"Approved {done} registration(s).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
+    @admin.action(description="Reject selected registrations…", permissions=["decide"])
+    def reject_selected(self, request, queryset):
+        form = ReasonForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            done, refused = 0, []
+            for deal in queryset.select_related("partner"):
+                if not manages_partner(request.user, deal.partner):
+                    refused.append(f"{deal}: not your partner")
+                    continue
+                try:
+                    services.deal_reject(
+                        deal=deal, by=request.user, reason=form.cleaned_data["reason"]
+                    )
+                    done += 1
+                except services.DealError as exc:
+                    refused.append(f"{deal}: {exc.message}")
+            if done:
+                self.message_user(request, f"Rejected {done} registration(s).", messages.SUCCESS)
+            for line in refused:
+                self.message_user(request, line, messages.WARNING)
+            return None
+        return render(
+            request,
+            "admin/deals/deal/reason.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Reject registrations",
+                "deals": queryset,
+                "form": form,
+                "action": "reject_selected",
+                "opts": self.model._meta,
+            },
+        )
+
+    # -- one deal: approve, reject, win, lose
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/decide/<str:decision>/",
+                self.admin_site.admin_view(self.decide_view),
+                name="deals_deal_decide",
+            )
+        ] + super().get_urls()
+
+    FORMS = {"approve": None, "reject": ReasonForm, "win": WinForm, "lose": LoseForm}
+
+    def decide_view(self, request, pk, decision):
+        deal = deal_for_user(request.user, pk)
+        if decision not in self.FORMS:
+            raise PermissionDenied
+        if not (
+            self.has_decide_permission(request) and manages_partner(request.user, deal.partner)
+        ):
+            raise PermissionDenied
+        form_class = self.FORMS[decision]
+        form = form_class(request.POST or None) if form_class else None
+        if request.method == "POST" and (form is None or form.is_valid()):
+            data = form.cleaned_data if form else {}
+            try:
+                if decision == "approve":
+                    services.deal_approve(deal=deal, by=request.user)
+                elif decision == "reject":
+                    services.deal_reject(deal=deal, by=request.user, reason=data["reason"])
+                elif decision == "win":
+                    services.deal_win(deal=deal, by=request.user, **data)
+                else:
+                    services.deal_lose(deal=deal, by=request.user, closed_on=data.get("closed_on"))
+            except services.DealError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if form and field in form.fields else None, errors)
+            else:
+                self.message_user(request, f"{deal}: {decision} recorded.", messages.SUCCESS)
+                return redirect(reverse("admin:deals_deal_change", args=[deal.pk]))
+            if form is None or not form.errors:
+                return redirect(reverse("admin:deals_deal_change", args=[deal.pk]))
+        return render(
+            request,
+            "admin/deals/deal/decide.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{decision.title()}: {deal}",
+                "deal": deal,
+                "form": form,
+                "decision": decision,
+                "opts": self.model._meta,
+            },
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        deal = self.get_object(request, object_id)
+        if deal is not None and self.has_decide_permission(request):
+            allowed = []
+            if deal.status == DealStatus.PENDING:
+                allowed += ["approve", "reject"]
+            if deal.status in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
+                allowed += ["win", "lose"]
+            extra_context["decisions"] = [
+                (name, reverse("admin:deals_deal_decide", args=[deal.pk, name])) for name in allowed
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "SLA"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue"), ("no", "Within SLA")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(status="open", sla_due_at__lt=now)
+        if self.value() == "no":
+            return queryset.filter(Q(status="resolved") | Q(sla_due_at__gte=now))
+        return queryset
+
+
+@admin.register(ConflictCase)
+class ConflictCaseAdmin(DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "scenario",
+        "account",
+        "partner",
+        "other_partner",
+        "status",
+        "sla_due_at",
+        "sla_state",
+        "escalation_step",
+    ]
+    list_filter = ["status", "scenario", OverdueFilter, "escalation_step"]
+    list_select_related = ["account", "partner", "other_partner"]
+    search_fields = ["account__name", "partner__name", "other_partner__name", "direct_rep"]
+    readonly_fields = [f.name for f in ConflictCase._meta.fields]
+    actions = ["resolve_selected", "escalate_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="SLA")
+    def sla_state(self, obj):
+        if obj.status != "open":
+            return "—"
+        left = obj.sla_due_at - timezone.now()
+        if left.total_seconds() < 0:
+            return format_html('<b style="color:#a40e26">overdue {}</b>', _countdown(left))
+        return f"{_countdown(left)} left"
+
+    def _bulk(self, request, queryset, *, field, title, action, run):
+        form_class = ResolutionForm if field == "resolution" else ReasonForm
+        form = form_class(request.POST if field in request.POST else None)
+        if form.is_valid():
+            for case in queryset.select_related("partner"):
+                if not manages_partner(request.user, case.partner):
+                    self.message_user(request, f"{case}: not your partner", messages.WARNING)
+                    continue
+                try:
+                    run(case, form.cleaned_data[field])
+                except services.DealError as exc:
+                    self.message_user(request, f"{case}: {exc.message}", messages.WARNING)
+                else:
+                    self.message_user(request, f"{case}: done.", messages.SUCCESS)
+            return None
+        return render(
+            request,
+            "admin/deals/deal/reason.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "deals": queryset,
+                "form": form,
+                "action": action,
+                "opts": self.model._meta,
+            },
+        )
+
+    @admin.action(description="Resolve selected cases…", permissions=["decide"])
+    def resolve_selected(self, request, queryset):
+        return self._bulk(
+            request,
+            queryset,
+            field="resolution",
+            title="Resolve conflict cases",
+            action="resolve_selected",
+            run=lambda case, text: services.conflict_case_resolve(
+                case=case, by=request.user, resolution=text
+            ),
+        )
+
+    @admin.action(description="Escalate selected cases one step…", permissions=["decide"])
+    def escalate_selected(self, request, queryset):
+        return self._bulk(
+            request,
+            queryset,
+            field="reason",
+            title="Escalate conflict cases (warning → probation → termination)",
+            action="escalate_selected",
+            run=lambda case, text: services.conflict_case_escalate(
+                case=case, by=request.user, reason=text
+            ),
+        )

@@ -43,6 +43,7 @@ admin.site.index_title = "Channel operations"
 urlpatterns = [
     path("", include("scoring.urls")),
     path("portal/", include("partners.urls")),
+    path("portal/deals/", include("deals.urls")),
     path("auth/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),

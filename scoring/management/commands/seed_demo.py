@@ -534,9 +534,9 @@ class Command(BaseCommand):
         active = [p for p in partners if p.status == PartnerStatus.ACTIVE]
         free = [a for a in accounts if a.pk not in open_accounts]
         self.rng.shuffle(free)
-        for partner, account in zip(
-            self.rng.sample(active, k=min(30, len(active))), free, strict=False
-        ):
+        demo = next(p for p in active if p.tier.slug == "gold")  # the `partner` login's
+        queue = [demo, demo] + self.rng.sample(active, k=min(30, len(active)))
+        for partner, account in zip(queue, free, strict=False):
             submitted = now - timedelta(hours=self.rng.uniform(0.5, 46))
             amount = round_money(Decimal(self.rng.uniform(8_000, 150_000)))
             deal = self._deal(partner, account, submitted, amount)
@@ -544,6 +544,19 @@ class Command(BaseCommand):
             open_accounts[account.pk] = partner
             deals.append(deal)
             product_links.append(self.rng.sample(products, k=self.rng.randint(1, 2)))
+        # The demo partner also holds protected registrations, one close to its expiry.
+        for days, account in zip((20, 80), free[len(queue) :], strict=False):
+            submitted = now - timedelta(days=days, hours=3)
+            deal = self._deal(demo, account, submitted, Decimal("64000.00"))
+            deal.status, deal.reason = DealStatus.APPROVED, ""
+            deal.approved_at = submitted + timedelta(hours=6)
+            deal.expires_on = (submitted + timedelta(days=90)).date()
+            deal.closed_on = deal.closed_amount = deal.partner_credit = deal.margin_rate = None
+            deal.partner_price = deal.commission = deal.csat = deal.protected_when_won = None
+            deal.closed_at = deal.csat_recorded_at = None
+            open_accounts[account.pk] = demo
+            deals.append(deal)
+            product_links.append(self.rng.sample(products, k=1))
         Deal.objects.bulk_create(deals, batch_size=1000)
         self._conflicts(deals, partners, open_accounts)
         through = Deal.products.through

@@ -1,0 +1,136 @@
+"""Portal pages for deal registration: register (with a live conflict hint), list, detail."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from partners.models import Partner
+from partners.permissions import manages_partner
+from partners.queries import partner_id_of
+from prm.roles import MANAGER_ROLES, Role, role_of
+from prm.views import role_required, scoped
+
+from . import rules, services
+from .forms import ExtendForm, RegistrationForm
+from .models import Deal, DealStatus
+from .queries import deal_for_user, deals_visible_to
+
+
+def _partner(request) -> Partner:
+    return Partner.objects.select_related("program", "tier").get(pk=partner_id_of(request.user))
+
+
+@role_required(*Role.values)
+def deal_list(request):
+    """The partner's registrations, newest first, with protection left."""
+    status = request.GET.get("status", "")
+    deals = deals_visible_to(request.user).order_by("-submitted_at", "-pk")
+    if status in DealStatus.values:
+        deals = deals.filter(status=status)
+    page = Paginator(deals, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "deals/list.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": DealStatus.choices,
+            "today": timezone.localdate(),
+            "messages_for": rules.MESSAGES,
+        },
+    )
+
+
+@role_required(Role.PARTNER)
+def deal_new(request):
+    partner = _partner(request)
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            deal = services.deal_register(
+                partner=partner,
+                submitted_by=request.user,
+                products=list(data.pop("products")),
+                **data,
+            )
+        except services.DealError as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            if deal.status == DealStatus.REJECTED:
+                messages.warning(request, rules.MESSAGES[deal.reason])
+            else:
+                messages.success(
+                    request,
+                    f"{deal.customer_name} is registered. Your channel manager decides within "
+                    f"{partner.program.registration_sla_hours} hours; after that it is approved "
+                    "automatically.",
+                )
+            return redirect("portal-deal", pk=deal.pk)
+    return render(request, "deals/new.html", {"form": form, "partner": partner})
+
+
+@role_required(Role.PARTNER)
+def deal_check(request):
+    """htmx: while the partner types, say whether the customer is free (never who has it)."""
+    partner = _partner(request)
+    state = services.account_status_for(
+        partner,
+        customer_name=request.GET.get("customer_name", ""),
+        customer_domain=request.GET.get("customer_domain", ""),
+    )
+    return render(request, "deals/_check.html", {"state": state})
+
+
+@scoped(pk=Deal)
+@role_required(*Role.values)
+def deal_detail(request, pk: int):
+    deal = deal_for_user(request.user, pk)
+    history = deal.history.select_related("history_user").order_by("-history_date", "-history_id")
+    return render(
+        request,
+        "deals/detail.html",
+        {
+            "deal": deal,
+            "history": history,
+            "message": rules.MESSAGES.get(deal.reason, ""),
+            "extend_form": ExtendForm(),
+            "why_not_extend": rules.can_extend(
+                status=deal.status,
+                extended=deal.extended,
+                expires_on=deal.expires_on,
+                today=timezone.localdate(),
+            ),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@scoped(pk=Deal)
+@role_required(Role.PARTNER, *MANAGER_ROLES)
+def deal_extend(request, pk: int):
+    deal = deal_for_user(request.user, pk)  # first: another partner's deal is a 404
+    if request.method != "POST":
+        return redirect("portal-deal", pk=deal.pk)
+    if role_of(request.user) != Role.PARTNER and not manages_partner(request.user, deal.partner):
+        raise PermissionDenied
+    form = ExtendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("justification", ["Say why."])))
+        return redirect("portal-deal", pk=deal.pk)
+    try:
+        deal = services.deal_extend(
+            deal=deal, by=request.user, justification=form.cleaned_data["justification"]
+        )
+    except services.DealError as exc:
+        messages.error(request, exc.message)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Protection extended to {deal.expires_on:%d %b %Y}.")
+    return redirect("portal-deal", pk=deal.pk)
