@@ -16,9 +16,9 @@ deal registrations and CRM leads with set-based SQL (INSERT ... SELECT FROM
 generate_series; secondary indexes dropped during the load and rebuilt after it, exactly
 as the migrations define them), and ANALYZEs. It then times, per call:
 
-a. the conflict check registration runs to decide (``account_matching``, then ``_holder``
-   and ``_lead_existed_before`` when the customer has an account), through the real helpers
-   of ``deals.services``, on random existing and new customer domains;
+a. the conflict check registration runs to decide (``deals.queries.customer_check``: the
+   account by normalised key, its protecting registration and an earlier CRM lead in one
+   query), through the real code, on random existing and new customer domains;
 b. a full ``deals.services.deal_register`` for an active partner with a signed agreement,
    on new customer domains (a new account) and on existing free accounts (no open
    registration, no CRM lead). Each runs in ``transaction.atomic()`` and is rolled back
@@ -26,7 +26,8 @@ b. a full ``deals.services.deal_register`` for an active partner with a signed a
    cost of the final COMMIT (a WAL flush) is therefore not in the target figures. A last,
    separate line times committed registrations of new customers, for comparison;
 c. a bare indexed ``SELECT id FROM partners_account WHERE domain_key = %s`` on a raw cursor,
-   on the same keys as (a).
+   on the same keys as (a), and the same lookup through the ORM (so the ORM's own cost per
+   query shows separately from the database's).
 
 Prints medians and 95th percentiles in milliseconds, the ratio of the conflict check's
 median to the bare SELECT's, and whether the targets hold (conflict check < 5 ms,
@@ -291,16 +292,25 @@ def summary(samples: list[float]) -> tuple[float, float]:
 
 
 def conflict_check(partner, *, name: str, domain: str, at):
-    """What registration queries to decide, through the helpers ``deal_register`` uses."""
-    from deals.services import _holder, _lead_existed_before
-    from partners.queries import account_matching
+    """The conflict check registration and the portal hint run: ``deals.queries.customer_check``
+    (account by normalised key, its protecting registration, an earlier CRM lead)."""
+    from deals.queries import customer_check
+    from prm.normalize import normalize_company_name, normalize_domain
 
-    account = account_matching(name=name, domain=domain)
-    if account is None:
-        return None, None, False
-    holder = _holder(account, at=at, live=True)
-    lead = _lead_existed_before(account, partner=partner, at=at)
-    return account, holder, lead
+    check = customer_check(
+        partner_id=partner.pk,
+        domain_key=normalize_domain(domain),
+        name_key=normalize_company_name(name),
+        at=at,
+    )
+    return check.account_id, check.holder_partner_id, check.lead_before
+
+
+def orm_select(key: str):
+    """The same bare indexed lookup through the ORM, for an ORM-to-ORM comparison."""
+    from partners.models import Account
+
+    return Account.objects.filter(domain_key=key).values_list("pk", flat=True).first()
 
 
 def bare_select(cur, key: str):
@@ -364,9 +374,8 @@ def measure(base: int, accounts: int, samples: int) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from deals.services import _holder, _lead_existed_before, deal_register
+    from deals.services import deal_register
     from partners.models import Partner, PartnerStatus, RedFlag, RedFlagKind
-    from partners.queries import account_matching
 
     rng = random.Random(20260)
     today = timezone.localdate()
@@ -417,26 +426,18 @@ def measure(base: int, accounts: int, samples: int) -> dict:
             select_times[kind].append(time.perf_counter() - start)
     existing_key = next(k for k in keys if k[0] == "existing")
     new_key = next(k for k in keys if k[0] == "new")
-    # Where the time of the conflict check goes, on existing customers.
-    steps = {"account_matching": [], "_holder": [], "_lead_existed_before": [], "SELECT 1": []}
+    # The same lookup through the ORM, on the same keys: the ORM's own cost per query.
+    steps = {"ORM bare SELECT": [], "raw SELECT 1 (a round trip)": []}
     with connection.cursor() as raw:
-        for kind, name, domain in keys:
-            if kind != "existing":
-                continue
-            at = timezone.now()
+        for _kind, _name, domain in keys:
+            key = domain.removeprefix("www.")
             start = time.perf_counter()
-            account = account_matching(name=name, domain=domain)
+            orm_select(key)
             middle = time.perf_counter()
-            _holder(account, at=at, live=True)
-            end = time.perf_counter()
-            _lead_existed_before(account, partner=partner, at=at)
-            last = time.perf_counter()
             raw.execute("SELECT 1")
             raw.fetchone()
-            steps["SELECT 1"].append(time.perf_counter() - last)
-            steps["account_matching"].append(middle - start)
-            steps["_holder"].append(end - middle)
-            steps["_lead_existed_before"].append(last - end)
+            steps["raw SELECT 1 (a round trip)"].append(time.perf_counter() - middle)
+            steps["ORM bare SELECT"].append(middle - start)
     check_queries = {
         "existing": query_count(
             lambda: conflict_check(
@@ -555,7 +556,7 @@ def main() -> None:
     load_s = time.perf_counter() - start
     print(
         f"bulk load: {load_s:.1f} s for {args.accounts:,} accounts, {deals:,} deals, "
-        f"{leads:,} leads (2 cores: {os.cpu_count()} CPUs seen)"
+        f"{leads:,} leads ({os.cpu_count()} CPUs)"
     )
     for table in ("partners_account", "deals_deal", "partners_lead"):
         insert_s, index_s, count = facts[table]
@@ -581,7 +582,7 @@ def main() -> None:
     check_all = check["existing"] + check["new"]
     select_all = select["existing"] + select["new"]
     q = result["check_queries"]
-    print("(a) conflict check (account_matching + _holder + _lead_existed_before):")
+    print("(a) conflict check (deals.queries.customer_check: account, holder, earlier lead):")
     print(line("existing + new customers", check_all))
     print(line("existing customer domains", check["existing"], f"  ({q['existing']} queries)"))
     print(line("new customer domains", check["new"], f"  ({q['new']} queries)"))
@@ -589,14 +590,20 @@ def main() -> None:
         f"  existing customers held by an open registration: {result['held']}, "
         f"with an earlier CRM lead: {result['leads']}"
     )
-    print("  where it goes, existing customers (same keys, a second pass):")
+    print("  for comparison, the same keys (a second pass):")
     for step, samples in result["steps"].items():
-        print(line(step if step != "SELECT 1" else "raw 'SELECT 1' (a round trip)", samples))
+        print(line(step, samples))
     print("(b) deal_register, each rolled back:")
     reg_all = []
     for kind, samples in result["registration"].items():
         reg_all += samples
-        print(line(kind, samples, f"  ({result['registration_queries'][kind]} queries)"))
+        print(
+            line(
+                kind,
+                samples,
+                f"  ({result['registration_queries'][kind]} statements incl. BEGIN, savepoints)",
+            )
+        )
     print(line("both", reg_all))
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items())))
     print(line("new account, committed (not in targets)", result["committed"]))
@@ -610,6 +617,8 @@ def main() -> None:
     reg_med, reg_p95 = summary(reg_all)
     ratio = check_med / select_med
     ratio_existing = summary(check["existing"])[0] / summary(select["existing"])[0]
+    orm_med, _ = summary(result["steps"]["ORM bare SELECT"])
+    ratio_orm = check_med / orm_med
     print("\ntargets:")
     print(
         f"  conflict check < {CONFLICT_TARGET_MS:g} ms: median {check_med:.3f} ms "
@@ -625,6 +634,10 @@ def main() -> None:
         f"  conflict check / bare SELECT (medians) <= {RATIO_TARGET:g}x: {ratio:.2f}x "
         f"{'yes' if ratio <= RATIO_TARGET else 'NO'} "
         f"(existing customers only: {ratio_existing:.2f}x)"
+    )
+    print(
+        f"  conflict check / the same SELECT through the ORM (medians): {ratio_orm:.2f}x "
+        f"{'yes' if ratio_orm <= RATIO_TARGET else 'NO'}"
     )
     print(f"\ntotal run time: {time.perf_counter() - overall:.1f} s")
 

@@ -149,6 +149,17 @@ class Deal(models.Model):
                 | Q(closed_on__isnull=False, partner_credit__isnull=False),
                 name="won_deal_has_close_and_credit",
             ),
+            # First to register wins: one open registration per customer account, enforced
+            # by the database so that no race can ever leave two.
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status__in=["pending", "approved"]),
+                name="one_open_registration_per_account",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="approved") | Q(expires_on__isnull=False),
+                name="approved_deal_has_expiry",
+            ),
         ]
         indexes = [
             models.Index(fields=["partner", "status", "closed_on"]),

@@ -1,17 +1,135 @@
 """Reads over deals shared by pages, API, admin and jobs."""
 
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 
+from partners.models import Account, Lead
 from partners.queries import scope_to_user
 
 from .models import ConflictCase, Deal, DealStatus
 
 OPEN_STATUSES = (DealStatus.PENDING, DealStatus.APPROVED)
+
+
+@dataclass(frozen=True)
+class CustomerCheck:
+    """What registration needs to know about a customer, from one query."""
+
+    account_id: int | None
+    direct: bool
+    holder_partner_id: int | None  # the partner protecting the customer, if any
+    lead_before: bool  # a CRM lead for the customer existed before the moment asked
+
+
+def protecting(*, at: datetime, live: bool, account=None) -> QuerySet[Deal]:
+    """Registrations protecting ``account`` (default: the outer query's) at ``at``.
+
+    ``live``: now — pending, or approved and unexpired; the database allows at most one
+    such row per account. Otherwise judged as of a past moment (imports): registered by
+    then, not rejected, protected and not closed that day; the oldest first.
+    """
+    on = at.date()
+    account = OuterRef("pk") if account is None else account
+    unexpired = Q(expires_on__isnull=True) | Q(expires_on__gte=on)
+    if live:
+        return Deal.objects.filter(unexpired, account=account, status__in=OPEN_STATUSES)
+    return (
+        Deal.objects.filter(unexpired, account=account, submitted_at__lte=at)
+        .exclude(status=DealStatus.REJECTED)
+        .filter(Q(closed_on__isnull=True) | Q(closed_on__gt=on))
+        .order_by("submitted_at")
+    )
+
+
+_CHECK_SQL = """
+SELECT a.id, COALESCE(a.direct_rep <> '', false), h.partner_id,
+       EXISTS (SELECT 1 FROM {lead} l
+               WHERE (l.account_id = a.id OR {lead_key})
+                 AND l.created_at < %(at)s
+                 AND l.partner_id IS DISTINCT FROM %(partner)s)
+FROM (SELECT 1) AS one
+LEFT JOIN {account} a ON {account_condition}
+LEFT JOIN LATERAL (
+    SELECT d.partner_id FROM {deal} d
+    WHERE d.account_id = a.id
+      AND (d.expires_on IS NULL OR d.expires_on >= %(on)s)
+      AND {holder_condition}
+    ORDER BY d.submitted_at
+    LIMIT 1
+) h ON true
+ORDER BY {order}
+LIMIT 1
+"""
+_LIVE = "d.status IN ('pending', 'approved')"
+_AS_OF = (
+    "d.submitted_at <= %(at)s AND d.status <> 'rejected'"
+    " AND (d.closed_on IS NULL OR d.closed_on > %(on)s)"
+)
+
+
+def customer_check(
+    *,
+    partner_id: int,
+    domain_key: str,
+    name_key: str,
+    at: datetime,
+    live: bool = True,
+    account_id: int | None = None,
+) -> CustomerCheck:
+    """The conflict check of RULEBOOK §4: one indexed statement, whatever the customer.
+
+    Finds the account by normalised domain, else by normalised name (or takes
+    ``account_id`` when the caller already holds it, locked), and returns with it the
+    partner whose registration protects it at ``at`` and whether a CRM lead for it was
+    created before ``at`` (leads passed to this partner do not count). ``live``: now;
+    otherwise judged as of a past moment (imports), as ``protecting`` describes.
+
+    Written in SQL because it is the hot path of every registration and of the portal's
+    as-you-type hint: the ORM's query building cost several times the database's work.
+    """
+    params = {
+        "at": at,
+        "on": at.date(),
+        "partner": partner_id,
+        "domain": domain_key,
+        "name": name_key,
+        "account": account_id,
+    }
+    if account_id is not None:
+        condition, order = "a.id = %(account)s", "a.id"
+    elif domain_key:
+        # A same-named account on another domain is someone else: only domain-less ones.
+        condition = "a.domain_key = %(domain)s"
+        if name_key:
+            condition += " OR (a.name_key = %(name)s AND a.domain_key = '')"
+        order = "(a.domain_key = %(domain)s) DESC, a.id"
+    else:
+        condition, order = "a.name_key = %(name)s", "a.domain_key, a.id"
+    sql = _CHECK_SQL.format(
+        lead=Lead._meta.db_table,
+        account=Account._meta.db_table,
+        deal=Deal._meta.db_table,
+        lead_key="l.domain_key = %(domain)s" if domain_key else "l.name_key = %(name)s",
+        account_condition=condition,
+        holder_condition=_LIVE if live else _AS_OF,
+        order=order,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk, direct, holder_partner_id, lead_before = cursor.fetchone()
+    return CustomerCheck(pk, direct, holder_partner_id, lead_before)
+
+
+def protecting_deal(account_id: int, *, at: datetime, live: bool) -> Deal | None:
+    """The registration protecting an account (when the check found one), with its partner."""
+    deals = protecting(at=at, live=live, account=account_id)
+    return deals.select_related("partner").order_by("submitted_at").first()
 
 
 def deals_visible_to(user) -> QuerySet[Deal]:

@@ -11,12 +11,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from partners.models import (
     Account,
-    Lead,
     Partner,
     PartnerStatus,
     RedFlag,
@@ -40,6 +38,7 @@ from .models import (
     EscalationStep,
     Product,
 )
+from .queries import customer_check, protecting_deal
 
 OPEN = (DealStatus.PENDING, DealStatus.APPROVED)
 
@@ -97,38 +96,6 @@ def _account_for_registration(*, name: str, domain: str) -> Account:
         return found
 
 
-def _lead_existed_before(account: Account, *, partner: Partner, at: datetime) -> bool:
-    """No double-dipping: a CRM lead for this customer created before the submission.
-
-    Leads the vendor passed to this very partner do not count against it.
-    """
-    match = Q(account=account)
-    if account.domain_key:
-        match |= Q(domain_key=account.domain_key)
-    else:
-        match |= Q(name_key=account.name_key)
-    return Lead.objects.filter(match, created_at__lt=at).exclude(partner=partner).exists()
-
-
-def _holder(account: Account, *, at: datetime, live: bool) -> Deal | None:
-    """The registration protecting this account at ``at``, if any."""
-    on = at.date()
-    if live:
-        queryset = Deal.objects.filter(account=account, status__in=OPEN).filter(
-            Q(expires_on__isnull=True) | Q(expires_on__gte=on)
-        )
-    else:
-        # Judged as of a past moment: registered by then, not rejected, still protected and
-        # not yet closed on that day.
-        queryset = (
-            Deal.objects.filter(account=account, submitted_at__lte=at)
-            .exclude(status=DealStatus.REJECTED)
-            .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on))
-            .filter(Q(closed_on__isnull=True) | Q(closed_on__gt=on))
-        )
-    return queryset.select_related("partner").order_by("submitted_at").first()
-
-
 def _expire_lapsed_on_account(account: Account, *, today: date) -> None:
     """Protections that ended before today but the daily job has not marked yet."""
     for deal in Deal.objects.filter(
@@ -165,20 +132,22 @@ def _chief_emails() -> list[str]:
 def account_status_for(partner: Partner, *, customer_name: str, customer_domain: str) -> dict:
     """What the registration form tells a partner while typing: is this customer free?
 
-    Says ``free``, ``yours``, or ``taken`` (never who holds it), plus ``direct`` when the
-    vendor's own team owns the relationship (credit then splits 60/40).
+    Says ``free``, ``yours``, or ``taken`` (never who holds it, nor whether it is a lead
+    or another partner), plus ``direct`` when the vendor's own team owns the relationship
+    (the partner's credit is then 40%).
     """
-    if not normalize_domain(customer_domain) and not normalize_company_name(customer_name):
+    domain_key = normalize_domain(customer_domain)
+    name_key = normalize_company_name(customer_name)
+    if not domain_key and not name_key:
         return {"state": "unknown", "direct": False}
-    account = account_matching(name=customer_name, domain=customer_domain)
-    if account is None:
-        return {"state": "free", "direct": False, "new": True}
-    holder = _holder(account, at=timezone.now(), live=True)
-    if holder is None:
-        lead = _lead_existed_before(account, partner=partner, at=timezone.now())
-        return {"state": "taken" if lead else "free", "direct": bool(account.direct_rep)}
-    state = "yours" if holder.partner_id == partner.pk else "taken"
-    return {"state": state, "direct": bool(account.direct_rep)}
+    check = customer_check(
+        partner_id=partner.pk, domain_key=domain_key, name_key=name_key, at=timezone.now()
+    )
+    if check.holder_partner_id is not None:
+        state = "yours" if check.holder_partner_id == partner.pk else "taken"
+    else:
+        state = "taken" if check.lead_before else "free"
+    return {"state": state, "direct": check.direct, "new": check.account_id is None}
 
 
 def deal_register(
@@ -248,7 +217,14 @@ def deal_register(
         # see one consistent state, so two at once leave exactly one winner.
         account = Account.objects.select_for_update().get(pk=account.pk)
         _expire_lapsed_on_account(account, today=timezone.localdate())
-        holder = _holder(account, at=at, live=live)
+        check = customer_check(
+            partner_id=partner.pk,
+            domain_key=account.domain_key,
+            name_key=account.name_key,
+            at=at,
+            live=live,
+            account_id=account.pk,
+        )
         signed = (
             partner.agreement_signed_on is not None and partner.agreement_signed_on <= at.date()
         )
@@ -259,9 +235,9 @@ def deal_register(
             and RedFlag.objects.filter(
                 partner=partner, kind=RedFlagKind.CERT_LAPSED, status=RedFlag.Status.OPEN
             ).exists(),
-            lead_existed_before=_lead_existed_before(account, partner=partner, at=at),
-            held_by_another_partner=holder is not None and holder.partner_id != partner.pk,
-            held_by_this_partner=holder is not None and holder.partner_id == partner.pk,
+            lead_existed_before=check.lead_before,
+            held_by_another_partner=check.holder_partner_id not in (None, partner.pk),
+            held_by_this_partner=check.holder_partner_id == partner.pk,
         )
         decision = rules.decide_registration(facts)
         if decision.outcome == rules.Outcome.REFUSED:
@@ -307,6 +283,11 @@ def deal_register(
             ) from exc
         if products:
             deal.products.set(products)
+        holder = (
+            protecting_deal(account.pk, at=at, live=live)
+            if decision.reason == rules.Reason.REGISTERED_BY_ANOTHER_PARTNER
+            else None
+        )
         _after_registration(deal, decision=decision, holder=holder, live=live)
     return deal
 

@@ -1,0 +1,139 @@
+"""Portal pages for registrations: the form and its live hint, the list, the detail."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from deals import services
+from deals.models import Deal
+from tests.factories import AccountFactory, DealFactory, LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+FORM = {
+    "customer_name": "Hooli",
+    "customer_domain": "hooli.example",
+    "amount": "42000",
+    "expected_close": "2027-02-01",
+    "deal_type": "new_logo",
+    "compensation_model": "reseller",
+    "contract_years": "1",
+    "notes": "",
+}
+
+
+def check(client, **params):
+    response = client.get(reverse("portal-deal-check"), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_hint_says_free_yours_or_taken_without_naming_anyone(client, a_rep, b_admin, partner_b):
+    client.force_login(a_rep)
+    assert 'data-state="free"' in check(client, customer_domain="hooli.example")
+    DealFactory(partner=partner_b, account=AccountFactory(domain="hooli.example"))
+    taken = check(client, customer_domain="https://www.hooli.example")
+    assert 'data-state="taken"' in taken
+    assert partner_b.name not in taken
+    client.force_login(b_admin)
+    assert 'data-state="yours"' in check(client, customer_domain="hooli.example")
+
+
+def test_hint_warns_of_an_existing_lead_and_a_direct_relationship(client, a_rep):
+    AccountFactory(domain="direct.example", direct_rep="ae@vendor.example")
+    LeadFactory(domain="lead.example", created_at=timezone.now() - timedelta(days=1))
+    client.force_login(a_rep)
+    direct = check(client, customer_domain="direct.example")
+    assert 'data-state="free"' in direct and "40%" in direct
+    assert 'data-state="taken"' in check(client, customer_domain="lead.example")
+
+
+def test_register_from_the_portal(client, a_rep, partner_a):
+    client.force_login(a_rep)
+    assert client.get(reverse("portal-deal-new")).status_code == 200
+    response = client.post(reverse("portal-deal-new"), FORM)
+    deal = Deal.objects.get()
+    assert response.url == reverse("portal-deal", args=[deal.pk])
+    assert (deal.partner, deal.submitted_by, deal.status) == (partner_a, a_rep, "pending")
+    page = client.get(response.url).content.decode()
+    assert "Pending approval" in page
+    assert "Registered" in page  # history
+
+
+def test_refusal_is_shown_in_words_and_the_form_is_kept(client, a_rep, partner_a):
+    partner_a.agreement_signed_on = None
+    partner_a.save()
+    client.force_login(a_rep)
+    response = client.post(reverse("portal-deal-new"), FORM)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "agreement has not been signed" in page
+    assert 'value="Hooli"' in page
+    assert not Deal.objects.exists()
+
+
+def test_invalid_form_keeps_input_and_names_the_field(client, a_rep):
+    client.force_login(a_rep)
+    response = client.post(reverse("portal-deal-new"), dict(FORM, amount="lots"))
+    assert response.status_code == 200
+    assert "Enter a number" in response.content.decode()
+    assert not Deal.objects.exists()
+
+
+def test_rejected_registration_lands_on_its_page_with_the_reason(client, a_rep):
+    LeadFactory(domain="hooli.example", created_at=timezone.now() - timedelta(hours=1))
+    client.force_login(a_rep)
+    response = client.post(reverse("portal-deal-new"), FORM, follow=True)
+    page = response.content.decode()
+    assert "Rejected" in page
+    assert "already in our sales pipeline" in page
+
+
+def test_extend_from_the_portal(client, a_rep, manager, partner_a):
+    deal = services.deal_register(
+        partner=partner_a,
+        submitted_by=a_rep,
+        customer_name="Hooli",
+        customer_domain="hooli.example",
+        amount="1000",
+        expected_close=timezone.localdate(),
+        deal_type="new_logo",
+        compensation_model="reseller",
+    )
+    deal = services.deal_approve(deal=deal, by=manager)
+    client.force_login(a_rep)
+    url = reverse("portal-deal-extend", args=[deal.pk])
+    client.post(url, {"justification": "short"})
+    deal.refresh_from_db()
+    assert not deal.extended
+    client.post(url, {"justification": "Customer's budget cycle ends in March"})
+    deal.refresh_from_db()
+    assert deal.extended
+    page = client.get(reverse("portal-deal", args=[deal.pk])).content.decode()
+    assert "already been extended" in page
+
+
+def test_list_filters_by_status_and_query_count_is_flat(
+    client, a_rep, partner_a, django_assert_max_num_queries
+):
+    DealFactory.create_batch(3, partner=partner_a)
+    client.force_login(a_rep)
+    with django_assert_max_num_queries(12) as few:
+        client.get(reverse("portal-deals"))
+    DealFactory.create_batch(20, partner=partner_a, status="rejected")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(reverse("portal-deals")).content.decode()
+    assert page.count('text-bg-danger">Rejected') == 20
+    only = client.get(reverse("portal-deals") + "?status=pending").content.decode()
+    assert only.count('text-bg-warning">Pending approval') == 3
+
+
+def test_detail_query_count_is_flat(
+    client, a_rep, partner_a, manager, django_assert_max_num_queries
+):
+    deal = DealFactory(partner=partner_a)
+    client.force_login(a_rep)
+    with django_assert_max_num_queries(14):
+        assert client.get(reverse("portal-deal", args=[deal.pk])).status_code == 200
