@@ -367,8 +367,51 @@ class AccountAdmin(SimpleHistoryAdmin):
         obj.pk = saved.pk
 
 
+class LeadImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV with a header line: company_name, domain, source, created_at."
+    )
+
+
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
+    change_list_template = "admin/partners/lead/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="partners_lead_import",
+            )
+        ] + super().get_urls()
+
+    def import_view(self, request):
+        """Upload CRM leads so that "no double-dipping" works on the real pipeline."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = LeadImportForm(request.POST or None, request.FILES or None)
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                count = services.leads_import_csv(data=upload.read())
+            except ValidationError as exc:
+                problems = exc.messages
+            else:
+                self.message_user(request, f"Imported {count} lead(s).", messages.SUCCESS)
+                return redirect(reverse("admin:partners_lead_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import CRM leads",
+            "form": form,
+            "problems": problems,
+            "opts": self.model._meta,
+        }
+        return render(
+            request, "admin/partners/lead/import.html", context, status=400 if problems else 200
+        )
+
     list_display = ["company_name", "domain", "source", "created_at", "account", "partner"]
     list_filter = ["source", ("partner", admin.EmptyFieldListFilter)]
     list_select_related = ["account", "partner"]

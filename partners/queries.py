@@ -8,13 +8,23 @@ is filtered through ``scope_to_user``, and every object loader raises 404 outsid
 
 from datetime import date
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from prm.normalize import normalize_company_name, normalize_domain
 from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 
-from .models import Account, Lead, Partner, PartnerStatus, PartnerUser, Program, Tier, User
+from .models import (
+    Account,
+    Lead,
+    Notice,
+    Partner,
+    PartnerStatus,
+    PartnerUser,
+    Program,
+    Tier,
+    User,
+)
 
 
 def partner_id_of(user) -> int | None:
@@ -130,3 +140,8 @@ def channel_managers() -> QuerySet[User]:
 
 def partners_started_between(partners: QuerySet[Partner], start: date, end: date) -> int:
     return partners.filter(started_on__range=(start, end)).count()
+
+
+def notices_for(user, partner: Partner) -> QuerySet[Notice]:
+    """The partner's notices meant for this person (or for everyone there), newest first."""
+    return Notice.objects.filter(partner=partner).filter(Q(user__isnull=True) | Q(user=user))

@@ -19,6 +19,7 @@ from prm.roles import Role
 from .models import (
     Account,
     Lead,
+    LeadSource,
     Notice,
     Partner,
     PartnerRole,
@@ -487,3 +488,75 @@ def notices_mark_read(*, user: User, partner: Partner) -> int:
         .filter(Q(user__isnull=True) | Q(user=user))
         .update(read_at=timezone.now())
     )
+
+
+# ---------------------------------------------------------------- CRM lead import
+
+LEAD_CSV_COLUMNS = ("company_name", "domain", "source", "created_at")
+LEAD_CSV_MAX_BYTES = 20 * 1024 * 1024
+
+
+@transaction.atomic
+def leads_import_csv(*, data: bytes) -> int:
+    """Import CRM leads from CSV (columns: company_name, domain, source, created_at).
+
+    All or nothing: any bad row raises ``ValidationError`` listing every problem with its
+    line number, and nothing is imported. ``created_at`` is ISO 8601 (a date or a date and
+    time; without a zone, the site's); empty means now. Returns the number imported.
+    """
+    import csv
+    import io
+
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    if len(data) > LEAD_CSV_MAX_BYTES:
+        raise ValidationError("The file is larger than 20 MB; split it and import the parts.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError("The file is not UTF-8 text; save it as CSV (UTF-8).") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    if "company_name" not in header:
+        raise ValidationError(
+            f"The first line must name the columns: {', '.join(LEAD_CSV_COLUMNS)} "
+            "(company_name is required)."
+        )
+    reader.fieldnames = header
+    errors, leads = [], []
+    default_tz = timezone.get_current_timezone()
+    for line, row in enumerate(reader, start=2):
+        name = (row.get("company_name") or "").strip()
+        domain = (row.get("domain") or "").strip()
+        source = (row.get("source") or "inbound").strip().lower() or "inbound"
+        raw_when = (row.get("created_at") or "").strip()
+        if not name:
+            errors.append(f"Line {line}: company_name is empty.")
+            continue
+        if domain and "." not in normalize_domain(domain):
+            errors.append(f"Line {line}: {domain!r} is not a domain like example.com.")
+            continue
+        if source not in LeadSource.values:
+            errors.append(
+                f"Line {line}: source {source!r} is not one of {', '.join(LeadSource.values)}."
+            )
+            continue
+        when = timezone.now()
+        if raw_when:
+            moment = parse_datetime(raw_when)
+            if moment is None and (day := parse_date(raw_when)) is not None:
+                moment = datetime(day.year, day.month, day.day)
+            if moment is None:
+                errors.append(
+                    f"Line {line}: created_at {raw_when!r} is not a date like 2026-06-01."
+                )
+                continue
+            when = moment if timezone.is_aware(moment) else timezone.make_aware(moment, default_tz)
+        leads.append((name, domain, source, when))
+    if errors:
+        raise ValidationError(
+            errors[:50] + ([f"… and {len(errors) - 50} more."] if len(errors) > 50 else [])
+        )
+    for name, domain, source, when in leads:
+        lead_create(company_name=name, domain=domain, source=source, created_at=when)
+    return len(leads)

@@ -4,7 +4,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from partners.models import Partner, Tier
-from partners.queries import partner_for_user, partner_id_of, partners_visible_to
+from partners.queries import notices_for, partner_for_user, partner_id_of, partners_visible_to
+from partners.services import notices_mark_read
 from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
@@ -25,24 +26,28 @@ def home(request):
     return redirect("account_login")
 
 
-def _standing_page(request, partner: Partner, *, template: str):
+def _standing_page(request, partner: Partner, *, template: str, extra: dict | None = None):
     as_of = timezone.localdate()
     facts, progress = partner_standing(partner, as_of)
-    return render(
-        request,
-        template,
-        {"partner": partner, "facts": facts, "progress": progress, "as_of": as_of},
-    )
+    context = {"partner": partner, "facts": facts, "progress": progress, "as_of": as_of}
+    return render(request, template, context | (extra or {}))
 
 
 @role_required(Role.PARTNER)
 def portal_home(request):
-    """The partner's tier, its benefits and requirements, and progress to the next tier."""
+    """The partner's tier, its benefits and requirements, progress to the next tier, and
+    the latest notices (which this visit marks read)."""
     partner_id = partner_id_of(request.user)
     if partner_id is None:
         return render(request, "portal/no_partner.html", status=403)
     partner = partner_for_user(request.user, partner_id)
-    return _standing_page(request, partner, template="portal/home.html")
+    notices = list(notices_for(request.user, partner)[:8])
+    response = _standing_page(
+        request, partner, template="portal/home.html", extra={"notices": notices}
+    )
+    if any(notice.read_at is None for notice in notices):
+        notices_mark_read(user=request.user, partner=partner)
+    return response
 
 
 @scoped(pk=Partner)

@@ -63,3 +63,59 @@ def test_wrong_password_shows_a_message(page, live_server):
     page.fill("#id_password", "wrong-password")
     page.click("button[type=submit]")
     assert "not correct" in page.text_content(".alert-danger")
+
+
+def test_register_see_the_conflict_hint_manager_approves_partner_sees_it(page, live_server):
+    from deals.services import deal_register
+    from partners.models import PartnerRole
+    from tests.factories import StaffFactory
+
+    manager = StaffFactory(username="mona", role="channel_manager")
+    ours = PartnerFactory(name="Delta Partners", domain="delta.example", channel_manager=manager)
+    theirs = PartnerFactory(name="Echo Partners", domain="echo.example")
+    PartnerUserFactory(partner=ours, role=PartnerRole.ADMIN, user__username="dora")
+    echo_rep = PartnerUserFactory(partner=theirs).user
+    deal_register(
+        partner=theirs,
+        submitted_by=echo_rep,
+        customer_name="Taken Co",
+        customer_domain="taken.example",
+        amount="5000",
+        expected_close=timezone.localdate() + timedelta(days=30),
+        deal_type="new_logo",
+        compensation_model="reseller",
+    )
+
+    sign_in(page, live_server, "dora")
+    page.wait_for_url(f"{live_server.url}/portal/home/")
+    page.click("text=Deals")
+    page.click("text=Register a deal")
+    page.fill("#id_customer_name", "Taken Co")
+    page.fill("#id_customer_domain", "www.taken.example")
+    page.wait_for_selector("#account-check[data-state=taken]")
+    assert "Echo" not in page.text_content("#account-check")
+    page.fill("#id_customer_name", "Fresh Foods")
+    page.fill("#id_customer_domain", "freshfoods.example")
+    page.wait_for_selector("#account-check[data-state=free]")
+    page.fill("#id_amount", "48000")
+    page.fill("#id_expected_close", str(timezone.localdate() + timedelta(days=60)))
+    page.click("button:has-text('Register')")
+    page.wait_for_selector("[data-testid=deal-status]")
+    assert "Pending approval" in page.text_content("[data-testid=deal-status]")
+    deal_url = page.url
+
+    manager_context = page.context.browser.new_context()
+    manager_page = manager_context.new_page()
+    sign_in(manager_page, live_server, "mona")
+    manager_page.goto(f"{live_server.url}/admin/deals/deal/?status__exact=pending")
+    manager_page.click("text=Fresh Foods")
+    manager_page.click("text=Approve")
+    manager_page.click("input[type=submit][value=Approve]")
+    manager_page.wait_for_selector("text=approve recorded")
+    manager_context.close()
+
+    page.goto(deal_url)
+    assert "Approved" in page.text_content("[data-testid=deal-status]")
+    assert page.text_content("[data-testid=expires-on]")
+    page.goto(f"{live_server.url}/portal/home/")
+    assert "Fresh Foods is approved" in page.text_content("[data-testid=notices]")

@@ -137,3 +137,24 @@ def test_detail_query_count_is_flat(
     client.force_login(a_rep)
     with django_assert_max_num_queries(14):
         assert client.get(reverse("portal-deal", args=[deal.pk])).status_code == 200
+
+
+def test_the_second_partner_finds_a_notice_on_the_portal(client, a_rep, b_admin, partner_a):
+    services.deal_register(
+        partner=partner_a,
+        submitted_by=a_rep,
+        customer_name="Hooli",
+        customer_domain="hooli.example",
+        amount="1000",
+        expected_close=timezone.localdate(),
+        deal_type="new_logo",
+        compensation_model="reseller",
+    )
+    client.force_login(b_admin)
+    client.post(reverse("portal-deal-new"), FORM)
+    home = client.get(reverse("portal-home")).content.decode()
+    assert 'data-testid="unread" title="New notices">1<' in home
+    assert "Another partner registered this customer first" in home
+    assert partner_a.name not in home
+    again = client.get(reverse("portal-home")).content.decode()
+    assert 'data-testid="unread"' not in again

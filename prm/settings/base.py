@@ -73,6 +73,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "prm.context_processors.roles",
+                "partners.context_processors.notices",
             ],
         },
     },
