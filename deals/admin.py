@@ -79,12 +79,11 @@ class DealAdmin(DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         "customer_name",
         "partner",
         "status_badge",
+        "sla",
         "amount",
         "submitted_at",
-        "sla",
         "expires_on",
         "direct_conflict",
-        "partner_credit",
     ]
     list_filter = [
         "status",
