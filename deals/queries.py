@@ -187,3 +187,65 @@ def pipeline_by_partner(partner_ids: Iterable[int], as_of: date) -> dict[int, di
         row["partner_id"]: {"count": row["count"], "amount": row["amount"] or Decimal("0")}
         for row in rows
     }
+
+
+def _span(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, the day after end 00:00) in the site's time zone, for datetime columns."""
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    zone = timezone.get_current_timezone()
+    return (
+        datetime.combine(start, time.min, tzinfo=zone),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
+    )
+
+
+def approved_registrations_by_partner(ids: Iterable[int], start: date, end: date) -> dict[int, int]:
+    """Registrations submitted in [start, end] that were approved, whatever their status now."""
+    low, high = _span(start, end)
+    rows = (
+        Deal.objects.filter(
+            partner_id__in=list(ids),
+            submitted_at__gte=low,
+            submitted_at__lt=high,
+            approved_at__isnull=False,
+        )
+        .values("partner_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["partner_id"]: row["n"] for row in rows}
+
+
+def csat_by_partner(ids: Iterable[int], start: date, end: date) -> dict[int, tuple[int, int]]:
+    """CSAT answers recorded in [start, end]: (responses, sum of the 1–5 scores) per partner."""
+    low, high = _span(start, end)
+    rows = (
+        Deal.objects.filter(
+            partner_id__in=list(ids),
+            csat__isnull=False,
+            csat_recorded_at__gte=low,
+            csat_recorded_at__lt=high,
+        )
+        .values("partner_id")
+        .annotate(n=Count("id"), total=Sum("csat"))
+    )
+    return {row["partner_id"]: (row["n"], row["total"] or 0) for row in rows}
+
+
+def registration_activity(ids: Iterable[int], start: date, end: date) -> dict[int, dict]:
+    """Registrations submitted in [start, end] per partner: count, direct conflicts, latest."""
+    from django.db.models import Max
+
+    low, high = _span(start, end)
+    rows = (
+        Deal.objects.filter(partner_id__in=list(ids), submitted_at__gte=low, submitted_at__lt=high)
+        .values("partner_id")
+        .annotate(
+            n=Count("id"),
+            direct=Count("id", filter=Q(direct_conflict=True)),
+            latest=Max("submitted_at"),
+        )
+    )
+    return {row["partner_id"]: row for row in rows}

@@ -6,4 +6,9 @@ class EnablementConfig(AppConfig):
     verbose_name = "Enablement"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from . import permissions  # noqa: F401  (registers the rules permissions)
+        from .signals import record_login_day
+
+        user_logged_in.connect(record_login_day, dispatch_uid="enablement.login_day")

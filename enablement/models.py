@@ -59,3 +59,72 @@ class Certification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.certification_type} ({self.issued_on}–{self.expires_on})"
+
+
+class LoginDay(models.Model):
+    """A day on which a partner person signed in to the portal (API tokens do not count)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="login_days")
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="one_login_day_per_user_day")
+        ]
+        indexes = [models.Index(fields=["partner", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.day}"
+
+
+class TrainingCompletion(models.Model):
+    """A course a partner person completed (an engagement input of the scorecard)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_completions"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="trainings")
+    course = models.CharField(max_length=200)
+    completed_on = models.DateField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-completed_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course", "completed_on"], name="one_completion_per_course_day"
+            )
+        ]
+        indexes = [models.Index(fields=["partner", "completed_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.course} ({self.completed_on})"
+
+
+class EventAttendance(models.Model):
+    """A partner person attended a vendor event (an engagement input of the scorecard)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="event_attendances"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="events")
+    event = models.CharField(max_length=200)
+    attended_on = models.DateField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-attended_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "event", "attended_on"], name="one_attendance_per_event_day"
+            )
+        ]
+        indexes = [models.Index(fields=["partner", "attended_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.event} ({self.attended_on})"

@@ -38,3 +38,39 @@ def certifications_visible_to(user) -> QuerySet[Certification]:
     return scope_to_user(
         Certification.objects.select_related("user", "certification_type", "partner"), user
     )
+
+
+def engagement_counts(partner_ids: Iterable[int], start: date, end: date) -> dict[int, dict]:
+    """Per partner, in [start, end]: distinct portal-login days, trainings, events.
+
+    Three grouped queries, whatever the number of partners.
+    """
+    from .models import EventAttendance, LoginDay, TrainingCompletion
+
+    ids = list(partner_ids)
+    result: dict[int, dict] = {pid: {"login_days": 0, "trainings": 0, "events": 0} for pid in ids}
+    for model, field, key in (
+        (LoginDay, "day", "login_days"),
+        (TrainingCompletion, "completed_on", "trainings"),
+        (EventAttendance, "attended_on", "events"),
+    ):
+        rows = (
+            model.objects.filter(partner_id__in=ids, **{f"{field}__range": (start, end)})
+            .values("partner_id")
+            .annotate(n=Count(field, distinct=True) if key == "login_days" else Count("id"))
+        )
+        for row in rows:
+            result[row["partner_id"]][key] = row["n"]
+    return result
+
+
+def lapsed_certification_partners(partner_ids: Iterable[int], as_of: date) -> set[int]:
+    """Partners with a person whose certification has expired and who holds no current one."""
+    ids = list(partner_ids)
+    current = current_certifications(as_of).filter(partner_id__in=ids).values("user_id")
+    return set(
+        Certification.objects.filter(partner_id__in=ids, expires_on__lte=as_of)
+        .exclude(user_id__in=current)
+        .values_list("partner_id", flat=True)
+        .distinct()
+    )

@@ -471,3 +471,41 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class OutreachTask(models.Model):
+    """Something a channel manager should do for a partner (e.g. after a red flag)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="outreach_tasks")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="outreach_tasks",
+    )
+    red_flag = models.ForeignKey(
+        RedFlag, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    title = models.CharField(max_length=200)
+    due_on = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["status", "due_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["red_flag"],
+                condition=Q(red_flag__isnull=False),
+                name="one_task_per_red_flag",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -15,6 +15,7 @@ from partners.api import (
     ProgramViewSet,
     TokenView,
 )
+from scoring.api import QuarterViewSet, RedFlagViewSet, ScorecardViewSet
 
 router = DefaultRouter()
 router.register("programs", ProgramViewSet, basename="program")
@@ -27,6 +28,9 @@ router.register("accounts", AccountViewSet, basename="account")
 router.register("leads", LeadViewSet, basename="lead")
 router.register("deals", DealViewSet, basename="deal")
 router.register("conflicts", ConflictCaseViewSet, basename="conflict")
+router.register("scorecards", ScorecardViewSet, basename="scorecard")
+router.register("red-flags", RedFlagViewSet, basename="red-flag")
+router.register("quarters", QuarterViewSet, basename="quarter")
 
 
 def healthz(request):

@@ -144,3 +144,21 @@ def program_overview(partners: QuerySet[Partner], as_of: date) -> dict:
             started_on__range=(quarter.start, quarter.end)
         ).count(),
     }
+
+
+def scorecards_visible_to(user) -> QuerySet:
+    from partners.queries import scope_to_user
+
+    from .models import Scorecard
+
+    return scope_to_user(
+        Scorecard.objects.select_related("partner", "tier_before", "tier_after", "qualified_tier"),
+        user,
+    )
+
+
+def red_flags_visible_to(user) -> QuerySet:
+    from partners.models import RedFlag
+    from partners.queries import scope_to_user
+
+    return scope_to_user(RedFlag.objects.select_related("partner"), user)

@@ -122,3 +122,246 @@ def tier_progress(
         current_requirements=requirements(current, facts),
         next_requirements=requirements(following, facts) if following else [],
     )
+
+
+# ---------------------------------------------------------------- quarterly scorecard (§2)
+
+CENT = Decimal("0.01")
+
+
+def _round(value: Decimal) -> Decimal:
+    from decimal import ROUND_HALF_UP
+
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _share(have, target) -> Decimal:
+    """min(1, have / target) as a Decimal; a target of 0 counts as met."""
+    if not target:
+        return Decimal("1")
+    return min(Decimal("1"), Decimal(have) / Decimal(target))
+
+
+@dataclass(frozen=True)
+class ScoringWeights:
+    """The program's points and targets (defaults: RULEBOOK §2)."""
+
+    revenue_points: Decimal = Decimal("30")
+    pipeline_points: Decimal = Decimal("20")
+    pipeline_target: int = 5
+    certification_points: Decimal = Decimal("15")
+    satisfaction_points: Decimal = Decimal("20")
+    login_days_points: Decimal = Decimal("5")
+    login_days_target: int = 12
+    training_points: Decimal = Decimal("5")
+    training_target: int = 3
+    events_points: Decimal = Decimal("5")
+    events_target: int = 1
+    band_maintain_from: Decimal = Decimal("40")
+    band_grow_from: Decimal = Decimal("60")
+    band_invest_from: Decimal = Decimal("80")
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    """One partner's quarter, as the scorecard needs it."""
+
+    quarter_revenue: Decimal
+    quarterly_quota: Decimal
+    approved_registrations: int  # submitted in the quarter and approved (whatever now)
+    certified_reps: int  # on the quarter's last day
+    reps_required: int  # by the tier held on the quarter's last day
+    csat_responses: int
+    csat_total: int  # sum of the 1–5 answers
+    login_days: int
+    trainings: int
+    events: int
+
+
+class Band:
+    PROBATION = "probation"
+    MAINTAIN = "maintain"
+    GROW = "grow"
+    INVEST = "invest"
+
+
+@dataclass(frozen=True)
+class ScoreCard:
+    revenue: Decimal
+    pipeline: Decimal
+    certification: Decimal
+    satisfaction: Decimal
+    engagement: Decimal
+    total: Decimal
+    band: str
+    csat_no_data: bool
+
+
+def band_for(total: Decimal, weights: ScoringWeights) -> str:
+    if total >= weights.band_invest_from:
+        return Band.INVEST
+    if total >= weights.band_grow_from:
+        return Band.GROW
+    if total >= weights.band_maintain_from:
+        return Band.MAINTAIN
+    return Band.PROBATION
+
+
+def score(inputs: ScoreInputs, weights: ScoringWeights = ScoringWeights()) -> ScoreCard:
+    """RULEBOOK §2: five dimensions, each rounded to cents; the total is their sum."""
+    if inputs.quarterly_quota > 0:
+        revenue = weights.revenue_points * _share(inputs.quarter_revenue, inputs.quarterly_quota)
+    else:
+        revenue = Decimal("0")  # quota 0 → 0 points
+    revenue = max(revenue, Decimal("0"))
+    pipeline = weights.pipeline_points * _share(
+        inputs.approved_registrations, weights.pipeline_target
+    )
+    certification = weights.certification_points * _share(
+        inputs.certified_reps, inputs.reps_required
+    )
+    no_data = inputs.csat_responses == 0
+    satisfaction = (
+        Decimal("0")
+        if no_data
+        else weights.satisfaction_points
+        * Decimal(inputs.csat_total)
+        / Decimal(inputs.csat_responses)
+        / Decimal(5)
+    )
+    engagement = (
+        weights.login_days_points * _share(inputs.login_days, weights.login_days_target)
+        + weights.training_points * _share(inputs.trainings, weights.training_target)
+        + weights.events_points * _share(inputs.events, weights.events_target)
+    )
+    parts = [_round(v) for v in (revenue, pipeline, certification, satisfaction, engagement)]
+    total = sum(parts, Decimal("0"))
+    return ScoreCard(*parts, total=total, band=band_for(total, weights), csat_no_data=no_data)
+
+
+# ---------------------------------------------------------------- tier decision (§3)
+
+
+class Action:
+    STAY = "stay"
+    ADVANCE = "advance"
+    FAST_TRACK = "fast_track"
+    DEMOTE = "demote"
+    EXIT = "exit"
+
+
+@dataclass(frozen=True)
+class TierRules:
+    """The program's tier-movement numbers (defaults: RULEBOOK §3)."""
+
+    advance_after_closes: int = 2
+    demote_after_closes: int = 2
+    exit_after_closes: int = 4
+    fast_track_score: Decimal = Decimal("80")
+    fast_track_quarter_revenue: Decimal = Decimal("2500000")
+
+
+@dataclass(frozen=True)
+class CloseFacts:
+    """One partner at one close, with what the earlier closes found (most recent first)."""
+
+    current_rank: int
+    qualified_rank: int
+    meets_lowest: bool  # meets the lowest tier's own requirements
+    total: Decimal
+    quarter_revenue: Decimal
+    previous_qualified_ranks: tuple[int, ...] = ()
+    previous_meets_lowest: tuple[bool, ...] = ()
+
+
+@dataclass(frozen=True)
+class TierDecision:
+    action: str
+    to_rank: int
+
+
+def decide_tier(
+    facts: CloseFacts, *, ranks: list[int], rules: TierRules = TierRules()
+) -> TierDecision:
+    """Advance, fast-track, demote, exit or stay (RULEBOOK §3), from this and earlier closes.
+
+    - revenue in the quarter ≥ the fast-track amount → the top tier at once;
+    - score ≥ the fast-track score and qualified above → up to the qualified tier now;
+    - qualified above at this close and the previous ones (2 in all) → up to the lowest
+      of those qualified tiers;
+    - qualified below at this close and the previous ones → down to the highest of them;
+    - at the lowest tier and below its requirements at 4 consecutive closes → exit.
+    """
+    top, lowest = max(ranks), min(ranks)
+    current = facts.current_rank
+    if facts.quarter_revenue >= rules.fast_track_quarter_revenue and current < top:
+        return TierDecision(Action.FAST_TRACK, top)
+    recent = (facts.qualified_rank, *facts.previous_qualified_ranks)
+    if facts.qualified_rank > current:
+        if facts.total >= rules.fast_track_score:
+            return TierDecision(Action.FAST_TRACK, facts.qualified_rank)
+        window = recent[: rules.advance_after_closes]
+        if len(window) == rules.advance_after_closes and all(r > current for r in window):
+            return TierDecision(Action.ADVANCE, min(window))
+    if facts.qualified_rank < current:
+        window = recent[: rules.demote_after_closes]
+        if len(window) == rules.demote_after_closes and all(r < current for r in window):
+            return TierDecision(Action.DEMOTE, max(window))
+    if current == lowest and not facts.meets_lowest:
+        streak = (facts.meets_lowest, *facts.previous_meets_lowest)[: rules.exit_after_closes]
+        if len(streak) == rules.exit_after_closes and not any(streak):
+            return TierDecision(Action.EXIT, current)
+    return TierDecision(Action.STAY, current)
+
+
+# ---------------------------------------------------------------- red flags (§8)
+
+
+class Flag:
+    NO_RECENT_DEAL = "no_recent_deal"
+    CERT_LAPSED = "cert_lapsed"
+    LOW_CSAT = "low_csat"
+    DIRECT_COMPETITION = "direct_competition"
+
+
+@dataclass(frozen=True)
+class FlagThresholds:
+    no_deal_days: int = 90
+    low_csat_min_responses: int = 3
+    low_csat_below: Decimal = Decimal("3.5")
+    direct_competition_min_registrations: int = 5
+    direct_competition_share: Decimal = Decimal("0.20")
+
+
+@dataclass(frozen=True)
+class FlagFacts:
+    """One partner as of one day."""
+
+    active_days: int  # days since the partnership started
+    registrations_recent: int  # submitted in the last ``no_deal_days`` days
+    certified_reps: int
+    reps_required: int
+    has_lapsed_certification: bool  # someone's certification expired with none current
+    csat_responses_year: int  # in the last 365 days
+    csat_total_year: int
+    registrations_year: int  # submitted in the last 365 days
+    direct_conflicts_year: int
+
+
+def red_flags(facts: FlagFacts, limits: FlagThresholds = FlagThresholds()) -> set[str]:
+    """The flags whose condition holds (RULEBOOK §8)."""
+    flags = set()
+    if facts.active_days >= limits.no_deal_days and facts.registrations_recent == 0:
+        flags.add(Flag.NO_RECENT_DEAL)
+    if facts.certified_reps < facts.reps_required and facts.has_lapsed_certification:
+        flags.add(Flag.CERT_LAPSED)
+    if facts.csat_responses_year >= limits.low_csat_min_responses and (
+        Decimal(facts.csat_total_year) / Decimal(facts.csat_responses_year) < limits.low_csat_below
+    ):
+        flags.add(Flag.LOW_CSAT)
+    if facts.registrations_year >= limits.direct_competition_min_registrations and (
+        Decimal(facts.direct_conflicts_year) / Decimal(facts.registrations_year)
+        > limits.direct_competition_share
+    ):
+        flags.add(Flag.DIRECT_COMPETITION)
+    return flags

@@ -24,10 +24,12 @@ from partners.models import (
     PartnerStatus,
     PartnerUser,
     Program,
+    RedFlag,
     Tier,
     User,
 )
 from prm.roles import Role
+from scoring.models import Scorecard
 
 
 def default_tier(slug: str = "registered") -> Tier:
@@ -158,3 +160,30 @@ class ConflictCaseFactory(factory.django.DjangoModelFactory):
     deal = factory.SubFactory(DealFactory, partner=factory.SelfAttribute("..partner"))
     account = factory.SubFactory(AccountFactory)
     sla_due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=24))
+
+
+class RedFlagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RedFlag
+
+    partner = factory.SubFactory(PartnerFactory)
+    kind = "no_recent_deal"
+
+
+class ScorecardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Scorecard
+
+    partner = factory.SubFactory(PartnerFactory)
+    quarter = "2026Q3"
+    tier_before = factory.LazyAttribute(lambda s: s.partner.tier)
+    qualified_tier = factory.LazyAttribute(lambda s: s.partner.tier)
+    tier_after = factory.LazyAttribute(lambda s: s.partner.tier)
+    revenue = Decimal("10")
+    pipeline = Decimal("10")
+    certification = Decimal("10")
+    satisfaction = Decimal("10")
+    engagement = Decimal("10")
+    total = Decimal("50")
+    band = "maintain"
+    closed_at = factory.LazyFunction(timezone.now)

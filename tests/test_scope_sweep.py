@@ -15,7 +15,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deals.models import ConflictCase, Deal
 from enablement.models import Certification
-from partners.models import Account, Lead, Partner, PartnerUser, User
+from partners.models import Account, Lead, Partner, PartnerUser, RedFlag, User
+from scoring.models import Scorecard
 
 from .factories import (
     AccountFactory,
@@ -24,6 +25,8 @@ from .factories import (
     DealFactory,
     LeadFactory,
     PartnerUserFactory,
+    RedFlagFactory,
+    ScorecardFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +116,8 @@ def objects_of(partner: Partner) -> dict:
         Certification: certification,
         Deal: DealFactory(partner=partner),
         ConflictCase: ConflictCaseFactory(partner=partner),
+        RedFlag: RedFlagFactory(partner=partner),
+        Scorecard: ScorecardFactory(partner=partner),
     }
 
 

@@ -194,6 +194,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The docs page loads Swagger UI from our own static files (vendored), not a CDN.
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui",
+    "ENUM_NAME_OVERRIDES": {
+        "PartnerStatusEnum": "partners.models.PartnerStatus",
+        "DealStatusEnum": "deals.models.DealStatus",
+        "OpenOrResolvedEnum": "partners.models.RedFlag.Status",
+        "QuarterCloseStateEnum": "scoring.models.QuarterClose.State",
+    },
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
 }
 

@@ -1,0 +1,134 @@
+"""REST API: scorecards, red flags and the quarter close (API.md)."""
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from partners.models import RedFlag
+from prm.api_errors import Conflict
+from prm.roles import Role, role_of
+
+from . import services, tasks
+from .models import QuarterClose, Scorecard
+from .queries import red_flags_visible_to, scorecards_visible_to
+
+
+class ScorecardSerializer(serializers.ModelSerializer):
+    tier = serializers.SlugRelatedField(source="tier_before", slug_field="slug", read_only=True)
+    qualified_tier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tier_after = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Scorecard
+        fields = [
+            "id",
+            "partner",
+            "quarter",
+            "total",
+            "band",
+            "revenue",
+            "pipeline",
+            "certification",
+            "satisfaction",
+            "engagement",
+            "csat_no_data",
+            "inputs",
+            "tier",
+            "qualified_tier",
+            "decision",
+            "tier_after",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class ScorecardViewSet(viewsets.ReadOnlyModelViewSet):
+    """Quarterly scorecards in the caller's scope (RULEBOOK §2)."""
+
+    queryset = Scorecard.objects.all()
+    serializer_class = ScorecardSerializer
+    filterset_fields = {"partner": ["exact"], "quarter": ["exact"], "band": ["exact"]}
+
+    def get_queryset(self):
+        return scorecards_visible_to(self.request.user).order_by("-quarter", "partner_id")
+
+
+class RedFlagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RedFlag
+        fields = ["id", "partner", "kind", "status", "opened_at", "resolved_at", "details"]
+        read_only_fields = fields
+
+
+class RedFlagViewSet(viewsets.ReadOnlyModelViewSet):
+    """Red flags (RULEBOOK §8) in the caller's scope."""
+
+    queryset = RedFlag.objects.all()
+    serializer_class = RedFlagSerializer
+    filterset_fields = {"partner": ["exact"], "status": ["exact"], "kind": ["exact"]}
+
+    def get_queryset(self):
+        return red_flags_visible_to(self.request.user).order_by("-opened_at")
+
+
+class QuarterCloseSerializer(serializers.ModelSerializer):
+    job = serializers.IntegerField(source="pk", read_only=True)
+    progress = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = QuarterClose
+        fields = [
+            "job",
+            "quarter",
+            "state",
+            "progress",
+            "partners_total",
+            "partners_done",
+            "tier_changes",
+            "flags_opened",
+            "runs",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "timings",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class ChiefOrAdminWrites(permissions.BasePermission):
+    message = "Only the channel chief or an admin can close a quarter."
+
+    def has_permission(self, request, view) -> bool:
+        role = role_of(request.user)
+        if request.method in permissions.SAFE_METHODS:
+            return role in (Role.CHANNEL_CHIEF, Role.ADMIN, Role.EXECUTIVE, Role.CHANNEL_MANAGER)
+        return role in (Role.CHANNEL_CHIEF, Role.ADMIN)
+
+
+class QuarterViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The quarter close: ``POST /quarters/2026Q3/close/`` queues it, ``GET`` shows its state."""
+
+    queryset = QuarterClose.objects.all()
+    serializer_class = QuarterCloseSerializer
+    permission_classes = [ChiefOrAdminWrites]
+    lookup_field = "quarter"
+    lookup_value_regex = r"\d{4}Q[1-4]"
+    # Program-wide, not a partner's: the scope sweep knows not to expect 404s here.
+    shared_resource = True
+
+    @extend_schema(
+        request=None,
+        responses={202: QuarterCloseSerializer},
+        parameters=[OpenApiParameter("quarter", str, OpenApiParameter.PATH)],
+    )
+    @action(detail=True, methods=["post"])
+    def close(self, request, quarter=None):
+        try:
+            close = services.quarter_close_request(quarter=quarter, by=request.user)
+        except services.QuarterNotEnded as exc:
+            raise Conflict(str(exc)) from exc
+        transaction.on_commit(lambda: tasks.close_quarter.delay(close.quarter, request.user.pk))
+        return Response(self.get_serializer(close).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,487 @@
+"""The quarter close and the red-flag refresh (RULEBOOK §2, §3, §8).
+
+Both work set-wise: a fixed number of grouped queries gathers every partner's inputs,
+``scoring.rules`` decides in memory, and bulk writes store the results in batches, each
+batch one transaction, keyed by (partner, quarter) so that a rerun — or a run that
+crashed half-way — ends with the same rows and no duplicates.
+"""
+
+import time
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from deals.queries import (
+    approved_registrations_by_partner,
+    csat_by_partner,
+    registration_activity,
+    revenue_by_partner,
+)
+from enablement.queries import (
+    certified_rep_counts,
+    engagement_counts,
+    lapsed_certification_partners,
+)
+from partners.models import (
+    OutreachTask,
+    Partner,
+    PartnerStatus,
+    Program,
+    RedFlag,
+    TierChange,
+    User,
+)
+from prm.quarters import Quarter
+
+from . import rules
+from .models import QuarterClose, Scorecard
+from .queries import partner_facts, tier_requirements
+
+BATCH_SIZE = 1000
+STALE_AFTER = timedelta(minutes=15)  # a running close with no heartbeat since is taken over
+
+
+class QuarterNotEnded(Exception):
+    def __init__(self, quarter: Quarter):
+        super().__init__(
+            f"{quarter} ends on {quarter.end:%d %b %Y}; it can be closed from the day after."
+        )
+
+
+class CloseInProgress(Exception):
+    pass
+
+
+def _weights(program: Program) -> rules.ScoringWeights:
+    return rules.ScoringWeights(
+        revenue_points=program.revenue_points,
+        pipeline_points=program.pipeline_points,
+        pipeline_target=program.pipeline_target,
+        certification_points=program.certification_points,
+        satisfaction_points=program.satisfaction_points,
+        login_days_points=program.login_days_points,
+        login_days_target=program.login_days_target,
+        training_points=program.training_points,
+        training_target=program.training_target,
+        events_points=program.events_points,
+        events_target=program.events_target,
+        band_maintain_from=program.band_maintain_from,
+        band_grow_from=program.band_grow_from,
+        band_invest_from=program.band_invest_from,
+    )
+
+
+def _tier_rules(program: Program) -> rules.TierRules:
+    return rules.TierRules(
+        advance_after_closes=program.advance_after_closes,
+        demote_after_closes=program.demote_after_closes,
+        exit_after_closes=program.exit_after_closes,
+        fast_track_score=program.fast_track_score,
+        fast_track_quarter_revenue=program.fast_track_quarter_revenue,
+    )
+
+
+def _thresholds(program: Program) -> rules.FlagThresholds:
+    return rules.FlagThresholds(
+        no_deal_days=program.no_deal_days,
+        low_csat_min_responses=program.low_csat_min_responses,
+        low_csat_below=program.low_csat_below,
+        direct_competition_min_registrations=program.direct_competition_min_registrations,
+        direct_competition_share=program.direct_competition_share,
+    )
+
+
+def parse_ended_quarter(label: str, *, today: date | None = None) -> Quarter:
+    """The quarter named by ``label``; ``QuarterNotEnded`` unless its last day has passed."""
+    quarter = Quarter.parse(label)
+    if quarter.end >= (today or timezone.localdate()):
+        raise QuarterNotEnded(quarter)
+    return quarter
+
+
+@transaction.atomic
+def quarter_close_request(*, quarter: str, by: User | None) -> QuarterClose:
+    """Record that a close was asked for (the API and the admin then queue the job)."""
+    parsed = parse_ended_quarter(quarter)
+    close, _ = QuarterClose.objects.select_for_update().get_or_create(quarter=parsed.label)
+    if close.state != QuarterClose.State.RUNNING:
+        close.state = QuarterClose.State.QUEUED
+    close.requested_by, close.requested_at = by, timezone.now()
+    close.save()
+    return close
+
+
+def _claim(label: str) -> QuarterClose:
+    """Mark the close running, unless another run is alive (the lock per quarter)."""
+    now = timezone.now()
+    with transaction.atomic():
+        close, _ = QuarterClose.objects.select_for_update().get_or_create(quarter=label)
+        alive = close.heartbeat_at and now - close.heartbeat_at < STALE_AFTER
+        if close.state == QuarterClose.State.RUNNING and alive:
+            raise CloseInProgress(f"The close of {label} is already running.")
+        close.state = QuarterClose.State.RUNNING
+        close.started_at = close.heartbeat_at = now
+        close.finished_at = None
+        close.partners_done = 0
+        close.error = ""
+        close.runs = F("runs") + 1
+        close.save()
+        close.refresh_from_db()
+    return close
+
+
+def quarter_close(
+    *, quarter: str, by: User | None = None, batch_size: int = BATCH_SIZE
+) -> QuarterClose:
+    """Close ``quarter``: score every active partner, decide tiers, refresh red flags.
+
+    Running it again gives the same scorecards and tier changes: each partner's tier
+    before the close is kept on its scorecard and reused, tier changes are unique per
+    (partner, quarter), and scorecards are overwritten in place.
+    """
+    parsed = parse_ended_quarter(quarter)
+    close = _claim(parsed.label)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    try:
+        tick = time.perf_counter()
+        cards, changes, partners = _compute(parsed, by=by)
+        timings["gather_and_score_s"] = round(time.perf_counter() - tick, 3)
+        QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(cards))
+
+        tick = time.perf_counter()
+        _write(close, parsed, cards, changes, partners, batch_size=batch_size)
+        timings["write_s"] = round(time.perf_counter() - tick, 3)
+
+        tick = time.perf_counter()
+        flags = red_flags_refresh(as_of=parsed.end)
+        timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
+        timings["total_s"] = round(time.perf_counter() - started, 3)
+        QuarterClose.objects.filter(pk=close.pk).update(
+            state=QuarterClose.State.DONE,
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+            tier_changes=TierChange.objects.filter(quarter=parsed.label)
+            .exclude(cause="override")
+            .count(),
+            flags_opened=flags["opened"],
+            timings=timings,
+        )
+    except Exception as exc:
+        QuarterClose.objects.filter(pk=close.pk).update(
+            state=QuarterClose.State.FAILED, error=repr(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    close.refresh_from_db()
+    return close
+
+
+def _compute(quarter: Quarter, *, by: User | None):
+    partners = list(
+        Partner.objects.filter(status=PartnerStatus.ACTIVE)
+        .select_related("tier", "channel_manager")
+        .order_by("pk")
+    )
+    ids = [p.pk for p in partners]
+    programs = {
+        program.pk: program
+        for program in Program.objects.filter(
+            pk__in={p.program_id for p in partners}
+        ).prefetch_related("tiers")
+    }
+    quarter_revenue = revenue_by_partner(ids, quarter.start, quarter.end)
+    approved = approved_registrations_by_partner(ids, quarter.start, quarter.end)
+    reps = certified_rep_counts(ids, quarter.end)
+    csat = csat_by_partner(ids, quarter.start, quarter.end)
+    engagement = engagement_counts(ids, quarter.start, quarter.end)
+    facts = partner_facts(ids, quarter.end)  # trailing-12-month facts for qualification
+    already = dict(
+        Scorecard.objects.filter(quarter=quarter.label).values_list("partner_id", "tier_before_id")
+    )
+    earlier_labels = [q.label for q in quarter.trailing(4)[:-1]]
+    history = defaultdict(list)
+    for row in (
+        Scorecard.objects.filter(partner_id__in=ids, quarter__in=earlier_labels)
+        .values("partner_id", "quarter", "qualified_tier__rank", "meets_lowest")
+        .order_by("partner_id", "-quarter")
+    ):
+        history[row["partner_id"]].append(row)
+
+    tiers_by_program = {
+        pid: {t.pk: t for t in program.tiers.all()} for pid, program in programs.items()
+    }
+    now = timezone.now()
+    cards, changes = [], []
+    for partner in partners:
+        program = programs[partner.program_id]
+        tiers = tiers_by_program[partner.program_id]
+        by_rank = {t.rank: t for t in tiers.values()}
+        requirements = tier_requirements(program)
+        tier_before = tiers.get(already.get(partner.pk), partner.tier)
+        quota = partner.annual_quota
+        if quota is None:
+            quota = tier_before.default_annual_quota
+        responses, csat_total = csat.get(partner.pk, (0, 0))
+        inputs = rules.ScoreInputs(
+            quarter_revenue=quarter_revenue.get(partner.pk, Decimal("0")),
+            quarterly_quota=quota / 4,
+            approved_registrations=approved.get(partner.pk, 0),
+            certified_reps=reps.get(partner.pk, 0),
+            reps_required=tier_before.certified_reps_required,
+            csat_responses=responses,
+            csat_total=csat_total,
+            **engagement[partner.pk],
+        )
+        card = rules.score(inputs, _weights(program))
+        partner_facts_now = facts[partner.pk]
+        qualified = rules.qualified_tier(requirements, partner_facts_now)
+        lowest = min(requirements, key=lambda t: t.rank)
+        meets_lowest = rules.qualifies(lowest, partner_facts_now)
+        earlier = history.get(partner.pk, [])
+        decision = rules.decide_tier(
+            rules.CloseFacts(
+                current_rank=tier_before.rank,
+                qualified_rank=qualified.rank,
+                meets_lowest=meets_lowest,
+                total=card.total,
+                quarter_revenue=inputs.quarter_revenue,
+                previous_qualified_ranks=tuple(r["qualified_tier__rank"] for r in earlier),
+                previous_meets_lowest=tuple(r["meets_lowest"] for r in earlier),
+            ),
+            ranks=list(by_rank),
+            rules=_tier_rules(program),
+        )
+        tier_after = by_rank[decision.to_rank]
+        cards.append(
+            Scorecard(
+                partner=partner,
+                quarter=quarter.label,
+                tier_before=tier_before,
+                qualified_tier=by_rank[qualified.rank],
+                meets_lowest=meets_lowest,
+                decision=decision.action,
+                tier_after=tier_after,
+                inputs={
+                    "quarter_revenue": str(inputs.quarter_revenue),
+                    "quarterly_quota": str(inputs.quarterly_quota),
+                    "approved_registrations": inputs.approved_registrations,
+                    "pipeline_target": program.pipeline_target,
+                    "certified_reps": inputs.certified_reps,
+                    "reps_required": inputs.reps_required,
+                    "csat_responses": responses,
+                    "csat_average": str(round(Decimal(csat_total) / responses, 2))
+                    if responses
+                    else None,
+                    "login_days": inputs.login_days,
+                    "trainings": inputs.trainings,
+                    "events": inputs.events,
+                    "trailing_revenue": str(partner_facts_now.revenue),
+                    "open_registrations": partner_facts_now.open_registrations,
+                    "new_logos": partner_facts_now.new_logos,
+                    "strategic_wins": partner_facts_now.strategic_wins,
+                },
+                revenue=card.revenue,
+                pipeline=card.pipeline,
+                certification=card.certification,
+                satisfaction=card.satisfaction,
+                engagement=card.engagement,
+                total=card.total,
+                band=card.band,
+                csat_no_data=card.csat_no_data,
+                closed_at=now,
+            )
+        )
+        if decision.action != rules.Action.STAY:
+            changes.append(
+                TierChange(
+                    partner=partner,
+                    from_tier=tier_before,
+                    to_tier=tier_after,
+                    cause=decision.action,
+                    quarter=quarter.label,
+                    reason=_why(decision, qualified, card),
+                    changed_by=by,
+                    changed_at=now,
+                )
+            )
+    return cards, changes, {p.pk: p for p in partners}
+
+
+def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
+    return {
+        rules.Action.ADVANCE: f"Qualified for {qualified.name} at two consecutive closes.",
+        rules.Action.FAST_TRACK: f"Fast-track: score {card.total} or quarter revenue.",
+        rules.Action.DEMOTE: f"Below the tier's requirements at two consecutive closes "
+        f"(qualifies for {qualified.name}).",
+        rules.Action.EXIT: "Below the entry tier's requirements at four consecutive closes.",
+    }.get(decision.action, "")
+
+
+def _write(close, quarter: Quarter, cards, changes, partners, *, batch_size: int) -> None:
+    fields = [
+        "tier_before",
+        "qualified_tier",
+        "meets_lowest",
+        "decision",
+        "tier_after",
+        "inputs",
+        "revenue",
+        "pipeline",
+        "certification",
+        "satisfaction",
+        "engagement",
+        "total",
+        "band",
+        "csat_no_data",
+        "closed_at",
+    ]
+    changes_by_partner = {change.partner_id: change for change in changes}
+    for start in range(0, len(cards), batch_size):
+        batch = cards[start : start + batch_size]
+        with transaction.atomic():
+            Scorecard.objects.bulk_create(
+                batch,
+                update_conflicts=True,
+                unique_fields=["partner", "quarter"],
+                update_fields=fields,
+            )
+            batch_changes = [
+                changes_by_partner[c.partner_id]
+                for c in batch
+                if c.partner_id in changes_by_partner
+            ]
+            TierChange.objects.bulk_create(batch_changes, ignore_conflicts=True)
+            updated = []
+            for card in batch:
+                partner = partners[card.partner_id]
+                partner.tier_id = card.tier_after_id
+                if card.decision == rules.Action.EXIT:
+                    partner.status = PartnerStatus.EXITED
+                if quarter.label >= (partner.latest_score_quarter or ""):
+                    partner.latest_score = card.total
+                    partner.latest_score_quarter = quarter.label
+                updated.append(partner)
+            Partner.objects.bulk_update(
+                updated, ["tier", "status", "latest_score", "latest_score_quarter"]
+            )
+            QuarterClose.objects.filter(pk=close.pk).update(
+                partners_done=F("partners_done") + len(batch), heartbeat_at=timezone.now()
+            )
+
+
+# ---------------------------------------------------------------- red flags
+
+
+def red_flags_refresh(*, as_of: date | None = None) -> dict:
+    """Open and resolve red flags for every active partner as of a day (RULEBOOK §8).
+
+    New flags notify the partner's channel manager; ``no_recent_deal`` also gives the
+    manager an outreach task. Safe to run twice at once: at most one flag is open per
+    partner and kind (a database constraint), and a flag's task is unique to it.
+    """
+    as_of = as_of or timezone.localdate()
+    partners = list(
+        Partner.objects.filter(status=PartnerStatus.ACTIVE).select_related(
+            "tier", "program", "channel_manager"
+        )
+    )
+    ids = [p.pk for p in partners]
+    recent_window = {p.program.no_deal_days for p in partners} or {90}
+    window = max(recent_window)
+    recent = registration_activity(ids, as_of - timedelta(days=window - 1), as_of)
+    year = registration_activity(ids, as_of - timedelta(days=364), as_of)
+    csat = csat_by_partner(ids, as_of - timedelta(days=364), as_of)
+    reps = certified_rep_counts(ids, as_of)
+    lapsed = lapsed_certification_partners(ids, as_of)
+    wanted: set[tuple[int, str]] = set()
+    for partner in partners:
+        limits = _thresholds(partner.program)
+        latest = recent.get(partner.pk, {}).get("latest")
+        recent_count = (
+            1 if latest and latest.date() > as_of - timedelta(days=limits.no_deal_days) else 0
+        )
+        responses, total = csat.get(partner.pk, (0, 0))
+        facts = rules.FlagFacts(
+            active_days=(as_of - partner.started_on).days,
+            registrations_recent=recent_count,
+            certified_reps=reps.get(partner.pk, 0),
+            reps_required=partner.tier.certified_reps_required,
+            has_lapsed_certification=partner.pk in lapsed,
+            csat_responses_year=responses,
+            csat_total_year=total,
+            registrations_year=year.get(partner.pk, {}).get("n", 0),
+            direct_conflicts_year=year.get(partner.pk, {}).get("direct", 0),
+        )
+        wanted |= {(partner.pk, kind) for kind in rules.red_flags(facts, limits)}
+
+    now = timezone.now()
+    with transaction.atomic():
+        open_now = set(
+            RedFlag.objects.filter(partner_id__in=ids, status=RedFlag.Status.OPEN).values_list(
+                "partner_id", "kind"
+            )
+        )
+        to_open = wanted - open_now
+        to_resolve = open_now - wanted
+        if to_resolve:
+            for kind in {k for _, k in to_resolve}:
+                RedFlag.objects.filter(
+                    status=RedFlag.Status.OPEN,
+                    kind=kind,
+                    partner_id__in=[pid for pid, k in to_resolve if k == kind],
+                ).update(status=RedFlag.Status.RESOLVED, resolved_at=now)
+        created = RedFlag.objects.bulk_create(
+            [
+                RedFlag(partner_id=pid, kind=kind, opened_at=now, details={"as_of": str(as_of)})
+                for pid, kind in sorted(to_open)
+            ],
+            ignore_conflicts=True,
+        )
+        fresh = list(
+            RedFlag.objects.filter(
+                status=RedFlag.Status.OPEN,
+                opened_at=now,
+                partner_id__in={pid for pid, _ in to_open},
+            ).select_related("partner__channel_manager")
+        )
+        by_id = {p.pk: p for p in partners}
+        OutreachTask.objects.bulk_create(
+            [
+                OutreachTask(
+                    partner_id=flag.partner_id,
+                    assignee=by_id[flag.partner_id].channel_manager,
+                    red_flag=flag,
+                    title=f"Reach out to {flag.partner}: no registration in "
+                    f"{by_id[flag.partner_id].program.no_deal_days} days",
+                    due_on=as_of + timedelta(days=7),
+                )
+                for flag in fresh
+                if flag.kind == rules.Flag.NO_RECENT_DEAL
+            ],
+            ignore_conflicts=True,
+        )
+        _notify_new_flags(fresh)
+    return {"opened": len(fresh) if created else 0, "resolved": len(to_resolve)}
+
+
+def _notify_new_flags(flags: list[RedFlag]) -> None:
+    by_manager = defaultdict(list)
+    for flag in flags:
+        manager = flag.partner.channel_manager
+        if manager is not None and manager.email:
+            by_manager[manager.email].append(flag)
+    for email, items in by_manager.items():
+        lines = "\n".join(f"- {flag.partner}: {flag.get_kind_display()}" for flag in items)
+        subject = f"{len(items)} new red flag(s) on your partners"
+        body = f"New red flags on your partners:\n\n{lines}\n"
+        transaction.on_commit(
+            lambda email=email, subject=subject, body=body: send_mail(
+                subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True
+            )
+        )
