@@ -137,7 +137,7 @@ def _claim(label: str) -> QuarterClose:
 
 
 def quarter_close(
-    *, quarter: str, by: User | None = None, batch_size: int = BATCH_SIZE
+    *, quarter: str, by: User | None = None, batch_size: int = BATCH_SIZE, notify: bool = True
 ) -> QuarterClose:
     """Close ``quarter``: score every active partner, decide tiers, refresh red flags.
 
@@ -160,7 +160,7 @@ def quarter_close(
         timings["write_s"] = round(time.perf_counter() - tick, 3)
 
         tick = time.perf_counter()
-        flags = red_flags_refresh(as_of=parsed.end)
+        flags = red_flags_refresh(as_of=parsed.end, notify=notify)
         timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
@@ -378,7 +378,7 @@ def _write(close, quarter: Quarter, cards, changes, partners, *, batch_size: int
 # ---------------------------------------------------------------- red flags
 
 
-def red_flags_refresh(*, as_of: date | None = None) -> dict:
+def red_flags_refresh(*, as_of: date | None = None, notify: bool = True) -> dict:
     """Open and resolve red flags for every active partner as of a day (RULEBOOK §8).
 
     New flags notify the partner's channel manager; ``no_recent_deal`` also gives the
@@ -466,7 +466,8 @@ def red_flags_refresh(*, as_of: date | None = None) -> dict:
             ],
             ignore_conflicts=True,
         )
-        _notify_new_flags(fresh)
+        if notify:
+            _notify_new_flags(fresh)
     return {"opened": len(fresh) if created else 0, "resolved": len(to_resolve)}
 
 

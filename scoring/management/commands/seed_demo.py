@@ -25,7 +25,13 @@ from deals.models import (
     Product,
 )
 from deals.rules import CompensationInputs, compensation
-from enablement.models import Certification, CertificationType
+from enablement.models import (
+    Certification,
+    CertificationType,
+    EventAttendance,
+    LoginDay,
+    TrainingCompletion,
+)
 from partners.models import (
     Account,
     Lead,
@@ -194,11 +200,14 @@ class Command(BaseCommand):
             accounts = self._accounts()
             self._leads(accounts, created)
             deals = self._deals(created, accounts, products)
+            self._engagement(created)
             self._demo_partner_logins(created)
+        closed = self._close_past_quarters()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {len(created)} partners, {User.objects.count()} users, "
-                f"{len(accounts)} accounts, {Lead.objects.count()} leads, {deals} deals."
+                f"{len(accounts)} accounts, {Lead.objects.count()} leads, {deals} deals; "
+                f"closed {', '.join(closed)}."
             )
         )
         self._write_logins(printed=True)
@@ -686,6 +695,71 @@ class Command(BaseCommand):
             deal.csat = self.rng.choices([1, 2, 3, 4, 5], weights=[3, 5, 15, 40, 37])[0]
             deal.csat_recorded_at = timezone.make_aware(datetime.combine(closed, time(12)))
         return deal
+
+    # ------------------------------------------------------------ engagement and closes
+
+    def _engagement(self, partners) -> None:
+        """Portal-login days, training completions and event attendance over 6 quarters."""
+        start = Quarter.containing(self.today).trailing(6)[0].start
+        span = (self.today - start).days
+        members = list(
+            PartnerUser.objects.filter(partner__in=partners).select_related("partner__tier")
+        )
+        courses = [
+            "Product deep dive",
+            "ICP and positioning workshop",
+            "Objection handling",
+            "Competitive positioning",
+            "Pricing and packaging",
+            "Deal registration training",
+        ]
+        events = ["Partner summit", "Quarterly roadmap webinar", "Regional roadshow"]
+        logins, trainings, attendances = [], [], []
+        for member in members:
+            keen = self.rng.random() * (1 + member.partner.tier.rank) / 2
+            days = self.rng.sample(range(span), k=min(span, int(keen * span * 0.15)))
+            logins += [
+                LoginDay(
+                    user_id=member.user_id,
+                    partner_id=member.partner_id,
+                    day=start + timedelta(days=d),
+                )
+                for d in days
+            ]
+            for course in self.rng.sample(courses, k=self.rng.randint(0, 4)):
+                trainings.append(
+                    TrainingCompletion(
+                        user_id=member.user_id,
+                        partner_id=member.partner_id,
+                        course=course,
+                        completed_on=start + timedelta(days=self.rng.randrange(span)),
+                    )
+                )
+            if self.rng.random() < 0.3 + 0.1 * member.partner.tier.rank:
+                attendances.append(
+                    EventAttendance(
+                        user_id=member.user_id,
+                        partner_id=member.partner_id,
+                        event=self.rng.choice(events),
+                        attended_on=start + timedelta(days=self.rng.randrange(span)),
+                    )
+                )
+        LoginDay.objects.bulk_create(logins, batch_size=5000, ignore_conflicts=True)
+        TrainingCompletion.objects.bulk_create(trainings, ignore_conflicts=True)
+        EventAttendance.objects.bulk_create(attendances, ignore_conflicts=True)
+
+    def _close_past_quarters(self) -> list[str]:
+        """Close the last two full quarters in order: scorecards, tier moves, red flags.
+
+        Only quarters whose trailing twelve months lie inside the seeded history, so that
+        tier decisions rest on a full year of revenue.
+        """
+        from scoring.services import quarter_close
+
+        quarters = Quarter.containing(self.today).trailing(3)[:-1]
+        for quarter in quarters:
+            quarter_close(quarter=quarter.label, notify=False)
+        return [q.label for q in quarters]
 
     # ------------------------------------------------------------ logins
 
