@@ -6,7 +6,13 @@ from simple_history.admin import SimpleHistoryAdmin
 from partners.admin import ScopedAdminMixin
 
 from . import services
-from .models import Certification, CertificationType
+from .models import (
+    Certification,
+    CertificationType,
+    EventAttendance,
+    LoginDay,
+    TrainingCompletion,
+)
 
 
 @admin.register(CertificationType)
@@ -59,3 +65,64 @@ class CertificationAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         except ValidationError as exc:
             raise PermissionDenied(" ".join(exc.messages)) from exc
         obj.pk = saved.pk
+
+
+class EngagementAdminMixin(ScopedAdminMixin):
+    raw_id_fields = ["user"]
+    list_select_related = ["user", "partner"]
+    search_fields = ["user__username", "partner__name"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TrainingCompletion)
+class TrainingCompletionAdmin(EngagementAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "partner", "course", "completed_on"]
+    list_filter = ["course", "completed_on"]
+    fields = ["partner", "user", "course", "completed_on"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = services.training_completion_record(
+                partner=obj.partner,
+                user=obj.user,
+                course=obj.course,
+                completed_on=obj.completed_on,
+                recorded_by=request.user,
+            )
+        except ValidationError as exc:
+            raise PermissionDenied(" ".join(exc.messages)) from exc
+        obj.pk = saved.pk
+
+
+@admin.register(EventAttendance)
+class EventAttendanceAdmin(EngagementAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "partner", "event", "attended_on"]
+    list_filter = ["event", "attended_on"]
+    fields = ["partner", "user", "event", "attended_on"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = services.event_attendance_record(
+                partner=obj.partner,
+                user=obj.user,
+                event=obj.event,
+                attended_on=obj.attended_on,
+                recorded_by=request.user,
+            )
+        except ValidationError as exc:
+            raise PermissionDenied(" ".join(exc.messages)) from exc
+        obj.pk = saved.pk
+
+
+@admin.register(LoginDay)
+class LoginDayAdmin(EngagementAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "partner", "day"]
+    date_hierarchy = "day"
+
+    def has_add_permission(self, request):
+        return False

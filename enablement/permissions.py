@@ -9,3 +9,6 @@ rules.add_perm("enablement.view_certification", is_vendor_staff)
 for action in ("add", "change", "delete"):
     rules.add_perm(f"enablement.{action}_certification", is_manager_or_higher)
     rules.add_perm(f"enablement.{action}_certificationtype", is_vendor_admin)
+
+for model in ("trainingcompletion", "eventattendance"):
+    rules.add_perm(f"enablement.add_{model}", is_manager_or_higher)

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from deals.api import ConflictCaseViewSet, DealViewSet
-from enablement.api import CertificationViewSet
+from enablement.api import CertificationViewSet, EventAttendanceViewSet, TrainingCompletionViewSet
 from partners.api import (
     AccountViewSet,
     LeadViewSet,
@@ -24,6 +24,10 @@ router.register(r"partners/(?P<partner_pk>\d+)/users", PartnerUserViewSet, basen
 router.register(
     r"partners/(?P<partner_pk>\d+)/certifications", CertificationViewSet, basename="certification"
 )
+router.register(
+    r"partners/(?P<partner_pk>\d+)/trainings", TrainingCompletionViewSet, basename="training"
+)
+router.register(r"partners/(?P<partner_pk>\d+)/events", EventAttendanceViewSet, basename="event")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("leads", LeadViewSet, basename="lead")
 router.register("deals", DealViewSet, basename="deal")

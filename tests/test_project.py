@@ -120,12 +120,20 @@ def test_load_program_rejects_an_unknown_preset(db):
 def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settings):
     settings.BASE_DIR = tmp_path
     call_command("seed_demo", partners=40, seed=7)
+    from partners.models import TierChange
+    from scoring.models import QuarterClose, Scorecard
+
     counts = {
-        slug: Partner.objects.filter(tier__slug=slug).count()
+        slug: TierChange.objects.filter(cause="initial", to_tier__slug=slug).count()
         for slug in ("registered", "silver", "gold", "platinum")
     }
     assert counts["registered"] > counts["silver"] > counts["gold"] > counts["platinum"] > 0
-    assert sum(counts.values()) == 40
+    assert sum(counts.values()) == Partner.objects.count() == 40
+    # The last two quarters are closed: scorecards for every active partner.
+    closes = list(QuarterClose.objects.values_list("state", flat=True))
+    assert closes == ["done", "done"]
+    active = Partner.objects.filter(status="active").count()
+    assert Scorecard.objects.count() == 2 * active
     for username, role in [
         ("admin", Role.ADMIN),
         ("chief", Role.CHANNEL_CHIEF),

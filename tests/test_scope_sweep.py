@@ -14,7 +14,7 @@ from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deals.models import ConflictCase, Deal
-from enablement.models import Certification
+from enablement.models import Certification, EventAttendance, TrainingCompletion
 from partners.models import Account, Lead, Partner, PartnerUser, RedFlag, User
 from scoring.models import Scorecard
 
@@ -118,6 +118,12 @@ def objects_of(partner: Partner) -> dict:
         ConflictCase: ConflictCaseFactory(partner=partner),
         RedFlag: RedFlagFactory(partner=partner),
         Scorecard: ScorecardFactory(partner=partner),
+        TrainingCompletion: TrainingCompletion.objects.create(
+            user=member.user, partner=partner, course="Deep dive", completed_on="2026-01-05"
+        ),
+        EventAttendance: EventAttendance.objects.create(
+            user=member.user, partner=partner, event="Summit", attended_on="2026-01-05"
+        ),
     }
 
 
