@@ -8,6 +8,7 @@ pattern whose argument maps to nothing fails the sweep until it is declared.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from django.forms.models import model_to_dict
@@ -119,10 +120,10 @@ def objects_of(partner: Partner) -> dict:
         RedFlag: RedFlagFactory(partner=partner),
         Scorecard: ScorecardFactory(partner=partner),
         TrainingCompletion: TrainingCompletion.objects.create(
-            user=member.user, partner=partner, course="Deep dive", completed_on="2026-01-05"
+            user=member.user, partner=partner, course="Deep dive", completed_on=date(2026, 1, 5)
         ),
         EventAttendance: EventAttendance.objects.create(
-            user=member.user, partner=partner, event="Summit", attended_on="2026-01-05"
+            user=member.user, partner=partner, event="Summit", attended_on=date(2026, 1, 5)
         ),
     }
 
