@@ -365,3 +365,49 @@ def red_flags(facts: FlagFacts, limits: FlagThresholds = FlagThresholds()) -> se
     ):
         flags.add(Flag.DIRECT_COMPETITION)
     return flags
+
+
+def how_to_raise(inputs: dict, weights: ScoringWeights = ScoringWeights()) -> dict[str, str]:
+    """For each dimension short of its maximum, what the partner could do next quarter."""
+    tips = {}
+    revenue, quota = Decimal(inputs["quarter_revenue"]), Decimal(inputs["quarterly_quota"])
+    if quota > 0 and revenue < quota:
+        tips["revenue"] = (
+            f"Close ${quota - revenue:,.0f} more in won deals to reach the quarterly quota."
+        )
+    elif quota == 0:
+        tips["revenue"] = "Agree a quota with your channel manager: without one, revenue scores 0."
+    approved = inputs["approved_registrations"]
+    if approved < weights.pipeline_target:
+        more = weights.pipeline_target - approved
+        plural = more != 1
+        tips["pipeline"] = (
+            f"Register {more} more deal{'s' if plural else ''} that "
+            f"{'get' if plural else 'gets'} approved."
+        )
+    certified, required = inputs["certified_reps"], inputs["reps_required"]
+    if required and certified < required:
+        more = required - certified
+        tips["certification"] = f"Certify {more} more rep{'s' if more != 1 else ''}."
+    if not inputs.get("csat_responses"):
+        tips["satisfaction"] = (
+            "Ask customers of won deals for a satisfaction survey: none were recorded."
+        )
+    elif Decimal(inputs["csat_average"]) < 5:
+        tips["satisfaction"] = (
+            f"Average CSAT was {inputs['csat_average']} of 5; follow up with unhappy customers."
+        )
+    engagement = []
+    if inputs["login_days"] < weights.login_days_target:
+        engagement.append(
+            f"sign in on {weights.login_days_target - inputs['login_days']} more days"
+        )
+    if inputs["trainings"] < weights.training_target:
+        engagement.append(
+            f"complete {weights.training_target - inputs['trainings']} more training(s)"
+        )
+    if inputs["events"] < weights.events_target:
+        engagement.append(f"attend {weights.events_target - inputs['events']} event(s)")
+    if engagement:
+        tips["engagement"] = "Next quarter, " + ", ".join(engagement) + "."
+    return tips

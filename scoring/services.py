@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -58,7 +58,7 @@ class CloseInProgress(Exception):
     pass
 
 
-def _weights(program: Program) -> rules.ScoringWeights:
+def weights_for(program: Program) -> rules.ScoringWeights:
     return rules.ScoringWeights(
         revenue_points=program.revenue_points,
         pipeline_points=program.pipeline_points,
@@ -117,13 +117,52 @@ def quarter_close_request(*, quarter: str, by: User | None) -> QuarterClose:
     return close
 
 
+def _lock_key(label: str) -> int:
+    """A stable 63-bit key for the PostgreSQL advisory lock of one quarter's close."""
+    import hashlib
+
+    return (
+        int.from_bytes(hashlib.sha256(f"quarter-close:{label}".encode()).digest()[:8], "big") >> 1
+    )
+
+
+def _try_lock(label: str) -> bool:
+    """The lock per quarter. On PostgreSQL a session advisory lock: it dies with the
+    process that holds it, so a killed worker never blocks the rerun."""
+    if connection.vendor != "postgresql":
+        return True  # the heartbeat below decides instead
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(label)])
+        return cursor.fetchone()[0]
+
+
+def _unlock(label: str) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(label)])
+
+
 def _claim(label: str) -> QuarterClose:
     """Mark the close running, unless another run is alive (the lock per quarter)."""
     now = timezone.now()
+    if not _try_lock(label):
+        raise CloseInProgress(f"The close of {label} is already running.")
+    try:
+        return _mark_running(label, now)
+    except Exception:
+        _unlock(label)
+        raise
+
+
+def _mark_running(label: str, now) -> QuarterClose:
     with transaction.atomic():
         close, _ = QuarterClose.objects.select_for_update().get_or_create(quarter=label)
         alive = close.heartbeat_at and now - close.heartbeat_at < STALE_AFTER
-        if close.state == QuarterClose.State.RUNNING and alive:
+        if (
+            connection.vendor != "postgresql"
+            and close.state == QuarterClose.State.RUNNING
+            and alive
+        ):
             raise CloseInProgress(f"The close of {label} is already running.")
         close.state = QuarterClose.State.RUNNING
         close.started_at = close.heartbeat_at = now
@@ -178,6 +217,8 @@ def quarter_close(
             state=QuarterClose.State.FAILED, error=repr(exc)[:2000], finished_at=timezone.now()
         )
         raise
+    finally:
+        _unlock(parsed.label)
     close.refresh_from_db()
     return close
 
@@ -238,7 +279,7 @@ def _compute(quarter: Quarter, *, by: User | None):
             csat_total=csat_total,
             **engagement[partner.pk],
         )
-        card = rules.score(inputs, _weights(program))
+        card = rules.score(inputs, weights_for(program))
         partner_facts_now = facts[partner.pk]
         qualified = rules.qualified_tier(requirements, partner_facts_now)
         lowest = min(requirements, key=lambda t: t.rank)

@@ -9,7 +9,9 @@ from partners.services import notices_mark_read
 from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
-from .queries import partner_standing, program_overview, standings
+from .queries import partner_standing, program_overview, scorecards_visible_to, standings
+from .rules import how_to_raise
+from .services import weights_for
 
 
 def home(request):
@@ -104,4 +106,32 @@ def executive_home(request):
         request,
         "portal/executive_home.html",
         {"o": overview, "as_of": as_of, "chart_data": chart_data},
+    )
+
+
+@role_required(*Role.values)
+def scorecards(request):
+    """The partner's scorecards, newest first: each dimension, its inputs, how to raise it;
+    and its tier history. Staff open a partner's through ``?partner=``."""
+    if role_of(request.user) == Role.PARTNER:
+        partner = partner_for_user(request.user, partner_id_of(request.user))
+    else:
+        partner = partner_for_user(request.user, request.GET.get("partner"))
+    cards = list(
+        scorecards_visible_to(request.user).filter(partner=partner).order_by("-quarter")[:8]
+    )
+    program = partner.program
+    weights = weights_for(program)
+    rows = [{"card": card, "tips": how_to_raise(card.inputs, weights)} for card in cards]
+    changes = partner.tier_changes.select_related("from_tier", "to_tier", "changed_by")[:20]
+    return render(
+        request,
+        "portal/scorecards.html",
+        {
+            "partner": partner,
+            "rows": rows,
+            "changes": changes,
+            "weights": weights,
+            "flags": partner.red_flags.filter(status="open"),
+        },
     )

@@ -1,0 +1,331 @@
+"""The quarter close against RULEBOOK §2, §3 and §8: inputs, reruns, tier moves, flags."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from enablement.models import EventAttendance, LoginDay, TrainingCompletion
+from partners.models import OutreachTask, Partner, RedFlag, TierChange
+from scoring import services
+from scoring.models import QuarterClose, Scorecard
+from tests.factories import (
+    CertificationFactory,
+    DealFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    WonDealFactory,
+    default_tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+AFTER_Q2 = datetime(2026, 7, 15, 9, 0, tzinfo=UTC)
+IN_Q2 = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(AFTER_Q2, tick=False) as traveller:
+        yield traveller
+
+
+def in_q2(**days):
+    return IN_Q2 + timedelta(**days)
+
+
+@pytest.fixture
+def silver(clock):
+    partner = PartnerFactory(
+        tier=default_tier("silver"), annual_quota=Decimal("200000"), started_on=date(2024, 1, 1)
+    )
+    people = [PartnerUserFactory(partner=partner).user for _ in range(2)]
+    return partner, people
+
+
+def test_scorecard_inputs_and_points_are_exact(silver):
+    partner, (ann, bob) = silver
+    WonDealFactory(partner=partner, partner_credit=Decimal("25000"), closed_on=date(2026, 5, 10))
+    WonDealFactory(partner=partner, partner_credit=Decimal("99999"), closed_on=date(2026, 3, 31))
+    for status in ("won", "approved", "expired"):
+        DealFactory(
+            partner=partner,
+            status=status,
+            submitted_at=in_q2(),
+            approved_at=in_q2(hours=5),
+            expires_on=date(2026, 8, 8),
+            closed_on=date(2026, 5, 20) if status == "won" else None,
+            partner_credit=Decimal("0") if status == "won" else None,
+        )
+    DealFactory(partner=partner, status="rejected", submitted_at=in_q2())  # never approved
+    DealFactory(
+        partner=partner,
+        status="approved",
+        submitted_at=datetime(2026, 3, 30, tzinfo=UTC),
+        approved_at=datetime(2026, 4, 1, tzinfo=UTC),
+        expires_on=date(2026, 6, 28),
+    )  # approved in Q2 but submitted in Q1: not this quarter's pipeline
+    CertificationFactory(partner=partner, user=ann, issued_on=date(2026, 1, 1))
+    CertificationFactory(
+        partner=partner, user=bob, issued_on=date(2024, 6, 30), expires_on=date(2026, 6, 30)
+    )  # expires on the last day: not current then
+    for csat, when in ((4, in_q2()), (5, in_q2(days=10)), (1, datetime(2026, 7, 2, tzinfo=UTC))):
+        WonDealFactory(
+            partner=partner,
+            partner_credit=Decimal("0"),
+            csat=csat,
+            csat_recorded_at=when,
+            closed_on=date(2026, 2, 1),
+        )
+    for day in range(1, 7):
+        LoginDay.objects.create(user=ann, partner=partner, day=date(2026, 4, day))
+    LoginDay.objects.create(user=bob, partner=partner, day=date(2026, 4, 1))  # same day
+    TrainingCompletion.objects.create(
+        user=ann, partner=partner, course="Deep dive", completed_on=date(2026, 6, 1)
+    )
+    EventAttendance.objects.create(
+        user=bob, partner=partner, event="Summit", attended_on=date(2026, 6, 30)
+    )
+
+    close = services.quarter_close(quarter="2026Q2")
+
+    assert (close.state, close.partners_total, close.partners_done) == ("done", 1, 1)
+    card = Scorecard.objects.get(partner=partner, quarter="2026Q2")
+    assert card.inputs["quarter_revenue"] == "25000.00"
+    assert card.inputs["approved_registrations"] == 3
+    assert (card.inputs["certified_reps"], card.inputs["reps_required"]) == (1, 1)
+    assert (card.inputs["csat_responses"], card.inputs["csat_average"]) == (2, "4.50")
+    assert (card.inputs["login_days"], card.inputs["trainings"], card.inputs["events"]) == (6, 1, 1)
+    assert (card.revenue, card.pipeline, card.certification) == (
+        Decimal("15.00"),
+        Decimal("12.00"),
+        Decimal("15.00"),
+    )
+    assert (card.satisfaction, card.engagement) == (Decimal("18.00"), Decimal("9.17"))
+    assert card.total == Decimal("69.17")
+    assert card.band == "grow"
+    partner.refresh_from_db()
+    assert (partner.latest_score, partner.latest_score_quarter) == (Decimal("69.17"), "2026Q2")
+
+
+def test_no_csat_is_marked_no_data_and_zero_quota_scores_no_revenue(clock):
+    partner = PartnerFactory(annual_quota=Decimal("0"))
+    WonDealFactory(partner=partner, partner_credit=Decimal("5000"), closed_on=date(2026, 5, 1))
+    services.quarter_close(quarter="2026Q2")
+    card = Scorecard.objects.get(partner=partner)
+    assert card.csat_no_data
+    assert (card.satisfaction, card.revenue) == (Decimal("0.00"), Decimal("0.00"))
+    assert card.certification == Decimal("15.00")  # registered tier: 0 reps required
+
+
+def test_a_quarter_not_yet_ended_is_refused(clock):
+    with pytest.raises(services.QuarterNotEnded):
+        services.quarter_close(quarter="2026Q3")
+    assert not QuarterClose.objects.exists()
+
+
+def test_only_active_partners_are_scored(clock):
+    PartnerFactory(status="suspended")
+    PartnerFactory(status="onboarding")
+    active = PartnerFactory()
+    services.quarter_close(quarter="2026Q2")
+    assert list(Scorecard.objects.values_list("partner_id", flat=True)) == [active.pk]
+
+
+def _snapshot():
+    cards = sorted(
+        Scorecard.objects.values_list(
+            "partner_id", "quarter", "total", "band", "decision", "tier_before_id", "tier_after_id"
+        )
+    )
+    changes = sorted(
+        TierChange.objects.exclude(cause="initial").values_list(
+            "partner_id", "quarter", "cause", "from_tier_id", "to_tier_id"
+        )
+    )
+    tiers = sorted(Partner.objects.values_list("pk", "tier_id", "status"))
+    return cards, changes, tiers
+
+
+def gold_qualified(partner):
+    """Trailing revenue and certified reps enough for gold (not platinum)."""
+    WonDealFactory(partner=partner, partner_credit=Decimal("210000"), closed_on=date(2026, 1, 15))
+    for _ in range(2):
+        CertificationFactory(partner=partner, issued_on=date(2025, 6, 1))
+
+
+def test_advance_needs_two_consecutive_closes_and_reruns_change_nothing(silver, clock):
+    partner, _ = silver
+    gold_qualified(partner)
+    services.quarter_close(quarter="2026Q1")
+    first = Scorecard.objects.get(partner=partner, quarter="2026Q1")
+    assert (first.qualified_tier.slug, first.decision) == ("gold", "stay")
+    services.quarter_close(quarter="2026Q2")
+    partner.refresh_from_db()
+    assert partner.tier.slug == "gold"
+    change = TierChange.objects.get(partner=partner, quarter="2026Q2")
+    assert (change.cause, change.from_tier.slug, change.to_tier.slug) == (
+        "advance",
+        "silver",
+        "gold",
+    )
+
+    before = _snapshot()
+    again = services.quarter_close(quarter="2026Q2")
+    assert again.runs == 2
+    assert _snapshot() == before
+    assert TierChange.objects.filter(partner=partner, quarter="2026Q2").count() == 1
+
+
+def test_fast_track_after_one_close_with_a_score_of_80(silver, clock):
+    partner, (ann, bob) = silver
+    gold_qualified(partner)
+    WonDealFactory(partner=partner, partner_credit=Decimal("60000"), closed_on=date(2026, 5, 2))
+    for i in range(5):
+        DealFactory(
+            partner=partner,
+            status="approved",
+            submitted_at=in_q2(days=i),
+            approved_at=in_q2(days=i, hours=1),
+            expires_on=date(2026, 8, 30),
+        )
+    WonDealFactory(
+        partner=partner,
+        partner_credit=Decimal("0"),
+        csat=5,
+        csat_recorded_at=in_q2(),
+        closed_on=date(2026, 5, 2),
+    )
+    for day in range(1, 13):
+        LoginDay.objects.create(user=ann, partner=partner, day=date(2026, 5, day))
+    services.quarter_close(quarter="2026Q2")
+    card = Scorecard.objects.get(partner=partner)
+    assert card.total >= 80
+    assert card.decision == "fast_track"
+    partner.refresh_from_db()
+    assert partner.tier.slug == "gold"
+
+
+def test_quarter_revenue_of_2_5_million_goes_to_platinum_at_once(silver, clock):
+    partner, _ = silver
+    WonDealFactory(partner=partner, partner_credit=Decimal("2500000"), closed_on=date(2026, 6, 1))
+    services.quarter_close(quarter="2026Q2")
+    partner.refresh_from_db()
+    assert partner.tier.slug == "platinum"
+    assert TierChange.objects.get(partner=partner, quarter="2026Q2").cause == "fast_track"
+
+
+def test_demote_after_two_closes_below(clock):
+    partner = PartnerFactory(tier=default_tier("gold"))  # no revenue, no certified reps
+    services.quarter_close(quarter="2026Q1")
+    partner.refresh_from_db()
+    assert partner.tier.slug == "gold"
+    services.quarter_close(quarter="2026Q2")
+    partner.refresh_from_db()
+    assert partner.tier.slug == "registered"
+    assert TierChange.objects.get(partner=partner, quarter="2026Q2").cause == "demote"
+
+
+def test_query_count_does_not_grow_with_partners(clock):
+    def populate(count):
+        tier = default_tier("silver")
+        partners = Partner.objects.bulk_create(
+            Partner(
+                program=tier.program,
+                tier=tier,
+                name=f"Bulk {count}-{i}",
+                domain=f"bulk{count}-{i}.example",
+                domain_key=f"bulk{count}-{i}.example",
+                status="active",
+                started_on=date(2024, 1, 1),
+                agreement_signed_on=date(2024, 1, 1),
+            )
+            for i in range(count)
+        )
+        for partner in partners[:5]:
+            WonDealFactory(partner=partner, closed_on=date(2026, 5, 5))
+            CertificationFactory(partner=partner)
+
+    def queries(label):
+        with CaptureQueriesContext(connection) as captured:
+            services.quarter_close(quarter=label)
+        return len(captured.captured_queries)
+
+    populate(10)
+    small = queries("2026Q1")
+    populate(290)
+    large = queries("2026Q2")
+    assert Scorecard.objects.filter(quarter="2026Q2").count() == 300
+    assert large <= small + 2, (small, large)
+
+
+def test_red_flags_open_once_resolve_themselves_and_notify(
+    clock, manager, mailoutbox, django_capture_on_commit_callbacks
+):
+    quiet = PartnerFactory(channel_manager=manager, started_on=date(2025, 1, 1))
+    busy = PartnerFactory(channel_manager=manager, started_on=date(2025, 1, 1))
+    DealFactory(partner=busy, submitted_at=datetime(2026, 6, 20, tzinfo=UTC))
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.red_flags_refresh(as_of=date(2026, 7, 1))
+        services.red_flags_refresh(as_of=date(2026, 7, 1))
+    assert result["opened"] == 1
+    flag = RedFlag.objects.get(partner=quiet, kind="no_recent_deal", status="open")
+    task = OutreachTask.objects.get(red_flag=flag)
+    assert task.assignee == manager
+    assert not RedFlag.objects.filter(partner=busy).exists()
+    assert len([m for m in mailoutbox if manager.email in m.to]) == 1
+    DealFactory(partner=quiet, submitted_at=datetime(2026, 7, 1, 8, tzinfo=UTC))
+    services.red_flags_refresh(as_of=date(2026, 7, 1))
+    flag.refresh_from_db()
+    assert flag.status == "resolved"
+
+
+def test_cert_lapsed_flag_blocks_registration_until_recertified(clock):
+    from deals.services import DealError, deal_register
+
+    partner = PartnerFactory(tier=default_tier("silver"))
+    person = PartnerUserFactory(partner=partner).user
+    CertificationFactory(
+        partner=partner, user=person, issued_on=date(2024, 1, 1), expires_on=date(2026, 7, 1)
+    )
+    services.red_flags_refresh(as_of=date(2026, 7, 15))
+    assert RedFlag.objects.filter(partner=partner, kind="cert_lapsed", status="open").exists()
+    with pytest.raises(DealError) as refused:
+        deal_register(
+            partner=partner,
+            submitted_by=person,
+            customer_name="Blocked",
+            customer_domain="blocked.example",
+            amount="1000",
+            expected_close=date(2026, 9, 1),
+            deal_type="new_logo",
+            compensation_model="reseller",
+        )
+    assert refused.value.code == "cert_lapsed"
+    CertificationFactory(partner=partner, user=person, issued_on=date(2026, 7, 10))
+    services.red_flags_refresh(as_of=date(2026, 7, 15))
+    assert not RedFlag.objects.filter(partner=partner, kind="cert_lapsed", status="open").exists()
+
+
+@pytest.mark.parametrize(
+    ("answers", "flagged"), [((3, 3, 4), True), ((4, 3, 4), False), ((1, 1), False)]
+)
+def test_low_csat_needs_three_answers_averaging_below_3_5(clock, answers, flagged):
+    partner = PartnerFactory()
+    for answer in answers:
+        WonDealFactory(
+            partner=partner, csat=answer, csat_recorded_at=in_q2(), closed_on=date(2026, 5, 1)
+        )
+    services.red_flags_refresh(as_of=date(2026, 7, 1))
+    assert RedFlag.objects.filter(partner=partner, kind="low_csat").exists() is flagged
+
+
+def test_direct_competition_over_20_percent_of_five_or_more(clock):
+    partner = PartnerFactory()
+    for i in range(5):
+        DealFactory(partner=partner, submitted_at=in_q2(days=i), direct_conflict=i < 2)
+    services.red_flags_refresh(as_of=date(2026, 7, 1))
+    assert RedFlag.objects.filter(partner=partner, kind="direct_competition").exists()
