@@ -119,3 +119,39 @@ def test_register_see_the_conflict_hint_manager_approves_partner_sees_it(page, l
     assert page.text_content("[data-testid=expires-on]")
     page.goto(f"{live_server.url}/portal/home/")
     assert "Fresh Foods is approved" in page.text_content("[data-testid=notices]")
+
+
+def test_chief_closes_a_quarter_in_the_admin_and_the_partner_sees_its_scorecard(
+    page, live_server, celery_worker_process
+):
+    from datetime import date
+
+    from partners.models import PartnerRole
+    from tests.factories import StaffFactory
+
+    StaffFactory(username="cora", role="channel_chief")
+    partner = PartnerFactory(
+        name="Foxtrot Partners", domain="foxtrot.example", tier=default_tier("registered")
+    )
+    PartnerUserFactory(partner=partner, role=PartnerRole.ADMIN, user__username="fred")
+    # Revenue of $2.5M in the quarter: platinum at once.
+    WonDealFactory(partner=partner, partner_credit=Decimal("2500000"), closed_on=date(2026, 5, 20))
+
+    chief_context = page.context.browser.new_context()
+    chief_page = chief_context.new_page()
+    sign_in(chief_page, live_server, "cora")
+    chief_page.goto(f"{live_server.url}/admin/scoring/quarterclose/")
+    chief_page.click("text=Run a quarter close")
+    chief_page.fill("#id_quarter", "2026Q2")
+    chief_page.click("input[type=submit][value='Close the quarter']")
+    chief_page.wait_for_selector("#close-progress [data-state=done]", timeout=60_000)
+    assert "1 tier change" in chief_page.text_content("#close-progress")
+    chief_context.close()
+
+    sign_in(page, live_server, "fred")
+    page.wait_for_url(f"{live_server.url}/portal/home/")
+    assert page.text_content("[data-testid=tier]") == "Platinum"
+    page.click("text=Scorecards")
+    card = page.text_content("[data-testid=scorecard-2026Q2]")
+    assert "Fast-track" in card and "Registered → Platinum" in card
+    assert "Fast-track" in page.text_content("[data-testid=tier-history]")
