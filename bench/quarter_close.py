@@ -32,15 +32,19 @@ as the migrations define them; then VACUUM ANALYZE):
   reads).
 
 It then closes the last full quarter before today with ``scoring.services.quarter_close``
-three times: (1) the first close — wall time, its timings, the SQL statements it ran
-(count, time, the slowest) and the process's peak RSS before and after; (2) a rerun —
-its time and whether the scorecards are unchanged (a checksum of partner, total, band,
-decision and tier after); (3) another rerun under tracemalloc, for the peak of Python
-allocations (tracemalloc slows Python down, so that run is not timed against the
-targets). Then it times ONE hand-written SQL statement (the floor) that computes every
-active partner's inputs on the same data, checks them against the inputs stored on the
-scorecards, and prints whether the targets hold: close <= 60 s, <= 4x the floor, memory
-< 1 GiB. Prints facts; asserts nothing.
+three times: (1) the first close — wall time, its timings, the SQL it ran (the query count
+from CaptureQueriesContext, plus every statement's time from an execute wrapper, the
+slowest listed) and the process's peak RSS before and after; (2) a rerun — its time, a
+breakdown by step (wall and SQL time of the gathering functions, the bulk writes and the
+red-flag refresh) and whether the scorecards are unchanged (a checksum of partner, total,
+band, decision and tier after); (3) another rerun under tracemalloc, for the peak of
+Python allocations (tracemalloc slows Python down, so that run is not held against the
+targets). The tables a close writes are VACUUM ANALYZEd between runs, as autovacuum
+would. It EXPLAIN ANALYZEs the slowest SELECT of the first close, then times ONE
+hand-written SQL statement (the floor: one pass over deals plus the enablement tables)
+computing every active partner's scorecard inputs on the same data, checks them against
+the inputs stored on the scorecards, and prints whether the targets hold: close <= 60 s,
+<= 4x the floor, memory < 1 GiB. Prints facts; asserts nothing.
 """
 
 import argparse
@@ -586,18 +590,111 @@ def max_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def run_close(label: str, *, traced: bool = False) -> dict:
+class Steps:
+    """Wall and SQL time of the close's named steps, by wrapping them while a run lasts.
+
+    Only coarse steps (a few dozen calls per close), so the wrapping costs nothing
+    measurable; names the code no longer has are skipped.
+    """
+
+    SERVICES = (
+        "_compute",
+        "_write",
+        "red_flags_refresh",
+        "revenue_by_partner",
+        "approved_registrations_by_partner",
+        "certified_rep_counts",
+        "csat_by_partner",
+        "engagement_counts",
+        "partner_facts",
+        "registration_activity",
+        "lapsed_certification_partners",
+    )
+    QUERIES = ("revenue_by_partner", "certified_rep_counts", "pipeline_by_partner")
+
+    def __init__(self, log: "StatementLog"):
+        self.log = log
+        self.stats: dict[str, list] = {}
+        self.saved: list[tuple[object, str, object]] = []
+
+    def _wrap(self, owner, attr: str, label: str) -> None:
+        original = getattr(owner, attr, None)
+        if original is None:
+            return
+        log, stats = self.log, self.stats
+
+        def timed(*args, **kwargs):
+            mark, start = len(log.items), time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                name = label
+                if attr.startswith("bulk_") and args:
+                    name = f"{args[0].model.__name__}.objects.{attr}"
+                entry = stats.setdefault(name, [0, 0.0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - start
+                entry[2] += sum(t for t, _ in log.items[mark:])
+
+        self.saved.append((owner, attr, original))
+        setattr(owner, attr, timed)
+
+    def __enter__(self):
+        from django.db.models import QuerySet
+
+        import scoring.queries
+        import scoring.services
+
+        for name in self.SERVICES:
+            self._wrap(scoring.services, name, f"services.{name}")
+        for name in self.QUERIES:
+            self._wrap(scoring.queries, name, f"partner_facts › {name}")
+        for name in ("bulk_create", "bulk_update"):
+            self._wrap(QuerySet, name, name)
+        return self
+
+    def __exit__(self, *exc):
+        for owner, attr, original in reversed(self.saved):
+            setattr(owner, attr, original)
+
+
+def vacuum_written_tables() -> float:
+    """VACUUM ANALYZE what a close writes, as autovacuum would between closes."""
+    from django.db import connection
+
+    start = time.perf_counter()
+    with connection.cursor() as cur:
+        for table in (
+            "partners_partner",
+            "scoring_scorecard",
+            "partners_tierchange",
+            "partners_redflag",
+            "partners_outreachtask",
+            "scoring_quarterclose",
+        ):
+            cur.execute(f"VACUUM ANALYZE {table}")
+    return time.perf_counter() - start
+
+
+def run_close(label: str, *, traced: bool = False, steps: bool = False) -> dict:
+    from contextlib import nullcontext
+
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
     from scoring.services import quarter_close
 
     log = StatementLog()
+    breakdown = Steps(log) if steps else nullcontext()
     reset_queries()  # the query log is a deque capped at 9000 entries
     before = {"rss": rss_now(), "max_rss": max_rss()}
     if traced:
         tracemalloc.start()
-    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(log):
+    with (
+        CaptureQueriesContext(connection) as captured,
+        connection.execute_wrapper(log),
+        breakdown,
+    ):
         start = time.perf_counter()
         close = quarter_close(quarter=label)
         wall = time.perf_counter() - start
@@ -608,8 +705,9 @@ def run_close(label: str, *, traced: bool = False) -> dict:
     return {
         "close": close,
         "wall": wall,
-        "captured": len(captured.captured_queries),
+        "captured": list(captured.captured_queries),
         "log": log.items,
+        "steps": breakdown.stats if steps else None,
         "before": before,
         "after": {"rss": rss_now(), "max_rss": max_rss()},
         "traced_peak": peak,
@@ -617,26 +715,55 @@ def run_close(label: str, *, traced: bool = False) -> dict:
     }
 
 
+def explain_slowest(captured: list[dict]) -> tuple[float, str, list[str]]:
+    """EXPLAIN (ANALYZE, BUFFERS) the slowest SELECT the close ran, as it ran it."""
+    from django.db import connection
+
+    selects = [q for q in captured if q["sql"].lstrip().upper().startswith("SELECT")]
+    slowest = max(selects, key=lambda q: float(q["time"]))
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + slowest["sql"])
+        plan = [_elide(line) for (line,) in cur.fetchall()]
+    return float(slowest["time"]), _elide(slowest["sql"]), plan
+
+
+def _elide(text: str) -> str:
+    """Shorten the id lists the close passes (20,000 partner ids) to a count."""
+
+    def count(match) -> str:
+        return f"<{match.group(0).count(',') + 1} ids>"
+
+    text = re.sub(r"(?:'?\d+'?(?:::bigint)?, ?){5,}'?\d+'?(?:::bigint)?", count, text)
+    return re.sub(r"(?:\d+,){5,}\d+", count, text)
+
+
 # ---------------------------------------------------------------- the floor
 
+# One pass over deals (FILTERed aggregates), then the three engagement tables and the
+# certified reps, joined to the active partners.
 FLOOR_SQL = """
 WITH active AS (SELECT id FROM partners_partner WHERE status = 'active'),
-won AS (
+deals AS (
     SELECT partner_id,
-           sum(partner_credit) FILTER (WHERE closed_on >= %(q_start)s) AS quarter_revenue,
-           sum(partner_credit) AS trailing_revenue
+           sum(partner_credit) FILTER (
+               WHERE status = 'won' AND closed_on BETWEEN %(q_start)s AND %(q_end)s
+           ) AS quarter_revenue,
+           count(*) FILTER (
+               WHERE approved_at IS NOT NULL AND submitted_at >= %(low)s AND submitted_at < %(high)s
+           ) AS approved,
+           count(csat) FILTER (
+               WHERE csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+           ) AS csat_n,
+           sum(csat) FILTER (
+               WHERE csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+           ) AS csat_total,
+           sum(partner_credit) FILTER (
+               WHERE status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s
+           ) AS trailing_revenue
     FROM deals_deal
-    WHERE status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s
-    GROUP BY partner_id
-),
-approved AS (
-    SELECT partner_id, count(*) AS n FROM deals_deal
-    WHERE submitted_at >= %(low)s AND submitted_at < %(high)s AND approved_at IS NOT NULL
-    GROUP BY partner_id
-),
-csat AS (
-    SELECT partner_id, count(*) AS n, sum(csat) AS total FROM deals_deal
-    WHERE csat IS NOT NULL AND csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+    WHERE (status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s)
+       OR (submitted_at >= %(low)s AND submitted_at < %(high)s)
+       OR (csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s)
     GROUP BY partner_id
 ),
 reps AS (
@@ -660,19 +787,17 @@ events AS (
     WHERE attended_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
 )
 SELECT a.id,
-       coalesce(won.quarter_revenue, 0),
-       coalesce(approved.n, 0),
+       coalesce(d.quarter_revenue, 0),
+       coalesce(d.approved, 0),
        coalesce(reps.n, 0),
-       coalesce(csat.n, 0),
-       coalesce(csat.total, 0),
+       coalesce(d.csat_n, 0),
+       coalesce(d.csat_total, 0),
        coalesce(logins.n, 0),
        coalesce(trainings.n, 0),
        coalesce(events.n, 0),
-       coalesce(won.trailing_revenue, 0)
+       coalesce(d.trailing_revenue, 0)
 FROM active a
-LEFT JOIN won ON won.partner_id = a.id
-LEFT JOIN approved ON approved.partner_id = a.id
-LEFT JOIN csat ON csat.partner_id = a.id
+LEFT JOIN deals d ON d.partner_id = a.id
 LEFT JOIN reps ON reps.partner_id = a.id
 LEFT JOIN logins ON logins.partner_id = a.id
 LEFT JOIN trainings ON trainings.partner_id = a.id
@@ -781,10 +906,14 @@ def print_close(title: str, result: dict, top: int) -> None:
         f"{close.flags_opened:,} flags opened"
     )
     print(f"  QuarterClose.timings: {close.timings}")
-    capped = " (the log is capped at 9000)" if result["captured"] >= 9000 else ""
+    captured = result["captured"]
+    transaction = sum(1 for q in captured if q["sql"] in ("BEGIN", "COMMIT", "ROLLBACK"))
+    capped = " — the log is capped at 9000, so this undercounts" if len(captured) >= 9000 else ""
     print(
-        f"  SQL: {len(log)} statements (CaptureQueriesContext: {result['captured']}{capped}), "
-        f"{sql_s:.2f} s in the database driver, {result['wall'] - sql_s:.2f} s in Python"
+        f"  SQL queries: {len(captured)} in CaptureQueriesContext ({len(captured) - transaction} "
+        f"statements + {transaction} BEGIN/COMMIT){capped}; {len(log)} statements seen by an "
+        f"execute wrapper, {sql_s:.2f} s in the database driver, "
+        f"{result['wall'] - sql_s:.2f} s in Python"
     )
     kinds: dict[str, list[float]] = {}
     for seconds, sql in log:
@@ -798,6 +927,13 @@ def print_close(title: str, result: dict, top: int) -> None:
         print(f"  slowest {top} statements:")
         for seconds, sql in sorted(log, key=lambda item: -item[0])[:top]:
             print(f"    {seconds:7.3f} s  {_short(sql)}")
+    if result["steps"]:
+        print("  steps (calls, wall, of which SQL, the rest Python):")
+        for name, (calls, wall, sql) in sorted(result["steps"].items(), key=lambda kv: -kv[1][1]):
+            print(
+                f"    {name:<52} {calls:>3}x {wall:7.2f} s  SQL {sql:6.2f} s  "
+                f"Python {wall - sql:6.2f} s"
+            )
     before, after = result["before"], result["after"]
     print(
         f"  memory: ru_maxrss {mib(before['max_rss'])} before, {mib(after['max_rss'])} after; "
@@ -807,6 +943,22 @@ def print_close(title: str, result: dict, top: int) -> None:
             if result["traced_peak"] is not None
             else ""
         )
+    )
+
+
+def outcome(label: str) -> str:
+    from django.db.models import Count
+
+    from scoring.models import Scorecard
+
+    cards = Scorecard.objects.filter(quarter=label)
+    decisions = cards.values_list("decision").annotate(n=Count("id")).order_by("-n")
+    bands = cards.values_list("band").annotate(n=Count("id")).order_by("-n")
+    return (
+        "decisions "
+        + ", ".join(f"{d} {n:,}" for d, n in decisions)
+        + "; bands "
+        + ", ".join(f"{b} {n:,}" for b, n in bands)
     )
 
 
@@ -852,21 +1004,41 @@ def main() -> None:
         f"{facts['won_in_quarter']:,} deals won, {facts['csat_in_quarter']:,} CSAT answers; "
         f"open registrations now {facts['open_now']:,}"
     )
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT current_setting('shared_buffers'), current_setting('work_mem'), "
+            "current_setting('autovacuum'), current_setting('jit'), "
+            "current_setting('max_parallel_workers_per_gather')"
+        )
+        settings = cur.fetchone()
+    print(
+        "  server: shared_buffers {}, work_mem {}, autovacuum {}, jit {}, "
+        "max_parallel_workers_per_gather {}".format(*settings)
+    )
 
     label = quarter.label
     print(f"\nclosing {label} (today {date.today()}):")
     first = run_close(label)
     print_close("(1) first close", first, args.top)
-    second = run_close(label)
+    print(f"  {outcome(label)}")
+    print(f"  VACUUM ANALYZE of the tables the close writes: {vacuum_written_tables():.1f} s")
+    second = run_close(label, steps=True)
     print_close("(2) rerun", second, 0)
     same = second["checksum"] == first["checksum"]
     print(
         f"  scorecards after the rerun: {second['checksum'][0]:,} rows, checksum "
         f"{second['checksum'][1]} — same as after the first close: {yes(same)}"
     )
+    vacuum_written_tables()
     third = run_close(label, traced=True)
     print_close("(3) rerun under tracemalloc (slower; not timed against the targets)", third, 0)
     print(f"  scorecards unchanged again: {yes(third['checksum'] == first['checksum'])}")
+
+    seconds, sql, plan = explain_slowest(first["captured"])
+    print(f"\nslowest SELECT of the first close ({seconds:.3f} s), EXPLAIN (ANALYZE, BUFFERS) now:")
+    print(f"  {_short(sql, 400)}")
+    for line in plan:
+        print(f"    {line[:160]}")
 
     params = floor_params(quarter, facts["t12m"])
     times, rows = run_floor(params, args.floor_runs)

@@ -48,21 +48,20 @@ def protecting(*, at: datetime, live: bool, account=None) -> QuerySet[Deal]:
 
 
 _CHECK_SQL = """
-SELECT a.id, COALESCE(a.direct_rep <> '', false), h.partner_id,
+SELECT a.id,
+       COALESCE(a.direct_rep <> '', FALSE),
+       (SELECT d.partner_id FROM {deal} d
+        WHERE d.account_id = a.id
+          AND (d.expires_on IS NULL OR d.expires_on >= %(on)s)
+          AND {holder_condition}
+        ORDER BY d.submitted_at
+        LIMIT 1),
        EXISTS (SELECT 1 FROM {lead} l
                WHERE (l.account_id = a.id OR {lead_key})
                  AND l.created_at < %(at)s
-                 AND l.partner_id IS DISTINCT FROM %(partner)s)
+                 AND (l.partner_id IS NULL OR l.partner_id <> %(partner)s))
 FROM (SELECT 1) AS one
 LEFT JOIN {account} a ON {account_condition}
-LEFT JOIN LATERAL (
-    SELECT d.partner_id FROM {deal} d
-    WHERE d.account_id = a.id
-      AND (d.expires_on IS NULL OR d.expires_on >= %(on)s)
-      AND {holder_condition}
-    ORDER BY d.submitted_at
-    LIMIT 1
-) h ON true
 ORDER BY {order}
 LIMIT 1
 """
@@ -90,12 +89,14 @@ def customer_check(
     created before ``at`` (leads passed to this partner do not count). ``live``: now;
     otherwise judged as of a past moment (imports), as ``protecting`` describes.
 
-    Written in SQL because it is the hot path of every registration and of the portal's
-    as-you-type hint: the ORM's query building cost several times the database's work.
+    Written in SQL (portable: PostgreSQL and the embedded SQLite) because it is the hot
+    path of every registration and of the portal's as-you-type hint: the ORM's query
+    building cost several times the database's own work.
     """
+    ops = connection.ops
     params = {
-        "at": at,
-        "on": at.date(),
+        "at": ops.adapt_datetimefield_value(at),
+        "on": ops.adapt_datefield_value(at.date()),
         "partner": partner_id,
         "domain": domain_key,
         "name": name_key,
@@ -123,7 +124,7 @@ def customer_check(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         pk, direct, holder_partner_id, lead_before = cursor.fetchone()
-    return CustomerCheck(pk, direct, holder_partner_id, lead_before)
+    return CustomerCheck(pk, bool(direct), holder_partner_id, bool(lead_before))
 
 
 def protecting_deal(account_id: int, *, at: datetime, live: bool) -> Deal | None:

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,33 @@ def test_compose_file_runs_one_image_for_web_worker_and_beat_with_healthchecks()
     assert env["DATABASE_URL"].startswith("postgres://")
     assert env["REDIS_URL"].startswith("redis://redis:")
     assert (ROOT / "Dockerfile").read_text().count("FROM ") == 1
+
+
+def test_the_embedded_default_runs_on_sqlite(tmp_path):
+    """`make run` needs no database server: the same code on a SQLite file (WAL)."""
+    database = tmp_path / "embedded.sqlite3"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "prm.settings.local",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CELERY_BROKER_URL": "filesystem://",
+        "REDIS_URL": "",
+        "EMAIL_URL": "memorymail://",
+    }
+    assert run_manage("migrate", "-v0", **env).returncode == 0
+    seeded = run_manage("seed_demo", "--partners", "20", **env)
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    script = (
+        "from datetime import date\n"
+        "from partners.models import Partner\n"
+        "from deals.services import deal_register, account_status_for\n"
+        "p = Partner.objects.filter(status='active').first()\n"
+        "d = deal_register(partner=p, submitted_by=None, customer_name='Lite Co',"
+        " customer_domain='lite.example', amount='100', expected_close=date(2030, 1, 1),"
+        " deal_type='new_logo', compensation_model='reseller')\n"
+        "print(d.status, account_status_for(p, customer_name='', customer_domain='lite.example'))\n"
+    )
+    shell = run_manage("shell", "-c", script, **env)
+    assert shell.returncode == 0, shell.stdout + shell.stderr
+    assert "pending {'state': 'yours'" in shell.stdout
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
