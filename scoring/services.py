@@ -257,13 +257,22 @@ def _compute(quarter: Quarter, *, by: User | None):
     tiers_by_program = {
         pid: {t.pk: t for t in program.tiers.all()} for pid, program in programs.items()
     }
+    per_program = {
+        pid: {
+            "requirements": tier_requirements(program),
+            "by_rank": {t.rank: t for t in tiers_by_program[pid].values()},
+            "weights": weights_for(program),
+            "tier_rules": _tier_rules(program),
+        }
+        for pid, program in programs.items()
+    }
     now = timezone.now()
     cards, changes = [], []
     for partner in partners:
         program = programs[partner.program_id]
         tiers = tiers_by_program[partner.program_id]
-        by_rank = {t.rank: t for t in tiers.values()}
-        requirements = tier_requirements(program)
+        setup = per_program[partner.program_id]
+        by_rank, requirements = setup["by_rank"], setup["requirements"]
         tier_before = tiers.get(already.get(partner.pk), partner.tier)
         quota = partner.annual_quota
         if quota is None:
@@ -279,7 +288,7 @@ def _compute(quarter: Quarter, *, by: User | None):
             csat_total=csat_total,
             **engagement[partner.pk],
         )
-        card = rules.score(inputs, weights_for(program))
+        card = rules.score(inputs, setup["weights"])
         partner_facts_now = facts[partner.pk]
         qualified = rules.qualified_tier(requirements, partner_facts_now)
         lowest = min(requirements, key=lambda t: t.rank)
@@ -296,7 +305,7 @@ def _compute(quarter: Quarter, *, by: User | None):
                 previous_meets_lowest=tuple(r["meets_lowest"] for r in earlier),
             ),
             ranks=list(by_rank),
-            rules=_tier_rules(program),
+            rules=setup["tier_rules"],
         )
         tier_after = by_rank[decision.to_rank]
         cards.append(
