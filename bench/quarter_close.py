@@ -378,7 +378,7 @@ INSERT INTO deals_product (slug, name, strategic, is_active) VALUES
     ('analytics', 'Analytics', false, true),
     ('security', 'Security suite', true, true),
     ('edge', 'Edge gateway', false, true),
-    ('ai', 'AI assistant', true, true),
+    ('insight', 'Insight engine', true, true),
     ('support-plus', 'Support plus', false, true)
 """
 
@@ -523,6 +523,11 @@ def load(args, quarter) -> dict:
         )
         won_in_quarter, csat_in_quarter, open_now = cur.fetchone()
         cur.execute(
+            "SELECT count(*) FROM (SELECT account_id FROM deals_deal "
+            "WHERE status IN ('pending', 'approved') GROUP BY account_id HAVING count(*) > 1) x"
+        )
+        doubly_open = cur.fetchone()[0]
+        cur.execute(
             "SELECT pg_size_pretty(pg_total_relation_size('deals_deal')), "
             "pg_size_pretty(pg_database_size(current_database()))"
         )
@@ -535,6 +540,7 @@ def load(args, quarter) -> dict:
         "won_in_quarter": won_in_quarter,
         "csat_in_quarter": csat_in_quarter,
         "open_now": open_now,
+        "doubly_open": doubly_open,
         "deal_size": deal_size,
         "db_size": db_size,
         "t12m": trailing_twelve_months(quarter.end),
@@ -1002,7 +1008,8 @@ def main() -> None:
     print(
         f"  in {quarter.label} ({quarter.start} – {quarter.end}): "
         f"{facts['won_in_quarter']:,} deals won, {facts['csat_in_quarter']:,} CSAT answers; "
-        f"open registrations now {facts['open_now']:,}"
+        f"open registrations now {facts['open_now']:,}; accounts with two open: "
+        f"{facts['doubly_open']}"
     )
     with connection.cursor() as cur:
         cur.execute(

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from deals.models import Deal, DealStatus, DealType
 from deals.queries import pipeline_by_partner, revenue_by_partner
@@ -32,13 +32,21 @@ def tier_requirements(program: Program) -> list[TierRequirement]:
     ]
 
 
-def partner_facts(partner_ids: Iterable[int], as_of: date) -> dict[int, PartnerFacts]:
-    """Every partner's tier facts on ``as_of`` with a fixed number of grouped queries."""
+def partner_facts(
+    partner_ids: Iterable[int], as_of: date, *, certified_reps: dict[int, int] | None = None
+) -> dict[int, PartnerFacts]:
+    """Every partner's tier facts on ``as_of`` with a fixed number of grouped queries.
+
+    ``certified_reps``: the counts on ``as_of`` when the caller already has them.
+    """
     ids = list(partner_ids)
     start, end = trailing_twelve_months(as_of)
     revenue = revenue_by_partner(ids, start, end)
-    reps = certified_rep_counts(ids, as_of)
+    reps = certified_rep_counts(ids, as_of) if certified_reps is None else certified_reps
     pipeline = pipeline_by_partner(ids, as_of)
+    strategic_product = Deal.products.through.objects.filter(
+        deal_id=OuterRef("pk"), product__strategic=True
+    )
     wins = (
         Deal.objects.filter(
             partner_id__in=ids, status=DealStatus.WON, closed_on__range=(start, end)
@@ -46,8 +54,9 @@ def partner_facts(partner_ids: Iterable[int], as_of: date) -> dict[int, PartnerF
         .values("partner_id")
         .annotate(
             new_logos=Count("id", filter=Q(deal_type=DealType.NEW_LOGO)),
-            strategic=Count("id", filter=Q(products__strategic=True), distinct=True),
+            strategic=Count("id", filter=Exists(strategic_product)),
         )
+        .order_by()
     )
     win_counts = {row["partner_id"]: row for row in wins}
     return {

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from deals.queries import (
@@ -199,7 +199,8 @@ def quarter_close(
         timings["write_s"] = round(time.perf_counter() - tick, 3)
 
         tick = time.perf_counter()
-        flags = red_flags_refresh(as_of=parsed.end, notify=notify)
+        still_active = [p for p in partners.values() if p.status == PartnerStatus.ACTIVE]
+        flags = red_flags_refresh(as_of=parsed.end, notify=notify, partners=still_active)
         timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
@@ -226,7 +227,7 @@ def quarter_close(
 def _compute(quarter: Quarter, *, by: User | None):
     partners = list(
         Partner.objects.filter(status=PartnerStatus.ACTIVE)
-        .select_related("tier", "channel_manager")
+        .select_related("tier", "program", "channel_manager")
         .order_by("pk")
     )
     ids = [p.pk for p in partners]
@@ -241,7 +242,8 @@ def _compute(quarter: Quarter, *, by: User | None):
     reps = certified_rep_counts(ids, quarter.end)
     csat = csat_by_partner(ids, quarter.start, quarter.end)
     engagement = engagement_counts(ids, quarter.start, quarter.end)
-    facts = partner_facts(ids, quarter.end)  # trailing-12-month facts for qualification
+    # Trailing-12-month facts for qualification (certified reps: the same day as above).
+    facts = partner_facts(ids, quarter.end, certified_reps=reps)
     already = dict(
         Scorecard.objects.filter(quarter=quarter.label).values_list("partner_id", "tier_before_id")
     )
@@ -407,28 +409,43 @@ def _write(close, quarter: Quarter, cards, changes, partners, *, batch_size: int
                 if c.partner_id in changes_by_partner
             ]
             TierChange.objects.bulk_create(batch_changes, ignore_conflicts=True)
-            updated = []
-            for card in batch:
+            _apply_to_partners(quarter.label, [card.partner_id for card in batch])
+            for card in batch:  # keep the in-memory partners in step (the flags read them)
                 partner = partners[card.partner_id]
-                partner.tier_id = card.tier_after_id
+                partner.tier = card.tier_after
                 if card.decision == rules.Action.EXIT:
                     partner.status = PartnerStatus.EXITED
-                if quarter.label >= (partner.latest_score_quarter or ""):
-                    partner.latest_score = card.total
-                    partner.latest_score_quarter = quarter.label
-                updated.append(partner)
-            Partner.objects.bulk_update(
-                updated, ["tier", "status", "latest_score", "latest_score_quarter"]
-            )
             QuarterClose.objects.filter(pk=close.pk).update(
                 partners_done=F("partners_done") + len(batch), heartbeat_at=timezone.now()
             )
 
 
+def _apply_to_partners(label: str, partner_ids: list[int]) -> int:
+    """Copy the batch's scorecards onto the partners in one UPDATE: tier after the close,
+    exit, and the latest score (unless a later quarter is already there)."""
+    card = Scorecard.objects.filter(partner=OuterRef("pk"), quarter=label)
+    newer = Q(latest_score_quarter__gt=label)
+    return Partner.objects.filter(pk__in=partner_ids).update(
+        tier_id=Subquery(card.values("tier_after_id")[:1]),
+        status=Case(
+            When(Exists(card.filter(decision=rules.Action.EXIT)), then=Value(PartnerStatus.EXITED)),
+            default=F("status"),
+        ),
+        latest_score=Case(
+            When(newer, then=F("latest_score")), default=Subquery(card.values("total")[:1])
+        ),
+        latest_score_quarter=Case(
+            When(newer, then=F("latest_score_quarter")), default=Value(label)
+        ),
+    )
+
+
 # ---------------------------------------------------------------- red flags
 
 
-def red_flags_refresh(*, as_of: date | None = None, notify: bool = True) -> dict:
+def red_flags_refresh(
+    *, as_of: date | None = None, notify: bool = True, partners: list[Partner] | None = None
+) -> dict:
     """Open and resolve red flags for every active partner as of a day (RULEBOOK §8).
 
     New flags notify the partner's channel manager; ``no_recent_deal`` also gives the
@@ -436,11 +453,12 @@ def red_flags_refresh(*, as_of: date | None = None, notify: bool = True) -> dict
     partner and kind (a database constraint), and a flag's task is unique to it.
     """
     as_of = as_of or timezone.localdate()
-    partners = list(
-        Partner.objects.filter(status=PartnerStatus.ACTIVE).select_related(
-            "tier", "program", "channel_manager"
+    if partners is None:
+        partners = list(
+            Partner.objects.filter(status=PartnerStatus.ACTIVE).select_related(
+                "tier", "program", "channel_manager"
+            )
         )
-    )
     ids = [p.pk for p in partners]
     recent_window = {p.program.no_deal_days for p in partners} or {90}
     window = max(recent_window)

@@ -329,3 +329,19 @@ def test_direct_competition_over_20_percent_of_five_or_more(clock):
         DealFactory(partner=partner, submitted_at=in_q2(days=i), direct_conflict=i < 2)
     services.red_flags_refresh(as_of=date(2026, 7, 1))
     assert RedFlag.objects.filter(partner=partner, kind="direct_competition").exists()
+
+
+def test_a_win_with_two_products_counts_once_as_a_new_logo(clock):
+    from scoring.queries import partner_facts
+    from tests.factories import ProductFactory
+
+    partner = PartnerFactory()
+    strategic = ProductFactory(slug="secure", strategic=True)
+    plain = ProductFactory(slug="core")
+    deal = WonDealFactory(partner=partner, deal_type="new_logo", closed_on=date(2026, 5, 1))
+    deal.products.add(strategic, plain)
+    WonDealFactory(partner=partner, deal_type="upsell", closed_on=date(2026, 5, 1)).products.add(
+        plain
+    )
+    facts = partner_facts([partner.pk], date(2026, 6, 30))[partner.pk]
+    assert (facts.new_logos, facts.strategic_wins) == (1, 1)
