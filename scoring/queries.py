@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from deals.models import Deal, DealStatus, DealType
 from deals.queries import pipeline_by_partner, revenue_by_partner
 from enablement.queries import certified_rep_counts
-from partners.models import Partner, PartnerStatus, Program, TierChange
+from partners.models import Partner, PartnerStatus, Program, Tier, TierChange
 from prm.quarters import Quarter, trailing_twelve_months
 
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
@@ -44,18 +44,19 @@ def partner_facts(
     revenue = revenue_by_partner(ids, start, end)
     reps = certified_rep_counts(ids, as_of) if certified_reps is None else certified_reps
     pipeline = pipeline_by_partner(ids, as_of)
-    strategic_product = Deal.products.through.objects.filter(
-        deal_id=OuterRef("pk"), product__strategic=True
-    )
+    counts = {"new_logos": Count("id", filter=Q(deal_type=DealType.NEW_LOGO))}
+    # Strategic-account wins matter only to programs that require them (preset 002).
+    if Tier.objects.filter(strategic_wins_required__gt=0).exists():
+        strategic_product = Deal.products.through.objects.filter(
+            deal_id=OuterRef("pk"), product__strategic=True
+        )
+        counts["strategic"] = Count("id", filter=Exists(strategic_product))
     wins = (
         Deal.objects.filter(
             partner_id__in=ids, status=DealStatus.WON, closed_on__range=(start, end)
         )
         .values("partner_id")
-        .annotate(
-            new_logos=Count("id", filter=Q(deal_type=DealType.NEW_LOGO)),
-            strategic=Count("id", filter=Exists(strategic_product)),
-        )
+        .annotate(**counts)
         .order_by()
     )
     win_counts = {row["partner_id"]: row for row in wins}

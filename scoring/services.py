@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from deals.queries import (
@@ -420,24 +420,37 @@ def _write(close, quarter: Quarter, cards, changes, partners, *, batch_size: int
             )
 
 
+_APPLY_SQL = """
+UPDATE {partner} SET
+    tier_id = s.tier_after_id,
+    status = CASE WHEN s.decision = 'exit' THEN %(exited)s ELSE {partner}.status END,
+    latest_score = CASE WHEN {partner}.latest_score_quarter > s.quarter
+                        THEN {partner}.latest_score ELSE s.total END,
+    latest_score_quarter = CASE WHEN {partner}.latest_score_quarter > s.quarter
+                                THEN {partner}.latest_score_quarter ELSE s.quarter END
+FROM {scorecard} s
+WHERE s.partner_id = {partner}.id AND s.quarter = %(quarter)s
+  AND s.partner_id IN ({ids})
+"""
+
+
 def _apply_to_partners(label: str, partner_ids: list[int]) -> int:
-    """Copy the batch's scorecards onto the partners in one UPDATE: tier after the close,
-    exit, and the latest score (unless a later quarter is already there)."""
-    card = Scorecard.objects.filter(partner=OuterRef("pk"), quarter=label)
-    newer = Q(latest_score_quarter__gt=label)
-    return Partner.objects.filter(pk__in=partner_ids).update(
-        tier_id=Subquery(card.values("tier_after_id")[:1]),
-        status=Case(
-            When(Exists(card.filter(decision=rules.Action.EXIT)), then=Value(PartnerStatus.EXITED)),
-            default=F("status"),
-        ),
-        latest_score=Case(
-            When(newer, then=F("latest_score")), default=Subquery(card.values("total")[:1])
-        ),
-        latest_score_quarter=Case(
-            When(newer, then=F("latest_score_quarter")), default=Value(label)
-        ),
+    """Copy the batch's scorecards onto the partners in one joined UPDATE: the tier after
+    the close, exit, and the latest score (unless a later quarter is already there).
+
+    A join rather than per-row subqueries: the scorecards were written a moment ago and
+    have no planner statistics yet, and a join is planned well without them.
+    """
+    params = {"quarter": label, "exited": PartnerStatus.EXITED}
+    params.update({f"p{i}": pk for i, pk in enumerate(partner_ids)})
+    sql = _APPLY_SQL.format(
+        partner=connection.ops.quote_name(Partner._meta.db_table),
+        scorecard=connection.ops.quote_name(Scorecard._meta.db_table),
+        ids=", ".join(f"%(p{i})s" for i in range(len(partner_ids))),
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 # ---------------------------------------------------------------- red flags

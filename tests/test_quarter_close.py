@@ -335,6 +335,9 @@ def test_a_win_with_two_products_counts_once_as_a_new_logo(clock):
     from scoring.queries import partner_facts
     from tests.factories import ProductFactory
 
+    from partners.models import Tier
+
+    Tier.objects.filter(slug="platinum", program__is_default=True).update(strategic_wins_required=1)
     partner = PartnerFactory()
     strategic = ProductFactory(slug="secure", strategic=True)
     plain = ProductFactory(slug="core")
