@@ -332,10 +332,9 @@ def test_direct_competition_over_20_percent_of_five_or_more(clock):
 
 
 def test_a_win_with_two_products_counts_once_as_a_new_logo(clock):
+    from partners.models import Tier
     from scoring.queries import partner_facts
     from tests.factories import ProductFactory
-
-    from partners.models import Tier
 
     Tier.objects.filter(slug="platinum", program__is_default=True).update(strategic_wins_required=1)
     partner = PartnerFactory()
