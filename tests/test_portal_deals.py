@@ -158,3 +158,14 @@ def test_the_second_partner_finds_a_notice_on_the_portal(client, a_rep, b_admin,
     assert partner_a.name not in home
     again = client.get(reverse("portal-home")).content.decode()
     assert 'data-testid="unread"' not in again
+
+
+def test_the_list_counts_the_days_of_protection_left(client, a_rep, partner_a):
+    DealFactory(
+        partner=partner_a,
+        status="approved",
+        approved_at=timezone.now(),
+        expires_on=timezone.localdate() + timedelta(days=35),
+    )
+    client.force_login(a_rep)
+    assert "35 days left" in client.get(reverse("portal-deals")).content.decode()

@@ -44,3 +44,18 @@ def bootstrap(field):
         base = "form-select"
     classes = f"{base} is-invalid" if field.errors else base
     return field.as_widget(attrs={"class": classes})
+
+
+@register.filter
+def days_left(day) -> str:
+    """``date`` → "35 days left" / "last day" / "lapsed", counted from today."""
+    from django.utils import timezone
+
+    if not day:
+        return ""
+    left = (day - timezone.localdate()).days
+    if left < 0:
+        return "lapsed"
+    if left == 0:
+        return "last day"
+    return f"{left} day{'s' if left != 1 else ''} left"
