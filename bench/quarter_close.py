@@ -615,6 +615,8 @@ class Steps:
         "partner_facts",
         "registration_activity",
         "lapsed_certification_partners",
+        "deal_figures",
+        "strategic_wins_by_partner",
     )
     QUERIES = ("revenue_by_partner", "certified_rep_counts", "pipeline_by_partner")
 

@@ -203,50 +203,100 @@ def _span(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def approved_registrations_by_partner(ids: Iterable[int], start: date, end: date) -> dict[int, int]:
-    """Registrations submitted in [start, end] that were approved, whatever their status now."""
-    low, high = _span(start, end)
+def deal_figures(
+    partner_ids,
+    *,
+    quarter: tuple[date, date],
+    trailing: tuple[date, date],
+    as_of: date,
+    recent: tuple[date, date],
+    year: tuple[date, date],
+) -> dict[int, dict]:
+    """Every deal-based input of the quarter close and of the red flags, per partner, in
+    one grouped pass over the deals (conditional aggregates).
+
+    ``partner_ids`` may be a list or a queryset of ids (used as a subquery).
+    """
+    from django.db.models import Max
+
+    q_low, q_high = _span(*quarter)
+    r_low, r_high = _span(*recent)
+    y_low, y_high = _span(*year)
+    won = Q(status=DealStatus.WON)
+    open_now = Q(status__in=OPEN_STATUSES) & (Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
+    rows = (
+        Deal.objects.filter(partner_id__in=partner_ids)
+        .values("partner_id")
+        .annotate(
+            quarter_revenue=Sum("partner_credit", filter=won & Q(closed_on__range=quarter)),
+            trailing_revenue=Sum("partner_credit", filter=won & Q(closed_on__range=trailing)),
+            new_logos=Count("id", filter=won & Q(closed_on__range=trailing, deal_type="new_logo")),
+            approved_in_quarter=Count(
+                "id",
+                filter=Q(
+                    submitted_at__gte=q_low, submitted_at__lt=q_high, approved_at__isnull=False
+                ),
+            ),
+            csat_quarter_n=Count(
+                "id",
+                filter=Q(
+                    csat__isnull=False, csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high
+                ),
+            ),
+            csat_quarter_sum=Sum(
+                "csat",
+                filter=Q(
+                    csat__isnull=False, csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high
+                ),
+            ),
+            open_registrations=Count("id", filter=open_now),
+            latest_submitted=Max("submitted_at", filter=Q(submitted_at__lt=r_high)),
+            year_registrations=Count(
+                "id", filter=Q(submitted_at__gte=y_low, submitted_at__lt=y_high)
+            ),
+            year_direct=Count(
+                "id",
+                filter=Q(submitted_at__gte=y_low, submitted_at__lt=y_high, direct_conflict=True),
+            ),
+            csat_year_n=Count(
+                "id",
+                filter=Q(
+                    csat__isnull=False, csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high
+                ),
+            ),
+            csat_year_sum=Sum(
+                "csat",
+                filter=Q(
+                    csat__isnull=False, csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high
+                ),
+            ),
+        )
+        .order_by()
+    )
+    return {row["partner_id"]: row for row in rows}
+
+
+def strategic_wins_by_partner(partner_ids, start: date, end: date) -> dict[int, int]:
+    """Wins closed in [start, end] with a strategic product, per partner — asked only when
+    some tier requires them (preset 002), since it is the costliest of the close's inputs."""
+    from django.db.models import Exists, OuterRef
+
+    from partners.models import Tier
+
+    if not Tier.objects.filter(strategic_wins_required__gt=0).exists():
+        return {}
+    strategic = Deal.products.through.objects.filter(
+        deal_id=OuterRef("pk"), product__strategic=True
+    )
     rows = (
         Deal.objects.filter(
-            partner_id__in=list(ids),
-            submitted_at__gte=low,
-            submitted_at__lt=high,
-            approved_at__isnull=False,
+            Exists(strategic),
+            partner_id__in=list(partner_ids),
+            status=DealStatus.WON,
+            closed_on__range=(start, end),
         )
         .values("partner_id")
         .annotate(n=Count("id"))
+        .order_by()
     )
     return {row["partner_id"]: row["n"] for row in rows}
-
-
-def csat_by_partner(ids: Iterable[int], start: date, end: date) -> dict[int, tuple[int, int]]:
-    """CSAT answers recorded in [start, end]: (responses, sum of the 1–5 scores) per partner."""
-    low, high = _span(start, end)
-    rows = (
-        Deal.objects.filter(
-            partner_id__in=list(ids),
-            csat__isnull=False,
-            csat_recorded_at__gte=low,
-            csat_recorded_at__lt=high,
-        )
-        .values("partner_id")
-        .annotate(n=Count("id"), total=Sum("csat"))
-    )
-    return {row["partner_id"]: (row["n"], row["total"] or 0) for row in rows}
-
-
-def registration_activity(ids: Iterable[int], start: date, end: date) -> dict[int, dict]:
-    """Registrations submitted in [start, end] per partner: count, direct conflicts, latest."""
-    from django.db.models import Max
-
-    low, high = _span(start, end)
-    rows = (
-        Deal.objects.filter(partner_id__in=list(ids), submitted_at__gte=low, submitted_at__lt=high)
-        .values("partner_id")
-        .annotate(
-            n=Count("id"),
-            direct=Count("id", filter=Q(direct_conflict=True)),
-            latest=Max("submitted_at"),
-        )
-    )
-    return {row["partner_id"]: row for row in rows}

@@ -4,12 +4,12 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from deals.models import Deal, DealStatus, DealType
-from deals.queries import pipeline_by_partner, revenue_by_partner
+from deals.queries import pipeline_by_partner, revenue_by_partner, strategic_wins_by_partner
 from enablement.queries import certified_rep_counts
-from partners.models import Partner, PartnerStatus, Program, Tier, TierChange
+from partners.models import Partner, PartnerStatus, Program, TierChange
 from prm.quarters import Quarter, trailing_twelve_months
 
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
@@ -44,29 +44,23 @@ def partner_facts(
     revenue = revenue_by_partner(ids, start, end)
     reps = certified_rep_counts(ids, as_of) if certified_reps is None else certified_reps
     pipeline = pipeline_by_partner(ids, as_of)
-    counts = {"new_logos": Count("id", filter=Q(deal_type=DealType.NEW_LOGO))}
-    # Strategic-account wins matter only to programs that require them (preset 002).
-    if Tier.objects.filter(strategic_wins_required__gt=0).exists():
-        strategic_product = Deal.products.through.objects.filter(
-            deal_id=OuterRef("pk"), product__strategic=True
-        )
-        counts["strategic"] = Count("id", filter=Exists(strategic_product))
     wins = (
         Deal.objects.filter(
             partner_id__in=ids, status=DealStatus.WON, closed_on__range=(start, end)
         )
         .values("partner_id")
-        .annotate(**counts)
+        .annotate(new_logos=Count("id", filter=Q(deal_type=DealType.NEW_LOGO)))
         .order_by()
     )
     win_counts = {row["partner_id"]: row for row in wins}
+    strategic = strategic_wins_by_partner(ids, start, end)
     return {
         pid: PartnerFacts(
             revenue=revenue.get(pid, Decimal("0")),
             certified_reps=reps.get(pid, 0),
             open_registrations=pipeline.get(pid, {}).get("count", 0),
             new_logos=win_counts.get(pid, {}).get("new_logos", 0),
-            strategic_wins=win_counts.get(pid, {}).get("strategic", 0),
+            strategic_wins=strategic.get(pid, 0),
         )
         for pid in ids
     }

@@ -17,12 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from deals.queries import (
-    approved_registrations_by_partner,
-    csat_by_partner,
-    registration_activity,
-    revenue_by_partner,
-)
+from deals.queries import deal_figures, strategic_wins_by_partner
 from enablement.queries import (
     certified_rep_counts,
     engagement_counts,
@@ -37,11 +32,12 @@ from partners.models import (
     TierChange,
     User,
 )
-from prm.quarters import Quarter
+from prm.quarters import Quarter, trailing_twelve_months
 
 from . import rules
 from .models import QuarterClose, Scorecard
-from .queries import partner_facts, tier_requirements
+from .queries import tier_requirements
+from .rules import PartnerFacts
 
 BATCH_SIZE = 1000
 STALE_AFTER = timedelta(minutes=15)  # a running close with no heartbeat since is taken over
@@ -190,7 +186,7 @@ def quarter_close(
     started = time.perf_counter()
     try:
         tick = time.perf_counter()
-        cards, changes, partners = _compute(parsed, by=by)
+        cards, changes, partners, gathered = _compute(parsed, by=by)
         timings["gather_and_score_s"] = round(time.perf_counter() - tick, 3)
         QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(cards))
 
@@ -200,7 +196,9 @@ def quarter_close(
 
         tick = time.perf_counter()
         still_active = [p for p in partners.values() if p.status == PartnerStatus.ACTIVE]
-        flags = red_flags_refresh(as_of=parsed.end, notify=notify, partners=still_active)
+        flags = red_flags_refresh(
+            as_of=parsed.end, notify=notify, partners=still_active, gathered=gathered
+        )
         timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
@@ -237,13 +235,21 @@ def _compute(quarter: Quarter, *, by: User | None):
             pk__in={p.program_id for p in partners}
         ).prefetch_related("tiers")
     }
-    quarter_revenue = revenue_by_partner(ids, quarter.start, quarter.end)
-    approved = approved_registrations_by_partner(ids, quarter.start, quarter.end)
+    active_ids = Partner.objects.filter(status=PartnerStatus.ACTIVE).values("pk")
+    figures = _deal_figures(active_ids, as_of=quarter.end, quarter=quarter, partners=partners)
     reps = certified_rep_counts(ids, quarter.end)
-    csat = csat_by_partner(ids, quarter.start, quarter.end)
     engagement = engagement_counts(ids, quarter.start, quarter.end)
-    # Trailing-12-month facts for qualification (certified reps: the same day as above).
-    facts = partner_facts(ids, quarter.end, certified_reps=reps)
+    strategic = strategic_wins_by_partner(ids, *trailing_twelve_months(quarter.end))
+    facts = {
+        pid: PartnerFacts(
+            revenue=figures.get(pid, {}).get("trailing_revenue") or Decimal("0"),
+            certified_reps=reps.get(pid, 0),
+            open_registrations=figures.get(pid, {}).get("open_registrations", 0),
+            new_logos=figures.get(pid, {}).get("new_logos", 0),
+            strategic_wins=strategic.get(pid, 0),
+        )
+        for pid in ids
+    }
     already = dict(
         Scorecard.objects.filter(quarter=quarter.label).values_list("partner_id", "tier_before_id")
     )
@@ -279,11 +285,12 @@ def _compute(quarter: Quarter, *, by: User | None):
         quota = partner.annual_quota
         if quota is None:
             quota = tier_before.default_annual_quota
-        responses, csat_total = csat.get(partner.pk, (0, 0))
+        mine = figures.get(partner.pk, {})
+        responses, csat_total = mine.get("csat_quarter_n", 0), mine.get("csat_quarter_sum") or 0
         inputs = rules.ScoreInputs(
-            quarter_revenue=quarter_revenue.get(partner.pk, Decimal("0")),
+            quarter_revenue=mine.get("quarter_revenue") or Decimal("0"),
             quarterly_quota=quota / 4,
-            approved_registrations=approved.get(partner.pk, 0),
+            approved_registrations=mine.get("approved_in_quarter", 0),
             certified_reps=reps.get(partner.pk, 0),
             reps_required=tier_before.certified_reps_required,
             csat_responses=responses,
@@ -362,7 +369,7 @@ def _compute(quarter: Quarter, *, by: User | None):
                     changed_at=now,
                 )
             )
-    return cards, changes, {p.pk: p for p in partners}
+    return cards, changes, {p.pk: p for p in partners}, {"figures": figures, "reps": reps}
 
 
 def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
@@ -456,8 +463,26 @@ def _apply_to_partners(label: str, partner_ids: list[int]) -> int:
 # ---------------------------------------------------------------- red flags
 
 
+def _deal_figures(partner_ids, *, as_of: date, partners, quarter: Quarter | None = None) -> dict:
+    """The one pass over deals that the close and the red flags share (as of one day)."""
+    window = max({p.program.no_deal_days for p in partners} or {90})
+    quarter = quarter or Quarter.containing(as_of)
+    return deal_figures(
+        partner_ids,
+        quarter=(quarter.start, quarter.end),
+        trailing=trailing_twelve_months(as_of),
+        as_of=as_of,
+        recent=(as_of - timedelta(days=window - 1), as_of),
+        year=(as_of - timedelta(days=364), as_of),
+    )
+
+
 def red_flags_refresh(
-    *, as_of: date | None = None, notify: bool = True, partners: list[Partner] | None = None
+    *,
+    as_of: date | None = None,
+    notify: bool = True,
+    partners: list[Partner] | None = None,
+    gathered: dict | None = None,
 ) -> dict:
     """Open and resolve red flags for every active partner as of a day (RULEBOOK §8).
 
@@ -473,21 +498,22 @@ def red_flags_refresh(
             )
         )
     ids = [p.pk for p in partners]
-    recent_window = {p.program.no_deal_days for p in partners} or {90}
-    window = max(recent_window)
-    recent = registration_activity(ids, as_of - timedelta(days=window - 1), as_of)
-    year = registration_activity(ids, as_of - timedelta(days=364), as_of)
-    csat = csat_by_partner(ids, as_of - timedelta(days=364), as_of)
-    reps = certified_rep_counts(ids, as_of)
+    if gathered is None:  # the daily refresh; the close passes what it already gathered
+        active_ids = Partner.objects.filter(status=PartnerStatus.ACTIVE).values("pk")
+        gathered = {
+            "figures": _deal_figures(active_ids, as_of=as_of, partners=partners),
+            "reps": certified_rep_counts(ids, as_of),
+        }
+    figures, reps = gathered["figures"], gathered["reps"]
     lapsed = lapsed_certification_partners(ids, as_of)
     wanted: set[tuple[int, str]] = set()
     for partner in partners:
         limits = _thresholds(partner.program)
-        latest = recent.get(partner.pk, {}).get("latest")
-        recent_count = (
-            1 if latest and latest.date() > as_of - timedelta(days=limits.no_deal_days) else 0
-        )
-        responses, total = csat.get(partner.pk, (0, 0))
+        mine = figures.get(partner.pk, {})
+        latest = mine.get("latest_submitted")
+        since = as_of - timedelta(days=limits.no_deal_days)
+        recent_count = 1 if latest and timezone.localtime(latest).date() > since else 0
+        responses, total = mine.get("csat_year_n", 0), mine.get("csat_year_sum") or 0
         facts = rules.FlagFacts(
             active_days=(as_of - partner.started_on).days,
             registrations_recent=recent_count,
@@ -496,8 +522,8 @@ def red_flags_refresh(
             has_lapsed_certification=partner.pk in lapsed,
             csat_responses_year=responses,
             csat_total_year=total,
-            registrations_year=year.get(partner.pk, {}).get("n", 0),
-            direct_conflicts_year=year.get(partner.pk, {}).get("direct", 0),
+            registrations_year=mine.get("year_registrations", 0),
+            direct_conflicts_year=mine.get("year_direct", 0),
         )
         wanted |= {(partner.pk, kind) for kind in rules.red_flags(facts, limits)}
 
