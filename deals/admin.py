@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ScopedAdminMixin
+from partners.models import Program
 from partners.permissions import manages_partner
 from prm.roles import MANAGER_ROLES, role_of
 
@@ -44,9 +45,13 @@ class SlaFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        # The SLA is the default program's; per-program SLAs differ only in the preset.
+        # The default program's approval SLA (the column shows each deal's own program's).
         now = timezone.now()
-        hours = 48
+        hours = (
+            Program.objects.filter(is_default=True)
+            .values_list("registration_sla_hours", flat=True)
+            .first()
+        ) or 48
         pending = queryset.filter(status=DealStatus.PENDING)
         if self.value() == "overdue":
             return pending.filter(submitted_at__lt=now - timedelta(hours=hours))
