@@ -58,16 +58,8 @@ import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-URL = os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm_bench")
-os.environ["DJANGO_SETTINGS_MODULE"] = "prm.settings.local"
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
-os.environ.setdefault("EMAIL_URL", "memorymail://")  # new red flags e-mail the managers
+from benchdb import drop_secondary_indexes, recreate_database
 
 CLOSE_TARGET_S = 60.0
 FLOOR_RATIO_TARGET = 4.0
@@ -77,43 +69,7 @@ MIB = 1024**2
 PEOPLE_SLOTS = 6  # user ids are allotted six per partner; 3-6 of them are used
 
 
-def recreate_database() -> None:
-    import psycopg2
-
-    parts = urlsplit(URL)
-    name = parts.path.lstrip("/")
-    conn = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
 # ---------------------------------------------------------------- the bulk load
-
-
-def _drop_secondary_indexes(cur, table: str) -> list[str]:
-    """Drop the table's indexes that back no constraint; return their definitions."""
-    cur.execute(
-        """
-        SELECT i.relname, pg_get_indexdef(i.oid)
-        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-        WHERE x.indrelid = %s::regclass
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
-        """,
-        [table],
-    )
-    rows = cur.fetchall()
-    for name, _ in rows:
-        cur.execute(f'DROP INDEX "{name}"')
-    return [definition for _, definition in rows]
 
 
 MANAGERS_SQL = """
@@ -486,7 +442,7 @@ def load(args, quarter) -> dict:
         for table, label, sql in steps:
             start = time.perf_counter()
             if table not in dropped:
-                dropped[table] = _drop_secondary_indexes(cur, table)
+                dropped[table] = drop_secondary_indexes(cur, table)
             cur.execute(sql, params)
             timings.append((label, cur.rowcount, time.perf_counter() - start))
         start = time.perf_counter()

@@ -38,63 +38,18 @@ import argparse
 import os
 import random
 import statistics
-import sys
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-URL = os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm_bench")
-os.environ["DJANGO_SETTINGS_MODULE"] = "prm.settings.local"
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
-os.environ.setdefault("EMAIL_URL", "memorymail://")  # committed registrations e-mail managers
+from benchdb import drop_secondary_indexes, recreate_database
 
 CONFLICT_TARGET_MS = 5.0
 REGISTRATION_TARGET_MS = 25.0
 RATIO_TARGET = 3.0
 
 
-def recreate_database() -> None:
-    import psycopg2
-
-    parts = urlsplit(URL)
-    name = parts.path.lstrip("/")
-    conn = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-
-
 # ---------------------------------------------------------------- the bulk load
-
-
-def _drop_secondary_indexes(cur, table: str) -> list[str]:
-    """Drop the table's indexes that back no constraint; return their definitions."""
-    cur.execute(
-        """
-        SELECT i.relname, pg_get_indexdef(i.oid)
-        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-        WHERE x.indrelid = %s::regclass
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
-        """,
-        [table],
-    )
-    rows = cur.fetchall()
-    for name, _ in rows:
-        cur.execute(f'DROP INDEX "{name}"')
-    return [definition for _, definition in rows]
 
 
 ACCOUNTS_SQL = """
@@ -243,7 +198,7 @@ def load(accounts: int, deals: int, leads: int) -> dict:
             ("partners_lead", LEADS_SQL),
         ):
             start = time.perf_counter()
-            indexes = _drop_secondary_indexes(cur, table)
+            indexes = drop_secondary_indexes(cur, table)
             cur.execute(sql.format(**params))
             loaded = time.perf_counter()
             for definition in indexes:

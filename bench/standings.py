@@ -10,36 +10,9 @@ per-row queries.
 """
 
 import os
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-URL = os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm_bench")
-os.environ["DJANGO_SETTINGS_MODULE"] = "prm.settings.local"
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
-
-
-def recreate_database() -> None:
-    import psycopg2
-
-    parts = urlsplit(URL)
-    name = parts.path.lstrip("/")
-    conn = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
+from benchdb import recreate_database
 
 
 def measure(partners: int) -> dict:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from partners.admin import ScopedAdminMixin
+from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import Program
 from partners.permissions import manages_partner
 from prm.roles import MANAGER_ROLES, role_of
@@ -79,7 +79,7 @@ class DecisionMixin:
 
 
 @admin.register(Deal)
-class DealAdmin(DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "customer_name",
         "partner",
@@ -106,15 +106,6 @@ class DealAdmin(DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     readonly_fields = [f.name for f in Deal._meta.fields] + ["products_list"]
     exclude = ["products"]
     ordering = ["-submitted_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="Products")
     def products_list(self, obj):
@@ -286,7 +277,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConflictCase)
-class ConflictCaseAdmin(DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class ConflictCaseAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "scenario",
         "account",
@@ -302,15 +293,6 @@ class ConflictCaseAdmin(DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     search_fields = ["account__name", "partner__name", "other_partner__name", "direct_rep"]
     readonly_fields = [f.name for f in ConflictCase._meta.fields]
     actions = ["resolve_selected", "escalate_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="SLA")
     def sla_state(self, obj):

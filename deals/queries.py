@@ -220,10 +220,16 @@ def deal_figures(
     from django.db.models import Max
 
     q_low, q_high = _span(*quarter)
-    r_low, r_high = _span(*recent)
+    _, r_high = _span(*recent)
     y_low, y_high = _span(*year)
     won = Q(status=DealStatus.WON)
     open_now = Q(status__in=OPEN_STATUSES) & (Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
+    submitted_in_quarter = Q(submitted_at__gte=q_low, submitted_at__lt=q_high)
+    submitted_in_year = Q(submitted_at__gte=y_low, submitted_at__lt=y_high)
+    csat_in_quarter = Q(
+        csat__isnull=False, csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high
+    )
+    csat_in_year = Q(csat__isnull=False, csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high)
     rows = (
         Deal.objects.filter(partner_id__in=partner_ids)
         .values("partner_id")
@@ -232,44 +238,16 @@ def deal_figures(
             trailing_revenue=Sum("partner_credit", filter=won & Q(closed_on__range=trailing)),
             new_logos=Count("id", filter=won & Q(closed_on__range=trailing, deal_type="new_logo")),
             approved_in_quarter=Count(
-                "id",
-                filter=Q(
-                    submitted_at__gte=q_low, submitted_at__lt=q_high, approved_at__isnull=False
-                ),
+                "id", filter=submitted_in_quarter & Q(approved_at__isnull=False)
             ),
-            csat_quarter_n=Count(
-                "id",
-                filter=Q(
-                    csat__isnull=False, csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high
-                ),
-            ),
-            csat_quarter_sum=Sum(
-                "csat",
-                filter=Q(
-                    csat__isnull=False, csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high
-                ),
-            ),
+            csat_quarter_n=Count("id", filter=csat_in_quarter),
+            csat_quarter_sum=Sum("csat", filter=csat_in_quarter),
             open_registrations=Count("id", filter=open_now),
             latest_submitted=Max("submitted_at", filter=Q(submitted_at__lt=r_high)),
-            year_registrations=Count(
-                "id", filter=Q(submitted_at__gte=y_low, submitted_at__lt=y_high)
-            ),
-            year_direct=Count(
-                "id",
-                filter=Q(submitted_at__gte=y_low, submitted_at__lt=y_high, direct_conflict=True),
-            ),
-            csat_year_n=Count(
-                "id",
-                filter=Q(
-                    csat__isnull=False, csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high
-                ),
-            ),
-            csat_year_sum=Sum(
-                "csat",
-                filter=Q(
-                    csat__isnull=False, csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high
-                ),
-            ),
+            year_registrations=Count("id", filter=submitted_in_year),
+            year_direct=Count("id", filter=submitted_in_year & Q(direct_conflict=True)),
+            csat_year_n=Count("id", filter=csat_in_year),
+            csat_year_sum=Sum("csat", filter=csat_in_year),
         )
         .order_by()
     )

@@ -466,21 +466,11 @@ def _closed_on(value: date, deal: Deal) -> date:
     return value
 
 
-@transaction.atomic
-def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None = None) -> Deal:
-    """Record a win and what it earns (RULEBOOK §5), stored on the deal."""
-    amount = _money(amount, "amount")
-    if csat is not None and (not isinstance(csat, int) or not 1 <= csat <= 5):
-        raise ValidationError({"csat": "CSAT is a whole number from 1 to 5."})
-    deal = _locked(deal)
-    if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
-        raise _wrong_state(deal, "won")
-    closed_on = _closed_on(closed_on, deal)
+def deal_compensation(*, deal: Deal, amount: Decimal, protected: bool) -> rules.Compensation:
+    """What a win of ``amount`` earns under RULEBOOK §5, with the partner's tier and program
+    as they are now (the caller records the result on the deal)."""
     partner, program = deal.partner, deal.partner.program
-    protected = deal.status == DealStatus.APPROVED and rules.is_protected(
-        deal.expires_on, closed_on
-    )
-    result = rules.compensation(
+    return rules.compensation(
         rules.CompensationInputs(
             amount=amount,
             compensation_model=deal.compensation_model,
@@ -497,6 +487,23 @@ def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None 
             oem_discount=deal.oem_discount,
         )
     )
+
+
+@transaction.atomic
+def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None = None) -> Deal:
+    """Record a win and what it earns (RULEBOOK §5), stored on the deal."""
+    amount = _money(amount, "amount")
+    if csat is not None and (not isinstance(csat, int) or not 1 <= csat <= 5):
+        raise ValidationError({"csat": "CSAT is a whole number from 1 to 5."})
+    deal = _locked(deal)
+    if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
+        raise _wrong_state(deal, "won")
+    closed_on = _closed_on(closed_on, deal)
+    partner = deal.partner
+    protected = deal.status == DealStatus.APPROVED and rules.is_protected(
+        deal.expires_on, closed_on
+    )
+    result = deal_compensation(deal=deal, amount=amount, protected=protected)
     deal.win(by=by, at=timezone.now(), closed_on=closed_on, amount=amount)
     deal.protected_when_won = protected
     deal.margin_rate = result.margin_rate

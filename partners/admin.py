@@ -8,7 +8,6 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from prm.normalize import normalize_domain
 from prm.roles import VENDOR_ROLES
 
 from . import services
@@ -16,6 +15,19 @@ from .forms import InviteForm
 from .models import Account, Lead, Partner, PartnerUser, Program, Tier, TierChange, User
 from .permissions import manages_partner
 from .queries import partner_for_user, scope_to_user
+
+
+class ReadOnlyAdminMixin:
+    """Rows written only by services and jobs: the admin shows them, never edits them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ScopedAdminMixin:
@@ -210,9 +222,10 @@ class PartnerForm(forms.ModelForm):
             self.add_error("tier", f"{tier} is not a tier of {program}.")
         domain = cleaned.get("domain")
         if domain:
-            key = normalize_domain(domain)
-            if Partner.objects.filter(domain_key=key).exclude(pk=self.instance.pk).exists():
-                self.add_error("domain", f"A partner with the domain {key} already exists.")
+            try:
+                services.partner_domain_check(domain, exclude_pk=self.instance.pk)
+            except ValidationError as exc:
+                self.add_error("domain", exc.message_dict["domain"])
         tier_changed = self.instance.pk and tier and tier.pk != self.instance.tier_id
         if tier_changed and not (cleaned.get("tier_reason") or "").strip():
             self.add_error("tier_reason", "Say why the tier changes.")
@@ -435,7 +448,7 @@ class LeadAdmin(admin.ModelAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class TierChangeAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "changed_at",
         "partner",
@@ -449,15 +462,6 @@ class TierChangeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["partner", "from_tier", "to_tier", "changed_by"]
     search_fields = ["partner__name", "reason"]
     date_hierarchy = "changed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(User)

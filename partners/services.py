@@ -79,7 +79,9 @@ def _check_channel_manager(user: User | None) -> None:
         raise ValidationError({"channel_manager": f"{user} is not a channel manager."})
 
 
-def _check_domain_free(domain: str, *, exclude_pk: int | None = None) -> str:
+def partner_domain_check(domain: str, *, exclude_pk: int | None = None) -> str:
+    """The normalised domain if it is a domain and no other partner has it; else
+    ``ValidationError`` on ``domain``."""
     key = normalize_domain(domain)
     if not key or "." not in key:
         raise ValidationError({"domain": f"{domain!r} is not a domain name like example.com."})
@@ -107,7 +109,7 @@ def partner_create(
 ) -> Partner:
     program = program or default_program()
     tier_obj = _tier_for(program, tier)
-    _check_domain_free(domain)
+    partner_domain_check(domain)
     _check_channel_manager(channel_manager)
     partner = Partner(
         program=program,
@@ -162,7 +164,7 @@ def partner_update(
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
     if "domain" in changes:
-        _check_domain_free(changes["domain"], exclude_pk=partner.pk)
+        partner_domain_check(changes["domain"], exclude_pk=partner.pk)
     if "channel_manager" in changes:
         _check_channel_manager(changes["channel_manager"])
     for field, value in changes.items():

@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from partners.admin import ScopedAdminMixin
+from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import OutreachTask, RedFlag
 from prm.quarters import Quarter
 from prm.roles import Role, role_of
@@ -25,7 +25,7 @@ class CloseForm(forms.Form):
 
 
 @admin.register(QuarterClose)
-class QuarterCloseAdmin(admin.ModelAdmin):
+class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "quarter",
         "state",
@@ -38,15 +38,6 @@ class QuarterCloseAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [f.name for f in QuarterClose._meta.fields] + ["progress_bar"]
     change_list_template = "admin/scoring/quarterclose/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _may_close(self, request) -> bool:
         return role_of(request.user) in (Role.CHANNEL_CHIEF, Role.ADMIN)
@@ -111,7 +102,7 @@ class QuarterCloseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Scorecard)
-class ScorecardAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ScorecardAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "partner",
         "quarter",
@@ -132,15 +123,6 @@ class ScorecardAdmin(ScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = [f.name for f in Scorecard._meta.fields if f.name != "inputs"] + ["why"]
     exclude = ["inputs"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="Inputs (why)")
     def why(self, obj):
         return format_html(
@@ -150,25 +132,16 @@ class ScorecardAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RedFlag)
-class RedFlagAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class RedFlagAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["partner", "kind", "status", "opened_at", "resolved_at"]
     list_filter = ["status", "kind", ("partner__channel_manager", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["partner"]
     search_fields = ["partner__name"]
     readonly_fields = ["partner", "kind", "status", "opened_at", "resolved_at", "details"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(OutreachTask)
-class OutreachTaskAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class OutreachTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["title", "partner", "assignee", "due_on", "status"]
     list_filter = ["status", ("assignee", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["partner", "assignee"]
@@ -184,15 +157,6 @@ class OutreachTaskAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "created_at",
         "done_at",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_done_permission(self, request) -> bool:
         return role_of(request.user) in (Role.CHANNEL_MANAGER, Role.CHANNEL_CHIEF, Role.ADMIN)

@@ -24,7 +24,7 @@ from deals.models import (
     DealType,
     Product,
 )
-from deals.rules import CompensationInputs, compensation
+from deals.services import deal_compensation
 from enablement.models import (
     Certification,
     CertificationType,
@@ -664,24 +664,9 @@ class Command(BaseCommand):
         closed = min(self.today, (submitted + timedelta(days=self.rng.randint(15, 100))).date())
         protected = closed <= deal.expires_on
         closed_amount = round_money(amount * Decimal(self.rng.uniform(0.85, 1.1)))
-        program = partner.program
-        result = compensation(
-            CompensationInputs(
-                amount=closed_amount,
-                compensation_model=deal.compensation_model,
-                deal_type=deal.deal_type,
-                contract_years=deal.contract_years,
-                protected=protected,
-                direct_conflict=deal.direct_conflict,
-                tier_margin=partner.tier.margin,
-                unprotected_margin=program.unprotected_margin,
-                referral_rate=partner.tier.referral_commission_rate,
-                renewal_influence_rate=program.renewal_influence_rate,
-                direct_conflict_partner_share=program.direct_conflict_partner_share,
-                co_sell_partner_share=program.co_sell_partner_share,
-                oem_discount=program.oem_discount_min if deal.compensation_model == "oem" else None,
-            )
-        )
+        if deal.compensation_model == "oem":
+            deal.oem_discount = partner.program.oem_discount_min
+        result = deal_compensation(deal=deal, amount=closed_amount, protected=protected)
         deal.status = DealStatus.WON
         deal.closed_on = closed
         deal.closed_at = timezone.make_aware(datetime.combine(closed, time(16)))

@@ -1,0 +1,56 @@
+"""What every bench script shares: the environment and a throwaway PostgreSQL database.
+
+Import it first: it puts the project on ``sys.path`` and sets the settings defaults
+before Django loads.
+"""
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+URL = os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm_bench")
+os.environ["DJANGO_SETTINGS_MODULE"] = "prm.settings.local"
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
+os.environ.setdefault("EMAIL_URL", "memorymail://")  # registrations and flags e-mail managers
+
+
+def recreate_database() -> None:
+    """Drop and create the database named in DATABASE_URL (never a real one: it is wiped)."""
+    import psycopg2
+
+    parts = urlsplit(URL)
+    name = parts.path.lstrip("/")
+    conn = psycopg2.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname="postgres",
+    )
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def drop_secondary_indexes(cur, table: str) -> list[str]:
+    """Drop the table's indexes that back no constraint; return their definitions, so a
+    bulk load can rebuild them afterwards exactly as the migrations define them."""
+    cur.execute(
+        """
+        SELECT i.relname, pg_get_indexdef(i.oid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+        WHERE x.indrelid = %s::regclass
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+        """,
+        [table],
+    )
+    rows = cur.fetchall()
+    for name, _ in rows:
+        cur.execute(f'DROP INDEX "{name}"')
+    return [definition for _, definition in rows]
