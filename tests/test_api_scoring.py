@@ -42,7 +42,7 @@ def test_red_flags_filter_by_partner_and_status(api, chief, partner_a, partner_b
     assert "opened_at" in open_flags[0]
 
 
-def test_closing_a_quarter_is_queued_with_a_job_id(api, chief, django_capture_on_commit_callbacks):
+def test_closing_a_quarter_is_queued_with_a_job_id(api, chief):
     response = api(chief).post("/api/v1/quarters/2026Q2/close/")
     assert response.status_code == 202
     data = response.json()

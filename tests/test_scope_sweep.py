@@ -99,6 +99,8 @@ def list_routes() -> list[Route]:
     for route in walk(get_resolver().url_patterns):
         viewset = route.viewset
         actions = getattr(route.callback, "actions", {}) or {}
+        if getattr(viewset, "shared_resource", False):
+            continue  # the same for every partner (e.g. programs)
         if not route.arguments and viewset is not None and actions.get("get") == "list":
             routes[route.name] = route
     return sorted(routes.values(), key=lambda r: r.name)
