@@ -11,6 +11,7 @@ from prm.roles import (
     is_partner_person,
     is_vendor_admin,
     is_vendor_staff,
+    sees_all_partners,
 )
 
 from .models import PartnerRole
@@ -49,8 +50,11 @@ can_invite_partner_users = manages_partner | is_own_partner_admin
 for app in ("partners", "enablement", "deals", "incentives", "scoring"):
     rules.add_perm(app, is_vendor_staff)
 
-for model in ("partner", "partneruser", "account", "lead", "tierchange", "program", "tier", "user"):
+for model in ("partner", "partneruser", "account", "lead", "tierchange", "program", "tier"):
     rules.add_perm(f"partners.view_{model}", is_vendor_staff)
+# Every login of every partner: only roles that see all partners (a channel manager finds
+# the people of their own partners under "Partner users", which is scoped).
+rules.add_perm("partners.view_user", sees_all_partners)
 for model in ("partner", "partneruser", "account", "lead"):
     rules.add_perm(f"partners.add_{model}", is_manager_or_higher)
     rules.add_perm(f"partners.change_{model}", is_manager_or_higher)

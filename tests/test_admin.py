@@ -160,3 +160,13 @@ def test_partner_list_filters_by_tier(client, chief, partner_a, partner_b):
     page = client.get(reverse("admin:partners_partner_changelist") + "?tier=gold")
     assert "Bravo Networks" in page.content.decode()
     assert "Alpha Systems" not in page.content.decode()
+
+
+def test_manager_cannot_list_every_login(client, manager, chief, b_admin):
+    client.force_login(manager)
+    assert client.get(reverse("admin:partners_user_changelist")).status_code == 403
+    assert client.get(reverse("admin:partners_user_change", args=[b_admin.pk])).status_code == 403
+    client.force_login(chief)
+    assert (
+        b_admin.username in client.get(reverse("admin:partners_user_changelist")).content.decode()
+    )
