@@ -114,6 +114,14 @@ class Deal(models.Model):
         blank=True,
         help_text="OEM: the agreed discount off list, within the program's range.",
     )
+    mdf_request = models.ForeignKey(
+        "incentives.MdfRequest",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sourced_deals",
+        help_text="The MDF activity that sourced this deal (for MDF ROI).",
+    )
     imported = models.BooleanField(default=False, help_text="Loaded from another system.")
 
     closed_on = models.DateField(null=True, blank=True)

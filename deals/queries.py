@@ -176,6 +176,29 @@ def revenue_by_partner(partner_ids: Iterable[int], start: date, end: date) -> di
     return {row["partner_id"]: row["revenue"] or Decimal("0") for row in rows}
 
 
+def wins_by_partner(partner_ids, start: date, end: date) -> dict[int, dict]:
+    """Won deals closed in [start, end] per partner: revenue (partner credit) and new-logo
+    wins, in one grouped query. ``partner_ids`` may be a list or a subquery."""
+    rows = (
+        Deal.objects.filter(
+            partner_id__in=partner_ids, status=DealStatus.WON, closed_on__range=(start, end)
+        )
+        .values("partner_id")
+        .annotate(
+            revenue=Sum("partner_credit"),
+            new_logos=Count("id", filter=Q(deal_type="new_logo")),
+        )
+        .order_by()
+    )
+    return {
+        row["partner_id"]: {
+            "revenue": row["revenue"] or Decimal("0"),
+            "new_logos": row["new_logos"],
+        }
+        for row in rows
+    }
+
+
 def pipeline_by_partner(partner_ids: Iterable[int], as_of: date) -> dict[int, dict]:
     """Open registrations (pending or approved, unexpired) per partner: count and amount."""
     rows = (

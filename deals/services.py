@@ -11,8 +11,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from incentives import rules as incentive_rules
+from incentives import services as incentive_services
 from partners.models import (
     Account,
     Partner,
@@ -167,8 +170,12 @@ def deal_register(
     oem_discount=None,
     submitted_at: datetime | None = None,
     approved_at: datetime | None = None,
+    mdf_request=None,
 ) -> Deal:
     """Register a deal for ``partner`` (RULEBOOK §4), race-safe.
+
+    ``mdf_request``: the partner's approved MDF activity that sourced the deal, if any
+    (it counts towards the activity's return on investment).
 
     ``submitted_at`` in the past is an import of history (a manager moving from another
     PRM): every check is judged as of that moment, and a registration whose approval or
@@ -193,6 +200,11 @@ def deal_register(
         errors["compensation_model"] = f"Choose one of {', '.join(CompensationModel.values)}."
     if not isinstance(contract_years, int) or not 1 <= contract_years <= 10:
         errors["contract_years"] = "Contract years must be a whole number from 1 to 10."
+    if mdf_request is not None and (
+        mdf_request.partner_id != partner.pk
+        or mdf_request.status not in incentive_services.MDF_SOURCING_STATUSES
+    ):
+        errors["mdf_request"] = "Choose one of your approved MDF activities."
     if errors:
         raise ValidationError(errors)
     amount = _money(amount, "amount")
@@ -263,6 +275,7 @@ def deal_register(
             else None,
             oem_discount=oem_discount if compensation_model == CompensationModel.OEM else None,
             imported=not live,
+            mdf_request=mdf_request,
         )
         if decision.outcome == rules.Outcome.REJECTED:
             deal.reject(by=None, at=at, reason=decision.reason)
@@ -517,7 +530,35 @@ def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None 
     Account.objects.filter(pk=deal.account_id, owning_partner__isnull=True).update(
         owning_partner=partner
     )
+    _accrue_incentives(deal, by=by)
     return deal
+
+
+def _accrue_incentives(deal: Deal, *, by: User | None) -> None:
+    """Tell the money engine what the win earns it (RULEBOOK §6): plain facts only."""
+    earlier_win = (
+        Deal.objects.filter(partner_id=deal.partner_id, status=DealStatus.WON)
+        .exclude(pk=deal.pk)
+        .filter(Q(closed_on__lt=deal.closed_on) | Q(closed_on=deal.closed_on, pk__lt=deal.pk))
+        .exists()
+    )
+    submitted_on = timezone.localdate(deal.submitted_at)
+    incentive_services.deal_incentives_accrue(
+        partner=deal.partner,
+        source=deal,
+        won=incentive_rules.WonDeal(
+            amount=deal.closed_amount,
+            partner_credit=deal.partner_credit,
+            deal_type=deal.deal_type,
+            days_to_win=(deal.closed_on - submitted_on).days,
+            strategic=deal.products.filter(strategic=True).exists(),
+            first_win=not earlier_win,
+            contract_years=deal.contract_years,
+            commission=deal.commission or Decimal(0),
+        ),
+        closed_on=deal.closed_on,
+        by=by,
+    )
 
 
 @transaction.atomic

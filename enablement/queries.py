@@ -34,6 +34,23 @@ def certified_rep_counts(partner_ids: Iterable[int], as_of: date) -> dict[int, i
     return {row["partner_id"]: row["reps"] for row in rows}
 
 
+def current_certification_counts(partner_ids, as_of: date) -> dict[int, int]:
+    """Current certifications held by the partner's present people on ``as_of`` (the
+    Training Champion award counts certifications, not people): one grouped query."""
+    rows = (
+        current_certifications(as_of)
+        .filter(
+            partner_id__in=partner_ids,
+            user__is_active=True,
+            user__membership__partner_id=F("partner_id"),
+        )
+        .values("partner_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {row["partner_id"]: row["n"] for row in rows}
+
+
 def certifications_visible_to(user) -> QuerySet[Certification]:
     return scope_to_user(
         Certification.objects.select_related("user", "certification_type", "partner"), user

@@ -99,6 +99,60 @@ class Program(models.Model):
         **RATE, default=Decimal("0.20"), validators=percent
     )
 
+    # §6 incentives: SPIFFs per won deal (they stack).
+    spiff_new_logo = models.DecimalField(**money_field_kwargs(), default=Decimal("500"))
+    spiff_new_logo_days = models.PositiveIntegerField(
+        default=60, help_text="A new-logo deal earns its SPIFF if won within these days."
+    )
+    spiff_strategic = models.DecimalField(**money_field_kwargs(), default=Decimal("750"))
+    spiff_first_deal = models.DecimalField(**money_field_kwargs(), default=Decimal("1000"))
+    spiff_large_deal_over = models.DecimalField(**money_field_kwargs(), default=Decimal("100000"))
+    spiff_large_deal_rate = models.DecimalField(**RATE, default=Decimal("0.02"), validators=percent)
+    # §6 strategic initiative bonuses.
+    bonus_cross_sell_rate = models.DecimalField(**RATE, default=Decimal("0.03"), validators=percent)
+    bonus_upsell_rate = models.DecimalField(**RATE, default=Decimal("0.02"), validators=percent)
+    bonus_multi_year_rate = models.DecimalField(
+        **RATE,
+        default=Decimal("0.01"),
+        validators=percent,
+        help_text="Of the amount, per contract year beyond the first.",
+    )
+    bonus_reference = models.DecimalField(**money_field_kwargs(), default=Decimal("250"))
+    bonus_community = models.DecimalField(**money_field_kwargs(), default=Decimal("100"))
+    # §6 awards, proposed by the quarter close and confirmed by a manager.
+    award_partner_of_quarter = models.DecimalField(**money_field_kwargs(), default=Decimal("5000"))
+    award_top_new_logo = models.DecimalField(**money_field_kwargs(), default=Decimal("3000"))
+    award_highest_growth = models.DecimalField(**money_field_kwargs(), default=Decimal("4000"))
+    award_growth_min_prior = models.DecimalField(
+        **money_field_kwargs(),
+        default=Decimal("10000"),
+        help_text="Highest growth counts only partners with at least this prior-quarter revenue.",
+    )
+    award_training_champion_per_cert = models.DecimalField(
+        **money_field_kwargs(), default=Decimal("1000")
+    )
+    award_community_mvp = models.DecimalField(**money_field_kwargs(), default=Decimal("500"))
+    # §6 claim process and payment terms.
+    claim_window_days = models.PositiveIntegerField(
+        default=30, help_text="Days after the qualifying event to submit a claim."
+    )
+    claim_verify_business_days = models.PositiveIntegerField(default=5)
+    claim_payment_business_days = models.PositiveIntegerField(default=15)
+    rebate_due_days = models.PositiveIntegerField(
+        default=30, help_text="Days after the quarter's end a volume rebate is due."
+    )
+    # §7 MDF.
+    mdf_claim_window_days = models.PositiveIntegerField(
+        default=30, help_text="Days after an MDF activity ends to file its claim."
+    )
+    holiday_country = models.CharField(
+        max_length=2,
+        default="US",
+        blank=True,
+        help_text="Public holidays of this country (ISO code) are not business days; "
+        "add the program's own below.",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -114,6 +168,52 @@ class Program(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RebateBracket(models.Model):
+    """One line of the quarterly volume rebate table (RULEBOOK §6).
+
+    A partner whose quarter revenue reaches ``revenue_from`` (and not the next bracket)
+    earns ``rate`` on the whole quarter revenue.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="rebate_brackets")
+    revenue_from = models.DecimalField(**money_field_kwargs())
+    rate = models.DecimalField(**RATE, validators=percent)
+    fast_track = models.BooleanField(
+        default=False, help_text="Reaching this bracket also fast-tracks to the top tier."
+    )
+
+    class Meta:
+        ordering = ["program", "revenue_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "revenue_from"], name="rebate_bracket_unique_in_program"
+            ),
+            models.CheckConstraint(
+                condition=Q(revenue_from__gt=0), name="rebate_bracket_positive_floor"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"from {self.revenue_from}: {self.rate:%}"
+
+
+class ProgramHoliday(models.Model):
+    """A day off of the program on top of the country's public holidays."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="holidays")
+    day = models.DateField()
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["program", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "day"], name="program_holiday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.name}"
 
 
 class ReviewCadence(models.TextChoices):

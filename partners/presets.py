@@ -7,6 +7,15 @@ documents, loadable with ``manage.py load_program seed002``. Keys are field name
 
 from decimal import Decimal as D
 
+# RULEBOOK §6: quarter revenue from which a bracket's rate applies to the whole revenue.
+REBATE_BRACKETS = [
+    {"revenue_from": D("100000"), "rate": D("0.02")},
+    {"revenue_from": D("250000"), "rate": D("0.035")},
+    {"revenue_from": D("500000"), "rate": D("0.05")},
+    {"revenue_from": D("1000000"), "rate": D("0.065")},
+    {"revenue_from": D("2500000"), "rate": D("0.08"), "fast_track": True},
+]
+
 PRESETS: dict[str, dict] = {
     "seed001": {
         "program": {
@@ -15,6 +24,7 @@ PRESETS: dict[str, dict] = {
             "description": "Four tiers by trailing-12-month revenue and certified reps; MDF as "
             "a share of prior-year revenue.",
         },
+        "rebate_brackets": REBATE_BRACKETS,
         "tiers": [
             {
                 "slug": "registered",
@@ -88,6 +98,7 @@ PRESETS: dict[str, dict] = {
             "90 days at Registered to advance or exit.",
             "entry_tier_max_days": 90,
         },
+        "rebate_brackets": REBATE_BRACKETS,
         "tiers": [
             {
                 "slug": "registered",

@@ -11,6 +11,7 @@ from datetime import date
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from prm.business_days import BusinessCalendar
 from prm.normalize import normalize_company_name, normalize_domain
 from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 
@@ -145,3 +146,13 @@ def partners_started_between(partners: QuerySet[Partner], start: date, end: date
 def notices_for(user, partner: Partner) -> QuerySet[Notice]:
     """The partner's notices meant for this person (or for everyone there), newest first."""
     return Notice.objects.filter(partner=partner).filter(Q(user__isnull=True) | Q(user=user))
+
+
+def business_calendar(program: Program) -> BusinessCalendar:
+    """The program's business days: weekdays minus its country's and its own holidays."""
+    return BusinessCalendar(program.holiday_country, program.holidays.values_list("day", flat=True))
+
+
+def rebate_brackets(program: Program) -> list[tuple]:
+    """``(revenue_from, rate, fast_track)`` of the program's volume rebate table, ascending."""
+    return list(program.rebate_brackets.values_list("revenue_from", "rate", "fast_track"))

@@ -26,6 +26,7 @@ from .models import (
     PartnerStatus,
     PartnerUser,
     Program,
+    RebateBracket,
     Tier,
     TierChange,
     TierChangeCause,
@@ -51,6 +52,11 @@ def program_install(*, preset: str, make_default: bool = False) -> Program:
     for tier in data["tiers"]:
         tier = dict(tier)
         Tier.objects.update_or_create(program=program, slug=tier.pop("slug"), defaults=tier)
+    for bracket in data.get("rebate_brackets", []):
+        bracket = dict(bracket)
+        RebateBracket.objects.update_or_create(
+            program=program, revenue_from=bracket.pop("revenue_from"), defaults=bracket
+        )
     if make_default and not program.is_default:
         Program.objects.filter(is_default=True).update(is_default=False)
         program.is_default = True

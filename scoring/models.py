@@ -87,6 +87,8 @@ class QuarterClose(models.Model):
     partners_done = models.PositiveIntegerField(default=0)
     tier_changes = models.PositiveIntegerField(default=0)
     flags_opened = models.PositiveIntegerField(default=0)
+    rebates = models.PositiveIntegerField(default=0, help_text="Volume rebates owed.")
+    awards_proposed = models.PositiveIntegerField(default=0)
     runs = models.PositiveIntegerField(default=0)
     timings = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)

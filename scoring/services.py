@@ -17,12 +17,16 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from deals.queries import deal_figures, strategic_wins_by_partner
+from deals.queries import deal_figures, strategic_wins_by_partner, wins_by_partner
 from enablement.queries import (
     certified_rep_counts,
+    current_certification_counts,
     engagement_counts,
     lapsed_certification_partners,
 )
+from incentives import rules as incentive_rules
+from incentives import services as incentive_services
+from incentives.queries import approved_contributions
 from partners.models import (
     OutreachTask,
     Partner,
@@ -200,6 +204,10 @@ def quarter_close(
             as_of=parsed.end, notify=notify, partners=still_active, gathered=gathered
         )
         timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
+
+        tick = time.perf_counter()
+        money = close_incentives(parsed, by=by)
+        timings["incentives_s"] = round(time.perf_counter() - tick, 3)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
             state=QuarterClose.State.DONE,
@@ -209,6 +217,8 @@ def quarter_close(
             .exclude(cause="override")
             .count(),
             flags_opened=flags["opened"],
+            rebates=money["rebates"],
+            awards_proposed=money["awards_proposed"],
             timings=timings,
         )
     except Exception as exc:
@@ -593,3 +603,55 @@ def _notify_new_flags(flags: list[RedFlag]) -> None:
                 subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True
             )
         )
+
+
+def close_incentives(quarter: Quarter, *, by: User | None = None) -> dict:
+    """The close's money (RULEBOOK §6, §7), told to ``incentives`` as plain facts: each
+    program's volume rebates and award proposals for the quarter, and MDF funds opened
+    for the fiscal year of the next quarter. A few grouped queries, whatever the count
+    of partners; a rerun adds nothing."""
+    totals = {"rebates": 0, "awards_proposed": 0, "funds_opened": 0}
+    previous = quarter.previous()
+    for program in Program.objects.filter(partners__status=PartnerStatus.ACTIVE).distinct():
+        cards = {
+            row["partner_id"]: row
+            for row in Scorecard.objects.filter(
+                quarter=quarter.label,
+                partner__program=program,
+                partner__status=PartnerStatus.ACTIVE,
+            ).values("partner_id", "total", "inputs", "partner__tier__certified_reps_required")
+        }
+        if not cards:
+            continue
+        ids = list(cards)
+        wins = wins_by_partner(ids, quarter.start, quarter.end)
+        before = wins_by_partner(ids, previous.start, previous.end)
+        certs = current_certification_counts(ids, quarter.end)
+        contributions = approved_contributions(program.pk, quarter.start, quarter.end)
+        stats = [
+            incentive_rules.QuarterStats(
+                partner_id=pid,
+                score=row["total"],
+                revenue=wins.get(pid, {}).get("revenue", Decimal("0")),
+                prior_revenue=before.get(pid, {}).get("revenue", Decimal("0")),
+                new_logo_wins=wins.get(pid, {}).get("new_logos", 0),
+                current_certifications=certs.get(pid, 0),
+                certifications_required=row["partner__tier__certified_reps_required"],
+                approved_contributions=contributions.get(pid, 0),
+            )
+            for pid, row in cards.items()
+        ]
+        accrued = incentive_services.quarter_incentives_accrue(
+            program=program, quarter=quarter, stats=stats, by=by
+        )
+        totals["rebates"] += accrued["rebates"]
+        totals["awards_proposed"] += accrued["awards_proposed"]
+        totals["funds_opened"] += incentive_services.mdf_funds_open(
+            program=program,
+            fiscal_year=quarter.next().year,
+            prior_revenue={
+                pid: Decimal(row["inputs"].get("trailing_revenue") or "0")
+                for pid, row in cards.items()
+            },
+        )
+    return totals

@@ -1,0 +1,189 @@
+"""Reads of the money engine, shared by the portal, the API, the admin and the jobs."""
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from partners.models import Partner
+from partners.queries import scope_to_user
+
+from . import rules
+from .models import (
+    Contribution,
+    EntryKind,
+    EntryStatus,
+    IncentiveClaim,
+    LedgerEntry,
+    MdfClaim,
+    MdfFund,
+    MdfRequest,
+)
+
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+ZERO = Value(Decimal("0"), output_field=MONEY)
+
+
+def ledger_visible_to(user) -> QuerySet[LedgerEntry]:
+    return scope_to_user(
+        LedgerEntry.objects.select_related("partner", "source_type"), user
+    ).order_by("-earned_on", "-pk")
+
+
+def claims_visible_to(user) -> QuerySet[IncentiveClaim]:
+    return scope_to_user(
+        IncentiveClaim.objects.select_related("partner", "partner__program", "submitted_by"),
+        user,
+    ).order_by("-submitted_at", "-pk")
+
+
+def contributions_visible_to(user) -> QuerySet[Contribution]:
+    return scope_to_user(Contribution.objects.select_related("partner"), user)
+
+
+def funds_visible_to(user) -> QuerySet[MdfFund]:
+    return scope_to_user(MdfFund.objects.select_related("partner"), user)
+
+
+def mdf_requests_visible_to(user) -> QuerySet[MdfRequest]:
+    return scope_to_user(
+        MdfRequest.objects.select_related("partner", "fund", "partner__program"), user
+    ).order_by("-submitted_at", "-pk")
+
+
+def mdf_claims_visible_to(user) -> QuerySet[MdfClaim]:
+    return (
+        scope_to_user(MdfClaim.objects.select_related("partner", "request", "request__fund"), user)
+        .prefetch_related("proofs")
+        .order_by("-submitted_at", "-pk")
+    )
+
+
+def ledger_totals(entries: QuerySet[LedgerEntry]) -> dict[str, Decimal]:
+    """Sum of the entries by status, in one grouped query: accrued, approved, paid, void."""
+    totals = {status: Decimal("0") for status in EntryStatus.values}
+    for row in entries.order_by().values("status").annotate(total=Sum("amount")):
+        totals[row["status"]] = row["total"]
+    return totals
+
+
+def claimable_entries(partner: Partner, *, today: date) -> QuerySet[LedgerEntry]:
+    """SPIFFs and bonuses the partner may still claim today."""
+    return LedgerEntry.objects.filter(
+        partner=partner,
+        kind__in=(EntryKind.SPIFF, EntryKind.BONUS),
+        status=EntryStatus.ACCRUED,
+        claim__isnull=True,
+        claim_by__gte=today,
+    ).order_by("claim_by", "pk")
+
+
+def fund_for(partner: Partner, fiscal_year: int) -> MdfFund | None:
+    return MdfFund.objects.filter(partner=partner, fiscal_year=fiscal_year).first()
+
+
+def mdf_roi(requests: QuerySet[MdfRequest]) -> dict:
+    """Pipeline and revenue of the deals the MDF activities sourced, against what was
+    reimbursed for them (RULEBOOK §7 and the seed's "MDF ROI"), in one query.
+
+    Deals point at their MDF activity (``sourced_deals``); open registrations count as
+    pipeline at their amount, won ones as revenue at their partner credit.
+    """
+    figures = requests.order_by().aggregate(
+        pipeline=Coalesce(
+            Sum(
+                "sourced_deals__amount",
+                filter=Q(sourced_deals__status__in=("pending", "approved")),
+            ),
+            ZERO,
+        ),
+        revenue=Coalesce(
+            Sum("sourced_deals__partner_credit", filter=Q(sourced_deals__status="won")),
+            ZERO,
+        ),
+        deals=Count("sourced_deals"),
+    )
+    reimbursed = requests.order_by().aggregate(
+        total=Coalesce(Sum("claims__reimbursement", filter=Q(claims__status="approved")), ZERO)
+    )["total"]
+    figures["reimbursed"] = reimbursed
+    figures["roi"] = rules.mdf_roi(
+        pipeline=figures["pipeline"], revenue=figures["revenue"], reimbursed=reimbursed
+    )
+    return figures
+
+
+def approved_for_payment(*, due_from: date | None, due_to: date | None) -> QuerySet[LedgerEntry]:
+    """Approved entries falling due in the period: what finance pays next."""
+    entries = LedgerEntry.objects.filter(status=EntryStatus.APPROVED).select_related(
+        "partner", "claim"
+    )
+    if due_from:
+        entries = entries.filter(due_on__gte=due_from)
+    if due_to:
+        entries = entries.filter(due_on__lte=due_to)
+    return entries.order_by("due_on", "partner__name", "pk")
+
+
+EXPORT_COLUMNS = [
+    "entry",
+    "partner_id",
+    "partner",
+    "kind",
+    "code",
+    "description",
+    "amount",
+    "currency",
+    "quarter",
+    "earned_on",
+    "approved_on",
+    "due_on",
+    "claim",
+    "idempotency_key",
+]
+
+
+def ledger_csv(entries: QuerySet[LedgerEntry]) -> str:
+    """The entries as CSV for a payment run; the entry id lets finance mark them paid."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for entry in entries.iterator(chunk_size=2000):
+        writer.writerow(
+            [
+                entry.pk,
+                entry.partner_id,
+                entry.partner.name,
+                entry.kind,
+                entry.code,
+                entry.description,
+                f"{entry.amount:.2f}",
+                entry.currency,
+                entry.quarter,
+                entry.earned_on.isoformat(),
+                entry.approved_at.date().isoformat() if entry.approved_at else "",
+                entry.due_on.isoformat() if entry.due_on else "",
+                entry.claim_id or "",
+                entry.idempotency_key,
+            ]
+        )
+    return out.getvalue()
+
+
+def approved_contributions(program_id: int, start: date, end: date) -> dict[int, int]:
+    """Approved community contributions per partner decided in the period (Community MVP)."""
+    rows = (
+        Contribution.objects.filter(
+            partner__program_id=program_id,
+            kind="community",
+            status="approved",
+            decided_at__date__gte=start,
+            decided_at__date__lte=end,
+        )
+        .values("partner_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["partner_id"]: row["n"] for row in rows}
