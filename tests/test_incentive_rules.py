@@ -195,7 +195,8 @@ def stats(pid, **overrides) -> rules.QuarterStats:
 
 
 def proposals(items) -> dict[str, tuple[int, D]]:
-    return {p.code: (p.partner_id, p.amount) for p in rules.propose_awards(items, rules.AwardTable())}
+    found = rules.propose_awards(items, rules.AwardTable())
+    return {p.code: (p.partner_id, p.amount) for p in found}
 
 
 def test_each_award_goes_to_its_leader():
@@ -302,24 +303,15 @@ def test_vendor_share_of_a_match(ratio, share):
 
 def test_reimbursement_is_the_least_of_reserved_share_and_fund():
     half = rules.vendor_share(D("1"))
-    assert (
-        rules.mdf_reimbursement(
-            reserved=D("5000"), actual_cost=D("8000"), share=half, remaining=D("20000")
-        )
-        == D("4000.00")
-    )
-    assert (
-        rules.mdf_reimbursement(
-            reserved=D("3000"), actual_cost=D("8000"), share=half, remaining=D("20000")
-        )
-        == D("3000")
-    )
-    assert (
-        rules.mdf_reimbursement(
-            reserved=D("5000"), actual_cost=D("8000"), share=half, remaining=D("1200")
-        )
-        == D("1200")
-    )
+    assert rules.mdf_reimbursement(
+        reserved=D("5000"), actual_cost=D("8000"), share=half, remaining=D("20000")
+    ) == D("4000.00")
+    assert rules.mdf_reimbursement(
+        reserved=D("3000"), actual_cost=D("8000"), share=half, remaining=D("20000")
+    ) == D("3000")
+    assert rules.mdf_reimbursement(
+        reserved=D("5000"), actual_cost=D("8000"), share=half, remaining=D("1200")
+    ) == D("1200")
     two_to_one = rules.vendor_share(D("2"))
     assert rules.mdf_reservation(D("9000"), two_to_one) == D("6000.00")
 
