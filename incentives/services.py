@@ -961,6 +961,7 @@ def mdf_claim_submit(
     transaction and removed again if it fails, so a refusal leaves nothing behind.
     """
     today = today or timezone.localdate()
+    request = MdfRequest.objects.select_related("partner").get(pk=request.pk)
     actual = Decimal(str(actual_cost))
     if actual <= 0:
         raise ValidationError({"actual_cost": "The actual cost must be more than zero."})

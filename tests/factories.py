@@ -16,6 +16,7 @@ from deals.models import (
     Product,
 )
 from enablement.models import Certification, CertificationType
+from incentives.models import LedgerEntry, MdfFund, MdfRequest
 from partners.models import (
     Account,
     Lead,
@@ -187,3 +188,47 @@ class ScorecardFactory(factory.django.DjangoModelFactory):
     total = Decimal("50")
     band = "maintain"
     closed_at = factory.LazyFunction(timezone.now)
+
+
+class LedgerEntryFactory(factory.django.DjangoModelFactory):
+    """An accrued SPIFF, claimable for 30 days from today."""
+
+    class Meta:
+        model = LedgerEntry
+
+    partner = factory.SubFactory(PartnerFactory)
+    kind = "spiff"
+    code = "spiff_strategic"
+    description = "Strategic product line"
+    amount = Decimal("750.00")
+    quarter = "2026Q4"
+    earned_on = factory.LazyFunction(timezone.localdate)
+    claim_by = factory.LazyAttribute(lambda e: e.earned_on + timedelta(days=30))
+    idempotency_key = factory.Sequence(lambda n: f"test:{n}")
+
+
+class MdfFundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MdfFund
+
+    partner = factory.SubFactory(PartnerFactory)
+    fiscal_year = factory.LazyFunction(lambda: timezone.localdate().year)
+    amount = Decimal("10000.00")
+    basis = "Silver: 2% of 500,000.00 prior-year revenue"
+
+
+class MdfRequestFactory(factory.django.DjangoModelFactory):
+    """A submitted request for an activity next week."""
+
+    class Meta:
+        model = MdfRequest
+
+    fund = factory.SubFactory(MdfFundFactory)
+    partner = factory.SelfAttribute("fund.partner")
+    activity_type = "webinar"
+    title = factory.Sequence(lambda n: f"Webinar {n}")
+    planned_cost = Decimal("4000.00")
+    starts_on = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=7))
+    ends_on = factory.LazyAttribute(lambda r: r.starts_on)
+    expected_leads = 50
+    claim_due_on = factory.LazyAttribute(lambda r: r.ends_on + timedelta(days=30))
