@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of, partners_visible_to
+from prm.api import ErrorSerializer, ReasonSerializer
 from prm.roles import MANAGER_ROLES, Role, role_of
 
 from . import rules, services
@@ -22,11 +23,6 @@ from .models import (
     Product,
 )
 from .queries import conflicts_visible_to, deals_visible_to
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
 
 
 def error_response(exc: services.DealError) -> Response:
@@ -135,10 +131,6 @@ class DealCreateSerializer(serializers.Serializer):
         if not partners_visible_to(user).filter(pk=partner.pk).exists():
             raise serializers.ValidationError("No such partner.")
         return partner
-
-
-class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField()
 
 
 class JustificationSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 """Shared pieces of the REST API: role permissions and a scoped object lookup."""
 
-from rest_framework import permissions
+from rest_framework import permissions, serializers
 
 from .roles import MANAGER_ROLES, VENDOR_ROLES, role_of
 
@@ -34,3 +34,14 @@ class VendorStaffOnly(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return role_of(request.user) in VENDOR_ROLES
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The API's refusal shape: ``{"detail": "…", "code": "…"}``."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()

@@ -14,12 +14,19 @@ class Role(models.TextChoices):
     CHANNEL_MANAGER = "channel_manager", "Channel manager"
     CHANNEL_CHIEF = "channel_chief", "Channel chief"
     EXECUTIVE = "executive", "Executive"
+    FINANCE = "finance", "Finance"
     ADMIN = "admin", "Administrator"
 
 
-VENDOR_ROLES = frozenset({Role.CHANNEL_MANAGER, Role.CHANNEL_CHIEF, Role.EXECUTIVE, Role.ADMIN})
+VENDOR_ROLES = frozenset(
+    {Role.CHANNEL_MANAGER, Role.CHANNEL_CHIEF, Role.EXECUTIVE, Role.FINANCE, Role.ADMIN}
+)
 # Roles that see every partner of the program.
-ALL_PARTNER_ROLES = frozenset({Role.CHANNEL_CHIEF, Role.EXECUTIVE, Role.ADMIN})
+ALL_PARTNER_ROLES = frozenset({Role.CHANNEL_CHIEF, Role.EXECUTIVE, Role.FINANCE, Role.ADMIN})
+# Roles that export payment runs and mark ledger entries paid.
+PAYMENT_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
+# Roles that decide disputed incentive claims (RULEBOOK §6: the channel chief).
+DISPUTE_ROLES = frozenset({Role.CHANNEL_CHIEF, Role.ADMIN})
 # Roles that may write program data: "manager" in API.md means channel manager or higher.
 MANAGER_ROLES = frozenset({Role.CHANNEL_MANAGER, Role.CHANNEL_CHIEF, Role.ADMIN})
 
@@ -70,3 +77,13 @@ def is_manager_or_higher(user) -> bool:
 @rules.predicate
 def sees_all_partners(user) -> bool:
     return role_of(user) in ALL_PARTNER_ROLES
+
+
+@rules.predicate
+def handles_payments(user) -> bool:
+    return role_of(user) in PAYMENT_ROLES
+
+
+@rules.predicate
+def decides_disputes(user) -> bool:
+    return role_of(user) in DISPUTE_ROLES

@@ -7,6 +7,14 @@ from rest_framework.routers import DefaultRouter
 
 from deals.api import ConflictCaseViewSet, DealViewSet
 from enablement.api import CertificationViewSet, EventAttendanceViewSet, TrainingCompletionViewSet
+from incentives.api import (
+    ContributionViewSet,
+    IncentiveClaimViewSet,
+    LedgerViewSet,
+    MdfClaimViewSet,
+    MdfFundViewSet,
+    MdfRequestViewSet,
+)
 from partners.api import (
     AccountViewSet,
     LeadViewSet,
@@ -35,6 +43,12 @@ router.register("conflicts", ConflictCaseViewSet, basename="conflict")
 router.register("scorecards", ScorecardViewSet, basename="scorecard")
 router.register("red-flags", RedFlagViewSet, basename="red-flag")
 router.register("quarters", QuarterViewSet, basename="quarter")
+router.register("ledger", LedgerViewSet, basename="ledger")
+router.register("incentive-claims", IncentiveClaimViewSet, basename="incentive-claim")
+router.register("contributions", ContributionViewSet, basename="contribution")
+router.register("mdf/funds", MdfFundViewSet, basename="mdf-fund")
+router.register("mdf/requests", MdfRequestViewSet, basename="mdf-request")
+router.register("mdf/claims", MdfClaimViewSet, basename="mdf-claim")
 
 
 def healthz(request):

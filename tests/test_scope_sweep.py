@@ -16,6 +16,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deals.models import ConflictCase, Deal
 from enablement.models import Certification, EventAttendance, TrainingCompletion
+from incentives.models import (
+    Contribution,
+    IncentiveClaim,
+    LedgerEntry,
+    MdfClaim,
+    MdfFund,
+    MdfRequest,
+)
 from partners.models import Account, Lead, Partner, PartnerUser, RedFlag, User
 from scoring.models import Scorecard
 
@@ -25,6 +33,9 @@ from .factories import (
     ConflictCaseFactory,
     DealFactory,
     LeadFactory,
+    LedgerEntryFactory,
+    MdfFundFactory,
+    MdfRequestFactory,
     PartnerUserFactory,
     RedFlagFactory,
     ScorecardFactory,
@@ -110,7 +121,25 @@ def objects_of(partner: Partner) -> dict:
     """One object of every scoped model, belonging to ``partner``."""
     member = PartnerUserFactory(partner=partner)
     certification = CertificationFactory(partner=partner, user=member.user)
+    entry = LedgerEntryFactory(partner=partner)
+    claim = IncentiveClaim.objects.create(
+        partner=partner, amount=entry.amount, verify_by=date(2026, 12, 1)
+    )
+    entry.claim = claim
+    entry.save()
+    fund = MdfFundFactory(partner=partner)
+    mdf_request = MdfRequestFactory(fund=fund)
     return {
+        LedgerEntry: LedgerEntryFactory(partner=partner, kind="award", claim_by=None),
+        IncentiveClaim: claim,
+        Contribution: Contribution.objects.create(
+            partner=partner, kind="reference", title="A reference"
+        ),
+        MdfFund: fund,
+        MdfRequest: mdf_request,
+        MdfClaim: MdfClaim.objects.create(
+            request=mdf_request, partner=partner, actual_cost=100, leads_generated=1
+        ),
         Partner: partner,
         PartnerUser: member,
         User: member.user,
