@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class IncentivesConfig(AppConfig):
     name = "incentives"
     verbose_name = "Incentives and MDF"
+
+    def ready(self):
+        from . import permissions  # noqa: F401  (registers the rules permissions)

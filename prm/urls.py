@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from deals.api import ConflictCaseViewSet, DealViewSet
 from enablement.api import CertificationViewSet, EventAttendanceViewSet, TrainingCompletionViewSet
+from incentives import urls as incentive_urls
 from incentives.api import (
     ContributionViewSet,
     IncentiveClaimViewSet,
@@ -66,6 +67,8 @@ urlpatterns = [
     path("", include("scoring.urls")),
     path("portal/", include("partners.urls")),
     path("portal/deals/", include("deals.urls")),
+    path("portal/", include(incentive_urls.portal_urlpatterns)),
+    path("portal/", include("incentives.urls")),
     path("auth/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from django.core.files.base import ContentFile
 from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -22,6 +23,7 @@ from incentives.models import (
     LedgerEntry,
     MdfClaim,
     MdfFund,
+    MdfProof,
     MdfRequest,
 )
 from partners.models import Account, Lead, Partner, PartnerUser, RedFlag, User
@@ -129,6 +131,9 @@ def objects_of(partner: Partner) -> dict:
     entry.save()
     fund = MdfFundFactory(partner=partner)
     mdf_request = MdfRequestFactory(fund=fund)
+    mdf_claim = MdfClaim.objects.create(
+        request=mdf_request, partner=partner, actual_cost=100, leads_generated=1
+    )
     return {
         LedgerEntry: LedgerEntryFactory(partner=partner, kind="award", claim_by=None),
         IncentiveClaim: claim,
@@ -137,8 +142,13 @@ def objects_of(partner: Partner) -> dict:
         ),
         MdfFund: fund,
         MdfRequest: mdf_request,
-        MdfClaim: MdfClaim.objects.create(
-            request=mdf_request, partner=partner, actual_cost=100, leads_generated=1
+        MdfClaim: mdf_claim,
+        MdfProof: MdfProof.objects.create(
+            claim=mdf_claim,
+            file=ContentFile(b"%PDF-1.4 proof", name="proof.pdf"),
+            name="proof.pdf",
+            size=14,
+            content_type="application/pdf",
         ),
         Partner: partner,
         PartnerUser: member,

@@ -47,6 +47,20 @@ def bootstrap(field):
 
 
 @register.filter
+def cents(value) -> str:
+    """``Decimal("1234.5")`` → ``$1,234.50``: money owed, to the cent."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return "—"
+    sign = "-" if amount < 0 else ""
+    whole, fraction = f"{abs(amount):.2f}".split(".")
+    return f"{sign}${intcomma(int(whole))}.{fraction}"
+
+
+@register.filter
 def days_left(day) -> str:
     """``date`` → "35 days left" / "last day" / "lapsed", counted from today."""
     from django.utils import timezone

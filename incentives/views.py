@@ -1,0 +1,332 @@
+"""Portal pages of the money engine: earnings (the ledger) and claims, MDF, contributions."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from partners.models import Partner
+from partners.queries import partner_id_of
+from prm.quarters import Quarter
+from prm.roles import Role, role_of
+from prm.views import role_required, scoped
+
+from . import services
+from .forms import ContributionForm, DisputeForm, MdfClaimForm, MdfRequestForm
+from .models import EntryKind, EntryStatus, IncentiveClaim, MdfProof, MdfRequest
+from .proofs import proof_from_upload
+from .queries import (
+    claimable_entries,
+    claims_visible_to,
+    contributions_visible_to,
+    fund_for,
+    ledger_totals,
+    ledger_visible_to,
+    mdf_requests_visible_to,
+    mdf_roi,
+)
+
+
+def _partner(request) -> Partner:
+    return Partner.objects.select_related("program", "tier").get(pk=partner_id_of(request.user))
+
+
+def _partner_only(request) -> None:
+    """Acting on the partner's behalf in the portal is for the partner's own people."""
+    if role_of(request.user) != Role.PARTNER:
+        raise PermissionDenied
+
+
+def _refusal(request, exc) -> None:
+    if isinstance(exc, services.IncentiveError):
+        messages.error(request, exc.message)
+    else:
+        messages.error(request, " ".join(exc.messages))
+
+
+# ---------------------------------------------------------------- earnings and claims
+
+
+@role_required(Role.PARTNER)
+def earnings(request):
+    """What the partner has earned, what it can still claim, and what is paid."""
+    partner = _partner(request)
+    today = timezone.localdate()
+    entries = ledger_visible_to(request.user)
+    totals = ledger_totals(entries)
+    kind = request.GET.get("kind", "")
+    status = request.GET.get("status", "")
+    listed = entries
+    if kind in EntryKind.values:
+        listed = listed.filter(kind=kind)
+    if status in EntryStatus.values:
+        listed = listed.filter(status=status)
+    return render(
+        request,
+        "incentives/earnings.html",
+        {
+            "partner": partner,
+            "totals": totals,
+            "claimable": claimable_entries(partner, today=today),
+            "page": Paginator(listed, 25).get_page(request.GET.get("page")),
+            "kinds": EntryKind.choices,
+            "statuses": EntryStatus.choices,
+            "kind": kind,
+            "status": status,
+            "today": today,
+            "claims": claims_visible_to(request.user)[:5],
+        },
+    )
+
+
+@role_required(Role.PARTNER)
+def claim_new(request):
+    if request.method != "POST":
+        return redirect("portal-earnings")
+    partner = _partner(request)
+    ids = [value for value in request.POST.getlist("entries") if value.isdigit()]
+    try:
+        claim = services.claim_submit(
+            partner=partner, entry_ids=ids, by=request.user, note=request.POST.get("note", "")
+        )
+    except (services.IncentiveError, ValidationError) as exc:
+        _refusal(request, exc)
+        return redirect("portal-earnings")
+    messages.success(
+        request,
+        f"Claim {claim.pk} submitted. Your channel manager verifies it by "
+        f"{claim.verify_by:%d %b %Y}.",
+    )
+    return redirect("portal-claim", pk=claim.pk)
+
+
+@role_required(Role.PARTNER)
+def claim_list(request):
+    claims = claims_visible_to(request.user)
+    return render(
+        request,
+        "incentives/claims.html",
+        {
+            "page": Paginator(claims, 25).get_page(request.GET.get("page")),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _claim_for(request, pk) -> IncentiveClaim:
+    try:
+        return claims_visible_to(request.user).get(pk=pk)
+    except IncentiveClaim.DoesNotExist as exc:
+        raise Http404("No such claim.") from exc
+
+
+@scoped(pk=IncentiveClaim)
+@role_required(*Role.values)
+def claim_detail(request, pk: int):
+    claim = _claim_for(request, pk)
+    return render(
+        request,
+        "incentives/claim.html",
+        {
+            "claim": claim,
+            "entries": claim.entries.all(),
+            "dispute_form": DisputeForm(),
+            "dispute_by": services.dispute_deadline(claim),
+            "history": claim.history.select_related("history_user").order_by("-history_date"),
+        },
+    )
+
+
+@scoped(pk=IncentiveClaim)
+@role_required(*Role.values)
+def claim_dispute(request, pk: int):
+    claim = _claim_for(request, pk)  # first: another partner's claim is a 404
+    _partner_only(request)
+    if request.method != "POST":
+        return redirect("portal-claim", pk=claim.pk)
+    form = DisputeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["reason"]))
+        return redirect("portal-claim", pk=claim.pk)
+    try:
+        services.claim_dispute(claim=claim, by=request.user, reason=form.cleaned_data["reason"])
+    except (services.IncentiveError, ValidationError) as exc:
+        _refusal(request, exc)
+    else:
+        messages.success(request, "Your dispute is with the channel chief.")
+    return redirect("portal-claim", pk=claim.pk)
+
+
+# ---------------------------------------------------------------- MDF
+
+
+@role_required(Role.PARTNER)
+def mdf_home(request):
+    """The fund's balance this fiscal year, the activities and their return."""
+    partner = _partner(request)
+    today = timezone.localdate()
+    year = Quarter.containing(today, start_month=partner.program.fiscal_year_start_month).year
+    requests = mdf_requests_visible_to(request.user)
+    return render(
+        request,
+        "incentives/mdf.html",
+        {
+            "partner": partner,
+            "year": year,
+            "fund": fund_for(partner, year),
+            "next_fund": fund_for(partner, year + 1),
+            "page": Paginator(requests, 25).get_page(request.GET.get("page")),
+            "roi": mdf_roi(partner.mdf_requests.all()),
+            "today": today,
+        },
+    )
+
+
+@role_required(Role.PARTNER)
+def mdf_request_new(request):
+    partner = _partner(request)
+    form = MdfRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mdf_request = services.mdf_request_submit(
+                partner=partner, by=request.user, **form.cleaned_data
+            )
+        except services.IncentiveError as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"“{mdf_request.title}” is submitted for pre-approval.")
+            return redirect("portal-mdf-request", pk=mdf_request.pk)
+    return render(
+        request,
+        "incentives/mdf_new.html",
+        {"form": form, "partner": partner},
+        status=400 if form.errors else 200,
+    )
+
+
+def _request_for(request, pk) -> MdfRequest:
+    try:
+        return mdf_requests_visible_to(request.user).get(pk=pk)
+    except MdfRequest.DoesNotExist as exc:
+        raise Http404("No such MDF request.") from exc
+
+
+@scoped(pk=MdfRequest)
+@role_required(*Role.values)
+def mdf_request_detail(request, pk: int, form: MdfClaimForm | None = None):
+    mdf_request = _request_for(request, pk)
+    today = timezone.localdate()
+    can_claim = (
+        mdf_request.status == "approved"
+        and mdf_request.ends_on <= today <= mdf_request.claim_due_on
+    )
+    return render(
+        request,
+        "incentives/mdf_request.html",
+        {
+            "req": mdf_request,
+            "claims": mdf_request.claims.prefetch_related("proofs"),
+            "form": form or MdfClaimForm(),
+            "can_claim": can_claim,
+            "today": today,
+            "history": mdf_request.history.select_related("history_user").order_by("-history_date"),
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@scoped(pk=MdfRequest)
+@role_required(*Role.values)
+def mdf_claim_new(request, pk: int):
+    mdf_request = _request_for(request, pk)  # first: another partner's request is a 404
+    _partner_only(request)
+    if request.method != "POST":
+        return redirect("portal-mdf-request", pk=mdf_request.pk)
+    form = MdfClaimForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.mdf_claim_submit(
+                request=mdf_request,
+                by=request.user,
+                actual_cost=data["actual_cost"],
+                leads_generated=data["leads_generated"],
+                notes=data["notes"],
+                files=[proof_from_upload(upload) for upload in data["files"]],
+            )
+        except services.IncentiveError as exc:
+            form.add_error(None, exc.message)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Your claim is filed; your channel manager reviews it.")
+            return redirect("portal-mdf-request", pk=mdf_request.pk)
+    return mdf_request_detail(request, pk, form=form)
+
+
+@scoped(pk=MdfRequest)
+@role_required(*Role.values)
+def mdf_request_cancel(request, pk: int):
+    mdf_request = _request_for(request, pk)  # first: another partner's request is a 404
+    _partner_only(request)
+    if request.method == "POST":
+        try:
+            services.mdf_request_cancel(request=mdf_request, by=request.user)
+        except services.IncentiveError as exc:
+            _refusal(request, exc)
+        else:
+            messages.success(request, f"“{mdf_request.title}” is cancelled; its funds are free.")
+    return redirect("portal-mdf-request", pk=mdf_request.pk)
+
+
+@scoped(pk=MdfProof)
+@role_required(*Role.values)
+def proof_download(request, pk: int):
+    """A proof file, to the partner that filed it and to the vendor staff who see it."""
+    proof = MdfProof.objects.select_related("claim").filter(pk=pk).first()
+    if (
+        proof is None
+        or not mdf_requests_visible_to(request.user).filter(pk=proof.claim.request_id).exists()
+    ):
+        raise Http404("No such file.")
+    return FileResponse(
+        proof.file.open("rb"),
+        as_attachment=True,
+        filename=proof.name,
+        content_type=proof.content_type or "application/octet-stream",
+    )
+
+
+# ---------------------------------------------------------------- contributions
+
+
+@role_required(Role.PARTNER)
+def contributions(request):
+    partner = _partner(request)
+    form = ContributionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contribution_submit(partner=partner, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Thank you: your channel manager reviews it.")
+            return redirect("portal-contributions")
+    listed = contributions_visible_to(request.user).order_by("-submitted_at", "-pk")
+    return render(
+        request,
+        "incentives/contributions.html",
+        {
+            "form": form,
+            "page": Paginator(listed, 25).get_page(request.GET.get("page")),
+            "program": partner.program,
+        },
+        status=400 if form.errors else 200,
+    )
