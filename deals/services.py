@@ -530,12 +530,15 @@ def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None 
     Account.objects.filter(pk=deal.account_id, owning_partner__isnull=True).update(
         owning_partner=partner
     )
-    _accrue_incentives(deal, by=by)
+    deal_accrue_incentives(deal, by=by)
     return deal
 
 
-def _accrue_incentives(deal: Deal, *, by: User | None) -> None:
-    """Tell the money engine what the win earns it (RULEBOOK §6): plain facts only."""
+def deal_accrue_incentives(deal: Deal, *, by: User | None = None) -> None:
+    """Tell the money engine what a won deal earns (RULEBOOK §6): plain facts only.
+
+    Called by the win; safe to call again (the ledger keys each accrual by deal and rule),
+    which is how wins loaded from another system earn theirs."""
     earlier_win = (
         Deal.objects.filter(partner_id=deal.partner_id, status=DealStatus.WON)
         .exclude(pk=deal.pk)

@@ -140,6 +140,7 @@ def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settin
         ("chief", Role.CHANNEL_CHIEF),
         ("exec", Role.EXECUTIVE),
         ("manager1", Role.CHANNEL_MANAGER),
+        ("finance", Role.FINANCE),
         ("partner", Role.PARTNER),
         ("rep", Role.PARTNER),
     ]:
@@ -147,6 +148,14 @@ def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settin
     assert PartnerUser.objects.get(user__username="partner").role == "admin"
     assert Deal.objects.filter(status="won").exists()
     assert Certification.objects.exists()
+    # Money in every state: to claim, approved, paid; claims and MDF activities.
+    from incentives.models import IncentiveClaim, LedgerEntry, MdfRequest
+
+    statuses = set(LedgerEntry.objects.values_list("status", flat=True))
+    assert {"accrued", "approved", "paid"} <= statuses
+    assert {"spiff", "rebate"} <= set(LedgerEntry.objects.values_list("kind", flat=True))
+    assert IncentiveClaim.objects.filter(status="approved").exists()
+    assert MdfRequest.objects.filter(partner__members__user__username="partner").exists()
     assert (tmp_path / "var" / "demo-logins.txt").read_text().count("\n") >= 6
     # Running again with --if-empty adds nothing.
     before = Deal.objects.count()

@@ -5,7 +5,7 @@ a few thousand deals) loads in seconds. Later parts of the product extend it.
 """
 
 import random
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -203,11 +203,18 @@ class Command(BaseCommand):
             self._engagement(created)
             self._demo_partner_logins(created)
         closed = self._close_past_quarters()
+        # The demo's people are made up: what the services would e-mail them goes nowhere.
+        backend = settings.EMAIL_BACKEND
+        settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+        try:
+            money = self._incentives()
+        finally:
+            settings.EMAIL_BACKEND = backend
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {len(created)} partners, {User.objects.count()} users, "
                 f"{len(accounts)} accounts, {Lead.objects.count()} leads, {deals} deals; "
-                f"closed {', '.join(closed)}."
+                f"closed {', '.join(closed)}; {money}."
             )
         )
         self._write_logins(printed=True)
@@ -232,6 +239,7 @@ class Command(BaseCommand):
             self._user("admin", Role.ADMIN, "Avery", "Admin"),
             self._user("chief", Role.CHANNEL_CHIEF, "Casey", "Chief"),
             self._user("exec", Role.EXECUTIVE, "Evelyn", "Exec"),
+            self._user("finance", Role.FINANCE, "Frankie", "Finance"),
         ]
         managers = [
             self._user(f"manager{i}", Role.CHANNEL_MANAGER, first, "Manager")
@@ -746,6 +754,238 @@ class Command(BaseCommand):
             quarter_close(quarter=quarter.label, notify=False)
         return [q.label for q in quarters]
 
+    # ------------------------------------------------------------ incentives and MDF
+
+    def _incentives(self) -> str:
+        """What the program owes, in every state: SPIFFs and bonuses of recent wins (claimed,
+        approved, paid, rejected, disputed, still to claim), confirmed and proposed awards,
+        paid rebates, contributions, and MDF activities from request to reimbursement."""
+        from deals.services import deal_accrue_incentives
+        from incentives import services as money
+        from incentives.models import EntryStatus, IncentiveClaim, LedgerEntry
+
+        chief = User.objects.get(username="chief")
+        finance = User.objects.get(username="finance")
+        since = Quarter.containing(self.today).trailing(3)[0].start
+        wins = list(
+            Deal.objects.filter(status=DealStatus.WON, closed_on__gte=since)
+            .select_related("partner__program", "partner__tier", "partner__channel_manager")
+            .order_by("closed_on", "pk")
+        )
+        for deal in wins:
+            deal_accrue_incentives(deal)
+        admins = dict(
+            PartnerUser.objects.filter(role=PartnerRole.ADMIN).values_list("partner_id", "user_id")
+        )
+        people = {u.pk: u for u in User.objects.filter(pk__in=admins.values())}
+        claimable = (
+            LedgerEntry.objects.filter(kind__in=("spiff", "bonus"), status="accrued")
+            .select_related("partner__program", "partner__channel_manager")
+            .order_by("earned_on", "pk")
+        )
+        by_deal: dict[tuple, list] = {}
+        for entry in claimable:
+            by_deal.setdefault((entry.partner_id, entry.source_id), []).append(entry)
+        claims = 0
+        for (partner_id, _), entries in by_deal.items():
+            first = entries[0]
+            person = people.get(admins.get(partner_id))
+            manager = first.partner.channel_manager or chief
+            late = first.claim_by < self.today
+            if person is None or self.rng.random() < (0.15 if late else 0.6):
+                continue  # never claimed (voided below) or still to claim
+            submitted_on = first.earned_on + timedelta(days=self.rng.randint(2, 20))
+            submitted_on = min(submitted_on, self.today, first.claim_by)
+            claim = money.claim_submit(
+                partner=first.partner,
+                entry_ids=[e.pk for e in entries],
+                by=person,
+                today=submitted_on,
+            )
+            IncentiveClaim.objects.filter(pk=claim.pk).update(
+                submitted_at=timezone.make_aware(datetime.combine(submitted_on, time(10)))
+            )
+            claims += 1
+            if not late and self.rng.random() < 0.5:
+                continue  # in the verification queue
+            roll = self.rng.random()
+            if roll < 0.85:
+                money.claim_approve(claim=claim, by=manager)
+            else:
+                money.claim_reject(
+                    claim=claim,
+                    by=manager,
+                    reason="The registration was not approved when the deal closed.",
+                )
+                if roll > 0.97:
+                    money.claim_dispute(
+                        claim=claim,
+                        by=person,
+                        reason="The registration was approved two days before the close.",
+                    )
+        money.ledger_void_lapsed()
+        # Awards: the older quarter's are confirmed; the last close's wait for a manager.
+        older = Quarter.containing(self.today).trailing(3)[0].label
+        for award in LedgerEntry.objects.filter(kind="award", quarter=older, status="accrued"):
+            money.award_confirm(entry=award, by=chief)
+        # Finance paid what was owed more than a month ago, in monthly runs.
+        cutoff = self.today - timedelta(days=30)
+        for month in sorted(
+            {
+                d.replace(day=1)
+                for d in LedgerEntry.objects.filter(
+                    status=EntryStatus.APPROVED, earned_on__lt=cutoff
+                ).values_list("earned_on", flat=True)
+            }
+        ):
+            ids = LedgerEntry.objects.filter(
+                status=EntryStatus.APPROVED,
+                earned_on__gte=month,
+                earned_on__lt=min(cutoff, (month + timedelta(days=32)).replace(day=1)),
+            ).values_list("pk", flat=True)
+            money.ledger_mark_paid(entry_ids=list(ids), by=finance, reference=f"PAY-{month:%Y%m}")
+        contributions = self._contributions(money, admins, people, chief)
+        activities = self._mdf(money, admins, people)
+        return (
+            f"{LedgerEntry.objects.count()} ledger entries, {claims} claims, "
+            f"{contributions} contributions, {activities} MDF activities"
+        )
+
+    def _contributions(self, money, admins, people, chief) -> int:
+        active = list(
+            Partner.objects.filter(status=PartnerStatus.ACTIVE, pk__in=list(admins))
+            .select_related("program")
+            .order_by("pk")
+        )
+        count = 0
+        titles = {
+            "reference": ["Customer case study", "Reference call", "Video testimonial"],
+            "community": ["Forum answer on SSO setup", "Blog post: migration tips", "Meetup talk"],
+        }
+        for partner in self.rng.sample(active, k=min(25, len(active))):
+            for _ in range(self.rng.randint(1, 3)):
+                kind = self.rng.choice(["reference", "community", "community"])
+                contribution = money.contribution_submit(
+                    partner=partner,
+                    by=people[admins[partner.pk]],
+                    kind=kind,
+                    title=self.rng.choice(titles[kind]),
+                    url=f"https://{partner.domain}/{kind}/{count}",
+                )
+                count += 1
+                roll = self.rng.random()
+                if roll < 0.6:
+                    money.contribution_decide(contribution=contribution, by=chief, approve=True)
+                elif roll < 0.7:
+                    money.contribution_decide(
+                        contribution=contribution,
+                        by=chief,
+                        approve=False,
+                        reason="Not about our products.",
+                    )
+        return count
+
+    def _mdf(self, money, admins, people) -> int:
+        """MDF activities on the funds the close opened: every state, with proofs, and
+        deals they sourced (for the ROI)."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from incentives.models import MdfFund
+        from incentives.proofs import proof_from_upload
+
+        funds = list(
+            MdfFund.objects.filter(amount__gt=0, fiscal_year=self.today.year)
+            .select_related("partner__program", "partner__channel_manager")
+            .order_by("partner_id")
+        )
+        demo = (
+            PartnerUser.objects.filter(user__username="partner")
+            .values_list("partner_id", flat=True)
+            .first()
+        )
+        chosen = [f for f in funds if f.partner_id == demo] + self.rng.sample(
+            [f for f in funds if f.partner_id != demo], k=min(40, max(len(funds) - 1, 0))
+        )
+        pdf = b"%PDF-1.4\n% proof of performance\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        count = 0
+        for fund in chosen:
+            partner = fund.partner
+            person = people.get(admins.get(partner.pk))
+            manager = partner.channel_manager or User.objects.get(username="chief")
+            if person is None:
+                continue
+            is_demo = partner.pk == demo
+            plans = ["reimbursed", "claimed", "approved_ended", "approved", "submitted"]
+            if not is_demo:
+                plans = self.rng.sample(plans + ["rejected"], k=self.rng.randint(1, 3))
+            for plan in plans:
+                kind = self.rng.choice(
+                    ["joint_webinar", "event", "digital_ads", "co_branded_content", "tradeshow"]
+                )
+                fund.refresh_from_db()
+                cost = Decimal(int(min(fund.available / 4, Decimal(self.rng.uniform(1500, 9000)))))
+                if cost < 100:
+                    break
+                if plan in ("reimbursed", "claimed", "approved_ended"):
+                    ends = self.today - timedelta(days=self.rng.randint(3, 25))
+                else:
+                    ends = self.today + timedelta(days=self.rng.randint(10, 40))
+                    year_end = Quarter.containing(self.today).trailing(1)[0]
+                    while year_end.number != 4:
+                        year_end = year_end.next()
+                    ends = min(ends, year_end.end)  # inside this fiscal year's fund
+                starts = max(
+                    ends - timedelta(days=self.rng.choice([0, 0, 1, 2])),
+                    self.today + timedelta(days=1) if ends > self.today else date.min,
+                )
+                request = money.mdf_request_submit(
+                    partner=partner,
+                    by=person,
+                    activity_type=kind,
+                    title=f"{dict(self.ACTIVITY_TITLES)[kind]} {starts:%b %Y}",
+                    planned_cost=cost,
+                    starts_on=starts,
+                    ends_on=ends,
+                    expected_leads=self.rng.randint(20, 150),
+                    today=min(self.today, starts - timedelta(days=14)),
+                )
+                count += 1
+                if plan == "submitted":
+                    continue
+                if plan == "rejected":
+                    money.mdf_request_reject(
+                        request=request, by=manager, note="Outside the co-marketing plan."
+                    )
+                    continue
+                money.mdf_request_approve(request=request, by=manager)
+                if plan in ("approved", "approved_ended"):
+                    continue
+                claim = money.mdf_claim_submit(
+                    request=request,
+                    by=person,
+                    actual_cost=round_money(cost * Decimal(self.rng.uniform(0.7, 1.2))),
+                    leads_generated=self.rng.randint(10, 180),
+                    files=[proof_from_upload(SimpleUploadedFile(f"invoice-{request.pk}.pdf", pdf))],
+                    today=ends + timedelta(days=2),
+                )
+                if plan == "reimbursed":
+                    money.mdf_claim_approve(claim=claim, by=manager)
+                    sourced = list(
+                        Deal.objects.filter(partner=partner, submitted_at__date__gt=ends)
+                        .order_by("pk")
+                        .values_list("pk", flat=True)[: self.rng.randint(1, 3)]
+                    )
+                    Deal.objects.filter(pk__in=sourced).update(mdf_request=request)
+        return count
+
+    ACTIVITY_TITLES = [
+        ("joint_webinar", "Joint webinar"),
+        ("event", "Customer event"),
+        ("digital_ads", "Digital campaign"),
+        ("co_branded_content", "Co-branded guide"),
+        ("tradeshow", "Tradeshow booth"),
+    ]
+
     # ------------------------------------------------------------ logins
 
     def _demo_partner_logins(self, partners) -> None:
@@ -771,6 +1011,7 @@ class Command(BaseCommand):
             "    admin      vendor admin (Django admin, everything)",
             "    chief      channel chief (all partners)",
             "    exec       executive (read-only, all partners)",
+            "    finance    finance (ledger exports and payment runs)",
             "    manager1   channel manager (assigned partners; manager1 … manager10)",
         ]
         if partner:
