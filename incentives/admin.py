@@ -5,6 +5,7 @@ finance's payment runs. Every decision calls the same service as the API and the
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Case, When
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -145,7 +146,7 @@ class EntryInline(admin.TabularInline):
 
 @admin.register(IncentiveClaim)
 class IncentiveClaimAdmin(MoneyAdmin):
-    list_display = ["__str__", "partner", "amount", "status_badge", "sla", "submitted_at"]
+    list_display = ["label", "partner", "amount", "status_badge", "sla", "submitted_at"]
     list_filter = [
         "status",
         DueFilter,
@@ -156,7 +157,18 @@ class IncentiveClaimAdmin(MoneyAdmin):
     readonly_fields = [f.name for f in IncentiveClaim._meta.fields]
     inlines = [EntryInline]
     actions = ["approve_selected", "reject_selected", "overturn_selected", "uphold_selected"]
-    ordering = ["verify_by", "pk"]
+    # The queue first: claims awaiting a decision (verification or dispute), oldest due.
+    ordering = [
+        Case(
+            When(status__in=[ClaimStatus.SUBMITTED, ClaimStatus.DISPUTED], then=0), default=1
+        ).asc(),
+        "verify_by",
+        "pk",
+    ]
+
+    @admin.display(description="Claim", ordering="pk")
+    def label(self, obj):
+        return f"Claim {obj.pk}"
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):

@@ -155,3 +155,80 @@ def test_chief_closes_a_quarter_in_the_admin_and_the_partner_sees_its_scorecard(
     card = page.text_content("[data-testid=scorecard-2026Q2]")
     assert "Fast-track" in card and "Registered → Platinum" in card
     assert "Fast-track" in page.text_content("[data-testid=tier-history]")
+
+
+def test_mdf_from_request_to_reimbursement_in_portal_and_admin(page, live_server):
+    from incentives.models import MdfFund
+    from tests.factories import StaffFactory
+
+    StaffFactory(username="milo", role="channel_manager")
+    manager = StaffFactory._meta.model.objects.get(username="milo")
+    partner = PartnerFactory(
+        name="Golf Partners",
+        domain="golf.example",
+        tier=default_tier("gold"),
+        channel_manager=manager,
+    )
+    PartnerUserFactory(partner=partner, role=PartnerRole.ADMIN, user__username="gwen")
+    today = timezone.localdate()
+    MdfFund.objects.create(
+        partner=partner, fiscal_year=today.year, amount=Decimal("12000"), basis="Gold: 4%"
+    )
+
+    sign_in(page, live_server, "gwen")
+    page.wait_for_url(f"{live_server.url}/portal/home/")
+    page.click("nav >> text=MDF")
+    assert "$12,000.00" in page.text_content("[data-testid=fund]")
+    page.click("text=Request MDF")
+    page.select_option("#id_activity_type", "joint_webinar")
+    page.fill("#id_title", "Zero-trust webinar")
+    page.fill("#id_planned_cost", "5000")
+    page.fill("#id_starts_on", str(today))
+    page.fill("#id_ends_on", str(today))
+    page.fill("#id_expected_leads", "120")
+    page.click("button:has-text('Submit for approval')")
+    page.wait_for_selector("[data-testid=request-status]")
+    assert "Awaiting pre-approval" in page.text_content("[data-testid=request-status]")
+    request_url = page.url
+
+    manager_context = page.context.browser.new_context()
+    manager_page = manager_context.new_page()
+    sign_in(manager_page, live_server, "milo")
+    manager_page.goto(f"{live_server.url}/admin/incentives/mdfrequest/")
+    manager_page.check("input[name=_selected_action]")
+    manager_page.select_option("select[name=action]", "approve_selected")
+    manager_page.click("button[name=index]")
+    manager_page.wait_for_selector("text=Approved MDF requests: 1")
+
+    page.goto(request_url)
+    assert "$5,000.00" in page.text_content("[data-testid=reserved]")
+    page.fill("#id_actual_cost", "4200")
+    page.fill("#id_leads_generated", "134")
+    page.set_input_files(
+        "#id_files",
+        files=[{"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": PROOF_PDF}],
+    )
+    page.click("button:has-text('File claim')")
+    page.wait_for_selector("text=Your claim is filed")
+    assert "invoice.pdf" in page.content()
+
+    manager_page.goto(f"{live_server.url}/admin/incentives/mdfclaim/")
+    assert "invoice.pdf" in manager_page.content()
+    manager_page.check("input[name=_selected_action]")
+    manager_page.select_option("select[name=action]", "approve_selected")
+    manager_page.click("button[name=index]")
+    manager_page.wait_for_selector("text=Approved MDF claims: 1")
+    manager_context.close()
+
+    page.goto(request_url)
+    assert "$4,200.00" in page.text_content("[data-testid=reimbursement]")
+    page.click("nav >> text=MDF")
+    assert "$4,200.00" in page.text_content("[data-testid=fund-reimbursed]")
+    assert "$7,800.00" in page.text_content("[data-testid=fund-available]")
+    page.click("nav >> text=Earnings")
+    ledger = page.text_content("[data-testid=ledger]")
+    assert "MDF: Zero-trust webinar" in ledger and "$4,200.00" in ledger
+    assert "$4,200.00" in page.text_content("[data-testid=approved-total]")
+
+
+PROOF_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
