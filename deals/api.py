@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from incentives.models import MdfRequest
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of, partners_visible_to
@@ -125,6 +126,12 @@ class DealCreateSerializer(serializers.Serializer):
         required=False, help_text="Managers only: a past submission (import of history)."
     )
     approved_at = serializers.DateTimeField(required=False, help_text="Managers only.")
+    mdf_request = serializers.PrimaryKeyRelatedField(
+        queryset=MdfRequest.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The partner's approved MDF activity that sourced the deal (for MDF ROI).",
+    )
 
     def validate_partner(self, partner):
         user = self.context["request"].user

@@ -1,5 +1,8 @@
 from django import forms
 
+from incentives.models import MdfRequest
+from incentives.services import MDF_SOURCING_STATUSES
+
 from .models import CompensationModel, DealType, Product
 
 
@@ -53,7 +56,22 @@ class RegistrationForm(forms.Form):
         widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
     contract_years = forms.IntegerField(min_value=1, max_value=10, initial=1)
+    mdf_request = forms.ModelChoiceField(
+        queryset=MdfRequest.objects.none(),
+        required=False,
+        label="Sourced by an MDF activity",
+        empty_label="No",
+    )
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, partner=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if partner is not None:
+            self.fields["mdf_request"].queryset = MdfRequest.objects.filter(
+                partner=partner, status__in=MDF_SOURCING_STATUSES
+            ).order_by("-starts_on")
+        if not self.fields["mdf_request"].queryset.exists():
+            del self.fields["mdf_request"]
 
 
 class ExtendForm(forms.Form):

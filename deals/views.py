@@ -46,7 +46,7 @@ def deal_list(request):
 @role_required(Role.PARTNER)
 def deal_new(request):
     partner = _partner(request)
-    form = RegistrationForm(request.POST or None)
+    form = RegistrationForm(request.POST or None, partner=partner)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:

@@ -396,3 +396,47 @@ def test_contributions_over_the_api(api, a_admin, manager, partner_a):
     approved = api(manager).post(f"/api/v1/contributions/{created.json()['id']}/approve/")
     assert approved.json()["status"] == "approved"
     assert LedgerEntry.objects.get(partner=partner_a).amount == D("100.00")
+
+
+def test_a_deal_names_the_mdf_activity_that_sourced_it(api, a_admin, manager, partner_a, partner_b):
+    fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
+    ours = MdfRequestFactory(fund=fund)
+    services.mdf_request_approve(request=ours, by=manager)
+    theirs = MdfRequestFactory(fund=MdfFundFactory(partner=partner_b, fiscal_year=2026))
+    body = {
+        "customer_name": "Sourced Ltd",
+        "customer_domain": "sourced.example",
+        "amount": "25000.00",
+        "expected_close": "2027-02-01",
+        "deal_type": "new_logo",
+        "compensation_model": "reseller",
+    }
+    refused = api(a_admin).post("/api/v1/deals/", {**body, "mdf_request": theirs.pk}, format="json")
+    assert refused.status_code == 400 and "mdf_request" in refused.json()
+    created = api(a_admin).post("/api/v1/deals/", {**body, "mdf_request": ours.pk}, format="json")
+    assert created.status_code == 201, created.json()
+    from deals.models import Deal
+
+    assert Deal.objects.get(pk=created.json()["id"]).mdf_request == ours
+
+
+def test_the_daily_jobs_run_twice_change_nothing_the_second_time(partner_a, a_admin, manager):
+    from incentives import tasks
+
+    late = LedgerEntryFactory(
+        partner=partner_a, earned_on=date(2026, 10, 1), claim_by=date(2026, 10, 31)
+    )
+    claim = services.claim_submit(
+        partner=partner_a, entry_ids=[LedgerEntryFactory(partner=partner_a).pk], by=a_admin
+    )
+    IncentiveClaim.objects.filter(pk=claim.pk).update(verify_by=date(2026, 11, 20))
+    request = MdfRequestFactory(
+        fund=MdfFundFactory(partner=partner_a, fiscal_year=2026), starts_on=date(2026, 11, 23)
+    )
+    services.mdf_request_approve(request=request, by=manager)
+    with time_machine.travel(datetime(2027, 1, 5, 1, tzinfo=UTC), tick=False):
+        first = (tasks.void_lapsed(), tasks.flag_overdue_claims(), tasks.expire_mdf())
+        second = (tasks.void_lapsed(), tasks.flag_overdue_claims(), tasks.expire_mdf())
+    assert first == (1, 1, 1) and second == (0, 0, 0)
+    late.refresh_from_db()
+    assert late.status == "void"
