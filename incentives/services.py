@@ -147,6 +147,34 @@ def _source_fields(source) -> dict:
     }
 
 
+def _record_owed(
+    *, partner, kind, code, description, amount, source, key: str, by, reason: str
+) -> list[LedgerEntry]:
+    """One amount owed at once by a manager's decision (approved, payable in 15 business
+    days); nothing when the amount is zero or the key is already in the ledger."""
+    if amount <= 0:
+        return []
+    program = partner.program
+    today = timezone.localdate()
+    entry = LedgerEntry(
+        partner=partner,
+        kind=kind,
+        code=code,
+        description=description[:300],
+        amount=amount,
+        currency=program.currency,
+        quarter=_quarter_of(program, today),
+        earned_on=today,
+        status=EntryStatus.APPROVED,
+        approved_at=timezone.now(),
+        approved_by=by,
+        due_on=_payment_due(program, today),
+        idempotency_key=key,
+        **_source_fields(source),
+    )
+    return _record([entry], by=by, reason=reason)
+
+
 @transaction.atomic
 def deal_incentives_accrue(
     *, partner: Partner, source, won: rules.WonDeal, closed_on: date, by: User | None = None
@@ -659,32 +687,17 @@ def contribution_decide(
         program = contribution.partner.program
         reference = contribution.kind == "reference"
         amount = program.bonus_reference if reference else program.bonus_community
-        today = timezone.localdate()
-        if amount > 0:
-            _record(
-                [
-                    LedgerEntry(
-                        partner=contribution.partner,
-                        kind=EntryKind.BONUS,
-                        code="bonus_reference" if reference else "bonus_community",
-                        description=f"{contribution.get_kind_display()}: {contribution.title}"[
-                            :300
-                        ],
-                        amount=amount,
-                        currency=program.currency,
-                        quarter=_quarter_of(program, today),
-                        earned_on=today,
-                        status=EntryStatus.APPROVED,
-                        approved_at=now,
-                        approved_by=by,
-                        due_on=_payment_due(program, today),
-                        idempotency_key=f"contribution:{contribution.pk}",
-                        **_source_fields(contribution),
-                    )
-                ],
-                by=by,
-                reason="Contribution approved",
-            )
+        _record_owed(
+            partner=contribution.partner,
+            kind=EntryKind.BONUS,
+            code="bonus_reference" if reference else "bonus_community",
+            description=f"{contribution.get_kind_display()}: {contribution.title}",
+            amount=amount,
+            source=contribution,
+            key=f"contribution:{contribution.pk}",
+            by=by,
+            reason="Contribution approved",
+        )
     return contribution
 
 
@@ -1052,31 +1065,17 @@ def mdf_claim_approve(*, claim: MdfClaim, by: User) -> MdfClaim:
     request.reimburse()
     request._change_reason = "Reimbursed"
     request.save()
-    program = request.partner.program
-    today = timezone.localdate()
-    if amount > 0:
-        _record(
-            [
-                LedgerEntry(
-                    partner=request.partner,
-                    kind=EntryKind.MDF,
-                    code="mdf_reimbursement",
-                    description=f"MDF: {request.title}"[:300],
-                    amount=amount,
-                    currency=program.currency,
-                    quarter=_quarter_of(program, today),
-                    earned_on=today,
-                    status=EntryStatus.APPROVED,
-                    approved_at=now,
-                    approved_by=by,
-                    due_on=_payment_due(program, today),
-                    idempotency_key=f"mdf_request:{request.pk}",
-                    **_source_fields(request),
-                )
-            ],
-            by=by,
-            reason="MDF claim approved",
-        )
+    _record_owed(
+        partner=request.partner,
+        kind=EntryKind.MDF,
+        code="mdf_reimbursement",
+        description=f"MDF: {request.title}",
+        amount=amount,
+        source=request,
+        key=f"mdf_request:{request.pk}",
+        by=by,
+        reason="MDF claim approved",
+    )
     notice_send(
         partner=request.partner,
         level="success",
