@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from enablement.services import onboarding_event
 from incentives import rules as incentive_rules
 from incentives import services as incentive_services
 from partners.models import (
@@ -302,6 +303,13 @@ def deal_register(
             else None
         )
         _after_registration(deal, decision=decision, holder=holder, live=live)
+        if deal.status != DealStatus.REJECTED:
+            onboarding_event(
+                partner=partner,
+                event="first_registration",
+                on=timezone.localdate(deal.submitted_at),
+                note=f"Registered {deal.customer_name}",
+            )
     return deal
 
 

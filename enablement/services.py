@@ -1,20 +1,70 @@
-"""Writes of the enablement app."""
+"""Writes of the enablement app: certifications and engagement, recruitment, onboarding,
+the content library and co-marketing (RULEBOOK §10)."""
 
-from datetime import date
+from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
-from partners.models import Partner, PartnerUser, User
+from partners.models import Partner, PartnerRole, PartnerStatus, PartnerUser, Program, User
+from partners.queries import default_program
+from partners.services import (
+    notice_send,
+    partner_create,
+    partner_domain_check,
+    partner_update,
+    partner_user_invite,
+)
+from prm.normalize import normalize_domain
 from prm.quarters import add_months
 
+from . import presets, rules
 from .models import (
+    ApplicationStatus,
+    AutoEvent,
+    Campaign,
+    CampaignLead,
+    CampaignStatus,
     Certification,
     CertificationType,
+    CoMarketingActivity,
+    ContentDownload,
+    ContentItem,
     EventAttendance,
     LoginDay,
+    Milestone,
+    OnboardingTask,
+    PartnerApplication,
+    ProfileCriterion,
+    RecruitmentTarget,
     TrainingCompletion,
 )
+
+
+class EnablementError(Exception):
+    """A refusal with an HTTP status, a machine code and words a person understands."""
+
+    def __init__(self, message: str, *, code: str, status: int = 409):
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+def relationship_defaults_install(program: Program) -> None:
+    """RULEBOOK §10's curriculum, playbook, profile and target for ``program`` (idempotent)."""
+    presets.install(
+        program,
+        {
+            "CertificationType": CertificationType,
+            "Milestone": Milestone,
+            "CoMarketingActivity": CoMarketingActivity,
+            "ProfileCriterion": ProfileCriterion,
+            "RecruitmentTarget": RecruitmentTarget,
+        },
+    )
 
 
 @transaction.atomic
@@ -49,7 +99,7 @@ def certification_award(
         raise ValidationError({"expires_on": "A certification must expire after it is issued."})
     try:
         with transaction.atomic():
-            return Certification.objects.create(
+            certification = Certification.objects.create(
                 partner=partner,
                 user=user,
                 certification_type=cert_type,
@@ -61,6 +111,13 @@ def certification_award(
         raise ValidationError(
             {"certification": f"{user} already holds {cert_type} issued on {issued_on}."}
         ) from exc
+    _complete_proven(
+        partner,
+        Q(milestone__certification_type=cert_type),
+        on=issued_on,
+        note=f"{cert_type} awarded to {user}",
+    )
+    return certification
 
 
 def login_day_record(*, user: User, day: date) -> bool:
@@ -97,6 +154,9 @@ def training_completion_record(
         completed_on=completed_on,
         defaults={"partner": partner, "recorded_by": recorded_by},
     )
+    _complete_proven(
+        partner, Q(milestone__name__iexact=course), on=completed_on, note=f"{user} completed it"
+    )
     return completion
 
 
@@ -115,3 +175,373 @@ def event_attendance_record(
         defaults={"partner": partner, "recorded_by": recorded_by},
     )
     return attendance
+
+
+# ---------------------------------------------------------------- certification reminders
+
+
+def certifications_remind_expiring(*, today: date | None = None) -> int:
+    """Remind each holder 30 days before a certification expires, once, unless it was
+    renewed (a later certification of the same type). Safe to run twice."""
+    today = today or timezone.localdate()
+    expiring = (
+        Certification.objects.select_related("user", "partner", "certification_type")
+        .filter(
+            expires_on=today + timedelta(days=rules.REMINDER_DAYS),
+            reminded_at__isnull=True,
+            user__is_active=True,
+        )
+        .exclude(
+            Exists(
+                Certification.objects.filter(
+                    user_id=OuterRef("user_id"),
+                    certification_type_id=OuterRef("certification_type_id"),
+                    expires_on__gt=OuterRef("expires_on"),
+                )
+            )
+        )
+    )
+    count = 0
+    for certification in expiring:
+        with transaction.atomic():
+            claimed = Certification.objects.filter(
+                pk=certification.pk, reminded_at__isnull=True
+            ).update(reminded_at=timezone.now())
+            if not claimed:
+                continue
+            notice_send(
+                partner=certification.partner,
+                user=certification.user,
+                level="warning",
+                text=f"Your {certification.certification_type} expires on "
+                f"{certification.expires_on:%d %b %Y}. Renew it to stay certified.",
+                link="/portal/certifications/",
+                email_subject=f"Your {certification.certification_type} expires in 30 days",
+            )
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------- recruitment
+
+
+def _criteria(program: Program) -> list[rules.Criterion]:
+    return [
+        rules.Criterion(c.field, c.test, c.value, c.points)
+        for c in ProfileCriterion.objects.filter(program=program)
+    ]
+
+
+APPLICATION_FIELDS = (
+    "company_name",
+    "domain",
+    "country",
+    "partner_type",
+    "employees",
+    "annual_revenue",
+    "customers_in_segment",
+    "technical_staff",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "motivation",
+)
+
+
+@transaction.atomic
+def application_submit(*, program: Program | None = None, **fields) -> PartnerApplication:
+    """A company applies through the public form; scored against the ideal profile."""
+    program = program or default_program()
+    unknown = set(fields) - set(APPLICATION_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
+    application = PartnerApplication(program=program, **fields)
+    application.domain = normalize_domain(application.domain or "")
+    application.contact_email = (application.contact_email or "").strip().lower()
+    application.full_clean(exclude=["fit_score", "fit_details"])
+    if "." not in application.domain:
+        raise ValidationError({"domain": "Enter your company's web domain, like example.com."})
+    try:
+        partner_domain_check(application.domain)
+    except ValidationError as exc:
+        raise ValidationError(
+            {"domain": "This company is already a partner; ask your channel manager."}
+        ) from exc
+    pending = PartnerApplication.objects.filter(
+        domain=application.domain,
+        status__in=[
+            ApplicationStatus.APPLIED,
+            ApplicationStatus.QUALIFIED,
+            ApplicationStatus.AGREEMENT_SIGNED,
+        ],
+    )
+    if pending.exists():
+        raise ValidationError(
+            {"domain": "An application for this company is already being reviewed."}
+        )
+    values = {field: getattr(application, field) for field in APPLICATION_FIELDS}
+    score, lines = rules.fit_score(values, _criteria(program))
+    application.fit_score = score
+    application.fit_details = [
+        {"criterion": line.criterion, "met": line.met, "points": line.points} for line in lines
+    ]
+    application.save()
+    return application
+
+
+def _locked_application(application: PartnerApplication) -> PartnerApplication:
+    return PartnerApplication.objects.select_for_update().get(pk=application.pk)
+
+
+def _wrong_state(application: PartnerApplication, action: str) -> EnablementError:
+    return EnablementError(
+        f"This application is {application.get_status_display().lower()}; it cannot be {action}.",
+        code="wrong_state",
+    )
+
+
+@transaction.atomic
+def application_qualify(*, application: PartnerApplication, by: User) -> PartnerApplication:
+    application = _locked_application(application)
+    if application.status != ApplicationStatus.APPLIED:
+        raise _wrong_state(application, "qualified")
+    application.qualify(by=by, at=timezone.now())
+    application._change_reason = "Qualified"
+    application.save()
+    return application
+
+
+@transaction.atomic
+def application_approve(
+    *,
+    application: PartnerApplication,
+    by: User,
+    agreement_signed_on: date | None = None,
+    channel_manager: User | None = None,
+    base_url: str = "",
+) -> PartnerApplication:
+    """The agreement is signed: create the partner (onboarding, starting today), invite
+    the applicant as its admin and lay out its onboarding plan."""
+    application = _locked_application(application)
+    if application.status == ApplicationStatus.QUALIFIED:
+        application.sign(signed_on=agreement_signed_on or timezone.localdate())
+    if application.status != ApplicationStatus.AGREEMENT_SIGNED:
+        raise _wrong_state(application, "approved")
+    partner = partner_create(
+        name=application.company_name,
+        domain=application.domain,
+        program=application.program,
+        status=PartnerStatus.ONBOARDING,
+        agreement_signed_on=application.agreement_signed_on,
+        started_on=timezone.localdate(),
+        channel_manager=channel_manager or application.channel_manager,
+        created_by=by,
+    )
+    first, _, last = application.contact_name.partition(" ")
+    partner_user_invite(
+        partner=partner,
+        email=application.contact_email,
+        role=PartnerRole.ADMIN,
+        first_name=first[:150],
+        last_name=last[:150],
+        invited_by=by,
+        base_url=base_url,
+    )
+    application.approve(by=by, at=timezone.now(), partner=partner)
+    application._change_reason = "Approved"
+    application.save()
+    onboarding_plan_create(partner=partner)
+    return application
+
+
+@transaction.atomic
+def application_activate(*, application: PartnerApplication, by: User) -> PartnerApplication:
+    """Onboarding is over: the partner becomes active."""
+    application = _locked_application(application)
+    if application.status != ApplicationStatus.ONBOARDING or application.partner is None:
+        raise _wrong_state(application, "activated")
+    partner_update(partner=application.partner, changed_by=by, status=PartnerStatus.ACTIVE)
+    application.activate()
+    application._change_reason = "Activated"
+    application.save()
+    return application
+
+
+@transaction.atomic
+def application_decline(
+    *, application: PartnerApplication, by: User, reason: str
+) -> PartnerApplication:
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the application is declined."})
+    application = _locked_application(application)
+    if application.status not in (
+        ApplicationStatus.APPLIED,
+        ApplicationStatus.QUALIFIED,
+        ApplicationStatus.AGREEMENT_SIGNED,
+    ):
+        raise _wrong_state(application, "declined")
+    application.decline(by=by, at=timezone.now(), reason=reason.strip())
+    application._change_reason = "Declined"
+    application.save()
+    email = application.contact_email
+    subject = f"Your application to the {application.program.name}"
+    body = (
+        f"Thank you for applying, {application.contact_name}.\n\n"
+        f"We are not able to take {application.company_name} into the program now: "
+        f"{reason.strip()}\n"
+    )
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True)
+    )
+    return application
+
+
+# ---------------------------------------------------------------- onboarding
+
+
+@transaction.atomic
+def onboarding_plan_create(*, partner: Partner, start: date | None = None) -> int:
+    """Lay out the program's curriculum for the partner, due from its start date
+    (idempotent: a milestone already in the plan keeps its dates)."""
+    start = start or partner.started_on
+    milestones = Milestone.objects.filter(program_id=partner.program_id)
+    created = OnboardingTask.objects.bulk_create(
+        [
+            OnboardingTask(partner=partner, milestone=m, due_on=rules.due_on(start, m.due_days))
+            for m in milestones
+        ],
+        ignore_conflicts=True,
+    )
+    return len(created)
+
+
+@transaction.atomic
+def onboarding_task_complete(
+    *, task: OnboardingTask, by: User | None, on: date | None = None, note: str = ""
+) -> OnboardingTask:
+    task = OnboardingTask.objects.select_for_update().get(pk=task.pk)
+    if task.completed_on is not None:
+        raise EnablementError(
+            f"“{task.milestone}” was completed on {task.completed_on:%d %b %Y}.", code="done"
+        )
+    task.completed_on = on or timezone.localdate()
+    task.completed_by = by
+    task.note = (note or "")[:300]
+    task._change_reason = "Completed"
+    task.save()
+    return task
+
+
+def _complete_proven(partner: Partner, match: Q, *, on: date, note: str) -> int:
+    """Complete the partner's open tasks whose milestone the data just proved."""
+    count = 0
+    for task in OnboardingTask.objects.select_for_update().filter(
+        match, partner=partner, completed_on__isnull=True
+    ):
+        task.completed_on = on
+        task.completed_automatically = True
+        task.note = note[:300]
+        task._change_reason = "Completed by data"
+        task.save()
+        count += 1
+    return count
+
+
+@transaction.atomic
+def onboarding_event(
+    *, partner: Partner, event: str, on: date | None = None, note: str = ""
+) -> int:
+    """Something data can prove happened (RULEBOOK §10: first registration, first
+    campaign, first QBR): the matching milestones complete themselves."""
+    if event not in AutoEvent.values:
+        raise ValueError(f"Unknown onboarding event {event!r}.")
+    return _complete_proven(
+        partner,
+        Q(milestone__auto_event=event),
+        on=on or timezone.localdate(),
+        note=note or AutoEvent(event).label,
+    )
+
+
+# ---------------------------------------------------------------- content library
+
+
+def content_open(*, item: ContentItem, user: User, partner: Partner) -> ContentItem:
+    """Record that one of the partner's people opened an item their tier may see."""
+    if not item.published or item.program_id != partner.program_id:
+        raise EnablementError("No such content.", code="not_found", status=404)
+    if partner.tier.rank < item.min_tier_rank:
+        raise EnablementError("This content is for higher tiers.", code="tier_too_low", status=403)
+    ContentDownload.objects.create(item=item, partner=partner, user=user)
+    return item
+
+
+# ---------------------------------------------------------------- co-marketing
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    partner: Partner,
+    by: User | None,
+    activity: CoMarketingActivity,
+    name: str,
+    starts_on: date,
+    ends_on: date,
+    expected_leads: int | None = None,
+    notes: str = "",
+) -> Campaign:
+    """A co-marketing campaign from the playbook; its expected leads default to the
+    middle of the play's range. The partner's first completes its onboarding milestone."""
+    if activity.program_id != partner.program_id:
+        raise ValidationError({"activity": "Choose an activity of your program's playbook."})
+    if expected_leads is None:
+        low, high = activity.leads_low or 0, activity.leads_high or 0
+        expected_leads = (low + high) // 2
+    campaign = Campaign(
+        partner=partner,
+        activity=activity,
+        name=(name or "").strip(),
+        starts_on=starts_on,
+        ends_on=ends_on,
+        expected_leads=expected_leads,
+        notes=(notes or "").strip(),
+        created_by=by,
+        status=CampaignStatus.RUNNING
+        if starts_on <= timezone.localdate() <= ends_on
+        else CampaignStatus.PLANNED,
+    )
+    campaign.full_clean()
+    campaign.save()
+    onboarding_event(
+        partner=partner,
+        event=AutoEvent.FIRST_CAMPAIGN,
+        on=timezone.localdate(),
+        note=f"Campaign “{campaign.name}”",
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_lead_record(
+    *, campaign: Campaign, by: User | None, company_name: str, contact_email: str = ""
+) -> CampaignLead:
+    lead = CampaignLead(
+        campaign=campaign,
+        company_name=(company_name or "").strip(),
+        contact_email=(contact_email or "").strip().lower(),
+        recorded_by=by,
+    )
+    lead.full_clean()
+    lead.save()
+    return lead
+
+
+@transaction.atomic
+def campaign_set_status(*, campaign: Campaign, status: str, by: User | None) -> Campaign:
+    if status not in CampaignStatus.values:
+        raise ValidationError({"status": f"Choose one of {', '.join(CampaignStatus.values)}."})
+    campaign.status = status
+    campaign._change_reason = f"Status {status} by {by}" if by else f"Status {status}"
+    campaign.save(update_fields=["status"])
+    return campaign

@@ -481,6 +481,7 @@ class MdfRequestSerializer(serializers.ModelSerializer):
             "starts_on",
             "ends_on",
             "expected_leads",
+            "campaign",
             "status",
             "reserved_amount",
             "claim_due_on",

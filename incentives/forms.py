@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django import forms
 
+from enablement.models import Campaign
+
 from .models import ActivityType, ContributionKind
 
 
@@ -25,6 +27,19 @@ class MdfRequestForm(forms.Form):
     starts_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     ends_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     expected_leads = forms.IntegerField(min_value=0, max_value=1_000_000)
+    campaign = forms.ModelChoiceField(
+        queryset=Campaign.objects.none(),
+        required=False,
+        label="Co-marketing campaign",
+        empty_label="None",
+    )
+
+    def __init__(self, *args, partner=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if partner is not None:
+            self.fields["campaign"].queryset = Campaign.objects.filter(partner=partner).exclude(
+                status="cancelled"
+            )
 
 
 class MultipleFileInput(forms.ClearableFileInput):

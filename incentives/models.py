@@ -318,6 +318,14 @@ class MdfRequest(models.Model):
     starts_on = models.DateField()
     ends_on = models.DateField()
     expected_leads = models.PositiveIntegerField()
+    campaign = models.ForeignKey(
+        "enablement.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="mdf_requests",
+        help_text="The co-marketing campaign this activity funds.",
+    )
     status = FSMField(
         max_length=12,
         choices=MdfRequestStatus.choices,

@@ -808,9 +808,14 @@ def mdf_request_submit(
     ends_on: date,
     expected_leads: int,
     description: str = "",
+    campaign=None,
     today: date | None = None,
 ) -> MdfRequest:
+    """Ask for pre-approval of an activity (RULEBOOK §7), optionally funding one of the
+    partner's co-marketing campaigns."""
     today = today or timezone.localdate()
+    if campaign is not None and campaign.partner_id != partner.pk:
+        raise ValidationError({"campaign": "Choose one of your own campaigns."})
     _check_dates(starts_on, ends_on, today)
     program = partner.program
     year = fiscal_year_of(program, starts_on)
@@ -833,6 +838,7 @@ def mdf_request_submit(
         starts_on=starts_on,
         ends_on=ends_on,
         expected_leads=expected_leads,
+        campaign=campaign,
         claim_due_on=rules.mdf_claim_due_on(ends_on, program.mdf_claim_window_days),
         submitted_by=by,
     )

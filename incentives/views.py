@@ -187,7 +187,7 @@ def mdf_home(request):
 @role_required(Role.PARTNER)
 def mdf_request_new(request):
     partner = _partner(request)
-    form = MdfRequestForm(request.POST or None)
+    form = MdfRequestForm(request.POST or None, partner=partner)
     if request.method == "POST" and form.is_valid():
         try:
             mdf_request = services.mdf_request_submit(

@@ -28,12 +28,10 @@ def _fresh_cache():
 @pytest.fixture
 def program_data(db):
     """The data the migrations install, again: a transactional test's flush removes it."""
-    from enablement.models import CertificationType
+    from enablement.services import relationship_defaults_install
     from partners.services import program_install
 
-    program_install(preset="seed001", make_default=True)
-    for slug, name in (("demo", "Demo certification"), ("solo-demo", "Solo demo certification")):
-        CertificationType.objects.get_or_create(slug=slug, defaults={"name": name})
+    relationship_defaults_install(program_install(preset="seed001", make_default=True))
 
 
 @pytest.fixture
