@@ -1,18 +1,35 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from partners.admin import ScopedAdminMixin
+from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
+from partners.models import User
+from partners.permissions import manages_partner
+from prm.roles import MANAGER_ROLES, Role, role_of
 
 from . import services
 from .models import (
+    Campaign,
+    CampaignLead,
     Certification,
     CertificationType,
+    CoMarketingActivity,
+    ContentItem,
     EventAttendance,
     LoginDay,
+    Milestone,
+    OnboardingTask,
+    PartnerApplication,
+    ProfileCriterion,
+    RecruitmentTarget,
     TrainingCompletion,
 )
+from .queries import recruitment_progress
 
 
 @admin.register(CertificationType)
@@ -126,3 +143,281 @@ class LoginDayAdmin(EngagementAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# ---------------------------------------------------------------- recruitment
+
+
+class ApproveForm(forms.Form):
+    agreement_signed_on = forms.DateField(
+        help_text="YYYY-MM-DD: the day the partner agreement was signed."
+    )
+    channel_manager = forms.ModelChoiceField(
+        queryset=User.objects.filter(role=Role.CHANNEL_MANAGER, is_active=True), required=False
+    )
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="E-mailed to the applicant."
+    )
+
+
+@admin.register(PartnerApplication)
+class PartnerApplicationAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "company_name",
+        "fit",
+        "status",
+        "partner_type",
+        "country",
+        "employees",
+        "annual_revenue",
+        "submitted_at",
+        "partner",
+    ]
+    list_filter = ["status", "partner_type", "country"]
+    search_fields = ["company_name", "domain", "contact_email", "contact_name"]
+    readonly_fields = [f.name for f in PartnerApplication._meta.fields] + ["fit_lines"]
+    actions = ["qualify_selected", "approve_selected", "activate_selected", "decline_selected"]
+    ordering = ["-fit_score", "-submitted_at"]
+    change_list_template = "admin/enablement/partnerapplication/change_list.html"
+
+    def has_decide_permission(self, request) -> bool:
+        return role_of(request.user) in MANAGER_ROLES
+
+    @admin.display(description="Fit", ordering="fit_score")
+    def fit(self, obj):
+        colour = (
+            "#1a7f37" if obj.fit_score >= 70 else "#b58105" if obj.fit_score >= 40 else "#a40e26"
+        )
+        return format_html('<b style="color:{}">{}</b>', colour, obj.fit_score)
+
+    @admin.display(description="Ideal-partner profile")
+    def fit_lines(self, obj):
+        return format_html_join(
+            "",
+            "<div>{} {} <span style='color:#6e7781'>({} pts)</span></div>",
+            (
+                ("✔" if line["met"] else "✘", line["criterion"], line["points"])
+                for line in obj.fit_details
+            ),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        targets = [
+            (target, recruitment_progress(target))
+            for target in RecruitmentTarget.objects.select_related("program").order_by(
+                "-starts_on"
+            )[:3]
+        ]
+        return super().changelist_view(request, {**(extra_context or {}), "targets": targets})
+
+    def _each(self, request, queryset, call, verb):
+        done = 0
+        for application in queryset:
+            try:
+                call(application)
+                done += 1
+            except services.EnablementError as exc:
+                self.message_user(request, f"{application}: {exc.message}", messages.WARNING)
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{application}: {' '.join(exc.messages)}", messages.WARNING
+                )
+        if done:
+            self.message_user(request, f"{verb} {done}.", messages.SUCCESS)
+
+    @admin.action(description="Qualify selected", permissions=["decide"])
+    def qualify_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda a: services.application_qualify(application=a, by=request.user),
+            "Qualified:",
+        )
+
+    @admin.action(
+        description="Approve selected (agreement signed: create partner, invite)…",
+        permissions=["decide"],
+    )
+    def approve_selected(self, request, queryset):
+        form = ApproveForm(request.POST if "confirmed" in request.POST else None)
+        if form.is_valid():
+            base_url = request.build_absolute_uri("/")
+            self._each(
+                request,
+                queryset,
+                lambda a: services.application_approve(
+                    application=a,
+                    by=request.user,
+                    agreement_signed_on=form.cleaned_data["agreement_signed_on"],
+                    channel_manager=form.cleaned_data["channel_manager"],
+                    base_url=base_url,
+                ),
+                "Approved (partner created and admin invited):",
+            )
+            return None
+        return self._ask(request, queryset, form, "approve_selected", "Approve applications")
+
+    @admin.action(description="Activate selected (onboarding done)", permissions=["decide"])
+    def activate_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda a: services.application_activate(application=a, by=request.user),
+            "Activated:",
+        )
+
+    @admin.action(description="Decline selected…", permissions=["decide"])
+    def decline_selected(self, request, queryset):
+        form = DeclineForm(request.POST if "confirmed" in request.POST else None)
+        if form.is_valid():
+            self._each(
+                request,
+                queryset,
+                lambda a: services.application_decline(
+                    application=a, by=request.user, reason=form.cleaned_data["reason"]
+                ),
+                "Declined:",
+            )
+            return None
+        return self._ask(request, queryset, form, "decline_selected", "Decline applications")
+
+    def _ask(self, request, queryset, form, action, title):
+        return render(
+            request,
+            "admin/incentives/confirm_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "items": queryset,
+                "form": form,
+                "action": action,
+                "opts": self.model._meta,
+            },
+        )
+
+
+@admin.register(ProfileCriterion)
+class ProfileCriterionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "program", "points"]
+    list_filter = ["program"]
+
+
+@admin.register(RecruitmentTarget)
+class RecruitmentTargetAdmin(admin.ModelAdmin):
+    list_display = ["name", "program", "starts_on", "ends_on", "target_low", "target_high"]
+
+
+# ---------------------------------------------------------------- onboarding
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "progress"
+    parameter_name = "progress"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("open", "To do"), ("done", "Done")]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        if self.value() == "overdue":
+            return queryset.filter(completed_on__isnull=True, due_on__lt=today)
+        if self.value() == "open":
+            return queryset.filter(completed_on__isnull=True)
+        if self.value() == "done":
+            return queryset.filter(completed_on__isnull=False)
+        return queryset
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "program", "phase", "due_days", "certification_type", "auto_event"]
+    list_filter = ["program", "phase"]
+    ordering = ["program", "due_days", "order"]
+
+
+@admin.register(OnboardingTask)
+class OnboardingTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["milestone", "partner", "due_on", "state", "completed_on", "note"]
+    list_filter = [OverdueFilter, "milestone__phase", "completed_automatically"]
+    list_select_related = ["partner", "milestone"]
+    search_fields = ["partner__name", "milestone__name"]
+    readonly_fields = [f.name for f in OnboardingTask._meta.fields]
+    actions = ["complete_selected"]
+
+    def has_decide_permission(self, request) -> bool:
+        return role_of(request.user) in MANAGER_ROLES
+
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj.completed_on:
+            return format_html(
+                '<span style="color:#1a7f37">done{}</span>',
+                " (data)" if obj.completed_automatically else "",
+            )
+        if obj.due_on < timezone.localdate():
+            return format_html('<b style="color:{}">overdue</b>', "#a40e26")
+        return "to do"
+
+    @admin.action(description="Mark selected complete", permissions=["decide"])
+    def complete_selected(self, request, queryset):
+        done = 0
+        for task in queryset.filter(completed_on__isnull=True).select_related("partner"):
+            if not manages_partner(request.user, task.partner):
+                continue
+            services.onboarding_task_complete(task=task, by=request.user)
+            done += 1
+        self.message_user(request, f"Completed {done} step(s).", messages.SUCCESS)
+
+
+# ---------------------------------------------------------------- content and co-marketing
+
+
+@admin.register(ContentItem)
+class ContentItemAdmin(admin.ModelAdmin):
+    list_display = ["title", "kind", "program", "min_tier_rank", "published", "download_count"]
+    list_filter = ["kind", "published", "program", "min_tier_rank"]
+    search_fields = ["title", "description"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(download_count=Count("downloads"))
+
+    @admin.display(description="Downloads", ordering="download_count")
+    def download_count(self, obj):
+        return obj.download_count
+
+
+@admin.register(CoMarketingActivity)
+class CoMarketingActivityAdmin(admin.ModelAdmin):
+    list_display = ["name", "program", "cost_share", "expected_leads_text", "partner_effort"]
+    list_filter = ["program"]
+
+
+class CampaignLeadInline(admin.TabularInline):
+    model = CampaignLead
+    fields = ["company_name", "contact_email", "recorded_by", "recorded_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["name", "partner", "activity", "starts_on", "ends_on", "status", "leads"]
+    list_filter = ["status", "activity__slug"]
+    list_select_related = ["partner", "activity"]
+    search_fields = ["name", "partner__name"]
+    readonly_fields = [f.name for f in Campaign._meta.fields]
+    inlines = [CampaignLeadInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(leads_count=Count("leads"))
+
+    @admin.display(description="Leads (expected)", ordering="leads_count")
+    def leads(self, obj):
+        return f"{obj.leads_count} ({obj.expected_leads})"

@@ -12,3 +12,19 @@ for action in ("add", "change", "delete"):
 
 for model in ("trainingcompletion", "eventattendance"):
     rules.add_perm(f"enablement.add_{model}", is_manager_or_higher)
+
+for model in (
+    "partnerapplication",
+    "profilecriterion",
+    "recruitmenttarget",
+    "milestone",
+    "onboardingtask",
+    "contentitem",
+    "comarketingactivity",
+    "campaign",
+):
+    rules.add_perm(f"enablement.view_{model}", is_vendor_staff)
+for action in ("add", "change", "delete"):
+    rules.add_perm(f"enablement.{action}_contentitem", is_manager_or_higher)
+    for model in ("profilecriterion", "recruitmenttarget", "milestone", "comarketingactivity"):
+        rules.add_perm(f"enablement.{action}_{model}", is_vendor_admin)

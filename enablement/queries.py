@@ -91,3 +91,111 @@ def lapsed_certification_partners(partner_ids: Iterable[int], as_of: date) -> se
         .values_list("partner_id", flat=True)
         .distinct()
     )
+
+
+# ---------------------------------------------------------------- onboarding
+
+
+def onboarding_plan(partner) -> list:
+    """The partner's onboarding tasks with their milestones, in curriculum order."""
+    from .models import OnboardingTask
+
+    return list(
+        OnboardingTask.objects.filter(partner=partner)
+        .select_related("milestone", "milestone__certification_type", "completed_by")
+        .order_by("due_on", "milestone__order")
+    )
+
+
+def onboarding_summary(partner, *, today: date) -> dict | None:
+    """Done, total, overdue and percent of the partner's plan; None without a plan."""
+    from django.db.models import Q
+
+    from . import rules
+    from .models import OnboardingTask
+
+    row = OnboardingTask.objects.filter(partner=partner).aggregate(
+        total=Count("pk"),
+        done=Count("pk", filter=Q(completed_on__isnull=False)),
+        overdue=Count("pk", filter=Q(completed_on__isnull=True, due_on__lt=today)),
+    )
+    if not row["total"]:
+        return None
+    return {**row, "percent": rules.progress(row["done"], row["total"])}
+
+
+def onboarding_tasks_visible_to(user) -> QuerySet:
+    from .models import OnboardingTask
+
+    return scope_to_user(
+        OnboardingTask.objects.select_related("partner", "milestone", "completed_by"), user
+    )
+
+
+# ---------------------------------------------------------------- recruitment
+
+
+def recruitment_progress(target) -> dict:
+    """Partners that started in the target's period (not prospects), and the applications
+    received and approved in it: a few counts."""
+    from django.db.models import Q
+
+    from partners.models import Partner
+
+    from .models import PartnerApplication
+
+    started = (
+        Partner.objects.filter(
+            program_id=target.program_id,
+            started_on__range=(target.starts_on, target.ends_on),
+        )
+        .exclude(status="prospect")
+        .count()
+    )
+    applications = PartnerApplication.objects.filter(
+        program_id=target.program_id,
+        submitted_at__date__range=(target.starts_on, target.ends_on),
+    ).aggregate(
+        received=Count("pk"),
+        approved=Count("pk", filter=Q(status__in=["onboarding", "active"])),
+        declined=Count("pk", filter=Q(status="declined")),
+    )
+    if started < target.target_low:
+        verdict = "behind"
+    elif started > target.target_high:
+        verdict = "ahead"
+    else:
+        verdict = "on target"
+    return {"started": started, "verdict": verdict, **applications}
+
+
+# ---------------------------------------------------------------- content and campaigns
+
+
+def content_for(partner) -> QuerySet:
+    """The program's published content, each marked whether the partner's tier opens it."""
+    from django.db.models import BooleanField, Case, Value, When
+
+    from .models import ContentItem
+
+    return (
+        ContentItem.objects.filter(program_id=partner.program_id, published=True)
+        .annotate(
+            allowed=Case(
+                When(min_tier_rank__lte=partner.tier.rank, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .order_by("min_tier_rank", "kind", "title")
+    )
+
+
+def campaigns_visible_to(user) -> QuerySet:
+    from .models import Campaign
+
+    return (
+        scope_to_user(Campaign.objects.select_related("partner", "activity"), user)
+        .annotate(leads_count=Count("leads"))
+        .order_by("-starts_on", "-pk")
+    )

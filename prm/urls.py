@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from deals.api import ConflictCaseViewSet, DealViewSet
+from enablement import views as enablement_views
 from enablement.api import CertificationViewSet, EventAttendanceViewSet, TrainingCompletionViewSet
 from incentives import urls as incentive_urls
 from incentives.api import (
@@ -67,6 +68,8 @@ urlpatterns = [
     path("", include("scoring.urls")),
     path("portal/", include("partners.urls")),
     path("portal/deals/", include("deals.urls")),
+    path("portal/", include("enablement.urls")),
+    path("apply/", enablement_views.apply, name="apply"),
     path("portal/", include(incentive_urls.portal_urlpatterns)),
     path("portal/", include("incentives.urls")),
     path("auth/", include("allauth.urls")),

@@ -3,6 +3,7 @@
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from enablement.queries import onboarding_summary
 from partners.models import Partner, Tier
 from partners.queries import notices_for, partner_for_user, partner_id_of, partners_visible_to
 from partners.services import notices_mark_read
@@ -31,7 +32,13 @@ def home(request):
 def _standing_page(request, partner: Partner, *, template: str, extra: dict | None = None):
     as_of = timezone.localdate()
     facts, progress = partner_standing(partner, as_of)
-    context = {"partner": partner, "facts": facts, "progress": progress, "as_of": as_of}
+    context = {
+        "partner": partner,
+        "facts": facts,
+        "progress": progress,
+        "as_of": as_of,
+        "onboarding": onboarding_summary(partner, today=as_of),
+    }
     return render(request, template, context | (extra or {}))
 
 

@@ -16,7 +16,13 @@ from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from deals.models import ConflictCase, Deal
-from enablement.models import Certification, EventAttendance, TrainingCompletion
+from enablement.models import (
+    Campaign,
+    Certification,
+    CoMarketingActivity,
+    EventAttendance,
+    TrainingCompletion,
+)
 from incentives.models import (
     Contribution,
     IncentiveClaim,
@@ -100,8 +106,10 @@ def walk(patterns, namespace=None):
 def object_routes() -> list[Route]:
     routes = {}
     for route in walk(get_resolver().url_patterns):
-        if getattr(route.viewset, "shared_resource", False):
-            continue  # the same for every partner (e.g. programs)
+        if getattr(route.viewset, "shared_resource", False) or getattr(
+            route.callback, "shared_resource", False
+        ):
+            continue  # the same for every partner (e.g. programs, the content library)
         if route.arguments:
             routes[route.name] = route
     return sorted(routes.values(), key=lambda r: r.name)
@@ -135,6 +143,14 @@ def objects_of(partner: Partner) -> dict:
         request=mdf_request, partner=partner, actual_cost=100, leads_generated=1
     )
     return {
+        Campaign: Campaign.objects.create(
+            partner=partner,
+            activity=CoMarketingActivity.objects.filter(program=partner.program).first(),
+            name="Joint webinar",
+            starts_on=date(2026, 12, 1),
+            ends_on=date(2026, 12, 1),
+            expected_leads=100,
+        ),
         LedgerEntry: LedgerEntryFactory(partner=partner, kind="award", claim_by=None),
         IncentiveClaim: claim,
         Contribution: Contribution.objects.create(

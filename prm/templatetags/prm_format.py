@@ -73,3 +73,12 @@ def days_left(day) -> str:
     if left == 0:
         return "last day"
     return f"{left} day{'s' if left != 1 else ''} left"
+
+
+@register.filter
+def get_item(mapping, key):
+    """``{{ tiers|get_item:rank }}``: a dict lookup with a variable key."""
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
