@@ -232,3 +232,68 @@ def test_mdf_from_request_to_reimbursement_in_portal_and_admin(page, live_server
 
 
 PROOF_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_an_applicant_applies_a_manager_approves_and_the_admin_sees_the_plan(
+    page, live_server, tmp_path
+):
+    import re
+
+    from django.core import mail
+
+    from tests.factories import StaffFactory
+
+    StaffFactory(username="nina", role="channel_manager")
+
+    page.goto(f"{live_server.url}/apply/")
+    page.fill("#id_company_name", "November Networks")
+    page.fill("#id_domain", "november.example")
+    page.fill("#id_country", "Ireland")
+    page.select_option("#id_partner_type", "reseller")
+    page.fill("#id_employees", "30")
+    page.fill("#id_annual_revenue", "2500000")
+    page.fill("#id_customers_in_segment", "40")
+    page.fill("#id_technical_staff", "3")
+    page.fill("#id_contact_name", "Nora Novak")
+    page.fill("#id_contact_email", "nora@november.example")
+    page.click("button:has-text('Apply')")
+    assert "Thank you, Nora Novak" in page.text_content("[data-testid=applied]")
+
+    manager_context = page.context.browser.new_context()
+    manager_page = manager_context.new_page()
+    sign_in(manager_page, live_server, "nina")
+    manager_page.goto(f"{live_server.url}/admin/enablement/partnerapplication/")
+    assert "100.0" in manager_page.text_content("#result_list")  # a perfect fit
+    manager_page.check("input[name=_selected_action]")
+    manager_page.select_option("select[name=action]", "qualify_selected")
+    manager_page.click("button[name=index]")
+    manager_page.wait_for_selector("text=Qualified: 1")
+    manager_page.check("input[name=_selected_action]")
+    manager_page.select_option("select[name=action]", "approve_selected")
+    manager_page.click("button[name=index]")
+    manager_page.fill("#id_agreement_signed_on", str(timezone.localdate()))
+    manager_page.click("input[type=submit][value=Confirm]")
+    manager_page.wait_for_selector("text=partner created and admin invited")
+    manager_context.close()
+
+    invitation = next(m for m in mail.outbox if m.to == ["nora@november.example"])
+    link = re.search(r"https?://\S+/auth/password/reset/key/\S+", invitation.body).group(0)
+    page.goto(live_server.url + link[link.index("/auth/") :])
+    page.fill("input[name=password1]", "Fresh-Partner-77")
+    page.fill("input[name=password2]", "Fresh-Partner-77")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}/auth/login/")
+    if page.locator("#id_login").count():  # unless setting the password signed her in
+        page.fill("#id_login", "nora@november.example")
+        page.fill("#id_password", "Fresh-Partner-77")
+        page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/portal/home/")
+    assert "0 of 12 steps done" in page.text_content("[data-testid=onboarding-card]")
+    page.click("text=See the plan")
+    page.wait_for_selector("[data-testid=onboarding-progress]")
+    plan = page.content()
+    assert "Product deep dive" in plan and "First registered deal" in plan
+    shot = tmp_path / "onboarding.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
