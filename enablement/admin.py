@@ -408,7 +408,7 @@ class CampaignLeadInline(admin.TabularInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ["name", "partner", "activity", "starts_on", "ends_on", "status", "leads"]
+    list_display = ["name", "partner", "activity", "starts_on", "ends_on", "stage", "leads"]
     list_filter = ["status", "activity__slug"]
     list_select_related = ["partner", "activity"]
     search_fields = ["name", "partner__name"]
@@ -417,6 +417,10 @@ class CampaignAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(leads_count=Count("leads"))
+
+    @admin.display(description="Stage")
+    def stage(self, obj):
+        return obj.stage()
 
     @admin.display(description="Leads (expected)", ordering="leads_count")
     def leads(self, obj):

@@ -519,6 +519,17 @@ class Campaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def stage(self, today=None) -> str:
+        """Planned, running or done by its dates (or cancelled / done when set so)."""
+        if self.status in (CampaignStatus.CANCELLED, CampaignStatus.DONE):
+            return self.get_status_display()
+        today = today or timezone.localdate()
+        if today < self.starts_on:
+            return CampaignStatus.PLANNED.label
+        if today <= self.ends_on:
+            return CampaignStatus.RUNNING.label
+        return CampaignStatus.DONE.label
+
 
 class CampaignLead(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="leads")

@@ -207,6 +207,7 @@ class Command(BaseCommand):
         backend = settings.EMAIL_BACKEND
         settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
         try:
+            relationship = self._relationship()
             money = self._incentives()
         finally:
             settings.EMAIL_BACKEND = backend
@@ -214,7 +215,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Loaded {len(created)} partners, {User.objects.count()} users, "
                 f"{len(accounts)} accounts, {Lead.objects.count()} leads, {deals} deals; "
-                f"closed {', '.join(closed)}; {money}."
+                f"closed {', '.join(closed)}; {relationship}; {money}."
             )
         )
         self._write_logins(printed=True)
@@ -753,6 +754,168 @@ class Command(BaseCommand):
         for quarter in quarters:
             quarter_close(quarter=quarter.label, notify=False)
         return [q.label for q in quarters]
+
+    # ------------------------------------------------------------ enablement (§10)
+
+    def _relationship(self) -> str:
+        """Applications in every stage, onboarding plans for the partners that started in
+        the last six months (their provable steps ticked from their data), the content
+        library, and co-marketing campaigns with leads."""
+        from enablement import services as enable
+        from enablement.models import (
+            Certification,
+            CoMarketingActivity,
+            ContentItem,
+            OnboardingTask,
+            PartnerApplication,
+        )
+
+        program = Program.objects.get(is_default=True)
+        enable.relationship_defaults_install(program)
+        chief = User.objects.get(username="chief")
+        managers = list(User.objects.filter(role=Role.CHANNEL_MANAGER).order_by("pk"))
+        countries = ["United States", "Germany", "United Kingdom", "Australia", "Singapore"]
+        used: set[str] = (
+            set(Partner.objects.values_list("name_key", flat=True))
+            if hasattr(Partner, "name_key")
+            else set()
+        )
+        stages = ["applied"] * 6 + ["qualified"] * 3 + ["declined"] * 2 + ["onboarding"] * 2
+        for n, stage in enumerate(stages):
+            name, domain = self._company(used)
+            application = enable.application_submit(
+                company_name=name,
+                domain=domain,
+                country=self.rng.choice(countries),
+                partner_type=self.rng.choice(["reseller", "referral", "co_sell", "oem"]),
+                employees=self.rng.randint(3, 400),
+                annual_revenue=Decimal(self.rng.randint(2, 400) * 50_000),
+                customers_in_segment=self.rng.randint(0, 80),
+                technical_staff=self.rng.randint(0, 20),
+                contact_name=f"Applicant {n + 1}",
+                contact_email=f"partners@{domain}",
+                motivation="Our customers ask for the platform and we want to lead with it.",
+            )
+            PartnerApplication.objects.filter(pk=application.pk).update(
+                submitted_at=timezone.now() - timedelta(days=self.rng.randint(1, 60))
+            )
+            if stage == "applied":
+                continue
+            if stage == "declined":
+                enable.application_decline(
+                    application=application, by=chief, reason="Outside our target segment."
+                )
+                continue
+            enable.application_qualify(application=application, by=chief)
+            if stage == "onboarding":
+                enable.application_approve(
+                    application=application,
+                    by=chief,
+                    agreement_signed_on=self.today - timedelta(days=3),
+                    channel_manager=self.rng.choice(managers),
+                )
+        # Onboarding plans for everyone who started in the last six months.
+        recent = Partner.objects.filter(started_on__gte=self.today - timedelta(days=182)).exclude(
+            status__in=[PartnerStatus.PROSPECT, PartnerStatus.EXITED]
+        )
+        for partner in recent:
+            enable.onboarding_plan_create(partner=partner)
+        self._tick_from_data(recent, OnboardingTask, Certification)
+        # The content library.
+        for title, kind, rank, url in [
+            ("Platform battle card", "collateral", 0, "https://vendor.example/battle-card"),
+            ("Objection handling playbook", "playbook", 0, "https://vendor.example/objections"),
+            ("Pricing and packaging guide", "collateral", 1, "https://vendor.example/pricing"),
+            ("Competitive positioning deck", "presentation", 1, "https://vendor.example/compete"),
+            (
+                "Roadmap preview (next two releases)",
+                "presentation",
+                2,
+                "https://vendor.example/roadmap",
+            ),
+            ("Co-branded webinar kit", "template", 1, "https://vendor.example/webinar-kit"),
+            ("Executive briefing centre guide", "playbook", 3, "https://vendor.example/ebc"),
+        ]:
+            ContentItem.objects.get_or_create(
+                program=program,
+                title=title,
+                defaults={"kind": kind, "min_tier_rank": rank, "url": url},
+            )
+        # Co-marketing campaigns with leads.
+        plays = list(CoMarketingActivity.objects.filter(program=program))
+        active = list(
+            Partner.objects.filter(status=PartnerStatus.ACTIVE, tier__rank__gte=1).order_by("pk")
+        )
+        demo = (
+            PartnerUser.objects.filter(user__username="partner")
+            .values_list("partner_id", flat=True)
+            .first()
+        )
+        chosen = [p for p in active if p.pk == demo] + self.rng.sample(
+            active, k=min(30, len(active))
+        )
+        campaigns = 0
+        for partner in chosen:
+            for _ in range(self.rng.randint(1, 2)):
+                play = self.rng.choice(plays)
+                starts = self.today + timedelta(days=self.rng.randint(-80, 30))
+                campaign = enable.campaign_create(
+                    partner=partner,
+                    by=None,
+                    activity=play,
+                    name=f"{play.name} {starts:%b %Y}",
+                    starts_on=starts,
+                    ends_on=starts + timedelta(days=self.rng.choice([0, 1, 14])),
+                )
+                campaigns += 1
+                if starts < self.today:
+                    for lead in range(self.rng.randint(0, max(campaign.expected_leads // 4, 1))):
+                        enable.campaign_lead_record(
+                            campaign=campaign,
+                            by=None,
+                            company_name=f"Prospect {campaign.pk}-{lead + 1}",
+                        )
+        return (
+            f"{len(stages)} applications, {recent.count()} onboarding plans, {campaigns} campaigns"
+        )
+
+    def _tick_from_data(self, partners, OnboardingTask, Certification) -> None:
+        """What the seeded history already proves: certifications held and first
+        registrations made complete their steps, as they would have at the time."""
+        from enablement import services as enable
+
+        for partner in partners:
+            first = (
+                Deal.objects.filter(partner=partner)
+                .exclude(status=DealStatus.REJECTED)
+                .order_by("submitted_at")
+                .values_list("submitted_at", flat=True)
+                .first()
+            )
+            if first is not None:
+                enable.onboarding_event(
+                    partner=partner, event="first_registration", on=first.date()
+                )
+            for cert_type_id, issued_on in Certification.objects.filter(
+                partner=partner
+            ).values_list("certification_type_id", "issued_on"):
+                for task in OnboardingTask.objects.filter(
+                    partner=partner,
+                    milestone__certification_type_id=cert_type_id,
+                    completed_on__isnull=True,
+                ):
+                    task.completed_on, task.completed_automatically = issued_on, True
+                    task.note = "Certification on record"
+                    task.save()
+            # Courses of the first weeks were mostly done, late ones often not yet.
+            for task in OnboardingTask.objects.filter(
+                partner=partner, completed_on__isnull=True, milestone__auto_event=""
+            ).select_related("milestone"):
+                if task.milestone.certification_type_id:
+                    continue
+                if task.due_on < self.today and self.rng.random() < 0.8:
+                    task.completed_on = task.due_on - timedelta(days=self.rng.randint(0, 6))
+                    task.save()
 
     # ------------------------------------------------------------ incentives and MDF
 
