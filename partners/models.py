@@ -286,6 +286,12 @@ class Tier(models.Model):
         return [line.strip() for line in self.benefits.splitlines() if line.strip()]
 
 
+class Region(models.TextChoices):
+    AMERICAS = "americas", "Americas"
+    EMEA = "emea", "Europe, Middle East and Africa"
+    APAC = "apac", "Asia-Pacific"
+
+
 class PartnerStatus(models.TextChoices):
     PROSPECT = "prospect", "Prospect"
     ONBOARDING = "onboarding", "Onboarding"
@@ -303,6 +309,7 @@ class Partner(models.Model):
     status = models.CharField(
         max_length=20, choices=PartnerStatus.choices, default=PartnerStatus.PROSPECT, db_index=True
     )
+    region = models.CharField(max_length=10, choices=Region.choices, blank=True, db_index=True)
     annual_quota = models.DecimalField(
         **money_field_kwargs(), null=True, blank=True, help_text="Empty: the tier's default."
     )

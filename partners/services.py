@@ -146,6 +146,7 @@ def partner_create(
 
 PARTNER_EDITABLE = {
     "name",
+    "region",
     "domain",
     "status",
     "annual_quota",

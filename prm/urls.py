@@ -25,7 +25,7 @@ from partners.api import (
     ProgramViewSet,
     TokenView,
 )
-from scoring.api import QuarterViewSet, RedFlagViewSet, ScorecardViewSet
+from scoring.api import DashboardView, QuarterViewSet, RedFlagViewSet, ScorecardViewSet
 
 router = DefaultRouter()
 router.register("programs", ProgramViewSet, basename="program")
@@ -75,6 +75,7 @@ urlpatterns = [
     path("auth/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),
+    path("api/v1/dashboard/", DashboardView.as_view(), name="api-dashboard"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

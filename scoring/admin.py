@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import OutreachTask, RedFlag
@@ -15,7 +16,7 @@ from prm.quarters import Quarter
 from prm.roles import Role, role_of
 
 from . import services, tasks
-from .models import QuarterClose, Scorecard
+from .models import CompanyRevenue, QuarterClose, Scorecard
 
 
 class CloseForm(forms.Form):
@@ -167,3 +168,15 @@ class OutreachTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
             status=OutreachTask.Status.DONE, done_at=timezone.now()
         )
         self.message_user(request, f"{count} task(s) done.", messages.SUCCESS)
+
+
+@admin.register(CompanyRevenue)
+class CompanyRevenueAdmin(SimpleHistoryAdmin):
+    """Finance enters the company's total revenue per quarter: the channel share's base."""
+
+    list_display = ["quarter", "amount", "entered_by", "entered_at"]
+    fields = ["quarter", "amount"]
+
+    def save_model(self, request, obj, form, change):
+        obj.entered_by = request.user
+        super().save_model(request, obj, form, change)

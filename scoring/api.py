@@ -1,16 +1,23 @@
 """REST API: scorecards, red flags and the quarter close (API.md)."""
 
 from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from partners.models import RedFlag
+from partners.queries import partners_visible_to
+from prm.api import ErrorSerializer
 from prm.api_errors import Conflict
-from prm.roles import Role, role_of
+from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import services, tasks
+from .dashboard import dashboard, dashboard_request
 from .models import QuarterClose, Scorecard
 from .queries import red_flags_visible_to, scorecards_visible_to
 
@@ -132,3 +139,43 @@ class QuarterViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             raise Conflict(str(exc)) from exc
         transaction.on_commit(lambda: tasks.close_quarter.delay(close.quarter, request.user.pk))
         return Response(self.get_serializer(close).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _plain(value):
+    """Money and ratios as strings (API.md: money as strings with 2 decimals)."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class DashboardView(APIView):
+    """The executive dashboard's figures as JSON: executives, channel chiefs, finance and
+    admins see the whole program; channel managers their own partners."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("quarter", str, description="e.g. 2026Q3; default: this quarter"),
+            OpenApiParameter("tier", str, description="tier slug"),
+            OpenApiParameter("manager", int, description="channel manager id"),
+            OpenApiParameter("region", str, description="americas, emea or apac"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def get(self, request):
+        if role_of(request.user) not in VENDOR_ROLES:
+            raise PermissionDenied("The dashboard is for the vendor's staff.")
+        try:
+            quarter, filters = dashboard_request(request.query_params)
+        except ValueError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        partners = filters.apply(partners_visible_to(request.user))
+        figures = dashboard(partners, quarter, today=timezone.localdate())
+        return Response(_plain(figures))

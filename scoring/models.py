@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from partners.models import Partner, Tier
 
@@ -104,3 +105,29 @@ class QuarterClose(models.Model):
         if not self.partners_total:
             return 100 if self.state == self.State.DONE else 0
         return int(self.partners_done * 100 / self.partners_total)
+
+
+class CompanyRevenue(models.Model):
+    """The whole company's revenue in a quarter, entered by finance: the denominator of the
+    channel's share (RULEBOOK §10: 30% by year 3)."""
+
+    quarter = models.CharField(max_length=6, unique=True, help_text="e.g. 2026Q3")
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    entered_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-quarter"]
+        verbose_name_plural = "company revenue"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="company_revenue_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quarter}: {self.amount}"

@@ -2,7 +2,7 @@
 
 import rules
 
-from prm.roles import is_vendor_staff
+from prm.roles import handles_payments, is_vendor_staff
 
 for model in ("scorecard", "quarterclose"):
     rules.add_perm(f"scoring.view_{model}", is_vendor_staff)
@@ -10,3 +10,8 @@ rules.add_perm("partners.view_redflag", is_vendor_staff)
 rules.add_perm("partners.view_outreachtask", is_vendor_staff)
 for model in ("loginday", "trainingcompletion", "eventattendance"):
     rules.add_perm(f"enablement.view_{model}", is_vendor_staff)
+
+# The company's revenue per quarter: finance (and admins) enter it; every staff role reads it.
+rules.add_perm("scoring.view_companyrevenue", is_vendor_staff)
+for action in ("add", "change"):
+    rules.add_perm(f"scoring.{action}_companyrevenue", handles_payments)

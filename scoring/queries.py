@@ -1,16 +1,16 @@
 """Reads that combine partners, deals and enablement: tier standing and the home pages."""
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 
 from deals.models import Deal, DealStatus, DealType
 from deals.queries import pipeline_by_partner, revenue_by_partner, strategic_wins_by_partner
 from enablement.queries import certified_rep_counts
-from partners.models import Partner, PartnerStatus, Program, TierChange
-from prm.quarters import Quarter, trailing_twelve_months
+from partners.models import Partner, Program
+from prm.quarters import trailing_twelve_months
 
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
 
@@ -93,61 +93,6 @@ def standings(partners: QuerySet[Partner], as_of: date) -> list[dict]:
         }
         for partner in rows
     ]
-
-
-def program_overview(partners: QuerySet[Partner], as_of: date) -> dict:
-    """The executive home: the partner pyramid, movement and revenue by quarter."""
-    quarter = Quarter.containing(as_of)
-    quarters = quarter.trailing(6)
-    by_status = dict(partners.values_list("status").annotate(n=Count("id")).order_by())
-    pyramid = list(
-        partners.filter(status=PartnerStatus.ACTIVE)
-        .values("tier__name", "tier__rank")
-        .annotate(count=Count("id"))
-        .order_by("-tier__rank")
-    )
-    won = Deal.objects.filter(
-        partner__in=partners, status=DealStatus.WON, closed_on__gte=quarters[0].start
-    )
-    revenue_rows = won.values("closed_on__year", "closed_on__quarter").annotate(
-        revenue=Sum("partner_credit"), deals=Count("id")
-    )
-    by_quarter = {(r["closed_on__year"], r["closed_on__quarter"]): r for r in revenue_rows}
-    revenue_series = [
-        {
-            "quarter": q.label,
-            "revenue": by_quarter.get((q.year, q.number), {}).get("revenue") or Decimal("0"),
-            "deals": by_quarter.get((q.year, q.number), {}).get("deals") or 0,
-        }
-        for q in quarters
-    ]
-    start, end = trailing_twelve_months(as_of)
-    top = list(
-        partners.filter(deals__status=DealStatus.WON, deals__closed_on__range=(start, end))
-        .annotate(revenue=Sum("deals__partner_credit"))
-        .select_related("tier")
-        .order_by("-revenue")[:10]
-    )
-    recent_changes = list(
-        TierChange.objects.filter(
-            partner__in=partners, changed_at__date__gte=as_of - timedelta(days=120)
-        )
-        .exclude(cause="initial")
-        .select_related("partner", "from_tier", "to_tier", "changed_by")[:10]
-    )
-    return {
-        "quarter": quarter,
-        "by_status": by_status,
-        "active": by_status.get(PartnerStatus.ACTIVE, 0),
-        "pyramid": pyramid,
-        "revenue_series": revenue_series,
-        "revenue_t12m": sum((row["revenue"] for row in revenue_series[-4:]), Decimal("0")),
-        "top_partners": top,
-        "recent_changes": recent_changes,
-        "started_this_quarter": partners.filter(
-            started_on__range=(quarter.start, quarter.end)
-        ).count(),
-    }
 
 
 def scorecards_visible_to(user) -> QuerySet:

@@ -9,4 +9,9 @@ urlpatterns = [
     path("portal/scorecards/", views.scorecards, name="portal-scorecards"),
     path("manager/", views.manager_home, name="manager-home"),
     path("executive/", views.executive_home, name="executive-home"),
+    path(
+        "executive/export/<slug:export>.csv",
+        views.executive_home,
+        name="executive-export",
+    ),
 ]

@@ -1,16 +1,30 @@
 """Home pages of each face: partner portal, channel manager, executive."""
 
+import csv
+import io
+import json
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from enablement.queries import onboarding_summary
-from partners.models import Partner, Tier
-from partners.queries import notices_for, partner_for_user, partner_id_of, partners_visible_to
+from partners.models import Partner, Region, Tier
+from partners.queries import (
+    channel_managers,
+    notices_for,
+    partner_for_user,
+    partner_id_of,
+    partners_visible_to,
+)
 from partners.services import notices_mark_read
+from prm.quarters import Quarter
 from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
-from .queries import partner_standing, program_overview, scorecards_visible_to, standings
+from .dashboard import DEFINITIONS, dashboard, dashboard_request, tiers_of
+from .queries import partner_standing, scorecards_visible_to, standings
 from .rules import how_to_raise
 from .services import weights_for
 
@@ -95,24 +109,67 @@ def manager_home(request):
     )
 
 
-@role_required(*ALL_PARTNER_ROLES)
-def executive_home(request):
-    as_of = timezone.localdate()
-    overview = program_overview(partners_visible_to(request.user), as_of)
+EXPORTS = {
+    "tiers": ("tiers", ["tier", "name", "partners", "revenue", "quota", "attainment"]),
+    "top-partners": ("top_partners", ["id", "name", "tier", "score", "revenue", "deals"]),
+    "revenue": ("revenue_series", ["quarter", "credit", "deals"]),
+    "managers": (
+        ("program", "manager_load"),
+        ["username", "first_name", "last_name", "partners", "state"],
+    ),
+}
+
+
+@role_required(Role.CHANNEL_MANAGER, Role.FINANCE, *ALL_PARTNER_ROLES)
+def executive_home(request, export: str = ""):
+    """The executive dashboard: every figure with its definition, charts, drill-downs to
+    the partners behind them, filters, and CSV exports of each table."""
+    today = timezone.localdate()
+    try:
+        quarter, filters = dashboard_request(request.GET)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("executive-home")
+    visible = partners_visible_to(request.user)
+    figures = dashboard(filters.apply(visible), quarter, today=today)
+    if export:
+        if export not in EXPORTS:
+            raise Http404("No such table.")
+        key, columns = EXPORTS[export]
+        rows = figures[key[0]][key[1]] if isinstance(key, tuple) else figures[key]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{export}-{quarter.label}.csv"'
+        return response
+    current = Quarter.containing(today)
     chart_data = {
-        "tiers": {
-            "labels": [row["tier__name"] for row in overview["pyramid"]],
-            "counts": [row["count"] for row in overview["pyramid"]],
-        },
-        "revenue": {
-            "labels": [row["quarter"] for row in overview["revenue_series"]],
-            "values": [str(row["revenue"]) for row in overview["revenue_series"]],
+        "revenue": figures["revenue_series"],
+        "tiers": figures["tiers"],
+        "health": {k: figures["health"][k] for k in ("on_target", "at_risk", "off_target")},
+        "mdf": {
+            "allocated": str(figures["incentives"]["mdf_allocated"]),
+            "used": str(figures["incentives"]["mdf_used"]),
         },
     }
     return render(
         request,
         "portal/executive_home.html",
-        {"o": overview, "as_of": as_of, "chart_data": chart_data},
+        {
+            "f": figures,
+            "d": DEFINITIONS,
+            "quarter": quarter,
+            "quarters": [q.label for q in reversed(current.trailing(8))],
+            "filters": filters,
+            "tiers": tiers_of(visible),
+            "regions": Region.choices,
+            "managers": channel_managers(),
+            "query": request.GET.urlencode(),
+            "chart_data": json.loads(json.dumps(chart_data, default=str)),
+            "as_of": today,
+        },
     )
 
 

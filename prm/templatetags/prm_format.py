@@ -82,3 +82,34 @@ def get_item(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
+
+
+@register.filter
+def percent1(value) -> str:
+    """A ratio as a percentage with one decimal: ``Decimal("0.1234")`` → ``12.3%``;
+    an em dash when there is none."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(value) * 100
+    except InvalidOperation:
+        return "—"
+    return f"{number:.1f}%"
+
+
+@register.filter
+def money_short(value) -> str:
+    """``Decimal("9430183.71")`` → ``$9.43M``; ``$943K``; small amounts in whole dollars."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return "—"
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if amount >= 1_000_000:
+        return f"{sign}${amount / 1_000_000:.2f}M"
+    if amount >= 10_000:
+        return f"{sign}${amount / 1_000:.0f}K"
+    return f"{sign}${intcomma(int(amount.quantize(Decimal('1'), rounding=ROUND_HALF_UP)))}"

@@ -1,15 +1,37 @@
 (function () {
   const data = JSON.parse(document.getElementById("chart-data").textContent);
   const money = (v) => "$" + Number(v).toLocaleString(undefined, { maximumFractionDigits: 0 });
-  new Chart(document.getElementById("pyramid-chart"), {
-    type: "bar",
-    data: { labels: data.tiers.labels, datasets: [{ label: "Active partners", data: data.tiers.counts, backgroundColor: "#4b5d78" }] },
-    options: { indexAxis: "y", plugins: { legend: { display: false } } },
-  });
+  Chart.defaults.maintainAspectRatio = false;
+  const pct = (v) => (v === null || v === undefined ? "—" : (Number(v) * 100).toFixed(0) + "%");
   new Chart(document.getElementById("revenue-chart"), {
     type: "bar",
-    data: { labels: data.revenue.labels, datasets: [{ label: "Partner revenue", data: data.revenue.values, backgroundColor: "#198754" }] },
-    options: { plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => money(c.raw) } } },
-               scales: { y: { ticks: { callback: money } } } },
+    data: {
+      labels: data.revenue.map((r) => r.quarter),
+      datasets: [{ label: "Partner credit", data: data.revenue.map((r) => r.credit), backgroundColor: "#198754" }],
+    },
+    options: {
+      plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => money(c.raw) } } },
+      scales: { y: { ticks: { callback: money } } },
+    },
+  });
+  new Chart(document.getElementById("health-chart"), {
+    type: "doughnut",
+    data: {
+      labels: ["On target", "At risk", "Off target"],
+      datasets: [{ data: [data.health.on_target, data.health.at_risk, data.health.off_target], backgroundColor: ["#198754", "#ffc107", "#dc3545"] }],
+    },
+    options: { plugins: { legend: { position: "right" } } },
+  });
+  new Chart(document.getElementById("tier-chart"), {
+    type: "bar",
+    data: {
+      labels: data.tiers.map((t) => t.name),
+      datasets: [{ label: "Attainment", data: data.tiers.map((t) => (t.attainment === null ? 0 : Number(t.attainment))), backgroundColor: "#4b5d78" }],
+    },
+    options: {
+      indexAxis: "y",
+      plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => pct(c.raw) } } },
+      scales: { x: { ticks: { callback: pct } } },
+    },
   });
 })();

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from deals.models import (
@@ -202,6 +202,7 @@ class Command(BaseCommand):
             deals = self._deals(created, accounts, products)
             self._engagement(created)
             self._demo_partner_logins(created)
+        self._regions_and_company_revenue()
         closed = self._close_past_quarters()
         # The demo's people are made up: what the services would e-mail them goes nowhere.
         backend = settings.EMAIL_BACKEND
@@ -754,6 +755,31 @@ class Command(BaseCommand):
         for quarter in quarters:
             quarter_close(quarter=quarter.label, notify=False)
         return [q.label for q in quarters]
+
+    # ------------------------------------------------------------ dashboard inputs
+
+    def _regions_and_company_revenue(self) -> None:
+        """Regions for the dashboard's filter, and the company's total revenue per past
+        quarter as finance would enter it (partners bring 20–30% of it)."""
+        from partners.models import Region
+        from scoring.models import CompanyRevenue
+
+        regions = list(Region.values)
+        partners = list(Partner.objects.only("pk").order_by("pk"))
+        for partner in partners:
+            partner.region = self.rng.choices(regions, weights=[50, 30, 20])[0]
+        Partner.objects.bulk_update(partners, ["region"], batch_size=1000)
+        finance = User.objects.get(username="finance")
+        for quarter in Quarter.containing(self.today).trailing(7)[:-1]:
+            won = Deal.objects.filter(
+                status=DealStatus.WON, closed_on__range=(quarter.start, quarter.end)
+            ).aggregate(total=models.Sum("closed_amount"))["total"]
+            if won:
+                share = Decimal(str(round(self.rng.uniform(0.2, 0.3), 3)))
+                CompanyRevenue.objects.update_or_create(
+                    quarter=quarter.label,
+                    defaults={"amount": round_money(won / share), "entered_by": finance},
+                )
 
     # ------------------------------------------------------------ enablement (§10)
 

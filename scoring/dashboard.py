@@ -1,0 +1,491 @@
+"""The executive dashboard's figures (RULEBOOK §10 portfolio targets and economics, and the
+seed's "Partner Performance Dashboard"), computed set-wise: each section is one or a few
+grouped queries over indexed columns, whatever the number of partners or deals.
+
+Every figure has a definition (``DEFINITIONS``), shown as its tooltip and in the API.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Avg, Count, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from deals.models import Deal, DealStatus
+from enablement.models import Certification, LoginDay, TrainingCompletion
+from incentives.models import EntryKind, EntryStatus, LedgerEntry, MdfFund, MdfRequest
+from partners.models import Partner, PartnerStatus, Tier, TierChange, User
+from prm.quarters import Quarter
+from prm.roles import Role
+
+from .models import CompanyRevenue, Scorecard
+
+MONEY = DecimalField(max_digits=16, decimal_places=2)
+ZERO = Value(Decimal("0"), output_field=MONEY)
+OPEN = (DealStatus.PENDING, DealStatus.APPROVED)
+# RULEBOOK §10 targets.
+REGISTERED_PER_GOLD = 10
+TOP_SHARE_TARGET = Decimal("0.80")
+CHANNEL_SHARE_TARGET = Decimal("0.30")
+MANAGER_LOAD = (20, 30)
+
+DEFINITIONS = {
+    "active_partners": "Partners whose status is active (now), within the filters.",
+    "onboarded": "Partners whose partnership started in the quarter.",
+    "exited": "Partners moved out of the program in the quarter (tier change: exit).",
+    "retention_rate": "Partners active at the quarter's start who did not exit during it.",
+    "partner_sourced_revenue": "Won amount of deals closed in the quarter that partners "
+    "brought alone (no direct relationship, not co-sell).",
+    "partner_assisted_revenue": "Won amount of deals closed in the quarter with our own team "
+    "involved (a direct relationship on the account, or co-sell).",
+    "channel_share": "Partner-sourced plus partner-assisted revenue ÷ the company's total "
+    "revenue for the quarter (entered by finance). Target: 30% by year 3.",
+    "pipeline": "Open registrations (pending or approved, protection not lapsed) at the "
+    "quarter's end or today, whichever is earlier: their estimated amounts.",
+    "average_deal_size": "Won amount ÷ number of deals won in the quarter.",
+    "qoq_growth": "Partner credit this quarter against the previous quarter.",
+    "win_rate": "Won ÷ (won + lost) of deals closed in the quarter.",
+    "win_rate_direct": "The same on accounts with a direct relationship (our own rep).",
+    "attainment": "Partner credit in the quarter ÷ the quarterly quota (annual ÷ 4).",
+    "health": "Scorecards of the quarter: on target ≥ 60, at risk 40–59.99, off target < 40.",
+    "pipeline_coverage": "Open pipeline ÷ the quota still to reach this quarter.",
+    "certified_partners": "Active partners with at least one current certification at the "
+    "quarter's end.",
+    "new_certifications": "Certifications issued in the quarter.",
+    "training_completions": "Courses completed in the quarter.",
+    "portal_engagement": "Active partners whose people signed in to the portal in the quarter.",
+    "spiffs_paid": "SPIFF ledger entries paid in the quarter.",
+    "rebates_committed": "Volume rebates owed for the quarter (approved or paid).",
+    "mdf_allocated": "MDF funds of the quarter's fiscal year.",
+    "mdf_used": "Reimbursed plus reserved on those funds.",
+    "mdf_pipeline": "Open pipeline and revenue of deals sourced by MDF activities.",
+    "mdf_roi": "(MDF-sourced pipeline + revenue) ÷ MDF reimbursed.",
+    "incentive_roi": "Partner credit in the quarter ÷ incentives owed for it (all ledger "
+    "entries earned in the quarter, void ones excluded).",
+    "pyramid": "Active partners per tier; target: 10 registered partners per gold partner.",
+    "concentration": "Share of partner revenue (last 4 quarters) from the top 20% of "
+    "partners. The rulebook expects about 80%.",
+    "manager_load": "Active partners per channel manager; the rulebook expects 20–30.",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    tier: str = ""
+    manager: int | None = None
+    region: str = ""
+
+    def apply(self, partners: QuerySet[Partner]) -> QuerySet[Partner]:
+        if self.tier:
+            partners = partners.filter(tier__slug=self.tier)
+        if self.manager:
+            partners = partners.filter(channel_manager_id=self.manager)
+        if self.region:
+            partners = partners.filter(region=self.region)
+        return partners
+
+
+def _m(value) -> Decimal:
+    """Money as stored: two places (sums come back with more on some databases)."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def _ratio(part, whole, places: str = "0.001") -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal(places))
+
+
+def _won(partner_ids, quarter: Quarter) -> QuerySet[Deal]:
+    return Deal.objects.filter(
+        partner_id__in=partner_ids,
+        status=DealStatus.WON,
+        closed_on__range=(quarter.start, quarter.end),
+    )
+
+
+def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> dict:
+    """Every figure of the executive dashboard for ``partners`` (already scoped to the
+    viewer and filtered) in ``quarter``."""
+    ids = partners.values("pk")
+    return {
+        "quarter": quarter.label,
+        "ecosystem": ecosystem(partners, quarter),
+        "revenue": revenue(ids, quarter, today=today),
+        "tiers": by_tier(partners, quarter),
+        "health": health(partners, ids, quarter, today=today),
+        "enablement": enablement(partners, ids, quarter),
+        "incentives": incentives(ids, quarter),
+        "top_partners": top_partners(ids, quarter),
+        "revenue_series": revenue_series(ids, quarter),
+        "program": program_health(partners, quarter),
+        "definitions": DEFINITIONS,
+    }
+
+
+def ecosystem(partners: QuerySet[Partner], quarter: Quarter) -> dict:
+    by_status = dict(partners.values_list("status").annotate(n=Count("pk")).order_by())
+    exits = TierChange.objects.filter(partner__in=partners.values("pk"), cause="exit")
+    exited_in = exits.filter(changed_at__date__range=(quarter.start, quarter.end))
+    exited_before = exits.filter(changed_at__date__lt=quarter.start).values("partner_id")
+    at_start = (
+        partners.filter(started_on__lt=quarter.start)
+        .exclude(status=PartnerStatus.PROSPECT)
+        .exclude(pk__in=exited_before)
+        .count()
+    )
+    exited = exited_in.values("partner_id").distinct().count()
+    return {
+        "active_partners": by_status.get(PartnerStatus.ACTIVE, 0),
+        "by_status": by_status,
+        "onboarded": partners.filter(started_on__range=(quarter.start, quarter.end))
+        .exclude(status=PartnerStatus.PROSPECT)
+        .count(),
+        "exited": exited,
+        "retention_rate": _ratio(at_start - exited, at_start),
+    }
+
+
+def revenue(ids, quarter: Quarter, *, today: date) -> dict:
+    previous = quarter.previous()
+    assisted = Q(direct_conflict=True) | Q(compensation_model="co_sell")
+    row = _won(ids, quarter).aggregate(
+        sourced=Coalesce(Sum("closed_amount", filter=~assisted), ZERO),
+        assisted=Coalesce(Sum("closed_amount", filter=assisted), ZERO),
+        credit=Coalesce(Sum("partner_credit"), ZERO),
+        won=Count("pk"),
+        average=Avg("closed_amount"),
+    )
+    before = _won(ids, previous).aggregate(credit=Coalesce(Sum("partner_credit"), ZERO))
+    closed = Deal.objects.filter(
+        partner_id__in=ids,
+        status__in=(DealStatus.WON, DealStatus.LOST),
+        closed_on__range=(quarter.start, quarter.end),
+    ).aggregate(
+        won=Count("pk", filter=Q(status=DealStatus.WON)),
+        all=Count("pk"),
+        won_direct=Count("pk", filter=Q(status=DealStatus.WON, direct_conflict=True)),
+        all_direct=Count("pk", filter=Q(direct_conflict=True)),
+    )
+    as_of = min(today, quarter.end)
+    pipeline = open_pipeline(ids, as_of)
+    company = (
+        CompanyRevenue.objects.filter(quarter=quarter.label)
+        .values_list("amount", flat=True)
+        .first()
+    )
+    channel = row["sourced"] + row["assisted"]
+    return {
+        "partner_sourced_revenue": _m(row["sourced"]),
+        "partner_assisted_revenue": _m(row["assisted"]),
+        "partner_credit": _m(row["credit"]),
+        "company_revenue": _m(company) if company else None,
+        "channel_share": _ratio(channel, company) if company else None,
+        "pipeline": _m(pipeline["amount"]),
+        "pipeline_deals": pipeline["count"],
+        "deals_won": row["won"],
+        "average_deal_size": (row["average"] or Decimal("0")).quantize(Decimal("0.01")),
+        "qoq_growth": _ratio(row["credit"] - before["credit"], before["credit"]),
+        "previous_credit": _m(before["credit"]),
+        "win_rate": _ratio(closed["won"], closed["all"]),
+        "win_rate_direct": _ratio(closed["won_direct"], closed["all_direct"]),
+    }
+
+
+def open_pipeline(ids, as_of: date) -> dict:
+    """Open registrations on ``as_of``: submitted by then, not closed by then, protection
+    not lapsed (pending ones have none yet)."""
+    row = (
+        Deal.objects.filter(partner_id__in=ids, submitted_at__date__lte=as_of)
+        .exclude(status=DealStatus.REJECTED)
+        .filter(Q(closed_on__isnull=True) | Q(closed_on__gt=as_of))
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
+        .exclude(status=DealStatus.EXPIRED, expires_on__lt=as_of)
+        .aggregate(amount=Coalesce(Sum("amount"), ZERO), count=Count("pk"))
+    )
+    return row
+
+
+def _quarterly_quota(partners: QuerySet[Partner]):
+    return Coalesce("annual_quota", "tier__default_annual_quota")
+
+
+def by_tier(partners: QuerySet[Partner], quarter: Quarter) -> list[dict]:
+    """Per tier: active partners, partner credit in the quarter, quarterly quota and the
+    attainment against it."""
+    active = partners.filter(status=PartnerStatus.ACTIVE)
+    quota_rows = {
+        row["tier__slug"]: row
+        for row in active.values("tier__slug", "tier__name", "tier__rank")
+        .annotate(partners=Count("pk"), quota=Sum(_quarterly_quota(active)))
+        .order_by()
+    }
+    credit = dict(
+        _won(active.values("pk"), quarter)
+        .values_list("partner__tier__slug")
+        .annotate(credit=Sum("partner_credit"))
+        .order_by()
+    )
+    rows = []
+    for slug, row in sorted(quota_rows.items(), key=lambda item: -item[1]["tier__rank"]):
+        quarterly = (row["quota"] or Decimal("0")) / 4
+        earned = credit.get(slug) or Decimal("0")
+        rows.append(
+            {
+                "tier": slug,
+                "name": row["tier__name"],
+                "rank": row["tier__rank"],
+                "partners": row["partners"],
+                "revenue": _m(earned),
+                "quota": quarterly.quantize(Decimal("0.01")),
+                "attainment": _ratio(earned, quarterly),
+            }
+        )
+    return rows
+
+
+def health(partners: QuerySet[Partner], ids, quarter: Quarter, *, today: date) -> dict:
+    cards = Scorecard.objects.filter(partner_id__in=ids, quarter=quarter.label).aggregate(
+        on_target=Count("pk", filter=Q(total__gte=60)),
+        at_risk=Count("pk", filter=Q(total__gte=40, total__lt=60)),
+        off_target=Count("pk", filter=Q(total__lt=40)),
+        scored=Count("pk"),
+    )
+    active = partners.filter(status=PartnerStatus.ACTIVE)
+    quota = (active.aggregate(q=Sum(_quarterly_quota(active)))["q"] or Decimal("0")) / 4
+    earned = _won(active.values("pk"), quarter).aggregate(c=Coalesce(Sum("partner_credit"), ZERO))[
+        "c"
+    ]
+    pipeline = open_pipeline(active.values("pk"), min(today, quarter.end))["amount"]
+    remaining = max(quota - earned, Decimal("0"))
+    return {
+        **cards,
+        "pipeline_coverage": _ratio(pipeline, remaining, "0.01"),
+        "quota": quota.quantize(Decimal("0.01")),
+        "attainment": _ratio(earned, quota),
+    }
+
+
+def enablement(partners: QuerySet[Partner], ids, quarter: Quarter) -> dict:
+    active = partners.filter(status=PartnerStatus.ACTIVE)
+    current = Certification.objects.filter(
+        partner_id=OuterRef("pk"), issued_on__lte=quarter.end, expires_on__gt=quarter.end
+    )
+    logged_in = LoginDay.objects.filter(
+        partner_id=OuterRef("pk"), day__range=(quarter.start, quarter.end)
+    )
+    row = active.aggregate(
+        active=Count("pk"),
+        certified=Count("pk", filter=Q(Exists(current))),
+        engaged=Count("pk", filter=Q(Exists(logged_in))),
+    )
+    return {
+        "active": row["active"],
+        "certified_partners": row["certified"],
+        "certified_share": _ratio(row["certified"], row["active"]),
+        "new_certifications": Certification.objects.filter(
+            partner_id__in=ids, issued_on__range=(quarter.start, quarter.end)
+        ).count(),
+        "training_completions": TrainingCompletion.objects.filter(
+            partner_id__in=ids, completed_on__range=(quarter.start, quarter.end)
+        ).count(),
+        "portal_engagement": _ratio(row["engaged"], row["active"]),
+        "engaged_partners": row["engaged"],
+    }
+
+
+def incentives(ids, quarter: Quarter) -> dict:
+    entries = LedgerEntry.objects.filter(partner_id__in=ids)
+    row = entries.aggregate(
+        spiffs_paid=Coalesce(
+            Sum(
+                "amount",
+                filter=Q(
+                    kind=EntryKind.SPIFF,
+                    status=EntryStatus.PAID,
+                    paid_at__date__range=(quarter.start, quarter.end),
+                ),
+            ),
+            ZERO,
+        ),
+        rebates_committed=Coalesce(
+            Sum(
+                "amount",
+                filter=Q(
+                    kind=EntryKind.REBATE,
+                    quarter=quarter.label,
+                    status__in=(EntryStatus.APPROVED, EntryStatus.PAID),
+                ),
+            ),
+            ZERO,
+        ),
+        owed_for_quarter=Coalesce(
+            Sum("amount", filter=Q(quarter=quarter.label) & ~Q(status=EntryStatus.VOID)), ZERO
+        ),
+    )
+    funds = MdfFund.objects.filter(partner_id__in=ids, fiscal_year=quarter.year).aggregate(
+        allocated=Coalesce(Sum("amount"), ZERO),
+        reimbursed=Coalesce(Sum("reimbursed"), ZERO),
+        reserved=Coalesce(Sum("reserved"), ZERO),
+    )
+    sourced = (
+        Deal.objects.filter(partner_id__in=ids, mdf_request__isnull=False)
+        .exclude(status__in=(DealStatus.REJECTED, DealStatus.LOST, DealStatus.EXPIRED))
+        .aggregate(
+            pipeline=Coalesce(Sum("amount", filter=Q(status__in=OPEN)), ZERO),
+            revenue=Coalesce(Sum("partner_credit", filter=Q(status=DealStatus.WON)), ZERO),
+        )
+    )
+    reimbursed_all = MdfRequest.objects.filter(partner_id__in=ids).aggregate(
+        total=Coalesce(Sum("claims__reimbursement", filter=Q(claims__status="approved")), ZERO)
+    )["total"]
+    credit = _won(ids, quarter).aggregate(c=Coalesce(Sum("partner_credit"), ZERO))["c"]
+    used = funds["reimbursed"] + funds["reserved"]
+    return {
+        "spiffs_paid": _m(row["spiffs_paid"]),
+        "rebates_committed": _m(row["rebates_committed"]),
+        "incentives_owed": _m(row["owed_for_quarter"]),
+        "mdf_allocated": _m(funds["allocated"]),
+        "mdf_used": _m(used),
+        "mdf_used_share": _ratio(used, funds["allocated"]),
+        "mdf_pipeline": _m(sourced["pipeline"]),
+        "mdf_revenue": _m(sourced["revenue"]),
+        "mdf_roi": _ratio(sourced["pipeline"] + sourced["revenue"], reimbursed_all, "0.1"),
+        "incentive_roi": _ratio(credit, row["owed_for_quarter"], "0.1"),
+    }
+
+
+def revenue_series(ids, quarter: Quarter, count: int = 6) -> list[dict]:
+    """Partner credit and deals won per quarter, the last ``count`` quarters: one query."""
+    quarters = quarter.trailing(count)
+    rows = (
+        Deal.objects.filter(
+            partner_id__in=ids,
+            status=DealStatus.WON,
+            closed_on__range=(quarters[0].start, quarter.end),
+        )
+        .values("closed_on__year", "closed_on__month")
+        .annotate(credit=Sum("partner_credit"), deals=Count("pk"))
+        .order_by()
+    )
+    by_quarter: dict[str, dict] = {q.label: {"credit": Decimal("0"), "deals": 0} for q in quarters}
+    start_month = quarter.start_month
+    for row in rows:
+        label = Quarter.containing(
+            date(row["closed_on__year"], row["closed_on__month"], 1), start_month=start_month
+        ).label
+        if label in by_quarter:
+            by_quarter[label]["credit"] += row["credit"] or 0
+            by_quarter[label]["deals"] += row["deals"]
+    return [
+        {"quarter": label, "credit": _m(v["credit"]), "deals": v["deals"]}
+        for label, v in by_quarter.items()
+    ]
+
+
+def top_partners(ids, quarter: Quarter, limit: int = 10) -> list[dict]:
+    rows = (
+        _won(ids, quarter)
+        .values("partner_id", "partner__name", "partner__tier__name", "partner__latest_score")
+        .annotate(revenue=Sum("partner_credit"), deals=Count("pk"))
+        .order_by("-revenue", "partner_id")[:limit]
+    )
+    return [
+        {
+            "id": row["partner_id"],
+            "name": row["partner__name"],
+            "tier": row["partner__tier__name"],
+            "score": row["partner__latest_score"],
+            "revenue": _m(row["revenue"]),
+            "deals": row["deals"],
+        }
+        for row in rows
+    ]
+
+
+def program_health(partners: QuerySet[Partner], quarter: Quarter) -> dict:
+    """RULEBOOK §10 portfolio targets: the pyramid, revenue concentration, channel managers'
+    load."""
+    active = partners.filter(status=PartnerStatus.ACTIVE)
+    counts = dict(active.values_list("tier__rank").annotate(n=Count("pk")).order_by())
+    lowest, gold = counts.get(0, 0), counts.get(2, 0)
+    # Revenue concentration over the last four quarters.
+    first = quarter.trailing(4)[0]
+    per_partner = list(
+        Deal.objects.filter(
+            partner_id__in=partners.values("pk"),
+            status=DealStatus.WON,
+            closed_on__range=(first.start, quarter.end),
+        )
+        .values("partner_id")
+        .annotate(revenue=Sum("partner_credit"))
+        .order_by("-revenue")
+        .values_list("revenue", flat=True)
+    )
+    total = sum(per_partner, Decimal("0"))
+    earning = active.count() or len(per_partner)
+    top_n = max(1, round(earning * 0.2)) if earning else 0
+    top = sum(per_partner[:top_n], Decimal("0"))
+    load = list(
+        User.objects.filter(role=Role.CHANNEL_MANAGER, is_active=True)
+        .annotate(
+            partners=Count(
+                "managed_partners",
+                filter=Q(managed_partners__status=PartnerStatus.ACTIVE)
+                & Q(managed_partners__in=partners.values("pk")),
+            )
+        )
+        .order_by("-partners", "username")
+        .values("pk", "username", "first_name", "last_name", "partners")
+    )
+    low, high = MANAGER_LOAD
+    for row in load:
+        row["state"] = (
+            "overloaded" if row["partners"] > high else "light" if row["partners"] < low else "ok"
+        )
+    return {
+        "pyramid": {
+            "by_rank": counts,
+            "registered_per_gold": _ratio(lowest, gold, "0.1"),
+            "target_per_gold": REGISTERED_PER_GOLD,
+        },
+        "concentration": {
+            "top_share": _ratio(top, total),
+            "top_partners": top_n,
+            "target": TOP_SHARE_TARGET,
+        },
+        "channel_share_target": CHANNEL_SHARE_TARGET,
+        "manager_load": load,
+        "overloaded_managers": sum(1 for row in load if row["state"] == "overloaded"),
+    }
+
+
+def tiers_of(partners: QuerySet[Partner]) -> list[tuple[str, str]]:
+    return list(
+        Tier.objects.filter(program__partners__in=partners.values("pk"))
+        .values_list("slug", "name")
+        .distinct()
+        .order_by("slug")
+    )
+
+
+def dashboard_request(params) -> tuple[Quarter, Filters]:
+    """The quarter and filters of a dashboard request; ``ValueError`` says what is wrong."""
+    from django.utils import timezone
+
+    from partners.models import Region
+
+    label = (params.get("quarter") or "").strip()
+    quarter = Quarter.parse(label) if label else Quarter.containing(timezone.localdate())
+    manager = (params.get("manager") or "").strip()
+    if manager and not manager.isdigit():
+        raise ValueError(f"manager must be a user id, not {manager!r}.")
+    region = (params.get("region") or "").strip()
+    if region and region not in Region.values:
+        raise ValueError(f"region must be one of {', '.join(Region.values)}.")
+    return quarter, Filters(
+        tier=(params.get("tier") or "").strip(),
+        manager=int(manager) if manager else None,
+        region=region,
+    )

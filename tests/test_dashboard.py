@@ -1,0 +1,233 @@
+"""The executive dashboard: each figure against a built scenario with known answers."""
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal as D
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from enablement.models import LoginDay, TrainingCompletion
+from incentives.models import LedgerEntry
+from partners.models import TierChange
+from prm.quarters import Quarter
+from scoring.dashboard import Filters, dashboard
+from scoring.models import CompanyRevenue
+from tests.factories import (
+    CertificationFactory,
+    DealFactory,
+    MdfFundFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    ScorecardFactory,
+    StaffFactory,
+    WonDealFactory,
+    default_tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+Q3 = Quarter(2026, 3)
+TODAY = date(2026, 11, 24)
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(datetime(2026, 11, 24, 9, tzinfo=UTC), tick=False):
+        yield
+
+
+@pytest.fixture
+def scenario(manager, other_manager):
+    """Two gold and three registered partners; known deals, scores and money in 2026Q3."""
+    gold_a = PartnerFactory(
+        tier=default_tier("gold"),
+        channel_manager=manager,
+        region="emea",
+        started_on=date(2025, 1, 1),
+    )
+    gold_b = PartnerFactory(
+        tier=default_tier("gold"),
+        channel_manager=other_manager,
+        region="americas",
+        started_on=date(2025, 1, 1),
+    )
+    regs = [
+        PartnerFactory(channel_manager=manager, region="emea", started_on=date(2025, 1, 1))
+        for _ in range(3)
+    ]
+    new = PartnerFactory(channel_manager=manager, started_on=date(2026, 8, 1), status="onboarding")
+    gone = PartnerFactory(status="exited", started_on=date(2025, 1, 1))
+    TierChange.objects.create(
+        partner=gone,
+        from_tier=gone.tier,
+        to_tier=gone.tier,
+        cause="exit",
+        quarter="2026Q3",
+        changed_at=datetime(2026, 9, 30, 12, tzinfo=UTC),
+    )
+    # Q3 wins: 100k sourced (gold_a), 50k co-sell (gold_b, credit 15k), 20k direct (reg 0).
+    WonDealFactory(partner=gold_a, amount=D("100000"), closed_on=date(2026, 8, 1))
+    WonDealFactory(
+        partner=gold_b,
+        amount=D("50000"),
+        partner_credit=D("15000"),
+        compensation_model="co_sell",
+        closed_on=date(2026, 9, 1),
+    )
+    WonDealFactory(
+        partner=regs[0],
+        amount=D("20000"),
+        partner_credit=D("8000"),
+        direct_conflict=True,
+        closed_on=date(2026, 7, 15),
+    )
+    # Q2 win for growth: 61,500 → Q3 credit 123,000 is +100%.
+    WonDealFactory(partner=gold_a, amount=D("61500"), closed_on=date(2026, 5, 1))
+    # A loss in Q3, and an open registration (pipeline) submitted in Q3.
+    DealFactory(partner=regs[1], status="lost", closed_on=date(2026, 8, 20))
+    DealFactory(
+        partner=regs[2],
+        status="approved",
+        amount=D("40000"),
+        submitted_at=datetime(2026, 9, 1, tzinfo=UTC),
+        expires_on=date(2026, 11, 30),
+    )
+    for partner, total in ((gold_a, D("85")), (gold_b, D("55")), (regs[0], D("30"))):
+        ScorecardFactory(partner=partner, quarter="2026Q3", total=total)
+    CertificationFactory(partner=gold_a, issued_on=date(2026, 7, 10), expires_on=date(2028, 7, 10))
+    person = PartnerUserFactory(partner=gold_b).user
+    LoginDay.objects.create(user=person, partner=gold_b, day=date(2026, 8, 3))
+    TrainingCompletion.objects.create(
+        user=person, partner=gold_b, course="Deep dive", completed_on=date(2026, 8, 4)
+    )
+    LedgerEntry.objects.create(
+        partner=gold_a,
+        kind="rebate",
+        code="rebate",
+        description="Rebate",
+        amount=D("2000"),
+        quarter="2026Q3",
+        earned_on=date(2026, 9, 30),
+        status="approved",
+        idempotency_key="r1",
+    )
+    LedgerEntry.objects.create(
+        partner=gold_a,
+        kind="spiff",
+        code="spiff_new_logo",
+        description="SPIFF",
+        amount=D("500"),
+        quarter="2026Q3",
+        earned_on=date(2026, 8, 1),
+        status="paid",
+        paid_at=datetime(2026, 9, 15, tzinfo=UTC),
+        idempotency_key="s1",
+    )
+    MdfFundFactory(partner=gold_a, fiscal_year=2026, amount=D("8000"), reimbursed=D("2000"))
+    CompanyRevenue.objects.create(quarter="2026Q3", amount=D("680000"))
+    return {"gold_a": gold_a, "gold_b": gold_b, "regs": regs, "new": new, "gone": gone}
+
+
+def figures(partners=None, filters=None):
+    from partners.models import Partner
+
+    filters = filters or Filters()
+    return dashboard(filters.apply(partners or Partner.objects.all()), Q3, today=TODAY)
+
+
+def test_every_figure_against_the_scenario(scenario):
+    f = figures()
+    e, r, h, en, i = f["ecosystem"], f["revenue"], f["health"], f["enablement"], f["incentives"]
+    assert e["active_partners"] == 5
+    assert e["onboarded"] == 1 and e["exited"] == 1
+    assert e["retention_rate"] == D("0.833")  # 6 at the start, 1 exited
+    assert r["partner_sourced_revenue"] == D("100000.00")
+    assert r["partner_assisted_revenue"] == D("70000.00")  # co-sell 50k + direct 20k
+    assert r["channel_share"] == D("0.250")  # 170k of 680k
+    assert r["partner_credit"] == D("123000.00")
+    assert r["qoq_growth"] == D("1.000")
+    assert r["average_deal_size"] == D("56666.67")
+    assert r["win_rate"] == D("0.750")  # 3 won, 1 lost
+    assert r["win_rate_direct"] == D("1.000")
+    assert r["pipeline"] == D("40000.00") and r["pipeline_deals"] == 1
+    tiers = {row["tier"]: row for row in f["tiers"]}
+    assert tiers["gold"]["partners"] == 2
+    assert tiers["gold"]["revenue"] == D("115000.00")
+    assert tiers["gold"]["quota"] == D("250000.00")  # 2 × 500k ÷ 4
+    assert tiers["gold"]["attainment"] == D("0.460")
+    assert tiers["registered"]["revenue"] == D("8000.00")
+    assert (h["on_target"], h["at_risk"], h["off_target"]) == (1, 1, 1)
+    assert en["certified_partners"] == 1 and en["new_certifications"] == 1
+    assert en["training_completions"] == 1 and en["portal_engagement"] == D("0.200")
+    assert i["spiffs_paid"] == D("500.00") and i["rebates_committed"] == D("2000.00")
+    assert i["mdf_allocated"] == D("8000.00") and i["mdf_used_share"] == D("0.250")
+    assert i["incentive_roi"] == D("49.2")  # 123,000 ÷ 2,500
+    assert [p["id"] for p in f["top_partners"]] == [
+        scenario["gold_a"].pk,
+        scenario["gold_b"].pk,
+        scenario["regs"][0].pk,
+    ]
+    program = f["program"]
+    assert program["pyramid"]["registered_per_gold"] == D("1.5")  # 3 registered ÷ 2 gold
+    series = {row["quarter"]: row["credit"] for row in f["revenue_series"]}
+    assert series["2026Q2"] == D("61500.00") and series["2026Q3"] == D("123000.00")
+
+
+def test_filters_narrow_every_figure(scenario, manager):
+    emea = figures(filters=Filters(region="emea"))
+    assert emea["ecosystem"]["active_partners"] == 4
+    assert emea["revenue"]["partner_credit"] == D("108000.00")
+    gold = figures(filters=Filters(tier="gold"))
+    assert gold["ecosystem"]["active_partners"] == 2
+    mine = figures(filters=Filters(manager=manager.pk))
+    assert scenario["gold_b"].pk not in [p["id"] for p in mine["top_partners"]]
+
+
+def test_the_api_for_executives_and_managers(api, executive, manager, a_admin, scenario):
+    body = api(executive).get("/api/v1/dashboard/?quarter=2026Q3").json()
+    assert body["revenue"]["partner_sourced_revenue"] == "100000.00"
+    assert body["ecosystem"]["active_partners"] >= 5
+    assert "channel_share" in body["definitions"]
+    mine = api(manager).get("/api/v1/dashboard/?quarter=2026Q3").json()
+    assert scenario["gold_b"].pk not in [p["id"] for p in mine["top_partners"]]
+    assert api(a_admin).get("/api/v1/dashboard/").status_code == 403
+    for bad in ("quarter=2026Q5", "quarter=soon", "manager=abc", "region=mars"):
+        response = api(executive).get(f"/api/v1/dashboard/?{bad}")
+        assert response.status_code == 400, bad
+
+
+def test_the_page_exports_and_drills_down(client, executive, scenario):
+    client.force_login(executive)
+    page = client.get(reverse("executive-home") + "?quarter=2026Q3").content.decode()
+    assert "Program dashboard" in page and "$100K" in page
+    assert f'href="{reverse("manager-home")}?tier=gold"' in page
+    exported = client.get(reverse("executive-export", args=["tiers"]) + "?quarter=2026Q3")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    assert {row["tier"] for row in rows} >= {"gold", "registered"}
+    assert client.get(reverse("executive-export", args=["nope"])).status_code == 404
+    drilled = client.get(reverse("manager-home") + "?tier=gold").content.decode()
+    assert scenario["gold_a"].name in drilled and scenario["regs"][0].name not in drilled
+
+
+def test_partners_cannot_open_the_dashboard_page(client, a_admin):
+    client.force_login(a_admin)
+    assert client.get(reverse("executive-home")).status_code == 403
+
+
+def test_dashboard_query_count_does_not_grow(api, executive, django_assert_max_num_queries):
+    def book(n):
+        for _ in range(n):
+            partner = PartnerFactory(region="apac")
+            WonDealFactory(partner=partner, closed_on=date(2026, 8, 1))
+            ScorecardFactory(partner=partner, quarter="2026Q3")
+            StaffFactory()
+
+    book(2)
+    with django_assert_max_num_queries(30) as few:
+        api(executive).get("/api/v1/dashboard/?quarter=2026Q3")
+    book(15)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert api(executive).get("/api/v1/dashboard/?quarter=2026Q3").status_code == 200
