@@ -111,3 +111,63 @@ def red_flags_visible_to(user) -> QuerySet:
     from partners.queries import scope_to_user
 
     return scope_to_user(RedFlag.objects.select_related("partner"), user)
+
+
+def work_queue(partner_ids) -> dict[int, dict]:
+    """Per partner: registrations awaiting approval (and the oldest), incentive claims and
+    MDF requests awaiting a decision (and the earliest verification due), open red flags.
+    Four grouped queries, whatever the number of partners."""
+    from django.db.models import Min
+
+    from incentives.models import IncentiveClaim, MdfRequest
+    from partners.models import RedFlag
+
+    queue: dict[int, dict] = {}
+
+    def put(rows, **keys):
+        for row in rows:
+            entry = queue.setdefault(
+                row["partner_id"],
+                {
+                    "pending": 0,
+                    "oldest_pending": None,
+                    "claims": 0,
+                    "claims_due": None,
+                    "mdf": 0,
+                    "flags": 0,
+                },
+            )
+            for key, column in keys.items():
+                entry[key] = row[column]
+
+    put(
+        Deal.objects.filter(partner_id__in=partner_ids, status=DealStatus.PENDING)
+        .values("partner_id")
+        .annotate(n=Count("pk"), oldest=Min("submitted_at"))
+        .order_by(),
+        pending="n",
+        oldest_pending="oldest",
+    )
+    put(
+        IncentiveClaim.objects.filter(partner_id__in=partner_ids, status__in=["submitted"])
+        .values("partner_id")
+        .annotate(n=Count("pk"), due=Min("verify_by"))
+        .order_by(),
+        claims="n",
+        claims_due="due",
+    )
+    put(
+        MdfRequest.objects.filter(partner_id__in=partner_ids, status="submitted")
+        .values("partner_id")
+        .annotate(n=Count("pk"))
+        .order_by(),
+        mdf="n",
+    )
+    put(
+        RedFlag.objects.filter(partner_id__in=partner_ids, status=RedFlag.Status.OPEN)
+        .values("partner_id")
+        .annotate(n=Count("pk"))
+        .order_by(),
+        flags="n",
+    )
+    return queue

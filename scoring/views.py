@@ -24,7 +24,7 @@ from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
 from .dashboard import DEFINITIONS, dashboard, dashboard_request, tiers_of
-from .queries import partner_standing, scorecards_visible_to, standings
+from .queries import partner_standing, scorecards_visible_to, standings, work_queue
 from .rules import how_to_raise
 from .services import weights_for
 
@@ -81,6 +81,20 @@ def partner_detail(request, pk: int):
     return _standing_page(request, partner, template="portal/home.html")
 
 
+def band_of(partner: Partner) -> str:
+    """The band of the partner's latest score, by its program's thresholds (RULEBOOK §2)."""
+    score, program = partner.latest_score, partner.program
+    if score is None:
+        return ""
+    if score >= program.band_invest_from:
+        return "invest"
+    if score >= program.band_grow_from:
+        return "grow"
+    if score >= program.band_maintain_from:
+        return "maintain"
+    return "probation"
+
+
 @role_required(Role.CHANNEL_MANAGER, *ALL_PARTNER_ROLES)
 def manager_home(request):
     """The manager's partners with their standing, weakest fit first."""
@@ -90,6 +104,12 @@ def manager_home(request):
     if tier:
         partners = partners.filter(tier__slug=tier)
     rows = standings(partners.order_by("name")[:500], as_of)
+    queue = work_queue([row["partner"].pk for row in rows])
+    empty = {"pending": 0, "claims": 0, "mdf": 0, "flags": 0}
+    for row in rows:
+        row["queue"] = queue.get(row["partner"].pk, empty)
+        row["band"] = band_of(row["partner"])
+    totals = {key: sum(row["queue"][key] for row in rows) for key in empty}
     at_risk = [row for row in rows if not row["progress"].meets_current]
     ready = [row for row in rows if row["progress"].ready_for_next]
     tier_choices = (
@@ -105,6 +125,7 @@ def manager_home(request):
             "as_of": as_of,
             "tier": tier,
             "tier_choices": list(tier_choices),
+            "totals": totals,
         },
     )
 

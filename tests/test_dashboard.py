@@ -231,3 +231,23 @@ def test_dashboard_query_count_does_not_grow(api, executive, django_assert_max_n
     book(15)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert api(executive).get("/api/v1/dashboard/?quarter=2026Q3").status_code == 200
+
+
+def test_the_manager_view_lists_what_is_waiting(client, manager, partner_a, partner_b, a_admin):
+    from incentives import services as money
+    from partners.models import RedFlag
+    from tests.factories import LedgerEntryFactory
+
+    DealFactory(partner=partner_a)  # pending: awaiting approval
+    DealFactory(partner=partner_b)  # another manager's partner
+    money.claim_submit(
+        partner=partner_a, entry_ids=[LedgerEntryFactory(partner=partner_a).pk], by=a_admin
+    )
+    RedFlag.objects.create(partner=partner_a, kind="low_csat")
+    client.force_login(manager)
+    response = client.get(reverse("manager-home"))
+    page = response.content.decode()
+    assert response.context["totals"] == {"pending": 1, "claims": 1, "mdf": 0, "flags": 1}
+    row = page[page.index(f'data-testid="todo-{partner_a.pk}"') :][:600]
+    assert "1 to approve" in row and "1 claim" in row
+    assert f'data-testid="todo-{partner_b.pk}"' not in page
