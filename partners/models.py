@@ -309,7 +309,9 @@ class Partner(models.Model):
     status = models.CharField(
         max_length=20, choices=PartnerStatus.choices, default=PartnerStatus.PROSPECT, db_index=True
     )
-    region = models.CharField(max_length=10, choices=Region.choices, blank=True, db_index=True)
+    region = models.CharField(
+        max_length=10, choices=Region.choices, blank=True, default="", db_default="", db_index=True
+    )
     annual_quota = models.DecimalField(
         **money_field_kwargs(), null=True, blank=True, help_text="Empty: the tier's default."
     )
