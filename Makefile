@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint format check vendor services clean help
+.PHONY: run test install lint format check vendor services clean help messages
 
 help:
 	@echo "make run    - install, migrate, load the demo data once, start web + worker + beat"
@@ -50,3 +50,10 @@ vendor:
 
 clean:
 	rm -rf var/
+
+# Refresh the Simplified Chinese catalogue: extract, fill from scripts/translations_zh.py
+# (it lists any string still untranslated), compile. Needs GNU gettext (msgfmt).
+messages: install
+	DJANGO_SETTINGS_MODULE=prm.settings.test $(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore='bench/*' --ignore='tests/*'
+	$(BIN)/python scripts/translations_zh.py
+	DJANGO_SETTINGS_MODULE=prm.settings.test $(BIN)/python manage.py compilemessages --ignore=.venv

@@ -8,6 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from prm.money import money_field_kwargs
@@ -287,9 +288,9 @@ class Tier(models.Model):
 
 
 class Region(models.TextChoices):
-    AMERICAS = "americas", "Americas"
-    EMEA = "emea", "Europe, Middle East and Africa"
-    APAC = "apac", "Asia-Pacific"
+    AMERICAS = "americas", _("Americas")
+    EMEA = "emea", _("Europe, Middle East and Africa")
+    APAC = "apac", _("Asia-Pacific")
 
 
 class PartnerStatus(models.TextChoices):

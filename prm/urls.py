@@ -70,6 +70,7 @@ urlpatterns = [
     path("portal/deals/", include("deals.urls")),
     path("portal/", include("enablement.urls")),
     path("apply/", enablement_views.apply, name="apply"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include(incentive_urls.portal_urlpatterns)),
     path("portal/", include("incentives.urls")),
     path("auth/", include("allauth.urls")),

@@ -145,7 +145,9 @@ def _plain(value):
     """Money and ratios as strings (API.md: money as strings with 2 decimals)."""
     from decimal import Decimal
 
-    if isinstance(value, Decimal):
+    from django.utils.functional import Promise
+
+    if isinstance(value, Decimal | Promise):
         return str(value)
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

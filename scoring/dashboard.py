@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.db.models import Avg, Count, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 
 from deals.models import Deal, DealStatus
 from enablement.models import Certification, LoginDay, TrainingCompletion
@@ -31,42 +32,55 @@ CHANNEL_SHARE_TARGET = Decimal("0.30")
 MANAGER_LOAD = (20, 30)
 
 DEFINITIONS = {
-    "active_partners": "Partners whose status is active (now), within the filters.",
-    "onboarded": "Partners whose partnership started in the quarter.",
-    "exited": "Partners moved out of the program in the quarter (tier change: exit).",
-    "retention_rate": "Partners active at the quarter's start who did not exit during it.",
-    "partner_sourced_revenue": "Won amount of deals closed in the quarter that partners "
-    "brought alone (no direct relationship, not co-sell).",
-    "partner_assisted_revenue": "Won amount of deals closed in the quarter with our own team "
-    "involved (a direct relationship on the account, or co-sell).",
-    "channel_share": "Partner-sourced plus partner-assisted revenue ÷ the company's total "
-    "revenue for the quarter (entered by finance). Target: 30% by year 3.",
-    "pipeline": "Open registrations (pending or approved, protection not lapsed) at the "
-    "quarter's end or today, whichever is earlier: their estimated amounts.",
-    "average_deal_size": "Won amount ÷ number of deals won in the quarter.",
-    "qoq_growth": "Partner credit this quarter against the previous quarter.",
-    "win_rate": "Won ÷ (won + lost) of deals closed in the quarter.",
-    "win_rate_direct": "The same on accounts with a direct relationship (our own rep).",
-    "attainment": "Partner credit in the quarter ÷ the quarterly quota (annual ÷ 4).",
-    "health": "Scorecards of the quarter: on target ≥ 60, at risk 40–59.99, off target < 40.",
-    "pipeline_coverage": "Open pipeline ÷ the quota still to reach this quarter.",
-    "certified_partners": "Active partners with at least one current certification at the "
-    "quarter's end.",
-    "new_certifications": "Certifications issued in the quarter.",
-    "training_completions": "Courses completed in the quarter.",
-    "portal_engagement": "Active partners whose people signed in to the portal in the quarter.",
-    "spiffs_paid": "SPIFF ledger entries paid in the quarter.",
-    "rebates_committed": "Volume rebates owed for the quarter (approved or paid).",
-    "mdf_allocated": "MDF funds of the quarter's fiscal year.",
-    "mdf_used": "Reimbursed plus reserved on those funds.",
-    "mdf_pipeline": "Open pipeline and revenue of deals sourced by MDF activities.",
-    "mdf_roi": "(MDF-sourced pipeline + revenue) ÷ MDF reimbursed.",
-    "incentive_roi": "Partner credit in the quarter ÷ incentives owed for it (all ledger "
-    "entries earned in the quarter, void ones excluded).",
-    "pyramid": "Active partners per tier; target: 10 registered partners per gold partner.",
-    "concentration": "Share of partner revenue (last 4 quarters) from the top 20% of "
-    "partners. The rulebook expects about 80%.",
-    "manager_load": "Active partners per channel manager; the rulebook expects 20–30.",
+    "active_partners": _("Partners whose status is active (now), within the filters."),
+    "onboarded": _("Partners whose partnership started in the quarter."),
+    "exited": _("Partners moved out of the program in the quarter (tier change: exit)."),
+    "retention_rate": _("Partners active at the quarter's start who did not exit during it."),
+    "partner_sourced_revenue": _(
+        "Won amount of deals closed in the quarter that partners "
+        "brought alone (no direct relationship, not co-sell)."
+    ),
+    "partner_assisted_revenue": _(
+        "Won amount of deals closed in the quarter with our own team "
+        "involved (a direct relationship on the account, or co-sell)."
+    ),
+    "channel_share": _(
+        "Partner-sourced plus partner-assisted revenue ÷ the company's total "
+        "revenue for the quarter (entered by finance). Target: 30% by year 3."
+    ),
+    "pipeline": _(
+        "Open registrations (pending or approved, protection not lapsed) at the "
+        "quarter's end or today, whichever is earlier: their estimated amounts."
+    ),
+    "average_deal_size": _("Won amount ÷ number of deals won in the quarter."),
+    "qoq_growth": _("Partner credit this quarter against the previous quarter."),
+    "win_rate": _("Won ÷ (won + lost) of deals closed in the quarter."),
+    "win_rate_direct": _("The same on accounts with a direct relationship (our own rep)."),
+    "attainment": _("Partner credit in the quarter ÷ the quarterly quota (annual ÷ 4)."),
+    "health": _("Scorecards of the quarter: on target ≥ 60, at risk 40–59.99, off target < 40."),
+    "pipeline_coverage": _("Open pipeline ÷ the quota still to reach this quarter."),
+    "certified_partners": _(
+        "Active partners with at least one current certification at the quarter's end."
+    ),
+    "new_certifications": _("Certifications issued in the quarter."),
+    "training_completions": _("Courses completed in the quarter."),
+    "portal_engagement": _("Active partners whose people signed in to the portal in the quarter."),
+    "spiffs_paid": _("SPIFF ledger entries paid in the quarter."),
+    "rebates_committed": _("Volume rebates owed for the quarter (approved or paid)."),
+    "mdf_allocated": _("MDF funds of the quarter's fiscal year."),
+    "mdf_used": _("Reimbursed plus reserved on those funds."),
+    "mdf_pipeline": _("Open pipeline and revenue of deals sourced by MDF activities."),
+    "mdf_roi": _("(MDF-sourced pipeline + revenue) ÷ MDF reimbursed."),
+    "incentive_roi": _(
+        "Partner credit in the quarter ÷ incentives owed for it (all ledger "
+        "entries earned in the quarter, void ones excluded)."
+    ),
+    "pyramid": _("Active partners per tier; target: 10 registered partners per gold partner."),
+    "concentration": _(
+        "Share of partner revenue (last 4 quarters) from the top 20% of "
+        "partners. The rulebook expects about 80%."
+    ),
+    "manager_load": _("Active partners per channel manager; the rulebook expects 20–30."),
 }
 
 

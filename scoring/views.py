@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from enablement.queries import onboarding_summary
 from partners.models import Partner, Region, Tier
@@ -173,6 +174,11 @@ def executive_home(request, export: str = ""):
         "mdf": {
             "allocated": str(figures["incentives"]["mdf_allocated"]),
             "used": str(figures["incentives"]["mdf_used"]),
+        },
+        "labels": {
+            "credit": gettext("Partner credit"),
+            "attainment": gettext("Attainment"),
+            "health": [gettext("On target"), gettext("At risk"), gettext("Off target")],
         },
     }
     return render(

@@ -251,3 +251,26 @@ def test_the_manager_view_lists_what_is_waiting(client, manager, partner_a, part
     row = page[page.index(f'data-testid="todo-{partner_a.pk}"') :][:600]
     assert "1 to approve" in row and "1 claim" in row
     assert f'data-testid="todo-{partner_b.pk}"' not in page
+
+
+def test_the_dashboard_speaks_simplified_chinese(client, executive, scenario):
+    client.force_login(executive)
+    switched = client.post(
+        reverse("set_language"), {"language": "zh-hans", "next": reverse("executive-home")}
+    )
+    assert switched.status_code == 302
+    page = client.get(reverse("executive-home") + "?quarter=2026Q3").content.decode()
+    assert "计划仪表板" in page and "活跃合作伙伴" in page and "合作伙伴计入收入" in page
+    assert 'lang="zh-hans"' in page
+    body = client.get("/api/v1/dashboard/?quarter=2026Q3").json()
+    assert body["definitions"]["certified_partners"].startswith("季度末")
+
+
+def test_every_catalogued_string_has_its_translation():
+    import re
+    from pathlib import Path
+
+    po = Path(__file__).resolve().parent.parent / "locale/zh_Hans/LC_MESSAGES/django.po"
+    entries = re.findall(r'msgid "(.+)"\nmsgstr "(.*)"', po.read_text(encoding="utf-8"))
+    assert entries
+    assert [msgid for msgid, msgstr in entries if not msgstr] == []

@@ -7,7 +7,7 @@
     type: "bar",
     data: {
       labels: data.revenue.map((r) => r.quarter),
-      datasets: [{ label: "Partner credit", data: data.revenue.map((r) => r.credit), backgroundColor: "#198754" }],
+      datasets: [{ label: data.labels.credit, data: data.revenue.map((r) => r.credit), backgroundColor: "#198754" }],
     },
     options: {
       plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => money(c.raw) } } },
@@ -17,7 +17,7 @@
   new Chart(document.getElementById("health-chart"), {
     type: "doughnut",
     data: {
-      labels: ["On target", "At risk", "Off target"],
+      labels: data.labels.health,
       datasets: [{ data: [data.health.on_target, data.health.at_risk, data.health.off_target], backgroundColor: ["#198754", "#ffc107", "#dc3545"] }],
     },
     options: { plugins: { legend: { position: "right" } } },
@@ -26,7 +26,7 @@
     type: "bar",
     data: {
       labels: data.tiers.map((t) => t.name),
-      datasets: [{ label: "Attainment", data: data.tiers.map((t) => (t.attainment === null ? 0 : Number(t.attainment))), backgroundColor: "#4b5d78" }],
+      datasets: [{ label: data.labels.attainment, data: data.tiers.map((t) => (t.attainment === null ? 0 : Number(t.attainment))), backgroundColor: "#4b5d78" }],
     },
     options: {
       indexAxis: "y",
