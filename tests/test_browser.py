@@ -297,3 +297,40 @@ def test_an_applicant_applies_a_manager_approves_and_the_admin_sees_the_plan(
     shot = tmp_path / "onboarding.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_an_executive_reads_the_dashboard_in_chinese_and_drills_into_a_tier(
+    page, live_server, tmp_path
+):
+    from tests.factories import ScorecardFactory, StaffFactory
+
+    StaffFactory(username="emma", role="executive")
+    quarter_day = timezone.localdate() - timedelta(days=95)
+    for slug, name in (("gold", "Goldline Partners"), ("registered", "Starter Partners")):
+        partner = PartnerFactory(name=name, tier=default_tier(slug))
+        WonDealFactory(partner=partner, partner_credit=Decimal("90000"), closed_on=quarter_day)
+        ScorecardFactory(partner=partner, quarter=_label(quarter_day), total=Decimal("72"))
+
+    sign_in(page, live_server, "emma")
+    page.goto(f"{live_server.url}/executive/?quarter={_label(quarter_day)}")
+    page.wait_for_function(
+        "['revenue-chart', 'health-chart', 'tier-chart'].every(id => {"
+        "  const chart = Chart.getChart(document.getElementById(id));"
+        "  return chart && chart.data.datasets[0].data.some(v => Number(v) > 0); })"
+    )
+    page.select_option("[data-testid=language] select", "zh-hans")
+    page.wait_for_selector("h1:has-text('计划仪表板')")
+    assert "活跃合作伙伴" in page.text_content("[data-testid=kpis]")
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 30_000
+    page.click("[data-testid=drill-gold]")
+    page.wait_for_url("**/manager/?tier=gold")
+    listed = page.content()
+    assert "Goldline Partners" in listed and "Starter Partners" not in listed
+
+
+def _label(day) -> str:
+    from prm.quarters import Quarter
+
+    return Quarter.containing(day).label
