@@ -154,6 +154,8 @@ def executive_home(request, export: str = ""):
         return redirect("executive-home")
     visible = partners_visible_to(request.user)
     figures = dashboard(filters.apply(visible), quarter, today=today)
+    if export == "report":
+        return _board_report(request, figures, quarter, filters, today)
     if export:
         if export not in EXPORTS:
             raise Http404("No such table.")
@@ -198,6 +200,32 @@ def executive_home(request, export: str = ""):
             "as_of": today,
         },
     )
+
+
+def _board_report(request, figures, quarter, filters, today):
+    """The dashboard as a printable board report: HTML, or PDF with ``?format=pdf``."""
+    from django.template.loader import render_to_string
+
+    html = render_to_string(
+        "portal/board_report.html",
+        {
+            "f": figures,
+            "d": DEFINITIONS,
+            "quarter": quarter,
+            "filters": filters,
+            "as_of": today,
+            "max_credit": max((row["credit"] for row in figures["revenue_series"]), default=0) or 1,
+        },
+        request=request,
+    )
+    if request.GET.get("format") != "pdf":
+        return HttpResponse(html)
+    from weasyprint import HTML
+
+    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="board-report-{quarter.label}.pdf"'
+    return response
 
 
 @role_required(*Role.values)

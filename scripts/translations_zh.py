@@ -122,6 +122,10 @@ ZH = {
     "Partner": "合作伙伴",
     "Score": "得分",
     "No won deals in the quarter.": "本季度没有赢单。",
+    "Board report": "董事会报告",
+    "Partner program board report": "合作伙伴计划董事会报告",
+    "filtered": "已筛选",
+    "Definitions": "指标定义",
 }
 
 ENTRY = re.compile(r'(msgid ((?:"(?:[^"\\]|\\.)*"\n)+)msgstr )((?:"(?:[^"\\]|\\.)*"\n)+)')

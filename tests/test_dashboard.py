@@ -274,3 +274,13 @@ def test_every_catalogued_string_has_its_translation():
     entries = re.findall(r'msgid "(.+)"\nmsgstr "(.*)"', po.read_text(encoding="utf-8"))
     assert entries
     assert [msgid for msgid, msgstr in entries if not msgstr] == []
+
+
+def test_the_board_report_prints_and_renders_as_pdf(client, executive, scenario):
+    client.force_login(executive)
+    url = reverse("executive-export", args=["report"]) + "?quarter=2026Q3"
+    html = client.get(url).content.decode()
+    assert "Partner program board report" in html and "$100,000" in html
+    pdf = client.get(url + "&format=pdf")
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 5_000
