@@ -11,7 +11,7 @@ from incentives.models import MdfRequest
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of, partners_visible_to
-from prm.api import ErrorSerializer, ReasonSerializer
+from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
 from prm.roles import MANAGER_ROLES, Role, role_of
 
 from . import rules, services
@@ -182,7 +182,7 @@ class DealViewSet(
 
     @extend_schema(
         request=DealCreateSerializer,
-        responses={201: DealSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        responses={201: DealSerializer, 400: BAD_REQUEST, 403: ErrorSerializer},
     )
     def create(self, request, *args, **kwargs):
         serializer = DealCreateSerializer(data=request.data, context={"request": request})

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
-from prm.api import ErrorSerializer, ReasonSerializer
+from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
 from prm.roles import DISPUTE_ROLES, PAYMENT_ROLES, Role, role_of
 
 from . import services
@@ -283,7 +283,7 @@ class IncentiveClaimViewSet(
 
     @extend_schema(
         request=ClaimCreateSerializer,
-        responses={201: IncentiveClaimSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+        responses={201: IncentiveClaimSerializer, 400: BAD_REQUEST, 409: ErrorSerializer},
     )
     def create(self, request, *args, **kwargs):
         partner = own_partner(request)
@@ -534,7 +534,7 @@ class MdfRequestViewSet(
 
     @extend_schema(
         request=MdfRequestSerializer,
-        responses={201: MdfRequestSerializer, 400: ErrorSerializer},
+        responses={201: MdfRequestSerializer, 400: BAD_REQUEST},
     )
     def create(self, request, *args, **kwargs):
         partner = own_partner(request)
@@ -649,7 +649,7 @@ class MdfClaimViewSet(
 
     @extend_schema(
         request={"multipart/form-data": MdfClaimCreateSerializer},
-        responses={201: MdfClaimSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+        responses={201: MdfClaimSerializer, 400: BAD_REQUEST, 409: ErrorSerializer},
     )
     def create(self, request, *args, **kwargs):
         partner = own_partner(request)

@@ -1,5 +1,7 @@
 """Shared pieces of the REST API: role permissions and a scoped object lookup."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
 
 from .roles import MANAGER_ROLES, VENDOR_ROLES, role_of
@@ -45,3 +47,11 @@ class ErrorSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField()
+
+
+# API.md: a refusal is {"detail", "code"}; bad input is DRF's field-error shape
+# ({"field": ["message", …]}). Both answer 400.
+BAD_REQUEST = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description='Either {"detail": "…", "code": "…"} or field errors: {"field": ["…"]}.',
+)

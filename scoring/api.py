@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from partners.models import RedFlag
 from partners.queries import partners_visible_to
-from prm.api import ErrorSerializer
+from prm.api import BAD_REQUEST, ErrorSerializer
 from prm.api_errors import Conflict
 from prm.roles import VENDOR_ROLES, Role, role_of
 
@@ -169,7 +169,7 @@ class DashboardView(APIView):
             OpenApiParameter("manager", int, description="channel manager id"),
             OpenApiParameter("region", str, description="americas, emea or apac"),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 403: ErrorSerializer},
+        responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST, 403: ErrorSerializer},
     )
     def get(self, request):
         if role_of(request.user) not in VENDOR_ROLES:
