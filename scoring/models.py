@@ -1,11 +1,15 @@
-"""The quarter close: its runs and the scorecards it writes (RULEBOOK §2, §3)."""
+"""The quarter close: its runs and the scorecards it writes (RULEBOOK §2, §3); QBRs and
+joint business plans (§10)."""
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from partners.models import Partner, Tier
+from partners.models import Partner, ReviewCadence, Tier
+from prm.money import money_field_kwargs
+from prm.quarters import Quarter
 
 
 class Band(models.TextChoices):
@@ -131,3 +135,171 @@ class CompanyRevenue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quarter}: {self.amount}"
+
+
+# ---------------------------------------------------------------- QBRs and business plans (§10)
+
+
+class QbrStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    HELD = "held", "Held"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Qbr(models.Model):
+    """A quarterly business review with a partner (RULEBOOK §10).
+
+    ``quarter`` is the quarter the meeting is held in: it reviews the quarter before (the
+    last one closed) and plans this one. ``sections`` is the pre-filled agenda, a snapshot
+    of the seven sections taken when the QBR is prepared and refreshed on demand until
+    it is held; from then on it is the record of what was reviewed. Tiers reviewed more
+    often than quarterly still have one QBR a quarter; ``cadence`` (the tier's, when it
+    was scheduled) gives the check-ins in between.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="qbrs")
+    quarter = models.CharField(max_length=6)
+    cadence = models.CharField(max_length=20, choices=ReviewCadence.choices)
+    scheduled_for = models.DateField()
+    status = models.CharField(max_length=10, choices=QbrStatus.choices, default=QbrStatus.SCHEDULED)
+    held_on = models.DateField(null=True, blank=True)
+    held_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancel_reason = models.TextField(blank=True)
+    shared_with_partner = models.BooleanField(default=False)
+    shared_at = models.DateTimeField(null=True, blank=True)
+    sections = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(
+        blank=True, help_text="Meeting notes. The partner reads them once the QBR is shared."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["sections"])
+
+    class Meta:
+        ordering = ["-quarter", "scheduled_for", "pk"]
+        verbose_name = "QBR"
+        verbose_name_plural = "QBRs"
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "quarter"], name="one_qbr_per_quarter"),
+            models.CheckConstraint(
+                condition=Q(status="held", held_on__isnull=False)
+                | (~Q(status="held") & Q(held_on__isnull=True)),
+                name="qbr_held_has_a_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["quarter", "status"])]
+
+    def __str__(self) -> str:
+        return f"QBR {self.quarter} · {self.partner}"
+
+    @property
+    def reviewed_quarter(self) -> str:
+        return Quarter.parse(self.quarter).previous().label
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == QbrStatus.SCHEDULED
+
+    def check_ins(self) -> list[tuple]:
+        """The review dates the cadence adds after this QBR, up to the quarter's end."""
+        from .qbr_rules import check_ins
+
+        start = self.held_on or self.scheduled_for
+        return check_ins(self.cadence, start, Quarter.parse(self.quarter).end)
+
+
+class QbrActionItem(models.Model):
+    """Something agreed at a QBR: who does it (a person with a login, or a name) and by when."""
+
+    qbr = models.ForeignKey(Qbr, on_delete=models.CASCADE, related_name="action_items")
+    text = models.CharField(max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="qbr_action_items",
+        help_text="One of the vendor's staff or of the partner's people.",
+    )
+    owner_name = models.CharField(
+        max_length=120, blank=True, help_text="Or a name, for someone without a login."
+    )
+    due_on = models.DateField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["qbr", "pk"]
+        verbose_name = "action item"
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="qbr_action_has_text"),
+            models.CheckConstraint(
+                condition=Q(owner__isnull=True) | Q(owner_name=""),
+                name="qbr_action_one_kind_of_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def owner_display(self) -> str:
+        if self.owner_id:
+            return str(self.owner)
+        return self.owner_name or "—"
+
+
+class JointBusinessPlan(models.Model):
+    """What the vendor and a partner agree to aim for in one fiscal year (RULEBOOK §10)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="business_plans")
+    fiscal_year = models.PositiveSmallIntegerField()
+    revenue_goal = models.DecimalField(**money_field_kwargs())
+    target_accounts = models.TextField(blank=True, help_text="One account per line.")
+    planned_activities = models.TextField(blank=True, help_text="One activity per line.")
+    notes = models.TextField(blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-fiscal_year", "pk"]
+        verbose_name = "joint business plan"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "fiscal_year"], name="one_business_plan_per_year"
+            ),
+            models.CheckConstraint(
+                condition=Q(revenue_goal__gte=0), name="business_plan_goal_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"FY{self.fiscal_year} plan · {self.partner}"
+
+    @property
+    def target_account_lines(self) -> list[str]:
+        return _lines(self.target_accounts)
+
+    @property
+    def activity_lines(self) -> list[str]:
+        return _lines(self.planned_activities)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]

@@ -1,17 +1,25 @@
 """Reads that combine partners, deals and enablement: tier standing and the home pages."""
 
+from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.http import Http404
 
 from deals.models import Deal, DealStatus, DealType
-from deals.queries import pipeline_by_partner, revenue_by_partner, strategic_wins_by_partner
+from deals.queries import (
+    OPEN_STATUSES,
+    pipeline_by_partner,
+    revenue_by_partner,
+    strategic_wins_by_partner,
+)
 from enablement.queries import certified_rep_counts
 from partners.models import Partner, Program
-from prm.quarters import trailing_twelve_months
+from prm.quarters import Quarter, trailing_twelve_months
 
+from . import qbr_rules
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
 
 
@@ -171,3 +179,355 @@ def work_queue(partner_ids) -> dict[int, dict]:
         flags="n",
     )
     return queue
+
+
+# ---------------------------------------------------------------- QBRs and business plans (§10)
+
+
+def qbr_facts(
+    partners: list[Partner], quarter: Quarter, *, as_of: date, now: datetime
+) -> dict[int, qbr_rules.QbrFacts]:
+    """Everything the QBRs of ``partners`` for ``quarter`` show, as of ``as_of``, with a
+    fixed number of grouped queries whatever the number of partners.
+
+    ``partners`` come with ``tier`` and ``program`` (select them related). The meeting
+    quarter plans ahead; the quarter before it is the one reviewed.
+    """
+    from deals.models import ConflictCase
+    from enablement.models import Certification
+    from enablement.queries import engagement_counts
+    from incentives.models import MdfRequest
+    from partners.models import RedFlag
+
+    from .models import JointBusinessPlan, Scorecard
+
+    ids = [p.pk for p in partners]
+    reviewed = quarter.previous()
+    before = reviewed.previous()
+
+    cards = {
+        (row.partner_id, row.quarter): qbr_rules.ScoreRow(
+            quarter=row.quarter,
+            revenue=row.revenue,
+            pipeline=row.pipeline,
+            certification=row.certification,
+            satisfaction=row.satisfaction,
+            engagement=row.engagement,
+            total=row.total,
+            band=row.band,
+            band_label=row.get_band_display(),
+            csat_no_data=row.csat_no_data,
+        )
+        for row in Scorecard.objects.filter(
+            partner_id__in=ids, quarter__in=[reviewed.label, before.label]
+        ).only(
+            "partner_id",
+            "quarter",
+            "revenue",
+            "pipeline",
+            "certification",
+            "satisfaction",
+            "engagement",
+            "total",
+            "band",
+            "csat_no_data",
+        )
+    }
+
+    open_deals = defaultdict(list)
+    for row in (
+        Deal.objects.filter(partner_id__in=ids, status__in=OPEN_STATUSES)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
+        .values_list(
+            "partner_id", "customer_name", "status", "amount", "expected_close", "expires_on"
+        )
+    ):
+        open_deals[row[0]].append(qbr_rules.OpenDeal(*row[1:]))
+
+    closed_deals = defaultdict(list)
+    for pid, customer, status, amount, closed_amount, credit, closed_on in Deal.objects.filter(
+        partner_id__in=ids,
+        status__in=(DealStatus.WON, DealStatus.LOST),
+        closed_on__range=(reviewed.start, reviewed.end),
+    ).values_list(
+        "partner_id",
+        "customer_name",
+        "status",
+        "amount",
+        "closed_amount",
+        "partner_credit",
+        "closed_on",
+    ):
+        won = status == DealStatus.WON
+        closed_deals[pid].append(
+            qbr_rules.ClosedDeal(
+                customer=customer,
+                won=won,
+                amount=(closed_amount if won and closed_amount is not None else amount),
+                partner_credit=credit if won else None,
+                closed_on=closed_on,
+            )
+        )
+
+    reps = certified_rep_counts(ids, as_of)
+    held = defaultdict(list)
+    for row in (
+        Certification.objects.filter(
+            partner_id__in=ids,
+            user__is_active=True,
+            user__membership__partner_id=F("partner_id"),
+            expires_on__gt=as_of - timedelta(days=365),
+        )
+        .values(
+            "partner_id",
+            "user_id",
+            "user__first_name",
+            "user__last_name",
+            "user__username",
+            "certification_type__name",
+            "issued_on",
+            "expires_on",
+        )
+        .order_by()
+    ):
+        name = f"{row['user__first_name']} {row['user__last_name']}".strip()
+        held[row["partner_id"]].append(
+            qbr_rules.HeldCertification(
+                person_id=row["user_id"],
+                person=name or row["user__username"],
+                certification=row["certification_type__name"],
+                issued_on=row["issued_on"],
+                expires_on=row["expires_on"],
+            )
+        )
+    engagement = engagement_counts(ids, reviewed.start, reviewed.end)
+
+    mdf = defaultdict(list)
+    for request in MdfRequest.objects.filter(
+        partner_id__in=ids, starts_on__lte=quarter.end, ends_on__gte=quarter.start
+    ).only(
+        "partner_id",
+        "title",
+        "activity_type",
+        "starts_on",
+        "ends_on",
+        "planned_cost",
+        "reserved_amount",
+        "expected_leads",
+        "status",
+    ):
+        mdf[request.partner_id].append(
+            qbr_rules.MdfPlan(
+                title=request.title,
+                activity=request.get_activity_type_display(),
+                starts_on=request.starts_on,
+                ends_on=request.ends_on,
+                planned_cost=request.planned_cost,
+                reserved=request.reserved_amount,
+                expected_leads=request.expected_leads,
+                status=request.status,
+                status_label=request.get_status_display(),
+            )
+        )
+
+    facts = partner_facts(ids, as_of, certified_reps=reps)
+    programs = {
+        program.pk: program
+        for program in Program.objects.filter(
+            pk__in={p.program_id for p in partners}
+        ).prefetch_related("tiers")
+    }
+    requirements = {pk: tier_requirements(program) for pk, program in programs.items()}
+
+    # Joint business plans of the fiscal year of ``as_of``, and that year's revenue so far.
+    fiscal_years = {
+        pk: Quarter.containing(as_of, start_month=program.fiscal_year_start_month)
+        for pk, program in programs.items()
+    }
+    plans: dict[int, JointBusinessPlan] = {}
+    if ids:
+        wanted = Q()
+        for pk, fiscal in fiscal_years.items():
+            wanted |= Q(partner__program_id=pk, fiscal_year=fiscal.year)
+        plans = {
+            plan.partner_id: plan
+            for plan in JointBusinessPlan.objects.filter(wanted, partner_id__in=ids)
+        }
+    year_revenue: dict[int, Decimal] = {}
+    for pk, fiscal in fiscal_years.items():
+        members = [p.pk for p in partners if p.program_id == pk and p.pk in plans]
+        if members:
+            year_start = Quarter(fiscal.year, 1, fiscal.start_month).start
+            year_revenue.update(revenue_by_partner(members, year_start, as_of))
+
+    flags = defaultdict(list)
+    for flag in RedFlag.objects.filter(partner_id__in=ids, status=RedFlag.Status.OPEN).only(
+        "partner_id", "kind", "opened_at"
+    ):
+        flags[flag.partner_id].append(
+            qbr_rules.FlagRow(flag.kind, flag.get_kind_display(), flag.opened_at)
+        )
+    conflicts = defaultdict(list)
+    for case in (
+        ConflictCase.objects.filter(status=ConflictCase.Status.OPEN)
+        .filter(Q(partner_id__in=ids) | Q(other_partner_id__in=ids))
+        .select_related("account")
+        .only(
+            "partner_id",
+            "other_partner_id",
+            "scenario",
+            "account__name",
+            "opened_at",
+            "sla_due_at",
+            "escalation_step",
+        )
+    ):
+        for pid, raised in ((case.partner_id, True), (case.other_partner_id, False)):
+            if pid in facts:
+                conflicts[pid].append(
+                    qbr_rules.ConflictRow(
+                        scenario=case.scenario,
+                        label=case.get_scenario_display(),
+                        account=case.account.name if case.account else "",
+                        opened_at=case.opened_at,
+                        sla_due_at=case.sla_due_at,
+                        escalation_step=case.escalation_step,
+                        escalation_label=case.get_escalation_step_display(),
+                        raised_by_partner=raised,
+                    )
+                )
+
+    result = {}
+    for partner in partners:
+        program = programs[partner.program_id]
+        lapsed, expiring = qbr_rules.certification_watch(held[partner.pk], as_of)
+        plan = plans.get(partner.pk)
+        result[partner.pk] = qbr_rules.QbrFacts(
+            quarter=quarter.label,
+            reviewed=reviewed.label,
+            before=before.label,
+            as_of=as_of,
+            now=now,
+            maxima={
+                "revenue": program.revenue_points,
+                "pipeline": program.pipeline_points,
+                "certification": program.certification_points,
+                "satisfaction": program.satisfaction_points,
+                "engagement": program.login_days_points
+                + program.training_points
+                + program.events_points,
+            },
+            scorecard=cards.get((partner.pk, reviewed.label)),
+            previous_scorecard=cards.get((partner.pk, before.label)),
+            open_deals=tuple(open_deals[partner.pk]),
+            closed_deals=tuple(closed_deals[partner.pk]),
+            certified_reps=reps.get(partner.pk, 0),
+            reps_required=partner.tier.certified_reps_required,
+            lapsed=tuple(lapsed),
+            expiring=tuple(expiring),
+            engagement=qbr_rules.Engagement(**engagement[partner.pk]),
+            engagement_targets=qbr_rules.Engagement(
+                login_days=program.login_days_target,
+                trainings=program.training_target,
+                events=program.events_target,
+            ),
+            mdf=tuple(mdf[partner.pk]),
+            progress=tier_progress(
+                requirements[partner.program_id], partner.tier.slug, facts[partner.pk]
+            ),
+            plan=qbr_rules.PlanFacts(
+                fiscal_year=plan.fiscal_year,
+                revenue_goal=plan.revenue_goal,
+                revenue_to_date=year_revenue.get(partner.pk, Decimal("0")),
+                target_accounts=tuple(plan.target_account_lines),
+                planned_activities=tuple(plan.activity_lines),
+            )
+            if plan
+            else None,
+            flags=tuple(flags[partner.pk]),
+            conflicts=tuple(conflicts[partner.pk]),
+        )
+    return result
+
+
+def qbrs_visible_to(user) -> QuerySet:
+    """QBRs in the user's scope. A partner's people see only those shared with them."""
+    from partners.queries import scope_to_user
+    from prm.roles import Role, role_of
+
+    from .models import Qbr, QbrActionItem
+
+    queryset = scope_to_user(
+        Qbr.objects.select_related("partner__tier", "partner__channel_manager", "held_by"),
+        user,
+    ).prefetch_related(
+        Prefetch("action_items", queryset=QbrActionItem.objects.select_related("owner"))
+    )
+    if role_of(user) == Role.PARTNER:
+        queryset = queryset.filter(shared_with_partner=True)
+    return queryset
+
+
+def qbr_for_user(user, qbr_id):
+    """The QBR if the user may see it; 404 otherwise."""
+    from .models import Qbr
+
+    try:
+        return qbrs_visible_to(user).get(pk=int(qbr_id))
+    except (Qbr.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such QBR.") from exc
+
+
+def business_plans_visible_to(user) -> QuerySet:
+    from partners.queries import scope_to_user
+
+    from .models import JointBusinessPlan
+
+    return scope_to_user(
+        JointBusinessPlan.objects.select_related("partner__program", "updated_by"), user
+    ).order_by("-fiscal_year", "partner_id")
+
+
+def business_plan_progress(plans: list, as_of: date) -> dict[int, dict]:
+    """Goal against revenue so far for each plan (by plan id), in one grouped query however
+    many plans and years: a past fiscal year counts the whole year, the current one up to
+    ``as_of``. ``plans`` come with ``partner__program``."""
+    spans = {}
+    for plan in plans:
+        start_month = plan.partner.program.fiscal_year_start_month
+        first = Quarter(plan.fiscal_year, 1, start_month).start
+        last = min(Quarter(plan.fiscal_year, 4, start_month).end, as_of)
+        spans[plan.pk] = (first, last)
+    live = {span for span in spans.values() if span[0] <= span[1]}
+    keys = {span: f"span{index}" for index, span in enumerate(sorted(live))}
+    revenue: dict[tuple[int, str], Decimal] = {}
+    if keys:
+        rows = (
+            Deal.objects.filter(
+                partner_id__in={plan.partner_id for plan in plans},
+                status=DealStatus.WON,
+                closed_on__range=(min(s[0] for s in live), max(s[1] for s in live)),
+            )
+            .values("partner_id")
+            .annotate(
+                **{
+                    key: Sum("partner_credit", filter=Q(closed_on__range=span))
+                    for span, key in keys.items()
+                }
+            )
+            .order_by()
+        )
+        revenue = {(row["partner_id"], key): row[key] for row in rows for key in keys.values()}
+    result = {}
+    for plan in plans:
+        key = keys.get(spans[plan.pk])
+        result[plan.pk] = qbr_rules.plan_progress(
+            qbr_rules.PlanFacts(
+                fiscal_year=plan.fiscal_year,
+                revenue_goal=plan.revenue_goal,
+                revenue_to_date=revenue.get((plan.partner_id, key)) or Decimal("0"),
+                target_accounts=tuple(plan.target_account_lines),
+                planned_activities=tuple(plan.activity_lines),
+            )
+        )
+    return result

@@ -1,4 +1,5 @@
-"""Scheduled jobs of the program: the quarter close and the daily red-flag refresh.
+"""Scheduled jobs of the program: the quarter close, the daily red-flag refresh and the
+quarter's QBRs.
 
 Thin and idempotent: they call the services, which claim their work (a lock per quarter
 for the close; one open flag per partner and kind), so a retry or a second run at the
@@ -35,3 +36,23 @@ def close_previous_quarter() -> dict:
 @shared_task(acks_late=True, name="scoring.refresh_red_flags")
 def refresh_red_flags() -> dict:
     return services.red_flags_refresh()
+
+
+@shared_task(bind=True, acks_late=True, name="scoring.schedule_qbrs", max_retries=18)
+def schedule_qbrs(self) -> dict:
+    """On the first day of a quarter (03:00, after the close): schedule and prepare the
+    quarter's QBRs. While the close of the quarter they review is still queued or running,
+    try again in ten minutes, so that the sections start from its scorecards; after three
+    hours, go ahead anyway (a close that never finishes does not hold the QBRs back, and
+    their sections can be refreshed later)."""
+    from .models import QuarterClose
+    from .qbr_services import qbr_schedule_quarter
+
+    quarter = Quarter.containing(timezone.localdate())
+    closing = QuarterClose.objects.filter(
+        quarter=quarter.previous().label,
+        state__in=(QuarterClose.State.QUEUED, QuarterClose.State.RUNNING),
+    ).exists()
+    if closing and self.request.retries < self.max_retries:
+        raise self.retry(countdown=600)
+    return qbr_schedule_quarter(quarter=quarter.label)
