@@ -25,7 +25,14 @@ from partners.api import (
     ProgramViewSet,
     TokenView,
 )
-from scoring.api import DashboardView, QuarterViewSet, RedFlagViewSet, ScorecardViewSet
+from scoring.api import (
+    DashboardView,
+    JointBusinessPlanViewSet,
+    QbrViewSet,
+    QuarterViewSet,
+    RedFlagViewSet,
+    ScorecardViewSet,
+)
 
 router = DefaultRouter()
 router.register("programs", ProgramViewSet, basename="program")
@@ -45,6 +52,8 @@ router.register("conflicts", ConflictCaseViewSet, basename="conflict")
 router.register("scorecards", ScorecardViewSet, basename="scorecard")
 router.register("red-flags", RedFlagViewSet, basename="red-flag")
 router.register("quarters", QuarterViewSet, basename="quarter")
+router.register("qbrs", QbrViewSet, basename="qbr")
+router.register("business-plans", JointBusinessPlanViewSet, basename="business-plan")
 router.register("ledger", LedgerViewSet, basename="ledger")
 router.register("incentive-claims", IncentiveClaimViewSet, basename="incentive-claim")
 router.register("contributions", ContributionViewSet, basename="contribution")

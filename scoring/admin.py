@@ -1,22 +1,36 @@
-"""Admin for the quarter close: runs with progress, scorecards with their inputs, flags."""
+"""Admin for the quarter close: runs with progress, scorecards with their inputs, flags;
+QBRs with their agenda and action items, and joint business plans."""
+
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
-from partners.models import OutreachTask, RedFlag
+from partners.models import OutreachTask, RedFlag, User
+from partners.permissions import manages_partner
 from prm.quarters import Quarter
-from prm.roles import Role, role_of
+from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
-from . import services, tasks
-from .models import CompanyRevenue, QuarterClose, Scorecard
+from . import qbr_services, services, tasks
+from .models import (
+    CompanyRevenue,
+    JointBusinessPlan,
+    Qbr,
+    QbrActionItem,
+    QbrStatus,
+    QuarterClose,
+    Scorecard,
+)
 
 
 class CloseForm(forms.Form):
@@ -180,3 +194,551 @@ class CompanyRevenueAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         obj.entered_by = request.user
         super().save_model(request, obj, form, change)
+
+
+# ---------------------------------------------------------------- QBRs and business plans
+
+
+class BadInputIs400Mixin:
+    """A form sent back with errors answers 400, not 200: the request was at fault, and a
+    script or a test can tell it from a success."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        if request.method == "POST" and context.get("errors"):
+            response.status_code = 400
+        return response
+
+
+class QbrHeldFilter(admin.SimpleListFilter):
+    title = "held"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("yes", "Held"),
+            ("overdue", "Not held, date passed"),
+            ("upcoming", "Upcoming"),
+        ]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        scheduled = queryset.filter(status=QbrStatus.SCHEDULED)
+        if self.value() == "yes":
+            return queryset.filter(status=QbrStatus.HELD)
+        if self.value() == "overdue":
+            return scheduled.filter(scheduled_for__lt=today)
+        if self.value() == "upcoming":
+            return scheduled.filter(scheduled_for__gte=today)
+        return queryset
+
+
+class QbrAddForm(forms.ModelForm):
+    class Meta:
+        model = Qbr
+        fields = ["partner", "quarter", "scheduled_for"]
+        help_texts = {"quarter": "The quarter the meeting is held in, e.g. 2026Q4."}
+
+    def clean(self):
+        cleaned = super().clean()
+        label, day = (cleaned.get("quarter") or "").strip().upper(), cleaned.get("scheduled_for")
+        try:
+            quarter = Quarter.parse(label)
+        except ValueError as exc:
+            self.add_error("quarter", str(exc))
+            return cleaned
+        cleaned["quarter"] = quarter.label
+        if day:
+            try:
+                qbr_services.check_meeting_day(quarter, day)
+            except ValidationError as exc:
+                self.add_error("scheduled_for", exc.message_dict["scheduled_for"])
+        return cleaned
+
+    def validate_unique(self):
+        # The service refuses a second QBR of a quarter; the form says so first.
+        partner, quarter = self.cleaned_data.get("partner"), self.cleaned_data.get("quarter")
+        if partner and quarter and Qbr.objects.filter(partner=partner, quarter=quarter).exists():
+            self.add_error("quarter", f"{partner} already has a QBR for {quarter}.")
+
+
+class QbrChangeForm(forms.ModelForm):
+    class Meta:
+        model = Qbr
+        fields = ["scheduled_for", "notes"]
+
+    def clean_scheduled_for(self):
+        day = self.cleaned_data["scheduled_for"]
+        if day != self.instance.scheduled_for:
+            if self.instance.status != QbrStatus.SCHEDULED:
+                raise ValidationError("Only a scheduled QBR can be moved.")
+            try:
+                qbr_services.check_meeting_day(Quarter.parse(self.instance.quarter), day)
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict["scheduled_for"]) from exc
+        return day
+
+
+class ActionItemForm(forms.ModelForm):
+    text = forms.CharField(
+        required=False, max_length=300, widget=forms.TextInput(attrs={"size": 50})
+    )
+    done = forms.BooleanField(required=False)
+
+    class Meta:
+        model = QbrActionItem
+        fields = ["text", "owner", "owner_name", "due_on"]
+
+    def __init__(self, *args, qbr: Qbr | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.qbr = qbr
+        self.fields["done"].initial = self.instance.done_at is not None
+        if qbr is not None and qbr.pk:
+            self.fields["owner"].queryset = User.objects.filter(
+                Q(role__in=VENDOR_ROLES) | Q(membership__partner_id=qbr.partner_id),
+                is_active=True,
+            ).order_by("role", "username")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.qbr is None or self.errors:
+            return cleaned
+        try:
+            cleaned.update(
+                qbr_services.action_item_clean(
+                    self.qbr,
+                    text=cleaned.get("text", ""),
+                    owner=cleaned.get("owner"),
+                    owner_name=cleaned.get("owner_name", ""),
+                    due_on=cleaned.get("due_on"),
+                )
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field if field in self.fields else None, errors)
+        return cleaned
+
+    def _post_clean(self):
+        # The service validates and saves; the model's own checks would only repeat it.
+        pass
+
+
+class ActionItemFormSet(forms.BaseInlineFormSet):
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "qbr": self.instance}
+
+
+class QbrActionItemInline(admin.TabularInline):
+    model = QbrActionItem
+    form = ActionItemForm
+    formset = ActionItemFormSet
+    fields = ["text", "owner", "owner_name", "due_on", "done"]
+    extra = 1
+    can_delete = False
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 0 if obj is not None and obj.status == QbrStatus.CANCELLED else 1
+
+    def has_add_permission(self, request, obj=None):
+        if obj is not None and obj.status == QbrStatus.CANCELLED:
+            return False  # a cancelled QBR takes no action items
+        return super().has_add_permission(request, obj)
+
+
+QBR_READONLY = [
+    "partner",
+    "quarter",
+    "reviews",
+    "status",
+    "cadence",
+    "check_in_dates",
+    "held_on",
+    "held_by",
+    "cancel_reason",
+    "shared_with_partner",
+    "shared_at",
+    "prepared_at",
+    "agenda",
+]
+
+
+@admin.register(Qbr)
+class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = [
+        "partner",
+        "quarter",
+        "scheduled_for",
+        "status",
+        "cadence",
+        "shared_with_partner",
+        "open_items",
+        "held_on",
+    ]
+    list_filter = [
+        "quarter",
+        "status",
+        QbrHeldFilter,
+        "cadence",
+        "shared_with_partner",
+        ("partner__channel_manager", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["partner"]
+    search_fields = ["partner__name"]
+    ordering = ["-quarter", "scheduled_for", "pk"]
+    actions = ["refresh_selected", "hold_selected", "share_selected"]
+    change_form_template = "admin/scoring/qbr/change_form.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_count=Count("action_items", filter=Q(action_items__done_at__isnull=True))
+            )
+        )
+
+    @admin.display(description="Open action items", ordering="open_count")
+    def open_items(self, obj):
+        return obj.open_count
+
+    @admin.display(description="Reviews")
+    def reviews(self, obj):
+        return obj.reviewed_quarter
+
+    @admin.display(description="Check-ins this quarter")
+    def check_in_dates(self, obj):
+        dates = obj.check_ins()
+        if not dates:
+            return "—"
+        return ", ".join(f"{day:%d %b} ({kind.lower()})" for day, kind in dates)
+
+    @admin.display(description="Agenda")
+    def agenda(self, obj):
+        return render_to_string(
+            "scoring/_qbr_sections.html",
+            {
+                "qbr": obj,
+                "items": list(obj.action_items.select_related("owner")),
+                "show_notes": False,
+            },
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = QbrChangeForm if obj is not None else QbrAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["partner", "quarter", "scheduled_for"]
+        return QBR_READONLY[:6] + ["scheduled_for"] + QBR_READONLY[6:12] + ["notes", "agenda"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        fields = list(QBR_READONLY)
+        if obj.status != QbrStatus.SCHEDULED:
+            fields.append("scheduled_for")
+        return fields
+
+    def get_inlines(self, request, obj):
+        return [QbrActionItemInline] if obj is not None else []
+
+    def get_changeform_initial_data(self, request):
+        return {"quarter": Quarter.containing(timezone.localdate()).label}
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not manages_partner(request.user, obj.partner):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a QBR is cancelled, not deleted
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if change:
+                saved = qbr_services.qbr_update(
+                    qbr=obj,
+                    by=request.user,
+                    notes=data.get("notes"),
+                    scheduled_for=data.get("scheduled_for"),
+                )
+            else:
+                saved = qbr_services.qbr_schedule(
+                    partner=data["partner"],
+                    quarter=data["quarter"],
+                    scheduled_for=data["scheduled_for"],
+                    by=request.user,
+                )
+        except (ValidationError, qbr_services.QbrError) as exc:
+            raise PermissionDenied(_words(exc)) from exc
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        """Action items go through the services: add, edit, tick done."""
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        try:
+            for item_form in formset.forms:
+                if not item_form.has_changed():
+                    continue
+                data = item_form.cleaned_data
+                fields = {
+                    "text": data.get("text", ""),
+                    "owner": data.get("owner"),
+                    "owner_name": data.get("owner_name", ""),
+                    "due_on": data.get("due_on"),
+                }
+                edited = [f for f in item_form.changed_data if f != "done"]
+                if item_form.instance.pk is None:
+                    item = qbr_services.qbr_action_item_add(
+                        qbr=formset.instance, by=request.user, **fields
+                    )
+                    formset.new_objects.append(item)
+                else:
+                    item = item_form.instance
+                    if edited:
+                        item = qbr_services.qbr_action_item_update(
+                            item=item, by=request.user, **fields
+                        )
+                    formset.changed_objects.append((item, item_form.changed_data))
+                if "done" in item_form.changed_data or (
+                    item_form.instance.pk is None and data.get("done")
+                ):
+                    qbr_services.qbr_action_item_complete(
+                        item=item, by=request.user, done=bool(data.get("done"))
+                    )
+        except (ValidationError, qbr_services.QbrError) as exc:
+            raise PermissionDenied(_words(exc)) from exc
+
+    # -- one QBR: refresh, hold, share, cancel
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/act/<str:what>/",
+                self.admin_site.admin_view(self.act_view),
+                name="scoring_qbr_act",
+            )
+        ] + super().get_urls()
+
+    # What a manager can do to one QBR: (the button on the change page, the page's title).
+    ACTS = {
+        "refresh": ("Refresh", "Refresh the sections"),
+        "hold": ("Mark held", "Mark held"),
+        "share": ("Share", "Share with the partner"),
+        "unshare": ("Stop sharing", "Stop sharing with the partner"),
+        "cancel": ("Cancel", "Cancel the QBR"),
+    }
+
+    def _acts(self, request, qbr: Qbr) -> list[tuple[str, str]]:
+        if not self.has_change_permission(request, qbr):
+            return []
+        names = []
+        if qbr.status == QbrStatus.SCHEDULED:
+            names += ["refresh", "hold"]
+        if qbr.status != QbrStatus.CANCELLED:
+            names.append("unshare" if qbr.shared_with_partner else "share")
+        if qbr.status == QbrStatus.SCHEDULED:
+            names.append("cancel")
+        return [
+            (self.ACTS[n][0], reverse("admin:scoring_qbr_act", args=[qbr.pk, n])) for n in names
+        ]
+
+    def act_view(self, request, pk, what):
+        from .queries import qbr_for_user
+
+        qbr = qbr_for_user(request.user, pk)
+        if what not in self.ACTS or not self.has_change_permission(request, qbr):
+            raise PermissionDenied
+        title = self.ACTS[what][1]
+        form_class = {"hold": QbrHoldForm, "cancel": QbrCancelForm}.get(what)
+        form = form_class(request.POST or None) if form_class else None
+        status = 200
+        if request.method == "POST":
+            if form is None or form.is_valid():
+                data = form.cleaned_data if form else {}
+                try:
+                    if what == "refresh":
+                        qbr_services.qbr_prepare(qbr=qbr, by=request.user)
+                    elif what == "hold":
+                        qbr_services.qbr_hold(qbr=qbr, by=request.user, held_on=data["held_on"])
+                    elif what == "cancel":
+                        qbr_services.qbr_cancel(qbr=qbr, by=request.user, reason=data["reason"])
+                    else:
+                        qbr_services.qbr_share(qbr=qbr, by=request.user, shared=what == "share")
+                except qbr_services.QbrError as exc:
+                    self.message_user(request, exc.message, messages.ERROR)
+                    return redirect(reverse("admin:scoring_qbr_change", args=[qbr.pk]))
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        form.add_error(field if form and field in form.fields else None, errors)
+                else:
+                    self.message_user(request, f"{qbr}: {title.lower()} — done.", messages.SUCCESS)
+                    return redirect(reverse("admin:scoring_qbr_change", args=[qbr.pk]))
+            status = 400
+        return render(
+            request,
+            "admin/scoring/qbr/act.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{title}: {qbr}",
+                "qbr": qbr,
+                "form": form,
+                "what": what,
+                "button": title,
+                "opts": self.model._meta,
+            },
+            status=status,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        qbr = self.get_object(request, object_id)
+        if qbr is not None:
+            extra_context["qbr_acts"] = self._acts(request, qbr)
+            extra_context["print_url"] = reverse("qbr-print", args=[qbr.pk])
+            extra_context["pdf_url"] = reverse("qbr-pdf", args=[qbr.pk])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # -- bulk actions
+
+    def has_manage_permission(self, request) -> bool:
+        return role_of(request.user) in MANAGER_ROLES
+
+    @admin.action(description="Refresh the sections of selected QBRs", permissions=["manage"])
+    def refresh_selected(self, request, queryset):
+        result = qbr_services.qbr_refresh(qbrs=list(queryset), by=request.user)
+        self.message_user(
+            request,
+            f"Refreshed {result['refreshed']} QBR(s); {result['skipped']} held or cancelled "
+            "kept their sections.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Mark selected QBRs held today", permissions=["manage"])
+    def hold_selected(self, request, queryset):
+        self._each(
+            request, queryset, "held", lambda qbr: qbr_services.qbr_hold(qbr=qbr, by=request.user)
+        )
+
+    @admin.action(description="Share selected QBRs with their partners", permissions=["manage"])
+    def share_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "shared",
+            lambda qbr: qbr_services.qbr_share(qbr=qbr, by=request.user),
+        )
+
+    def _each(self, request, queryset, done_word, run) -> None:
+        done = 0
+        for qbr in queryset.select_related("partner"):
+            if not manages_partner(request.user, qbr.partner):
+                self.message_user(request, f"{qbr}: not your partner", messages.WARNING)
+                continue
+            try:
+                run(qbr)
+                done += 1
+            except (ValidationError, qbr_services.QbrError) as exc:
+                self.message_user(request, f"{qbr}: {_words(exc)}", messages.WARNING)
+        if done:
+            self.message_user(request, f"{done} QBR(s) {done_word}.", messages.SUCCESS)
+
+
+class QbrHoldForm(forms.Form):
+    held_on = forms.DateField(
+        initial=timezone.localdate, help_text="The day the meeting took place (YYYY-MM-DD)."
+    )
+
+
+class QbrCancelForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+
+def _words(exc) -> str:
+    if isinstance(exc, qbr_services.QbrError):
+        return exc.message
+    return " ".join(exc.messages)
+
+
+class BusinessPlanForm(forms.ModelForm):
+    class Meta:
+        model = JointBusinessPlan
+        fields = [
+            "partner",
+            "fiscal_year",
+            "revenue_goal",
+            "target_accounts",
+            "planned_activities",
+            "notes",
+        ]
+        widgets = {
+            "target_accounts": forms.Textarea(attrs={"rows": 5}),
+            "planned_activities": forms.Textarea(attrs={"rows": 5}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_fiscal_year(self):
+        year = self.cleaned_data["fiscal_year"]
+        if not 2000 <= year <= 2100:
+            raise ValidationError("Give the fiscal year as a year, e.g. 2027.")
+        return year
+
+
+@admin.register(JointBusinessPlan)
+class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    form = BusinessPlanForm
+    list_display = ["partner", "fiscal_year", "revenue_goal", "updated_at", "updated_by"]
+    list_filter = ["fiscal_year", ("partner__channel_manager", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["partner", "updated_by"]
+    search_fields = ["partner__name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["partner", "fiscal_year", "progress"] if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        fields = list(BusinessPlanForm.Meta.fields)
+        return fields + ["progress"] if obj is not None else fields
+
+    def get_changeform_initial_data(self, request):
+        return {"fiscal_year": Quarter.containing(timezone.localdate()).year}
+
+    @admin.display(description="Goal against revenue")
+    def progress(self, obj):
+        from .queries import business_plan_progress
+
+        plan = JointBusinessPlan.objects.select_related("partner__program").get(pk=obj.pk)
+        shown = business_plan_progress([plan], timezone.localdate())[plan.pk]
+        return (
+            f"${Decimal(shown['revenue_to_date']):,.2f} of ${Decimal(shown['revenue_goal']):,.2f} "
+            f"({shown['percent']}%)"
+        )
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not manages_partner(request.user, obj.partner):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        partner = obj.partner if change else data["partner"]
+        try:
+            saved = qbr_services.jbp_save(
+                partner=partner,
+                fiscal_year=obj.fiscal_year if change else data["fiscal_year"],
+                revenue_goal=data["revenue_goal"],
+                target_accounts=data.get("target_accounts", ""),
+                planned_activities=data.get("planned_activities", ""),
+                notes=data.get("notes", ""),
+                by=request.user,
+            )
+        except ValidationError as exc:
+            raise PermissionDenied(_words(exc)) from exc
+        obj.pk = saved.pk
+        obj.refresh_from_db()

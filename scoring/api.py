@@ -1,9 +1,9 @@
-"""REST API: scorecards, red flags and the quarter close (API.md)."""
+"""REST API: scorecards, red flags, the quarter close, QBRs and business plans (API.md)."""
 
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -18,8 +18,14 @@ from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import services, tasks
 from .dashboard import dashboard, dashboard_request
-from .models import QuarterClose, Scorecard
-from .queries import red_flags_visible_to, scorecards_visible_to
+from .models import JointBusinessPlan, Qbr, QbrActionItem, QuarterClose, Scorecard
+from .queries import (
+    business_plan_progress,
+    business_plans_visible_to,
+    qbrs_visible_to,
+    red_flags_visible_to,
+    scorecards_visible_to,
+)
 
 
 class ScorecardSerializer(serializers.ModelSerializer):
@@ -181,3 +187,131 @@ class DashboardView(APIView):
         partners = filters.apply(partners_visible_to(request.user))
         figures = dashboard(partners, quarter, today=timezone.localdate())
         return Response(_plain(figures))
+
+
+# ---------------------------------------------------------------- QBRs and business plans
+
+
+class QbrActionItemSerializer(serializers.ModelSerializer):
+    owner = serializers.SerializerMethodField()
+    done = serializers.SerializerMethodField()
+
+    class Meta:
+        model = QbrActionItem
+        fields = ["id", "text", "owner", "due_on", "done", "done_at"]
+        read_only_fields = fields
+
+    def get_owner(self, obj) -> str:
+        return obj.owner_display
+
+    def get_done(self, obj) -> bool:
+        return obj.done_at is not None
+
+
+class CheckInSerializer(serializers.Serializer):
+    day = serializers.DateField()
+    kind = serializers.CharField()
+
+
+class QbrSerializer(serializers.ModelSerializer):
+    reviewed_quarter = serializers.CharField(read_only=True)
+    held_by = serializers.StringRelatedField()
+    check_ins = serializers.SerializerMethodField()
+    action_items = QbrActionItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Qbr
+        fields = [
+            "id",
+            "partner",
+            "quarter",
+            "reviewed_quarter",
+            "status",
+            "scheduled_for",
+            "held_on",
+            "held_by",
+            "cadence",
+            "check_ins",
+            "shared_with_partner",
+            "prepared_at",
+            "sections",
+            "notes",
+            "action_items",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(CheckInSerializer(many=True))
+    def get_check_ins(self, obj) -> list[dict]:
+        return [{"day": day, "kind": kind} for day, kind in obj.check_ins()]
+
+
+class QbrViewSet(viewsets.ReadOnlyModelViewSet):
+    """Quarterly business reviews (RULEBOOK §10) in the caller's scope; a partner's people
+    see those shared with them. ``quarter`` is the quarter the meeting is held in."""
+
+    queryset = Qbr.objects.all()
+    serializer_class = QbrSerializer
+    filterset_fields = {"partner": ["exact"], "quarter": ["exact"], "status": ["exact"]}
+
+    def get_queryset(self):
+        return qbrs_visible_to(self.request.user).order_by("-quarter", "partner_id")
+
+
+class PlanProgressSerializer(serializers.Serializer):
+    revenue_to_date = serializers.DecimalField(max_digits=14, decimal_places=2)
+    remaining = serializers.DecimalField(max_digits=14, decimal_places=2)
+    percent = serializers.IntegerField()
+
+
+class JointBusinessPlanSerializer(serializers.ModelSerializer):
+    target_accounts = serializers.ListField(
+        child=serializers.CharField(), source="target_account_lines", read_only=True
+    )
+    planned_activities = serializers.ListField(
+        child=serializers.CharField(), source="activity_lines", read_only=True
+    )
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JointBusinessPlan
+        fields = [
+            "id",
+            "partner",
+            "fiscal_year",
+            "revenue_goal",
+            "target_accounts",
+            "planned_activities",
+            "notes",
+            "progress",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(PlanProgressSerializer)
+    def get_progress(self, obj) -> dict:
+        shown = self.context["progress"][obj.pk]
+        return PlanProgressSerializer(shown).data
+
+
+class JointBusinessPlanViewSet(viewsets.ReadOnlyModelViewSet):
+    """Joint business plans in the caller's scope, each with its goal against the fiscal
+    year's revenue so far (RULEBOOK §10)."""
+
+    queryset = JointBusinessPlan.objects.all()
+    serializer_class = JointBusinessPlanSerializer
+    filterset_fields = {"partner": ["exact"], "fiscal_year": ["exact"]}
+
+    def get_queryset(self):
+        return business_plans_visible_to(self.request.user)
+
+    def _serialize(self, plans, many: bool):
+        progress = business_plan_progress(plans if many else [plans], timezone.localdate())
+        context = {**self.get_serializer_context(), "progress": progress}
+        return JointBusinessPlanSerializer(plans, many=many, context=context).data
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self._serialize(page, many=True))
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._serialize(self.get_object(), many=False))

@@ -2,7 +2,7 @@
 
 import rules
 
-from prm.roles import handles_payments, is_vendor_staff
+from prm.roles import handles_payments, is_manager_or_higher, is_vendor_staff
 
 for model in ("scorecard", "quarterclose"):
     rules.add_perm(f"scoring.view_{model}", is_vendor_staff)
@@ -15,3 +15,10 @@ for model in ("loginday", "trainingcompletion", "eventattendance"):
 rules.add_perm("scoring.view_companyrevenue", is_vendor_staff)
 for action in ("add", "change"):
     rules.add_perm(f"scoring.{action}_companyrevenue", handles_payments)
+
+# QBRs and joint business plans: staff read them; managers and above write them (rows are
+# scoped, and a manager acts only on their own partners).
+for model in ("qbr", "qbractionitem", "jointbusinessplan"):
+    rules.add_perm(f"scoring.view_{model}", is_vendor_staff)
+    rules.add_perm(f"scoring.add_{model}", is_manager_or_higher)
+    rules.add_perm(f"scoring.change_{model}", is_manager_or_higher)

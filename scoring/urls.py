@@ -14,4 +14,9 @@ urlpatterns = [
         views.executive_home,
         name="executive-export",
     ),
+    path("portal/qbrs/", views.qbr_list, name="portal-qbrs"),
+    path("portal/qbrs/<int:pk>/", views.qbr_detail, name="portal-qbr"),
+    path("portal/plan/", views.business_plan, name="portal-business-plan"),
+    path("qbrs/<int:pk>/print/", views.qbr_print, name="qbr-print"),
+    path("qbrs/<int:pk>/pdf/", views.qbr_pdf, name="qbr-pdf"),
 ]

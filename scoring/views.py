@@ -1,4 +1,5 @@
-"""Home pages of each face: partner portal, channel manager, executive."""
+"""Home pages of each face: partner portal, channel manager, executive; the partner's
+business reviews and joint business plan."""
 
 import csv
 import io
@@ -7,7 +8,10 @@ import json
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext
 
 from enablement.queries import onboarding_summary
@@ -25,7 +29,17 @@ from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
 from .dashboard import DEFINITIONS, dashboard, dashboard_request, tiers_of
-from .queries import partner_standing, scorecards_visible_to, standings, work_queue
+from .models import Qbr
+from .queries import (
+    business_plan_progress,
+    business_plans_visible_to,
+    partner_standing,
+    qbr_for_user,
+    qbrs_visible_to,
+    scorecards_visible_to,
+    standings,
+    work_queue,
+)
 from .rules import how_to_raise
 from .services import weights_for
 
@@ -252,5 +266,103 @@ def scorecards(request):
             "changes": changes,
             "weights": weights,
             "flags": partner.red_flags.filter(status="open"),
+        },
+    )
+
+
+# ---------------------------------------------------------------- QBRs and business plans
+
+
+def _page_partner(request) -> Partner:
+    """The partner a page is about: a partner person's own; staff name it with ``?partner=``."""
+    if role_of(request.user) == Role.PARTNER:
+        return partner_for_user(request.user, partner_id_of(request.user))
+    return partner_for_user(request.user, request.GET.get("partner"))
+
+
+@role_required(*Role.values)
+def qbr_list(request):
+    """The partner's business reviews (those shared with it, for its own people) and its
+    joint business plan for this fiscal year."""
+    partner = _page_partner(request)
+    today = timezone.localdate()
+    qbrs = list(qbrs_visible_to(request.user).filter(partner=partner).order_by("-quarter"))
+    for qbr in qbrs:
+        qbr.open_items = sum(1 for item in qbr.action_items.all() if item.done_at is None)
+    plans = list(business_plans_visible_to(request.user).filter(partner=partner)[:1])
+    progress = business_plan_progress(plans, today)
+    return render(
+        request,
+        "portal/qbrs.html",
+        {
+            "partner": partner,
+            "qbrs": qbrs,
+            "plan": plans[0] if plans else None,
+            "plan_progress": progress.get(plans[0].pk) if plans else None,
+            "staff": role_of(request.user) != Role.PARTNER,
+        },
+    )
+
+
+@scoped(pk=Qbr)
+@role_required(*Role.values)
+def qbr_detail(request, pk: int):
+    """One business review: its pre-filled sections, what was agreed, and the notes."""
+    qbr = qbr_for_user(request.user, pk)
+    return render(
+        request,
+        "portal/qbr.html",
+        {"qbr": qbr, "items": list(qbr.action_items.all()), "partner": qbr.partner},
+    )
+
+
+def _print_context(request, qbr: Qbr, *, pdf: bool) -> dict:
+    if role_of(request.user) == Role.PARTNER:
+        back = reverse("portal-qbr", args=[qbr.pk])
+    else:
+        back = reverse("admin:scoring_qbr_change", args=[qbr.pk])
+    return {"qbr": qbr, "items": list(qbr.action_items.all()), "pdf": pdf, "back_url": back}
+
+
+@scoped(pk=Qbr)
+@role_required(*Role.values)
+def qbr_print(request, pk: int):
+    """The review on paper: one page per A4 sheet, no navigation."""
+    qbr = qbr_for_user(request.user, pk)
+    return render(request, "scoring/qbr_print.html", _print_context(request, qbr, pdf=False))
+
+
+@scoped(pk=Qbr)
+@role_required(*Role.values)
+def qbr_pdf(request, pk: int):
+    """The printable page as a PDF (WeasyPrint; the page's styles are inline, so nothing
+    is fetched while rendering)."""
+    from weasyprint import HTML
+
+    qbr = qbr_for_user(request.user, pk)
+    html = render_to_string(
+        "scoring/qbr_print.html", _print_context(request, qbr, pdf=True), request=request
+    )
+    pdf = HTML(string=html).write_pdf()
+    filename = f"qbr-{qbr.quarter}-{slugify(qbr.partner.name)}.pdf"
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@role_required(*Role.values)
+def business_plan(request):
+    """The partner's joint business plans, newest year first, each with its goal against
+    the year's revenue so far."""
+    partner = _page_partner(request)
+    plans = list(business_plans_visible_to(request.user).filter(partner=partner))
+    progress = business_plan_progress(plans, timezone.localdate())
+    return render(
+        request,
+        "portal/business_plan.html",
+        {
+            "partner": partner,
+            "rows": [{"plan": plan, "progress": progress[plan.pk]} for plan in plans],
+            "staff": role_of(request.user) != Role.PARTNER,
         },
     )

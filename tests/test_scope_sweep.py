@@ -33,7 +33,7 @@ from incentives.models import (
     MdfRequest,
 )
 from partners.models import Account, Lead, Partner, PartnerUser, RedFlag, User
-from scoring.models import Scorecard
+from scoring.models import JointBusinessPlan, Qbr, QbrActionItem, Scorecard
 
 from .factories import (
     AccountFactory,
@@ -143,6 +143,14 @@ def objects_of(partner: Partner) -> dict:
     mdf_claim = MdfClaim.objects.create(
         request=mdf_request, partner=partner, actual_cost=100, leads_generated=1
     )
+    qbr = Qbr.objects.create(
+        partner=partner,
+        quarter="2026Q4",
+        cadence="quarterly",
+        scheduled_for=date(2026, 10, 20),
+        shared_with_partner=True,  # even shared, it is only its own partner's
+    )
+    QbrActionItem.objects.create(qbr=qbr, text="Send the plan", owner=member.user)
     return {
         Campaign: Campaign.objects.create(
             partner=partner,
@@ -177,6 +185,10 @@ def objects_of(partner: Partner) -> dict:
         ConflictCase: ConflictCaseFactory(partner=partner),
         RedFlag: RedFlagFactory(partner=partner),
         Scorecard: ScorecardFactory(partner=partner),
+        Qbr: qbr,
+        JointBusinessPlan: JointBusinessPlan.objects.create(
+            partner=partner, fiscal_year=2026, revenue_goal=100000
+        ),
         TrainingCompletion: TrainingCompletion.objects.create(
             user=member.user, partner=partner, course="Deep dive", completed_on=date(2026, 1, 5)
         ),

@@ -206,6 +206,7 @@ SPECTACULAR_SETTINGS = {
         "DealStatusEnum": "deals.models.DealStatus",
         "OpenOrResolvedEnum": "partners.models.RedFlag.Status",
         "QuarterCloseStateEnum": "scoring.models.QuarterClose.State",
+        "ReviewCadenceEnum": "partners.models.ReviewCadence",
     },
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
 }
