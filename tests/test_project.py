@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from deals.models import Deal
@@ -161,6 +162,21 @@ def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settin
     assert IncentiveClaim.objects.filter(status="approved").exists()
     assert MdfRequest.objects.filter(partner__members__user__username="partner").exists()
     assert (tmp_path / "var" / "demo-logins.txt").read_text().count("\n") >= 6
+    # Business reviews: last quarter's held with notes and action items, this quarter's
+    # scheduled and prepared; the demo partner's shared, with its joint business plan.
+    from prm.quarters import Quarter
+    from scoring.models import JointBusinessPlan, Qbr, QbrActionItem
+
+    current = Quarter.containing(timezone.localdate())
+    reviewed = Partner.objects.filter(status="active").exclude(tier__slug="registered")
+    assert Qbr.objects.filter(quarter=current.label).count() == reviewed.count()
+    assert not Qbr.objects.filter(prepared_at__isnull=True).exists()
+    last = Qbr.objects.filter(quarter=current.previous().label)
+    assert last.filter(status="held").exclude(notes="").exists()
+    assert QbrActionItem.objects.filter(qbr__in=last, done_at__isnull=False).exists()
+    demo = Partner.objects.get(members__user__username="partner")
+    assert Qbr.objects.filter(partner=demo, shared_with_partner=True).count() == 2
+    assert JointBusinessPlan.objects.filter(partner=demo, fiscal_year=current.year).exists()
     # Running again with --if-empty adds nothing.
     before = Deal.objects.count()
     call_command("seed_demo", if_empty=True)

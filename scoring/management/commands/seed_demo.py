@@ -210,13 +210,14 @@ class Command(BaseCommand):
         try:
             relationship = self._relationship()
             money = self._incentives()
+            reviews = self._qbrs()
         finally:
             settings.EMAIL_BACKEND = backend
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {len(created)} partners, {User.objects.count()} users, "
                 f"{len(accounts)} accounts, {Lead.objects.count()} leads, {deals} deals; "
-                f"closed {', '.join(closed)}; {relationship}; {money}."
+                f"closed {', '.join(closed)}; {relationship}; {money}; {reviews}."
             )
         )
         self._write_logins(printed=True)
@@ -1174,6 +1175,164 @@ class Command(BaseCommand):
         ("co_branded_content", "Co-branded guide"),
         ("tradeshow", "Tradeshow booth"),
     ]
+
+    # ------------------------------------------------------------ QBRs and business plans
+
+    ACTIVITIES = [
+        "Joint webinar each quarter",
+        "Co-branded guide for the security add-on",
+        "Two reps through the solo demo certification",
+        "Customer event in the spring",
+        "Case study with the largest won customer",
+    ]
+
+    def _qbrs(self) -> str:
+        """Business reviews as the quarterly job leaves them, then as managers work them:
+        joint business plans for about a third of the reviewed partners (the demo
+        partner's included); last quarter's QBRs mostly held (notes, action items mostly
+        done, shared with the partner), a few cancelled; this quarter's scheduled on the
+        quarter's first day, those already due mostly held, the rest refreshed today."""
+        from scoring import qbr_services
+        from scoring.models import Qbr
+
+        current = Quarter.containing(self.today)
+        last = current.previous()
+        chief = User.objects.get(username="chief")
+        demo = (
+            PartnerUser.objects.filter(user__username="partner")
+            .values_list("partner_id", flat=True)
+            .first()
+        )
+        planned = self._business_plans(current, demo, chief)
+        qbr_services.qbr_schedule_quarter(quarter=last.label, today=last.start)
+        qbr_services.qbr_schedule_quarter(quarter=current.label, today=current.start)
+        admins = dict(
+            PartnerUser.objects.filter(role=PartnerRole.ADMIN).values_list("partner_id", "user_id")
+        )
+        people = {u.pk: u for u in User.objects.filter(pk__in=admins.values())}
+        held = cancelled = 0
+        for qbr in (
+            Qbr.objects.filter(quarter__in=(last.label, current.label))
+            .select_related("partner__channel_manager", "partner__tier")
+            .order_by("quarter", "scheduled_for", "pk")
+        ):
+            manager = qbr.partner.channel_manager or chief
+            is_demo = qbr.partner_id == demo
+            if qbr.scheduled_for >= self.today:
+                if is_demo:
+                    qbr_services.qbr_share(qbr=qbr, by=manager)  # the agenda, ahead of time
+                continue
+            roll = 0.0 if is_demo else self.rng.random()
+            if qbr.quarter == last.label and roll > 0.95:
+                qbr_services.qbr_cancel(
+                    qbr=qbr, by=manager, reason="The partner asked to skip this quarter."
+                )
+                cancelled += 1
+                continue
+            if roll > (0.85 if qbr.quarter == last.label else 0.7):
+                continue  # still to be held
+            self._hold(qbr, manager, people.get(admins.get(qbr.partner_id)), done=roll < 0.6)
+            if is_demo or self.rng.random() < 0.8:
+                qbr_services.qbr_share(qbr=qbr, by=manager)
+            held += 1
+        still = Qbr.objects.filter(quarter=current.label, status="scheduled")
+        qbr_services.qbr_refresh(qbrs=list(still))
+        return (
+            f"{Qbr.objects.count()} QBRs ({held} held, {cancelled} cancelled), "
+            f"{planned} joint business plans"
+        )
+
+    def _business_plans(self, current: Quarter, demo: int | None, chief: User) -> int:
+        """This year's plan for about a third of the partners that have QBRs, and also last
+        year's for the demo partner: a goal a quarter above the trailing year's revenue (at
+        least the tier's floor), the customers of their largest open registrations."""
+        from deals.queries import revenue_by_partner
+        from partners.models import ReviewCadence
+        from scoring import qbr_services
+
+        reviewed = list(
+            Partner.objects.filter(status=PartnerStatus.ACTIVE)
+            .exclude(tier__review_cadence=ReviewCadence.NONE)
+            .select_related("tier", "channel_manager")
+            .order_by("pk")
+        )
+        chosen = [p for p in reviewed if p.pk == demo]
+        chosen += self.rng.sample([p for p in reviewed if p.pk != demo], k=len(reviewed) // 3)
+        ids = [p.pk for p in chosen]
+        revenue = revenue_by_partner(ids, self.today - timedelta(days=364), self.today)
+        accounts: dict[int, list[str]] = {}
+        for pid, name in (
+            Deal.objects.filter(partner_id__in=ids, status__in=("pending", "approved"))
+            .order_by("-amount")
+            .values_list("partner_id", "customer_name")
+        ):
+            accounts.setdefault(pid, []).append(name)
+        count = 0
+        for partner in chosen:
+            goal = max(
+                revenue.get(partner.pk, Decimal(0)) * Decimal("1.25"), partner.tier.revenue_floor
+            )
+            goal = Decimal((int(goal) // 10_000 + 1) * 10_000)
+            years = (current.year - 1, current.year) if partner.pk == demo else (current.year,)
+            for year in years:
+                qbr_services.jbp_save(
+                    partner=partner,
+                    fiscal_year=year,
+                    revenue_goal=goal if year == current.year else goal * Decimal("0.8"),
+                    target_accounts="\n".join(accounts.get(partner.pk, [])[:4]),
+                    planned_activities="\n".join(self.rng.sample(self.ACTIVITIES, k=3)),
+                    notes="Agreed at the business review.",
+                    by=partner.channel_manager or chief,
+                )
+                count += 1
+        return count
+
+    def _hold(self, qbr, manager, partner_admin, *, done: bool) -> None:
+        """Mark a QBR held on its day, with notes and the action items agreed there, drawn
+        from what its sections show."""
+        from scoring import qbr_services
+
+        qbr_services.qbr_hold(qbr=qbr, by=manager, held_on=qbr.scheduled_for)
+        s = qbr.sections
+        deals = s["pipeline"]["deals"]
+        top = max(deals, key=lambda d: Decimal(d["amount"]))["customer"] if deals else None
+        missing = s["enablement"]["missing"]
+        notes, items = [], []
+        if top:
+            notes.append(f"Walked the pipeline; {top} is the deal to close this quarter.")
+            items.append((f"Move {top} to a close", partner_admin, ""))
+        else:
+            notes.append("No open registration: agreed on three target accounts to register.")
+            items.append(("Register the three target accounts", partner_admin, ""))
+        if s["win_loss"]["lost"]["count"]:
+            notes.append("Went through the losses: pricing came up twice.")
+        if missing:
+            notes.append(f"{missing} more certified rep(s) needed for the tier.")
+            items.append((f"Certify {missing} more rep(s)", partner_admin, ""))
+        if s["growth"]["next_tier"]:
+            notes.append(f"Gap to {s['growth']['next_tier']} reviewed.")
+        if s["escalations"]["count"]:
+            notes.append("Open escalations taken to the channel chief.")
+        if not s["co_marketing"]["count"]:
+            items.append(("Send an MDF request for a joint webinar", None, "Partner marketing"))
+        items.append(("Share the updated joint business plan", manager, ""))
+        qbr_services.qbr_update(qbr=qbr, by=manager, notes=" ".join(notes))
+        for text, owner, owner_name in items[: self.rng.randint(2, 4)]:
+            item = qbr_services.qbr_action_item_add(
+                qbr=qbr,
+                by=manager,
+                text=text,
+                owner=owner,
+                owner_name=owner_name if owner is None else "",
+                due_on=qbr.scheduled_for + timedelta(days=self.rng.choice([14, 21, 30, 45])),
+            )
+            if done and item.due_on < self.today and self.rng.random() < 0.8:
+                finished = item.due_on - timedelta(days=self.rng.randint(0, 7))
+                qbr_services.qbr_action_item_complete(
+                    item=item,
+                    by=manager,
+                    at=timezone.make_aware(datetime.combine(finished, time(16))),
+                )
 
     # ------------------------------------------------------------ logins
 
