@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from enablement.models import AutoEvent
+from enablement.services import onboarding_event
 from partners.models import Partner, PartnerStatus, PartnerUser, ReviewCadence, User
 from partners.queries import business_calendar
 from partners.services import notice_send
@@ -270,7 +272,8 @@ def qbr_update(
 
 @transaction.atomic
 def qbr_hold(*, qbr: Qbr, by: User | None, held_on: date | None = None) -> Qbr:
-    """Record that the meeting took place; its sections are kept as they are."""
+    """Record that the meeting took place; its sections are kept as they are. The
+    partner's first completes its "QBR cadence established" onboarding step."""
     today = timezone.localdate()
     held_on = held_on or today
     qbr = _locked(qbr)
@@ -286,7 +289,14 @@ def qbr_hold(*, qbr: Qbr, by: User | None, held_on: date | None = None) -> Qbr:
             }
         )
     qbr.status, qbr.held_on, qbr.held_by = QbrStatus.HELD, held_on, by
-    return _save(qbr, by, "Held")
+    _save(qbr, by, "Held")
+    onboarding_event(
+        partner=qbr.partner,
+        event=AutoEvent.FIRST_QBR,
+        on=held_on,
+        note=f"QBR {qbr.quarter} held on {held_on:%d %b %Y}",
+    )
+    return qbr
 
 
 @transaction.atomic

@@ -126,3 +126,16 @@ def test_saving_a_plan_again_updates_the_years_plan(partner_a, manager, chief):
         chief,
     )
     assert second.history.count() == 2
+
+
+def test_the_first_qbr_held_completes_its_onboarding_step(qbr, manager):
+    from enablement.models import OnboardingTask
+    from enablement.services import onboarding_plan_create
+
+    onboarding_plan_create(partner=qbr.partner)
+    step = OnboardingTask.objects.get(partner=qbr.partner, milestone__auto_event="first_qbr")
+    assert step.completed_on is None
+    qbr_services.qbr_hold(qbr=qbr, by=manager, held_on=date(2026, 10, 6))
+    step.refresh_from_db()
+    assert (step.completed_on, step.completed_automatically) == (date(2026, 10, 6), True)
+    assert "2026Q4" in step.note
