@@ -149,6 +149,17 @@ class MdfPlan:
 
 
 @dataclass(frozen=True)
+class CampaignPlan:
+    name: str
+    activity: str
+    starts_on: date
+    ends_on: date
+    expected_leads: int
+    stage: str  # planned, running, done or cancelled, as of the day prepared
+    stage_label: str
+
+
+@dataclass(frozen=True)
 class PlanFacts:
     fiscal_year: int
     revenue_goal: Decimal
@@ -197,6 +208,7 @@ class QbrFacts:
     engagement: Engagement
     engagement_targets: Engagement
     mdf: tuple[MdfPlan, ...]
+    campaigns: tuple[CampaignPlan, ...]
     progress: TierProgress
     plan: PlanFacts | None
     flags: tuple[FlagRow, ...]
@@ -371,9 +383,14 @@ def enablement_section(
 LIVE_MDF = ("submitted", "approved", "claimed", "reimbursed")
 
 
-def co_marketing_section(requests: Iterable[MdfPlan], *, quarter: str) -> dict:
-    """5. MDF activities planned in the quarter ahead, with their state. Rejected and
-    cancelled requests are listed but not counted in the plan's totals."""
+def co_marketing_section(
+    requests: Iterable[MdfPlan], *, quarter: str, campaigns: Iterable[CampaignPlan] = ()
+) -> dict:
+    """5. The quarter ahead's co-marketing: campaigns from the playbook and the MDF
+    requests with their state. Rejected and cancelled requests and cancelled campaigns
+    are listed but not counted in the plan's totals."""
+    plays = sorted(campaigns, key=lambda c: (c.starts_on, c.name))
+    live_plays = [c for c in plays if c.stage != "cancelled"]
     rows = sorted(requests, key=lambda r: (r.starts_on, r.title))
     live = [r for r in rows if r.status in LIVE_MDF]
     by_status: dict[str, dict] = {}
@@ -387,6 +404,20 @@ def co_marketing_section(requests: Iterable[MdfPlan], *, quarter: str) -> dict:
         "reserved": _money(sum((r.reserved for r in live), Decimal(0))),
         "expected_leads": sum(r.expected_leads for r in live),
         "by_status": list(by_status.values()),
+        "campaign_count": len(live_plays),
+        "campaign_leads": sum(c.expected_leads for c in live_plays),
+        "campaigns": [
+            {
+                "name": c.name,
+                "activity": c.activity,
+                "starts_on": _day(c.starts_on),
+                "ends_on": _day(c.ends_on),
+                "expected_leads": c.expected_leads,
+                "stage": c.stage,
+                "stage_label": c.stage_label,
+            }
+            for c in plays
+        ],
         "requests": [
             {
                 "title": r.title,
@@ -510,7 +541,9 @@ def sections(facts: QbrFacts) -> dict:
             targets=facts.engagement_targets,
             quarter=facts.reviewed,
         ),
-        "co_marketing": co_marketing_section(facts.mdf, quarter=facts.quarter),
+        "co_marketing": co_marketing_section(
+            facts.mdf, quarter=facts.quarter, campaigns=facts.campaigns
+        ),
         "growth": growth_section(facts.progress, facts.plan),
         "escalations": escalations_section(facts.flags, facts.conflicts, now=facts.now),
     }

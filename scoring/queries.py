@@ -194,7 +194,7 @@ def qbr_facts(
     quarter plans ahead; the quarter before it is the one reviewed.
     """
     from deals.models import ConflictCase
-    from enablement.models import Certification
+    from enablement.models import Campaign, CampaignStatus, Certification
     from enablement.queries import engagement_counts
     from incentives.models import MdfRequest
     from partners.models import RedFlag
@@ -330,6 +330,24 @@ def qbr_facts(
             )
         )
 
+    campaigns = defaultdict(list)
+    stage_of = {label: value for value, label in CampaignStatus.choices}
+    for campaign in Campaign.objects.filter(
+        partner_id__in=ids, starts_on__lte=quarter.end, ends_on__gte=quarter.start
+    ).select_related("activity"):
+        stage = campaign.stage(as_of)  # the label of its stage on that day
+        campaigns[campaign.partner_id].append(
+            qbr_rules.CampaignPlan(
+                name=campaign.name,
+                activity=campaign.activity.name,
+                starts_on=campaign.starts_on,
+                ends_on=campaign.ends_on,
+                expected_leads=campaign.expected_leads,
+                stage=stage_of[stage],
+                stage_label=stage,
+            )
+        )
+
     facts = partner_facts(ids, as_of, certified_reps=reps)
     programs = {
         program.pk: program
@@ -432,6 +450,7 @@ def qbr_facts(
                 events=program.events_target,
             ),
             mdf=tuple(mdf[partner.pk]),
+            campaigns=tuple(campaigns[partner.pk]),
             progress=tier_progress(
                 requirements[partner.program_id], partner.tier.slug, facts[partner.pk]
             ),

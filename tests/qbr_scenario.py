@@ -12,7 +12,13 @@ import pytest
 import time_machine
 
 from deals.models import ConflictCase
-from enablement.models import EventAttendance, LoginDay, TrainingCompletion
+from enablement.models import (
+    Campaign,
+    CoMarketingActivity,
+    EventAttendance,
+    LoginDay,
+    TrainingCompletion,
+)
 from partners.models import RedFlag
 from scoring.models import JointBusinessPlan
 
@@ -163,6 +169,33 @@ def qbr_scenario(qbr_clock, partner_a, partner_b, a_admin, a_rep, b_admin):
         title="Spring roadshow",
         starts_on=date(2027, 2, 1),
         ends_on=date(2027, 2, 2),
+    )
+
+    webinar = CoMarketingActivity.objects.get(program=a.program, slug="joint-webinar")
+    Campaign.objects.create(
+        partner=a,
+        activity=webinar,
+        name="Zero-trust series",
+        starts_on=date(2026, 11, 1),
+        ends_on=date(2026, 11, 30),
+        expected_leads=120,
+    )
+    Campaign.objects.create(
+        partner=a,
+        activity=webinar,
+        name="Dropped series",
+        starts_on=date(2026, 12, 1),
+        ends_on=date(2026, 12, 2),
+        expected_leads=60,
+        status="cancelled",
+    )
+    Campaign.objects.create(  # ended in 2026Q3: not this quarter's plan
+        partner=a,
+        activity=webinar,
+        name="Summer series",
+        starts_on=date(2026, 7, 1),
+        ends_on=date(2026, 7, 30),
+        expected_leads=80,
     )
 
     JointBusinessPlan.objects.create(

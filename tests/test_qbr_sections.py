@@ -125,6 +125,11 @@ def test_co_marketing_plan_of_the_quarter_ahead(sections):
         "3000.00",
         120,
     )
+    assert [(c["name"], c["activity"], c["stage"]) for c in plan["campaigns"]] == [
+        ("Zero-trust series", "Joint webinar", "planned"),
+        ("Dropped series", "Joint webinar", "cancelled"),
+    ]
+    assert (plan["campaign_count"], plan["campaign_leads"]) == (1, 120)
 
 
 def test_growth_plan_gap_to_gold_and_the_business_plan(sections):
