@@ -55,6 +55,7 @@ ZH = {
     "Earnings": "收益",
     "MDF": "市场发展基金",
     "Scorecards": "记分卡",
+    "Reviews": "业务评审",
     "Enablement": "赋能",
     "Onboarding plan": "入驻计划",
     "Certifications": "认证",
