@@ -1,7 +1,7 @@
 """The rulebook's tier arithmetic as pure functions on plain values (RULEBOOK §1, §3)."""
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 
 @dataclass(frozen=True)
@@ -95,17 +95,29 @@ def requirements(tier: TierRequirement, facts: PartnerFacts) -> list[Gap]:
 
 
 def qualifies(tier: TierRequirement, facts: PartnerFacts) -> bool:
-    return all(gap.met for gap in requirements(tier, facts))
+    """Every requirement of ``tier`` met: ``all(gap.met for gap in requirements(...))``,
+    compared directly (the close asks it for every partner and tier)."""
+    return (
+        facts.revenue >= tier.revenue_floor
+        and facts.certified_reps >= tier.certified_reps_required
+        and (
+            not tier.open_registrations_required
+            or facts.open_registrations >= tier.open_registrations_required
+        )
+        and (not tier.new_logos_required or facts.new_logos >= tier.new_logos_required)
+        and (
+            not tier.strategic_wins_required or facts.strategic_wins >= tier.strategic_wins_required
+        )
+    )
 
 
 def qualified_tier(tiers: list[TierRequirement], facts: PartnerFacts) -> TierRequirement:
     """The highest tier whose every requirement is met; the lowest tier if none is."""
     ordered = sorted(tiers, key=lambda tier: tier.rank)
-    best = ordered[0]
-    for tier in ordered:
+    for tier in reversed(ordered):
         if qualifies(tier, facts):
-            best = tier
-    return best
+            return tier
+    return ordered[0]
 
 
 def tier_progress(
@@ -127,19 +139,20 @@ def tier_progress(
 # ---------------------------------------------------------------- quarterly scorecard (§2)
 
 CENT = Decimal("0.01")
+_ZERO = Decimal("0")
+_ONE = Decimal("1")
+_FIVE = Decimal(5)
 
 
 def _round(value: Decimal) -> Decimal:
-    from decimal import ROUND_HALF_UP
-
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _share(have, target) -> Decimal:
     """min(1, have / target) as a Decimal; a target of 0 counts as met."""
     if not target:
-        return Decimal("1")
-    return min(Decimal("1"), Decimal(have) / Decimal(target))
+        return _ONE
+    return min(_ONE, Decimal(have) / Decimal(target))
 
 
 @dataclass(frozen=True)
@@ -212,8 +225,8 @@ def score(inputs: ScoreInputs, weights: ScoringWeights = ScoringWeights()) -> Sc
     if inputs.quarterly_quota > 0:
         revenue = weights.revenue_points * _share(inputs.quarter_revenue, inputs.quarterly_quota)
     else:
-        revenue = Decimal("0")  # quota 0 → 0 points
-    revenue = max(revenue, Decimal("0"))
+        revenue = _ZERO  # quota 0 → 0 points
+    revenue = max(revenue, _ZERO)
     pipeline = weights.pipeline_points * _share(
         inputs.approved_registrations, weights.pipeline_target
     )
@@ -222,12 +235,12 @@ def score(inputs: ScoreInputs, weights: ScoringWeights = ScoringWeights()) -> Sc
     )
     no_data = inputs.csat_responses == 0
     satisfaction = (
-        Decimal("0")
+        _ZERO
         if no_data
         else weights.satisfaction_points
         * Decimal(inputs.csat_total)
         / Decimal(inputs.csat_responses)
-        / Decimal(5)
+        / _FIVE
     )
     engagement = (
         weights.login_days_points * _share(inputs.login_days, weights.login_days_target)
@@ -235,7 +248,7 @@ def score(inputs: ScoreInputs, weights: ScoringWeights = ScoringWeights()) -> Sc
         + weights.events_points * _share(inputs.events, weights.events_target)
     )
     parts = [_round(v) for v in (revenue, pipeline, certification, satisfaction, engagement)]
-    total = sum(parts, Decimal("0"))
+    total = sum(parts, _ZERO)
     return ScoreCard(*parts, total=total, band=band_for(total, weights), csat_no_data=no_data)
 
 
