@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -226,30 +227,74 @@ def score(inputs: ScoreInputs, weights: ScoringWeights = ScoringWeights()) -> Sc
         revenue = weights.revenue_points * _share(inputs.quarter_revenue, inputs.quarterly_quota)
     else:
         revenue = _ZERO  # quota 0 → 0 points
-    revenue = max(revenue, _ZERO)
-    pipeline = weights.pipeline_points * _share(
-        inputs.approved_registrations, weights.pipeline_target
+    revenue = _round(max(revenue, _ZERO))
+    pipeline = _points(
+        weights.pipeline_points, inputs.approved_registrations, weights.pipeline_target
     )
-    certification = weights.certification_points * _share(
-        inputs.certified_reps, inputs.reps_required
+    certification = _points(
+        weights.certification_points, inputs.certified_reps, inputs.reps_required
     )
     no_data = inputs.csat_responses == 0
-    satisfaction = (
-        _ZERO
-        if no_data
-        else weights.satisfaction_points
-        * Decimal(inputs.csat_total)
-        / Decimal(inputs.csat_responses)
-        / _FIVE
+    satisfaction = _satisfaction(
+        weights.satisfaction_points, inputs.csat_total, inputs.csat_responses
     )
-    engagement = (
-        weights.login_days_points * _share(inputs.login_days, weights.login_days_target)
-        + weights.training_points * _share(inputs.trainings, weights.training_target)
-        + weights.events_points * _share(inputs.events, weights.events_target)
+    engagement = _engagement(
+        weights.login_days_points,
+        weights.login_days_target,
+        weights.training_points,
+        weights.training_target,
+        weights.events_points,
+        weights.events_target,
+        inputs.login_days,
+        inputs.trainings,
+        inputs.events,
     )
-    parts = [_round(v) for v in (revenue, pipeline, certification, satisfaction, engagement)]
-    total = sum(parts, _ZERO)
-    return ScoreCard(*parts, total=total, band=band_for(total, weights), csat_no_data=no_data)
+    total = sum((revenue, pipeline, certification, satisfaction, engagement), _ZERO)
+    return ScoreCard(
+        revenue,
+        pipeline,
+        certification,
+        satisfaction,
+        engagement,
+        total=total,
+        band=band_for(total, weights),
+        csat_no_data=no_data,
+    )
+
+
+# The dimensions that depend on counts only: a close scores thousands of partners whose
+# counts repeat, so their rounded points are computed once per distinct count.
+
+
+@lru_cache(maxsize=4096)
+def _points(points: Decimal, have: int, target: int) -> Decimal:
+    return _round(points * _share(have, target))
+
+
+@lru_cache(maxsize=4096)
+def _satisfaction(points: Decimal, total: int, responses: int) -> Decimal:
+    if responses == 0:
+        return _round(_ZERO)
+    return _round(points * Decimal(total) / Decimal(responses) / _FIVE)
+
+
+@lru_cache(maxsize=4096)
+def _engagement(
+    login_points: Decimal,
+    login_target: int,
+    training_points: Decimal,
+    training_target: int,
+    events_points: Decimal,
+    events_target: int,
+    login_days: int,
+    trainings: int,
+    events: int,
+) -> Decimal:
+    return _round(
+        login_points * _share(login_days, login_target)
+        + training_points * _share(trainings, training_target)
+        + events_points * _share(events, events_target)
+    )
 
 
 # ---------------------------------------------------------------- tier decision (§3)
