@@ -233,19 +233,16 @@ def deal_figures(
     submitted_in_quarter = Q(submitted_at__gte=q_low, submitted_at__lt=q_high)
     submitted_recently = Q(submitted_at__gte=r_low, submitted_at__lt=r_high)
     submitted_in_year = Q(submitted_at__gte=y_low, submitted_at__lt=y_high)
-    csat_in_quarter = Q(
-        csat__isnull=False, csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high
-    )
-    csat_in_year = Q(csat__isnull=False, csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high)
+    # CSAT answers recorded in a span: counted and summed over ``csat`` (nulls left out).
+    csat_in_quarter = Q(csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high)
+    csat_in_year = Q(csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high)
+    # Every deal some figure counts, and a few more: the spans merged, the cheapest and
+    # most often true test first (each figure filters exactly for itself).
     counted = (
-        won_in_quarter
-        | won_in_trailing
+        Q(submitted_at__gte=min(q_low, r_low, y_low), submitted_at__lt=max(q_high, r_high, y_high))
+        | won & Q(closed_on__range=(min(quarter[0], trailing[0]), max(quarter[1], trailing[1])))
+        | Q(csat_recorded_at__gte=min(q_low, y_low), csat_recorded_at__lt=max(q_high, y_high))
         | open_now
-        | Q(
-            submitted_at__gte=min(q_low, r_low, y_low), submitted_at__lt=max(q_high, r_high, y_high)
-        )
-        | csat_in_quarter
-        | csat_in_year
     )
     deals = Deal.objects.filter(counted)
     if partner_ids is not None:
@@ -259,13 +256,13 @@ def deal_figures(
             approved_in_quarter=Count(
                 "id", filter=submitted_in_quarter & Q(approved_at__isnull=False)
             ),
-            csat_quarter_n=Count("id", filter=csat_in_quarter),
+            csat_quarter_n=Count("csat", filter=csat_in_quarter),
             csat_quarter_sum=Sum("csat", filter=csat_in_quarter),
             open_registrations=Count("id", filter=open_now),
             latest_submitted=Max("submitted_at", filter=submitted_recently),
             year_registrations=Count("id", filter=submitted_in_year),
             year_direct=Count("id", filter=submitted_in_year & Q(direct_conflict=True)),
-            csat_year_n=Count("id", filter=csat_in_year),
+            csat_year_n=Count("csat", filter=csat_in_year),
             csat_year_sum=Sum("csat", filter=csat_in_year),
         )
         .order_by()

@@ -6,11 +6,13 @@ the results in batches, each batch one transaction, keyed by (partner, quarter) 
 rerun — or a run that crashed half-way — ends with the same rows and no duplicates.
 """
 
+import dataclasses
 import json
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -198,21 +200,16 @@ def quarter_close(
     started = time.perf_counter()
     try:
         tick = time.perf_counter()
-        decided = _compute(parsed)
-        timings["gather_and_score_s"] = round(time.perf_counter() - tick, 3)
-        QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(decided.cards))
+        gathered = _gather(parsed)
+        timings["gather_s"] = round(time.perf_counter() - tick, 3)
+        QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(gathered.partners))
 
         tick = time.perf_counter()
-        _write(close, parsed, decided, by=by, batch_size=batch_size)
-        timings["write_s"] = round(time.perf_counter() - tick, 3)
+        decided = _score_and_write(close, parsed, gathered, by=by, batch_size=batch_size)
+        timings["score_and_write_s"] = round(time.perf_counter() - tick, 3)
 
         tick = time.perf_counter()
-        flags = red_flags_refresh(
-            as_of=parsed.end,
-            notify=notify,
-            partners=decided.still_active(),
-            gathered=decided.gathered,
-        )
+        flags = _close_flags(gathered, decided, notify=notify)
         timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
@@ -234,6 +231,9 @@ def quarter_close(
         _unlock(parsed.label)
     close.refresh_from_db()
     return close
+
+
+# ---------------------------------------------------------------- gathering
 
 
 @dataclass(frozen=True)
@@ -266,6 +266,65 @@ def _program_setups(programs: dict[int, Program], tiers: dict[int, Tier]) -> dic
     return setups
 
 
+def _programs_of(partners: list[PartnerRow]) -> dict[int, Program]:
+    return {
+        program.pk: program
+        for program in Program.objects.filter(pk__in={p.program_id for p in partners})
+    }
+
+
+@dataclass
+class _Gathered:
+    """Every input of the close, gathered once: plain values keyed by partner id."""
+
+    partners: list[PartnerRow]
+    programs: dict[int, Program]
+    setups: dict[int, _ProgramSetup]
+    tiers: dict[int, Tier]
+    figures: dict[int, dict]
+    reps: dict[int, int]
+    engagement: dict[int, dict]
+    strategic: dict[int, int]
+    already: dict[int, int]
+    history: dict[int, tuple]
+    flag_inputs: "_FlagInputs"
+
+
+def _gather(quarter: Quarter) -> _Gathered:
+    """Every active partner's inputs, as of the quarter's last day, with a fixed number of
+    grouped queries: the scores' and tier decisions', and the red flags'."""
+    as_of = quarter.end
+    partners = active_partners()
+    active = active_partner_ids()
+    programs = _programs_of(partners)
+    tiers = {tier.pk: tier for tier in Tier.objects.all()}
+    figures = deal_figures(None, **_figure_spans(as_of, quarter, programs.values()))
+    reps = certified_rep_counts(None, as_of)
+    return _Gathered(
+        partners=partners,
+        programs=programs,
+        setups=_program_setups(programs, tiers),
+        tiers=tiers,
+        figures=figures,
+        reps=reps,
+        engagement=engagement_counts(None, quarter.start, as_of),
+        strategic=strategic_wins_by_partner(active, *trailing_twelve_months(as_of)),
+        already=tiers_before_close(quarter.label),
+        history=scorecard_history(active, [q.label for q in quarter.trailing(4)[:-1]]),
+        flag_inputs=_FlagInputs.as_of_day(
+            as_of,
+            programs,
+            figures=figures,
+            reps=reps,
+            lapsed=lapsed_certification_partners(active, as_of),
+            reps_required={pk: tier.certified_reps_required for pk, tier in tiers.items()},
+        ),
+    )
+
+
+# ---------------------------------------------------------------- scoring
+
+
 # A scorecard as the close writes it, in the order of these columns.
 _CARD_COLUMNS = (
     ("partner_id", "bigint"),
@@ -284,6 +343,7 @@ _CARD_COLUMNS = (
     ("band", "text"),
     ("csat_no_data", "boolean"),
 )
+_PARTNER, _DECISION, _TIER_AFTER, _TOTAL = 0, 4, 5, 12
 # A tier change: partner, from, to, cause, reason.
 _CHANGE_COLUMNS = (
     ("partner_id", "bigint"),
@@ -292,29 +352,13 @@ _CHANGE_COLUMNS = (
     ("cause", "text"),
     ("reason", "text"),
 )
-_PARTNER = 0
-_TIER_AFTER = 5
-_DECISION = 4
-_TOTAL = 12
-
-
-@dataclass
-class _Decided:
-    """What the close decided, before it is written: rows in the columns above."""
-
-    partners: list[PartnerRow]
-    cards: list[tuple]
-    changes: list[tuple]
-    gathered: dict
-
-    def still_active(self) -> list[PartnerRow]:
-        """The partners as the close leaves them (for the red flags): tier after, exits out."""
-        return [
-            partner._replace(tier_id=card[_TIER_AFTER])
-            for partner, card in zip(self.partners, self.cards, strict=True)
-            if card[_DECISION] != rules.Action.EXIT
-        ]
-
+# What a partner row takes from its scorecard.
+_PARTNER_COLUMNS = (
+    ("partner_id", "bigint"),
+    ("tier_after_id", "bigint"),
+    ("decision", "text"),
+    ("total", "numeric"),
+)
 
 _JSON = json.JSONEncoder(separators=(",", ":"))
 _NO_FIGURES: dict = {}
@@ -322,32 +366,26 @@ _NO_ENGAGEMENT = {"login_days": 0, "trainings": 0, "events": 0}
 _ZERO = Decimal("0")
 
 
-def _compute(quarter: Quarter) -> _Decided:
-    """Gather every active partner's inputs with a fixed number of grouped queries, then
-    score and decide each partner in memory, on plain values."""
-    partners = active_partners()
-    active = active_partner_ids()
-    programs = {
-        program.pk: program
-        for program in Program.objects.filter(pk__in={p.program_id for p in partners})
-    }
-    tiers = {tier.pk: tier for tier in Tier.objects.all()}
-    setups = _program_setups(programs, tiers)
-    figures = deal_figures(None, **_figure_spans(quarter.end, quarter, programs.values()))
-    reps = certified_rep_counts(None, quarter.end)
-    engagement = engagement_counts(None, quarter.start, quarter.end)
-    strategic = strategic_wins_by_partner(active, *trailing_twelve_months(quarter.end))
-    already = tiers_before_close(quarter.label)
-    history = scorecard_history(active, [q.label for q in quarter.trailing(4)[:-1]])
-
+def _decide(gathered: _Gathered, partners: list[PartnerRow]) -> tuple[list, list, list]:
+    """Score and decide ``partners`` in memory, on plain values, and find the red flags of
+    those that stay: their scorecards and tier changes as rows in the columns above, and
+    their flags as (partner id, kind). Reads nothing from the database."""
+    setups, tiers, figures, reps = (
+        gathered.setups,
+        gathered.tiers,
+        gathered.figures,
+        gathered.reps,
+    )
+    engagement, strategic = gathered.engagement, gathered.strategic
+    already, history, flag_inputs = gathered.already, gathered.history, gathered.flag_inputs
     score, qualified_tier, qualifies, decide_tier = (
         rules.score,
         rules.qualified_tier,
         rules.qualifies,
         rules.decide_tier,
     )
-    stay = rules.Action.STAY
-    cards, changes = [], []
+    stay, exit_ = rules.Action.STAY, rules.Action.EXIT
+    cards, changes, flags = [], [], []
     for partner in partners:
         pk = partner.pk
         setup = setups[partner.program_id]
@@ -439,7 +477,9 @@ def _compute(quarter: Quarter) -> _Decided:
                     _why(decision, qualified, card),
                 )
             )
-    return _Decided(partners, cards, changes, {"figures": figures, "reps": reps})
+        if decision.action != exit_:
+            flags.extend((pk, kind) for kind in flag_inputs.flags_of(partner, tier_after.pk))
+    return cards, changes, flags
 
 
 def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
@@ -450,6 +490,9 @@ def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
         f"(qualifies for {qualified.name}).",
         rules.Action.EXIT: "Below the entry tier's requirements at four consecutive closes.",
     }.get(decision.action, "")
+
+
+# ---------------------------------------------------------------- writing
 
 
 _CARDS_SQL = """
@@ -505,47 +548,94 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _write(close, quarter: Quarter, decided: _Decided, *, by: User | None, batch_size: int):
-    """Store the close batch by batch, each batch one transaction of a few set-wise
-    statements: upsert its scorecards, add its tier changes (once per partner and
-    quarter), and copy the tier after, exit and latest score onto its partners."""
-    label = quarter.label
+@dataclass
+class _Batch:
+    """One batch of the close, decided and ready to store: its statements, each
+    partner's tier after the close and decision, and the red flags found."""
+
+    size: int
+    statements: list[tuple[str, list]]
+    after: list[tuple[int, tuple[int, str]]]
+    flags: list[tuple[int, str]]
+
+
+def _prepare_batch(
+    gathered: _Gathered, partners: list[PartnerRow], *, label: str, by_id: int | None, now
+) -> _Batch:
+    """Decide ``partners`` and prepare the statements that store them: upsert their
+    scorecards, add their tier changes (once per partner and quarter), copy the tier
+    after, exit and latest score onto them. Reads nothing from the database."""
+    cards, changes, flags = _decide(gathered, partners)
+    rows, params = rows_source(_CARD_COLUMNS, cards)
+    statements = [
+        (_CARDS_SQL.format(scorecard=_table(Scorecard), rows=rows), [label, now, *params])
+    ]
+    if changes:
+        rows, params = rows_source(_CHANGE_COLUMNS, changes)
+        sql = _CHANGES_SQL.format(tierchange=_table(TierChange), rows=rows)
+        statements.append((sql, [label, by_id, now, *params]))
+    rows, params = rows_source(
+        _PARTNER_COLUMNS, [(c[_PARTNER], c[_TIER_AFTER], c[_DECISION], c[_TOTAL]) for c in cards]
+    )
+    statements.append(
+        (
+            _PARTNERS_SQL.format(partner=_table(Partner), rows=rows),
+            [rules.Action.EXIT, PartnerStatus.EXITED, label, label, label, *params],
+        )
+    )
+    after = [(c[_PARTNER], (c[_TIER_AFTER], c[_DECISION])) for c in cards]
+    return _Batch(len(cards), statements, after, flags)
+
+
+@dataclass
+class _Decided:
+    """What the close decided and stored: each partner's tier after and decision, and the
+    red flags of the partners that stay."""
+
+    after: dict[int, tuple[int, str]]
+    flags: set[tuple[int, str]]
+
+
+def _score_and_write(
+    close, quarter: Quarter, gathered: _Gathered, *, by: User | None, batch_size: int
+) -> _Decided:
+    """Decide and store the close batch by batch, each batch one transaction.
+
+    Deciding a batch is pure Python on what was gathered, and storing one is mostly
+    waiting for the database: a second thread decides the next batches meanwhile. It
+    never touches the database (this thread's connection and transactions stay here).
+    """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    changes_by_partner = {change[_PARTNER]: change for change in decided.changes}
-    cards_sql = _CARDS_SQL.format(scorecard=_table(Scorecard), rows="{rows}")
-    changes_sql = _CHANGES_SQL.format(tierchange=_table(TierChange), rows="{rows}")
-    partners_sql = _PARTNERS_SQL.format(partner=_table(Partner), rows="{rows}")
-    for start in range(0, len(decided.cards), batch_size):
-        batch = decided.cards[start : start + batch_size]
-        with transaction.atomic(), connection.cursor() as cursor:
-            rows, params = rows_source(_CARD_COLUMNS, batch)
-            cursor.execute(cards_sql.format(rows=rows), [label, now, *params])
-            batch_changes = [
-                changes_by_partner[card[_PARTNER]]
-                for card in batch
-                if card[_PARTNER] in changes_by_partner
-            ]
-            if batch_changes:
-                rows, params = rows_source(_CHANGE_COLUMNS, batch_changes)
-                cursor.execute(
-                    changes_sql.format(rows=rows), [label, by.pk if by else None, now, *params]
-                )
-            rows, params = rows_source(
-                (
-                    ("partner_id", "bigint"),
-                    ("tier_after_id", "bigint"),
-                    ("decision", "text"),
-                    ("total", "numeric"),
-                ),
-                [(c[_PARTNER], c[_TIER_AFTER], c[_DECISION], c[_TOTAL]) for c in batch],
+    partners = gathered.partners
+    decided = _Decided(after={}, flags=set())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarter-close") as decider:
+        pending = [
+            decider.submit(
+                _prepare_batch,
+                gathered,
+                partners[start : start + batch_size],
+                label=quarter.label,
+                by_id=by.pk if by else None,
+                now=now,
             )
-            cursor.execute(
-                partners_sql.format(rows=rows),
-                [rules.Action.EXIT, PartnerStatus.EXITED, label, label, label, *params],
-            )
-            QuarterClose.objects.filter(pk=close.pk).update(
-                partners_done=F("partners_done") + len(batch), heartbeat_at=timezone.now()
-            )
+            for start in range(0, len(partners), batch_size)
+        ]
+        try:
+            for future in pending:
+                batch = future.result()
+                with transaction.atomic(), connection.cursor() as cursor:
+                    for sql, params in batch.statements:
+                        cursor.execute(sql, params)
+                    QuarterClose.objects.filter(pk=close.pk).update(
+                        partners_done=F("partners_done") + batch.size,
+                        heartbeat_at=timezone.now(),
+                    )
+                decided.after.update(batch.after)
+                decided.flags.update(batch.flags)
+        finally:
+            for future in pending:
+                future.cancel()  # after a failure, decide no more
+    return decided
 
 
 # ---------------------------------------------------------------- red flags
@@ -562,6 +652,96 @@ def _figure_spans(as_of: date, quarter: Quarter, programs) -> dict:
         "recent": (as_of - timedelta(days=window - 1), as_of),
         "year": (as_of - timedelta(days=364), as_of),
     }
+
+
+@dataclass(frozen=True)
+class _FlagInputs:
+    """What the red flags read as of one day (RULEBOOK §8), for every partner."""
+
+    as_of: date
+    figures: dict[int, dict]  # deal_figures
+    reps: dict[int, int]  # certified reps
+    lapsed: set[int]  # partners with a lapsed certification
+    reps_required: dict[int, int]  # by tier id
+    limits: dict[int, rules.FlagThresholds]  # by program id
+    recent_from: dict[int, datetime]  # by program id: a registration since then is recent
+
+    @classmethod
+    def as_of_day(cls, as_of: date, programs: dict[int, Program], **read) -> "_FlagInputs":
+        limits = {pk: _thresholds(program) for pk, program in programs.items()}
+        # Recent: submitted on a day (site time) after as_of minus the no-deal days.
+        recent_from = {
+            pk: day_span(as_of - timedelta(days=limit.no_deal_days - 1), as_of)[0]
+            for pk, limit in limits.items()
+        }
+        return cls(as_of=as_of, limits=limits, recent_from=recent_from, **read)
+
+    def flags_of(self, partner: PartnerRow, tier_id: int) -> set[str]:
+        """The flags whose condition holds for ``partner`` holding the tier ``tier_id``."""
+        mine = self.figures.get(partner.pk, _NO_FIGURES)
+        latest = mine.get("latest_submitted")
+        facts = rules.FlagFacts(
+            active_days=(self.as_of - partner.started_on).days,
+            registrations_recent=1
+            if latest and latest >= self.recent_from[partner.program_id]
+            else 0,
+            certified_reps=self.reps.get(partner.pk, 0),
+            reps_required=self.reps_required[tier_id],
+            has_lapsed_certification=partner.pk in self.lapsed,
+            csat_responses_year=mine.get("csat_year_n", 0),
+            csat_total_year=mine.get("csat_year_sum") or 0,
+            registrations_year=mine.get("year_registrations", 0),
+            direct_conflicts_year=mine.get("year_direct", 0),
+        )
+        return rules.red_flags(facts, self.limits[partner.program_id])
+
+    def wanted(self, partners: list[PartnerRow]) -> set[tuple[int, str]]:
+        return {(p.pk, kind) for p in partners for kind in self.flags_of(p, p.tier_id)}
+
+
+def red_flags_refresh(*, as_of: date | None = None, notify: bool = True) -> dict:
+    """Open and resolve red flags for every active partner as of a day (RULEBOOK §8).
+
+    New flags notify the partner's channel manager; ``no_recent_deal`` also gives the
+    manager an outreach task. Safe to run twice at once: at most one flag is open per
+    partner and kind (a database constraint), and a flag's task is unique to it.
+    """
+    as_of = as_of or timezone.localdate()
+    partners = active_partners()
+    programs = _programs_of(partners)
+    given = _FlagInputs.as_of_day(
+        as_of,
+        programs,
+        figures=deal_figures(
+            None, **_figure_spans(as_of, Quarter.containing(as_of), programs.values())
+        ),
+        reps=certified_rep_counts(None, as_of),
+        lapsed=lapsed_certification_partners(active_partner_ids(), as_of),
+        reps_required=dict(Tier.objects.values_list("pk", "certified_reps_required")),
+    )
+    return _apply_flags(as_of, partners, programs, given.wanted(partners), notify=notify)
+
+
+def _close_flags(gathered: _Gathered, decided: _Decided, *, notify: bool) -> dict:
+    """The close's red flags, as of the quarter's last day, for the partners as the close
+    leaves them: the same a refresh on that day would raise right after the close.
+
+    They were found with each partner's decision, from the inputs gathered for the
+    scores. A lapsed certification counts only when its holder has no current one at an
+    active partner: if a partner exited at this close, that is asked again.
+    """
+    given = gathered.flag_inputs
+    staying = [
+        partner._replace(tier_id=decided.after[partner.pk][0])
+        for partner in gathered.partners
+        if decided.after[partner.pk][1] != rules.Action.EXIT
+    ]
+    wanted = decided.flags
+    if len(staying) < len(gathered.partners):
+        lapsed = lapsed_certification_partners(active_partner_ids(), given.as_of)
+        if lapsed != given.lapsed:
+            wanted = dataclasses.replace(given, lapsed=lapsed).wanted(staying)
+    return _apply_flags(given.as_of, staying, gathered.programs, wanted, notify=notify)
 
 
 _RESOLVE_SQL = """
@@ -585,71 +765,6 @@ FROM {rows}
 WHERE true
 ON CONFLICT DO NOTHING
 """
-
-
-def red_flags_refresh(
-    *,
-    as_of: date | None = None,
-    notify: bool = True,
-    partners: list[PartnerRow] | None = None,
-    gathered: dict | None = None,
-) -> dict:
-    """Open and resolve red flags for every active partner as of a day (RULEBOOK §8).
-
-    New flags notify the partner's channel manager; ``no_recent_deal`` also gives the
-    manager an outreach task. Safe to run twice at once: at most one flag is open per
-    partner and kind (a database constraint), and a flag's task is unique to it.
-
-    The quarter close passes the partners as it leaves them and the deal figures and
-    certified reps it gathered as of the same day; the daily refresh reads them.
-    """
-    as_of = as_of or timezone.localdate()
-    active = active_partner_ids()
-    if partners is None:
-        partners = active_partners()
-    programs = {
-        program.pk: program
-        for program in Program.objects.filter(pk__in={p.program_id for p in partners})
-    }
-    required = dict(
-        Tier.objects.filter(pk__in={p.tier_id for p in partners}).values_list(
-            "pk", "certified_reps_required"
-        )
-    )
-    if gathered is None:
-        spans = _figure_spans(as_of, Quarter.containing(as_of), programs.values())
-        gathered = {
-            "figures": deal_figures(None, **spans),
-            "reps": certified_rep_counts(None, as_of),
-        }
-    figures, reps = gathered["figures"], gathered["reps"]
-    lapsed = lapsed_certification_partners(active, as_of)
-    limits = {pk: _thresholds(program) for pk, program in programs.items()}
-    # A registration is recent when submitted on a day (site time) after as_of minus the
-    # program's no-deal days: from the start of the day after that.
-    recent_from = {
-        pk: day_span(as_of - timedelta(days=limit.no_deal_days - 1), as_of)[0]
-        for pk, limit in limits.items()
-    }
-    wanted: set[tuple[int, str]] = set()
-    for partner in partners:
-        mine = figures.get(partner.pk, _NO_FIGURES)
-        mine_limits = limits[partner.program_id]
-        latest = mine.get("latest_submitted")
-        facts = rules.FlagFacts(
-            active_days=(as_of - partner.started_on).days,
-            registrations_recent=1 if latest and latest >= recent_from[partner.program_id] else 0,
-            certified_reps=reps.get(partner.pk, 0),
-            reps_required=required[partner.tier_id],
-            has_lapsed_certification=partner.pk in lapsed,
-            csat_responses_year=mine.get("csat_year_n", 0),
-            csat_total_year=mine.get("csat_year_sum") or 0,
-            registrations_year=mine.get("year_registrations", 0),
-            direct_conflicts_year=mine.get("year_direct", 0),
-        )
-        for kind in rules.red_flags(facts, mine_limits):
-            wanted.add((partner.pk, kind))
-    return _apply_flags(as_of, partners, programs, wanted, notify=notify)
 
 
 def _apply_flags(as_of: date, partners: list[PartnerRow], programs, wanted, *, notify) -> dict:
@@ -732,12 +847,13 @@ def _apply_flags(as_of: date, partners: list[PartnerRow], programs, wanted, *, n
 
 
 def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:
+    labels = dict(RedFlagKind.choices)
     by_manager = defaultdict(list)
     for partner, kind in flags:
         if partner.manager_email:
             by_manager[partner.manager_email].append((partner, kind))
     for email, items in by_manager.items():
-        lines = "\n".join(f"- {partner.name}: {RedFlagKind(kind).label}" for partner, kind in items)
+        lines = "\n".join(f"- {partner.name}: {labels[kind]}" for partner, kind in items)
         subject = f"{len(items)} new red flag(s) on your partners"
         body = f"New red flags on your partners:\n\n{lines}\n"
         transaction.on_commit(

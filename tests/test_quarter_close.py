@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from enablement.models import EventAttendance, LoginDay, TrainingCompletion
-from partners.models import OutreachTask, Partner, RedFlag, TierChange
+from partners.models import OutreachTask, Partner, RedFlag, Tier, TierChange
 from scoring import services
 from scoring.models import QuarterClose, Scorecard
 from tests.factories import (
@@ -17,6 +17,7 @@ from tests.factories import (
     DealFactory,
     PartnerFactory,
     PartnerUserFactory,
+    ScorecardFactory,
     WonDealFactory,
     default_tier,
 )
@@ -405,3 +406,33 @@ def test_the_close_raises_the_flags_the_daily_refresh_raises_on_the_quarters_las
     services.red_flags_refresh(as_of=date(2026, 6, 30))
     assert _open_flags_and_tasks() == from_close
     assert services.red_flags_refresh(as_of=date(2026, 6, 30)) == {"opened": 0, "resolved": 0}
+
+
+def test_a_partner_exiting_at_the_close_no_longer_vouches_for_its_peoples_certifications(clock):
+    """A lapsed certification counts when its holder has no current one at an active
+    partner: after the close, the partner that exits no longer counts, and the close's
+    flags are those of a refresh right after it."""
+    Tier.objects.filter(program__is_default=True, slug="registered").update(revenue_floor=1)
+    leaving = PartnerFactory(tier=default_tier("registered"), started_on=date(2024, 1, 1))
+    for quarter in ("2025Q3", "2025Q4", "2026Q1"):
+        ScorecardFactory(partner=leaving, quarter=quarter, meets_lowest=False)
+    person = PartnerUserFactory(partner=leaving).user
+    CertificationFactory(partner=leaving, user=person, issued_on=date(2026, 1, 1))
+    staying = PartnerFactory(tier=default_tier("silver"), started_on=date(2024, 1, 1))
+    ScorecardFactory(partner=staying, quarter="2026Q1")  # qualified silver then: no demotion
+    WonDealFactory(partner=staying, partner_credit=Decimal("60000"), closed_on=date(2026, 5, 1))
+    CertificationFactory(  # earned at the partner the person has since left
+        partner=staying, user=person, issued_on=date(2024, 1, 1), expires_on=date(2026, 3, 1)
+    )
+
+    services.quarter_close(quarter="2026Q2")
+
+    leaving.refresh_from_db()
+    assert leaving.status == "exited"
+    from_close = _open_flags_and_tasks()
+    assert (staying.pk, "cert_lapsed") in from_close[0]
+    assert not any(pid == leaving.pk for pid, _ in from_close[0])
+    RedFlag.objects.all().delete()
+    OutreachTask.objects.all().delete()
+    services.red_flags_refresh(as_of=date(2026, 6, 30))
+    assert _open_flags_and_tasks() == from_close
