@@ -53,7 +53,7 @@ from .queries import (
 )
 from .rules import PartnerFacts
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 2000  # partners per transaction; the admin shows progress batch by batch
 STALE_AFTER = timedelta(minutes=15)  # a running close with no heartbeat since is taken over
 
 
@@ -730,17 +730,15 @@ def _close_flags(gathered: _Gathered, decided: _Decided, *, notify: bool) -> dic
     scores. A lapsed certification counts only when its holder has no current one at an
     active partner: if a partner exited at this close, that is asked again.
     """
-    given = gathered.flag_inputs
-    staying = [
-        partner._replace(tier_id=decided.after[partner.pk][0])
-        for partner in gathered.partners
-        if decided.after[partner.pk][1] != rules.Action.EXIT
-    ]
+    given, after = gathered.flag_inputs, decided.after
+    staying = [p for p in gathered.partners if after[p.pk][1] != rules.Action.EXIT]
     wanted = decided.flags
     if len(staying) < len(gathered.partners):
         lapsed = lapsed_certification_partners(active_partner_ids(), given.as_of)
         if lapsed != given.lapsed:
-            wanted = dataclasses.replace(given, lapsed=lapsed).wanted(staying)
+            wanted = dataclasses.replace(given, lapsed=lapsed).wanted(
+                [p._replace(tier_id=after[p.pk][0]) for p in staying]
+            )
     return _apply_flags(given.as_of, staying, gathered.programs, wanted, notify=notify)
 
 
