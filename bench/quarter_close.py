@@ -35,12 +35,12 @@ It then closes the last full quarter before today with ``scoring.services.quarte
 three times: (1) the first close — wall time, its timings, the SQL it ran (the query count
 from CaptureQueriesContext, plus every statement's time from an execute wrapper, the
 slowest listed) and the process's peak RSS before and after; (2) a rerun — its time, a
-breakdown by step (wall and SQL time of the gathering functions, the bulk writes and the
-red-flag refresh) and whether the scorecards are unchanged (a checksum of partner, total,
-band, decision and tier after); (3) another rerun under tracemalloc, for the peak of
-Python allocations (tracemalloc slows Python down, so that run is not held against the
-targets). The tables a close writes are VACUUM ANALYZEd between runs, as autovacuum
-would. It EXPLAIN ANALYZEs the slowest SELECT of the first close, then times ONE
+breakdown by step (wall and SQL time of the gathering functions, of the batches scored and
+written, and of the red flags) and whether the scorecards are unchanged (a checksum of
+partner, total, band, decision and tier after); (3) another rerun under tracemalloc, for
+the peak of Python allocations (tracemalloc slows Python down, so that run is not held
+against the targets). The tables a close writes are VACUUM ANALYZEd between runs, as
+autovacuum would. It EXPLAIN ANALYZEs the slowest SELECT of the first close, then times ONE
 hand-written SQL statement (the floor: one pass over deals plus the enablement tables)
 computing every active partner's scorecard inputs on the same data, checks them against
 the inputs stored on the scorecards, and prints whether the targets hold: close <= 60 s,
@@ -562,6 +562,13 @@ class Steps:
     SERVICES = (
         "_compute",
         "_write",
+        "_gather",
+        "_score_and_write",
+        "_close_flags",
+        "_apply_flags",
+        "active_partners",
+        "tiers_before_close",
+        "scorecard_history",
         "red_flags_refresh",
         "revenue_by_partner",
         "approved_registrations_by_partner",

@@ -213,7 +213,7 @@ def pipeline_by_partner(partner_ids: Iterable[int], as_of: date) -> dict[int, di
     }
 
 
-def _span(start: date, end: date) -> tuple[datetime, datetime]:
+def day_span(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00, the day after end 00:00) in the site's time zone, for datetime columns."""
     from datetime import time, timedelta
 
@@ -227,7 +227,7 @@ def _span(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def deal_figures(
-    partner_ids,
+    partner_ids=None,
     *,
     quarter: tuple[date, date],
     trailing: tuple[date, date],
@@ -238,38 +238,54 @@ def deal_figures(
     """Every deal-based input of the quarter close and of the red flags, per partner, in
     one grouped pass over the deals (conditional aggregates).
 
-    ``partner_ids`` may be a list or a queryset of ids (used as a subquery).
+    ``partner_ids`` may be a list or a queryset of ids (used as a subquery); ``None``: every
+    partner with a deal that counts (the caller picks the partners it needs, which spares
+    the pass a join). ``latest_submitted`` is the latest registration submitted within
+    ``recent`` (``None`` if there is none). Only the deals that some figure counts are
+    aggregated.
     """
     from django.db.models import Max
 
-    q_low, q_high = _span(*quarter)
-    _, r_high = _span(*recent)
-    y_low, y_high = _span(*year)
+    q_low, q_high = day_span(*quarter)
+    r_low, r_high = day_span(*recent)
+    y_low, y_high = day_span(*year)
     won = Q(status=DealStatus.WON)
+    won_in_quarter = won & Q(closed_on__range=quarter)
+    won_in_trailing = won & Q(closed_on__range=trailing)
     open_now = Q(status__in=OPEN_STATUSES) & (Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
     submitted_in_quarter = Q(submitted_at__gte=q_low, submitted_at__lt=q_high)
+    submitted_recently = Q(submitted_at__gte=r_low, submitted_at__lt=r_high)
     submitted_in_year = Q(submitted_at__gte=y_low, submitted_at__lt=y_high)
-    csat_in_quarter = Q(
-        csat__isnull=False, csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high
+    # CSAT answers recorded in a span: counted and summed over ``csat`` (nulls left out).
+    csat_in_quarter = Q(csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high)
+    csat_in_year = Q(csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high)
+    # Every deal some figure counts, and a few more: the spans merged, the cheapest and
+    # most often true test first (each figure filters exactly for itself).
+    counted = (
+        Q(submitted_at__gte=min(q_low, r_low, y_low), submitted_at__lt=max(q_high, r_high, y_high))
+        | won & Q(closed_on__range=(min(quarter[0], trailing[0]), max(quarter[1], trailing[1])))
+        | Q(csat_recorded_at__gte=min(q_low, y_low), csat_recorded_at__lt=max(q_high, y_high))
+        | open_now
     )
-    csat_in_year = Q(csat__isnull=False, csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high)
+    deals = Deal.objects.filter(counted)
+    if partner_ids is not None:
+        deals = deals.filter(partner_id__in=partner_ids)
     rows = (
-        Deal.objects.filter(partner_id__in=partner_ids)
-        .values("partner_id")
+        deals.values("partner_id")
         .annotate(
-            quarter_revenue=Sum("partner_credit", filter=won & Q(closed_on__range=quarter)),
-            trailing_revenue=Sum("partner_credit", filter=won & Q(closed_on__range=trailing)),
-            new_logos=Count("id", filter=won & Q(closed_on__range=trailing, deal_type="new_logo")),
+            quarter_revenue=Sum("partner_credit", filter=won_in_quarter),
+            trailing_revenue=Sum("partner_credit", filter=won_in_trailing),
+            new_logos=Count("id", filter=won_in_trailing & Q(deal_type="new_logo")),
             approved_in_quarter=Count(
                 "id", filter=submitted_in_quarter & Q(approved_at__isnull=False)
             ),
-            csat_quarter_n=Count("id", filter=csat_in_quarter),
+            csat_quarter_n=Count("csat", filter=csat_in_quarter),
             csat_quarter_sum=Sum("csat", filter=csat_in_quarter),
             open_registrations=Count("id", filter=open_now),
-            latest_submitted=Max("submitted_at", filter=Q(submitted_at__lt=r_high)),
+            latest_submitted=Max("submitted_at", filter=submitted_recently),
             year_registrations=Count("id", filter=submitted_in_year),
             year_direct=Count("id", filter=submitted_in_year & Q(direct_conflict=True)),
-            csat_year_n=Count("id", filter=csat_in_year),
+            csat_year_n=Count("csat", filter=csat_in_year),
             csat_year_sum=Sum("csat", filter=csat_in_year),
         )
         .order_by()
@@ -292,7 +308,7 @@ def strategic_wins_by_partner(partner_ids, start: date, end: date) -> dict[int, 
     rows = (
         Deal.objects.filter(
             Exists(strategic),
-            partner_id__in=list(partner_ids),
+            partner_id__in=partner_ids if isinstance(partner_ids, QuerySet) else list(partner_ids),
             status=DealStatus.WON,
             closed_on__range=(start, end),
         )

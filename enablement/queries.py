@@ -10,24 +10,32 @@ from partners.queries import scope_to_user
 from .models import Certification
 
 
+def _for_partners(queryset: QuerySet, partner_ids: Iterable[int] | QuerySet | None) -> QuerySet:
+    """``queryset`` limited to the partners: a list of ids, a queryset of ids (read as a
+    subquery), or ``None`` for every partner (the caller picks the ones it needs, which
+    spares the grouped query a join)."""
+    if partner_ids is None:
+        return queryset
+    ids = partner_ids if isinstance(partner_ids, QuerySet) else list(partner_ids)
+    return queryset.filter(partner_id__in=ids)
+
+
 def current_certifications(as_of: date) -> QuerySet[Certification]:
     """Certifications current on ``as_of``: issued on or before it, expiring after it."""
     return Certification.objects.filter(issued_on__lte=as_of, expires_on__gt=as_of)
 
 
-def certified_rep_counts(partner_ids: Iterable[int], as_of: date) -> dict[int, int]:
+def certified_rep_counts(
+    partner_ids: Iterable[int] | QuerySet | None, as_of: date
+) -> dict[int, int]:
     """Certified reps per partner on ``as_of`` (RULEBOOK §1): one grouped query.
 
     Only people still working for the partner count: a person who left takes
-    their certifications with them.
+    their certifications with them. ``partner_ids``: as ``_for_partners`` takes them.
     """
     rows = (
-        current_certifications(as_of)
-        .filter(
-            partner_id__in=list(partner_ids),
-            user__is_active=True,
-            user__membership__partner_id=F("partner_id"),
-        )
+        _for_partners(current_certifications(as_of), partner_ids)
+        .filter(user__is_active=True, user__membership__partner_id=F("partner_id"))
         .values("partner_id")
         .annotate(reps=Count("user_id", distinct=True))
     )
@@ -57,38 +65,49 @@ def certifications_visible_to(user) -> QuerySet[Certification]:
     )
 
 
-def engagement_counts(partner_ids: Iterable[int], start: date, end: date) -> dict[int, dict]:
+def engagement_counts(
+    partner_ids: Iterable[int] | QuerySet | None, start: date, end: date
+) -> dict[int, dict]:
     """Per partner, in [start, end]: distinct portal-login days, trainings, events.
 
-    Three grouped queries, whatever the number of partners.
+    Three grouped queries, whatever the number of partners. ``partner_ids``: as
+    ``_for_partners`` takes them; a partner with none of the three is left out.
     """
     from .models import EventAttendance, LoginDay, TrainingCompletion
 
-    ids = list(partner_ids)
-    result: dict[int, dict] = {pid: {"login_days": 0, "trainings": 0, "events": 0} for pid in ids}
+    result: dict[int, dict] = {}
     for model, field, key in (
         (LoginDay, "day", "login_days"),
         (TrainingCompletion, "completed_on", "trainings"),
         (EventAttendance, "attended_on", "events"),
     ):
         rows = (
-            model.objects.filter(partner_id__in=ids, **{f"{field}__range": (start, end)})
+            _for_partners(model.objects.filter(**{f"{field}__range": (start, end)}), partner_ids)
             .values("partner_id")
             .annotate(n=Count(field, distinct=True) if key == "login_days" else Count("id"))
+            .values_list("partner_id", "n")
         )
-        for row in rows:
-            result[row["partner_id"]][key] = row["n"]
+        for partner_id, n in rows:
+            counts = result.get(partner_id)
+            if counts is None:
+                counts = result[partner_id] = {"login_days": 0, "trainings": 0, "events": 0}
+            counts[key] = n
     return result
 
 
-def lapsed_certification_partners(partner_ids: Iterable[int], as_of: date) -> set[int]:
-    """Partners with a person whose certification has expired and who holds no current one."""
-    ids = list(partner_ids)
+def lapsed_certification_partners(partner_ids: Iterable[int] | QuerySet, as_of: date) -> set[int]:
+    """Partners with a person whose certification has expired and who holds no current one.
+
+    A current certification at any of the given partners counts. ``partner_ids``: ids, or a
+    queryset of them.
+    """
+    ids = partner_ids if isinstance(partner_ids, QuerySet) else list(partner_ids)
     current = current_certifications(as_of).filter(partner_id__in=ids).values("user_id")
     return set(
         Certification.objects.filter(partner_id__in=ids, expires_on__lte=as_of)
         .exclude(user_id__in=current)
         .values_list("partner_id", flat=True)
+        .order_by()
         .distinct()
     )
 

@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
@@ -16,15 +17,16 @@ from deals.queries import (
     strategic_wins_by_partner,
 )
 from enablement.queries import certified_rep_counts
-from partners.models import Partner, Program
+from partners.models import Partner, PartnerStatus, Program
 from prm.quarters import Quarter, trailing_twelve_months
 
 from . import qbr_rules
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
 
 
-def tier_requirements(program: Program) -> list[TierRequirement]:
-    """The program's tiers as plain values; uses ``program.tiers`` (prefetch it)."""
+def tier_requirements(program: Program, tiers: Iterable | None = None) -> list[TierRequirement]:
+    """The program's tiers as plain values; uses ``program.tiers`` (prefetch it) unless the
+    caller passes them."""
     return [
         TierRequirement(
             slug=tier.slug,
@@ -36,8 +38,75 @@ def tier_requirements(program: Program) -> list[TierRequirement]:
             new_logos_required=tier.new_logos_required,
             strategic_wins_required=tier.strategic_wins_required,
         )
-        for tier in program.tiers.all()
+        for tier in (program.tiers.all() if tiers is None else tiers)
     ]
+
+
+class PartnerRow(NamedTuple):
+    """What the quarter close and the red flags need of a partner, as plain values."""
+
+    pk: int
+    name: str
+    program_id: int
+    tier_id: int
+    annual_quota: Decimal | None
+    started_on: date
+    channel_manager_id: int | None
+    manager_email: str | None
+
+
+def active_partners() -> list[PartnerRow]:
+    """Every active partner, by id: one query, no model instances (the close reads them all)."""
+    rows = (
+        Partner.objects.filter(status=PartnerStatus.ACTIVE)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "name",
+            "program_id",
+            "tier_id",
+            "annual_quota",
+            "started_on",
+            "channel_manager_id",
+            "channel_manager__email",
+        )
+    )
+    return [PartnerRow._make(row) for row in rows]
+
+
+def active_partner_ids() -> QuerySet:
+    """The ids of the active partners, as a subquery for grouped reads."""
+    return Partner.objects.filter(status=PartnerStatus.ACTIVE).values("pk")
+
+
+def scorecard_history(
+    partner_ids: QuerySet, labels: list[str]
+) -> dict[int, tuple[tuple[int, ...], tuple[bool, ...]]]:
+    """Per partner, from its scorecards of ``labels`` (most recent first): the rank of the
+    tier it qualified for, and whether it met the lowest tier's requirements."""
+    from .models import Scorecard
+
+    rows = (
+        Scorecard.objects.filter(partner_id__in=partner_ids, quarter__in=labels)
+        .order_by("partner_id", "-quarter")
+        .values_list("partner_id", "qualified_tier__rank", "meets_lowest")
+    )
+    ranks: dict[int, list[int]] = {}
+    meets: dict[int, list[bool]] = {}
+    for partner_id, rank, meets_lowest in rows:
+        if partner_id not in ranks:
+            ranks[partner_id], meets[partner_id] = [], []
+        ranks[partner_id].append(rank)
+        meets[partner_id].append(meets_lowest)
+    return {pid: (tuple(ranks[pid]), tuple(meets[pid])) for pid in ranks}
+
+
+def tiers_before_close(label: str) -> dict[int, int]:
+    """The tier each partner held before the close of ``label``, from the scorecards a
+    previous run of that close wrote (empty at the first run)."""
+    from .models import Scorecard
+
+    return dict(Scorecard.objects.filter(quarter=label).values_list("partner_id", "tier_before_id"))
 
 
 def partner_facts(

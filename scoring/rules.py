@@ -1,7 +1,8 @@
 """The rulebook's tier arithmetic as pure functions on plain values (RULEBOOK §1, §3)."""
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -95,17 +96,29 @@ def requirements(tier: TierRequirement, facts: PartnerFacts) -> list[Gap]:
 
 
 def qualifies(tier: TierRequirement, facts: PartnerFacts) -> bool:
-    return all(gap.met for gap in requirements(tier, facts))
+    """Every requirement of ``tier`` met: ``all(gap.met for gap in requirements(...))``,
+    compared directly (the close asks it for every partner and tier)."""
+    return (
+        facts.revenue >= tier.revenue_floor
+        and facts.certified_reps >= tier.certified_reps_required
+        and (
+            not tier.open_registrations_required
+            or facts.open_registrations >= tier.open_registrations_required
+        )
+        and (not tier.new_logos_required or facts.new_logos >= tier.new_logos_required)
+        and (
+            not tier.strategic_wins_required or facts.strategic_wins >= tier.strategic_wins_required
+        )
+    )
 
 
 def qualified_tier(tiers: list[TierRequirement], facts: PartnerFacts) -> TierRequirement:
     """The highest tier whose every requirement is met; the lowest tier if none is."""
     ordered = sorted(tiers, key=lambda tier: tier.rank)
-    best = ordered[0]
-    for tier in ordered:
+    for tier in reversed(ordered):
         if qualifies(tier, facts):
-            best = tier
-    return best
+            return tier
+    return ordered[0]
 
 
 def tier_progress(
@@ -127,19 +140,20 @@ def tier_progress(
 # ---------------------------------------------------------------- quarterly scorecard (§2)
 
 CENT = Decimal("0.01")
+_ZERO = Decimal("0")
+_ONE = Decimal("1")
+_FIVE = Decimal(5)
 
 
 def _round(value: Decimal) -> Decimal:
-    from decimal import ROUND_HALF_UP
-
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _share(have, target) -> Decimal:
     """min(1, have / target) as a Decimal; a target of 0 counts as met."""
     if not target:
-        return Decimal("1")
-    return min(Decimal("1"), Decimal(have) / Decimal(target))
+        return _ONE
+    return min(_ONE, Decimal(have) / Decimal(target))
 
 
 @dataclass(frozen=True)
@@ -212,31 +226,75 @@ def score(inputs: ScoreInputs, weights: ScoringWeights = ScoringWeights()) -> Sc
     if inputs.quarterly_quota > 0:
         revenue = weights.revenue_points * _share(inputs.quarter_revenue, inputs.quarterly_quota)
     else:
-        revenue = Decimal("0")  # quota 0 → 0 points
-    revenue = max(revenue, Decimal("0"))
-    pipeline = weights.pipeline_points * _share(
-        inputs.approved_registrations, weights.pipeline_target
+        revenue = _ZERO  # quota 0 → 0 points
+    revenue = _round(max(revenue, _ZERO))
+    pipeline = _points(
+        weights.pipeline_points, inputs.approved_registrations, weights.pipeline_target
     )
-    certification = weights.certification_points * _share(
-        inputs.certified_reps, inputs.reps_required
+    certification = _points(
+        weights.certification_points, inputs.certified_reps, inputs.reps_required
     )
     no_data = inputs.csat_responses == 0
-    satisfaction = (
-        Decimal("0")
-        if no_data
-        else weights.satisfaction_points
-        * Decimal(inputs.csat_total)
-        / Decimal(inputs.csat_responses)
-        / Decimal(5)
+    satisfaction = _satisfaction(
+        weights.satisfaction_points, inputs.csat_total, inputs.csat_responses
     )
-    engagement = (
-        weights.login_days_points * _share(inputs.login_days, weights.login_days_target)
-        + weights.training_points * _share(inputs.trainings, weights.training_target)
-        + weights.events_points * _share(inputs.events, weights.events_target)
+    engagement = _engagement(
+        weights.login_days_points,
+        weights.login_days_target,
+        weights.training_points,
+        weights.training_target,
+        weights.events_points,
+        weights.events_target,
+        inputs.login_days,
+        inputs.trainings,
+        inputs.events,
     )
-    parts = [_round(v) for v in (revenue, pipeline, certification, satisfaction, engagement)]
-    total = sum(parts, Decimal("0"))
-    return ScoreCard(*parts, total=total, band=band_for(total, weights), csat_no_data=no_data)
+    total = sum((revenue, pipeline, certification, satisfaction, engagement), _ZERO)
+    return ScoreCard(
+        revenue,
+        pipeline,
+        certification,
+        satisfaction,
+        engagement,
+        total=total,
+        band=band_for(total, weights),
+        csat_no_data=no_data,
+    )
+
+
+# The dimensions that depend on counts only: a close scores thousands of partners whose
+# counts repeat, so their rounded points are computed once per distinct count.
+
+
+@lru_cache(maxsize=4096)
+def _points(points: Decimal, have: int, target: int) -> Decimal:
+    return _round(points * _share(have, target))
+
+
+@lru_cache(maxsize=4096)
+def _satisfaction(points: Decimal, total: int, responses: int) -> Decimal:
+    if responses == 0:
+        return _round(_ZERO)
+    return _round(points * Decimal(total) / Decimal(responses) / _FIVE)
+
+
+@lru_cache(maxsize=4096)
+def _engagement(
+    login_points: Decimal,
+    login_target: int,
+    training_points: Decimal,
+    training_target: int,
+    events_points: Decimal,
+    events_target: int,
+    login_days: int,
+    trainings: int,
+    events: int,
+) -> Decimal:
+    return _round(
+        login_points * _share(login_days, login_target)
+        + training_points * _share(trainings, training_target)
+        + events_points * _share(events, events_target)
+    )
 
 
 # ---------------------------------------------------------------- tier decision (§3)

@@ -1,14 +1,18 @@
 """The quarter close and the red-flag refresh (RULEBOOK §2, §3, §8).
 
-Both work set-wise: a fixed number of grouped queries gathers every partner's inputs,
-``scoring.rules`` decides in memory, and bulk writes store the results in batches, each
-batch one transaction, keyed by (partner, quarter) so that a rerun — or a run that
-crashed half-way — ends with the same rows and no duplicates.
+Both work set-wise: a fixed number of grouped queries gathers every partner's inputs as
+plain values, ``scoring.rules`` decides in memory, and a few set-wise statements store
+the results in batches, each batch one transaction, keyed by (partner, quarter) so that a
+rerun — or a run that crashed half-way — ends with the same rows and no duplicates.
 """
 
+import dataclasses
+import json
 import time
 from collections import defaultdict
-from datetime import date, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -17,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from deals.queries import deal_figures, strategic_wins_by_partner, wins_by_partner
+from deals.queries import day_span, deal_figures, strategic_wins_by_partner, wins_by_partner
 from enablement.queries import (
     certified_rep_counts,
     current_certification_counts,
@@ -33,17 +37,27 @@ from partners.models import (
     PartnerStatus,
     Program,
     RedFlag,
+    RedFlagKind,
+    Tier,
     TierChange,
     User,
 )
 from prm.quarters import Quarter, trailing_twelve_months
+from prm.setwise import rows_source
 
 from . import rules
 from .models import QuarterClose, Scorecard
-from .queries import tier_requirements
+from .queries import (
+    PartnerRow,
+    active_partner_ids,
+    active_partners,
+    scorecard_history,
+    tier_requirements,
+    tiers_before_close,
+)
 from .rules import PartnerFacts
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 2000  # partners per transaction; the admin shows progress batch by batch
 STALE_AFTER = timedelta(minutes=15)  # a running close with no heartbeat since is taken over
 
 
@@ -190,19 +204,16 @@ def quarter_close(
     started = time.perf_counter()
     try:
         tick = time.perf_counter()
-        cards, changes, partners, gathered = _compute(parsed, by=by)
-        timings["gather_and_score_s"] = round(time.perf_counter() - tick, 3)
-        QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(cards))
+        gathered = _gather(parsed)
+        timings["gather_s"] = round(time.perf_counter() - tick, 3)
+        QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(gathered.partners))
 
         tick = time.perf_counter()
-        _write(close, parsed, cards, changes, partners, batch_size=batch_size)
-        timings["write_s"] = round(time.perf_counter() - tick, 3)
+        decided = _score_and_write(close, parsed, gathered, by=by, batch_size=batch_size)
+        timings["score_and_write_s"] = round(time.perf_counter() - tick, 3)
 
         tick = time.perf_counter()
-        still_active = [p for p in partners.values() if p.status == PartnerStatus.ACTIVE]
-        flags = red_flags_refresh(
-            as_of=parsed.end, notify=notify, partners=still_active, gathered=gathered
-        )
+        flags = _close_flags(gathered, decided, notify=notify)
         timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
 
         tick = time.perf_counter()
@@ -232,154 +243,253 @@ def quarter_close(
     return close
 
 
-def _compute(quarter: Quarter, *, by: User | None):
-    partners = list(
-        Partner.objects.filter(status=PartnerStatus.ACTIVE)
-        .select_related("tier", "program", "channel_manager")
-        .order_by("pk")
-    )
-    ids = [p.pk for p in partners]
-    programs = {
-        program.pk: program
-        for program in Program.objects.filter(
-            pk__in={p.program_id for p in partners}
-        ).prefetch_related("tiers")
-    }
-    active_ids = Partner.objects.filter(status=PartnerStatus.ACTIVE).values("pk")
-    figures = _deal_figures(active_ids, as_of=quarter.end, quarter=quarter, partners=partners)
-    reps = certified_rep_counts(ids, quarter.end)
-    engagement = engagement_counts(ids, quarter.start, quarter.end)
-    strategic = strategic_wins_by_partner(ids, *trailing_twelve_months(quarter.end))
-    facts = {
-        pid: PartnerFacts(
-            revenue=figures.get(pid, {}).get("trailing_revenue") or Decimal("0"),
-            certified_reps=reps.get(pid, 0),
-            open_registrations=figures.get(pid, {}).get("open_registrations", 0),
-            new_logos=figures.get(pid, {}).get("new_logos", 0),
-            strategic_wins=strategic.get(pid, 0),
-        )
-        for pid in ids
-    }
-    already = dict(
-        Scorecard.objects.filter(quarter=quarter.label).values_list("partner_id", "tier_before_id")
-    )
-    earlier_labels = [q.label for q in quarter.trailing(4)[:-1]]
-    history = defaultdict(list)
-    for row in (
-        Scorecard.objects.filter(partner_id__in=ids, quarter__in=earlier_labels)
-        .values("partner_id", "quarter", "qualified_tier__rank", "meets_lowest")
-        .order_by("partner_id", "-quarter")
-    ):
-        history[row["partner_id"]].append(row)
+# ---------------------------------------------------------------- gathering
 
-    tiers_by_program = {
-        pid: {t.pk: t for t in program.tiers.all()} for pid, program in programs.items()
+
+@dataclass(frozen=True)
+class _ProgramSetup:
+    """A program's tiers and numbers, computed once per close."""
+
+    tiers: dict[int, Tier]  # by id
+    by_rank: dict[int, Tier]
+    requirements: list[rules.TierRequirement]
+    lowest: rules.TierRequirement
+    weights: rules.ScoringWeights
+    tier_rules: rules.TierRules
+    pipeline_target: int
+
+
+def _program_setups(programs: dict[int, Program], tiers: dict[int, Tier]) -> dict:
+    setups = {}
+    for pk, program in programs.items():
+        own = [tier for tier in tiers.values() if tier.program_id == pk]
+        requirements = tier_requirements(program, own)
+        setups[pk] = _ProgramSetup(
+            tiers={tier.pk: tier for tier in own},
+            by_rank={tier.rank: tier for tier in own},
+            requirements=requirements,
+            lowest=min(requirements, key=lambda tier: tier.rank),
+            weights=weights_for(program),
+            tier_rules=_tier_rules(program),
+            pipeline_target=program.pipeline_target,
+        )
+    return setups
+
+
+def _programs_of(partners: list[PartnerRow]) -> dict[int, Program]:
+    return {
+        program.pk: program
+        for program in Program.objects.filter(pk__in={p.program_id for p in partners})
     }
-    per_program = {
-        pid: {
-            "requirements": tier_requirements(program),
-            "by_rank": {t.rank: t for t in tiers_by_program[pid].values()},
-            "weights": weights_for(program),
-            "tier_rules": _tier_rules(program),
-        }
-        for pid, program in programs.items()
-    }
-    now = timezone.now()
-    cards, changes = [], []
+
+
+@dataclass
+class _Gathered:
+    """Every input of the close, gathered once: plain values keyed by partner id."""
+
+    partners: list[PartnerRow]
+    programs: dict[int, Program]
+    setups: dict[int, _ProgramSetup]
+    tiers: dict[int, Tier]
+    figures: dict[int, dict]
+    reps: dict[int, int]
+    engagement: dict[int, dict]
+    strategic: dict[int, int]
+    already: dict[int, int]
+    history: dict[int, tuple]
+    flag_inputs: "_FlagInputs"
+
+
+def _gather(quarter: Quarter) -> _Gathered:
+    """Every active partner's inputs, as of the quarter's last day, with a fixed number of
+    grouped queries: the scores' and tier decisions', and the red flags'."""
+    as_of = quarter.end
+    partners = active_partners()
+    active = active_partner_ids()
+    programs = _programs_of(partners)
+    tiers = {tier.pk: tier for tier in Tier.objects.all()}
+    figures = deal_figures(None, **_figure_spans(as_of, quarter, programs.values()))
+    reps = certified_rep_counts(None, as_of)
+    return _Gathered(
+        partners=partners,
+        programs=programs,
+        setups=_program_setups(programs, tiers),
+        tiers=tiers,
+        figures=figures,
+        reps=reps,
+        engagement=engagement_counts(None, quarter.start, as_of),
+        strategic=strategic_wins_by_partner(active, *trailing_twelve_months(as_of)),
+        already=tiers_before_close(quarter.label),
+        history=scorecard_history(active, [q.label for q in quarter.trailing(4)[:-1]]),
+        flag_inputs=_FlagInputs.as_of_day(
+            as_of,
+            programs,
+            figures=figures,
+            reps=reps,
+            lapsed=lapsed_certification_partners(active, as_of),
+            reps_required={pk: tier.certified_reps_required for pk, tier in tiers.items()},
+        ),
+    )
+
+
+# ---------------------------------------------------------------- scoring
+
+
+# A scorecard as the close writes it, in the order of these columns.
+_CARD_COLUMNS = (
+    ("partner_id", "bigint"),
+    ("tier_before_id", "bigint"),
+    ("qualified_tier_id", "bigint"),
+    ("meets_lowest", "boolean"),
+    ("decision", "text"),
+    ("tier_after_id", "bigint"),
+    ("inputs", "jsonb"),
+    ("revenue", "numeric"),
+    ("pipeline", "numeric"),
+    ("certification", "numeric"),
+    ("satisfaction", "numeric"),
+    ("engagement", "numeric"),
+    ("total", "numeric"),
+    ("band", "text"),
+    ("csat_no_data", "boolean"),
+)
+_PARTNER, _DECISION, _TIER_AFTER, _TOTAL = 0, 4, 5, 12
+# A tier change: partner, from, to, cause, reason.
+_CHANGE_COLUMNS = (
+    ("partner_id", "bigint"),
+    ("from_tier_id", "bigint"),
+    ("to_tier_id", "bigint"),
+    ("cause", "text"),
+    ("reason", "text"),
+)
+# What a partner row takes from its scorecard.
+_PARTNER_COLUMNS = (
+    ("partner_id", "bigint"),
+    ("tier_after_id", "bigint"),
+    ("decision", "text"),
+    ("total", "numeric"),
+)
+
+_JSON = json.JSONEncoder(separators=(",", ":"))
+_NO_FIGURES: dict = {}
+_NO_ENGAGEMENT = {"login_days": 0, "trainings": 0, "events": 0}
+_ZERO = Decimal("0")
+
+
+def _decide(gathered: _Gathered, partners: list[PartnerRow]) -> tuple[list, list, list]:
+    """Score and decide ``partners`` in memory, on plain values, and find the red flags of
+    those that stay: their scorecards and tier changes as rows in the columns above, and
+    their flags as (partner id, kind). Reads nothing from the database."""
+    setups, tiers, figures, reps = (
+        gathered.setups,
+        gathered.tiers,
+        gathered.figures,
+        gathered.reps,
+    )
+    engagement, strategic = gathered.engagement, gathered.strategic
+    already, history, flag_inputs = gathered.already, gathered.history, gathered.flag_inputs
+    score, qualified_tier, qualifies, decide_tier = (
+        rules.score,
+        rules.qualified_tier,
+        rules.qualifies,
+        rules.decide_tier,
+    )
+    stay, exit_ = rules.Action.STAY, rules.Action.EXIT
+    cards, changes, flags = [], [], []
     for partner in partners:
-        program = programs[partner.program_id]
-        tiers = tiers_by_program[partner.program_id]
-        setup = per_program[partner.program_id]
-        by_rank, requirements = setup["by_rank"], setup["requirements"]
-        tier_before = tiers.get(already.get(partner.pk), partner.tier)
+        pk = partner.pk
+        setup = setups[partner.program_id]
+        tier_before = setup.tiers.get(already.get(pk)) or tiers[partner.tier_id]
         quota = partner.annual_quota
         if quota is None:
             quota = tier_before.default_annual_quota
-        mine = figures.get(partner.pk, {})
+        mine = figures.get(pk, _NO_FIGURES)
+        certified = reps.get(pk, 0)
         responses, csat_total = mine.get("csat_quarter_n", 0), mine.get("csat_quarter_sum") or 0
         inputs = rules.ScoreInputs(
-            quarter_revenue=mine.get("quarter_revenue") or Decimal("0"),
+            quarter_revenue=mine.get("quarter_revenue") or _ZERO,
             quarterly_quota=quota / 4,
             approved_registrations=mine.get("approved_in_quarter", 0),
-            certified_reps=reps.get(partner.pk, 0),
+            certified_reps=certified,
             reps_required=tier_before.certified_reps_required,
             csat_responses=responses,
             csat_total=csat_total,
-            **engagement[partner.pk],
+            **engagement.get(pk, _NO_ENGAGEMENT),
         )
-        card = rules.score(inputs, setup["weights"])
-        partner_facts_now = facts[partner.pk]
-        qualified = rules.qualified_tier(requirements, partner_facts_now)
-        lowest = min(requirements, key=lambda t: t.rank)
-        meets_lowest = rules.qualifies(lowest, partner_facts_now)
-        earlier = history.get(partner.pk, [])
-        decision = rules.decide_tier(
+        card = score(inputs, setup.weights)
+        facts = PartnerFacts(
+            revenue=mine.get("trailing_revenue") or _ZERO,
+            certified_reps=certified,
+            open_registrations=mine.get("open_registrations", 0),
+            new_logos=mine.get("new_logos", 0),
+            strategic_wins=strategic.get(pk, 0),
+        )
+        qualified = qualified_tier(setup.requirements, facts)
+        meets_lowest = qualifies(setup.lowest, facts)
+        earlier_ranks, earlier_meets = history.get(pk, ((), ()))
+        decision = decide_tier(
             rules.CloseFacts(
                 current_rank=tier_before.rank,
                 qualified_rank=qualified.rank,
                 meets_lowest=meets_lowest,
                 total=card.total,
                 quarter_revenue=inputs.quarter_revenue,
-                previous_qualified_ranks=tuple(r["qualified_tier__rank"] for r in earlier),
-                previous_meets_lowest=tuple(r["meets_lowest"] for r in earlier),
+                previous_qualified_ranks=earlier_ranks,
+                previous_meets_lowest=earlier_meets,
             ),
-            ranks=list(by_rank),
-            rules=setup["tier_rules"],
+            ranks=list(setup.by_rank),
+            rules=setup.tier_rules,
         )
-        tier_after = by_rank[decision.to_rank]
+        tier_after = setup.by_rank[decision.to_rank]
+        stored_inputs = {
+            "quarter_revenue": str(inputs.quarter_revenue),
+            "quarterly_quota": str(inputs.quarterly_quota),
+            "approved_registrations": inputs.approved_registrations,
+            "pipeline_target": setup.pipeline_target,
+            "certified_reps": certified,
+            "reps_required": inputs.reps_required,
+            "csat_responses": responses,
+            "csat_average": str(round(Decimal(csat_total) / responses, 2)) if responses else None,
+            "login_days": inputs.login_days,
+            "trainings": inputs.trainings,
+            "events": inputs.events,
+            "trailing_revenue": str(facts.revenue),
+            "open_registrations": facts.open_registrations,
+            "new_logos": facts.new_logos,
+            "strategic_wins": facts.strategic_wins,
+        }
         cards.append(
-            Scorecard(
-                partner=partner,
-                quarter=quarter.label,
-                tier_before=tier_before,
-                qualified_tier=by_rank[qualified.rank],
-                meets_lowest=meets_lowest,
-                decision=decision.action,
-                tier_after=tier_after,
-                inputs={
-                    "quarter_revenue": str(inputs.quarter_revenue),
-                    "quarterly_quota": str(inputs.quarterly_quota),
-                    "approved_registrations": inputs.approved_registrations,
-                    "pipeline_target": program.pipeline_target,
-                    "certified_reps": inputs.certified_reps,
-                    "reps_required": inputs.reps_required,
-                    "csat_responses": responses,
-                    "csat_average": str(round(Decimal(csat_total) / responses, 2))
-                    if responses
-                    else None,
-                    "login_days": inputs.login_days,
-                    "trainings": inputs.trainings,
-                    "events": inputs.events,
-                    "trailing_revenue": str(partner_facts_now.revenue),
-                    "open_registrations": partner_facts_now.open_registrations,
-                    "new_logos": partner_facts_now.new_logos,
-                    "strategic_wins": partner_facts_now.strategic_wins,
-                },
-                revenue=card.revenue,
-                pipeline=card.pipeline,
-                certification=card.certification,
-                satisfaction=card.satisfaction,
-                engagement=card.engagement,
-                total=card.total,
-                band=card.band,
-                csat_no_data=card.csat_no_data,
-                closed_at=now,
+            (
+                pk,
+                tier_before.pk,
+                setup.by_rank[qualified.rank].pk,
+                meets_lowest,
+                decision.action,
+                tier_after.pk,
+                _JSON.encode(stored_inputs),
+                card.revenue,
+                card.pipeline,
+                card.certification,
+                card.satisfaction,
+                card.engagement,
+                card.total,
+                card.band,
+                card.csat_no_data,
             )
         )
-        if decision.action != rules.Action.STAY:
+        if decision.action != stay:
             changes.append(
-                TierChange(
-                    partner=partner,
-                    from_tier=tier_before,
-                    to_tier=tier_after,
-                    cause=decision.action,
-                    quarter=quarter.label,
-                    reason=_why(decision, qualified, card),
-                    changed_by=by,
-                    changed_at=now,
+                (
+                    pk,
+                    tier_before.pk,
+                    tier_after.pk,
+                    decision.action,
+                    _why(decision, qualified, card),
                 )
             )
-    return cards, changes, {p.pk: p for p in partners}, {"figures": figures, "reps": reps}
+        if decision.action != exit_:
+            flags.extend((pk, kind) for kind in flag_inputs.flags_of(partner, tier_after.pk))
+    return cards, changes, flags
 
 
 def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
@@ -392,108 +502,214 @@ def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
     }.get(decision.action, "")
 
 
-def _write(close, quarter: Quarter, cards, changes, partners, *, batch_size: int) -> None:
-    fields = [
-        "tier_before",
-        "qualified_tier",
-        "meets_lowest",
-        "decision",
-        "tier_after",
-        "inputs",
-        "revenue",
-        "pipeline",
-        "certification",
-        "satisfaction",
-        "engagement",
-        "total",
-        "band",
-        "csat_no_data",
-        "closed_at",
-    ]
-    changes_by_partner = {change.partner_id: change for change in changes}
-    for start in range(0, len(cards), batch_size):
-        batch = cards[start : start + batch_size]
-        with transaction.atomic():
-            Scorecard.objects.bulk_create(
-                batch,
-                update_conflicts=True,
-                unique_fields=["partner", "quarter"],
-                update_fields=fields,
-            )
-            batch_changes = [
-                changes_by_partner[c.partner_id]
-                for c in batch
-                if c.partner_id in changes_by_partner
-            ]
-            TierChange.objects.bulk_create(batch_changes, ignore_conflicts=True)
-            _apply_to_partners(quarter.label, [card.partner_id for card in batch])
-            for card in batch:  # keep the in-memory partners in step (the flags read them)
-                partner = partners[card.partner_id]
-                partner.tier = card.tier_after
-                if card.decision == rules.Action.EXIT:
-                    partner.status = PartnerStatus.EXITED
-            QuarterClose.objects.filter(pk=close.pk).update(
-                partners_done=F("partners_done") + len(batch), heartbeat_at=timezone.now()
-            )
+# ---------------------------------------------------------------- writing
 
 
-_APPLY_SQL = """
+_CARDS_SQL = """
+INSERT INTO {scorecard} (partner_id, quarter, tier_before_id, qualified_tier_id, meets_lowest,
+                         decision, tier_after_id, inputs, revenue, pipeline, certification,
+                         satisfaction, engagement, total, band, csat_no_data, closed_at)
+SELECT c.partner_id, %s, c.tier_before_id, c.qualified_tier_id, c.meets_lowest, c.decision,
+       c.tier_after_id, c.inputs, c.revenue, c.pipeline, c.certification, c.satisfaction,
+       c.engagement, c.total, c.band, c.csat_no_data, %s
+FROM {rows}
+WHERE true
+ON CONFLICT (partner_id, quarter) DO UPDATE SET
+    tier_before_id = excluded.tier_before_id,
+    qualified_tier_id = excluded.qualified_tier_id,
+    meets_lowest = excluded.meets_lowest,
+    decision = excluded.decision,
+    tier_after_id = excluded.tier_after_id,
+    inputs = excluded.inputs,
+    revenue = excluded.revenue,
+    pipeline = excluded.pipeline,
+    certification = excluded.certification,
+    satisfaction = excluded.satisfaction,
+    engagement = excluded.engagement,
+    total = excluded.total,
+    band = excluded.band,
+    csat_no_data = excluded.csat_no_data,
+    closed_at = excluded.closed_at
+"""
+
+_CHANGES_SQL = """
+INSERT INTO {tierchange} (partner_id, from_tier_id, to_tier_id, cause, quarter, reason,
+                          changed_by_id, changed_at)
+SELECT c.partner_id, c.from_tier_id, c.to_tier_id, c.cause, %s, c.reason, %s, %s
+FROM {rows}
+WHERE true
+ON CONFLICT DO NOTHING
+"""
+
+_PARTNERS_SQL = """
 UPDATE {partner} SET
-    tier_id = s.tier_after_id,
-    status = CASE WHEN s.decision = 'exit' THEN %(exited)s ELSE {partner}.status END,
-    latest_score = CASE WHEN {partner}.latest_score_quarter > s.quarter
-                        THEN {partner}.latest_score ELSE s.total END,
-    latest_score_quarter = CASE WHEN {partner}.latest_score_quarter > s.quarter
-                                THEN {partner}.latest_score_quarter ELSE s.quarter END
-FROM {scorecard} s
-WHERE s.partner_id = {partner}.id AND s.quarter = %(quarter)s
-  AND s.partner_id IN ({ids})
+    tier_id = c.tier_after_id,
+    status = CASE WHEN c.decision = %s THEN %s ELSE {partner}.status END,
+    latest_score = CASE WHEN {partner}.latest_score_quarter > %s
+                        THEN {partner}.latest_score ELSE c.total END,
+    latest_score_quarter = CASE WHEN {partner}.latest_score_quarter > %s
+                                THEN {partner}.latest_score_quarter ELSE %s END
+FROM {rows}
+WHERE {partner}.id = c.partner_id
 """
 
 
-def _apply_to_partners(label: str, partner_ids: list[int]) -> int:
-    """Copy the batch's scorecards onto the partners in one joined UPDATE: the tier after
-    the close, exit, and the latest score (unless a later quarter is already there).
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
-    A join rather than per-row subqueries: the scorecards were written a moment ago and
-    have no planner statistics yet, and a join is planned well without them.
-    """
-    params = {"quarter": label, "exited": PartnerStatus.EXITED}
-    params.update({f"p{i}": pk for i, pk in enumerate(partner_ids)})
-    sql = _APPLY_SQL.format(
-        partner=connection.ops.quote_name(Partner._meta.db_table),
-        scorecard=connection.ops.quote_name(Scorecard._meta.db_table),
-        ids=", ".join(f"%(p{i})s" for i in range(len(partner_ids))),
+
+@dataclass
+class _Batch:
+    """One batch of the close, decided and ready to store: its statements, each
+    partner's tier after the close and decision, and the red flags found."""
+
+    size: int
+    statements: list[tuple[str, list]]
+    after: list[tuple[int, tuple[int, str]]]
+    flags: list[tuple[int, str]]
+
+
+def _prepare_batch(
+    gathered: _Gathered, partners: list[PartnerRow], *, label: str, by_id: int | None, now
+) -> _Batch:
+    """Decide ``partners`` and prepare the statements that store them: upsert their
+    scorecards, add their tier changes (once per partner and quarter), copy the tier
+    after, exit and latest score onto them. Reads nothing from the database."""
+    cards, changes, flags = _decide(gathered, partners)
+    rows, params = rows_source(_CARD_COLUMNS, cards)
+    statements = [
+        (_CARDS_SQL.format(scorecard=_table(Scorecard), rows=rows), [label, now, *params])
+    ]
+    if changes:
+        rows, params = rows_source(_CHANGE_COLUMNS, changes)
+        sql = _CHANGES_SQL.format(tierchange=_table(TierChange), rows=rows)
+        statements.append((sql, [label, by_id, now, *params]))
+    rows, params = rows_source(
+        _PARTNER_COLUMNS, [(c[_PARTNER], c[_TIER_AFTER], c[_DECISION], c[_TOTAL]) for c in cards]
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    statements.append(
+        (
+            _PARTNERS_SQL.format(partner=_table(Partner), rows=rows),
+            [rules.Action.EXIT, PartnerStatus.EXITED, label, label, label, *params],
+        )
+    )
+    after = [(c[_PARTNER], (c[_TIER_AFTER], c[_DECISION])) for c in cards]
+    return _Batch(len(cards), statements, after, flags)
+
+
+@dataclass
+class _Decided:
+    """What the close decided and stored: each partner's tier after and decision, and the
+    red flags of the partners that stay."""
+
+    after: dict[int, tuple[int, str]]
+    flags: set[tuple[int, str]]
+
+
+def _score_and_write(
+    close, quarter: Quarter, gathered: _Gathered, *, by: User | None, batch_size: int
+) -> _Decided:
+    """Decide and store the close batch by batch, each batch one transaction.
+
+    Deciding a batch is pure Python on what was gathered, and storing one is mostly
+    waiting for the database: a second thread decides the next batches meanwhile. It
+    never touches the database (this thread's connection and transactions stay here).
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    partners = gathered.partners
+    decided = _Decided(after={}, flags=set())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarter-close") as decider:
+        pending = [
+            decider.submit(
+                _prepare_batch,
+                gathered,
+                partners[start : start + batch_size],
+                label=quarter.label,
+                by_id=by.pk if by else None,
+                now=now,
+            )
+            for start in range(0, len(partners), batch_size)
+        ]
+        try:
+            for future in pending:
+                batch = future.result()
+                with transaction.atomic(), connection.cursor() as cursor:
+                    for sql, params in batch.statements:
+                        cursor.execute(sql, params)
+                    QuarterClose.objects.filter(pk=close.pk).update(
+                        partners_done=F("partners_done") + batch.size,
+                        heartbeat_at=timezone.now(),
+                    )
+                decided.after.update(batch.after)
+                decided.flags.update(batch.flags)
+        finally:
+            for future in pending:
+                future.cancel()  # after a failure, decide no more
+    return decided
 
 
 # ---------------------------------------------------------------- red flags
 
 
-def _deal_figures(partner_ids, *, as_of: date, partners, quarter: Quarter | None = None) -> dict:
-    """The one pass over deals that the close and the red flags share (as of one day)."""
-    window = max({p.program.no_deal_days for p in partners} or {90})
-    quarter = quarter or Quarter.containing(as_of)
-    return deal_figures(
-        partner_ids,
-        quarter=(quarter.start, quarter.end),
-        trailing=trailing_twelve_months(as_of),
-        as_of=as_of,
-        recent=(as_of - timedelta(days=window - 1), as_of),
-        year=(as_of - timedelta(days=364), as_of),
-    )
+def _figure_spans(as_of: date, quarter: Quarter, programs) -> dict:
+    """The windows of ``deal_figures`` as of one day: the one pass over deals that the
+    close and the red flags share."""
+    window = max({program.no_deal_days for program in programs} or {90})
+    return {
+        "quarter": (quarter.start, quarter.end),
+        "trailing": trailing_twelve_months(as_of),
+        "as_of": as_of,
+        "recent": (as_of - timedelta(days=window - 1), as_of),
+        "year": (as_of - timedelta(days=364), as_of),
+    }
 
 
-def red_flags_refresh(
-    *,
-    as_of: date | None = None,
-    notify: bool = True,
-    partners: list[Partner] | None = None,
-    gathered: dict | None = None,
-) -> dict:
+@dataclass(frozen=True)
+class _FlagInputs:
+    """What the red flags read as of one day (RULEBOOK §8), for every partner."""
+
+    as_of: date
+    figures: dict[int, dict]  # deal_figures
+    reps: dict[int, int]  # certified reps
+    lapsed: set[int]  # partners with a lapsed certification
+    reps_required: dict[int, int]  # by tier id
+    limits: dict[int, rules.FlagThresholds]  # by program id
+    recent_from: dict[int, datetime]  # by program id: a registration since then is recent
+
+    @classmethod
+    def as_of_day(cls, as_of: date, programs: dict[int, Program], **read) -> "_FlagInputs":
+        limits = {pk: _thresholds(program) for pk, program in programs.items()}
+        # Recent: submitted on a day (site time) after as_of minus the no-deal days.
+        recent_from = {
+            pk: day_span(as_of - timedelta(days=limit.no_deal_days - 1), as_of)[0]
+            for pk, limit in limits.items()
+        }
+        return cls(as_of=as_of, limits=limits, recent_from=recent_from, **read)
+
+    def flags_of(self, partner: PartnerRow, tier_id: int) -> set[str]:
+        """The flags whose condition holds for ``partner`` holding the tier ``tier_id``."""
+        mine = self.figures.get(partner.pk, _NO_FIGURES)
+        latest = mine.get("latest_submitted")
+        facts = rules.FlagFacts(
+            active_days=(self.as_of - partner.started_on).days,
+            registrations_recent=1
+            if latest and latest >= self.recent_from[partner.program_id]
+            else 0,
+            certified_reps=self.reps.get(partner.pk, 0),
+            reps_required=self.reps_required[tier_id],
+            has_lapsed_certification=partner.pk in self.lapsed,
+            csat_responses_year=mine.get("csat_year_n", 0),
+            csat_total_year=mine.get("csat_year_sum") or 0,
+            registrations_year=mine.get("year_registrations", 0),
+            direct_conflicts_year=mine.get("year_direct", 0),
+        )
+        return rules.red_flags(facts, self.limits[partner.program_id])
+
+    def wanted(self, partners: list[PartnerRow]) -> set[tuple[int, str]]:
+        return {(p.pk, kind) for p in partners for kind in self.flags_of(p, p.tier_id)}
+
+
+def red_flags_refresh(*, as_of: date | None = None, notify: bool = True) -> dict:
     """Open and resolve red flags for every active partner as of a day (RULEBOOK §8).
 
     New flags notify the partner's channel manager; ``no_recent_deal`` also gives the
@@ -501,101 +717,151 @@ def red_flags_refresh(
     partner and kind (a database constraint), and a flag's task is unique to it.
     """
     as_of = as_of or timezone.localdate()
-    if partners is None:
-        partners = list(
-            Partner.objects.filter(status=PartnerStatus.ACTIVE).select_related(
-                "tier", "program", "channel_manager"
-            )
-        )
-    ids = [p.pk for p in partners]
-    if gathered is None:  # the daily refresh; the close passes what it already gathered
-        active_ids = Partner.objects.filter(status=PartnerStatus.ACTIVE).values("pk")
-        gathered = {
-            "figures": _deal_figures(active_ids, as_of=as_of, partners=partners),
-            "reps": certified_rep_counts(ids, as_of),
-        }
-    figures, reps = gathered["figures"], gathered["reps"]
-    lapsed = lapsed_certification_partners(ids, as_of)
-    wanted: set[tuple[int, str]] = set()
-    for partner in partners:
-        limits = _thresholds(partner.program)
-        mine = figures.get(partner.pk, {})
-        latest = mine.get("latest_submitted")
-        since = as_of - timedelta(days=limits.no_deal_days)
-        recent_count = 1 if latest and timezone.localtime(latest).date() > since else 0
-        responses, total = mine.get("csat_year_n", 0), mine.get("csat_year_sum") or 0
-        facts = rules.FlagFacts(
-            active_days=(as_of - partner.started_on).days,
-            registrations_recent=recent_count,
-            certified_reps=reps.get(partner.pk, 0),
-            reps_required=partner.tier.certified_reps_required,
-            has_lapsed_certification=partner.pk in lapsed,
-            csat_responses_year=responses,
-            csat_total_year=total,
-            registrations_year=mine.get("year_registrations", 0),
-            direct_conflicts_year=mine.get("year_direct", 0),
-        )
-        wanted |= {(partner.pk, kind) for kind in rules.red_flags(facts, limits)}
+    partners = active_partners()
+    programs = _programs_of(partners)
+    given = _FlagInputs.as_of_day(
+        as_of,
+        programs,
+        figures=deal_figures(
+            None, **_figure_spans(as_of, Quarter.containing(as_of), programs.values())
+        ),
+        reps=certified_rep_counts(None, as_of),
+        lapsed=lapsed_certification_partners(active_partner_ids(), as_of),
+        reps_required=dict(Tier.objects.values_list("pk", "certified_reps_required")),
+    )
+    return _apply_flags(as_of, partners, programs, given.wanted(partners), notify=notify)
 
-    now = timezone.now()
-    with transaction.atomic():
-        open_now = set(
-            RedFlag.objects.filter(partner_id__in=ids, status=RedFlag.Status.OPEN).values_list(
-                "partner_id", "kind"
+
+def _close_flags(gathered: _Gathered, decided: _Decided, *, notify: bool) -> dict:
+    """The close's red flags, as of the quarter's last day, for the partners as the close
+    leaves them: the same a refresh on that day would raise right after the close.
+
+    They were found with each partner's decision, from the inputs gathered for the
+    scores. A lapsed certification counts only when its holder has no current one at an
+    active partner: if a partner exited at this close, that is asked again.
+    """
+    given, after = gathered.flag_inputs, decided.after
+    staying = [p for p in gathered.partners if after[p.pk][1] != rules.Action.EXIT]
+    wanted = decided.flags
+    if len(staying) < len(gathered.partners):
+        lapsed = lapsed_certification_partners(active_partner_ids(), given.as_of)
+        if lapsed != given.lapsed:
+            wanted = dataclasses.replace(given, lapsed=lapsed).wanted(
+                [p._replace(tier_id=after[p.pk][0]) for p in staying]
             )
-        )
+    return _apply_flags(given.as_of, staying, gathered.programs, wanted, notify=notify)
+
+
+_RESOLVE_SQL = """
+UPDATE {redflag} SET status = %s, resolved_at = %s
+FROM {rows}
+WHERE {redflag}.partner_id = c.partner_id AND {redflag}.kind = c.kind AND {redflag}.status = %s
+"""
+
+_OPEN_SQL = """
+INSERT INTO {redflag} (partner_id, kind, status, details, opened_at)
+SELECT c.partner_id, c.kind, %s, c.details, %s
+FROM {rows}
+WHERE true
+ON CONFLICT DO NOTHING
+"""
+
+_TASKS_SQL = """
+INSERT INTO {task} (partner_id, assignee_id, red_flag_id, title, due_on, status, created_at)
+SELECT c.partner_id, c.assignee_id, c.red_flag_id, c.title, %s, %s, %s
+FROM {rows}
+WHERE true
+ON CONFLICT DO NOTHING
+"""
+
+
+def _apply_flags(as_of: date, partners: list[PartnerRow], programs, wanted, *, notify) -> dict:
+    """Resolve the open flags no longer wanted, open the new ones with their outreach
+    tasks, in one transaction of a few set-wise statements."""
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    by_id = {partner.pk: partner for partner in partners}
+    redflag = _table(RedFlag)
+    with transaction.atomic(), connection.cursor() as cursor:
+        open_now = {
+            (pid, kind)
+            for pid, kind in RedFlag.objects.filter(
+                status=RedFlag.Status.OPEN, partner_id__in=active_partner_ids()
+            ).values_list("partner_id", "kind")
+            if pid in by_id
+        }
         to_open = wanted - open_now
         to_resolve = open_now - wanted
         if to_resolve:
-            for kind in {k for _, k in to_resolve}:
-                RedFlag.objects.filter(
-                    status=RedFlag.Status.OPEN,
-                    kind=kind,
-                    partner_id__in=[pid for pid, k in to_resolve if k == kind],
-                ).update(status=RedFlag.Status.RESOLVED, resolved_at=now)
-        created = RedFlag.objects.bulk_create(
-            [
-                RedFlag(partner_id=pid, kind=kind, opened_at=now, details={"as_of": str(as_of)})
-                for pid, kind in sorted(to_open)
-            ],
-            ignore_conflicts=True,
-        )
-        fresh = list(
-            RedFlag.objects.filter(
-                status=RedFlag.Status.OPEN,
-                opened_at=now,
-                partner_id__in={pid for pid, _ in to_open},
-            ).select_related("partner__channel_manager")
-        )
-        by_id = {p.pk: p for p in partners}
-        OutreachTask.objects.bulk_create(
-            [
-                OutreachTask(
-                    partner_id=flag.partner_id,
-                    assignee=by_id[flag.partner_id].channel_manager,
-                    red_flag=flag,
-                    title=f"Reach out to {flag.partner}: no registration in "
-                    f"{by_id[flag.partner_id].program.no_deal_days} days",
-                    due_on=as_of + timedelta(days=7),
+            rows, params = rows_source(
+                (("partner_id", "bigint"), ("kind", "text")), sorted(to_resolve)
+            )
+            cursor.execute(
+                _RESOLVE_SQL.format(redflag=redflag, rows=rows),
+                [RedFlag.Status.RESOLVED, at, *params, RedFlag.Status.OPEN],
+            )
+        fresh = []
+        if to_open:
+            details = json.dumps({"as_of": str(as_of)})
+            rows, params = rows_source(
+                (("partner_id", "bigint"), ("kind", "text"), ("details", "jsonb")),
+                [(pid, kind, details) for pid, kind in sorted(to_open)],
+            )
+            cursor.execute(
+                _OPEN_SQL.format(redflag=redflag, rows=rows), [RedFlag.Status.OPEN, at, *params]
+            )
+            fresh = [
+                (pk, pid, kind)
+                for pk, pid, kind in RedFlag.objects.filter(
+                    status=RedFlag.Status.OPEN, opened_at=now
                 )
-                for flag in fresh
-                if flag.kind == rules.Flag.NO_RECENT_DEAL
-            ],
-            ignore_conflicts=True,
-        )
+                .order_by("pk")
+                .values_list("pk", "partner_id", "kind")
+                if (pid, kind) in to_open
+            ]
+        tasks = [
+            (
+                pid,
+                by_id[pid].channel_manager_id,
+                pk,
+                f"Reach out to {by_id[pid].name}: no registration in "
+                f"{programs[by_id[pid].program_id].no_deal_days} days",
+            )
+            for pk, pid, kind in fresh
+            if kind == rules.Flag.NO_RECENT_DEAL
+        ]
+        if tasks:
+            rows, params = rows_source(
+                (
+                    ("partner_id", "bigint"),
+                    ("assignee_id", "bigint"),
+                    ("red_flag_id", "bigint"),
+                    ("title", "text"),
+                ),
+                tasks,
+            )
+            cursor.execute(
+                _TASKS_SQL.format(task=_table(OutreachTask), rows=rows),
+                [
+                    connection.ops.adapt_datefield_value(as_of + timedelta(days=7)),
+                    OutreachTask.Status.OPEN,
+                    at,
+                    *params,
+                ],
+            )
         if notify:
-            _notify_new_flags(fresh)
-    return {"opened": len(fresh) if created else 0, "resolved": len(to_resolve)}
+            _notify_new_flags([(by_id[pid], kind) for _, pid, kind in fresh])
+    return {"opened": len(fresh), "resolved": len(to_resolve)}
 
 
-def _notify_new_flags(flags: list[RedFlag]) -> None:
+def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:
+    labels = dict(RedFlagKind.choices)
     by_manager = defaultdict(list)
-    for flag in flags:
-        manager = flag.partner.channel_manager
-        if manager is not None and manager.email:
-            by_manager[manager.email].append(flag)
+    for partner, kind in flags:
+        if partner.manager_email:
+            by_manager[partner.manager_email].append((partner, kind))
     for email, items in by_manager.items():
-        lines = "\n".join(f"- {flag.partner}: {flag.get_kind_display()}" for flag in items)
+        lines = "\n".join(f"- {partner.name}: {labels[kind]}" for partner, kind in items)
         subject = f"{len(items)} new red flag(s) on your partners"
         body = f"New red flags on your partners:\n\n{lines}\n"
         transaction.on_commit(

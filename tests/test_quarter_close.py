@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from enablement.models import EventAttendance, LoginDay, TrainingCompletion
-from partners.models import OutreachTask, Partner, RedFlag, TierChange
+from partners.models import OutreachTask, Partner, RedFlag, Tier, TierChange
 from scoring import services
 from scoring.models import QuarterClose, Scorecard
 from tests.factories import (
@@ -17,6 +17,7 @@ from tests.factories import (
     DealFactory,
     PartnerFactory,
     PartnerUserFactory,
+    ScorecardFactory,
     WonDealFactory,
     default_tier,
 )
@@ -347,3 +348,91 @@ def test_a_win_with_two_products_counts_once_as_a_new_logo(clock):
     )
     facts = partner_facts([partner.pk], date(2026, 6, 30))[partner.pk]
     assert (facts.new_logos, facts.strategic_wins) == (1, 1)
+
+
+def _open_flags_and_tasks():
+    flags = set(RedFlag.objects.filter(status="open").values_list("partner_id", "kind"))
+    tasks = set(
+        OutreachTask.objects.filter(red_flag__status="open").values_list(
+            "partner_id", "assignee_id", "title", "red_flag__kind"
+        )
+    )
+    return flags, tasks
+
+
+def test_the_close_raises_the_flags_the_daily_refresh_raises_on_the_quarters_last_day(
+    clock, manager, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The close reuses the deal figures and certified reps it gathered for the scores;
+    the flags must be those a refresh as of the quarter's last day would raise."""
+    started = date(2025, 1, 1)
+    quiet = PartnerFactory(channel_manager=manager, started_on=started)  # no registration
+    lapsed = PartnerFactory(tier=default_tier("silver"), started_on=started)
+    person = PartnerUserFactory(partner=lapsed).user
+    CertificationFactory(
+        partner=lapsed, user=person, issued_on=date(2024, 1, 1), expires_on=date(2026, 6, 1)
+    )
+    unhappy = PartnerFactory(channel_manager=manager, started_on=started)
+    for answer in (2, 3, 4):
+        WonDealFactory(
+            partner=unhappy, csat=answer, csat_recorded_at=in_q2(), closed_on=date(2026, 5, 1)
+        )
+    competing = PartnerFactory(started_on=started)
+    for i in range(5):
+        DealFactory(partner=competing, submitted_at=in_q2(days=i), direct_conflict=i < 2)
+    resolved = PartnerFactory(started_on=started)  # flagged earlier, registering again now
+    DealFactory(partner=resolved, submitted_at=in_q2(days=40))
+    services.red_flags_refresh(as_of=date(2026, 3, 31))
+    assert RedFlag.objects.filter(partner=resolved, status="open").exists()
+    open_before = _open_flags_and_tasks()[0]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        close = services.quarter_close(quarter="2026Q2")
+    from_close = _open_flags_and_tasks()
+    raised = from_close[0]
+    assert {
+        (quiet.pk, "no_recent_deal"),
+        (lapsed.pk, "cert_lapsed"),
+        (unhappy.pk, "low_csat"),
+        (competing.pk, "direct_competition"),
+    } <= raised
+    assert not any(pid == resolved.pk for pid, _ in raised)
+    assert close.flags_opened == len(raised - open_before)
+    assert OutreachTask.objects.filter(partner=quiet, assignee=manager).exists()
+    assert any(f"{unhappy.name}: Low customer satisfaction" in m.body for m in mailoutbox)
+
+    RedFlag.objects.all().delete()
+    OutreachTask.objects.all().delete()
+    services.red_flags_refresh(as_of=date(2026, 6, 30))
+    assert _open_flags_and_tasks() == from_close
+    assert services.red_flags_refresh(as_of=date(2026, 6, 30)) == {"opened": 0, "resolved": 0}
+
+
+def test_a_partner_exiting_at_the_close_no_longer_vouches_for_its_peoples_certifications(clock):
+    """A lapsed certification counts when its holder has no current one at an active
+    partner: after the close, the partner that exits no longer counts, and the close's
+    flags are those of a refresh right after it."""
+    Tier.objects.filter(program__is_default=True, slug="registered").update(revenue_floor=1)
+    leaving = PartnerFactory(tier=default_tier("registered"), started_on=date(2024, 1, 1))
+    for quarter in ("2025Q3", "2025Q4", "2026Q1"):
+        ScorecardFactory(partner=leaving, quarter=quarter, meets_lowest=False)
+    person = PartnerUserFactory(partner=leaving).user
+    CertificationFactory(partner=leaving, user=person, issued_on=date(2026, 1, 1))
+    staying = PartnerFactory(tier=default_tier("silver"), started_on=date(2024, 1, 1))
+    ScorecardFactory(partner=staying, quarter="2026Q1")  # qualified silver then: no demotion
+    WonDealFactory(partner=staying, partner_credit=Decimal("60000"), closed_on=date(2026, 5, 1))
+    CertificationFactory(  # earned at the partner the person has since left
+        partner=staying, user=person, issued_on=date(2024, 1, 1), expires_on=date(2026, 3, 1)
+    )
+
+    services.quarter_close(quarter="2026Q2")
+
+    leaving.refresh_from_db()
+    assert leaving.status == "exited"
+    from_close = _open_flags_and_tasks()
+    assert (staying.pk, "cert_lapsed") in from_close[0]
+    assert not any(pid == leaving.pk for pid, _ in from_close[0])
+    RedFlag.objects.all().delete()
+    OutreachTask.objects.all().delete()
+    services.red_flags_refresh(as_of=date(2026, 6, 30))
+    assert _open_flags_and_tasks() == from_close

@@ -412,6 +412,58 @@ def test_total_is_the_sum_of_five_rounded_dimensions_within_0_and_100(data):
     assert card.csat_no_data is (data.csat_responses == 0)
 
 
+def rulebook_score(data: ScoreInputs, weights: ScoringWeights) -> tuple:
+    """RULEBOOK §2 written out plainly, without any of score()'s shortcuts."""
+
+    def share(have, target):
+        return D(1) if not target else min(D(1), D(have) / D(target))
+
+    def cents(value):
+        return value.quantize(D("0.01"), rounding="ROUND_HALF_UP")
+
+    quota = data.quarterly_quota
+    revenue = weights.revenue_points * share(data.quarter_revenue, quota) if quota > 0 else D(0)
+    satisfaction = (
+        weights.satisfaction_points * D(data.csat_total) / D(data.csat_responses) / D(5)
+        if data.csat_responses
+        else D(0)
+    )
+    engagement = (
+        weights.login_days_points * share(data.login_days, weights.login_days_target)
+        + weights.training_points * share(data.trainings, weights.training_target)
+        + weights.events_points * share(data.events, weights.events_target)
+    )
+    return tuple(
+        cents(value)
+        for value in (
+            max(revenue, D(0)),
+            weights.pipeline_points * share(data.approved_registrations, weights.pipeline_target),
+            weights.certification_points * share(data.certified_reps, data.reps_required),
+            satisfaction,
+            engagement,
+        )
+    )
+
+
+OTHER_WEIGHTS = ScoringWeights(  # a program with other numbers
+    revenue_points=D("25.00"),
+    pipeline_points=D("25.00"),
+    pipeline_target=3,
+    login_days_points=D("4.00"),
+    login_days_target=10,
+    training_target=2,
+)
+
+
+@PROPERTY
+@given(valid_inputs(), st.sampled_from([WEIGHTS, OTHER_WEIGHTS]))
+def test_score_is_the_rulebook_formula_for_any_inputs_and_weights(data, weights):
+    card = score(data, weights)
+    parts = (card.revenue, card.pipeline, card.certification, card.satisfaction, card.engagement)
+    assert parts == rulebook_score(data, weights)
+    assert [str(part) for part in parts] == [str(part) for part in rulebook_score(data, weights)]
+
+
 # ---------------------------------------------------------------- tier decision (§3)
 
 # Default program ranks: registered 0, silver 1, gold 2, platinum 3.

@@ -291,6 +291,25 @@ FACTS = st.builds(
 )
 
 
+TIERS = st.builds(
+    TierRequirement,
+    slug=st.just("tier"),
+    name=st.just("Tier"),
+    rank=st.integers(min_value=0, max_value=5),
+    revenue_floor=MONEY,
+    certified_reps_required=COUNT,
+    open_registrations_required=COUNT,
+    new_logos_required=COUNT,
+    strategic_wins_required=COUNT,
+)
+
+
+@PROPERTY
+@given(TIERS, FACTS)
+def test_qualifies_exactly_when_every_listed_requirement_is_met(tier, partner):
+    assert qualifies(tier, partner) is all(gap.met for gap in requirements(tier, partner))
+
+
 @PROPERTY
 @given(st.permutations(SEED_002_TIERS), FACTS)
 def test_qualified_tier_is_the_same_for_any_order_of_tiers(order, partner):
