@@ -23,6 +23,9 @@ from prm.quarters import Quarter, trailing_twelve_months
 from . import qbr_rules
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
 
+# Engagement of a partner with no login day, training or event in the period.
+NO_ENGAGEMENT = {"login_days": 0, "trainings": 0, "events": 0}
+
 
 def tier_requirements(program: Program, tiers: Iterable | None = None) -> list[TierRequirement]:
     """The program's tiers as plain values; uses ``program.tiers`` (prefetch it) unless the
@@ -512,7 +515,7 @@ def qbr_facts(
             reps_required=partner.tier.certified_reps_required,
             lapsed=tuple(lapsed),
             expiring=tuple(expiring),
-            engagement=qbr_rules.Engagement(**engagement[partner.pk]),
+            engagement=qbr_rules.Engagement(**engagement.get(partner.pk, NO_ENGAGEMENT)),
             engagement_targets=qbr_rules.Engagement(
                 login_days=program.login_days_target,
                 trainings=program.training_target,
