@@ -19,6 +19,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from enablement.services import onboarding_event
 from partners.models import Partner, Program, User
 from partners.queries import business_calendar, rebate_brackets
 from partners.services import notice_send
@@ -853,6 +854,13 @@ def mdf_request_submit(
             status=400,
         )
     request.save()
+    # An MDF activity is a co-marketing campaign: the first one completes that onboarding step.
+    onboarding_event(
+        partner=partner,
+        event="first_campaign",
+        on=today,
+        note=f"MDF activity “{request.title}”",
+    )
     return request
 
 

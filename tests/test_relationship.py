@@ -486,3 +486,21 @@ def test_a_date_in_the_past_for_first_steps(monday):
     summary = onboarding_summary(partner, today=date(2026, 11, 23))
     assert summary["overdue"] == summary["total"] == 12
     assert timedelta(days=90) == task(partner, "qbr-cadence").due_on - date(2026, 6, 1)
+
+
+def test_a_first_mdf_activity_counts_as_the_first_campaign(monday):
+    partner = onboarding_partner()
+    person = PartnerUserFactory(partner=partner).user
+    MdfFundFactory(partner=partner, fiscal_year=2026, amount=D("5000"))
+    money.mdf_request_submit(
+        partner=partner,
+        by=person,
+        activity_type="event",
+        title="Customer breakfast",
+        planned_cost="800",
+        starts_on=date(2026, 12, 3),
+        ends_on=date(2026, 12, 3),
+        expected_leads=20,
+    )
+    step = task(partner, "first-campaign")
+    assert step.completed_on == date(2026, 11, 23) and "Customer breakfast" in step.note
