@@ -19,14 +19,18 @@ Column = tuple[str, str]  # (name, PostgreSQL type: bigint, text, numeric, boole
 _LITERAL = {"bigint", "integer", "smallint", "numeric", "date", "boolean"}
 
 
-def rows_source(columns: Sequence[Column], rows: Sequence[tuple]) -> tuple[str, list]:
+def rows_source(
+    columns: Sequence[Column], rows: Sequence[tuple], *, vendor: str | None = None
+) -> tuple[str, list]:
     """A FROM item named ``c`` yielding ``rows`` as ``columns``, and its parameters.
 
     Each row is a tuple in the order of ``columns``; a ``jsonb`` value is JSON text. On
     SQLite the types are left to the columns written (as Django's own inserts do).
+    ``vendor``: the database's (default: the default connection's), for a caller that
+    prepares statements away from the connection's thread.
     """
     names = ", ".join(name for name, _ in columns)
-    if connection.vendor == "postgresql":
+    if (vendor or connection.vendor) == "postgresql":
         values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
         arrays = [
             _array_literal(column, kind) if kind in _LITERAL else list(column)

@@ -569,27 +569,51 @@ class _Batch:
     flags: list[tuple[int, str]]
 
 
-def _prepare_batch(
-    gathered: _Gathered, partners: list[PartnerRow], *, label: str, by_id: int | None, now
-) -> _Batch:
+@dataclass(frozen=True)
+class _Writes:
+    """The close's statements (``{rows}`` left to fill) and what every batch passes them;
+    made on the connection's thread, so that preparing a batch needs no connection."""
+
+    cards: str
+    changes: str
+    partners: str
+    label: str
+    by_id: int | None
+    now: object  # closed_at / changed_at, adapted for the database
+    vendor: str
+
+    @classmethod
+    def for_close(cls, quarter: Quarter, by: User | None) -> "_Writes":
+        return cls(
+            cards=_CARDS_SQL.format(scorecard=_table(Scorecard), rows="{rows}"),
+            changes=_CHANGES_SQL.format(tierchange=_table(TierChange), rows="{rows}"),
+            partners=_PARTNERS_SQL.format(partner=_table(Partner), rows="{rows}"),
+            label=quarter.label,
+            by_id=by.pk if by else None,
+            now=connection.ops.adapt_datetimefield_value(timezone.now()),
+            vendor=connection.vendor,
+        )
+
+
+def _prepare_batch(gathered: _Gathered, partners: list[PartnerRow], writes: _Writes) -> _Batch:
     """Decide ``partners`` and prepare the statements that store them: upsert their
     scorecards, add their tier changes (once per partner and quarter), copy the tier
     after, exit and latest score onto them. Reads nothing from the database."""
+    label, now, vendor = writes.label, writes.now, writes.vendor
     cards, changes, flags = _decide(gathered, partners)
-    rows, params = rows_source(_CARD_COLUMNS, cards)
-    statements = [
-        (_CARDS_SQL.format(scorecard=_table(Scorecard), rows=rows), [label, now, *params])
-    ]
+    rows, params = rows_source(_CARD_COLUMNS, cards, vendor=vendor)
+    statements = [(writes.cards.format(rows=rows), [label, now, *params])]
     if changes:
-        rows, params = rows_source(_CHANGE_COLUMNS, changes)
-        sql = _CHANGES_SQL.format(tierchange=_table(TierChange), rows=rows)
-        statements.append((sql, [label, by_id, now, *params]))
+        rows, params = rows_source(_CHANGE_COLUMNS, changes, vendor=vendor)
+        statements.append((writes.changes.format(rows=rows), [label, writes.by_id, now, *params]))
     rows, params = rows_source(
-        _PARTNER_COLUMNS, [(c[_PARTNER], c[_TIER_AFTER], c[_DECISION], c[_TOTAL]) for c in cards]
+        _PARTNER_COLUMNS,
+        [(c[_PARTNER], c[_TIER_AFTER], c[_DECISION], c[_TOTAL]) for c in cards],
+        vendor=vendor,
     )
     statements.append(
         (
-            _PARTNERS_SQL.format(partner=_table(Partner), rows=rows),
+            writes.partners.format(rows=rows),
             [rules.Action.EXIT, PartnerStatus.EXITED, label, label, label, *params],
         )
     )
@@ -615,19 +639,12 @@ def _score_and_write(
     waiting for the database: a second thread decides the next batches meanwhile. It
     never touches the database (this thread's connection and transactions stay here).
     """
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    writes = _Writes.for_close(quarter, by)
     partners = gathered.partners
     decided = _Decided(after={}, flags=set())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarter-close") as decider:
         pending = [
-            decider.submit(
-                _prepare_batch,
-                gathered,
-                partners[start : start + batch_size],
-                label=quarter.label,
-                by_id=by.pk if by else None,
-                now=now,
-            )
+            decider.submit(_prepare_batch, gathered, partners[start : start + batch_size], writes)
             for start in range(0, len(partners), batch_size)
         ]
         try:
