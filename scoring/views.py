@@ -40,7 +40,7 @@ from .queries import (
     standings,
     work_queue,
 )
-from .rules import how_to_raise
+from .rules import band_for, how_to_raise
 from .services import weights_for
 
 
@@ -96,20 +96,6 @@ def partner_detail(request, pk: int):
     return _standing_page(request, partner, template="portal/home.html")
 
 
-def band_of(partner: Partner) -> str:
-    """The band of the partner's latest score, by its program's thresholds (RULEBOOK §2)."""
-    score, program = partner.latest_score, partner.program
-    if score is None:
-        return ""
-    if score >= program.band_invest_from:
-        return "invest"
-    if score >= program.band_grow_from:
-        return "grow"
-    if score >= program.band_maintain_from:
-        return "maintain"
-    return "probation"
-
-
 @role_required(Role.CHANNEL_MANAGER, *ALL_PARTNER_ROLES)
 def manager_home(request):
     """The manager's partners with their standing, weakest fit first."""
@@ -121,9 +107,17 @@ def manager_home(request):
     rows = standings(partners.order_by("name")[:500], as_of)
     queue = work_queue([row["partner"].pk for row in rows])
     empty = {"pending": 0, "claims": 0, "mdf": 0, "flags": 0}
+    weights = {}
     for row in rows:
         row["queue"] = queue.get(row["partner"].pk, empty)
-        row["band"] = band_of(row["partner"])
+        partner = row["partner"]
+        if partner.program_id not in weights:
+            weights[partner.program_id] = weights_for(partner.program)
+        row["band"] = (
+            band_for(partner.latest_score, weights[partner.program_id])
+            if partner.latest_score is not None
+            else ""
+        )
     totals = {key: sum(row["queue"][key] for row in rows) for key in empty}
     at_risk = [row for row in rows if not row["progress"].meets_current]
     ready = [row for row in rows if row["progress"].ready_for_next]
