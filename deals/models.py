@@ -300,3 +300,56 @@ class ConflictCase(models.Model):
     @property
     def overdue(self) -> bool:
         return self.status == self.Status.OPEN and self.sla_due_at < timezone.now()
+
+
+# ---------------------------------------------------------------- quarter summaries
+
+
+class SummarizedQuarter(models.Model):
+    """An ended quarter whose deals are summarised per partner in ``DealQuarter`` rows.
+
+    Written once the quarter has ended (daily job); wins, losses and rejections recorded
+    later for that quarter refresh their partner's row, so dashboards read the summary
+    instead of scanning the quarter's deals."""
+
+    quarter = models.CharField(max_length=6, unique=True)
+    start = models.DateField()
+    end = models.DateField()
+    partners = models.PositiveIntegerField(default=0, help_text="Partners with a row.")
+    written_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-start"]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} summarised {self.written_at:%Y-%m-%d %H:%M}"
+
+
+class DealQuarter(models.Model):
+    """One partner's deals in one ended quarter, summed: wins (amounts and credit, sourced
+    and assisted), losses, direct-conflict outcomes, and the open pipeline at its end."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="deal_quarters", db_index=False
+    )
+    quarter = models.CharField(max_length=6)
+    won_deals = models.PositiveIntegerField(default=0)
+    won_priced = models.PositiveIntegerField(default=0, help_text="Wins with a closed amount.")
+    won_amount = models.DecimalField(**money_field_kwargs(), default=0)
+    won_credit = models.DecimalField(**money_field_kwargs(), default=0)
+    sourced_amount = models.DecimalField(**money_field_kwargs(), default=0)
+    assisted_amount = models.DecimalField(**money_field_kwargs(), default=0)
+    lost_deals = models.PositiveIntegerField(default=0)
+    won_direct = models.PositiveIntegerField(default=0)
+    closed_direct = models.PositiveIntegerField(default=0)
+    pipeline_deals = models.PositiveIntegerField(default=0)
+    pipeline_amount = models.DecimalField(**money_field_kwargs(), default=0)
+
+    class Meta:
+        ordering = ["-quarter", "partner"]
+        constraints = [
+            models.UniqueConstraint(fields=["quarter", "partner"], name="one_deal_quarter_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} {self.quarter}: {self.won_credit}"

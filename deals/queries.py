@@ -317,3 +317,57 @@ def strategic_wins_by_partner(partner_ids, start: date, end: date) -> dict[int, 
         .order_by()
     )
     return {row["partner_id"]: row["n"] for row in rows}
+
+
+# ---------------------------------------------------------------- quarter figures
+
+# Revenue the partner did not source alone: a direct-conflict win or a co-sell split.
+ASSISTED = Q(direct_conflict=True) | Q(compensation_model="co_sell")
+
+
+def open_on(as_of: date) -> Q:
+    """Registrations open on ``as_of``: submitted by then, not rejected, not closed by then,
+    protection not lapsed (pending ones have none yet)."""
+    _, next_day = day_span(as_of, as_of)
+    return (
+        Q(submitted_at__lt=next_day)
+        & ~Q(status=DealStatus.REJECTED)
+        & (Q(closed_on__isnull=True) | Q(closed_on__gt=as_of))
+        & (Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
+    )
+
+
+def outcome_figures() -> dict:
+    """Aggregates of the deals closed (won or lost) in a span, as a ``DealQuarter`` row
+    holds them: for ``.aggregate()`` or ``.values(...).annotate()``."""
+    from django.db.models import DecimalField, Value
+    from django.db.models.functions import Coalesce
+
+    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
+    won = Q(status=DealStatus.WON)
+    return {
+        "won_deals": Count("pk", filter=won),
+        "won_priced": Count("closed_amount", filter=won),
+        "won_amount": Coalesce(Sum("closed_amount", filter=won), zero),
+        "won_credit": Coalesce(Sum("partner_credit", filter=won), zero),
+        "sourced_amount": Coalesce(Sum("closed_amount", filter=won & ~ASSISTED), zero),
+        "assisted_amount": Coalesce(Sum("closed_amount", filter=won & ASSISTED), zero),
+        "lost_deals": Count("pk", filter=Q(status=DealStatus.LOST)),
+        "won_direct": Count("pk", filter=won & Q(direct_conflict=True)),
+        "closed_direct": Count("pk", filter=Q(direct_conflict=True)),
+    }
+
+
+def closed_in(start: date, end: date) -> QuerySet[Deal]:
+    """Deals won or lost with a close date in [start, end]."""
+    return Deal.objects.filter(
+        status__in=(DealStatus.WON, DealStatus.LOST), closed_on__range=(start, end)
+    )
+
+
+def pipeline_figures() -> dict:
+    from django.db.models import DecimalField, Value
+    from django.db.models.functions import Coalesce
+
+    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
+    return {"pipeline_amount": Coalesce(Sum("amount"), zero), "pipeline_deals": Count("pk")}

@@ -29,6 +29,7 @@ from partners.models import (
 from partners.queries import account_matching
 from partners.services import notice_send, partner_set_tier
 from prm.normalize import normalize_company_name, normalize_domain
+from prm.quarters import Quarter
 from prm.roles import Role
 
 from . import rules
@@ -37,12 +38,21 @@ from .models import (
     ConflictCase,
     ConflictScenario,
     Deal,
+    DealQuarter,
     DealStatus,
     DealType,
     EscalationStep,
     Product,
+    SummarizedQuarter,
 )
-from .queries import customer_check, protecting_deal
+from .queries import (
+    closed_in,
+    customer_check,
+    open_on,
+    outcome_figures,
+    pipeline_figures,
+    protecting_deal,
+)
 
 OPEN = (DealStatus.PENDING, DealStatus.APPROVED)
 
@@ -445,6 +455,7 @@ def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
     deal.reject(by=by, at=timezone.now(), reason=rules.Reason.MANAGER_REJECTED, note=reason)
     deal._change_reason = f"Rejected: {reason}"
     deal.save()
+    _summary_refresh(deal)
     notice_send(
         partner=deal.partner,
         user=deal.submitted_by,
@@ -535,6 +546,7 @@ def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None 
         deal.csat, deal.csat_recorded_at = csat, timezone.now()
     deal._change_reason = "Won"
     deal.save()
+    _summary_refresh(deal)
     Account.objects.filter(pk=deal.account_id, owning_partner__isnull=True).update(
         owning_partner=partner
     )
@@ -582,6 +594,7 @@ def deal_lose(*, deal: Deal, by: User, closed_on: date | None = None) -> Deal:
     )
     deal._change_reason = "Lost"
     deal.save()
+    _summary_refresh(deal)
     return deal
 
 
@@ -645,6 +658,80 @@ def deals_expire_lapsed(*, today: date | None = None) -> int:
             deal.save()
             expired += 1
     return expired
+
+
+# ---------------------------------------------------------------- quarter summaries
+
+
+def _summary_rows(quarter: Quarter, partner_ids=None) -> list[DealQuarter]:
+    """Every partner's ``DealQuarter`` row for ``quarter``, from two grouped queries."""
+    closed = closed_in(quarter.start, quarter.end)
+    pipeline = Deal.objects.filter(open_on(quarter.end))
+    if partner_ids is not None:
+        closed = closed.filter(partner_id__in=partner_ids)
+        pipeline = pipeline.filter(partner_id__in=partner_ids)
+    rows: dict[int, DealQuarter] = {}
+    for figures in closed.values("partner_id").annotate(**outcome_figures()).order_by():
+        rows[figures["partner_id"]] = DealQuarter(quarter=quarter.label, **figures)
+    for figures in pipeline.values("partner_id").annotate(**pipeline_figures()).order_by():
+        row = rows.setdefault(
+            figures["partner_id"],
+            DealQuarter(quarter=quarter.label, partner_id=figures["partner_id"]),
+        )
+        row.pipeline_amount, row.pipeline_deals = (
+            figures["pipeline_amount"],
+            figures["pipeline_deals"],
+        )
+    return list(rows.values())
+
+
+def deal_quarter_summarize(*, quarter: str) -> SummarizedQuarter:
+    """Summarise an ended quarter's deals per partner (won, lost, pipeline at its end) so
+    that dashboards read 20,000 rows instead of scanning a quarter of deals. A rerun
+    replaces the quarter's rows; the quarter is marked summarised in the same transaction.
+    """
+    period = Quarter.parse(quarter)
+    if period.end >= timezone.localdate():
+        raise ValidationError({"quarter": f"{period.label} has not ended yet."})
+    rows = _summary_rows(period)
+    with transaction.atomic():
+        DealQuarter.objects.filter(quarter=period.label).delete()
+        DealQuarter.objects.bulk_create(rows, batch_size=5000)
+        summary, _ = SummarizedQuarter.objects.update_or_create(
+            quarter=period.label,
+            defaults={
+                "start": period.start,
+                "end": period.end,
+                "partners": len(rows),
+                "written_at": timezone.now(),
+            },
+        )
+    return summary
+
+
+def deal_quarters_summarize_ended(*, today: date | None = None, back: int = 8) -> list[str]:
+    """Summarise each of the last ``back`` ended quarters not summarised yet (daily job:
+    the quarter that just ended is summarised on the first night after it)."""
+    today = today or timezone.localdate()
+    ended = Quarter.containing(today).previous().trailing(back)
+    done = set(
+        SummarizedQuarter.objects.filter(quarter__in=[q.label for q in ended]).values_list(
+            "quarter", flat=True
+        )
+    )
+    return [deal_quarter_summarize(quarter=q.label).quarter for q in ended if q.label not in done]
+
+
+def _summary_refresh(deal: Deal) -> None:
+    """Keep the summaries true after a deal closes or is rejected: recompute its partner's
+    row in every summarised quarter the deal can count in (it was submitted before the
+    quarter's end). Runs in the caller's transaction; a few index probes."""
+    since = timezone.localdate(deal.submitted_at)
+    for summary in SummarizedQuarter.objects.filter(end__gte=since):
+        period = Quarter.parse(summary.quarter)
+        rows = _summary_rows(period, partner_ids=[deal.partner_id])
+        DealQuarter.objects.filter(quarter=period.label, partner_id=deal.partner_id).delete()
+        DealQuarter.objects.bulk_create(rows)
 
 
 # ---------------------------------------------------------------- conflict cases

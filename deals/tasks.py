@@ -25,3 +25,10 @@ def expire_lapsed() -> int:
 def escalate_conflicts() -> int:
     """Every 15 minutes: conflict cases past their SLA go to the channel chief."""
     return services.conflicts_escalate_overdue()
+
+
+@shared_task(acks_late=True, name="deals.summarize_quarters")
+def summarize_quarters() -> list[str]:
+    """Daily: summarise per partner any ended quarter not summarised yet (the dashboards
+    read the summaries)."""
+    return services.deal_quarters_summarize_ended()

@@ -2,6 +2,11 @@
 seed's "Partner Performance Dashboard"), computed set-wise: each section is one or a few
 grouped queries over indexed columns, whatever the number of partners or deals.
 
+Deal figures of an ended quarter come from its per-partner summary (``DealQuarter``, one
+row per partner, written the night after the quarter ends and kept true by later wins,
+losses and rejections); a quarter not summarised yet — the open one — is computed from
+the deals themselves. Both give the same figures (tested).
+
 Every figure has a definition (``DEFINITIONS``), shown as its tooltip and in the API.
 """
 
@@ -9,11 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Avg, Count, DecimalField, Exists, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from deals.models import Deal, DealStatus
+from deals.models import Deal, DealQuarter, DealStatus, SummarizedQuarter
+from deals.queries import closed_in, open_on, outcome_figures, pipeline_figures
 from enablement.models import Certification, LoginDay, TrainingCompletion
 from incentives.models import EntryKind, EntryStatus, LedgerEntry, MdfFund, MdfRequest
 from partners.models import Partner, PartnerStatus, Tier, TierChange, User
@@ -119,13 +125,66 @@ def _won(partner_ids, quarter: Quarter) -> QuerySet[Deal]:
     )
 
 
+OUTCOMES = (
+    "won_deals",
+    "won_priced",
+    "won_amount",
+    "won_credit",
+    "sourced_amount",
+    "assisted_amount",
+    "lost_deals",
+    "won_direct",
+    "closed_direct",
+)
+
+
+def _summed(*fields: str) -> dict:
+    return {
+        name: Coalesce(Sum(name), 0 if name.endswith(("deals", "priced", "direct")) else ZERO)
+        for name in fields
+    }
+
+
+def summarized(quarters) -> set[str]:
+    """Which of ``quarters`` have per-partner deal summaries (one query)."""
+    return set(
+        SummarizedQuarter.objects.filter(quarter__in=[q.label for q in quarters]).values_list(
+            "quarter", flat=True
+        )
+    )
+
+
+def _summary(ids, labels) -> QuerySet[DealQuarter]:
+    return DealQuarter.objects.filter(partner_id__in=ids, quarter__in=list(labels))
+
+
+def outcomes(ids, quarter: Quarter, *, summaries: set[str], as_of: date | None = None) -> dict:
+    """Won and lost deals closed in ``quarter`` (and, given ``as_of``, the open pipeline on
+    that day), summed over the partners ``ids``: one query on a summarised quarter, one or
+    two on the deals otherwise."""
+    if quarter.label in summaries:
+        fields = OUTCOMES + (("pipeline_amount", "pipeline_deals") if as_of else ())
+        return _summary(ids, [quarter.label]).aggregate(**_summed(*fields))
+    row = (
+        closed_in(quarter.start, quarter.end)
+        .filter(partner_id__in=ids)
+        .aggregate(**outcome_figures())
+    )
+    if as_of:
+        row |= Deal.objects.filter(open_on(as_of), partner_id__in=ids).aggregate(
+            **pipeline_figures()
+        )
+    return row
+
+
 def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> dict:
     """Every figure of the executive dashboard for ``partners`` (already scoped to the
     viewer and filtered) in ``quarter``: about twenty grouped queries, whatever the size
     of the book."""
     ids = partners.values("pk")
-    money = revenue(ids, quarter, today=today)
-    tiers = by_tier(partners, quarter)
+    summaries = summarized(quarter.trailing(6))
+    money = revenue(ids, quarter, today=today, summaries=summaries)
+    tiers = by_tier(partners, quarter, summaries=summaries)
     return {
         "quarter": quarter.label,
         "ecosystem": ecosystem(partners, quarter),
@@ -134,9 +193,9 @@ def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> 
         "health": health(ids, quarter, tiers=tiers, pipeline=money["pipeline"]),
         "enablement": enablement(partners, ids, quarter),
         "incentives": incentives(ids, quarter, credit=money["partner_credit"]),
-        "top_partners": top_partners(ids, quarter),
-        "revenue_series": revenue_series(ids, quarter),
-        "program": program_health(partners, quarter),
+        "top_partners": top_partners(ids, quarter, summaries=summaries),
+        "revenue_series": revenue_series(ids, quarter, summaries=summaries),
+        "program": program_health(partners, quarter, summaries=summaries),
         "definitions": DEFINITIONS,
     }
 
@@ -174,71 +233,39 @@ def ecosystem(partners: QuerySet[Partner], quarter: Quarter) -> dict:
     }
 
 
-def revenue(ids, quarter: Quarter, *, today: date) -> dict:
-    previous = quarter.previous()
-    assisted = Q(direct_conflict=True) | Q(compensation_model="co_sell")
-    row = _won(ids, quarter).aggregate(
-        sourced=Coalesce(Sum("closed_amount", filter=~assisted), ZERO),
-        assisted=Coalesce(Sum("closed_amount", filter=assisted), ZERO),
-        credit=Coalesce(Sum("partner_credit"), ZERO),
-        won=Count("pk"),
-        average=Avg("closed_amount"),
-    )
-    before = _won(ids, previous).aggregate(credit=Coalesce(Sum("partner_credit"), ZERO))
-    closed = Deal.objects.filter(
-        partner_id__in=ids,
-        status__in=(DealStatus.WON, DealStatus.LOST),
-        closed_on__range=(quarter.start, quarter.end),
-    ).aggregate(
-        won=Count("pk", filter=Q(status=DealStatus.WON)),
-        all=Count("pk"),
-        won_direct=Count("pk", filter=Q(status=DealStatus.WON, direct_conflict=True)),
-        all_direct=Count("pk", filter=Q(direct_conflict=True)),
-    )
+def revenue(ids, quarter: Quarter, *, today: date, summaries: set[str]) -> dict:
     as_of = min(today, quarter.end)
-    pipeline = open_pipeline(ids, as_of)
+    row = outcomes(ids, quarter, summaries=summaries, as_of=as_of)
+    before = outcomes(ids, quarter.previous(), summaries=summaries)
     company = (
         CompanyRevenue.objects.filter(quarter=quarter.label)
         .values_list("amount", flat=True)
         .first()
     )
-    channel = row["sourced"] + row["assisted"]
+    channel = row["sourced_amount"] + row["assisted_amount"]
+    average = _ratio(row["won_amount"], row["won_priced"], "0.01") or Decimal("0.00")
     return {
-        "partner_sourced_revenue": _m(row["sourced"]),
-        "partner_assisted_revenue": _m(row["assisted"]),
-        "partner_credit": _m(row["credit"]),
+        "partner_sourced_revenue": _m(row["sourced_amount"]),
+        "partner_assisted_revenue": _m(row["assisted_amount"]),
+        "partner_credit": _m(row["won_credit"]),
         "company_revenue": _m(company) if company else None,
         "channel_share": _ratio(channel, company) if company else None,
-        "pipeline": _m(pipeline["amount"]),
-        "pipeline_deals": pipeline["count"],
-        "deals_won": row["won"],
-        "average_deal_size": (row["average"] or Decimal("0")).quantize(Decimal("0.01")),
-        "qoq_growth": _ratio(row["credit"] - before["credit"], before["credit"]),
-        "previous_credit": _m(before["credit"]),
-        "win_rate": _ratio(closed["won"], closed["all"]),
-        "win_rate_direct": _ratio(closed["won_direct"], closed["all_direct"]),
+        "pipeline": _m(row["pipeline_amount"]),
+        "pipeline_deals": row["pipeline_deals"],
+        "deals_won": row["won_deals"],
+        "average_deal_size": average,
+        "qoq_growth": _ratio(row["won_credit"] - before["won_credit"], before["won_credit"]),
+        "previous_credit": _m(before["won_credit"]),
+        "win_rate": _ratio(row["won_deals"], row["won_deals"] + row["lost_deals"]),
+        "win_rate_direct": _ratio(row["won_direct"], row["closed_direct"]),
     }
-
-
-def open_pipeline(ids, as_of: date) -> dict:
-    """Open registrations on ``as_of``: submitted by then, not closed by then, protection
-    not lapsed (pending ones have none yet)."""
-    row = (
-        Deal.objects.filter(partner_id__in=ids, submitted_at__date__lte=as_of)
-        .exclude(status=DealStatus.REJECTED)
-        .filter(Q(closed_on__isnull=True) | Q(closed_on__gt=as_of))
-        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
-        .exclude(status=DealStatus.EXPIRED, expires_on__lt=as_of)
-        .aggregate(amount=Coalesce(Sum("amount"), ZERO), count=Count("pk"))
-    )
-    return row
 
 
 def _quarterly_quota(partners: QuerySet[Partner]):
     return Coalesce("annual_quota", "tier__default_annual_quota")
 
 
-def by_tier(partners: QuerySet[Partner], quarter: Quarter) -> list[dict]:
+def by_tier(partners: QuerySet[Partner], quarter: Quarter, *, summaries: set[str]) -> list[dict]:
     """Per tier: active partners, partner credit in the quarter, quarterly quota and the
     attainment against it."""
     active = partners.filter(status=PartnerStatus.ACTIVE)
@@ -248,12 +275,18 @@ def by_tier(partners: QuerySet[Partner], quarter: Quarter) -> list[dict]:
         .annotate(partners=Count("pk"), quota=Sum(_quarterly_quota(active)))
         .order_by()
     }
-    credit = dict(
-        _won(active.values("pk"), quarter)
-        .values_list("partner__tier__slug")
-        .annotate(credit=Sum("partner_credit"))
-        .order_by()
-    )
+    if quarter.label in summaries:
+        won = _summary(active.values("pk"), [quarter.label])
+        credit = dict(
+            won.values_list("partner__tier__slug").annotate(credit=Sum("won_credit")).order_by()
+        )
+    else:
+        credit = dict(
+            _won(active.values("pk"), quarter)
+            .values_list("partner__tier__slug")
+            .annotate(credit=Sum("partner_credit"))
+            .order_by()
+        )
     rows = []
     for slug, row in sorted(quota_rows.items(), key=lambda item: -item[1]["tier__rank"]):
         quarterly = (row["quota"] or Decimal("0")) / 4
@@ -380,26 +413,36 @@ def incentives(ids, quarter: Quarter, *, credit: Decimal) -> dict:
     }
 
 
-def revenue_series(ids, quarter: Quarter, count: int = 6) -> list[dict]:
-    """Partner credit and deals won per quarter, the last ``count`` quarters: one query."""
+def revenue_series(ids, quarter: Quarter, *, summaries: set[str], count: int = 6) -> list[dict]:
+    """Partner credit and deals won per quarter, the last ``count`` quarters: one query over
+    the summarised ones, one over the deals of the others."""
     quarters = quarter.trailing(count)
-    rows = (
-        Deal.objects.filter(
-            partner_id__in=ids,
-            status=DealStatus.WON,
-            closed_on__range=(quarters[0].start, quarter.end),
-        )
-        .values("closed_on__year", "closed_on__month")
-        .annotate(credit=Sum("partner_credit"), deals=Count("pk"))
-        .order_by()
-    )
     by_quarter: dict[str, dict] = {q.label: {"credit": Decimal("0"), "deals": 0} for q in quarters}
-    start_month = quarter.start_month
-    for row in rows:
-        label = Quarter.containing(
-            date(row["closed_on__year"], row["closed_on__month"], 1), start_month=start_month
-        ).label
-        if label in by_quarter:
+    done = [q.label for q in quarters if q.label in summaries]
+    live = [q for q in quarters if q.label not in summaries]
+    if done:
+        for row in (
+            _summary(ids, done)
+            .values("quarter")
+            .annotate(credit=Sum("won_credit"), deals=Sum("won_deals"))
+            .order_by()
+        ):
+            by_quarter[row["quarter"]] = {"credit": row["credit"], "deals": row["deals"]}
+    if live:
+        spans = Q()
+        for q in live:
+            spans |= Q(closed_on__range=(q.start, q.end))
+        rows = (
+            Deal.objects.filter(spans, partner_id__in=ids, status=DealStatus.WON)
+            .values("closed_on__year", "closed_on__month")
+            .annotate(credit=Sum("partner_credit"), deals=Count("pk"))
+            .order_by()
+        )
+        start_month = quarter.start_month
+        for row in rows:
+            label = Quarter.containing(
+                date(row["closed_on__year"], row["closed_on__month"], 1), start_month=start_month
+            ).label
             by_quarter[label]["credit"] += row["credit"] or 0
             by_quarter[label]["deals"] += row["deals"]
     return [
@@ -408,13 +451,22 @@ def revenue_series(ids, quarter: Quarter, count: int = 6) -> list[dict]:
     ]
 
 
-def top_partners(ids, quarter: Quarter, limit: int = 10) -> list[dict]:
-    rows = (
-        _won(ids, quarter)
-        .values("partner_id", "partner__name", "partner__tier__name", "partner__latest_score")
-        .annotate(revenue=Sum("partner_credit"), deals=Count("pk"))
-        .order_by("-revenue", "partner_id")[:limit]
-    )
+def top_partners(ids, quarter: Quarter, *, summaries: set[str], limit: int = 10) -> list[dict]:
+    columns = ("partner_id", "partner__name", "partner__tier__name", "partner__latest_score")
+    if quarter.label in summaries:
+        rows = (
+            _summary(ids, [quarter.label])
+            .filter(won_deals__gt=0)
+            .values(*columns, revenue=F("won_credit"), deals=F("won_deals"))
+            .order_by("-won_credit", "partner_id")[:limit]
+        )
+    else:
+        rows = (
+            _won(ids, quarter)
+            .values(*columns)
+            .annotate(revenue=Sum("partner_credit"), deals=Count("pk"))
+            .order_by("-revenue", "partner_id")[:limit]
+        )
     return [
         {
             "id": row["partner_id"],
@@ -428,25 +480,43 @@ def top_partners(ids, quarter: Quarter, limit: int = 10) -> list[dict]:
     ]
 
 
-def program_health(partners: QuerySet[Partner], quarter: Quarter) -> dict:
+def credit_by_partner(ids, quarters: list[Quarter], *, summaries: set[str]) -> list[Decimal]:
+    """Each earning partner's credit over ``quarters``, largest first."""
+    totals: dict[int, Decimal] = {}
+    done = [q.label for q in quarters if q.label in summaries]
+    live = [q for q in quarters if q.label not in summaries]
+    if done:
+        rows = (
+            _summary(ids, done)
+            .filter(won_deals__gt=0)
+            .values_list("partner_id")
+            .annotate(revenue=Sum("won_credit"))
+            .order_by()
+        )
+        totals.update(rows)
+    if live:
+        spans = Q()
+        for q in live:
+            spans |= Q(closed_on__range=(q.start, q.end))
+        rows = (
+            Deal.objects.filter(spans, partner_id__in=ids, status=DealStatus.WON)
+            .values_list("partner_id")
+            .annotate(revenue=Sum("partner_credit"))
+            .order_by()
+        )
+        for partner_id, revenue in rows:
+            totals[partner_id] = totals.get(partner_id, Decimal("0")) + revenue
+    return sorted(totals.values(), reverse=True)
+
+
+def program_health(partners: QuerySet[Partner], quarter: Quarter, *, summaries: set[str]) -> dict:
     """RULEBOOK §10 portfolio targets: the pyramid, revenue concentration, channel managers'
     load."""
     active = partners.filter(status=PartnerStatus.ACTIVE)
     counts = dict(active.values_list("tier__rank").annotate(n=Count("pk")).order_by())
     lowest, gold = counts.get(0, 0), counts.get(2, 0)
     # Revenue concentration over the last four quarters.
-    first = quarter.trailing(4)[0]
-    per_partner = list(
-        Deal.objects.filter(
-            partner_id__in=partners.values("pk"),
-            status=DealStatus.WON,
-            closed_on__range=(first.start, quarter.end),
-        )
-        .values("partner_id")
-        .annotate(revenue=Sum("partner_credit"))
-        .order_by("-revenue")
-        .values_list("revenue", flat=True)
-    )
+    per_partner = credit_by_partner(partners.values("pk"), quarter.trailing(4), summaries=summaries)
     total = sum(per_partner, Decimal("0"))
     earning = active.count() or len(per_partner)
     top_n = max(1, round(earning * 0.2)) if earning else 0

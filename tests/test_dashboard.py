@@ -9,6 +9,14 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from deals.models import DealQuarter, SummarizedQuarter
+from deals.services import (
+    deal_lose,
+    deal_quarter_summarize,
+    deal_quarters_summarize_ended,
+    deal_reject,
+    deal_win,
+)
 from enablement.models import LoginDay, TrainingCompletion
 from incentives.models import LedgerEntry
 from partners.models import TierChange
@@ -138,7 +146,10 @@ def figures(partners=None, filters=None):
     return dashboard(filters.apply(partners or Partner.objects.all()), Q3, today=TODAY)
 
 
-def test_every_figure_against_the_scenario(scenario):
+@pytest.mark.parametrize("summarised", [False, True], ids=["from deals", "from summaries"])
+def test_every_figure_against_the_scenario(scenario, summarised):
+    if summarised:
+        assert "2026Q3" in deal_quarters_summarize_ended(today=TODAY)
     f = figures()
     e, r, h, en, i = f["ecosystem"], f["revenue"], f["health"], f["enablement"], f["incentives"]
     assert e["active_partners"] == 5
@@ -174,6 +185,82 @@ def test_every_figure_against_the_scenario(scenario):
     assert program["pyramid"]["registered_per_gold"] == D("1.5")  # 3 registered ÷ 2 gold
     series = {row["quarter"]: row["credit"] for row in f["revenue_series"]}
     assert series["2026Q2"] == D("61500.00") and series["2026Q3"] == D("123000.00")
+
+
+def live_figures(**kwargs):
+    """The same figures computed from the deals, whatever is summarised."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        SummarizedQuarter.objects.all().delete()
+        result = figures(**kwargs)
+        transaction.set_rollback(True)
+    return result
+
+
+def test_summaries_give_the_figures_of_the_deals_under_every_filter(scenario, manager):
+    deal_quarters_summarize_ended(today=TODAY)
+    assert SummarizedQuarter.objects.filter(quarter__in=["2026Q2", "2026Q3"]).count() == 2
+    for filters in (
+        None,
+        Filters(region="emea"),
+        Filters(tier="gold"),
+        Filters(manager=manager.pk),
+    ):
+        assert figures(filters=filters) == live_figures(filters=filters)
+
+
+def test_later_wins_losses_and_rejections_keep_the_summary_true(scenario, manager):
+    """A win recorded after the quarter was summarised, dated inside it, a loss and a
+    rejection of registrations open at its end: the summary follows each."""
+    submitted = datetime(2026, 9, 10, tzinfo=UTC)
+    late_win, late_loss = (
+        DealFactory(
+            partner=scenario["regs"][1],
+            status="approved",
+            amount=D("30000"),
+            submitted_at=submitted,
+            expires_on=date(2026, 12, 9),
+        )
+        for _ in range(2)
+    )
+    pending = DealFactory(partner=scenario["gold_b"], amount=D("7000"), submitted_at=submitted)
+    deal_quarters_summarize_ended(today=TODAY)
+    before = figures()
+    assert before["revenue"]["pipeline_deals"] == 4
+    deal_win(deal=late_win, by=manager, amount=D("30000"), closed_on=date(2026, 9, 28))
+    deal_lose(deal=late_loss, by=manager, closed_on=date(2026, 9, 29))
+    deal_reject(deal=pending, by=manager, reason="Duplicate of an older request")
+    after = figures()
+    assert after == live_figures()
+    assert after["revenue"]["deals_won"] == before["revenue"]["deals_won"] + 1
+    assert after["revenue"]["win_rate"] == D("0.667")  # 4 won, 2 lost
+    assert after["revenue"]["pipeline_deals"] == 1
+
+
+def test_summarising_is_idempotent_and_waits_for_the_quarter_to_end(scenario):
+    from django.core.exceptions import ValidationError
+
+    first = deal_quarter_summarize(quarter="2026Q3")
+    rows = list(DealQuarter.objects.filter(quarter="2026Q3").values().order_by("partner_id"))
+    again = deal_quarter_summarize(quarter="2026Q3")
+    assert first.pk == again.pk and again.partners == len(rows) == 5
+    assert [
+        {k: v for k, v in row.items() if k != "id"}
+        for row in DealQuarter.objects.filter(quarter="2026Q3").values().order_by("partner_id")
+    ] == [{k: v for k, v in row.items() if k != "id"} for row in rows]
+    with pytest.raises(ValidationError, match="not ended"):
+        deal_quarter_summarize(quarter="2026Q4")
+    assert deal_quarters_summarize_ended(today=TODAY)  # the other seven ended quarters
+    assert deal_quarters_summarize_ended(today=TODAY) == []
+
+
+def test_the_nightly_task_summarises_ended_quarters(scenario):
+    from deals.tasks import summarize_quarters
+
+    labels = summarize_quarters()
+    assert labels[-2:] == ["2026Q2", "2026Q3"] and len(labels) == 8  # oldest first
+    assert summarize_quarters() == []
 
 
 def test_filters_narrow_every_figure(scenario, manager):
@@ -228,6 +315,10 @@ def test_dashboard_query_count_does_not_grow(api, executive, django_assert_max_n
     book(2)
     with django_assert_max_num_queries(30) as few:
         api(executive).get("/api/v1/dashboard/?quarter=2026Q3")
+    book(15)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert api(executive).get("/api/v1/dashboard/?quarter=2026Q3").status_code == 200
+    deal_quarters_summarize_ended(today=TODAY)
     book(15)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert api(executive).get("/api/v1/dashboard/?quarter=2026Q3").status_code == 200
