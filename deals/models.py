@@ -306,15 +306,17 @@ class ConflictCase(models.Model):
 
 
 class SummarizedQuarter(models.Model):
-    """An ended quarter whose deals are summarised per partner in ``DealQuarter`` rows.
+    """A quarter whose deals are summed per partner in ``DealQuarter`` rows, so dashboards
+    read the sums instead of scanning the quarter's deals.
 
-    Written once the quarter has ended (daily job); wins, losses and rejections recorded
-    later for that quarter refresh their partner's row, so dashboards read the summary
-    instead of scanning the quarter's deals."""
+    Written nightly: the open quarter as of that day, an ended quarter once more after its
+    end (then ``as_of`` is its end and the summary is complete). Registrations, wins,
+    losses and rejections refresh their partner's rows in between."""
 
     quarter = models.CharField(max_length=6, unique=True)
     start = models.DateField()
     end = models.DateField()
+    as_of = models.DateField(help_text="The day the pipeline is counted on: the end, or today.")
     partners = models.PositiveIntegerField(default=0, help_text="Partners with a row.")
     written_at = models.DateTimeField()
 
@@ -326,8 +328,9 @@ class SummarizedQuarter(models.Model):
 
 
 class DealQuarter(models.Model):
-    """One partner's deals in one ended quarter, summed: wins (amounts and credit, sourced
-    and assisted), losses, direct-conflict outcomes, and the open pipeline at its end."""
+    """One partner's deals in one quarter, summed: wins (amounts and credit, sourced and
+    assisted), losses, direct-conflict outcomes, and the open pipeline on the summary's
+    ``as_of`` day."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="deal_quarters", db_index=False

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from enablement.services import onboarding_event
@@ -313,6 +313,7 @@ def deal_register(
             else None
         )
         _after_registration(deal, decision=decision, holder=holder, live=live)
+        _summary_refresh(deal)
         if deal.status != DealStatus.REJECTED:
             onboarding_event(
                 partner=partner,
@@ -663,14 +664,33 @@ def deals_expire_lapsed(*, today: date | None = None) -> int:
 # ---------------------------------------------------------------- quarter summaries
 
 
-def _summary_rows(quarter: Quarter, partner_ids=None) -> list[DealQuarter]:
-    """Every partner's ``DealQuarter`` row for ``quarter``, from two grouped queries."""
+SUMMARY_FIELDS = [
+    "won_deals",
+    "won_priced",
+    "won_amount",
+    "won_credit",
+    "sourced_amount",
+    "assisted_amount",
+    "lost_deals",
+    "won_direct",
+    "closed_direct",
+    "pipeline_deals",
+    "pipeline_amount",
+]
+
+
+def _summary_rows(quarter: Quarter, as_of: date, partner_ids=None) -> dict[int, DealQuarter]:
+    """``DealQuarter`` rows for ``quarter`` (pipeline as of ``as_of``) from two grouped
+    queries: every partner with a deal that counts, or exactly ``partner_ids`` (zeros
+    where nothing counts)."""
     closed = closed_in(quarter.start, quarter.end)
-    pipeline = Deal.objects.filter(open_on(quarter.end))
+    pipeline = Deal.objects.filter(open_on(as_of))
+    rows: dict[int, DealQuarter] = {}
     if partner_ids is not None:
+        partner_ids = list(partner_ids)
         closed = closed.filter(partner_id__in=partner_ids)
         pipeline = pipeline.filter(partner_id__in=partner_ids)
-    rows: dict[int, DealQuarter] = {}
+        rows = {pk: DealQuarter(quarter=quarter.label, partner_id=pk) for pk in partner_ids}
     for figures in closed.values("partner_id").annotate(**outcome_figures()).order_by():
         rows[figures["partner_id"]] = DealQuarter(quarter=quarter.label, **figures)
     for figures in pipeline.values("partner_id").annotate(**pipeline_figures()).order_by():
@@ -678,30 +698,49 @@ def _summary_rows(quarter: Quarter, partner_ids=None) -> list[DealQuarter]:
             figures["partner_id"],
             DealQuarter(quarter=quarter.label, partner_id=figures["partner_id"]),
         )
-        row.pipeline_amount, row.pipeline_deals = (
-            figures["pipeline_amount"],
-            figures["pipeline_deals"],
-        )
-    return list(rows.values())
+        row.pipeline_amount = figures["pipeline_amount"]
+        row.pipeline_deals = figures["pipeline_deals"]
+    return rows
 
 
-def deal_quarter_summarize(*, quarter: str) -> SummarizedQuarter:
-    """Summarise an ended quarter's deals per partner (won, lost, pipeline at its end) so
-    that dashboards read 20,000 rows instead of scanning a quarter of deals. A rerun
-    replaces the quarter's rows; the quarter is marked summarised in the same transaction.
-    """
+def _summary_store(rows) -> None:
+    DealQuarter.objects.bulk_create(
+        rows,
+        batch_size=5000,
+        update_conflicts=True,
+        unique_fields=["quarter", "partner"],
+        update_fields=SUMMARY_FIELDS,
+    )
+
+
+def deal_quarter_summarize(*, quarter: str, today: date | None = None) -> SummarizedQuarter:
+    """Sum a quarter's deals per partner (won, lost, the pipeline at its end — or today,
+    for the open quarter) so that dashboards read one row per partner instead of
+    scanning the quarter's deals. A rerun rewrites the rows in place.
+
+    Safe beside registrations and wins: rows are upserted, never deleted, and the
+    partners whose deals changed while the quarter was being summed are summed again
+    once the rows are written (a change committing later refreshes its own row)."""
+    today = today or timezone.localdate()
     period = Quarter.parse(quarter)
-    if period.end >= timezone.localdate():
-        raise ValidationError({"quarter": f"{period.label} has not ended yet."})
-    rows = _summary_rows(period)
+    if period.start > today:
+        raise ValidationError({"quarter": f"{period.label} has not started yet."})
+    as_of = min(period.end, today)
+    started = timezone.now()
+    rows = _summary_rows(period, as_of)
     with transaction.atomic():
-        DealQuarter.objects.filter(quarter=period.label).delete()
-        DealQuarter.objects.bulk_create(rows, batch_size=5000)
+        gone = DealQuarter.objects.filter(quarter=period.label).exclude(partner_id__in=list(rows))
+        for pk in gone.values_list("partner_id", flat=True):
+            rows[pk] = DealQuarter(quarter=period.label, partner_id=pk)
+        _summary_store(rows.values())
+        changed = Deal.objects.filter(updated_at__gte=started).values_list("partner_id", flat=True)
+        _summary_store(_summary_rows(period, as_of, partner_ids=set(changed)).values())
         summary, _ = SummarizedQuarter.objects.update_or_create(
             quarter=period.label,
             defaults={
                 "start": period.start,
                 "end": period.end,
+                "as_of": as_of,
                 "partners": len(rows),
                 "written_at": timezone.now(),
             },
@@ -709,29 +748,38 @@ def deal_quarter_summarize(*, quarter: str) -> SummarizedQuarter:
     return summary
 
 
-def deal_quarters_summarize_ended(*, today: date | None = None, back: int = 8) -> list[str]:
-    """Summarise each of the last ``back`` ended quarters not summarised yet (daily job:
-    the quarter that just ended is summarised on the first night after it)."""
+def deal_quarters_summarize(*, today: date | None = None, back: int = 8) -> list[str]:
+    """Nightly: sum the open quarter as of today, and each of the last ``back`` ended
+    quarters not yet summed to its end (the quarter that just ended is finished on the
+    first night after it)."""
     today = today or timezone.localdate()
-    ended = Quarter.containing(today).previous().trailing(back)
-    done = set(
-        SummarizedQuarter.objects.filter(quarter__in=[q.label for q in ended]).values_list(
-            "quarter", flat=True
-        )
+    current = Quarter.containing(today)
+    ended = current.previous().trailing(back)
+    complete = set(
+        SummarizedQuarter.objects.filter(
+            quarter__in=[q.label for q in ended], as_of=F("end")
+        ).values_list("quarter", flat=True)
     )
-    return [deal_quarter_summarize(quarter=q.label).quarter for q in ended if q.label not in done]
+    return [
+        deal_quarter_summarize(quarter=q.label, today=today).quarter
+        for q in [*ended, current]
+        if q.label not in complete
+    ]
 
 
 def _summary_refresh(deal: Deal) -> None:
-    """Keep the summaries true after a deal closes or is rejected: recompute its partner's
-    row in every summarised quarter the deal can count in (it was submitted before the
-    quarter's end). Runs in the caller's transaction; a few index probes."""
+    """Keep the summaries true after a registration, win, loss or rejection: sum the
+    partner's row again in every summarised quarter the deal can count in (it was
+    submitted before the quarter's end). Runs in the caller's transaction, the partner's
+    row locked so that two changes for one partner cannot overwrite each other's sums."""
     since = timezone.localdate(deal.submitted_at)
-    for summary in SummarizedQuarter.objects.filter(end__gte=since):
+    summaries = list(SummarizedQuarter.objects.filter(end__gte=since))
+    if not summaries:
+        return
+    Partner.objects.select_for_update().filter(pk=deal.partner_id).values_list("pk").first()
+    for summary in summaries:
         period = Quarter.parse(summary.quarter)
-        rows = _summary_rows(period, partner_ids=[deal.partner_id])
-        DealQuarter.objects.filter(quarter=period.label, partner_id=deal.partner_id).delete()
-        DealQuarter.objects.bulk_create(rows)
+        _summary_store(_summary_rows(period, summary.as_of, partner_ids=[deal.partner_id]).values())
 
 
 # ---------------------------------------------------------------- conflict cases

@@ -29,6 +29,6 @@ def escalate_conflicts() -> int:
 
 @shared_task(acks_late=True, name="deals.summarize_quarters")
 def summarize_quarters() -> list[str]:
-    """Daily: summarise per partner any ended quarter not summarised yet (the dashboards
-    read the summaries)."""
-    return services.deal_quarters_summarize_ended()
+    """Nightly: sum each partner's deals of the open quarter, and of ended quarters not yet
+    summed to their end (the dashboards read these sums)."""
+    return services.deal_quarters_summarize()

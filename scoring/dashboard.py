@@ -2,10 +2,11 @@
 seed's "Partner Performance Dashboard"), computed set-wise: each section is one or a few
 grouped queries over indexed columns, whatever the number of partners or deals.
 
-Deal figures of an ended quarter come from its per-partner summary (``DealQuarter``, one
-row per partner, written the night after the quarter ends and kept true by later wins,
-losses and rejections); a quarter not summarised yet — the open one — is computed from
-the deals themselves. Both give the same figures (tested).
+Deal figures come from per-partner quarter sums (``DealQuarter``, one row per partner and
+quarter, written nightly and kept true by registrations, wins, losses and rejections in
+between) where they exist — every ended quarter once summed to its end, the open quarter
+once summed that day — and from the deals themselves otherwise. Both give the same
+figures (tested).
 
 Every figure has a definition (``DEFINITIONS``), shown as its tooltip and in the API.
 """
@@ -145,12 +146,13 @@ def _summed(*fields: str) -> dict:
     }
 
 
-def summarized(quarters) -> set[str]:
-    """Which of ``quarters`` have per-partner deal summaries (one query)."""
+def summarized(quarters, *, today: date) -> set[str]:
+    """Which of ``quarters`` have per-partner deal sums to read (one query): complete ones
+    (counted to the quarter's end) and the open quarter's if written today."""
     return set(
-        SummarizedQuarter.objects.filter(quarter__in=[q.label for q in quarters]).values_list(
-            "quarter", flat=True
-        )
+        SummarizedQuarter.objects.filter(
+            Q(as_of=F("end")) | Q(as_of=today), quarter__in=[q.label for q in quarters]
+        ).values_list("quarter", flat=True)
     )
 
 
@@ -182,7 +184,7 @@ def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> 
     viewer and filtered) in ``quarter``: about twenty grouped queries, whatever the size
     of the book."""
     ids = partners.values("pk")
-    summaries = summarized(quarter.trailing(6))
+    summaries = summarized(quarter.trailing(6), today=today)
     money = revenue(ids, quarter, today=today, summaries=summaries)
     tiers = by_tier(partners, quarter, summaries=summaries)
     return {

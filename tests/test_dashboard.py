@@ -13,7 +13,7 @@ from deals.models import DealQuarter, SummarizedQuarter
 from deals.services import (
     deal_lose,
     deal_quarter_summarize,
-    deal_quarters_summarize_ended,
+    deal_quarters_summarize,
     deal_reject,
     deal_win,
 )
@@ -149,7 +149,7 @@ def figures(partners=None, filters=None):
 @pytest.mark.parametrize("summarised", [False, True], ids=["from deals", "from summaries"])
 def test_every_figure_against_the_scenario(scenario, summarised):
     if summarised:
-        assert "2026Q3" in deal_quarters_summarize_ended(today=TODAY)
+        assert "2026Q3" in deal_quarters_summarize(today=TODAY)
     f = figures()
     e, r, h, en, i = f["ecosystem"], f["revenue"], f["health"], f["enablement"], f["incentives"]
     assert e["active_partners"] == 5
@@ -199,7 +199,7 @@ def live_figures(**kwargs):
 
 
 def test_summaries_give_the_figures_of_the_deals_under_every_filter(scenario, manager):
-    deal_quarters_summarize_ended(today=TODAY)
+    deal_quarters_summarize(today=TODAY)
     assert SummarizedQuarter.objects.filter(quarter__in=["2026Q2", "2026Q3"]).count() == 2
     for filters in (
         None,
@@ -225,7 +225,7 @@ def test_later_wins_losses_and_rejections_keep_the_summary_true(scenario, manage
         for _ in range(2)
     )
     pending = DealFactory(partner=scenario["gold_b"], amount=D("7000"), submitted_at=submitted)
-    deal_quarters_summarize_ended(today=TODAY)
+    deal_quarters_summarize(today=TODAY)
     before = figures()
     assert before["revenue"]["pipeline_deals"] == 4
     deal_win(deal=late_win, by=manager, amount=D("30000"), closed_on=date(2026, 9, 28))
@@ -249,18 +249,67 @@ def test_summarising_is_idempotent_and_waits_for_the_quarter_to_end(scenario):
         {k: v for k, v in row.items() if k != "id"}
         for row in DealQuarter.objects.filter(quarter="2026Q3").values().order_by("partner_id")
     ] == [{k: v for k, v in row.items() if k != "id"} for row in rows]
-    with pytest.raises(ValidationError, match="not ended"):
-        deal_quarter_summarize(quarter="2026Q4")
-    assert deal_quarters_summarize_ended(today=TODAY)  # the other seven ended quarters
-    assert deal_quarters_summarize_ended(today=TODAY) == []
+    with pytest.raises(ValidationError, match="not started"):
+        deal_quarter_summarize(quarter="2027Q1")
+    # The other seven ended quarters and the open one; then the open one alone, each night.
+    assert len(deal_quarters_summarize(today=TODAY)) == 8
+    assert deal_quarters_summarize(today=TODAY) == ["2026Q4"]
 
 
 def test_the_nightly_task_summarises_ended_quarters(scenario):
     from deals.tasks import summarize_quarters
 
     labels = summarize_quarters()
-    assert labels[-2:] == ["2026Q2", "2026Q3"] and len(labels) == 8  # oldest first
-    assert summarize_quarters() == []
+    assert labels[-3:] == ["2026Q2", "2026Q3", "2026Q4"] and len(labels) == 9  # oldest first
+    assert summarize_quarters() == ["2026Q4"]
+
+
+def open_quarter(partners=None):
+    from partners.models import Partner
+
+    return dashboard(Partner.objects.all(), Quarter(2026, 4), today=TODAY)
+
+
+def test_the_open_quarter_is_read_from_sums_written_today_and_kept_by_registrations(
+    scenario, manager
+):
+    from deals.services import deal_register
+
+    partner = scenario["regs"][2]
+    DealFactory(partner=partner, status="won", closed_on=date(2026, 10, 5), partner_credit=D("9"))
+    deal_quarters_summarize(today=TODAY)
+    summed = open_quarter()
+    assert summed == live_open_quarter()
+    assert summed["revenue"]["partner_credit"] == D("9.00")
+    assert summed["revenue"]["pipeline_deals"] == 1
+    registered = deal_register(
+        partner=partner,
+        submitted_by=None,
+        customer_name="Fresh Customer",
+        customer_domain="fresh-customer.example",
+        amount=D("12000"),
+        expected_close=date(2027, 1, 15),
+        deal_type="new_logo",
+        compensation_model="reseller",
+    )
+    after = open_quarter()
+    assert after["revenue"]["pipeline_deals"] == 2 and after == live_open_quarter()
+    deal_win(deal=registered, by=manager, amount=D("12000"), closed_on=TODAY)
+    assert open_quarter() == live_open_quarter()
+    # Written yesterday: the pipeline it counted may have lapsed since; not read.
+    SummarizedQuarter.objects.filter(quarter="2026Q4").update(as_of=date(2026, 11, 23))
+    DealQuarter.objects.filter(quarter="2026Q4").update(won_credit=D("1"))
+    assert open_quarter() == live_open_quarter()
+
+
+def live_open_quarter():
+    from django.db import transaction
+
+    with transaction.atomic():
+        SummarizedQuarter.objects.filter(quarter="2026Q4").delete()
+        result = open_quarter()
+        transaction.set_rollback(True)
+    return result
 
 
 def test_filters_narrow_every_figure(scenario, manager):
@@ -318,7 +367,7 @@ def test_dashboard_query_count_does_not_grow(api, executive, django_assert_max_n
     book(15)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert api(executive).get("/api/v1/dashboard/?quarter=2026Q3").status_code == 200
-    deal_quarters_summarize_ended(today=TODAY)
+    deal_quarters_summarize(today=TODAY)
     book(15)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert api(executive).get("/api/v1/dashboard/?quarter=2026Q3").status_code == 200

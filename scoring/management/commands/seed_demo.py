@@ -24,7 +24,7 @@ from deals.models import (
     DealType,
     Product,
 )
-from deals.services import deal_compensation, deal_quarters_summarize_ended
+from deals.services import deal_compensation, deal_quarters_summarize
 from enablement.models import (
     Certification,
     CertificationType,
@@ -214,7 +214,7 @@ class Command(BaseCommand):
         finally:
             settings.EMAIL_BACKEND = backend
         # What the nightly job does: the dashboards read ended quarters from summaries.
-        deal_quarters_summarize_ended(today=self.today)
+        deal_quarters_summarize(today=self.today)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {len(created)} partners, {User.objects.count()} users, "
