@@ -137,11 +137,9 @@ SUMMARY_SQL = {
            ORDER BY won_credit DESC, partner_id LIMIT 10""",
     16: """SELECT quarter, sum(won_credit), sum(won_deals) FROM deals_dealquarter
            WHERE quarter = ANY(%(series)s) GROUP BY quarter""",
-    17: """SELECT sum(revenue) FILTER (WHERE rank <= %(top_n)s), sum(revenue) FROM (
-             SELECT sum(won_credit) AS revenue,
-                    row_number() OVER (ORDER BY sum(won_credit) DESC) AS rank
-             FROM deals_dealquarter WHERE quarter = ANY(%(last_four)s) AND won_deals > 0
-             GROUP BY partner_id) r""",
+    17: """SELECT sum(year_credit) FILTER (WHERE rank <= %(top_n)s), sum(year_credit) FROM (
+             SELECT year_credit, row_number() OVER (ORDER BY year_credit DESC) AS rank
+             FROM deals_dealquarter WHERE quarter = %(label)s AND year_credit > 0) r""",
 }
 
 

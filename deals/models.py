@@ -329,8 +329,8 @@ class SummarizedQuarter(models.Model):
 
 class DealQuarter(models.Model):
     """One partner's deals in one quarter, summed: wins (amounts and credit, sourced and
-    assisted), losses, direct-conflict outcomes, and the open pipeline on the summary's
-    ``as_of`` day."""
+    assisted), losses, direct-conflict outcomes, the open pipeline on the summary's
+    ``as_of`` day, and the credit of the year that ends with the quarter."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="deal_quarters", db_index=False
@@ -347,12 +347,19 @@ class DealQuarter(models.Model):
     closed_direct = models.PositiveIntegerField(default=0)
     pipeline_deals = models.PositiveIntegerField(default=0)
     pipeline_amount = models.DecimalField(**money_field_kwargs(), default=0)
+    year_credit = models.DecimalField(
+        **money_field_kwargs(),
+        default=0,
+        help_text="Partner credit of wins closed in the four quarters ending with this one.",
+    )
 
     class Meta:
         ordering = ["-quarter", "partner"]
         constraints = [
             models.UniqueConstraint(fields=["quarter", "partner"], name="one_deal_quarter_row")
         ]
+        # The dashboard's top partners: the quarter's largest credit first.
+        indexes = [models.Index(fields=["quarter", "-won_credit"], name="deal_quarter_top")]
 
     def __str__(self) -> str:
         return f"{self.partner_id} {self.quarter}: {self.won_credit}"

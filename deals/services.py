@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from enablement.services import onboarding_event
@@ -676,20 +676,25 @@ SUMMARY_FIELDS = [
     "closed_direct",
     "pipeline_deals",
     "pipeline_amount",
+    "year_credit",
 ]
 
 
 def _summary_rows(quarter: Quarter, as_of: date, partner_ids=None) -> dict[int, DealQuarter]:
-    """``DealQuarter`` rows for ``quarter`` (pipeline as of ``as_of``) from two grouped
+    """``DealQuarter`` rows for ``quarter`` (pipeline as of ``as_of``) from three grouped
     queries: every partner with a deal that counts, or exactly ``partner_ids`` (zeros
     where nothing counts)."""
     closed = closed_in(quarter.start, quarter.end)
     pipeline = Deal.objects.filter(open_on(as_of))
+    year = Deal.objects.filter(
+        status=DealStatus.WON, closed_on__range=(quarter.trailing(4)[0].start, quarter.end)
+    )
     rows: dict[int, DealQuarter] = {}
     if partner_ids is not None:
         partner_ids = list(partner_ids)
         closed = closed.filter(partner_id__in=partner_ids)
         pipeline = pipeline.filter(partner_id__in=partner_ids)
+        year = year.filter(partner_id__in=partner_ids)
         rows = {pk: DealQuarter(quarter=quarter.label, partner_id=pk) for pk in partner_ids}
     for figures in closed.values("partner_id").annotate(**outcome_figures()).order_by():
         rows[figures["partner_id"]] = DealQuarter(quarter=quarter.label, **figures)
@@ -700,6 +705,12 @@ def _summary_rows(quarter: Quarter, as_of: date, partner_ids=None) -> dict[int, 
         )
         row.pipeline_amount = figures["pipeline_amount"]
         row.pipeline_deals = figures["pipeline_deals"]
+    for partner_id, credit in (
+        year.values_list("partner_id").annotate(Sum("partner_credit")).order_by()
+    ):
+        rows.setdefault(
+            partner_id, DealQuarter(quarter=quarter.label, partner_id=partner_id)
+        ).year_credit = credit
     return rows
 
 

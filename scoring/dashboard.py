@@ -482,33 +482,23 @@ def top_partners(ids, quarter: Quarter, *, summaries: set[str], limit: int = 10)
     ]
 
 
-def credit_by_partner(ids, quarters: list[Quarter], *, summaries: set[str]) -> list[Decimal]:
-    """Each earning partner's credit over ``quarters``, largest first."""
-    totals: dict[int, Decimal] = {}
-    done = [q.label for q in quarters if q.label in summaries]
-    live = [q for q in quarters if q.label not in summaries]
-    if done:
-        rows = (
-            _summary(ids, done)
-            .filter(won_deals__gt=0)
-            .values_list("partner_id")
-            .annotate(revenue=Sum("won_credit"))
-            .order_by()
+def credit_by_partner(ids, quarter: Quarter, *, summaries: set[str]) -> list[Decimal]:
+    """Each earning partner's credit over the four quarters ending with ``quarter``,
+    largest first: one row per partner from the quarter's sums, or from the deals."""
+    if quarter.label in summaries:
+        rows = _summary(ids, [quarter.label]).filter(year_credit__gt=0).values_list("year_credit")
+        return [credit for (credit,) in rows.order_by("-year_credit")]
+    first = quarter.trailing(4)[0]
+    rows = (
+        Deal.objects.filter(
+            partner_id__in=ids, status=DealStatus.WON, closed_on__range=(first.start, quarter.end)
         )
-        totals.update(rows)
-    if live:
-        spans = Q()
-        for q in live:
-            spans |= Q(closed_on__range=(q.start, q.end))
-        rows = (
-            Deal.objects.filter(spans, partner_id__in=ids, status=DealStatus.WON)
-            .values_list("partner_id")
-            .annotate(revenue=Sum("partner_credit"))
-            .order_by()
-        )
-        for partner_id, revenue in rows:
-            totals[partner_id] = totals.get(partner_id, Decimal("0")) + revenue
-    return sorted(totals.values(), reverse=True)
+        .values("partner_id")
+        .annotate(revenue=Sum("partner_credit"))
+        .order_by("-revenue")
+        .values_list("revenue", flat=True)
+    )
+    return list(rows)
 
 
 def program_health(partners: QuerySet[Partner], quarter: Quarter, *, summaries: set[str]) -> dict:
@@ -518,9 +508,9 @@ def program_health(partners: QuerySet[Partner], quarter: Quarter, *, summaries: 
     counts = dict(active.values_list("tier__rank").annotate(n=Count("pk")).order_by())
     lowest, gold = counts.get(0, 0), counts.get(2, 0)
     # Revenue concentration over the last four quarters.
-    per_partner = credit_by_partner(partners.values("pk"), quarter.trailing(4), summaries=summaries)
+    per_partner = credit_by_partner(partners.values("pk"), quarter, summaries=summaries)
     total = sum(per_partner, Decimal("0"))
-    earning = active.count() or len(per_partner)
+    earning = sum(counts.values()) or len(per_partner)
     top_n = max(1, round(earning * 0.2)) if earning else 0
     top = sum(per_partner[:top_n], Decimal("0"))
     load = list(

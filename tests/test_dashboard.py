@@ -199,7 +199,13 @@ def live_figures(**kwargs):
 
 
 def test_summaries_give_the_figures_of_the_deals_under_every_filter(scenario, manager):
+    # A partner whose only win falls in an earlier quarter of the year still counts in the
+    # year's revenue concentration.
+    WonDealFactory(partner=scenario["gone"], amount=D("90000"), closed_on=date(2026, 2, 1))
     deal_quarters_summarize(today=TODAY)
+    concentration = figures()["program"]["concentration"]
+    assert concentration["top_share"] == D("0.588")  # top 1 of 5: gold_a 161.5k of 274.5k
+    assert DealQuarter.objects.get(quarter="2026Q3", partner=scenario["gone"]).won_deals == 0
     assert SummarizedQuarter.objects.filter(quarter__in=["2026Q2", "2026Q3"]).count() == 2
     for filters in (
         None,
