@@ -173,6 +173,8 @@ class Deal(models.Model):
             models.Index(fields=["partner", "status", "closed_on"]),
             models.Index(fields=["partner", "submitted_at"]),
             models.Index(fields=["account", "status"]),
+            # A partner's registrations open on a day (pending ones have no expiry yet).
+            models.Index(fields=["partner", "expires_on"]),
         ]
 
     def __str__(self) -> str:
