@@ -216,3 +216,85 @@ def next_escalation_step(step: str) -> str:
     """warning → probation → termination; termination is the last step."""
     index = ESCALATION.index(step)
     return ESCALATION[min(index + 1, len(ESCALATION) - 1)]
+
+
+# ---------------------------------------------------------------- quarter sums
+
+
+@dataclass(frozen=True)
+class DealFacts:
+    """What a quarter's sums read of one deal (dates in the site's time zone)."""
+
+    status: str
+    submitted_on: date
+    closed_on: date | None
+    expires_on: date | None
+    amount: Decimal
+    closed_amount: Decimal | None
+    partner_credit: Decimal | None
+    direct_conflict: bool
+    co_sell: bool
+
+
+@dataclass(frozen=True)
+class SumWindow:
+    """A summed quarter: its days, the day its pipeline is counted on, and the first day
+    of the year that ends with it."""
+
+    start: date
+    end: date
+    as_of: date
+    year_start: date
+
+
+SUM_FIELDS = (
+    "won_deals",
+    "won_priced",
+    "won_amount",
+    "won_credit",
+    "sourced_amount",
+    "assisted_amount",
+    "lost_deals",
+    "won_direct",
+    "closed_direct",
+    "pipeline_deals",
+    "pipeline_amount",
+    "year_credit",
+)
+
+
+def contribution(deal: DealFacts | None, window: SumWindow) -> dict:
+    """What one deal adds to its partner's sums of ``window``: the same definitions as the
+    grouped queries that write the sums (``deals.queries``), one deal at a time, so that a
+    change can be applied as the difference between the deal after and before it."""
+    zero = Decimal("0")
+    sums: dict = dict.fromkeys(SUM_FIELDS, 0)
+    if deal is None:
+        return sums
+    won = deal.status == "won"
+    if deal.status in ("won", "lost") and deal.closed_on is not None:
+        if window.start <= deal.closed_on <= window.end:
+            if won:
+                sums["won_deals"] = 1
+                sums["won_priced"] = int(deal.closed_amount is not None)
+                sums["won_amount"] = deal.closed_amount or zero
+                sums["won_credit"] = deal.partner_credit or zero
+                assisted = deal.direct_conflict or deal.co_sell
+                sums["assisted_amount" if assisted else "sourced_amount"] = (
+                    deal.closed_amount or zero
+                )
+                sums["won_direct"] = int(deal.direct_conflict)
+            else:
+                sums["lost_deals"] = 1
+            sums["closed_direct"] = int(deal.direct_conflict)
+        if won and window.year_start <= deal.closed_on <= window.end:
+            sums["year_credit"] = deal.partner_credit or zero
+    if (
+        deal.submitted_on <= window.as_of
+        and deal.status != "rejected"
+        and (deal.closed_on is None or deal.closed_on > window.as_of)
+        and (deal.expires_on is None or deal.expires_on >= window.as_of)
+    ):
+        sums["pipeline_deals"] = 1
+        sums["pipeline_amount"] = deal.amount
+    return sums

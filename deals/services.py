@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
@@ -313,7 +313,7 @@ def deal_register(
             else None
         )
         _after_registration(deal, decision=decision, holder=holder, live=live)
-        _summary_refresh(deal)
+        _summary_apply(None, deal)
         if deal.status != DealStatus.REJECTED:
             onboarding_event(
                 partner=partner,
@@ -453,10 +453,11 @@ def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
     deal = _locked(deal)
     if deal.status != DealStatus.PENDING:
         raise _wrong_state(deal, "rejected")
+    before = _sum_facts(deal)
     deal.reject(by=by, at=timezone.now(), reason=rules.Reason.MANAGER_REJECTED, note=reason)
     deal._change_reason = f"Rejected: {reason}"
     deal.save()
-    _summary_refresh(deal)
+    _summary_apply(before, deal)
     notice_send(
         partner=deal.partner,
         user=deal.submitted_by,
@@ -531,6 +532,7 @@ def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None 
     deal = _locked(deal)
     if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
         raise _wrong_state(deal, "won")
+    before = _sum_facts(deal)
     closed_on = _closed_on(closed_on, deal)
     partner = deal.partner
     protected = deal.status == DealStatus.APPROVED and rules.is_protected(
@@ -547,7 +549,7 @@ def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None 
         deal.csat, deal.csat_recorded_at = csat, timezone.now()
     deal._change_reason = "Won"
     deal.save()
-    _summary_refresh(deal)
+    _summary_apply(before, deal)
     Account.objects.filter(pk=deal.account_id, owning_partner__isnull=True).update(
         owning_partner=partner
     )
@@ -590,12 +592,13 @@ def deal_lose(*, deal: Deal, by: User, closed_on: date | None = None) -> Deal:
     deal = _locked(deal)
     if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
         raise _wrong_state(deal, "marked lost")
+    before = _sum_facts(deal)
     deal.lose(
         by=by, at=timezone.now(), closed_on=_closed_on(closed_on or timezone.localdate(), deal)
     )
     deal._change_reason = "Lost"
     deal.save()
-    _summary_refresh(deal)
+    _summary_apply(before, deal)
     return deal
 
 
@@ -664,20 +667,8 @@ def deals_expire_lapsed(*, today: date | None = None) -> int:
 # ---------------------------------------------------------------- quarter summaries
 
 
-SUMMARY_FIELDS = [
-    "won_deals",
-    "won_priced",
-    "won_amount",
-    "won_credit",
-    "sourced_amount",
-    "assisted_amount",
-    "lost_deals",
-    "won_direct",
-    "closed_direct",
-    "pipeline_deals",
-    "pipeline_amount",
-    "year_credit",
-]
+# How far back before the sums begin a changed deal has its partner summed again.
+SUM_RECHECK_MINUTES = 10
 
 
 def _summary_rows(quarter: Quarter, as_of: date, partner_ids=None) -> dict[int, DealQuarter]:
@@ -720,7 +711,7 @@ def _summary_store(rows) -> None:
         batch_size=5000,
         update_conflicts=True,
         unique_fields=["quarter", "partner"],
-        update_fields=SUMMARY_FIELDS,
+        update_fields=list(rules.SUM_FIELDS),
     )
 
 
@@ -729,17 +720,20 @@ def deal_quarter_summarize(*, quarter: str, today: date | None = None) -> Summar
     for the open quarter) so that dashboards read one row per partner instead of
     scanning the quarter's deals. A rerun rewrites the rows in place.
 
-    Safe beside registrations and wins: rows are upserted, never deleted, and the
-    partners whose deals changed while the quarter was being summed are summed again
-    once the rows are written (a change committing later refreshes its own row)."""
+    Safe beside registrations and wins, which add their changes to the rows: rows are
+    upserted, never deleted, and the partners whose deals changed from a few minutes
+    before the sums began are summed again once the rows are written (an uncommitted
+    change the sums could not see, its increment overwritten); a change committing later
+    adds to the rewritten row."""
     today = today or timezone.localdate()
     period = Quarter.parse(quarter)
     if period.start > today:
         raise ValidationError({"quarter": f"{period.label} has not started yet."})
     as_of = min(period.end, today)
-    started = timezone.now()
+    started = timezone.now() - timedelta(minutes=SUM_RECHECK_MINUTES)
     rows = _summary_rows(period, as_of)
     with transaction.atomic():
+        _sums_lock()
         gone = DealQuarter.objects.filter(quarter=period.label).exclude(partner_id__in=list(rows))
         for pk in gone.values_list("partner_id", flat=True):
             rows[pk] = DealQuarter(quarter=period.label, partner_id=pk)
@@ -778,19 +772,58 @@ def deal_quarters_summarize(*, today: date | None = None, back: int = 8) -> list
     ]
 
 
-def _summary_refresh(deal: Deal) -> None:
-    """Keep the summaries true after a registration, win, loss or rejection: sum the
-    partner's row again in every summarised quarter the deal can count in (it was
-    submitted before the quarter's end). Runs in the caller's transaction, the partner's
-    row locked so that two changes for one partner cannot overwrite each other's sums."""
-    since = timezone.localdate(deal.submitted_at)
-    summaries = list(SummarizedQuarter.objects.filter(end__gte=since))
-    if not summaries:
-        return
-    Partner.objects.select_for_update().filter(pk=deal.partner_id).values_list("pk").first()
-    for summary in summaries:
-        period = Quarter.parse(summary.quarter)
-        _summary_store(_summary_rows(period, summary.as_of, partner_ids=[deal.partner_id]).values())
+def _sums_lock() -> None:
+    """While the sums are rewritten, hold back every change that would add to them: a
+    change reads the summed quarters (and so holds the table's lightest lock) before it
+    adds to a row, so it waits, then reads the new quarters; the changes already reading
+    are waited for, and committed by the time the rewrite looks for changed deals.
+    (SQLite, the embedded default, has one writer at a time anyway.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {SummarizedQuarter._meta.db_table} IN ACCESS EXCLUSIVE MODE"
+            )
+
+
+def _sum_facts(deal: Deal) -> rules.DealFacts:
+    return rules.DealFacts(
+        status=deal.status,
+        submitted_on=timezone.localdate(deal.submitted_at),
+        closed_on=deal.closed_on,
+        expires_on=deal.expires_on,
+        amount=deal.amount,
+        closed_amount=deal.closed_amount,
+        partner_credit=deal.partner_credit,
+        direct_conflict=deal.direct_conflict,
+        co_sell=deal.compensation_model == CompensationModel.CO_SELL,
+    )
+
+
+def _summary_apply(before: rules.DealFacts | None, deal: Deal) -> None:
+    """Keep the quarter sums true after a registration, win, loss or rejection: add to
+    the partner's row of each summed quarter the deal can count in what the change made
+    it add (after minus before). Increments commute, so concurrent changes for one
+    partner need no lock; two short statements per quarter touched, whatever the
+    partner's size. Runs in the caller's transaction."""
+    after = _sum_facts(deal)
+    for summary in SummarizedQuarter.objects.filter(end__gte=after.submitted_on):
+        window = rules.SumWindow(
+            start=summary.start,
+            end=summary.end,
+            as_of=summary.as_of,
+            year_start=Quarter.parse(summary.quarter).trailing(4)[0].start,
+        )
+        now, was = rules.contribution(after, window), rules.contribution(before, window)
+        delta = {name: now[name] - was[name] for name in rules.SUM_FIELDS if now[name] != was[name]}
+        if not delta:
+            continue
+        DealQuarter.objects.bulk_create(
+            [DealQuarter(quarter=summary.quarter, partner_id=deal.partner_id)],
+            ignore_conflicts=True,
+        )
+        DealQuarter.objects.filter(quarter=summary.quarter, partner_id=deal.partner_id).update(
+            **{name: F(name) + change for name, change in delta.items()}
+        )
 
 
 # ---------------------------------------------------------------- conflict cases
