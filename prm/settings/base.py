@@ -132,6 +132,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Dates and numbers follow the active language (prm/formats): "3 Nov 2026" in English,
+# "2026年11月3日" in Chinese; amounts keep three-digit grouping with commas in both.
+FORMAT_MODULE_PATH = ["prm.formats"]
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
