@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
@@ -31,26 +32,26 @@ class Product(models.Model):
 
 
 class DealStatus(models.TextChoices):
-    PENDING = "pending", "Pending approval"
-    APPROVED = "approved", "Approved"
-    WON = "won", "Won"
-    LOST = "lost", "Lost"
-    EXPIRED = "expired", "Expired"
-    REJECTED = "rejected", "Rejected"
+    PENDING = "pending", _("Pending approval")
+    APPROVED = "approved", _("Approved")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    EXPIRED = "expired", _("Expired")
+    REJECTED = "rejected", _("Rejected")
 
 
 class DealType(models.TextChoices):
-    NEW_LOGO = "new_logo", "New logo"
-    UPSELL = "upsell", "Upsell"
-    CROSS_SELL = "cross_sell", "Cross-sell"
-    RENEWAL = "renewal", "Renewal"
+    NEW_LOGO = "new_logo", _("New logo")
+    UPSELL = "upsell", _("Upsell")
+    CROSS_SELL = "cross_sell", _("Cross-sell")
+    RENEWAL = "renewal", _("Renewal")
 
 
 class CompensationModel(models.TextChoices):
-    RESELLER = "reseller", "Reseller"
-    REFERRAL = "referral", "Referral"
-    CO_SELL = "co_sell", "Co-sell"
-    OEM = "oem", "OEM"
+    RESELLER = "reseller", _("Reseller")
+    REFERRAL = "referral", _("Referral")
+    CO_SELL = "co_sell", _("Co-sell")
+    OEM = "oem", _("OEM")
 
 
 class Deal(models.Model):
@@ -226,25 +227,25 @@ class Deal(models.Model):
 
 
 class ConflictScenario(models.TextChoices):
-    PARTNER_VS_DIRECT = "partner_vs_direct", "Partner vs direct rep on an account"
-    TWO_PARTNERS = "two_partners", "Two partners on one account"
-    POACHING = "poaching", "Partner poaching another's customer"
-    DIRECT_TARGETING = "direct_targeting", "Direct team targeting a partner account"
+    PARTNER_VS_DIRECT = "partner_vs_direct", _("Partner vs direct rep on an account")
+    TWO_PARTNERS = "two_partners", _("Two partners on one account")
+    POACHING = "poaching", _("Partner poaching another's customer")
+    DIRECT_TARGETING = "direct_targeting", _("Direct team targeting a partner account")
 
 
 class EscalationStep(models.TextChoices):
-    NONE = "none", "None"
-    WARNING = "warning", "Warning"
-    PROBATION = "probation", "Probation"
-    TERMINATION = "termination", "Termination"
+    NONE = "none", _("None")
+    WARNING = "warning", _("Warning")
+    PROBATION = "probation", _("Probation")
+    TERMINATION = "termination", _("Termination")
 
 
 class ConflictCase(models.Model):
     """A channel conflict to resolve within its SLA (RULEBOOK §9)."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
 
     scenario = models.CharField(max_length=30, choices=ConflictScenario.choices)
     account = models.ForeignKey(

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
@@ -141,19 +142,19 @@ class EventAttendance(models.Model):
 
 
 class PartnerType(models.TextChoices):
-    RESELLER = "reseller", "Reseller / VAR"
-    REFERRAL = "referral", "Referral partner"
-    CO_SELL = "co_sell", "Co-sell partner"
-    OEM = "oem", "OEM"
+    RESELLER = "reseller", _("Reseller / VAR")
+    REFERRAL = "referral", _("Referral partner")
+    CO_SELL = "co_sell", _("Co-sell partner")
+    OEM = "oem", _("OEM")
 
 
 class ApplicationStatus(models.TextChoices):
-    APPLIED = "applied", "Applied"
-    QUALIFIED = "qualified", "Qualified"
-    AGREEMENT_SIGNED = "agreement_signed", "Agreement signed"
-    ONBOARDING = "onboarding", "Onboarding"
-    ACTIVE = "active", "Active"
-    DECLINED = "declined", "Declined"
+    APPLIED = "applied", _("Applied")
+    QUALIFIED = "qualified", _("Qualified")
+    AGREEMENT_SIGNED = "agreement_signed", _("Agreement signed")
+    ONBOARDING = "onboarding", _("Onboarding")
+    ACTIVE = "active", _("Active")
+    DECLINED = "declined", _("Declined")
 
 
 class PartnerApplication(models.Model):
@@ -243,12 +244,12 @@ class PartnerApplication(models.Model):
 
 
 class ProfileField(models.TextChoices):
-    EMPLOYEES = "employees", "Employees"
-    ANNUAL_REVENUE = "annual_revenue", "Annual revenue"
-    CUSTOMERS_IN_SEGMENT = "customers_in_segment", "Customers in the target segment"
-    TECHNICAL_STAFF = "technical_staff", "Technical staff"
-    PARTNER_TYPE = "partner_type", "Partner type"
-    COUNTRY = "country", "Country"
+    EMPLOYEES = "employees", _("Employees")
+    ANNUAL_REVENUE = "annual_revenue", _("Annual revenue")
+    CUSTOMERS_IN_SEGMENT = "customers_in_segment", _("Customers in the target segment")
+    TECHNICAL_STAFF = "technical_staff", _("Technical staff")
+    PARTNER_TYPE = "partner_type", _("Partner type")
+    COUNTRY = "country", _("Country")
 
 
 class ProfileCriterion(models.Model):
@@ -256,8 +257,8 @@ class ProfileCriterion(models.Model):
     points an application earns."""
 
     class Test(models.TextChoices):
-        AT_LEAST = "gte", "at least"
-        ONE_OF = "in", "one of (comma-separated)"
+        AT_LEAST = "gte", _("at least")
+        ONE_OF = "in", _("one of (comma-separated)")
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="icp_criteria")
     field = models.CharField(max_length=30, choices=ProfileField.choices)
@@ -305,15 +306,15 @@ class RecruitmentTarget(models.Model):
 
 
 class Phase(models.TextChoices):
-    WEEKS_1_2 = "weeks_1_2", "Weeks 1–2: foundations"
-    WEEKS_3_4 = "weeks_3_4", "Weeks 3–4: sales readiness"
-    MONTHS_2_3 = "months_2_3", "Months 2–3: independence"
+    WEEKS_1_2 = "weeks_1_2", _("Weeks 1–2: foundations")
+    WEEKS_3_4 = "weeks_3_4", _("Weeks 3–4: sales readiness")
+    MONTHS_2_3 = "months_2_3", _("Months 2–3: independence")
 
 
 class AutoEvent(models.TextChoices):
-    FIRST_REGISTRATION = "first_registration", "First deal registration"
-    FIRST_CAMPAIGN = "first_campaign", "First co-marketing campaign"
-    FIRST_QBR = "first_qbr", "First QBR held"
+    FIRST_REGISTRATION = "first_registration", _("First deal registration")
+    FIRST_CAMPAIGN = "first_campaign", _("First co-marketing campaign")
+    FIRST_QBR = "first_qbr", _("First QBR held")
 
 
 class Milestone(models.Model):
@@ -382,11 +383,11 @@ class OnboardingTask(models.Model):
 
 
 class ContentKind(models.TextChoices):
-    COLLATERAL = "collateral", "Sales collateral"
-    PLAYBOOK = "playbook", "Playbook"
-    PRESENTATION = "presentation", "Presentation"
-    VIDEO = "video", "Video"
-    TEMPLATE = "template", "Co-marketing template"
+    COLLATERAL = "collateral", _("Sales collateral")
+    PLAYBOOK = "playbook", _("Playbook")
+    PRESENTATION = "presentation", _("Presentation")
+    VIDEO = "video", _("Video")
+    TEMPLATE = "template", _("Co-marketing template")
 
 
 def content_path(instance: "ContentItem", filename: str) -> str:
@@ -479,10 +480,10 @@ class CoMarketingActivity(models.Model):
 
 
 class CampaignStatus(models.TextChoices):
-    PLANNED = "planned", "Planned"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    CANCELLED = "cancelled", "Cancelled"
+    PLANNED = "planned", _("Planned")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Campaign(models.Model):

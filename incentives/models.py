@@ -11,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
@@ -21,19 +22,19 @@ USER = settings.AUTH_USER_MODEL
 
 
 class EntryKind(models.TextChoices):
-    SPIFF = "spiff", "SPIFF"
-    COMMISSION = "commission", "Commission"
-    REBATE = "rebate", "Volume rebate"
-    BONUS = "bonus", "Strategic bonus"
-    AWARD = "award", "Award"
-    MDF = "mdf", "MDF reimbursement"
+    SPIFF = "spiff", _("SPIFF")
+    COMMISSION = "commission", _("Commission")
+    REBATE = "rebate", _("Volume rebate")
+    BONUS = "bonus", _("Strategic bonus")
+    AWARD = "award", _("Award")
+    MDF = "mdf", _("MDF reimbursement")
 
 
 class EntryStatus(models.TextChoices):
-    ACCRUED = "accrued", "Accrued"
-    APPROVED = "approved", "Approved"
-    PAID = "paid", "Paid"
-    VOID = "void", "Void"
+    ACCRUED = "accrued", _("Accrued")
+    APPROVED = "approved", _("Approved")
+    PAID = "paid", _("Paid")
+    VOID = "void", _("Void")
 
 
 class LedgerEntry(models.Model):
@@ -121,11 +122,11 @@ class LedgerEntry(models.Model):
 
 
 class ClaimStatus(models.TextChoices):
-    SUBMITTED = "submitted", "Awaiting verification"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    DISPUTED = "disputed", "Disputed, with the channel chief"
-    UPHELD = "upheld", "Rejection upheld"
+    SUBMITTED = "submitted", _("Awaiting verification")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    DISPUTED = "disputed", _("Disputed, with the channel chief")
+    UPHELD = "upheld", _("Rejection upheld")
 
 
 class IncentiveClaim(models.Model):
@@ -193,14 +194,14 @@ class IncentiveClaim(models.Model):
 
 
 class ContributionKind(models.TextChoices):
-    REFERENCE = "reference", "Customer reference or testimonial"
-    COMMUNITY = "community", "Community contribution (forum answer, blog post)"
+    REFERENCE = "reference", _("Customer reference or testimonial")
+    COMMUNITY = "community", _("Community contribution (forum answer, blog post)")
 
 
 class ContributionStatus(models.TextChoices):
-    SUBMITTED = "submitted", "Submitted"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
+    SUBMITTED = "submitted", _("Submitted")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class Contribution(models.Model):
@@ -285,25 +286,25 @@ class MdfFund(models.Model):
 
 
 class ActivityType(models.TextChoices):
-    EVENT = "event", "Event"
-    DIGITAL_ADS = "digital_ads", "Digital ads"
-    CONTENT = "content", "Content"
-    TRADESHOW = "tradeshow", "Tradeshow"
-    WEBINAR = "webinar", "Webinar"
-    JOINT_WEBINAR = "joint_webinar", "Joint webinar"
-    CO_BRANDED_CONTENT = "co_branded_content", "Co-branded content"
-    EVENT_SPONSORSHIP = "event_sponsorship", "Event sponsorship"
-    CASE_STUDY = "case_study", "Case study"
+    EVENT = "event", _("Event")
+    DIGITAL_ADS = "digital_ads", _("Digital ads")
+    CONTENT = "content", _("Content")
+    TRADESHOW = "tradeshow", _("Tradeshow")
+    WEBINAR = "webinar", _("Webinar")
+    JOINT_WEBINAR = "joint_webinar", _("Joint webinar")
+    CO_BRANDED_CONTENT = "co_branded_content", _("Co-branded content")
+    EVENT_SPONSORSHIP = "event_sponsorship", _("Event sponsorship")
+    CASE_STUDY = "case_study", _("Case study")
 
 
 class MdfRequestStatus(models.TextChoices):
-    SUBMITTED = "submitted", "Awaiting pre-approval"
-    APPROVED = "approved", "Approved, funds reserved"
-    REJECTED = "rejected", "Rejected"
-    CANCELLED = "cancelled", "Cancelled"
-    CLAIMED = "claimed", "Claim filed"
-    REIMBURSED = "reimbursed", "Reimbursed"
-    EXPIRED = "expired", "Claim window closed"
+    SUBMITTED = "submitted", _("Awaiting pre-approval")
+    APPROVED = "approved", _("Approved, funds reserved")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+    CLAIMED = "claimed", _("Claim filed")
+    REIMBURSED = "reimbursed", _("Reimbursed")
+    EXPIRED = "expired", _("Claim window closed")
 
 
 class MdfRequest(models.Model):
@@ -398,9 +399,9 @@ class MdfRequest(models.Model):
 
 
 class MdfClaimStatus(models.TextChoices):
-    SUBMITTED = "submitted", "Awaiting review"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
+    SUBMITTED = "submitted", _("Awaiting review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class MdfClaim(models.Model):

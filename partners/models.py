@@ -218,11 +218,11 @@ class ProgramHoliday(models.Model):
 
 
 class ReviewCadence(models.TextChoices):
-    NONE = "none", "No scheduled review"
-    ANNUAL = "annual", "Annual"
-    QUARTERLY = "quarterly", "Quarterly"
-    MONTHLY = "monthly", "Monthly"
-    WEEKLY = "weekly", "Weekly + monthly executive review"
+    NONE = "none", _("No scheduled review")
+    ANNUAL = "annual", _("Annual")
+    QUARTERLY = "quarterly", _("Quarterly")
+    MONTHLY = "monthly", _("Monthly")
+    WEEKLY = "weekly", _("Weekly + monthly executive review")
 
 
 class Tier(models.Model):
@@ -294,11 +294,11 @@ class Region(models.TextChoices):
 
 
 class PartnerStatus(models.TextChoices):
-    PROSPECT = "prospect", "Prospect"
-    ONBOARDING = "onboarding", "Onboarding"
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    EXITED = "exited", "Exited"
+    PROSPECT = "prospect", _("Prospect")
+    ONBOARDING = "onboarding", _("Onboarding")
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    EXITED = "exited", _("Exited")
 
 
 class Partner(models.Model):
@@ -359,8 +359,8 @@ class Partner(models.Model):
 
 
 class PartnerRole(models.TextChoices):
-    ADMIN = "admin", "Partner admin"
-    REP = "rep", "Sales rep"
+    ADMIN = "admin", _("Partner admin")
+    REP = "rep", _("Sales rep")
 
 
 class PartnerUser(models.Model):
@@ -429,13 +429,13 @@ class Account(models.Model):
 
 
 class LeadSource(models.TextChoices):
-    INBOUND = "inbound", "Inbound"
-    OUTBOUND = "outbound", "Outbound"
-    EVENT = "event", "Event"
-    WEBINAR = "webinar", "Webinar"
-    REFERRAL = "referral", "Referral"
-    PARTNER = "partner", "Partner"
-    OTHER = "other", "Other"
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
+    EVENT = "event", _("Event")
+    WEBINAR = "webinar", _("Webinar")
+    REFERRAL = "referral", _("Referral")
+    PARTNER = "partner", _("Partner")
+    OTHER = "other", _("Other")
 
 
 class Lead(models.Model):
@@ -472,12 +472,12 @@ class Lead(models.Model):
 
 
 class TierChangeCause(models.TextChoices):
-    INITIAL = "initial", "Initial placement"
-    ADVANCE = "advance", "Advance"
-    FAST_TRACK = "fast_track", "Fast-track"
-    DEMOTE = "demote", "Demote"
-    EXIT = "exit", "Exit"
-    OVERRIDE = "override", "Manager override"
+    INITIAL = "initial", _("Initial placement")
+    ADVANCE = "advance", _("Advance")
+    FAST_TRACK = "fast_track", _("Fast-track")
+    DEMOTE = "demote", _("Demote")
+    EXIT = "exit", _("Exit")
+    OVERRIDE = "override", _("Manager override")
 
 
 class TierChange(models.Model):
@@ -513,10 +513,10 @@ class TierChange(models.Model):
 
 
 class RedFlagKind(models.TextChoices):
-    NO_RECENT_DEAL = "no_recent_deal", "No recent deal"
-    CERT_LAPSED = "cert_lapsed", "Certification lapsed"
-    LOW_CSAT = "low_csat", "Low customer satisfaction"
-    DIRECT_COMPETITION = "direct_competition", "Direct competition"
+    NO_RECENT_DEAL = "no_recent_deal", _("No recent deal")
+    CERT_LAPSED = "cert_lapsed", _("Certification lapsed")
+    LOW_CSAT = "low_csat", _("Low customer satisfaction")
+    DIRECT_COMPETITION = "direct_competition", _("Direct competition")
 
 
 class RedFlag(models.Model):
@@ -527,8 +527,8 @@ class RedFlag(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="red_flags")
     kind = models.CharField(max_length=30, choices=RedFlagKind.choices)
@@ -556,9 +556,9 @@ class Notice(models.Model):
     """A message for a partner's people, shown in the portal (and usually e-mailed too)."""
 
     class Level(models.TextChoices):
-        INFO = "info", "Information"
-        SUCCESS = "success", "Good news"
-        WARNING = "warning", "Needs attention"
+        INFO = "info", _("Information")
+        SUCCESS = "success", _("Good news")
+        WARNING = "warning", _("Needs attention")
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="notices")
     user = models.ForeignKey(
@@ -587,8 +587,8 @@ class OutreachTask(models.Model):
     """Something a channel manager should do for a partner (e.g. after a red flag)."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        DONE = "done", "Done"
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="outreach_tasks")
     assignee = models.ForeignKey(

@@ -7,15 +7,16 @@ look only at the user row; partner-specific predicates live in ``partners.permis
 
 import rules
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    PARTNER = "partner", "Partner user"
-    CHANNEL_MANAGER = "channel_manager", "Channel manager"
-    CHANNEL_CHIEF = "channel_chief", "Channel chief"
-    EXECUTIVE = "executive", "Executive"
-    FINANCE = "finance", "Finance"
-    ADMIN = "admin", "Administrator"
+    PARTNER = "partner", _("Partner user")
+    CHANNEL_MANAGER = "channel_manager", _("Channel manager")
+    CHANNEL_CHIEF = "channel_chief", _("Channel chief")
+    EXECUTIVE = "executive", _("Executive")
+    FINANCE = "finance", _("Finance")
+    ADMIN = "admin", _("Administrator")
 
 
 VENDOR_ROLES = frozenset(

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from partners.models import Partner, ReviewCadence, Tier
@@ -13,18 +14,18 @@ from prm.quarters import Quarter
 
 
 class Band(models.TextChoices):
-    PROBATION = "probation", "Probation (< 40)"
-    MAINTAIN = "maintain", "Maintain (40–59.99)"
-    GROW = "grow", "Grow (60–79.99)"
-    INVEST = "invest", "Invest (≥ 80)"
+    PROBATION = "probation", _("Probation (< 40)")
+    MAINTAIN = "maintain", _("Maintain (40–59.99)")
+    GROW = "grow", _("Grow (60–79.99)")
+    INVEST = "invest", _("Invest (≥ 80)")
 
 
 class Decision(models.TextChoices):
-    STAY = "stay", "Stay"
-    ADVANCE = "advance", "Advance"
-    FAST_TRACK = "fast_track", "Fast-track"
-    DEMOTE = "demote", "Demote"
-    EXIT = "exit", "Exit"
+    STAY = "stay", _("Stay")
+    ADVANCE = "advance", _("Advance")
+    FAST_TRACK = "fast_track", _("Fast-track")
+    DEMOTE = "demote", _("Demote")
+    EXIT = "exit", _("Exit")
 
 
 POINTS = {"max_digits": 5, "decimal_places": 2}
@@ -74,10 +75,10 @@ class QuarterClose(models.Model):
     """One quarter's close: its state, counts and timings (a rerun updates the same row)."""
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     quarter = models.CharField(max_length=6, unique=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
@@ -141,9 +142,9 @@ class CompanyRevenue(models.Model):
 
 
 class QbrStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    HELD = "held", "Held"
-    CANCELLED = "cancelled", "Cancelled"
+    SCHEDULED = "scheduled", _("Scheduled")
+    HELD = "held", _("Held")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Qbr(models.Model):
