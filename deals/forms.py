@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from incentives.models import MdfRequest
 from incentives.services import MDF_SOURCING_STATUSES
@@ -35,34 +36,41 @@ class ResolutionForm(forms.Form):
 class RegistrationForm(forms.Form):
     """The partner's register-a-deal form (validation only; the service decides)."""
 
-    customer_name = forms.CharField(max_length=200, label="Customer company")
+    customer_name = forms.CharField(max_length=200, label=_("Customer company"))
     customer_domain = forms.CharField(
         max_length=255,
         required=False,
-        label="Customer web domain",
-        help_text="e.g. globex.com — the surest way to match the customer.",
+        label=_("Customer web domain"),
+        help_text=_("e.g. globex.com — the surest way to match the customer."),
     )
     amount = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0.01, label="Estimated amount (USD)"
+        max_digits=14, decimal_places=2, min_value=0.01, label=_("Estimated amount (USD)")
     )
     expected_close = forms.DateField(
-        label="Expected close", widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Expected close"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    deal_type = forms.ChoiceField(choices=DealType.choices)
-    compensation_model = forms.ChoiceField(choices=CompensationModel.choices)
+    deal_type = forms.ChoiceField(choices=DealType.choices, label=_("Deal type"))
+    compensation_model = forms.ChoiceField(
+        choices=CompensationModel.choices, label=_("Compensation model")
+    )
     products = forms.ModelMultipleChoiceField(
         queryset=Product.objects.filter(is_active=True),
         required=False,
+        label=_("Products"),
         widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
-    contract_years = forms.IntegerField(min_value=1, max_value=10, initial=1)
+    contract_years = forms.IntegerField(
+        min_value=1, max_value=10, initial=1, label=_("Contract years")
+    )
     mdf_request = forms.ModelChoiceField(
         queryset=MdfRequest.objects.none(),
         required=False,
-        label="Sourced by an MDF activity",
-        empty_label="No",
+        label=_("Sourced by an MDF activity"),
+        empty_label=_("No"),
     )
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Notes")
+    )
 
     def __init__(self, *args, partner=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,5 +86,6 @@ class ExtendForm(forms.Form):
     justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         min_length=10,
-        help_text="Why the customer needs more time; your channel manager sees this.",
+        label=_("Justification"),
+        help_text=_("Why the customer needs more time; your channel manager sees this."),
     )

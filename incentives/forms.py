@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from enablement.models import Campaign
 
@@ -13,25 +14,30 @@ class DisputeForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         min_length=10,
-        help_text="Why the rejection is wrong; the channel chief decides.",
+        label=_("Reason"),
+        help_text=_("Why the rejection is wrong; the channel chief decides."),
     )
 
 
 class MdfRequestForm(forms.Form):
-    activity_type = forms.ChoiceField(choices=ActivityType.choices, label="Activity")
-    title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    planned_cost = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label="Planned cost (USD)"
+    activity_type = forms.ChoiceField(choices=ActivityType.choices, label=_("Activity"))
+    title = forms.CharField(max_length=200, label=_("Title"))
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Description")
     )
-    starts_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    ends_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    expected_leads = forms.IntegerField(min_value=0, max_value=1_000_000)
+    planned_cost = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label=_("Planned cost (USD)")
+    )
+    starts_on = forms.DateField(
+        label=_("Starts on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ends_on = forms.DateField(label=_("Ends on"), widget=forms.DateInput(attrs={"type": "date"}))
+    expected_leads = forms.IntegerField(min_value=0, max_value=1_000_000, label=_("Expected leads"))
     campaign = forms.ModelChoiceField(
         queryset=Campaign.objects.none(),
         required=False,
-        label="Co-marketing campaign",
-        empty_label="None",
+        label=_("Co-marketing campaign"),
+        empty_label=_("None"),
     )
 
     def __init__(self, *args, partner=None, **kwargs):
@@ -62,19 +68,25 @@ class MultipleFileField(forms.FileField):
 
 class MdfClaimForm(forms.Form):
     actual_cost = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label="Actual cost (USD)"
+        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label=_("Actual cost (USD)")
     )
-    leads_generated = forms.IntegerField(min_value=0, max_value=1_000_000)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    leads_generated = forms.IntegerField(
+        min_value=0, max_value=1_000_000, label=_("Leads generated")
+    )
+    notes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, label=_("Notes")
+    )
     files = MultipleFileField(
-        label="Proof of performance",
+        label=_("Proof of performance"),
         required=False,
-        help_text="Invoices, screenshots, attendee lists: PDF, PNG, JPEG, CSV or Office files.",
+        help_text=_("Invoices, screenshots, attendee lists: PDF, PNG, JPEG, CSV or Office files."),
     )
 
 
 class ContributionForm(forms.Form):
-    kind = forms.ChoiceField(choices=ContributionKind.choices)
-    title = forms.CharField(max_length=200)
-    url = forms.URLField(required=False, label="Link", assume_scheme="https")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    kind = forms.ChoiceField(choices=ContributionKind.choices, label=_("Kind"))
+    title = forms.CharField(max_length=200, label=_("Title"))
+    url = forms.URLField(required=False, label=_("Link"), assume_scheme="https")
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, label=_("Description")
+    )
