@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.utils.translation import gettext, gettext_lazy
+
 from prm.money import round_money
 
 # ---------------------------------------------------------------- registration
@@ -29,19 +31,30 @@ class Reason:
 
 
 MESSAGES = {
-    Reason.PARTNER_INACTIVE: "Your partnership is not active, so you cannot register deals. "
-    "Your channel manager can tell you what is needed.",
-    Reason.AGREEMENT_UNSIGNED: "Your partner agreement has not been signed yet. Once it is, you "
-    "can register deals.",
-    Reason.CERT_LAPSED: "Deal registration is paused because a certification your tier needs has "
-    "lapsed. Renew it and registration opens again.",
-    Reason.EXISTING_LEAD: "This customer was already in our sales pipeline before you "
-    "registered it, so the registration cannot be protected.",
-    Reason.REGISTERED_BY_ANOTHER_PARTNER: "Another partner registered this customer first and "
-    "holds its protection. Your channel manager has been told and will be in touch within a "
-    "day.",
-    Reason.DUPLICATE: "You already have an open registration for this customer.",
-    Reason.MANAGER_REJECTED: "Your channel manager did not approve this registration.",
+    Reason.PARTNER_INACTIVE: gettext_lazy(
+        "Your partnership is not active, so you cannot register deals. "
+        "Your channel manager can tell you what is needed."
+    ),
+    Reason.AGREEMENT_UNSIGNED: gettext_lazy(
+        "Your partner agreement has not been signed yet. Once it is, you can register deals."
+    ),
+    Reason.CERT_LAPSED: gettext_lazy(
+        "Deal registration is paused because a certification your tier needs has "
+        "lapsed. Renew it and registration opens again."
+    ),
+    Reason.EXISTING_LEAD: gettext_lazy(
+        "This customer was already in our sales pipeline before you "
+        "registered it, so the registration cannot be protected."
+    ),
+    Reason.REGISTERED_BY_ANOTHER_PARTNER: gettext_lazy(
+        "Another partner registered this customer first and "
+        "holds its protection. Your channel manager has been told and will be in touch within a "
+        "day."
+    ),
+    Reason.DUPLICATE: gettext_lazy("You already have an open registration for this customer."),
+    Reason.MANAGER_REJECTED: gettext_lazy(
+        "Your channel manager did not approve this registration."
+    ),
 }
 
 HTTP_STATUS = {
@@ -114,11 +127,11 @@ def auto_approval_cutoff(now: datetime, sla_hours: int) -> datetime:
 def can_extend(*, status: str, extended: bool, expires_on: date | None, today: date) -> str:
     """Why a registration cannot be extended, or ``""`` if it can (one 30-day extension)."""
     if status != "approved":
-        return "Only an approved registration can be extended."
+        return gettext("Only an approved registration can be extended.")
     if extended:
-        return "This registration has already been extended once."
+        return gettext("This registration has already been extended once.")
     if not is_protected(expires_on, today):
-        return "The protection has already lapsed; register the deal again instead."
+        return gettext("The protection has already lapsed; register the deal again instead.")
     return ""
 
 

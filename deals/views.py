@@ -5,6 +5,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from partners.models import Partner
 from partners.permissions import manages_partner
@@ -67,9 +69,14 @@ def deal_new(request):
             else:
                 messages.success(
                     request,
-                    f"{deal.customer_name} is registered. Your channel manager decides within "
-                    f"{partner.program.registration_sla_hours} hours; after that it is approved "
-                    "automatically.",
+                    _(
+                        "%(customer)s is registered. Your channel manager decides within "
+                        "%(hours)s hours; after that it is approved automatically."
+                    )
+                    % {
+                        "customer": deal.customer_name,
+                        "hours": partner.program.registration_sla_hours,
+                    },
                 )
             return redirect("portal-deal", pk=deal.pk)
     return render(request, "deals/new.html", {"form": form, "partner": partner})
@@ -121,7 +128,7 @@ def deal_extend(request, pk: int):
         raise PermissionDenied
     form = ExtendForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("justification", ["Say why."])))
+        messages.error(request, " ".join(form.errors.get("justification", [_("Say why.")])))
         return redirect("portal-deal", pk=deal.pk)
     try:
         deal = services.deal_extend(
@@ -132,5 +139,8 @@ def deal_extend(request, pk: int):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Protection extended to {deal.expires_on:%d %b %Y}.")
+        messages.success(
+            request,
+            _("Protection extended to %(day)s.") % {"day": date_format(deal.expires_on)},
+        )
     return redirect("portal-deal", pk=deal.pk)

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from partners.models import Partner, Tier
 from partners.queries import partner_id_of
@@ -123,7 +124,7 @@ def campaigns(request):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, f"“{campaign.name}” is planned.")
+            messages.success(request, _("“%(name)s” is planned.") % {"name": campaign.name})
             return redirect("portal-campaign", pk=campaign.pk)
     return render(
         request,
@@ -175,5 +176,7 @@ def campaign_lead(request, pk: int):
     if not form.is_valid():
         return campaign_detail(request, pk, form=form)
     services.campaign_lead_record(campaign=campaign, by=request.user, **form.cleaned_data)
-    messages.success(request, f"Lead {form.cleaned_data['company_name']} recorded.")
+    messages.success(
+        request, _("Lead %(company)s recorded.") % {"company": form.cleaned_data["company_name"]}
+    )
     return redirect("portal-campaign", pk=campaign.pk)

@@ -6,6 +6,8 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from partners.models import Partner
 from partners.queries import partner_id_of
@@ -96,8 +98,8 @@ def claim_new(request):
         return redirect("portal-earnings")
     messages.success(
         request,
-        f"Claim {claim.pk} submitted. Your channel manager verifies it by "
-        f"{claim.verify_by:%d %b %Y}.",
+        _("Claim %(number)s submitted. Your channel manager verifies it by %(day)s.")
+        % {"number": claim.pk, "day": date_format(claim.verify_by)},
     )
     return redirect("portal-claim", pk=claim.pk)
 
@@ -155,7 +157,7 @@ def claim_dispute(request, pk: int):
     except (services.IncentiveError, ValidationError) as exc:
         _refusal(request, exc)
     else:
-        messages.success(request, "Your dispute is with the channel chief.")
+        messages.success(request, _("Your dispute is with the channel chief."))
     return redirect("portal-claim", pk=claim.pk)
 
 
@@ -199,7 +201,10 @@ def mdf_request_new(request):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, f"“{mdf_request.title}” is submitted for pre-approval.")
+            messages.success(
+                request,
+                _("“%(title)s” is submitted for pre-approval.") % {"title": mdf_request.title},
+            )
             return redirect("portal-mdf-request", pk=mdf_request.pk)
     return render(
         request,
@@ -265,7 +270,7 @@ def mdf_claim_new(request, pk: int):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, "Your claim is filed; your channel manager reviews it.")
+            messages.success(request, _("Your claim is filed; your channel manager reviews it."))
             return redirect("portal-mdf-request", pk=mdf_request.pk)
     return mdf_request_detail(request, pk, form=form)
 
@@ -281,7 +286,10 @@ def mdf_request_cancel(request, pk: int):
         except services.IncentiveError as exc:
             _refusal(request, exc)
         else:
-            messages.success(request, f"“{mdf_request.title}” is cancelled; its funds are free.")
+            messages.success(
+                request,
+                _("“%(title)s” is cancelled; its funds are free.") % {"title": mdf_request.title},
+            )
     return redirect("portal-mdf-request", pk=mdf_request.pk)
 
 
@@ -317,7 +325,7 @@ def contributions(request):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, "Thank you: your channel manager reviews it.")
+            messages.success(request, _("Thank you: your channel manager reviews it."))
             return redirect("portal-contributions")
     listed = contributions_visible_to(request.user).order_by("-submitted_at", "-pk")
     return render(

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from prm.normalize import normalize_domain
 from prm.roles import Role
@@ -316,7 +317,9 @@ def partner_user_invite(
         "invited_by": invited_by,
         "link": base_url.rstrip("/") + path,
     }
-    subject = f"You are invited to the {partner.program.name} portal"
+    subject = gettext("You are invited to the %(program)s portal") % {
+        "program": partner.program.name
+    }
     body = render_to_string("partners/email/invitation.txt", context)
     transaction.on_commit(
         lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=False)

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from prm.roles import Role
 from prm.views import role_required
@@ -51,7 +52,9 @@ def team(request):
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
-                messages.success(request, f"Invitation sent to {member.user.email}.")
+                messages.success(
+                    request, _("Invitation sent to %(email)s.") % {"email": member.user.email}
+                )
                 return redirect("portal-team")
     return render(
         request,

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext_noop
+
 from prm.quarters import add_months
 
 from .rules import Gap, TierProgress
@@ -26,11 +28,12 @@ SECTION_TITLES = {
     "escalations": "Escalations",
 }
 DIMENSIONS = (
-    ("revenue", "Revenue"),
-    ("pipeline", "Pipeline"),
-    ("certification", "Certification"),
-    ("satisfaction", "Satisfaction"),
-    ("engagement", "Engagement"),
+    # Stored in English with the sections; the pages translate them on display.
+    ("revenue", gettext_noop("Revenue")),
+    ("pipeline", gettext_noop("Pipeline")),
+    ("certification", gettext_noop("Certification")),
+    ("satisfaction", gettext_noop("Satisfaction")),
+    ("engagement", gettext_noop("Engagement")),
 )
 PIPELINE_ROWS = 50  # a pipeline walk lists the first 50 open deals; the totals count all
 
@@ -358,7 +361,11 @@ def enablement_section(
             for c in sorted(items, key=lambda c: (c.expires_on, c.person))
         ]
 
-    labels = {"login_days": "Portal login days", "trainings": "Trainings", "events": "Events"}
+    labels = {
+        "login_days": gettext_noop("Portal login days"),
+        "trainings": gettext_noop("Trainings"),
+        "events": gettext_noop("Events"),
+    }
     return {
         "quarter": quarter,
         "certified_reps": certified_reps,
@@ -574,15 +581,15 @@ def check_ins(cadence: str, start: date, until: date) -> list[tuple[date, str]]:
         monthly.append(add_months(start, step))
         step += 1
     if cadence == "monthly":
-        return [(day, "Monthly review") for day in monthly]
+        return [(day, gettext_noop("Monthly review")) for day in monthly]
     if cadence == "weekly":
         weekly = []
         day = start + timedelta(days=7)
         while day <= until:
             if day not in monthly:
-                weekly.append((day, "Weekly check-in"))
+                weekly.append((day, gettext_noop("Weekly check-in")))
             day += timedelta(days=7)
-        return sorted(weekly + [(day, "Monthly executive review") for day in monthly])
+        return sorted(weekly + [(day, gettext_noop("Monthly executive review")) for day in monthly])
     return []
 
 

@@ -12,10 +12,11 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from simple_history.utils import bulk_create_with_history
 
 from enablement.models import AutoEvent
@@ -158,10 +159,13 @@ def _prepare_unprepared(quarter: Quarter, *, today: date) -> int:
 
 def _fill(qbrs: list[Qbr], quarter: Quarter, *, as_of: date) -> None:
     now = timezone.now()
-    facts = qbr_facts([q.partner for q in qbrs], quarter, as_of=as_of, now=now)
-    for qbr in qbrs:
-        qbr.sections = qbr_rules.sections(facts[qbr.partner_id])
-        qbr.prepared_at = now
+    # The sections are stored (and served by the API) in the site's language, whatever the
+    # language of the request that prepared them; the pages translate their labels on display.
+    with translation.override(settings.LANGUAGE_CODE):
+        facts = qbr_facts([q.partner for q in qbrs], quarter, as_of=as_of, now=now)
+        for qbr in qbrs:
+            qbr.sections = qbr_rules.sections(facts[qbr.partner_id])
+            qbr.prepared_at = now
 
 
 @transaction.atomic

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
+from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
+
 
 @dataclass(frozen=True)
 class TierRequirement:
@@ -75,18 +77,34 @@ class TierProgress:
 def requirements(tier: TierRequirement, facts: PartnerFacts) -> list[Gap]:
     """The requirements of ``tier`` that apply (a requirement of 0 is not shown)."""
     gaps = [
-        Gap("revenue", "Trailing-12-month revenue", facts.revenue, tier.revenue_floor, True),
-        Gap("certified_reps", "Certified reps", facts.certified_reps, tier.certified_reps_required),
+        Gap(
+            "revenue",
+            gettext_noop("Trailing-12-month revenue"),
+            facts.revenue,
+            tier.revenue_floor,
+            True,
+        ),
+        Gap(
+            "certified_reps",
+            gettext_noop("Certified reps"),
+            facts.certified_reps,
+            tier.certified_reps_required,
+        ),
         Gap(
             "open_registrations",
-            "Open approved registrations",
+            gettext_noop("Open approved registrations"),
             facts.open_registrations,
             tier.open_registrations_required,
         ),
-        Gap("new_logos", "New logos won in 12 months", facts.new_logos, tier.new_logos_required),
+        Gap(
+            "new_logos",
+            gettext_noop("New logos won in 12 months"),
+            facts.new_logos,
+            tier.new_logos_required,
+        ),
         Gap(
             "strategic_wins",
-            "Strategic account wins in 12 months",
+            gettext_noop("Strategic account wins in 12 months"),
             facts.strategic_wins,
             tier.strategic_wins_required,
         ),
@@ -430,42 +448,52 @@ def how_to_raise(inputs: dict, weights: ScoringWeights = ScoringWeights()) -> di
     tips = {}
     revenue, quota = Decimal(inputs["quarter_revenue"]), Decimal(inputs["quarterly_quota"])
     if quota > 0 and revenue < quota:
-        tips["revenue"] = (
-            f"Close ${quota - revenue:,.0f} more in won deals to reach the quarterly quota."
-        )
+        tips["revenue"] = gettext(
+            "Close %(amount)s more in won deals to reach the quarterly quota."
+        ) % {"amount": f"${quota - revenue:,.0f}"}
     elif quota == 0:
-        tips["revenue"] = "Agree a quota with your channel manager: without one, revenue scores 0."
+        tips["revenue"] = gettext(
+            "Agree a quota with your channel manager: without one, revenue scores 0."
+        )
     approved = inputs["approved_registrations"]
     if approved < weights.pipeline_target:
         more = weights.pipeline_target - approved
-        plural = more != 1
-        tips["pipeline"] = (
-            f"Register {more} more deal{'s' if plural else ''} that "
-            f"{'get' if plural else 'gets'} approved."
-        )
+        tips["pipeline"] = ngettext(
+            "Register %(n)s more deal that gets approved.",
+            "Register %(n)s more deals that get approved.",
+            more,
+        ) % {"n": more}
     certified, required = inputs["certified_reps"], inputs["reps_required"]
     if required and certified < required:
         more = required - certified
-        tips["certification"] = f"Certify {more} more rep{'s' if more != 1 else ''}."
+        tips["certification"] = ngettext(
+            "Certify %(n)s more rep.", "Certify %(n)s more reps.", more
+        ) % {"n": more}
     if not inputs.get("csat_responses"):
-        tips["satisfaction"] = (
+        tips["satisfaction"] = gettext(
             "Ask customers of won deals for a satisfaction survey: none were recorded."
         )
     elif Decimal(inputs["csat_average"]) < 5:
-        tips["satisfaction"] = (
-            f"Average CSAT was {inputs['csat_average']} of 5; follow up with unhappy customers."
-        )
+        tips["satisfaction"] = gettext(
+            "Average CSAT was %(average)s of 5; follow up with unhappy customers."
+        ) % {"average": inputs["csat_average"]}
     engagement = []
     if inputs["login_days"] < weights.login_days_target:
         engagement.append(
-            f"sign in on {weights.login_days_target - inputs['login_days']} more days"
+            gettext("sign in on %(n)s more days")
+            % {"n": weights.login_days_target - inputs["login_days"]}
         )
     if inputs["trainings"] < weights.training_target:
         engagement.append(
-            f"complete {weights.training_target - inputs['trainings']} more training(s)"
+            gettext("complete %(n)s more training(s)")
+            % {"n": weights.training_target - inputs["trainings"]}
         )
     if inputs["events"] < weights.events_target:
-        engagement.append(f"attend {weights.events_target - inputs['events']} event(s)")
+        engagement.append(
+            gettext("attend %(n)s event(s)") % {"n": weights.events_target - inputs["events"]}
+        )
     if engagement:
-        tips["engagement"] = "Next quarter, " + ", ".join(engagement) + "."
+        tips["engagement"] = gettext("Next quarter, %(steps)s.") % {
+            "steps": pgettext("list separator", ", ").join(engagement)
+        }
     return tips

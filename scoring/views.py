@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 
 from enablement.queries import onboarding_summary
 from partners.models import Partner, Region, Tier
@@ -42,6 +42,14 @@ from .queries import (
 )
 from .rules import band_for, how_to_raise
 from .services import weights_for
+
+# The band's one word on the managers' list (the scorecard model's labels carry the ranges).
+BAND_NAMES = {
+    "probation": pgettext_lazy("score band", "probation"),
+    "maintain": pgettext_lazy("score band", "maintain"),
+    "grow": pgettext_lazy("score band", "grow"),
+    "invest": pgettext_lazy("score band", "invest"),
+}
 
 
 def home(request):
@@ -118,6 +126,7 @@ def manager_home(request):
             if partner.latest_score is not None
             else ""
         )
+        row["band_name"] = BAND_NAMES.get(row["band"], row["band"])
     totals = {key: sum(row["queue"][key] for row in rows) for key in empty}
     at_risk = [row for row in rows if not row["progress"].meets_current]
     ready = [row for row in rows if row["progress"].ready_for_next]

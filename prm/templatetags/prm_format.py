@@ -4,6 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils.translation import gettext, ngettext
 
 register = template.Library()
 
@@ -69,10 +70,10 @@ def days_left(day) -> str:
         return ""
     left = (day - timezone.localdate()).days
     if left < 0:
-        return "lapsed"
+        return gettext("lapsed")
     if left == 0:
-        return "last day"
-    return f"{left} day{'s' if left != 1 else ''} left"
+        return gettext("last day")
+    return ngettext("%(n)s day left", "%(n)s days left", left) % {"n": left}
 
 
 @register.filter
