@@ -6,9 +6,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=prm.settings.production
 
-# WeasyPrint (PDF reports) renders with Pango.
+# WeasyPrint (PDF reports) renders with Pango; Noto CJK gives the Chinese reports their glyphs.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 curl \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk curl \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
