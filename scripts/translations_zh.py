@@ -564,7 +564,7 @@ ZH: dict = {
     "See the plan": "查看计划",
     "Notices": "通知",
     ("notice", "New"): "新",
-    "Your %(tier)s benefits": "您的%(tier)s等级权益",
+    "Your %(tier)s benefits": "您的 %(tier)s 等级权益",
     "Reseller margin": "转售利润率",
     "Market development funds": "市场发展基金 (MDF)",
     "%(rate)s of prior-year revenue": "上一年收入的 %(rate)s",
