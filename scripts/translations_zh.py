@@ -249,7 +249,7 @@ ZH: dict = {
     "Customer reference or testimonial": "客户案例或推荐语",
     "Community contribution (forum answer, blog post)": "社区贡献（论坛回答、博客文章）",
     "Submitted": "已提交",
-    "Event": "活动",
+    "Event": "线下活动",
     "Digital ads": "数字广告",
     "Content": "内容",
     "Tradeshow": "展会",
