@@ -334,7 +334,7 @@ ZH: dict = {
     "Invitation sent to %(email)s.": "邀请已发送至 %(email)s。",
     "lapsed": "已过期",
     "last day": "最后一天",
-    "%(n)s day left": "剩余 %(n)s 天",
+    "%(n)s day left": "剩余%(n)s天",
     "Trailing-12-month revenue": "近 12 个月收入",
     "Open approved registrations": "已批准的未结商机注册",
     "New logos won in 12 months": "12 个月内赢得的新客户",
