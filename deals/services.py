@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from enablement.services import onboarding_event
 from incentives import rules as incentive_rules
@@ -202,20 +203,22 @@ def deal_register(
     customer_domain = (customer_domain or "").strip()
     errors = {}
     if not customer_name:
-        errors["customer_name"] = "Enter the customer's company name."
+        errors["customer_name"] = gettext("Enter the customer's company name.")
     if customer_domain and "." not in normalize_domain(customer_domain):
-        errors["customer_domain"] = f"{customer_domain!r} is not a domain like example.com."
+        errors["customer_domain"] = gettext("%(domain)s is not a domain like example.com.") % {
+            "domain": repr(customer_domain)
+        }
     if deal_type not in DealType.values:
         errors["deal_type"] = f"Choose one of {', '.join(DealType.values)}."
     if compensation_model not in CompensationModel.values:
         errors["compensation_model"] = f"Choose one of {', '.join(CompensationModel.values)}."
     if not isinstance(contract_years, int) or not 1 <= contract_years <= 10:
-        errors["contract_years"] = "Contract years must be a whole number from 1 to 10."
+        errors["contract_years"] = gettext("Contract years must be a whole number from 1 to 10.")
     if mdf_request is not None and (
         mdf_request.partner_id != partner.pk
         or mdf_request.status not in incentive_services.MDF_SOURCING_STATUSES
     ):
-        errors["mdf_request"] = "Choose one of your approved MDF activities."
+        errors["mdf_request"] = gettext("Choose one of your approved MDF activities.")
     if errors:
         raise ValidationError(errors)
     amount = _money(amount, "amount")
@@ -474,7 +477,7 @@ def deal_extend(*, deal: Deal, by: User, justification: str) -> Deal:
     justification = (justification or "").strip()
     if len(justification) < 10:
         raise ValidationError(
-            {"justification": "Explain in a sentence why the deal needs more time."}
+            {"justification": gettext("Explain in a sentence why the deal needs more time.")}
         )
     deal = _locked(deal)
     why_not = rules.can_extend(

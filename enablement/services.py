@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from partners.models import Partner, PartnerRole, PartnerStatus, PartnerUser, Program, User
 from partners.queries import default_program
@@ -260,12 +261,14 @@ def application_submit(*, program: Program | None = None, **fields) -> PartnerAp
     application.contact_email = (application.contact_email or "").strip().lower()
     application.full_clean(exclude=["fit_score", "fit_details"])
     if "." not in application.domain:
-        raise ValidationError({"domain": "Enter your company's web domain, like example.com."})
+        raise ValidationError(
+            {"domain": gettext("Enter your company's web domain, like example.com.")}
+        )
     try:
         partner_domain_check(application.domain)
     except ValidationError as exc:
         raise ValidationError(
-            {"domain": "This company is already a partner; ask your channel manager."}
+            {"domain": gettext("This company is already a partner; ask your channel manager.")}
         ) from exc
     pending = PartnerApplication.objects.filter(
         domain=application.domain,
@@ -277,7 +280,7 @@ def application_submit(*, program: Program | None = None, **fields) -> PartnerAp
     )
     if pending.exists():
         raise ValidationError(
-            {"domain": "An application for this company is already being reviewed."}
+            {"domain": gettext("An application for this company is already being reviewed.")}
         )
     values = {field: getattr(application, field) for field in APPLICATION_FIELDS}
     score, lines = rules.fit_score(values, _criteria(program))
@@ -469,9 +472,11 @@ def onboarding_event(
 def content_open(*, item: ContentItem, user: User, partner: Partner) -> ContentItem:
     """Record that one of the partner's people opened an item their tier may see."""
     if not item.published or item.program_id != partner.program_id:
-        raise EnablementError("No such content.", code="not_found", status=404)
+        raise EnablementError(gettext("No such content."), code="not_found", status=404)
     if partner.tier.rank < item.min_tier_rank:
-        raise EnablementError("This content is for higher tiers.", code="tier_too_low", status=403)
+        raise EnablementError(
+            gettext("This content is for higher tiers."), code="tier_too_low", status=403
+        )
     ContentDownload.objects.create(item=item, partner=partner, user=user)
     return item
 
@@ -494,7 +499,9 @@ def campaign_create(
     """A co-marketing campaign from the playbook; its expected leads default to the
     middle of the play's range. The partner's first completes its onboarding milestone."""
     if activity.program_id != partner.program_id:
-        raise ValidationError({"activity": "Choose an activity of your program's playbook."})
+        raise ValidationError(
+            {"activity": gettext("Choose an activity of your program's playbook.")}
+        )
     if expected_leads is None:
         low, high = activity.leads_low or 0, activity.leads_high or 0
         expected_leads = (low + high) // 2

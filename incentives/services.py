@@ -18,6 +18,8 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from enablement.services import onboarding_event
 from partners.models import Partner, Program, User
@@ -376,7 +378,7 @@ def claim_submit(
     today = today or timezone.localdate()
     wanted = sorted({int(pk) for pk in entry_ids})
     if not wanted:
-        raise ValidationError({"entries": "Choose at least one SPIFF or bonus to claim."})
+        raise ValidationError({"entries": gettext("Choose at least one SPIFF or bonus to claim.")})
     entries = list(
         LedgerEntry.objects.select_for_update()
         .filter(partner=partner, pk__in=wanted)
@@ -393,19 +395,24 @@ def claim_submit(
             )
         if entry.claim_id is not None:
             raise IncentiveError(
-                f"“{entry.description}” is already part of claim {entry.claim_id}.",
+                gettext("“%(what)s” is already part of claim %(number)s.")
+                % {"what": entry.description, "number": entry.claim_id},
                 code="already_claimed",
             )
         if entry.status != EntryStatus.ACCRUED:
             raise IncentiveError(
-                f"“{entry.description}” is {entry.get_status_display().lower()}; "
-                "there is nothing to claim.",
+                gettext("“%(what)s” is %(status)s; there is nothing to claim.")
+                % {"what": entry.description, "status": entry.get_status_display().lower()},
                 code="wrong_state",
             )
         if rules.claim_is_late(today, entry.claim_by):
             raise IncentiveError(
-                f"The claim for “{entry.description}” was due by {entry.claim_by:%d %b %Y} "
-                f"({entry.claim_by.isoformat()}).",
+                gettext("The claim for “%(what)s” was due by %(day)s (%(iso)s).")
+                % {
+                    "what": entry.description,
+                    "day": date_format(entry.claim_by),
+                    "iso": entry.claim_by.isoformat(),
+                },
                 code="claim_late",
                 status=400,
             )
@@ -494,14 +501,15 @@ def claim_dispute(
 ) -> IncentiveClaim:
     """The partner disputes a rejection; it goes to the channel chief."""
     if not (reason or "").strip():
-        raise ValidationError({"reason": "Say why you dispute the rejection."})
+        raise ValidationError({"reason": gettext("Say why you dispute the rejection.")})
     claim = _locked_claim(claim)
     if claim.status != ClaimStatus.REJECTED:
         raise _wrong_state(claim, "disputed")
     deadline = dispute_deadline(claim)
     if deadline and rules.claim_is_late(today or timezone.localdate(), deadline):
         raise IncentiveError(
-            f"A dispute was due by {deadline:%d %b %Y} ({deadline.isoformat()}).",
+            gettext("A dispute was due by %(day)s (%(iso)s).")
+            % {"day": date_format(deadline), "iso": deadline.isoformat()},
             code="dispute_late",
             status=400,
         )
@@ -790,10 +798,14 @@ def mdf_fund_set(*, partner: Partner, fiscal_year: int, amount, by: User, basis:
 
 def _check_dates(starts_on: date, ends_on: date, today: date) -> None:
     if ends_on < starts_on:
-        raise ValidationError({"ends_on": "The activity must end on or after its start."})
+        raise ValidationError({"ends_on": gettext("The activity must end on or after its start.")})
     if starts_on < today:
         raise ValidationError(
-            {"starts_on": "MDF needs approval before the activity starts; pick a future date."}
+            {
+                "starts_on": gettext(
+                    "MDF needs approval before the activity starts; pick a future date."
+                )
+            }
         )
 
 
@@ -816,16 +828,17 @@ def mdf_request_submit(
     partner's co-marketing campaigns."""
     today = today or timezone.localdate()
     if campaign is not None and campaign.partner_id != partner.pk:
-        raise ValidationError({"campaign": "Choose one of your own campaigns."})
+        raise ValidationError({"campaign": gettext("Choose one of your own campaigns.")})
     _check_dates(starts_on, ends_on, today)
     program = partner.program
     year = fiscal_year_of(program, starts_on)
     fund = MdfFund.objects.filter(partner=partner, fiscal_year=year).first()
     if fund is None or fund.amount <= 0:
         raise IncentiveError(
-            f"{partner} has no MDF fund for FY{year}"
-            + (f" ({fund.basis})" if fund else "")
-            + ". Funds open with the quarter close, by tier.",
+            gettext("%(partner)s has no MDF fund for FY%(year)s%(basis)s.")
+            % {"partner": partner, "year": year, "basis": f" ({fund.basis})" if fund else ""}
+            + " "
+            + gettext("Funds open with the quarter close, by tier."),
             code="no_fund",
             status=400,
         )
@@ -848,8 +861,8 @@ def mdf_request_submit(
     wanted = rules.mdf_reservation(request.planned_cost, share)
     if wanted > fund.available:
         raise IncentiveError(
-            f"This activity needs {wanted:,.2f} of MDF; the FY{year} fund has "
-            f"{fund.available:,.2f} left.",
+            gettext("This activity needs %(wanted)s of MDF; the FY%(year)s fund has %(left)s left.")
+            % {"wanted": f"{wanted:,.2f}", "year": year, "left": f"{fund.available:,.2f}"},
             code="fund_exhausted",
             status=400,
         )
@@ -991,21 +1004,24 @@ def mdf_claim_submit(
     request = MdfRequest.objects.select_related("partner").get(pk=request.pk)
     actual = Decimal(str(actual_cost))
     if actual <= 0:
-        raise ValidationError({"actual_cost": "The actual cost must be more than zero."})
+        raise ValidationError({"actual_cost": gettext("The actual cost must be more than zero.")})
     if request.status not in (MdfRequestStatus.APPROVED, MdfRequestStatus.CLAIMED):
         raise _wrong_state(request, "claimed")
     if request.status == MdfRequestStatus.CLAIMED:
-        raise IncentiveError("A claim for this activity is already filed.", code="already_claimed")
+        raise IncentiveError(
+            gettext("A claim for this activity is already filed."), code="already_claimed"
+        )
     if today < request.ends_on:
         raise IncentiveError(
-            f"The activity ends on {request.ends_on:%d %b %Y}; file the claim after it.",
+            gettext("The activity ends on %(day)s; file the claim after it.")
+            % {"day": date_format(request.ends_on)},
             code="too_early",
             status=400,
         )
     if today > request.claim_due_on:
         raise IncentiveError(
-            f"The claim was due by {request.claim_due_on:%d %b %Y} "
-            f"({request.claim_due_on.isoformat()}).",
+            gettext("The claim was due by %(day)s (%(iso)s).")
+            % {"day": date_format(request.claim_due_on), "iso": request.claim_due_on.isoformat()},
             code="claim_late",
             status=400,
         )
@@ -1016,7 +1032,7 @@ def mdf_claim_submit(
             _, request = _locked_request(request)
             if request.status != MdfRequestStatus.APPROVED:
                 raise IncentiveError(
-                    "A claim for this activity is already filed.", code="already_claimed"
+                    gettext("A claim for this activity is already filed."), code="already_claimed"
                 )
             try:
                 with transaction.atomic():
@@ -1030,7 +1046,7 @@ def mdf_claim_submit(
                     )
             except IntegrityError as exc:
                 raise IncentiveError(
-                    "A claim for this activity is already filed.", code="already_claimed"
+                    gettext("A claim for this activity is already filed."), code="already_claimed"
                 ) from exc
             for upload in files:
                 proof = MdfProof(

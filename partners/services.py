@@ -230,9 +230,9 @@ def partner_set_tier(
 def _check_new_login(*, username: str, email: str) -> None:
     errors = {}
     if User.objects.filter(username__iexact=username).exists():
-        errors["username"] = f"The username {username!r} is taken."
+        errors["username"] = gettext("The username %(name)s is taken.") % {"name": repr(username)}
     if email and User.objects.filter(email__iexact=email).exists():
-        errors["email"] = f"{email} already has a login."
+        errors["email"] = gettext("%(email)s already has a login.") % {"email": email}
     if errors:
         raise ValidationError(errors)
 
