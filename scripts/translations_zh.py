@@ -161,6 +161,7 @@ ZH: dict = {
     "Please leave this field empty.": "请将此字段留空。",
     "Activity": "活动",
     "Name": "名称",
+    ("person", "Name"): "姓名",
     "Starts on": "开始日期",
     "Ends on": "结束日期",
     "Expected leads": "预期线索数",
