@@ -13,7 +13,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from enablement.services import onboarding_event
 from incentives import rules as incentive_rules
@@ -117,7 +117,7 @@ def _expire_lapsed_on_account(account: Account, *, today: date) -> None:
         account=account, status=DealStatus.APPROVED, expires_on__lt=today
     ):
         deal.expire(at=timezone.now())
-        deal._change_reason = "Protection lapsed"
+        deal._change_reason = gettext_noop("Protection lapsed")
         deal.save()
 
 
@@ -297,7 +297,7 @@ def deal_register(
             _approve_history(
                 deal, program=program, approved_at=approved_at, by=submitted_by, now=now
             )
-        deal._change_reason = "Registered" if live else "Imported"
+        deal._change_reason = gettext_noop("Registered") if live else gettext_noop("Imported")
         try:
             with transaction.atomic():
                 deal.save()
@@ -435,7 +435,9 @@ def deal_approve(
         expires_on=rules.protection_expires_on(deal.submitted_at, program.protection_days),
         auto=auto,
     )
-    deal._change_reason = "Approved automatically (approval SLA passed)" if auto else "Approved"
+    deal._change_reason = (
+        gettext_noop("Approved automatically (approval SLA passed)") if auto else "Approved"
+    )
     deal.save()
     notice_send(
         partner=deal.partner,
@@ -492,7 +494,7 @@ def deal_extend(*, deal: Deal, by: User, justification: str) -> Deal:
     deal.extended = True
     deal.extension_justification = justification
     deal.extended_by, deal.extended_at = by, timezone.now()
-    deal._change_reason = "Protection extended"
+    deal._change_reason = gettext_noop("Protection extended")
     deal.save()
     return deal
 
@@ -661,7 +663,7 @@ def deals_expire_lapsed(*, today: date | None = None) -> int:
             if deal is None:
                 continue
             deal.expire(at=timezone.now())
-            deal._change_reason = "Protection lapsed"
+            deal._change_reason = gettext_noop("Protection lapsed")
             deal.save()
             expired += 1
     return expired

@@ -19,7 +19,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from enablement.services import onboarding_event
 from partners.models import Partner, Program, User
@@ -514,7 +514,7 @@ def claim_dispute(
             status=400,
         )
     claim.dispute(by=by, at=timezone.now(), reason=reason.strip())
-    claim._change_reason = "Disputed"
+    claim._change_reason = gettext_noop("Disputed")
     claim.save()
     chiefs = list(
         User.objects.filter(role=Role.CHANNEL_CHIEF, is_active=True)
@@ -549,13 +549,13 @@ def claim_resolve_dispute(
     now = timezone.now()
     if overturn:
         claim.overturn(by=by, at=now, note=note.strip())
-        claim._change_reason = "Dispute: rejection overturned"
+        claim._change_reason = gettext_noop("Dispute: rejection overturned")
         claim.save()
         _approve_claim_entries(claim, by, "Dispute won")
         text = f"Your dispute of claim {claim.pk} succeeded; the claim is approved."
     else:
         claim.uphold(by=by, at=now, note=note.strip())
-        claim._change_reason = "Dispute: rejection upheld"
+        claim._change_reason = gettext_noop("Dispute: rejection upheld")
         claim.save()
         _void_entries(
             LedgerEntry.objects.filter(claim=claim, status=EntryStatus.ACCRUED),
@@ -1134,7 +1134,7 @@ def mdf_claim_reject(*, claim: MdfClaim, by: User, reason: str) -> MdfClaim:
         fund._change_reason = f"Request {request.pk}: claim rejected after its window"
         fund.save()
         request.expire()
-    request._change_reason = "Claim rejected"
+    request._change_reason = gettext_noop("Claim rejected")
     request.save()
     notice_send(
         partner=request.partner,

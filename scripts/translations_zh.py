@@ -764,6 +764,16 @@ ZH: dict = {
     "The claim was due by %(day)s (%(iso)s).": "报销申请截止日期为 %(day)s（%(iso)s）。",
     "The username %(name)s is taken.": "用户名 %(name)s 已被占用。",
     "%(email)s already has a login.": "%(email)s 已有登录账号。",
+    # What happened, in the history lists
+    "Protection lapsed": "保护期已过",
+    "Registered": "已注册",
+    "Imported": "已导入",
+    "Approved automatically (approval SLA passed)": "自动批准（已超过审批时限）",
+    "Protection extended": "保护期已延长",
+    "Disputed": "已申诉",
+    "Dispute: rejection overturned": "申诉：撤销拒绝",
+    "Dispute: rejection upheld": "申诉：维持拒绝",
+    "Claim rejected": "报销申请被拒绝",
 }
 
 
