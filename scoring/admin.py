@@ -13,11 +13,11 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import OutreachTask, RedFlag, User
 from partners.permissions import manages_partner
+from prm.admin_history import HistoryAdmin
 from prm.quarters import Quarter
 from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
@@ -185,7 +185,7 @@ class OutreachTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CompanyRevenue)
-class CompanyRevenueAdmin(SimpleHistoryAdmin):
+class CompanyRevenueAdmin(HistoryAdmin):
     """Finance enters the company's total revenue per quarter: the channel share's base."""
 
     list_display = ["quarter", "amount", "entered_by", "entered_at"]
@@ -364,7 +364,7 @@ QBR_READONLY = [
 
 
 @admin.register(Qbr)
-class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
     list_display = [
         "partner",
         "quarter",
@@ -689,7 +689,7 @@ class BusinessPlanForm(forms.ModelForm):
 
 
 @admin.register(JointBusinessPlan)
-class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
     form = BusinessPlanForm
     list_display = ["partner", "fiscal_year", "revenue_goal", "updated_at", "updated_by"]
     list_filter = ["fiscal_year", ("partner__channel_manager", admin.RelatedOnlyFieldListFilter)]
