@@ -23,6 +23,7 @@ from enablement.services import onboarding_event
 from partners.models import Partner, Program, User
 from partners.queries import business_calendar, rebate_brackets
 from partners.services import notice_send
+from prm.audit import audited
 from prm.quarters import Quarter
 from prm.roles import Role
 
@@ -176,6 +177,7 @@ def _record_owed(
     return _record([entry], by=by, reason=reason)
 
 
+@audited
 @transaction.atomic
 def deal_incentives_accrue(
     *, partner: Partner, source, won: rules.WonDeal, closed_on: date, by: User | None = None
@@ -223,6 +225,7 @@ def deal_incentives_accrue(
     return created
 
 
+@audited
 @transaction.atomic
 def quarter_incentives_accrue(
     *,
@@ -297,6 +300,7 @@ def _locked_entry(entry: LedgerEntry) -> LedgerEntry:
     )
 
 
+@audited
 @transaction.atomic
 def award_confirm(*, entry: LedgerEntry, by: User) -> LedgerEntry:
     """A manager confirms a proposed award: it becomes owed, payable in 15 business days."""
@@ -319,6 +323,7 @@ def award_confirm(*, entry: LedgerEntry, by: User) -> LedgerEntry:
     return entry
 
 
+@audited
 @transaction.atomic
 def award_decline(*, entry: LedgerEntry, by: User, reason: str) -> LedgerEntry:
     entry = _locked_entry(entry)
@@ -334,6 +339,7 @@ def award_decline(*, entry: LedgerEntry, by: User, reason: str) -> LedgerEntry:
     return entry
 
 
+@audited
 @transaction.atomic
 def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> int:
     """Finance records a payment run: approved entries become paid, once.
@@ -360,6 +366,7 @@ def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> i
 # ---------------------------------------------------------------- incentive claims
 
 
+@audited
 @transaction.atomic
 def claim_submit(
     *,
@@ -440,6 +447,7 @@ def _approve_claim_entries(claim: IncentiveClaim, by: User, reason: str) -> None
         entry.save()
 
 
+@audited
 @transaction.atomic
 def claim_approve(*, claim: IncentiveClaim, by: User) -> IncentiveClaim:
     """Verified: the claim's entries become owed, payable within 15 business days."""
@@ -460,6 +468,7 @@ def claim_approve(*, claim: IncentiveClaim, by: User) -> IncentiveClaim:
     return claim
 
 
+@audited
 @transaction.atomic
 def claim_reject(*, claim: IncentiveClaim, by: User, reason: str) -> IncentiveClaim:
     if not (reason or "").strip():
@@ -488,6 +497,7 @@ def dispute_deadline(claim: IncentiveClaim) -> date | None:
     )
 
 
+@audited
 @transaction.atomic
 def claim_dispute(
     *, claim: IncentiveClaim, by: User, reason: str, today: date | None = None
@@ -528,6 +538,7 @@ def claim_dispute(
     return claim
 
 
+@audited
 @transaction.atomic
 def claim_resolve_dispute(
     *, claim: IncentiveClaim, by: User, overturn: bool, note: str
@@ -645,6 +656,7 @@ def ledger_void_lapsed(*, today: date | None = None) -> int:
 # ---------------------------------------------------------------- contributions
 
 
+@audited
 @transaction.atomic
 def contribution_submit(
     *, partner: Partner, by: User, kind: str, title: str, url: str = "", description: str = ""
@@ -662,6 +674,7 @@ def contribution_submit(
     return contribution
 
 
+@audited
 @transaction.atomic
 def contribution_decide(
     *, contribution: Contribution, by: User, approve: bool, reason: str = ""
@@ -760,6 +773,7 @@ def mdf_funds_open(*, program: Program, fiscal_year: int, prior_revenue: dict[in
     return len(fresh) + len(grown)
 
 
+@audited
 @transaction.atomic
 def mdf_fund_set(*, partner: Partner, fiscal_year: int, amount, by: User, basis: str) -> MdfFund:
     """A manager opens or resizes a fund by hand; never below what it already holds."""
@@ -797,6 +811,7 @@ def _check_dates(starts_on: date, ends_on: date, today: date) -> None:
         )
 
 
+@audited
 @transaction.atomic
 def mdf_request_submit(
     *,
@@ -875,6 +890,7 @@ def _locked_request(request: MdfRequest) -> tuple[MdfFund, MdfRequest]:
     return fund, request
 
 
+@audited
 @transaction.atomic
 def mdf_request_approve(
     *, request: MdfRequest, by: User, reserve=None, note: str = ""
@@ -912,6 +928,7 @@ def mdf_request_approve(
     return request
 
 
+@audited
 @transaction.atomic
 def mdf_request_reject(*, request: MdfRequest, by: User, note: str) -> MdfRequest:
     if not (note or "").strip():
@@ -932,6 +949,7 @@ def mdf_request_reject(*, request: MdfRequest, by: User, note: str) -> MdfReques
     return request
 
 
+@audited
 @transaction.atomic
 def mdf_request_cancel(*, request: MdfRequest, by: User) -> MdfRequest:
     """The partner withdraws a request not yet claimed; its reservation is released."""
@@ -972,6 +990,7 @@ def mdf_expire_lapsed(*, today: date | None = None) -> int:
 # ---------------------------------------------------------------- MDF claims
 
 
+@audited
 def mdf_claim_submit(
     *,
     request: MdfRequest,
@@ -1055,6 +1074,7 @@ def _locked_claim_chain(claim: MdfClaim) -> tuple[MdfFund, MdfRequest, MdfClaim]
     return fund, request, claim
 
 
+@audited
 @transaction.atomic
 def mdf_claim_approve(*, claim: MdfClaim, by: User) -> MdfClaim:
     """Reimburse min(reserved, actual × vendor share, remaining fund); one ledger entry."""
@@ -1100,6 +1120,7 @@ def mdf_claim_approve(*, claim: MdfClaim, by: User) -> MdfClaim:
     return claim
 
 
+@audited
 @transaction.atomic
 def mdf_claim_reject(*, claim: MdfClaim, by: User, reason: str) -> MdfClaim:
     """Rejected: the partner may file again while the window is open; after it, the

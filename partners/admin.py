@@ -193,6 +193,35 @@ class ProgramAdmin(admin.ModelAdmin):
     ]
 
 
+@admin.register(Tier)
+class TierAdmin(HistoryAdmin):
+    """Tier definitions one by one, with their history (who changed a threshold, when)."""
+
+    list_display = ["name", "program", "rank", "revenue_floor", "margin", "review_cadence"]
+    list_filter = ["program"]
+    list_select_related = ["program"]
+    ordering = ["program", "rank"]
+    readonly_fields = ["program", "slug", "rank"]
+    fields = ["program", "slug", "rank", *TierInline.fields[2:], "benefits"]
+
+    def has_add_permission(self, request):
+        return False  # tiers are added with their program
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        changes = {
+            f: form.cleaned_data[f] for f in form.changed_data if f in services.TIER_EDITABLE
+        }
+        try:
+            saved = services.tier_update(tier=obj, by=request.user, **changes)
+        except ValidationError as exc:
+            raise PermissionDenied(" ".join(exc.messages)) from exc
+        obj.refresh_from_db()
+        return saved
+
+
 class PartnerUserInline(admin.TabularInline):
     model = PartnerUser
     fk_name = "partner"

@@ -292,6 +292,7 @@ ADMIN_PROGRAM_WIDE = {
     "django_celery_beat.SolarSchedule": "the schedule",
     "django_celery_beat.IntervalSchedule": "the schedule",
     "partners.Program": "program rules",
+    "partners.Tier": "program rules",
     "partners.User": "every login: only roles that see all partners may open it",
     "partners.Account": "customer accounts are the vendor's own records",
     "partners.Lead": "CRM leads are the vendor's own records",
