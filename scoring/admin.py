@@ -6,7 +6,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -18,6 +17,7 @@ from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import OutreachTask, RedFlag, User
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
+from prm.outbox import enqueue
 from prm.quarters import Quarter
 from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
@@ -92,8 +92,7 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except ValueError as exc:
                 form.add_error("quarter", str(exc))
             else:
-                user_id = request.user.pk
-                transaction.on_commit(lambda: tasks.close_quarter.delay(close.quarter, user_id))
+                enqueue(tasks.close_quarter, close.quarter, request.user.pk)
                 self.message_user(
                     request, f"The close of {close.quarter} is queued.", messages.INFO
                 )
