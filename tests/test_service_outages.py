@@ -41,11 +41,11 @@ MAX_SECONDS = 90
 
 
 def suite_database_url() -> str:
+    """The suite's test database, as a URL for another process."""
     settings = connection.settings_dict
-    port = settings.get("PORT") or 5432
-    return (
-        f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{port}/{settings['NAME']}"
-    )
+    user = settings["USER"] + (f":{settings['PASSWORD']}" if settings.get("PASSWORD") else "")
+    host, port = settings["HOST"] or "127.0.0.1", settings.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
 
 
 def registration(n: int) -> dict:
