@@ -35,6 +35,18 @@ def wait_until(predicate, *, timeout: float, every: float = 0.1, what: str = "co
     raise TimeoutError(f"{what} not reached within {timeout} s")
 
 
+def checked(command: list, *, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``command``; if it fails, the error says what it printed."""
+    done = subprocess.run(
+        [str(part) for part in command], input=input, capture_output=True, text=True, timeout=300
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(map(str, command))} exited {done.returncode}: {done.stderr[-2000:]}"
+        )
+    return done
+
+
 def postgres_bin() -> Path | None:
     """The newest PostgreSQL server binaries installed (Debian's layout), if any."""
     found = sorted(
@@ -70,44 +82,27 @@ class Postgres:
             )
 
     def _run(self, tool: str, *args):
-        return subprocess.run(
-            [*self.as_user, self.bin / tool, *map(str, args)],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return checked([*self.as_user, self.bin / tool, *map(str, args)])
 
     @property
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/prm"
 
     def start(self):
-        self._run("pg_ctl", "-D", self.data, "-l", self.tmp / "log", "-w", "-t", "30", "start")
+        self._run("pg_ctl", "-D", self.data, "-l", self.tmp / "log", "-w", "-t", "120", "start")
 
     def stop(self):
         """A fast shutdown: open sessions are cut and their transactions rolled back."""
-        self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "30", "stop")
+        self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "120", "stop")
 
     def load_from(self, source_url: str):
         """The source database (schema and rows) copied into a new database ``prm``."""
         self._run("createdb", "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", "prm")
-        dump = subprocess.run(
-            [self.bin / "pg_dump", "--no-owner", "--no-privileges", source_url],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        ).stdout
-        subprocess.run(
-            [self.bin / "psql", "-q", "-v", "ON_ERROR_STOP=1", self.url],
-            input=dump,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        dump = checked([self.bin / "pg_dump", "--no-owner", "--no-privileges", source_url])
+        checked([self.bin / "psql", "-q", "-v", "ON_ERROR_STOP=1", self.url], input=dump.stdout)
 
     def destroy(self):
-        with contextlib.suppress(subprocess.CalledProcessError):  # already down
+        with contextlib.suppress(RuntimeError):  # already down
             self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
