@@ -167,7 +167,7 @@ class Site:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_until(self._up, timeout=60, what="gunicorn answering /healthz/")
+        wait_until(self._up, timeout=120, what="gunicorn answering /healthz/")
 
     @property
     def base(self) -> str:
