@@ -12,11 +12,11 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import Program
 from partners.permissions import manages_partner
+from prm.admin_history import HistoryAdmin
 from prm.roles import MANAGER_ROLES, role_of
 
 from . import rules, services
@@ -79,7 +79,7 @@ class DecisionMixin:
 
 
 @admin.register(Deal)
-class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmin):
     list_display = [
         "customer_name",
         "partner",
@@ -277,7 +277,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(ConflictCase)
-class ConflictCaseAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class ConflictCaseAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmin):
     list_display = [
         "scenario",
         "account",

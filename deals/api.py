@@ -1,5 +1,6 @@
 """REST API for deal registrations and conflict cases (API.md ``/deals/…``)."""
 
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -204,17 +205,22 @@ class DealViewSet(
                 )
         else:
             raise PermissionDenied("Only partner users and managers register deals.")
+        # The answer is read inside the registration's transaction, so its commit is the
+        # request's last word with the database: if the database goes away first, the
+        # partner is told 503 and nothing was stored; a 201 means it was.
         try:
-            deal = services.deal_register(
-                partner=partner,
-                submitted_by=request.user,
-                products=data.pop("products", []),
-                **data,
-                **import_fields,
-            )
+            with transaction.atomic():
+                deal = services.deal_register(
+                    partner=partner,
+                    submitted_by=request.user,
+                    products=data.pop("products", []),
+                    **data,
+                    **import_fields,
+                )
+                body = self.get_serializer(deal).data
         except services.DealError as exc:
             return error_response(exc)
-        return Response(self.get_serializer(deal).data, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_201_CREATED)
 
     def _act(self, request, pk, run):
         deal = self.get_object()

@@ -29,6 +29,7 @@ from partners.models import (
 )
 from partners.queries import account_matching
 from partners.services import notice_send, partner_set_tier
+from prm.audit import audited
 from prm.normalize import normalize_company_name, normalize_domain
 from prm.quarters import Quarter
 from prm.roles import Role
@@ -165,6 +166,7 @@ def account_status_for(partner: Partner, *, customer_name: str, customer_domain:
     return {"state": state, "direct": check.direct, "new": check.account_id is None}
 
 
+@audited
 def deal_register(
     *,
     partner: Partner,
@@ -420,6 +422,7 @@ def _wrong_state(deal: Deal, action: str) -> DealError:
     )
 
 
+@audited
 @transaction.atomic
 def deal_approve(
     *, deal: Deal, by: User | None, at: datetime | None = None, auto: bool = False
@@ -450,6 +453,7 @@ def deal_approve(
     return deal
 
 
+@audited
 @transaction.atomic
 def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
     reason = (reason or "").strip()
@@ -474,6 +478,7 @@ def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
     return deal
 
 
+@audited
 @transaction.atomic
 def deal_extend(*, deal: Deal, by: User, justification: str) -> Deal:
     justification = (justification or "").strip()
@@ -528,6 +533,7 @@ def deal_compensation(*, deal: Deal, amount: Decimal, protected: bool) -> rules.
     )
 
 
+@audited
 @transaction.atomic
 def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None = None) -> Deal:
     """Record a win and what it earns (RULEBOOK §5), stored on the deal."""
@@ -562,6 +568,7 @@ def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None 
     return deal
 
 
+@audited
 def deal_accrue_incentives(deal: Deal, *, by: User | None = None) -> None:
     """Tell the money engine what a won deal earns (RULEBOOK §6): plain facts only.
 
@@ -592,6 +599,7 @@ def deal_accrue_incentives(deal: Deal, *, by: User | None = None) -> None:
     )
 
 
+@audited
 @transaction.atomic
 def deal_lose(*, deal: Deal, by: User, closed_on: date | None = None) -> Deal:
     deal = _locked(deal)
@@ -885,6 +893,7 @@ def _escalate_to_chief(case: ConflictCase, why: str) -> None:
         )
 
 
+@audited
 @transaction.atomic
 def conflict_case_resolve(*, case: ConflictCase, by: User, resolution: str) -> ConflictCase:
     resolution = (resolution or "").strip()
@@ -899,6 +908,7 @@ def conflict_case_resolve(*, case: ConflictCase, by: User, resolution: str) -> C
     return case
 
 
+@audited
 @transaction.atomic
 def conflict_case_escalate(*, case: ConflictCase, by: User, reason: str) -> ConflictCase:
     """Poaching: warning → probation → termination. Termination exits the partner."""

@@ -5,11 +5,11 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import User
 from partners.permissions import manages_partner
+from prm.admin_history import HistoryAdmin
 from prm.roles import MANAGER_ROLES, Role, role_of
 
 from . import services
@@ -57,7 +57,7 @@ class CertificationForm(forms.ModelForm):
 
 
 @admin.register(Certification)
-class CertificationAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class CertificationAdmin(ScopedAdminMixin, HistoryAdmin):
     form = CertificationForm
     list_display = ["user", "partner", "certification_type", "issued_on", "expires_on"]
     list_filter = ["certification_type", "expires_on"]
@@ -164,7 +164,7 @@ class DeclineForm(forms.Form):
 
 
 @admin.register(PartnerApplication)
-class PartnerApplicationAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class PartnerApplicationAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     list_display = [
         "company_name",
         "fit",
@@ -339,7 +339,7 @@ class MilestoneAdmin(admin.ModelAdmin):
 
 
 @admin.register(OnboardingTask)
-class OnboardingTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class OnboardingTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, HistoryAdmin):
     list_display = ["milestone", "partner", "due_on", "state", "completed_on", "note"]
     list_filter = [OverdueFilter, "milestone__phase", "completed_automatically"]
     list_select_related = ["partner", "milestone"]
@@ -407,7 +407,7 @@ class CampaignLeadInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class CampaignAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, HistoryAdmin):
     list_display = ["name", "partner", "activity", "starts_on", "ends_on", "stage", "leads"]
     list_filter = ["status", "activity__slug"]
     list_select_related = ["partner", "activity"]

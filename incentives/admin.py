@@ -11,10 +11,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.permissions import manages_partner
+from prm.admin_history import HistoryAdmin
 from prm.roles import DISPUTE_ROLES, role_of
 
 from . import services
@@ -62,7 +62,7 @@ class TextForm(forms.Form):
         self.fields["text"].help_text = help_text
 
 
-class MoneyAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class MoneyAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, HistoryAdmin):
     """Rows written only by services; actions decide them one by one, with a report."""
 
     def has_decide_permission(self, request) -> bool:

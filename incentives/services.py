@@ -25,6 +25,7 @@ from enablement.services import onboarding_event
 from partners.models import Partner, Program, User
 from partners.queries import business_calendar, rebate_brackets
 from partners.services import notice_send
+from prm.audit import audited
 from prm.quarters import Quarter
 from prm.roles import Role
 
@@ -178,6 +179,7 @@ def _record_owed(
     return _record([entry], by=by, reason=reason)
 
 
+@audited
 @transaction.atomic
 def deal_incentives_accrue(
     *, partner: Partner, source, won: rules.WonDeal, closed_on: date, by: User | None = None
@@ -225,6 +227,7 @@ def deal_incentives_accrue(
     return created
 
 
+@audited
 @transaction.atomic
 def quarter_incentives_accrue(
     *,
@@ -299,6 +302,7 @@ def _locked_entry(entry: LedgerEntry) -> LedgerEntry:
     )
 
 
+@audited
 @transaction.atomic
 def award_confirm(*, entry: LedgerEntry, by: User) -> LedgerEntry:
     """A manager confirms a proposed award: it becomes owed, payable in 15 business days."""
@@ -321,6 +325,7 @@ def award_confirm(*, entry: LedgerEntry, by: User) -> LedgerEntry:
     return entry
 
 
+@audited
 @transaction.atomic
 def award_decline(*, entry: LedgerEntry, by: User, reason: str) -> LedgerEntry:
     entry = _locked_entry(entry)
@@ -336,6 +341,7 @@ def award_decline(*, entry: LedgerEntry, by: User, reason: str) -> LedgerEntry:
     return entry
 
 
+@audited
 @transaction.atomic
 def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> int:
     """Finance records a payment run: approved entries become paid, once.
@@ -362,6 +368,7 @@ def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> i
 # ---------------------------------------------------------------- incentive claims
 
 
+@audited
 @transaction.atomic
 def claim_submit(
     *,
@@ -447,6 +454,7 @@ def _approve_claim_entries(claim: IncentiveClaim, by: User, reason: str) -> None
         entry.save()
 
 
+@audited
 @transaction.atomic
 def claim_approve(*, claim: IncentiveClaim, by: User) -> IncentiveClaim:
     """Verified: the claim's entries become owed, payable within 15 business days."""
@@ -467,6 +475,7 @@ def claim_approve(*, claim: IncentiveClaim, by: User) -> IncentiveClaim:
     return claim
 
 
+@audited
 @transaction.atomic
 def claim_reject(*, claim: IncentiveClaim, by: User, reason: str) -> IncentiveClaim:
     if not (reason or "").strip():
@@ -495,6 +504,7 @@ def dispute_deadline(claim: IncentiveClaim) -> date | None:
     )
 
 
+@audited
 @transaction.atomic
 def claim_dispute(
     *, claim: IncentiveClaim, by: User, reason: str, today: date | None = None
@@ -536,6 +546,7 @@ def claim_dispute(
     return claim
 
 
+@audited
 @transaction.atomic
 def claim_resolve_dispute(
     *, claim: IncentiveClaim, by: User, overturn: bool, note: str
@@ -653,6 +664,7 @@ def ledger_void_lapsed(*, today: date | None = None) -> int:
 # ---------------------------------------------------------------- contributions
 
 
+@audited
 @transaction.atomic
 def contribution_submit(
     *, partner: Partner, by: User, kind: str, title: str, url: str = "", description: str = ""
@@ -670,6 +682,7 @@ def contribution_submit(
     return contribution
 
 
+@audited
 @transaction.atomic
 def contribution_decide(
     *, contribution: Contribution, by: User, approve: bool, reason: str = ""
@@ -768,6 +781,7 @@ def mdf_funds_open(*, program: Program, fiscal_year: int, prior_revenue: dict[in
     return len(fresh) + len(grown)
 
 
+@audited
 @transaction.atomic
 def mdf_fund_set(*, partner: Partner, fiscal_year: int, amount, by: User, basis: str) -> MdfFund:
     """A manager opens or resizes a fund by hand; never below what it already holds."""
@@ -809,6 +823,7 @@ def _check_dates(starts_on: date, ends_on: date, today: date) -> None:
         )
 
 
+@audited
 @transaction.atomic
 def mdf_request_submit(
     *,
@@ -888,6 +903,7 @@ def _locked_request(request: MdfRequest) -> tuple[MdfFund, MdfRequest]:
     return fund, request
 
 
+@audited
 @transaction.atomic
 def mdf_request_approve(
     *, request: MdfRequest, by: User, reserve=None, note: str = ""
@@ -925,6 +941,7 @@ def mdf_request_approve(
     return request
 
 
+@audited
 @transaction.atomic
 def mdf_request_reject(*, request: MdfRequest, by: User, note: str) -> MdfRequest:
     if not (note or "").strip():
@@ -945,6 +962,7 @@ def mdf_request_reject(*, request: MdfRequest, by: User, note: str) -> MdfReques
     return request
 
 
+@audited
 @transaction.atomic
 def mdf_request_cancel(*, request: MdfRequest, by: User) -> MdfRequest:
     """The partner withdraws a request not yet claimed; its reservation is released."""
@@ -985,6 +1003,7 @@ def mdf_expire_lapsed(*, today: date | None = None) -> int:
 # ---------------------------------------------------------------- MDF claims
 
 
+@audited
 def mdf_claim_submit(
     *,
     request: MdfRequest,
@@ -1071,6 +1090,7 @@ def _locked_claim_chain(claim: MdfClaim) -> tuple[MdfFund, MdfRequest, MdfClaim]
     return fund, request, claim
 
 
+@audited
 @transaction.atomic
 def mdf_claim_approve(*, claim: MdfClaim, by: User) -> MdfClaim:
     """Reimburse min(reserved, actual × vendor share, remaining fund); one ledger entry."""
@@ -1116,6 +1136,7 @@ def mdf_claim_approve(*, claim: MdfClaim, by: User) -> MdfClaim:
     return claim
 
 
+@audited
 @transaction.atomic
 def mdf_claim_reject(*, claim: MdfClaim, by: User, reason: str) -> MdfClaim:
     """Rejected: the partner may file again while the window is open; after it, the

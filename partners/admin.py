@@ -2,12 +2,14 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from simple_history.admin import SimpleHistoryAdmin
 
+from prm.admin_history import HistoryAdmin
 from prm.roles import VENDOR_ROLES
 
 from . import services
@@ -31,7 +33,12 @@ class ReadOnlyAdminMixin:
 
 
 class ScopedAdminMixin:
-    """Rows limited to the partners the user may see (``partners.queries.scope_to_user``)."""
+    """Rows limited to the partners the user may see (``partners.queries.scope_to_user``).
+
+    Every page about one row answers 404 outside that scope, as the portal and the API
+    do: Django's own pages would redirect with "doesn't exist", and django-simple-history's
+    history pages fall back to the row's history records, which are not scoped at all.
+    """
 
     partner_field = "partner"
 
@@ -39,6 +46,25 @@ class ScopedAdminMixin:
         return scope_to_user(
             super().get_queryset(request), request.user, partner_field=self.partner_field
         )
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404(f"No {opts.verbose_name} with this id.")
+
+    def _in_scope_or_404(self, request, object_id) -> None:
+        try:
+            if self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+                return
+        except (ValueError, ValidationError):
+            pass
+        raise Http404(f"No {self.model._meta.verbose_name} with this id.")
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._in_scope_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._in_scope_or_404(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Partner:
@@ -167,6 +193,35 @@ class ProgramAdmin(admin.ModelAdmin):
     ]
 
 
+@admin.register(Tier)
+class TierAdmin(HistoryAdmin):
+    """Tier definitions one by one, with their history (who changed a threshold, when)."""
+
+    list_display = ["name", "program", "rank", "revenue_floor", "margin", "review_cadence"]
+    list_filter = ["program"]
+    list_select_related = ["program"]
+    ordering = ["program", "rank"]
+    readonly_fields = ["program", "slug", "rank"]
+    fields = ["program", "slug", "rank", *TierInline.fields[2:], "benefits"]
+
+    def has_add_permission(self, request):
+        return False  # tiers are added with their program
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        changes = {
+            f: form.cleaned_data[f] for f in form.changed_data if f in services.TIER_EDITABLE
+        }
+        try:
+            saved = services.tier_update(tier=obj, by=request.user, **changes)
+        except ValidationError as exc:
+            raise PermissionDenied(" ".join(exc.messages)) from exc
+        obj.refresh_from_db()
+        return saved
+
+
 class PartnerUserInline(admin.TabularInline):
     model = PartnerUser
     fk_name = "partner"
@@ -233,7 +288,7 @@ class PartnerForm(forms.ModelForm):
 
 
 @admin.register(Partner)
-class PartnerAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class PartnerAdmin(ScopedAdminMixin, HistoryAdmin):
     partner_field = "pk"
     form = PartnerForm
     list_display = [
@@ -336,7 +391,7 @@ class PartnerAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(PartnerUser)
-class PartnerUserAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class PartnerUserAdmin(ScopedAdminMixin, HistoryAdmin):
     list_display = ["user", "partner", "role", "created_at"]
     list_filter = ["role"]
     list_select_related = ["user", "partner"]
@@ -361,7 +416,7 @@ class AccountForm(forms.ModelForm):
 
 
 @admin.register(Account)
-class AccountAdmin(SimpleHistoryAdmin):
+class AccountAdmin(HistoryAdmin):
     form = AccountForm
     list_display = ["name", "domain", "direct_rep", "owning_partner", "created_at"]
     list_filter = [

@@ -265,6 +265,10 @@ class Tier(models.Model):
     )
     benefits = models.TextField(blank=True, help_text="One benefit per line, shown to partners.")
 
+    # A tier's thresholds and benefits decide partners' moves and money: who changed them,
+    # and when, is kept.
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["program", "rank"]
         constraints = [

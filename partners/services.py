@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from prm.audit import audited
 from prm.normalize import normalize_domain
 from prm.roles import Role
 
@@ -100,6 +101,7 @@ def partner_domain_check(domain: str, *, exclude_pk: int | None = None) -> str:
     return key
 
 
+@audited
 @transaction.atomic
 def partner_create(
     *,
@@ -145,6 +147,43 @@ def partner_create(
     return partner
 
 
+# A tier definition's fields an administrator may change (not its program, slug or rank:
+# partners, scorecards and tier changes point at those).
+TIER_EDITABLE = {
+    "name",
+    "revenue_floor",
+    "certified_reps_required",
+    "open_registrations_required",
+    "new_logos_required",
+    "strategic_wins_required",
+    "margin",
+    "referral_commission_rate",
+    "mdf_rate",
+    "mdf_fund",
+    "mdf_match_ratio",
+    "default_annual_quota",
+    "support_level",
+    "review_cadence",
+    "benefits",
+}
+
+
+@audited
+@transaction.atomic
+def tier_update(*, tier: Tier, by: User, reason: str = "", **changes) -> Tier:
+    """Change a tier definition's thresholds or benefits; its history keeps who and when."""
+    unknown = set(changes) - TIER_EDITABLE
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    tier = Tier.objects.select_for_update().get(pk=tier.pk)
+    for field, value in changes.items():
+        setattr(tier, field, value)
+    tier.full_clean()
+    tier._change_reason = reason or "Updated"
+    tier.save()
+    return tier
+
+
 PARTNER_EDITABLE = {
     "name",
     "region",
@@ -157,6 +196,7 @@ PARTNER_EDITABLE = {
 }
 
 
+@audited
 @transaction.atomic
 def partner_update(
     *,
@@ -193,6 +233,7 @@ def partner_update(
     return partner
 
 
+@audited
 @transaction.atomic
 def partner_set_tier(
     *,
@@ -237,6 +278,7 @@ def _check_new_login(*, username: str, email: str) -> None:
         raise ValidationError(errors)
 
 
+@audited
 @transaction.atomic
 def partner_user_create(
     *,
@@ -269,6 +311,7 @@ def partner_user_create(
     return PartnerUser.objects.create(user=user, partner=partner, role=role, invited_by=created_by)
 
 
+@audited
 @transaction.atomic
 def partner_user_invite(
     *,
@@ -327,6 +370,7 @@ def partner_user_invite(
     return member
 
 
+@audited
 @transaction.atomic
 def partner_user_set_role(*, member: PartnerUser, role: str, changed_by: User) -> PartnerUser:
     if role not in PartnerRole.values:
@@ -342,6 +386,7 @@ def partner_user_set_role(*, member: PartnerUser, role: str, changed_by: User) -
     return member
 
 
+@audited
 @transaction.atomic
 def partner_user_deactivate(*, member: PartnerUser, changed_by: User) -> PartnerUser:
     """Switch a person's login off (history and certifications stay)."""

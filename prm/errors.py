@@ -1,7 +1,24 @@
-"""Error pages: JSON in the API's error shape under /api/, the portal's pages elsewhere."""
+"""Error pages: JSON in the API's error shape under /api/, the portal's pages elsewhere.
 
-from django.http import JsonResponse
+When the database cannot be reached (a restart, a failover, a network cut) a request
+answers 503 with ``Retry-After``, not 500: nothing was written, and trying again is
+right. Django gives up the broken connection at the end of the request; with
+``CONN_HEALTH_CHECKS`` the next request opens a fresh one.
+"""
+
+import logging
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
+
+logger = logging.getLogger(__name__)
+
+# The database errors that mean "not reachable now", as opposed to a bug or bad data.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
 
 
 def _is_api(request) -> bool:
@@ -29,7 +46,45 @@ def page_not_found(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+def database_unavailable(request, exception=None):
+    """503: the database did not answer. Renders without context processors (they query
+    the database)."""
+    logger.warning("Database unavailable on %s %s: %s", request.method, request.path, exception)
+    if _is_api(request):
+        response = JsonResponse(
+            {
+                "detail": "The service is briefly unavailable; nothing was saved. "
+                "Please try again in a moment.",
+                "code": "unavailable",
+            },
+            status=503,
+        )
+    else:
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (or DRF viewset) that hits an unreachable database answers 503."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DATABASE_UNAVAILABLE):
+            return database_unavailable(request, exception)
+        return None
+
+
 def server_error(request):
+    # Raised outside a view (in a middleware: the session, the user): still a 503.
+    exception = sys.exc_info()[1]
+    if isinstance(exception, DATABASE_UNAVAILABLE):
+        return database_unavailable(request, exception)
     if _is_api(request):
         return JsonResponse(
             {"detail": "Something went wrong on our side; it has been logged.", "code": "error"},

@@ -6,18 +6,18 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import OutreachTask, RedFlag, User
 from partners.permissions import manages_partner
+from prm.admin_history import HistoryAdmin
+from prm.outbox import enqueue
 from prm.quarters import Quarter
 from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
@@ -92,8 +92,7 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except ValueError as exc:
                 form.add_error("quarter", str(exc))
             else:
-                user_id = request.user.pk
-                transaction.on_commit(lambda: tasks.close_quarter.delay(close.quarter, user_id))
+                enqueue(tasks.close_quarter, close.quarter, request.user.pk)
                 self.message_user(
                     request, f"The close of {close.quarter} is queued.", messages.INFO
                 )
@@ -185,7 +184,7 @@ class OutreachTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CompanyRevenue)
-class CompanyRevenueAdmin(SimpleHistoryAdmin):
+class CompanyRevenueAdmin(HistoryAdmin):
     """Finance enters the company's total revenue per quarter: the channel share's base."""
 
     list_display = ["quarter", "amount", "entered_by", "entered_at"]
@@ -364,7 +363,7 @@ QBR_READONLY = [
 
 
 @admin.register(Qbr)
-class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
     list_display = [
         "partner",
         "quarter",
@@ -689,7 +688,7 @@ class BusinessPlanForm(forms.ModelForm):
 
 
 @admin.register(JointBusinessPlan)
-class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
     form = BusinessPlanForm
     list_display = ["partner", "fiscal_year", "revenue_goal", "updated_at", "updated_by"]
     list_filter = ["fiscal_year", ("partner__channel_manager", admin.RelatedOnlyFieldListFilter)]

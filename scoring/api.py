@@ -1,6 +1,5 @@
 """REST API: scorecards, red flags, the quarter close, QBRs and business plans (API.md)."""
 
-from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -14,6 +13,7 @@ from partners.models import RedFlag
 from partners.queries import partners_visible_to
 from prm.api import BAD_REQUEST, ErrorSerializer
 from prm.api_errors import Conflict
+from prm.outbox import enqueue
 from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import services, tasks
@@ -143,7 +143,7 @@ class QuarterViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             close = services.quarter_close_request(quarter=quarter, by=request.user)
         except services.QuarterNotEnded as exc:
             raise Conflict(str(exc)) from exc
-        transaction.on_commit(lambda: tasks.close_quarter.delay(close.quarter, request.user.pk))
+        enqueue(tasks.close_quarter, close.quarter, request.user.pk)
         return Response(self.get_serializer(close).data, status=status.HTTP_202_ACCEPTED)
 
 

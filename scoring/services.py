@@ -42,6 +42,7 @@ from partners.models import (
     TierChange,
     User,
 )
+from prm.audit import audited
 from prm.quarters import Quarter, trailing_twelve_months
 from prm.setwise import rows_source
 
@@ -119,6 +120,7 @@ def parse_ended_quarter(label: str, *, today: date | None = None) -> Quarter:
     return quarter
 
 
+@audited
 @transaction.atomic
 def quarter_close_request(*, quarter: str, by: User | None) -> QuarterClose:
     """Record that a close was asked for (the API and the admin then queue the job)."""
@@ -189,6 +191,7 @@ def _mark_running(label: str, now) -> QuarterClose:
     return close
 
 
+@audited
 def quarter_close(
     *, quarter: str, by: User | None = None, batch_size: int = BATCH_SIZE, notify: bool = True
 ) -> QuarterClose:
@@ -888,6 +891,7 @@ def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:
         )
 
 
+@audited
 def close_incentives(quarter: Quarter, *, by: User | None = None) -> dict:
     """The close's money (RULEBOOK §6, §7), told to ``incentives`` as plain facts: each
     program's volume rebates and award proposals for the quarter, and MDF funds opened

@@ -19,8 +19,8 @@ def test_manager_changelist_shows_only_assigned_partners(client, manager, partne
 def test_manager_cannot_open_another_managers_partner(client, manager, partner_b):
     client.force_login(manager)
     response = client.get(reverse("admin:partners_partner_change", args=[partner_b.pk]))
-    # The admin answers "does not exist" (redirect to the index) rather than showing it.
-    assert response.status_code == 302
+    # Outside the manager's scope the admin answers 404, as the portal and the API do.
+    assert response.status_code == 404
     response = client.get(reverse("admin:partners_partner_invite", args=[partner_b.pk]))
     assert response.status_code == 404
 

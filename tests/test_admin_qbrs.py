@@ -199,7 +199,7 @@ def test_only_the_partners_managers_act(client, executive, other_manager, qbr):
     assert client.post(act_url(qbr, "hold"), {"held_on": "2026-10-08"}).status_code == 403
     assert client.post(change_url(qbr), form(qbr, notes="x")).status_code == 403
     client.force_login(other_manager)
-    assert client.get(change_url(qbr)).status_code == 302  # "does not exist"
+    assert client.get(change_url(qbr)).status_code == 404  # outside their scope
     assert client.post(act_url(qbr, "share")).status_code == 404
     qbr.refresh_from_db()
     assert (qbr.status, qbr.shared_with_partner, qbr.notes) == ("scheduled", False, "")

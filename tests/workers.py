@@ -12,12 +12,9 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db):
-    """Start ``celery -A prm worker`` on the test broker and database; stop it afterwards.
-
-    The data a test makes must be committed (transactional tests) for the worker to see it.
-    """
+def start_worker() -> subprocess.Popen:
+    """``celery -A prm worker`` (solo pool: the task runs in the worker process itself) on
+    the test broker and database, once it answers a ping."""
     from prm.celery import app
 
     name = connection.settings_dict["NAME"]
@@ -26,7 +23,6 @@ def celery_worker_process(transactional_db):
         "DJANGO_SETTINGS_MODULE": "prm.settings.test",
         "TEST_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
     }
-    app.control.purge()
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -49,18 +45,34 @@ def celery_worker_process(transactional_db):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if app.control.ping(timeout=0.5):
-            break
+            return worker
         if worker.poll() is not None:
             raise RuntimeError(worker.stdout.read().decode(errors="replace"))
-    else:
-        worker.kill()
-        raise RuntimeError("The Celery worker did not start within 60 s.")
-    yield worker
+    worker.kill()
+    raise RuntimeError("The Celery worker did not start within 60 s.")
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
     worker.terminate()
     try:
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
+        worker.wait(timeout=20)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A worker for the test; stopped afterwards.
+
+    The data a test makes must be committed (transactional tests) for the worker to see it.
+    """
+    from prm.celery import app
+
+    app.control.purge()
+    worker = start_worker()
+    yield worker
+    stop_worker(worker)
     connection.close()
 
 

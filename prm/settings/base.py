@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # An unreachable database answers 503 (Retry-After), not 500.
+    "prm.errors.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "prm.urls"
@@ -175,10 +177,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Web requests never publish to the broker directly: prm.outbox.enqueue keeps the task in
+# the database until the broker takes it, so a Redis outage neither fails nor stalls them.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 
 if REDIS_URL:
+    # Fails open (prm.cache): while Redis is down the site serves without its cache.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "prm.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

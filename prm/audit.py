@@ -1,0 +1,64 @@
+"""Who made a change, for the history of every audited row (django-simple-history).
+
+In a web request simple-history's middleware records the signed-in user. A service called
+from a task, a command or another service knows better: the user it was told acts
+(``by=…``). ``audited`` makes that user the author of every history record the service
+writes, so the admin's history pages say who and when however the change came in.
+"""
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from functools import wraps
+
+from simple_history.models import HistoricalRecords
+
+# The keyword a service takes for the user who acts, in the order they are looked for.
+ACTOR_KEYWORDS = (
+    "by",
+    "changed_by",
+    "created_by",
+    "submitted_by",
+    "awarded_by",
+    "recorded_by",
+    "invited_by",
+)
+
+
+class _Actor:
+    """Stands for the request in simple-history's thread-local context: only ``user``
+    is read from it."""
+
+    def __init__(self, user):
+        self.user = user
+
+
+@contextmanager
+def acting_user(user):
+    """History records written inside the block name ``user`` (nothing changes for None)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        yield
+        return
+    context = HistoricalRecords.context
+    missing = object()
+    previous = getattr(context, "request", missing)
+    context.request = _Actor(user)
+    try:
+        yield
+    finally:
+        if previous is missing:
+            del context.request
+        else:
+            context.request = previous
+
+
+def audited(service: Callable) -> Callable:
+    """Record the service's acting user (its ``by``-like keyword) as the author of its
+    history records."""
+
+    @wraps(service)
+    def wrapper(*args, **kwargs):
+        user = next((kwargs[k] for k in ACTOR_KEYWORDS if kwargs.get(k) is not None), None)
+        with acting_user(user):
+            return service(*args, **kwargs)
+
+    return wrapper

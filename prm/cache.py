@@ -1,0 +1,42 @@
+"""The Redis cache, failing open: while Redis is down a read is a miss and a write is
+dropped, so pages keep working (a little slower; login rate limits count nothing and
+refuse nothing until Redis is back). Connecting and reading time out after a fraction of a second
+(``OPTIONS`` in settings), so a dead Redis does not hold up a request."""
+
+import logging
+
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
+
+
+def _fail_open(name: str, fallback):
+    def method(self, *args, **kwargs):
+        try:
+            return getattr(super(ResilientRedisCache, self), name)(*args, **kwargs)
+        except UNAVAILABLE as exc:
+            logger.warning("Cache unavailable (%s): %s", name, exc)
+            return fallback(*args, **kwargs) if callable(fallback) else fallback
+
+    method.__name__ = name
+    return method
+
+
+class ResilientRedisCache(RedisCache):
+    # ``add`` answers "stored": a lock taken through the cache (allauth's rate limits take
+    # one) is granted rather than refused while Redis is down.
+    add = _fail_open("add", True)
+    get = _fail_open("get", lambda key, default=None, version=None: default)
+    set = _fail_open("set", None)
+    touch = _fail_open("touch", False)
+    delete = _fail_open("delete", False)
+    get_many = _fail_open("get_many", dict)
+    has_key = _fail_open("has_key", False)
+    incr = _fail_open("incr", lambda key, delta=1, version=None: delta)
+    set_many = _fail_open("set_many", lambda data, *args, **kwargs: list(data))
+    delete_many = _fail_open("delete_many", None)
+    clear = _fail_open("clear", None)

@@ -1,0 +1,23 @@
+"""Tables of the shared layer: the outbox of Celery tasks not yet handed to the broker."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class PendingTask(models.Model):
+    """A Celery task to send to the broker, written in the same transaction as the change
+    that asks for it (``prm.outbox.enqueue``). Deleted once the broker has it; while the
+    broker is down it stays, and the next send or the minute's drain sends it."""
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

@@ -1,0 +1,266 @@
+"""The site across outages of its servers, each of them a server of the test's own.
+
+- PostgreSQL restarted during a burst of registrations: every registration answered 201
+  is stored, every other one was answered 503 with a message and left nothing behind,
+  and once the database is back every request succeeds again (``CONN_HEALTH_CHECKS``).
+- Redis down: pages, logins and registrations keep working; a task asked for meanwhile
+  waits in the outbox and reaches the broker once Redis is back.
+
+The figures of a run are printed (``pytest -s``); docs/reliability.md quotes them.
+"""
+
+import itertools
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import psycopg2
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.db import connection
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from partners.models import PartnerRole
+from prm.models import PendingTask
+from prm.roles import Role
+from scoring.models import QuarterClose
+from tests.factories import PartnerFactory, PartnerUserFactory, StaffFactory
+from tests.throwaway import Postgres, Redis, Site, postgres_bin, wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("program_data")]
+
+THREADS = 8
+PASSWORD = "Correct-Horse-9"
+# The burst stops by itself: at most this many requests, and within this many seconds.
+MAX_REQUESTS = 600
+MAX_SECONDS = 90
+
+
+def suite_database_url() -> str:
+    """The suite's test database, as a URL for another process."""
+    settings = connection.settings_dict
+    user = settings["USER"] + (f":{settings['PASSWORD']}" if settings.get("PASSWORD") else "")
+    host, port = settings["HOST"] or "127.0.0.1", settings.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
+
+
+def registration(n: int) -> dict:
+    return {
+        "customer_name": f"Burst Customer {n}",
+        "customer_domain": f"burst{n}.example",
+        "amount": "25000.00",
+        "expected_close": (timezone.localdate() + timedelta(days=60)).isoformat(),
+        "deal_type": "new_logo",
+        "compensation_model": "reseller",
+    }
+
+
+@dataclass
+class Sent:
+    n: int
+    status: int | None
+    body: object
+    started: float
+
+
+@pytest.fixture
+def own_postgres():
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: initdb cannot run")
+    cluster = Postgres(bin_dir)
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def own_redis():
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = Redis()
+    server.start()
+    yield server
+    server.stop()
+
+
+def partner_token() -> str:
+    member = PartnerUserFactory(
+        partner=PartnerFactory(name="Burst Partners", domain="burst-partners.example"),
+        role=PartnerRole.ADMIN,
+        user__username="burst",
+    )
+    # The site runs with the default password hashers, not the suite's fast one.
+    member.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "burst-salt", iterations=1000)
+    member.user.save(update_fields=["password"])
+    return Token.objects.create(user=member.user).key
+
+
+def test_registrations_survive_a_database_restart(own_postgres):
+    token = partner_token()
+    own_postgres.load_from(suite_database_url())  # the migrated schema, the program, the user
+    site = Site({"DATABASE_URL": own_postgres.url, "CONN_MAX_AGE": "60"})
+    results: list[Sent] = []
+    lock = threading.Lock()
+    numbers = itertools.count()
+    stop = threading.Event()
+    deadline = time.monotonic() + MAX_SECONDS
+
+    def fire():
+        while not stop.is_set() and time.monotonic() < deadline:
+            n = next(numbers)
+            if n >= MAX_REQUESTS:
+                return
+            started = time.monotonic()
+            try:
+                status, body, _ = site.request(
+                    "POST", "/api/v1/deals/", body=registration(n), token=token
+                )
+            except OSError as exc:  # no answer at all: counted, and fails the test
+                status, body = None, repr(exc)
+            with lock:
+                results.append(Sent(n, status, body, started))
+            if status == 503:
+                time.sleep(0.05)  # a client that waits a little before the next try
+
+    def count(status, since=0.0):
+        with lock:
+            return sum(1 for r in results if r.status == status and r.started >= since)
+
+    threads = [threading.Thread(target=fire, daemon=True) for _ in range(THREADS)]
+    try:
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: count(201) >= 40, timeout=60, what="40 registrations before")
+        went_down = time.monotonic()
+        own_postgres.stop()
+        # Down for two seconds at least, and long enough to refuse twenty registrations.
+        wait_until(
+            lambda: count(503, went_down) >= 20 and time.monotonic() - went_down >= 2,
+            timeout=30,
+            what="20 refusals",
+        )
+        own_postgres.start()
+        back = time.monotonic()
+        wait_until(lambda: count(201, back) >= 40, timeout=60, what="40 registrations after")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        site.stop()
+
+    accepted = {r.n: r for r in results if r.status == 201}
+    refused = {r.n: r for r in results if r.status == 503}
+    others = [(r.n, r.status, r.body) for r in results if r.status not in (201, 503)]
+    print(
+        f"\nburst: {len(results)} registrations from {THREADS} threads, "
+        f"{len(accepted)} accepted, {len(refused)} refused (503), "
+        f"database down {back - went_down:.2f} s (fast stop, ≥ 2 s and ≥ 20 refusals, start)"
+    )
+    assert not others, f"answers other than 201 and 503: {others[:5]}"
+    assert all(r.body["code"] == "unavailable" and r.body["detail"] for r in refused.values())
+    assert not [n for n, r in refused.items() if r.started >= back], "refused after the restart"
+
+    with psycopg2.connect(own_postgres.url) as db, db.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, customer_domain FROM deals_deal WHERE customer_domain LIKE 'burst%'"
+        )
+        stored = {domain: pk for pk, domain in cursor.fetchall()}
+        cursor.execute("SELECT domain FROM partners_account WHERE domain LIKE 'burst%'")
+        accounts = {domain for (domain,) in cursor.fetchall()}
+        cursor.execute(
+            "SELECT id, count(*) FROM deals_historicaldeal WHERE customer_domain LIKE 'burst%' "
+            "AND history_type = '+' GROUP BY id"
+        )
+        created_records = dict(cursor.fetchall())
+    # Every accepted registration is stored, under the id it was answered with ...
+    assert {registration(n)["customer_domain"]: r.body["id"] for n, r in accepted.items()} == (
+        stored
+    )
+    # ... and nothing else is: a refused one left no deal and no customer account.
+    assert not {registration(n)["customer_domain"] for n in refused} & (set(stored) | accounts)
+    # None half-written: each stored registration has its account and its history.
+    assert set(stored) <= accounts
+    assert created_records == dict.fromkeys(stored.values(), 1)
+
+
+def sign_in(site: Site, username: str, password: str):
+    """A browser's sign-in through the portal's login form; returns (status, opener)."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(site.base + "/auth/login/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "login": username, "password": password}
+    ).encode()
+    response = opener.open(site.base + "/auth/login/", data=form, timeout=10)
+    return response.status, response.url, opener
+
+
+def queued_tasks(redis_server: Redis) -> list[tuple[str, str]]:
+    import json
+
+    import redis
+
+    client = redis.Redis(port=redis_server.port)
+    messages = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
+    return sorted((m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages)
+
+
+def test_the_site_serves_and_registers_while_redis_is_down(own_redis):
+    token = partner_token()
+    chief = StaffFactory(username="burstchief", role=Role.CHANNEL_CHIEF)
+    chief_token = Token.objects.create(user=chief).key
+    site = Site(
+        {"DATABASE_URL": suite_database_url(), "REDIS_URL": own_redis.url, "CONN_MAX_AGE": "0"}
+    )
+    try:
+        status, _, _ = site.request("POST", "/api/v1/deals/", body=registration(1), token=token)
+        assert status == 201
+
+        own_redis.stop()
+        status, body, took_register = site.request(
+            "POST", "/api/v1/deals/", body=registration(2), token=token
+        )
+        assert status == 201, body
+        status, landed, opener = sign_in(site, "burst", PASSWORD)
+        assert status == 200 and not landed.endswith("/auth/login/"), landed
+        assert opener.open(site.base + "/portal/deals/", timeout=10).status == 200
+        status, body, took_close = site.request(
+            "POST", "/api/v1/quarters/2026Q2/close/", token=chief_token
+        )
+        assert status == 202, body
+        waiting = list(PendingTask.objects.values_list("task", "args", "attempts"))
+        assert waiting == [("scoring.close_quarter", ["2026Q2", chief.pk], 1)]
+        print(
+            f"\nredis down: registration answered in {took_register:.2f} s, quarter close "
+            f"queued in {took_close:.2f} s, {len(waiting)} task waiting in the outbox"
+        )
+        # Neither waits on the dead Redis: the cache gives up at once (0.5 s at most) and
+        # the outbox makes one connection attempt. (A plain .delay() would retry, then
+        # fail the request after the commit.) Bounds generous for a loaded machine.
+        assert took_register < 10 and took_close < 10
+
+        own_redis.start()
+        status, body, _ = site.request("POST", "/api/v1/quarters/2026Q1/close/", token=chief_token)
+        assert status == 202, body
+        # The next send took the waiting task along: both are on the broker, once each.
+        wait_until(lambda: not PendingTask.objects.exists(), timeout=10, what="outbox empty")
+        assert queued_tasks(own_redis) == [
+            ("scoring.close_quarter", f"['2026Q1', {chief.pk}]"),
+            ("scoring.close_quarter", f"['2026Q2', {chief.pk}]"),
+        ]
+        assert set(QuarterClose.objects.values_list("quarter", flat=True)) == {"2026Q1", "2026Q2"}
+    finally:
+        site.stop()
