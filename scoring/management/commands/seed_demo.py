@@ -802,11 +802,8 @@ class Command(BaseCommand):
         chief = User.objects.get(username="chief")
         managers = list(User.objects.filter(role=Role.CHANNEL_MANAGER).order_by("pk"))
         countries = ["United States", "Germany", "United Kingdom", "Australia", "Singapore"]
-        used: set[str] = (
-            set(Partner.objects.values_list("name_key", flat=True))
-            if hasattr(Partner, "name_key")
-            else set()
-        )
+        # Applicants must not reuse a partner's domain (application_submit refuses it).
+        used: set[str] = set(Partner.objects.values_list("domain", flat=True))
         stages = ["applied"] * 6 + ["qualified"] * 3 + ["declined"] * 2 + ["onboarding"] * 2
         for n, stage in enumerate(stages):
             name, domain = self._company(used)
