@@ -17,6 +17,7 @@ from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import Program
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
+from prm.admin_style import colour_class
 from prm.roles import MANAGER_ROLES, role_of
 
 from . import rules, services
@@ -124,7 +125,7 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
         text = obj.get_status_display()
         if obj.reason:
             text += f" ({obj.reason.replace('_', ' ')})"
-        return format_html('<b style="color:{}">{}</b>', colours.get(obj.status, "#000"), text)
+        return format_html('<b class="{}">{}</b>', colour_class(colours.get(obj.status)), text)
 
     @admin.display(description="Approval SLA")
     def sla(self, obj):
@@ -133,9 +134,11 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
         due = rules.approval_due_at(obj.submitted_at, obj.partner.program.registration_sla_hours)
         left = due - timezone.now()
         if left.total_seconds() < 0:
-            return format_html('<b style="color:#a40e26">overdue {}</b>', _countdown(left))
+            return format_html('<b class="c-bad">overdue {}</b>', _countdown(left))
         colour = "#b58105" if left < timedelta(hours=12) else "#1a7f37"
-        return format_html('<span style="color:{}">{} left</span>', colour, _countdown(left))
+        return format_html(
+            '<span class="{}">{} left</span>', colour_class(colour), _countdown(left)
+        )
 
     @admin.action(description="Approve selected registrations", permissions=["decide"])
     def approve_selected(self, request, queryset):
@@ -300,7 +303,7 @@ class ConflictCaseAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, His
             return "—"
         left = obj.sla_due_at - timezone.now()
         if left.total_seconds() < 0:
-            return format_html('<b style="color:#a40e26">overdue {}</b>', _countdown(left))
+            return format_html('<b class="c-bad">overdue {}</b>', _countdown(left))
         return f"{_countdown(left)} left"
 
     def _bulk(self, request, queryset, *, field, title, action, run):

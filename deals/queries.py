@@ -142,6 +142,32 @@ def deals_visible_to(user) -> QuerySet[Deal]:
     )
 
 
+# What the portal's deal list shows of each registration, and nothing more: the list is
+# the partner's most visited page and its rows are the widest table (bench/load.py).
+LIST_FIELDS = (
+    "id",
+    "partner_id",
+    "customer_name",
+    "amount",
+    "status",
+    "submitted_at",
+    "expires_on",
+    "extended",
+    "partner_credit",
+    "direct_conflict",
+)
+
+
+def deal_list_for(user, *, status: str = "") -> QuerySet[Deal]:
+    """The registrations the user may see, newest first, with the list's columns only;
+    ``status`` (a DealStatus value) narrows it. The (partner, submitted_at) index serves
+    the order; (partner, status, closed_on) the rarer statuses."""
+    deals = scope_to_user(Deal.objects.only(*LIST_FIELDS), user)
+    if status in DealStatus.values:
+        deals = deals.filter(status=status)
+    return deals.order_by("-submitted_at", "-pk")
+
+
 def deal_for_user(user, deal_id, *, for_update: bool = False) -> Deal:
     """The deal if the user may see it; 404 otherwise."""
     queryset = deals_visible_to(user)

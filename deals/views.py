@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -11,13 +10,14 @@ from django.utils.translation import gettext as _
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
+from prm.pages import page_of
 from prm.roles import MANAGER_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
 from . import rules, services
 from .forms import ExtendForm, RegistrationForm
 from .models import Deal, DealStatus
-from .queries import deal_for_user, deals_visible_to
+from .queries import deal_for_user, deal_list_for
 
 
 def _partner(request) -> Partner:
@@ -28,10 +28,7 @@ def _partner(request) -> Partner:
 def deal_list(request):
     """The partner's registrations, newest first, with protection left."""
     status = request.GET.get("status", "")
-    deals = deals_visible_to(request.user).order_by("-submitted_at", "-pk")
-    if status in DealStatus.values:
-        deals = deals.filter(status=status)
-    page = Paginator(deals, 25).get_page(request.GET.get("page"))
+    page = page_of(deal_list_for(request.user, status=status), request.GET.get("page"))
     return render(
         request,
         "deals/list.html",

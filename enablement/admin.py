@@ -10,6 +10,7 @@ from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import User
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
+from prm.admin_style import colour_class
 from prm.roles import MANAGER_ROLES, Role, role_of
 
 from . import services
@@ -191,13 +192,13 @@ class PartnerApplicationAdmin(ReadOnlyAdminMixin, HistoryAdmin):
         colour = (
             "#1a7f37" if obj.fit_score >= 70 else "#b58105" if obj.fit_score >= 40 else "#a40e26"
         )
-        return format_html('<b style="color:{}">{}</b>', colour, obj.fit_score)
+        return format_html('<b class="{}">{}</b>', colour_class(colour), obj.fit_score)
 
     @admin.display(description="Ideal-partner profile")
     def fit_lines(self, obj):
         return format_html_join(
             "",
-            "<div>{} {} <span style='color:#6e7781'>({} pts)</span></div>",
+            "<div>{} {} <span class='c-muted'>({} pts)</span></div>",
             (
                 ("✔" if line["met"] else "✘", line["criterion"], line["points"])
                 for line in obj.fit_details
@@ -354,11 +355,11 @@ class OnboardingTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, HistoryAdmin):
     def state(self, obj):
         if obj.completed_on:
             return format_html(
-                '<span style="color:#1a7f37">done{}</span>',
+                '<span class="c-ok">done{}</span>',
                 " (data)" if obj.completed_automatically else "",
             )
         if obj.due_on < timezone.localdate():
-            return format_html('<b style="color:{}">overdue</b>', "#a40e26")
+            return format_html('<b class="{}">overdue</b>', "c-bad")
         return "to do"
 
     @admin.action(description="Mark selected complete", permissions=["decide"])

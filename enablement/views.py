@@ -1,15 +1,18 @@
 """Pages of the enablement app: the public application form, and the partner's
 onboarding plan, certifications, content library and co-marketing campaigns."""
 
+import mimetypes
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from partners.models import Partner, Tier
 from partners.queries import partner_id_of
+from prm.downloads import attachment
 from prm.roles import Role
 from prm.views import role_required, scoped
 
@@ -104,7 +107,10 @@ def content_open(request, pk: int):
         messages.error(request, exc.message)
         return redirect("portal-content")
     if item.file:
-        return FileResponse(item.file.open("rb"), as_attachment=True)
+        name = item.file.name.rsplit("/", 1)[-1]
+        return attachment(
+            item.file.open("rb"), filename=name, content_type=mimetypes.guess_type(name)[0]
+        )
     return HttpResponseRedirect(item.url)
 
 

@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
+from prm.admin_style import colour_class
 from prm.roles import DISPUTE_ROLES, role_of
 
 from . import services
@@ -49,7 +50,7 @@ COLOURS = {
 
 def badge(obj):
     return format_html(
-        '<b style="color:{}">{}</b>', COLOURS.get(obj.status, "#000"), obj.get_status_display()
+        '<b class="{}">{}</b>', colour_class(COLOURS.get(obj.status)), obj.get_status_display()
     )
 
 
@@ -180,10 +181,10 @@ class IncentiveClaimAdmin(MoneyAdmin):
             return "—"
         left = (obj.verify_by - timezone.localdate()).days
         if left < 0:
-            return format_html('<b style="color:#a40e26">overdue {} d</b>', -left)
+            return format_html('<b class="c-bad">overdue {} d</b>', -left)
         colour = "#b58105" if left <= 1 else "#1a7f37"
         return format_html(
-            '<span style="color:{}">{} ({} d left)</span>', colour, obj.verify_by, left
+            '<span class="{}">{} ({} d left)</span>', colour_class(colour), obj.verify_by, left
         )
 
     def has_dispute_permission(self, request) -> bool:

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from partners.models import Partner
 from partners.queries import partner_id_of
+from prm.downloads import attachment
 from prm.quarters import Quarter
 from prm.roles import Role, role_of
 from prm.views import role_required, scoped
@@ -303,12 +304,7 @@ def proof_download(request, pk: int):
         or not mdf_requests_visible_to(request.user).filter(pk=proof.claim.request_id).exists()
     ):
         raise Http404("No such file.")
-    return FileResponse(
-        proof.file.open("rb"),
-        as_attachment=True,
-        filename=proof.name,
-        content_type=proof.content_type or "application/octet-stream",
-    )
+    return attachment(proof.file.open("rb"), filename=proof.name, content_type=proof.content_type)
 
 
 # ---------------------------------------------------------------- contributions

@@ -1,8 +1,7 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.db import connection
-from django.http import JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from deals.api import ConflictCaseViewSet, DealViewSet
@@ -25,6 +24,7 @@ from partners.api import (
     ProgramViewSet,
     TokenView,
 )
+from prm import health
 from scoring.api import (
     DashboardView,
     JointBusinessPlanViewSet,
@@ -62,13 +62,9 @@ router.register("mdf/requests", MdfRequestViewSet, basename="mdf-request")
 router.register("mdf/claims", MdfClaimViewSet, basename="mdf-claim")
 
 
-def healthz(request):
-    """Liveness for load balancers and compose: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
-
-
+# The admin's own login form would bypass allauth's failed-login limits: anonymous visitors
+# are sent to the portal's sign-in page instead, which counts and locks out (ACCOUNT_RATE_LIMITS).
+admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "PRM administration"
 admin.site.site_title = "PRM admin"
 admin.site.index_title = "Channel operations"
@@ -88,8 +84,14 @@ urlpatterns = [
     path("api/v1/dashboard/", DashboardView.as_view(), name="api-dashboard"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("healthz/", healthz, name="healthz"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
+        name="api-docs",
+    ),
+    path("healthz/", health.healthz, name="healthz"),
+    path("readyz/", health.readyz, name="readyz"),
 ]
 
 handler400 = "prm.errors.bad_request"

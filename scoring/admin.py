@@ -60,7 +60,7 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Progress")
     def progress_bar(self, obj):
         return format_html(
-            '<progress max="100" value="{}" style="width:8em"></progress> {}%',
+            '<progress class="progress-8em" max="100" value="{}"></progress> {}%',
             obj.progress,
             obj.progress,
         )

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Refresh static/vendor/ from the npm registry (versions pinned here and in its README).
+# Source maps come along where a file names one: collectstatic (manifest storage) fails
+# on a sourceMappingURL that points at a missing file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -13,6 +15,6 @@ cp $m/bootstrap/dist/css/bootstrap.min.css* $m/bootstrap/dist/js/bootstrap.bundl
 cp $m/bootstrap-icons/font/bootstrap-icons.min.css $m/bootstrap-icons/LICENSE $v/bootstrap-icons/
 cp $m/bootstrap-icons/font/fonts/* $v/bootstrap-icons/fonts/
 cp $m/htmx.org/dist/htmx.min.js $m/htmx.org/LICENSE $v/htmx/
-cp $m/chart.js/dist/chart.umd.min.js $m/chart.js/LICENSE.md $v/chartjs/
-cp $m/swagger-ui-dist/{swagger-ui.css,swagger-ui-bundle.js,swagger-ui-standalone-preset.js,favicon-32x32.png,LICENSE} $v/swagger-ui/
+cp $m/chart.js/dist/chart.umd.min.js* $m/chart.js/LICENSE.md $v/chartjs/
+cp $m/swagger-ui-dist/{swagger-ui.css,swagger-ui.css.map,swagger-ui-bundle.js,swagger-ui-standalone-preset.js,favicon-32x32.png,LICENSE} $v/swagger-ui/
 echo "static/vendor refreshed"

@@ -169,3 +169,21 @@ def test_the_list_counts_the_days_of_protection_left(client, a_rep, partner_a):
     )
     client.force_login(a_rep)
     assert "35 days left" in client.get(reverse("portal-deals")).content.decode()
+
+
+def test_the_list_pages_forward_and_back_without_counting_the_history(
+    client, a_rep, partner_a, django_assert_max_num_queries
+):
+    DealFactory.create_batch(30, partner=partner_a)
+    client.force_login(a_rep)
+    with django_assert_max_num_queries(12) as queries:
+        first = client.get(reverse("portal-deals")).content.decode()
+    assert not any(
+        "COUNT(" in q["sql"] and "deals_deal" in q["sql"] for q in queries.captured_queries
+    )
+    assert first.count('data-testid="status-') == 25
+    assert "page=2" in first and "Page 1<" in first
+    second = client.get(reverse("portal-deals") + "?page=2").content.decode()
+    assert second.count('data-testid="status-') == 5
+    assert "page=1" in second and "page=3" not in second
+    assert client.get(reverse("portal-deals") + "?page=x").status_code == 200

@@ -227,3 +227,19 @@ def test_the_embedded_default_runs_on_sqlite(tmp_path):
     assert "pending {'state': 'yours'" in shell.stdout
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_production_collectstatic_succeeds(tmp_path):
+    """The manifest storage rewrites every url() and sourceMappingURL: a vendored file that
+    names a missing file fails the Docker build."""
+    result = run_manage(
+        "collectstatic",
+        "--noinput",
+        "-v0",
+        DJANGO_SETTINGS_MODULE="prm.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="prm.example.com",
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "static" / "staticfiles.json").exists()
