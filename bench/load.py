@@ -58,7 +58,7 @@ from datetime import date, timedelta
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm_bench_load")
 
-from benchdb import ROOT, URL, recreate_database  # noqa: E402
+from benchdb import ROOT, URL, recreate_database, resum_quarters  # noqa: E402
 
 PASSWORD = "bench-Load-2026"
 TARGET_RATIO = 0.40
@@ -86,6 +86,7 @@ def build(target_deals: int) -> None:
     seeded = time.perf_counter()
     extra = max(target_deals - existing, 0)
     facts = load(accounts=extra, deals=extra, leads=extra // 10)
+    print(f"quarter sums written again over the loaded deals: {resum_quarters():.0f} s")
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
     print(
