@@ -18,13 +18,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from deals.queries import day_span, deal_figures, strategic_wins_by_partner, wins_by_partner
+from deals.queries import day_span, deal_figures, strategic_wins_by_partner
 from enablement.queries import (
+    certification_counts,
     certified_rep_counts,
-    current_certification_counts,
     engagement_counts,
     lapsed_certification_partners,
 )
@@ -220,7 +220,7 @@ def quarter_close(
         timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
 
         tick = time.perf_counter()
-        money = close_incentives(parsed, by=by)
+        money = close_incentives(parsed, gathered, by=by)
         timings["incentives_s"] = round(time.perf_counter() - tick, 3)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
@@ -296,6 +296,7 @@ class _Gathered:
     tiers: dict[int, Tier]
     figures: dict[int, dict]
     reps: dict[int, int]
+    certifications: dict[int, int]  # current certifications held (awards count them)
     engagement: dict[int, dict]
     strategic: dict[int, int]
     already: dict[int, int]
@@ -312,7 +313,8 @@ def _gather(quarter: Quarter) -> _Gathered:
     programs = _programs_of(partners)
     tiers = {tier.pk: tier for tier in Tier.objects.all()}
     figures = deal_figures(None, **_figure_spans(as_of, quarter, programs.values()))
-    reps = certified_rep_counts(None, as_of)
+    counts = certification_counts(None, as_of)
+    reps = {pk: people for pk, (people, _) in counts.items()}
     return _Gathered(
         partners=partners,
         programs=programs,
@@ -320,6 +322,7 @@ def _gather(quarter: Quarter) -> _Gathered:
         tiers=tiers,
         figures=figures,
         reps=reps,
+        certifications={pk: held for pk, (_, held) in counts.items()},
         engagement=engagement_counts(None, quarter.start, as_of),
         strategic=strategic_wins_by_partner(active, *trailing_twelve_months(as_of)),
         already=tiers_before_close(quarter.label),
@@ -675,8 +678,10 @@ def _figure_spans(as_of: date, quarter: Quarter, programs) -> dict:
     """The windows of ``deal_figures`` as of one day: the one pass over deals that the
     close and the red flags share."""
     window = max({program.no_deal_days for program in programs} or {90})
+    previous = quarter.previous()
     return {
         "quarter": (quarter.start, quarter.end),
+        "previous": (previous.start, previous.end),
         "trailing": trailing_twelve_months(as_of),
         "as_of": as_of,
         "recent": (as_of - timedelta(days=window - 1), as_of),
@@ -892,14 +897,17 @@ def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:
 
 
 @audited
-def close_incentives(quarter: Quarter, *, by: User | None = None) -> dict:
+def close_incentives(quarter: Quarter, gathered: _Gathered, *, by: User | None = None) -> dict:
     """The close's money (RULEBOOK §6, §7), told to ``incentives`` as plain facts: each
     program's volume rebates and award proposals for the quarter, and MDF funds opened
-    for the fiscal year of the next quarter. A few grouped queries, whatever the count
-    of partners; a rerun adds nothing."""
+    for the fiscal year of the next quarter, for the partners active after the close.
+    Reads their scorecards; the wins and certifications come from what the close
+    gathered. A few grouped queries, whatever the count of partners; a rerun adds
+    nothing."""
     totals = {"rebates": 0, "awards_proposed": 0, "funds_opened": 0}
-    previous = quarter.previous()
-    for program in Program.objects.filter(partners__status=PartnerStatus.ACTIVE).distinct():
+    figures, certs = gathered.figures, gathered.certifications
+    active = Partner.objects.filter(program=OuterRef("pk"), status=PartnerStatus.ACTIVE)
+    for program in Program.objects.filter(Exists(active)):
         cards = {
             row["partner_id"]: row
             for row in Scorecard.objects.filter(
@@ -910,18 +918,14 @@ def close_incentives(quarter: Quarter, *, by: User | None = None) -> dict:
         }
         if not cards:
             continue
-        ids = list(cards)
-        wins = wins_by_partner(ids, quarter.start, quarter.end)
-        before = wins_by_partner(ids, previous.start, previous.end)
-        certs = current_certification_counts(ids, quarter.end)
         contributions = approved_contributions(program.pk, quarter.start, quarter.end)
         stats = [
             incentive_rules.QuarterStats(
                 partner_id=pid,
                 score=row["total"],
-                revenue=wins.get(pid, {}).get("revenue", Decimal("0")),
-                prior_revenue=before.get(pid, {}).get("revenue", Decimal("0")),
-                new_logo_wins=wins.get(pid, {}).get("new_logos", 0),
+                revenue=figures.get(pid, _NO_FIGURES).get("quarter_revenue") or _ZERO,
+                prior_revenue=figures.get(pid, _NO_FIGURES).get("previous_revenue") or _ZERO,
+                new_logo_wins=figures.get(pid, _NO_FIGURES).get("quarter_new_logos", 0),
                 current_certifications=certs.get(pid, 0),
                 certifications_required=row["partner__tier__certified_reps_required"],
                 approved_contributions=contributions.get(pid, 0),
