@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from deals.queries import day_span, deal_figures, strategic_wins_by_partner
@@ -547,6 +548,8 @@ WHERE true
 ON CONFLICT DO NOTHING
 """
 
+# Only the rows whose values change: a rerun rewrites none of them (a rewritten row costs
+# a new row version and, when no page room is left for it, an entry in every index).
 _PARTNERS_SQL = """
 UPDATE {partner} SET
     tier_id = c.tier_after_id,
@@ -557,6 +560,12 @@ UPDATE {partner} SET
                                 THEN {partner}.latest_score_quarter ELSE %s END
 FROM {rows}
 WHERE {partner}.id = c.partner_id
+  AND ({partner}.tier_id <> c.tier_after_id
+       OR (c.decision = %s AND {partner}.status <> %s)
+       OR ({partner}.latest_score_quarter <= %s
+           AND ({partner}.latest_score_quarter <> %s
+                OR {partner}.latest_score IS NULL
+                OR {partner}.latest_score <> c.total)))
 """
 
 
@@ -620,7 +629,18 @@ def _prepare_batch(gathered: _Gathered, partners: list[PartnerRow], writes: _Wri
     statements.append(
         (
             writes.partners.format(rows=rows),
-            [rules.Action.EXIT, PartnerStatus.EXITED, label, label, label, *params],
+            [
+                rules.Action.EXIT,
+                PartnerStatus.EXITED,
+                label,
+                label,
+                label,
+                *params,
+                rules.Action.EXIT,
+                PartnerStatus.EXITED,
+                label,
+                label,
+            ],
         )
     )
     after = [(c[_PARTNER], (c[_TIER_AFTER], c[_DECISION])) for c in cards]
@@ -914,7 +934,12 @@ def close_incentives(quarter: Quarter, gathered: _Gathered, *, by: User | None =
                 quarter=quarter.label,
                 partner__program=program,
                 partner__status=PartnerStatus.ACTIVE,
-            ).values("partner_id", "total", "inputs", "partner__tier__certified_reps_required")
+            ).values(
+                "partner_id",
+                "total",
+                "partner__tier__certified_reps_required",
+                trailing_revenue=KT("inputs__trailing_revenue"),  # text: no JSON to parse
+            )
         }
         if not cards:
             continue
@@ -932,17 +957,20 @@ def close_incentives(quarter: Quarter, gathered: _Gathered, *, by: User | None =
             )
             for pid, row in cards.items()
         ]
-        accrued = incentive_services.quarter_incentives_accrue(
-            program=program, quarter=quarter, stats=stats, by=by
-        )
+        # One transaction: the foreign-key checks of the entries and the funds lock each
+        # partner row once, not once for each.
+        with transaction.atomic():
+            accrued = incentive_services.quarter_incentives_accrue(
+                program=program, quarter=quarter, stats=stats, by=by
+            )
+            funds = incentive_services.mdf_funds_open(
+                program=program,
+                fiscal_year=quarter.next().year,
+                prior_revenue={
+                    pid: Decimal(row["trailing_revenue"] or "0") for pid, row in cards.items()
+                },
+            )
         totals["rebates"] += accrued["rebates"]
         totals["awards_proposed"] += accrued["awards_proposed"]
-        totals["funds_opened"] += incentive_services.mdf_funds_open(
-            program=program,
-            fiscal_year=quarter.next().year,
-            prior_revenue={
-                pid: Decimal(row["inputs"].get("trailing_revenue") or "0")
-                for pid, row in cards.items()
-            },
-        )
+        totals["funds_opened"] += funds
     return totals
