@@ -36,15 +36,15 @@ three times: (1) the first close — wall time, its timings, the SQL it ran (the
 from CaptureQueriesContext, plus every statement's time from an execute wrapper, the
 slowest listed) and the process's peak RSS before and after; (2) a rerun — its time, a
 breakdown by step (wall and SQL time of the gathering functions, of the batches scored and
-written, and of the red flags) and whether the scorecards are unchanged (a checksum of
-partner, total, band, decision and tier after); (3) another rerun under tracemalloc, for
-the peak of Python allocations (tracemalloc slows Python down, so that run is not held
-against the targets). The tables a close writes are VACUUM ANALYZEd between runs, as
-autovacuum would. It EXPLAIN ANALYZEs the slowest SELECT of the first close, then times ONE
-hand-written SQL statement (the floor: one pass over deals plus the enablement tables)
-computing every active partner's scorecard inputs on the same data, checks them against
-the inputs stored on the scorecards, and prints whether the targets hold: close <= 60 s,
-<= 4x the floor, memory < 1 GiB. Prints facts; asserts nothing.
+written, of the red flags and of the incentives) and whether the scorecards are unchanged
+(a checksum of partner, total, band, decision and tier after); (3) another rerun under
+tracemalloc, for the peak of Python allocations (tracemalloc slows Python down, so that
+run is not held against the targets). The tables a close writes are VACUUM ANALYZEd
+between runs, as autovacuum would. It EXPLAIN ANALYZEs the slowest SELECT of the first
+close, then times ONE hand-written SQL statement (the floor: one pass over deals plus the
+enablement tables) computing every active partner's scorecard inputs on the same data,
+checks them against the inputs stored on the scorecards, and prints whether the targets
+hold: close <= 60 s, <= 4x the floor, memory < 1 GiB. Prints facts; asserts nothing.
 """
 
 import argparse
@@ -580,6 +580,8 @@ class Steps:
         "lapsed_certification_partners",
         "deal_figures",
         "strategic_wins_by_partner",
+        "certification_counts",
+        "close_incentives",
     )
     QUERIES = ("revenue_by_partner", "certified_rep_counts", "pipeline_by_partner")
 
@@ -642,6 +644,9 @@ def vacuum_written_tables() -> float:
             "partners_redflag",
             "partners_outreachtask",
             "scoring_quarterclose",
+            "incentives_ledgerentry",
+            "incentives_historicalledgerentry",
+            "incentives_mdffund",
         ):
             cur.execute(f"VACUUM ANALYZE {table}")
     return time.perf_counter() - start

@@ -256,6 +256,7 @@ def deal_figures(
     partner_ids=None,
     *,
     quarter: tuple[date, date],
+    previous: tuple[date, date],
     trailing: tuple[date, date],
     as_of: date,
     recent: tuple[date, date],
@@ -267,8 +268,9 @@ def deal_figures(
     ``partner_ids`` may be a list or a queryset of ids (used as a subquery); ``None``: every
     partner with a deal that counts (the caller picks the partners it needs, which spares
     the pass a join). ``latest_submitted`` is the latest registration submitted within
-    ``recent`` (``None`` if there is none). Only the deals that some figure counts are
-    aggregated.
+    ``recent`` (``None`` if there is none). ``previous`` is the quarter before ``quarter``
+    (its won revenue sizes the quarter's growth award). Only the deals that some figure
+    counts are aggregated.
     """
     from django.db.models import Max
 
@@ -277,6 +279,7 @@ def deal_figures(
     y_low, y_high = day_span(*year)
     won = Q(status=DealStatus.WON)
     won_in_quarter = won & Q(closed_on__range=quarter)
+    won_in_previous = won & Q(closed_on__range=previous)
     won_in_trailing = won & Q(closed_on__range=trailing)
     open_now = Q(status__in=OPEN_STATUSES) & (Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
     submitted_in_quarter = Q(submitted_at__gte=q_low, submitted_at__lt=q_high)
@@ -287,9 +290,10 @@ def deal_figures(
     csat_in_year = Q(csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high)
     # Every deal some figure counts, and a few more: the spans merged, the cheapest and
     # most often true test first (each figure filters exactly for itself).
+    closed = (min(quarter[0], previous[0], trailing[0]), max(quarter[1], previous[1], trailing[1]))
     counted = (
         Q(submitted_at__gte=min(q_low, r_low, y_low), submitted_at__lt=max(q_high, r_high, y_high))
-        | won & Q(closed_on__range=(min(quarter[0], trailing[0]), max(quarter[1], trailing[1])))
+        | won & Q(closed_on__range=closed)
         | Q(csat_recorded_at__gte=min(q_low, y_low), csat_recorded_at__lt=max(q_high, y_high))
         | open_now
     )
@@ -300,6 +304,8 @@ def deal_figures(
         deals.values("partner_id")
         .annotate(
             quarter_revenue=Sum("partner_credit", filter=won_in_quarter),
+            quarter_new_logos=Count("id", filter=won_in_quarter & Q(deal_type="new_logo")),
+            previous_revenue=Sum("partner_credit", filter=won_in_previous),
             trailing_revenue=Sum("partner_credit", filter=won_in_trailing),
             new_logos=Count("id", filter=won_in_trailing & Q(deal_type="new_logo")),
             approved_in_quarter=Count(

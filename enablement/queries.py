@@ -42,6 +42,21 @@ def certified_rep_counts(
     return {row["partner_id"]: row["reps"] for row in rows}
 
 
+def certification_counts(
+    partner_ids: Iterable[int] | QuerySet | None, as_of: date
+) -> dict[int, tuple[int, int]]:
+    """Per partner on ``as_of``: its certified reps (as ``certified_rep_counts``) and the
+    current certifications they hold (as ``current_certification_counts``), in one
+    grouped query. ``partner_ids``: as ``_for_partners`` takes them."""
+    rows = (
+        _for_partners(current_certifications(as_of), partner_ids)
+        .filter(user__is_active=True, user__membership__partner_id=F("partner_id"))
+        .values("partner_id")
+        .annotate(reps=Count("user_id", distinct=True), n=Count("pk"))
+    )
+    return {row["partner_id"]: (row["reps"], row["n"]) for row in rows}
+
+
 def current_certification_counts(partner_ids, as_of: date) -> dict[int, int]:
     """Current certifications held by the partner's present people on ``as_of`` (the
     Training Champion award counts certifications, not people): one grouped query."""

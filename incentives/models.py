@@ -45,19 +45,28 @@ class LedgerEntry(models.Model):
     kinds are approved when they are recorded.
     """
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="ledger_entries")
+    # Lookups by partner use the (partner, status, earned_on) index, by source the
+    # (source_type, source_id) one.
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+    )
     kind = models.CharField(max_length=12, choices=EntryKind.choices)
     code = models.CharField(max_length=40, help_text="Which rule earned it, e.g. spiff_new_logo.")
     description = models.CharField(max_length=300)
     amount = models.DecimalField(**money_field_kwargs())
     currency = models.CharField(max_length=3, default="USD")
     source_type = models.ForeignKey(
-        ContentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     source_id = models.PositiveBigIntegerField(null=True, blank=True)
     source = GenericForeignKey("source_type", "source_id")
     source_label = models.CharField(max_length=200, blank=True)
-    quarter = models.CharField(max_length=6, db_index=True)
+    quarter = models.CharField(max_length=6)  # indexed below (equality only: no pattern_ops)
     earned_on = models.DateField(help_text="The qualifying event: a win, a quarter's end, …")
     claim_by = models.DateField(
         null=True, blank=True, help_text="Last day to claim it; empty: no claim needed."
@@ -87,7 +96,19 @@ class LedgerEntry(models.Model):
     void_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    history = HistoricalRecords()
+    # History rows are read per entry (by id) and by date; the entry's own indexes are not
+    # copied onto them (the quarter close writes thousands at once).
+    history = HistoricalRecords(
+        no_db_index=[
+            "partner",
+            "source_type",
+            "quarter",
+            "idempotency_key",
+            "claim",
+            "approved_by",
+            "paid_by",
+        ]
+    )
 
     class Meta:
         ordering = ["-earned_on", "-pk"]
@@ -103,6 +124,7 @@ class LedgerEntry(models.Model):
             models.Index(fields=["partner", "status", "earned_on"]),
             models.Index(fields=["status", "due_on"]),
             models.Index(fields=["source_type", "source_id"]),
+            models.Index(fields=["quarter"], name="ledger_quarter_idx"),
         ]
 
     def __str__(self) -> str:
@@ -245,7 +267,10 @@ class MdfFund(models.Model):
     out. The database refuses any row where they exceed the fund.
     """
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="mdf_funds")
+    # Lookups by partner use the (partner, fiscal_year) constraint's index.
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="mdf_funds", db_index=False
+    )
     fiscal_year = models.PositiveSmallIntegerField()
     amount = models.DecimalField(**money_field_kwargs())
     match_ratio = models.DecimalField(

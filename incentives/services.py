@@ -16,18 +16,19 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
 from enablement.services import onboarding_event
-from partners.models import Partner, Program, User
+from partners.models import Partner, Program, Tier, User
 from partners.queries import business_calendar, rebate_brackets
 from partners.services import notice_send
 from prm.audit import audited
 from prm.quarters import Quarter
 from prm.roles import Role
+from prm.setwise import rows_source
 
 from . import rules
 from .models import (
@@ -141,6 +142,99 @@ def _record(entries: list[LedgerEntry], *, by: User | None, reason: str) -> list
     return inserted
 
 
+# The quarter's entries, one row each in these columns; the rest is the same for all.
+_QUARTER_ENTRY_COLUMNS = (
+    ("partner_id", "bigint"),
+    ("kind", "text"),
+    ("code", "text"),
+    ("description", "text"),
+    ("amount", "numeric"),
+    ("status", "text"),
+    ("idempotency_key", "text"),
+)
+
+_QUARTER_ENTRIES_SQL = """
+INSERT INTO {ledger} (partner_id, kind, code, description, amount, currency, source_label,
+                      quarter, earned_on, status, approved_at, due_on, idempotency_key,
+                      payment_reference, void_reason, created_at)
+SELECT c.partner_id, c.kind, c.code, c.description, c.amount, %s, '', %s, %s, c.status,
+       CASE WHEN c.status = %s THEN %s END, CASE WHEN c.status = %s THEN %s END,
+       c.idempotency_key, '', '', %s
+FROM {rows}
+WHERE true
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+def _record_quarter(
+    rows: list[tuple], *, program: Program, quarter: Quarter, due_on: date, by, reason: str
+) -> int:
+    """Insert the quarter's entries whose idempotency key is new, with their history
+    rows, in two set-wise statements; return how many were inserted.
+
+    Like ``_record``, for thousands of entries at once: approved ones carry the approval
+    time and ``due_on``, accrued ones neither. ``ON CONFLICT DO NOTHING`` skips the keys
+    already in the ledger, so a rerun or a concurrent close records nothing twice.
+    """
+    if not rows:
+        return 0
+    stamp = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(stamp)
+    ledger = connection.ops.quote_name(LedgerEntry._meta.db_table)
+    source, params = rows_source(_QUARTER_ENTRY_COLUMNS, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _QUARTER_ENTRIES_SQL.format(ledger=ledger, rows=source),
+            [
+                program.currency,
+                quarter.label,
+                connection.ops.adapt_datefield_value(quarter.end),
+                EntryStatus.APPROVED,
+                at,
+                EntryStatus.APPROVED,
+                connection.ops.adapt_datefield_value(due_on),
+                at,
+                *params,
+            ],
+        )
+        inserted = sorted(pk for (pk,) in cursor.fetchall())
+        if inserted:
+            _history_of_inserted(cursor, inserted, stamp=at, by=by, reason=reason)
+    return len(inserted)
+
+
+def _history_of_inserted(cursor, ids: list[int], *, stamp, by, reason: str) -> None:
+    """The "created" history rows of the ledger entries ``ids``, as
+    ``bulk_history_create`` writes them, copied in one statement."""
+    history = LedgerEntry.history.model
+    tracked = {field.column for field in LedgerEntry._meta.concrete_fields}
+    given = {
+        "history_date": stamp,
+        "history_change_reason": reason,
+        "history_type": "+",
+        "history_user_id": by.pk if by else None,
+    }
+    columns, values, params = [], [], []
+    for field in history._meta.concrete_fields:
+        if field.column == "history_id":
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.column in tracked:
+            values.append(f"e.{connection.ops.quote_name(field.column)}")
+        else:
+            values.append("%s")
+            params.append(given[field.column])  # a KeyError: a history field not known here
+    source, id_params = rows_source((("id", "bigint"),), [(pk,) for pk in ids])
+    cursor.execute(
+        f"INSERT INTO {connection.ops.quote_name(history._meta.db_table)} "
+        f"({', '.join(columns)}) SELECT {', '.join(values)} "
+        f"FROM {connection.ops.quote_name(LedgerEntry._meta.db_table)} e "
+        f"JOIN {source} ON e.id = c.id ORDER BY e.id",
+        [*params, *id_params],
+    )
+
+
 def _source_fields(source) -> dict:
     if source is None:
         return {}
@@ -241,56 +335,49 @@ def quarter_incentives_accrue(
     keyed by partner and quarter, awards by award and quarter."""
     label = quarter.label
     brackets = rebate_brackets(program)
-    due_on = rules.rebate_due_on(quarter.end, program.rebate_due_days)
-    now = timezone.now()
-    partners = {
-        p.pk: p for p in Partner.objects.filter(pk__in=[s.partner_id for s in stats]).only("pk")
-    }
-    entries = []
+    rows = []  # (partner, kind, code, description, amount, status, idempotency key)
     for item in stats:
         rebate = rules.volume_rebate(item.revenue, brackets)
         if rebate.amount <= 0:
             continue
         fast = " (reaches the fast-track bracket)" if rebate.fast_track else ""
-        entries.append(
-            LedgerEntry(
-                partner=partners[item.partner_id],
-                kind=EntryKind.REBATE,
-                code="rebate",
-                description=f"Volume rebate {label}: {rebate.rate:.1%} of "
-                f"{item.revenue:,.2f}{fast}",
-                amount=rebate.amount,
-                currency=program.currency,
-                quarter=label,
-                earned_on=quarter.end,
-                status=EntryStatus.APPROVED,
-                approved_at=now,
-                due_on=due_on,
-                idempotency_key=f"rebate:{item.partner_id}:{label}",
+        rows.append(
+            (
+                item.partner_id,
+                EntryKind.REBATE,
+                "rebate",
+                f"Volume rebate {label}: {rebate.rate:.1%} of {item.revenue:,.2f}{fast}",
+                rebate.amount,
+                EntryStatus.APPROVED,
+                f"rebate:{item.partner_id}:{label}",
             )
         )
     for proposal in rules.propose_awards(stats, award_table(program)):
         name = rules.AWARD_NAMES[proposal.code]
-        entries.append(
-            LedgerEntry(
-                partner=partners[proposal.partner_id],
-                kind=EntryKind.AWARD,
-                code=proposal.code,
-                description=f"{name} {label}: {proposal.why}",
-                amount=proposal.amount,
-                currency=program.currency,
-                quarter=label,
-                earned_on=quarter.end,
-                status=EntryStatus.ACCRUED,
-                idempotency_key=f"{proposal.code}:{program.slug}:{label}",
+        rows.append(
+            (
+                proposal.partner_id,
+                EntryKind.AWARD,
+                proposal.code,
+                f"{name} {label}: {proposal.why}",
+                proposal.amount,
+                EntryStatus.ACCRUED,
+                f"{proposal.code}:{program.slug}:{label}",
             )
         )
-    created = _record(entries, by=by, reason=f"Quarter close {label}")
+    created = _record_quarter(
+        rows,
+        program=program,
+        quarter=quarter,
+        due_on=rules.rebate_due_on(quarter.end, program.rebate_due_days),
+        by=by,
+        reason=f"Quarter close {label}",
+    )
     recorded = LedgerEntry.objects.filter(
         quarter=label, partner__program=program, kind__in=(EntryKind.REBATE, EntryKind.AWARD)
     )
     return {
-        "created": len(created),
+        "created": created,
         "rebates": recorded.filter(kind=EntryKind.REBATE).count(),
         "awards_proposed": recorded.filter(kind=EntryKind.AWARD).count(),
     }
@@ -739,6 +826,23 @@ def _fund_basis(tier, prior_revenue: Decimal) -> str:
     return f"{tier.name}: no MDF"
 
 
+_FUND_COLUMNS = (
+    ("partner_id", "bigint"),
+    ("amount", "numeric"),
+    ("match_ratio", "numeric"),
+    ("basis", "text"),
+)
+
+_FUNDS_SQL = """
+INSERT INTO {fund} (partner_id, fiscal_year, amount, match_ratio, basis, reserved, reimbursed,
+                    created_at)
+SELECT c.partner_id, %s, c.amount, c.match_ratio, c.basis, 0, 0, %s
+FROM {rows}
+WHERE true
+ON CONFLICT DO NOTHING
+"""
+
+
 def mdf_funds_open(*, program: Program, fiscal_year: int, prior_revenue: dict[int, Decimal]) -> int:
     """Open each active partner's fund for ``fiscal_year``, sized by its tier (RULEBOOK §7)
     on the prior 4 quarters' revenue given. A fund that exists keeps its size, except one
@@ -746,36 +850,45 @@ def mdf_funds_open(*, program: Program, fiscal_year: int, prior_revenue: dict[in
 
     Called by the quarter close with the trailing revenue it computed; safe to rerun.
     """
-    partners = list(
-        Partner.objects.filter(program=program, pk__in=list(prior_revenue)).select_related("tier")
-    )
+    tiers = {tier.pk: tier for tier in Tier.objects.filter(program=program)}
+    partners = [
+        (pk, tiers[tier_id])
+        for pk, tier_id in Partner.objects.filter(program=program).values_list("pk", "tier_id")
+        if pk in prior_revenue
+    ]
     existing = {
-        fund.partner_id: fund
-        for fund in MdfFund.objects.filter(partner__in=partners, fiscal_year=fiscal_year)
+        partner_id: (pk, amount, reserved + reimbursed)
+        for partner_id, pk, amount, reserved, reimbursed in MdfFund.objects.filter(
+            partner__program=program, fiscal_year=fiscal_year
+        ).values_list("partner_id", "pk", "amount", "reserved", "reimbursed")
     }
     fresh, grown = [], []
-    for partner in partners:
-        revenue = prior_revenue.get(partner.pk, Decimal(0))
-        amount = rules.mdf_fund_size(
-            rate=partner.tier.mdf_rate, fixed=partner.tier.mdf_fund, prior_revenue=revenue
-        )
-        fund = existing.get(partner.pk)
+    for partner_id, tier in partners:
+        revenue = prior_revenue.get(partner_id, Decimal(0))
+        amount = rules.mdf_fund_size(rate=tier.mdf_rate, fixed=tier.mdf_fund, prior_revenue=revenue)
+        fund = existing.get(partner_id)
         if fund is None:
-            fresh.append(
+            fresh.append((partner_id, amount, tier.mdf_match_ratio, _fund_basis(tier, revenue)))
+        elif fund[1] == 0 and amount > 0 and fund[2] == 0:
+            grown.append(
                 MdfFund(
-                    partner=partner,
-                    fiscal_year=fiscal_year,
+                    pk=fund[0],
                     amount=amount,
-                    match_ratio=partner.tier.mdf_match_ratio,
-                    basis=_fund_basis(partner.tier, revenue),
+                    match_ratio=tier.mdf_match_ratio,
+                    basis=_fund_basis(tier, revenue),
                 )
             )
-        elif fund.amount == 0 and amount > 0 and fund.reserved == 0 and fund.reimbursed == 0:
-            fund.amount, fund.match_ratio = amount, partner.tier.mdf_match_ratio
-            fund.basis = _fund_basis(partner.tier, revenue)
-            grown.append(fund)
     with transaction.atomic():
-        MdfFund.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=2000)
+        if fresh:
+            now = connection.ops.adapt_datetimefield_value(timezone.now())
+            source, params = rows_source(_FUND_COLUMNS, fresh)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _FUNDS_SQL.format(
+                        fund=connection.ops.quote_name(MdfFund._meta.db_table), rows=source
+                    ),
+                    [fiscal_year, now, *params],
+                )
         if grown:
             MdfFund.objects.bulk_update(grown, ["amount", "match_ratio", "basis"])
     return len(fresh) + len(grown)

@@ -310,12 +310,13 @@ class Partner(models.Model):
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="partners")
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=255)
-    domain_key = models.CharField(max_length=255, editable=False, db_index=True)
+    # Indexed by partner_domain_unique (equality is the only lookup on it).
+    domain_key = models.CharField(max_length=255, editable=False)
     status = models.CharField(
-        max_length=20, choices=PartnerStatus.choices, default=PartnerStatus.PROSPECT, db_index=True
+        max_length=20, choices=PartnerStatus.choices, default=PartnerStatus.PROSPECT
     )
     region = models.CharField(
-        max_length=10, choices=Region.choices, blank=True, default="", db_default="", db_index=True
+        max_length=10, choices=Region.choices, blank=True, default="", db_default=""
     )
     annual_quota = models.DecimalField(
         **money_field_kwargs(), null=True, blank=True, help_text="Empty: the tier's default."
@@ -328,6 +329,7 @@ class Partner(models.Model):
         blank=True,
         related_name="managed_partners",
         limit_choices_to={"role": Role.CHANNEL_MANAGER},
+        db_index=False,  # the (channel_manager, status) index serves lookups by manager
     )
     started_on = models.DateField(default=timezone.localdate)
     # Written by the quarter close (scoring); read by every face.
@@ -346,7 +348,14 @@ class Partner(models.Model):
                 name="partner_quota_not_negative",
             ),
         ]
-        indexes = [models.Index(fields=["channel_manager", "status"])]
+        # The quarter close rewrites every partner row: each index here costs it an entry
+        # per row. Status and region are only compared for equality, so their indexes are
+        # plain ones (a field's db_index would add a second, pattern_ops one for LIKE).
+        indexes = [
+            models.Index(fields=["channel_manager", "status"]),
+            models.Index(fields=["status"], name="partner_status_idx"),
+            models.Index(fields=["region"], name="partner_region_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -37,13 +37,22 @@ class Scorecard(models.Model):
     Keyed by (partner, quarter): a rerun of the close overwrites it with the same result.
     """
 
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="scorecards")
+    # Lookups by partner use one_scorecard_per_quarter (partner, quarter). The tiers are not
+    # indexed either: a program has four, no read filters scorecards by one, and the close
+    # writes 20,000 rows a quarter; deleting a tier (which PROTECT refuses anyway) scans.
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="scorecards", db_index=False
+    )
     quarter = models.CharField(max_length=6)
-    tier_before = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
-    qualified_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    tier_before = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    qualified_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     meets_lowest = models.BooleanField(default=True)
     decision = models.CharField(max_length=20, choices=Decision.choices, default=Decision.STAY)
-    tier_after = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+")
+    tier_after = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="+", db_index=False)
     inputs = models.JSONField(default=dict)
     revenue = models.DecimalField(**POINTS)
     pipeline = models.DecimalField(**POINTS)

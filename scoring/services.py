@@ -18,13 +18,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
-from deals.queries import day_span, deal_figures, strategic_wins_by_partner, wins_by_partner
+from deals.queries import day_span, deal_figures, strategic_wins_by_partner
 from enablement.queries import (
+    certification_counts,
     certified_rep_counts,
-    current_certification_counts,
     engagement_counts,
     lapsed_certification_partners,
 )
@@ -220,7 +221,7 @@ def quarter_close(
         timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
 
         tick = time.perf_counter()
-        money = close_incentives(parsed, by=by)
+        money = close_incentives(parsed, gathered, by=by)
         timings["incentives_s"] = round(time.perf_counter() - tick, 3)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
@@ -296,6 +297,7 @@ class _Gathered:
     tiers: dict[int, Tier]
     figures: dict[int, dict]
     reps: dict[int, int]
+    certifications: dict[int, int]  # current certifications held (awards count them)
     engagement: dict[int, dict]
     strategic: dict[int, int]
     already: dict[int, int]
@@ -312,7 +314,8 @@ def _gather(quarter: Quarter) -> _Gathered:
     programs = _programs_of(partners)
     tiers = {tier.pk: tier for tier in Tier.objects.all()}
     figures = deal_figures(None, **_figure_spans(as_of, quarter, programs.values()))
-    reps = certified_rep_counts(None, as_of)
+    counts = certification_counts(None, as_of)
+    reps = {pk: people for pk, (people, _) in counts.items()}
     return _Gathered(
         partners=partners,
         programs=programs,
@@ -320,6 +323,7 @@ def _gather(quarter: Quarter) -> _Gathered:
         tiers=tiers,
         figures=figures,
         reps=reps,
+        certifications={pk: held for pk, (_, held) in counts.items()},
         engagement=engagement_counts(None, quarter.start, as_of),
         strategic=strategic_wins_by_partner(active, *trailing_twelve_months(as_of)),
         already=tiers_before_close(quarter.label),
@@ -544,6 +548,8 @@ WHERE true
 ON CONFLICT DO NOTHING
 """
 
+# Only the rows whose values change: a rerun rewrites none of them (a rewritten row costs
+# a new row version and, when no page room is left for it, an entry in every index).
 _PARTNERS_SQL = """
 UPDATE {partner} SET
     tier_id = c.tier_after_id,
@@ -554,7 +560,25 @@ UPDATE {partner} SET
                                 THEN {partner}.latest_score_quarter ELSE %s END
 FROM {rows}
 WHERE {partner}.id = c.partner_id
+  AND ({partner}.tier_id <> c.tier_after_id
+       OR (c.decision = %s AND {partner}.status <> %s)
+       OR ({partner}.latest_score_quarter <= %s
+           AND ({partner}.latest_score_quarter <> %s
+                OR {partner}.latest_score IS NULL
+                OR {partner}.latest_score <> c.total)))
 """
+
+
+def _commit_without_waiting(cursor) -> None:
+    """Let this transaction's commit return before its WAL reaches the disk.
+
+    Only for the close's own transactions: the close ends by marking itself done in a
+    transaction that does wait, and flushing that flushes all the WAL before it, so a
+    finished close is as durable as ever. A crash before that loses at most the last few
+    batches, which a rerun (keyed by partner and quarter) writes again.
+    """
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _table(model) -> str:
@@ -617,7 +641,18 @@ def _prepare_batch(gathered: _Gathered, partners: list[PartnerRow], writes: _Wri
     statements.append(
         (
             writes.partners.format(rows=rows),
-            [rules.Action.EXIT, PartnerStatus.EXITED, label, label, label, *params],
+            [
+                rules.Action.EXIT,
+                PartnerStatus.EXITED,
+                label,
+                label,
+                label,
+                *params,
+                rules.Action.EXIT,
+                PartnerStatus.EXITED,
+                label,
+                label,
+            ],
         )
     )
     after = [(c[_PARTNER], (c[_TIER_AFTER], c[_DECISION])) for c in cards]
@@ -654,6 +689,7 @@ def _score_and_write(
             for future in pending:
                 batch = future.result()
                 with transaction.atomic(), connection.cursor() as cursor:
+                    _commit_without_waiting(cursor)
                     for sql, params in batch.statements:
                         cursor.execute(sql, params)
                     QuarterClose.objects.filter(pk=close.pk).update(
@@ -675,8 +711,10 @@ def _figure_spans(as_of: date, quarter: Quarter, programs) -> dict:
     """The windows of ``deal_figures`` as of one day: the one pass over deals that the
     close and the red flags share."""
     window = max({program.no_deal_days for program in programs} or {90})
+    previous = quarter.previous()
     return {
         "quarter": (quarter.start, quarter.end),
+        "previous": (previous.start, previous.end),
         "trailing": trailing_twelve_months(as_of),
         "as_of": as_of,
         "recent": (as_of - timedelta(days=window - 1), as_of),
@@ -892,53 +930,62 @@ def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:
 
 
 @audited
-def close_incentives(quarter: Quarter, *, by: User | None = None) -> dict:
+def close_incentives(quarter: Quarter, gathered: _Gathered, *, by: User | None = None) -> dict:
     """The close's money (RULEBOOK §6, §7), told to ``incentives`` as plain facts: each
     program's volume rebates and award proposals for the quarter, and MDF funds opened
-    for the fiscal year of the next quarter. A few grouped queries, whatever the count
-    of partners; a rerun adds nothing."""
+    for the fiscal year of the next quarter, for the partners active after the close.
+    Reads their scorecards; the wins and certifications come from what the close
+    gathered. A few grouped queries, whatever the count of partners; a rerun adds
+    nothing."""
     totals = {"rebates": 0, "awards_proposed": 0, "funds_opened": 0}
-    previous = quarter.previous()
-    for program in Program.objects.filter(partners__status=PartnerStatus.ACTIVE).distinct():
+    figures, certs = gathered.figures, gathered.certifications
+    active = Partner.objects.filter(program=OuterRef("pk"), status=PartnerStatus.ACTIVE)
+    for program in Program.objects.filter(Exists(active)):
         cards = {
             row["partner_id"]: row
             for row in Scorecard.objects.filter(
                 quarter=quarter.label,
                 partner__program=program,
                 partner__status=PartnerStatus.ACTIVE,
-            ).values("partner_id", "total", "inputs", "partner__tier__certified_reps_required")
+            ).values(
+                "partner_id",
+                "total",
+                "partner__tier__certified_reps_required",
+                trailing_revenue=KT("inputs__trailing_revenue"),  # text: no JSON to parse
+            )
         }
         if not cards:
             continue
-        ids = list(cards)
-        wins = wins_by_partner(ids, quarter.start, quarter.end)
-        before = wins_by_partner(ids, previous.start, previous.end)
-        certs = current_certification_counts(ids, quarter.end)
         contributions = approved_contributions(program.pk, quarter.start, quarter.end)
         stats = [
             incentive_rules.QuarterStats(
                 partner_id=pid,
                 score=row["total"],
-                revenue=wins.get(pid, {}).get("revenue", Decimal("0")),
-                prior_revenue=before.get(pid, {}).get("revenue", Decimal("0")),
-                new_logo_wins=wins.get(pid, {}).get("new_logos", 0),
+                revenue=figures.get(pid, _NO_FIGURES).get("quarter_revenue") or _ZERO,
+                prior_revenue=figures.get(pid, _NO_FIGURES).get("previous_revenue") or _ZERO,
+                new_logo_wins=figures.get(pid, _NO_FIGURES).get("quarter_new_logos", 0),
                 current_certifications=certs.get(pid, 0),
                 certifications_required=row["partner__tier__certified_reps_required"],
                 approved_contributions=contributions.get(pid, 0),
             )
             for pid, row in cards.items()
         ]
-        accrued = incentive_services.quarter_incentives_accrue(
-            program=program, quarter=quarter, stats=stats, by=by
-        )
+        # One transaction: the foreign-key checks of the entries and the funds lock each
+        # partner row once, not once for each.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                _commit_without_waiting(cursor)
+            accrued = incentive_services.quarter_incentives_accrue(
+                program=program, quarter=quarter, stats=stats, by=by
+            )
+            funds = incentive_services.mdf_funds_open(
+                program=program,
+                fiscal_year=quarter.next().year,
+                prior_revenue={
+                    pid: Decimal(row["trailing_revenue"] or "0") for pid, row in cards.items()
+                },
+            )
         totals["rebates"] += accrued["rebates"]
         totals["awards_proposed"] += accrued["awards_proposed"]
-        totals["funds_opened"] += incentive_services.mdf_funds_open(
-            program=program,
-            fiscal_year=quarter.next().year,
-            prior_revenue={
-                pid: Decimal(row["inputs"].get("trailing_revenue") or "0")
-                for pid, row in cards.items()
-            },
-        )
+        totals["funds_opened"] += funds
     return totals
