@@ -185,7 +185,8 @@ def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> 
     of the book."""
     ids = partners.values("pk") if partners.query.where else None
     summaries = summarized(quarter.trailing(6), today=today)
-    money = revenue(ids, quarter, today=today, summaries=summaries)
+    series = revenue_series(ids, quarter, summaries=summaries)
+    money = revenue(ids, quarter, today=today, summaries=summaries, series=series)
     tiers = by_tier(partners, quarter, summaries=summaries)
     return {
         "quarter": quarter.label,
@@ -196,7 +197,7 @@ def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> 
         "enablement": enablement(partners, ids, quarter),
         "incentives": incentives(ids, quarter, credit=money["partner_credit"]),
         "top_partners": top_partners(ids, quarter, summaries=summaries),
-        "revenue_series": revenue_series(ids, quarter, summaries=summaries),
+        "revenue_series": series,
         "program": program_health(partners, ids, quarter, summaries=summaries),
         "definitions": DEFINITIONS,
     }
@@ -236,10 +237,13 @@ def ecosystem(partners: QuerySet[Partner], quarter: Quarter) -> dict:
     }
 
 
-def revenue(ids, quarter: Quarter, *, today: date, summaries: set[str]) -> dict:
+def revenue(ids, quarter: Quarter, *, today: date, summaries: set[str], series: list[dict]) -> dict:
+    """Revenue of ``quarter``; the previous quarter's credit, for the growth, is read from
+    the revenue ``series`` (the same sums, already there)."""
     as_of = min(today, quarter.end)
     row = outcomes(ids, quarter, summaries=summaries, as_of=as_of)
-    before = outcomes(ids, quarter.previous(), summaries=summaries)
+    previous = quarter.previous().label
+    before = {"won_credit": next(r["credit"] for r in series if r["quarter"] == previous)}
     company = (
         CompanyRevenue.objects.filter(quarter=quarter.label)
         .values_list("amount", flat=True)
@@ -551,12 +555,11 @@ def program_health(
 
 
 def tiers_of(partners: QuerySet[Partner]) -> list[tuple[str, str]]:
-    return list(
-        Tier.objects.filter(program__partners__in=partners.values("pk"))
-        .values_list("slug", "name")
-        .distinct()
-        .order_by("slug")
-    )
+    """The tiers of the programs the partners belong to, for the tier filter."""
+    tiers = Tier.objects.all()
+    if partners.query.where:
+        tiers = tiers.filter(program_id__in=partners.order_by().values("program_id").distinct())
+    return list(tiers.values_list("slug", "name").distinct().order_by("slug"))
 
 
 def dashboard_request(params) -> tuple[Quarter, Filters]:

@@ -17,7 +17,6 @@ from django.utils.translation import gettext, pgettext_lazy
 from enablement.queries import onboarding_summary
 from partners.models import Partner, Region, Tier
 from partners.queries import (
-    channel_managers,
     notices_for,
     partner_for_user,
     partner_id_of,
@@ -211,12 +210,24 @@ def executive_home(request, export: str = ""):
             "filters": filters,
             "tiers": tiers_of(visible),
             "regions": Region.choices,
-            "managers": channel_managers(),
+            # The filter's managers: those of the load table (every active one, loaded).
+            "managers": [
+                {
+                    "pk": m["pk"],
+                    "name": f"{m['first_name']} {m['last_name']}".strip() or m["username"],
+                }
+                for m in sorted(figures["program"]["manager_load"], key=lambda m: m["username"])
+            ],
             "query": request.GET.urlencode(),
             "chart_data": json.loads(json.dumps(chart_data, default=str)),
             "as_of": today,
         },
     )
+
+
+def _person(row: dict) -> str:
+    """A user row's name as ``User.__str__`` gives it: full name, else username."""
+    return f"{row['first_name']} {row['last_name']}".strip() or row["username"]
 
 
 def _board_report(request, figures, quarter, filters, today):
