@@ -412,6 +412,7 @@ ZH: dict = {
     "Previous": "上一页",
     "Page %(number)s of %(pages)s": "第 %(number)s 页，共 %(pages)s 页",
     "Page %(number)s": "第 %(number)s 页",
+    "No scorecards for %(quarter)s yet: the quarter close writes them once the quarter has ended.": "%(quarter)s 尚无记分卡：季度结束后，季度结算会生成记分卡。",
     "Next": "下一页",
     "First to register wins: an approved registration protects the customer for %(days)s days, extendable once by %(extension)s.": "先注册者优先：获批的商机注册可保护该客户 %(days)s 天，并可延期一次 %(extension)s 天。",
     ("submit a deal registration", "Register"): "提交注册",

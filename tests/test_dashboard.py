@@ -430,3 +430,13 @@ def test_the_board_report_prints_and_renders_as_pdf(client, executive, scenario)
     pdf = client.get(url + "&format=pdf")
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and len(pdf.content) > 5_000
+
+
+def test_a_quarter_without_scorecards_says_so_instead_of_an_empty_chart(
+    client, executive, scenario
+):
+    client.force_login(executive)
+    unscored = client.get(reverse("executive-home") + "?quarter=2026Q4").content.decode()
+    assert 'data-testid="health-unscored"' in unscored and 'id="health-chart"' not in unscored
+    scored = client.get(reverse("executive-home") + "?quarter=2026Q3").content.decode()
+    assert 'id="health-chart"' in scored and "health-unscored" not in scored

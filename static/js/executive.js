@@ -14,7 +14,8 @@
       scales: { y: { ticks: { callback: money } } },
     },
   });
-  new Chart(document.getElementById("health-chart"), {
+  const health = document.getElementById("health-chart");
+  if (health) new Chart(health, {
     type: "doughnut",
     data: {
       labels: data.labels.health,
