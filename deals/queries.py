@@ -369,21 +369,26 @@ def open_on(as_of: date) -> Q:
     )
 
 
-def outcome_figures() -> dict:
-    """Aggregates of the deals closed (won or lost) in a span, as a ``DealQuarter`` row
-    holds them: for ``.aggregate()`` or ``.values(...).annotate()``."""
+def _money_sum(field: str, **extra):
+    """A money column summed, zero over no rows."""
     from django.db.models import DecimalField, Value
     from django.db.models.functions import Coalesce
 
     zero = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
+    return Coalesce(Sum(field, **extra), zero)
+
+
+def outcome_figures() -> dict:
+    """Aggregates of the deals closed (won or lost) in a span, as a ``DealQuarter`` row
+    holds them: for ``.aggregate()`` or ``.values(...).annotate()``."""
     won = Q(status=DealStatus.WON)
     return {
         "won_deals": Count("pk", filter=won),
         "won_priced": Count("closed_amount", filter=won),
-        "won_amount": Coalesce(Sum("closed_amount", filter=won), zero),
-        "won_credit": Coalesce(Sum("partner_credit", filter=won), zero),
-        "sourced_amount": Coalesce(Sum("closed_amount", filter=won & ~ASSISTED), zero),
-        "assisted_amount": Coalesce(Sum("closed_amount", filter=won & ASSISTED), zero),
+        "won_amount": _money_sum("closed_amount", filter=won),
+        "won_credit": _money_sum("partner_credit", filter=won),
+        "sourced_amount": _money_sum("closed_amount", filter=won & ~ASSISTED),
+        "assisted_amount": _money_sum("closed_amount", filter=won & ASSISTED),
         "lost_deals": Count("pk", filter=Q(status=DealStatus.LOST)),
         "won_direct": Count("pk", filter=won & Q(direct_conflict=True)),
         "closed_direct": Count("pk", filter=Q(direct_conflict=True)),
@@ -398,8 +403,5 @@ def closed_in(start: date, end: date) -> QuerySet[Deal]:
 
 
 def pipeline_figures() -> dict:
-    from django.db.models import DecimalField, Value
-    from django.db.models.functions import Coalesce
-
-    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
-    return {"pipeline_amount": Coalesce(Sum("amount"), zero), "pipeline_deals": Count("pk")}
+    """Aggregates of the registrations open on a day (``open_on``), as a row holds them."""
+    return {"pipeline_amount": _money_sum("amount"), "pipeline_deals": Count("pk")}

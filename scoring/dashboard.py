@@ -132,22 +132,13 @@ def _won(partner_ids, quarter: Quarter) -> QuerySet[Deal]:
     )
 
 
-OUTCOMES = (
-    "won_deals",
-    "won_priced",
-    "won_amount",
-    "won_credit",
-    "sourced_amount",
-    "assisted_amount",
-    "lost_deals",
-    "won_direct",
-    "closed_direct",
-)
-
-
 def _summed(*fields: str) -> dict:
+    """The sum of each ``DealQuarter`` column over the rows, zero when there are none."""
     return {
-        name: Coalesce(Sum(name), 0 if name.endswith(("deals", "priced", "direct")) else ZERO)
+        name: Coalesce(
+            Sum(name),
+            ZERO if isinstance(DealQuarter._meta.get_field(name), DecimalField) else 0,
+        )
         for name in fields
     }
 
@@ -171,7 +162,8 @@ def outcomes(ids, quarter: Quarter, *, summaries: set[str], as_of: date | None =
     that day), summed over the partners ``ids``: one query on a summarised quarter, one or
     two on the deals otherwise."""
     if quarter.label in summaries:
-        fields = OUTCOMES + (("pipeline_amount", "pipeline_deals") if as_of else ())
+        # The columns the grouped queries over the deals fill, the same names.
+        fields = [*outcome_figures(), *(pipeline_figures() if as_of else ())]
         return _summary(ids, [quarter.label]).aggregate(**_summed(*fields))
     row = closed_in(quarter.start, quarter.end).filter(**_of(ids)).aggregate(**outcome_figures())
     if as_of:
