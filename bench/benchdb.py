@@ -18,12 +18,10 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
 os.environ.setdefault("EMAIL_URL", "memorymail://")  # registrations and flags e-mail managers
 
 
-def recreate_database() -> None:
-    """Drop and create the database named in DATABASE_URL (never a real one: it is wiped)."""
+def _server():
     import psycopg2
 
     parts = urlsplit(URL)
-    name = parts.path.lstrip("/")
     conn = psycopg2.connect(
         host=parts.hostname,
         port=parts.port or 5432,
@@ -32,9 +30,28 @@ def recreate_database() -> None:
         dbname="postgres",
     )
     conn.autocommit = True
+    return conn, parts.path.lstrip("/")
+
+
+def recreate_database(template: str | None = None) -> None:
+    """Drop and create the database named in DATABASE_URL (never a real one: it is wiped),
+    empty or as a copy of the database ``template``."""
+    conn, name = _server()
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
+        # FILE_COPY: copied as files between two checkpoints, not written to the WAL again
+        copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+        cur.execute(f'CREATE DATABASE "{name}"{copy}')
+    conn.close()
+
+
+def save_database(copy: str) -> None:
+    """Copy the database named in DATABASE_URL to ``copy`` (replaced), so that a later run
+    can start from it with ``recreate_database(template=copy)``; needs no open session."""
+    conn, name = _server()
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+        cur.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}" STRATEGY FILE_COPY')
     conn.close()
 
 

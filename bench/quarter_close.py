@@ -8,6 +8,10 @@ Quick run on a smaller book:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/prm_bench \\
         .venv/bin/python bench/quarter_close.py --partners 2000 --deals 200000
 
+``--save-copy prm_bench_loaded`` keeps a copy of the loaded book, and ``--from-copy
+prm_bench_loaded`` starts from it instead of loading (the book is dated from today: use
+the copy the same day).
+
 Recreates the throwaway PostgreSQL database named in DATABASE_URL (dropped and created),
 migrates it (which installs the default program, its four tiers and the 'demo'
 certification type), then bulk-loads with set-based SQL (INSERT ... SELECT FROM
@@ -34,9 +38,10 @@ as the migrations define them; then VACUUM ANALYZE):
 It then closes the last full quarter before today with ``scoring.services.quarter_close``
 three times: (1) the first close — wall time, its timings, the SQL it ran (the query count
 from CaptureQueriesContext, plus every statement's time from an execute wrapper, the
-slowest listed) and the process's peak RSS before and after; (2) a rerun — its time, a
-breakdown by step (wall and SQL time of the gathering functions, of the batches scored and
-written, of the red flags and of the incentives) and whether the scorecards are unchanged
+slowest listed), the process's peak RSS before and after, and a breakdown by step (wall
+and SQL time of the gathering functions, of the batches scored and written, of the red
+flags and of the incentives); (2) a rerun — its time, the same breakdown and whether the
+scorecards are unchanged
 (a checksum of partner, total, band, decision and tier after); (3) another rerun under
 tracemalloc, for the peak of Python allocations (tracemalloc slows Python down, so that
 run is not held against the targets). The tables a close writes are VACUUM ANALYZEd
@@ -59,7 +64,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
 
-from benchdb import drop_secondary_indexes, recreate_database
+from benchdb import drop_secondary_indexes, recreate_database, save_database
 
 CLOSE_TARGET_S = 60.0
 FLOOR_RATIO_TARGET = 4.0
@@ -374,12 +379,11 @@ FROM s LEFT JOIN t q ON q.rank = s.rank + s.step
 """
 
 
-def load(args, quarter) -> dict:
+def load(args, quarter) -> list[tuple]:
     from django.db import connection
 
     from enablement.models import CertificationType
     from partners.models import Program
-    from prm.quarters import trailing_twelve_months
 
     today = date.today()
     program = Program.objects.get(is_default=True)
@@ -464,6 +468,21 @@ def load(args, quarter) -> dict:
         start = time.perf_counter()
         cur.execute("VACUUM ANALYZE")  # hint bits and visibility map, as in a settled database
         timings.append(("VACUUM ANALYZE", None, time.perf_counter() - start))
+        # The load's dirty pages on disk now, not flushed by a checkpoint during the close.
+        start = time.perf_counter()
+        cur.execute("CHECKPOINT")
+        timings.append(("CHECKPOINT", None, time.perf_counter() - start))
+    connection.close()  # the measurements start from a fresh session (default work_mem)
+    return timings
+
+
+def describe(quarter) -> dict:
+    """What the loaded book holds: the figures printed before the close."""
+    from django.db import connection
+
+    from prm.quarters import trailing_twelve_months
+
+    with connection.cursor() as cur:
         cur.execute("SELECT status, count(*) FROM deals_deal GROUP BY 1 ORDER BY 2 DESC")
         by_status = cur.fetchall()
         cur.execute(
@@ -488,9 +507,8 @@ def load(args, quarter) -> dict:
             "pg_size_pretty(pg_database_size(current_database()))"
         )
         deal_size, db_size = cur.fetchone()
-    connection.close()  # the measurements start from a fresh session (default work_mem)
+    connection.close()
     return {
-        "timings": timings,
         "by_status": by_status,
         "pyramid": pyramid,
         "won_in_quarter": won_in_quarter,
@@ -944,11 +962,22 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=2_000_000)
     parser.add_argument("--floor-runs", type=int, default=3, help="median of this many")
     parser.add_argument("--top", type=int, default=10, help="slowest statements to show")
+    parser.add_argument(
+        "--save-copy",
+        metavar="DB",
+        help="after the load, copy the loaded book to database DB (replaced)",
+    )
+    parser.add_argument(
+        "--from-copy",
+        metavar="DB",
+        help="start from a copy of DB saved by --save-copy the same day, instead of loading",
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
 
     overall = time.perf_counter()
-    recreate_database()  # so that django.setup() finds the database
+    # so that django.setup() finds the database
+    recreate_database(template=args.from_copy)
     import django
 
     django.setup()
@@ -957,22 +986,30 @@ def main() -> None:
 
     from prm.quarters import Quarter
 
-    connection.close()
-    start = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    print(f"migrate: {time.perf_counter() - start:.1f} s")
-
     quarter = Quarter.containing(date.today()).previous()
-    start = time.perf_counter()
-    facts = load(args, quarter)
-    load_s = time.perf_counter() - start
-    print(
-        f"bulk load: {load_s:.1f} s for {args.partners:,} partners, {args.deals:,} deals "
-        f"({os.cpu_count()} CPUs); deals_deal {facts['deal_size']}, database {facts['db_size']}"
-    )
-    for label, rows, seconds in facts["timings"]:
-        count = f"{rows:>10,} rows" if rows is not None and rows >= 0 else " " * 15
-        print(f"  {label:<22} {count} {seconds:7.1f} s")
+    if args.from_copy:
+        print(f"started from a copy of {args.from_copy} (loaded before, not closed)")
+        facts = describe(quarter)
+    else:
+        connection.close()
+        start = time.perf_counter()
+        call_command("migrate", verbosity=0)
+        print(f"migrate: {time.perf_counter() - start:.1f} s")
+        start = time.perf_counter()
+        timings = load(args, quarter)
+        load_s = time.perf_counter() - start
+        facts = describe(quarter)
+        print(
+            f"bulk load: {load_s:.1f} s for {args.partners:,} partners, {args.deals:,} deals "
+            f"({os.cpu_count()} CPUs); deals_deal {facts['deal_size']}, "
+            f"database {facts['db_size']}"
+        )
+        for label, rows, seconds in timings:
+            count = f"{rows:>10,} rows" if rows is not None and rows >= 0 else " " * 15
+            print(f"  {label:<22} {count} {seconds:7.1f} s")
+        if args.save_copy:
+            save_database(args.save_copy)
+            print(f"  loaded book copied to {args.save_copy}")
     print("  tiers: " + ", ".join(f"{name} {n:,}" for name, n in facts["pyramid"]))
     print("  deals by status: " + ", ".join(f"{s} {n:,}" for s, n in facts["by_status"]))
     print(
@@ -995,7 +1032,7 @@ def main() -> None:
 
     label = quarter.label
     print(f"\nclosing {label} (today {date.today()}):")
-    first = run_close(label)
+    first = run_close(label, steps=True)
     print_close("(1) first close", first, args.top)
     print(f"  {outcome(label)}")
     print(f"  VACUUM ANALYZE of the tables the close writes: {vacuum_written_tables():.1f} s")
