@@ -843,19 +843,26 @@ ON CONFLICT DO NOTHING
 """
 
 
-def mdf_funds_open(*, program: Program, fiscal_year: int, prior_revenue: dict[int, Decimal]) -> int:
-    """Open each active partner's fund for ``fiscal_year``, sized by its tier (RULEBOOK §7)
-    on the prior 4 quarters' revenue given. A fund that exists keeps its size, except one
-    opened empty (its tier had no MDF then) that the partner's tier now grants.
+def mdf_funds_open(
+    *,
+    program: Program,
+    fiscal_year: int,
+    prior_revenue: dict[int, Decimal],
+    tiers: dict[int, int] | None = None,
+) -> int:
+    """Open the fund for ``fiscal_year`` of each partner of ``prior_revenue``, sized by its
+    tier (RULEBOOK §7) on the prior 4 quarters' revenue given. A fund that exists keeps
+    its size, except one opened empty (its tier had no MDF then) that the partner's tier
+    now grants. ``tiers``: each partner's tier id, when the caller knows it (default: as
+    stored).
 
-    Called by the quarter close with the trailing revenue it computed; safe to rerun.
+    Called by the quarter close with the trailing revenue it computed and the tiers it
+    decided; safe to rerun.
     """
-    tiers = {tier.pk: tier for tier in Tier.objects.filter(program=program)}
-    partners = [
-        (pk, tiers[tier_id])
-        for pk, tier_id in Partner.objects.filter(program=program).values_list("pk", "tier_id")
-        if pk in prior_revenue
-    ]
+    program_tiers = {tier.pk: tier for tier in Tier.objects.filter(program=program)}
+    if tiers is None:
+        tiers = dict(Partner.objects.filter(program=program).values_list("pk", "tier_id"))
+    partners = [(pk, program_tiers[tiers[pk]]) for pk in prior_revenue if pk in tiers]
     existing = {
         partner_id: (pk, amount, reserved + reimbursed)
         for partner_id, pk, amount, reserved, reimbursed in MdfFund.objects.filter(

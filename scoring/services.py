@@ -18,8 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
-from django.db.models.fields.json import KT
+from django.db.models import F
 from django.utils import timezone
 
 from deals.queries import day_span, deal_figures, strategic_wins_by_partner
@@ -44,6 +43,7 @@ from partners.models import (
     User,
 )
 from prm.audit import audited
+from prm.lanes import Lane
 from prm.quarters import Quarter, trailing_twelve_months
 from prm.setwise import rows_source
 
@@ -207,22 +207,22 @@ def quarter_close(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     try:
-        tick = time.perf_counter()
-        gathered = _gather(parsed)
-        timings["gather_s"] = round(time.perf_counter() - tick, 3)
-        QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(gathered.partners))
+        # The lane reads the enablement figures while this thread reads the deals, then
+        # writes the money while this thread writes the scorecards: the steps' times
+        # overlap, and add up to more than the total.
+        with Lane("quarter-close") as lane:
+            tick = time.perf_counter()
+            gathered = _gather(parsed, lane)
+            timings["gather_s"] = round(time.perf_counter() - tick, 3)
+            QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(gathered.partners))
 
-        tick = time.perf_counter()
-        decided = _score_and_write(close, parsed, gathered, by=by, batch_size=batch_size)
-        timings["score_and_write_s"] = round(time.perf_counter() - tick, 3)
-
-        tick = time.perf_counter()
-        flags = _close_flags(gathered, decided, notify=notify)
-        timings["red_flags_s"] = round(time.perf_counter() - tick, 3)
-
-        tick = time.perf_counter()
-        money = close_incentives(parsed, gathered, by=by)
-        timings["incentives_s"] = round(time.perf_counter() - tick, 3)
+            tick = time.perf_counter()
+            beside = _score_and_write(
+                close, parsed, gathered, by=by, batch_size=batch_size, lane=lane, notify=notify
+            )
+            timings["score_and_write_s"] = round(time.perf_counter() - tick, 3)
+            money, flags, seconds = beside.result()
+            timings.update(seconds)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
             state=QuarterClose.State.DONE,
@@ -305,17 +305,18 @@ class _Gathered:
     flag_inputs: "_FlagInputs"
 
 
-def _gather(quarter: Quarter) -> _Gathered:
+def _gather(quarter: Quarter, lane: Lane) -> _Gathered:
     """Every active partner's inputs, as of the quarter's last day, with a fixed number of
-    grouped queries: the scores' and tier decisions', and the red flags'."""
+    grouped queries: the scores' and tier decisions', and the red flags'. The pass over
+    the deals runs here; the other reads run in ``lane`` meanwhile."""
     as_of = quarter.end
     partners = active_partners()
-    active = active_partner_ids()
     programs = _programs_of(partners)
-    tiers = {tier.pk: tier for tier in Tier.objects.all()}
+    beside = lane.submit(_enablement_and_history, quarter)
     figures = deal_figures(None, **_figure_spans(as_of, quarter, programs.values()))
-    counts = certification_counts(None, as_of)
-    reps = {pk: people for pk, (people, _) in counts.items()}
+    other = beside.result()
+    tiers = other["tiers"]
+    reps = {pk: people for pk, (people, _) in other["certifications"].items()}
     return _Gathered(
         partners=partners,
         programs=programs,
@@ -323,20 +324,36 @@ def _gather(quarter: Quarter) -> _Gathered:
         tiers=tiers,
         figures=figures,
         reps=reps,
-        certifications={pk: held for pk, (_, held) in counts.items()},
-        engagement=engagement_counts(None, quarter.start, as_of),
-        strategic=strategic_wins_by_partner(active, *trailing_twelve_months(as_of)),
-        already=tiers_before_close(quarter.label),
-        history=scorecard_history(active, [q.label for q in quarter.trailing(4)[:-1]]),
+        certifications={pk: held for pk, (_, held) in other["certifications"].items()},
+        engagement=other["engagement"],
+        strategic=other["strategic"],
+        already=other["already"],
+        history=other["history"],
         flag_inputs=_FlagInputs.as_of_day(
             as_of,
             programs,
             figures=figures,
             reps=reps,
-            lapsed=lapsed_certification_partners(active, as_of),
+            lapsed=other["lapsed"],
             reps_required={pk: tier.certified_reps_required for pk, tier in tiers.items()},
         ),
     )
+
+
+def _enablement_and_history(quarter: Quarter) -> dict:
+    """The close's inputs that are not deals: tiers, certifications, engagement, strategic
+    wins, and what earlier closes (and an earlier run of this one) decided."""
+    as_of = quarter.end
+    active = active_partner_ids()
+    return {
+        "tiers": {tier.pk: tier for tier in Tier.objects.all()},
+        "certifications": certification_counts(None, as_of),
+        "engagement": engagement_counts(None, quarter.start, as_of),
+        "strategic": strategic_wins_by_partner(active, *trailing_twelve_months(as_of)),
+        "already": tiers_before_close(quarter.label),
+        "history": scorecard_history(active, [q.label for q in quarter.trailing(4)[:-1]]),
+        "lapsed": lapsed_certification_partners(active, as_of),
+    }
 
 
 # ---------------------------------------------------------------- scoring
@@ -592,7 +609,7 @@ class _Batch:
 
     size: int
     statements: list[tuple[str, list]]
-    after: list[tuple[int, tuple[int, str]]]
+    after: list[tuple[int, tuple[int, str, Decimal]]]
     flags: list[tuple[int, str]]
 
 
@@ -655,23 +672,32 @@ def _prepare_batch(gathered: _Gathered, partners: list[PartnerRow], writes: _Wri
             ],
         )
     )
-    after = [(c[_PARTNER], (c[_TIER_AFTER], c[_DECISION])) for c in cards]
+    after = [(c[_PARTNER], (c[_TIER_AFTER], c[_DECISION], c[_TOTAL])) for c in cards]
     return _Batch(len(cards), statements, after, flags)
 
 
 @dataclass
 class _Decided:
-    """What the close decided and stored: each partner's tier after and decision, and the
+    """What the close decided and stored: each partner's tier after, decision and score, and the
     red flags of the partners that stay."""
 
-    after: dict[int, tuple[int, str]]
+    after: dict[int, tuple[int, str, Decimal]]
     flags: set[tuple[int, str]]
 
 
 def _score_and_write(
-    close, quarter: Quarter, gathered: _Gathered, *, by: User | None, batch_size: int
-) -> _Decided:
-    """Decide and store the close batch by batch, each batch one transaction.
+    close,
+    quarter: Quarter,
+    gathered: _Gathered,
+    *,
+    by: User | None,
+    batch_size: int,
+    lane: Lane,
+    notify: bool,
+):
+    """Decide and store the close batch by batch, each batch one transaction; and, in
+    ``lane``, the close's money and red flags once every partner is decided. Returns the
+    lane's work: its ``result()`` is the money's and the flags' totals, and their seconds.
 
     Deciding a batch is pure Python on what was gathered, and storing one is mostly
     waiting for the database: a second thread decides the next batches meanwhile. It
@@ -679,12 +705,12 @@ def _score_and_write(
     """
     writes = _Writes.for_close(quarter, by)
     partners = gathered.partners
-    decided = _Decided(after={}, flags=set())
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarter-close") as decider:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarter-decide") as decider:
         pending = [
             decider.submit(_prepare_batch, gathered, partners[start : start + batch_size], writes)
             for start in range(0, len(partners), batch_size)
         ]
+        beside = lane.submit(_money_and_flags, quarter, gathered, pending, by=by, notify=notify)
         try:
             for future in pending:
                 batch = future.result()
@@ -696,12 +722,34 @@ def _score_and_write(
                         partners_done=F("partners_done") + batch.size,
                         heartbeat_at=timezone.now(),
                     )
-                decided.after.update(batch.after)
-                decided.flags.update(batch.flags)
         finally:
             for future in pending:
                 future.cancel()  # after a failure, decide no more
-    return decided
+    return beside
+
+
+def _money_and_flags(
+    quarter: Quarter, gathered: _Gathered, pending: list, *, by: User | None, notify: bool
+) -> tuple[dict, dict, dict]:
+    """The close's money and red flags once every batch is decided, stored or not (they
+    read no scorecard): their totals, and their seconds."""
+    decided = _Decided(after={}, flags=set())
+    for future in pending:
+        batch = future.result()
+        decided.after.update(batch.after)
+        decided.flags.update(batch.flags)
+    tick = time.perf_counter()
+    money = close_incentives(quarter, gathered, decided.after, by=by)
+    paid = time.perf_counter()
+    flags = _close_flags(gathered, decided, notify=notify)
+    return (
+        money,
+        flags,
+        {
+            "incentives_s": round(paid - tick, 3),
+            "red_flags_s": round(time.perf_counter() - paid, 3),
+        },
+    )
 
 
 # ---------------------------------------------------------------- red flags
@@ -796,13 +844,17 @@ def _close_flags(gathered: _Gathered, decided: _Decided, *, notify: bool) -> dic
 
     They were found with each partner's decision, from the inputs gathered for the
     scores. A lapsed certification counts only when its holder has no current one at an
-    active partner: if a partner exited at this close, that is asked again.
+    active partner: if a partner exits at this close, that is asked again, without it
+    (whether or not its exit is stored yet).
     """
     given, after = gathered.flag_inputs, decided.after
     staying = [p for p in gathered.partners if after[p.pk][1] != rules.Action.EXIT]
     wanted = decided.flags
     if len(staying) < len(gathered.partners):
-        lapsed = lapsed_certification_partners(active_partner_ids(), given.as_of)
+        exiting = [p.pk for p in gathered.partners if after[p.pk][1] == rules.Action.EXIT]
+        lapsed = lapsed_certification_partners(
+            active_partner_ids().exclude(pk__in=exiting), given.as_of
+        )
         if lapsed != given.lapsed:
             wanted = dataclasses.replace(given, lapsed=lapsed).wanted(
                 [p._replace(tier_id=after[p.pk][0]) for p in staying]
@@ -913,7 +965,7 @@ def _apply_flags(as_of: date, partners: list[PartnerRow], programs, wanted, *, n
 
 
 def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:
-    labels = dict(RedFlagKind.choices)
+    labels = {kind: str(label) for kind, label in RedFlagKind.choices}  # translated once
     by_manager = defaultdict(list)
     for partner, kind in flags:
         if partner.manager_email:
@@ -930,46 +982,45 @@ def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:
 
 
 @audited
-def close_incentives(quarter: Quarter, gathered: _Gathered, *, by: User | None = None) -> dict:
+def close_incentives(
+    quarter: Quarter,
+    gathered: _Gathered,
+    after: dict[int, tuple[int, str, Decimal]],
+    *,
+    by: User | None = None,
+) -> dict:
     """The close's money (RULEBOOK §6, §7), told to ``incentives`` as plain facts: each
     program's volume rebates and award proposals for the quarter, and MDF funds opened
     for the fiscal year of the next quarter, for the partners active after the close.
-    Reads their scorecards; the wins and certifications come from what the close
-    gathered. A few grouped queries, whatever the count of partners; a rerun adds
-    nothing."""
+
+    Everything comes from what the close gathered and decided (``after``: each partner's
+    tier after the close, decision and score), so it needs no scorecard stored yet. A few
+    grouped queries, whatever the count of partners; a rerun adds nothing."""
     totals = {"rebates": 0, "awards_proposed": 0, "funds_opened": 0}
-    figures, certs = gathered.figures, gathered.certifications
-    active = Partner.objects.filter(program=OuterRef("pk"), status=PartnerStatus.ACTIVE)
-    for program in Program.objects.filter(Exists(active)):
-        cards = {
-            row["partner_id"]: row
-            for row in Scorecard.objects.filter(
-                quarter=quarter.label,
-                partner__program=program,
-                partner__status=PartnerStatus.ACTIVE,
-            ).values(
-                "partner_id",
-                "total",
-                "partner__tier__certified_reps_required",
-                trailing_revenue=KT("inputs__trailing_revenue"),  # text: no JSON to parse
-            )
-        }
-        if not cards:
-            continue
+    figures, certs, tiers = gathered.figures, gathered.certifications, gathered.tiers
+    staying: dict[int, list[int]] = defaultdict(list)
+    for partner in gathered.partners:
+        if after[partner.pk][1] != rules.Action.EXIT:
+            staying[partner.program_id].append(partner.pk)
+    for program_id, partner_ids in staying.items():
+        program = gathered.programs[program_id]
         contributions = approved_contributions(program.pk, quarter.start, quarter.end)
-        stats = [
-            incentive_rules.QuarterStats(
-                partner_id=pid,
-                score=row["total"],
-                revenue=figures.get(pid, _NO_FIGURES).get("quarter_revenue") or _ZERO,
-                prior_revenue=figures.get(pid, _NO_FIGURES).get("previous_revenue") or _ZERO,
-                new_logo_wins=figures.get(pid, _NO_FIGURES).get("quarter_new_logos", 0),
-                current_certifications=certs.get(pid, 0),
-                certifications_required=row["partner__tier__certified_reps_required"],
-                approved_contributions=contributions.get(pid, 0),
+        stats = []
+        for pid in partner_ids:
+            mine = figures.get(pid, _NO_FIGURES)
+            tier_id, _, total = after[pid]
+            stats.append(
+                incentive_rules.QuarterStats(
+                    partner_id=pid,
+                    score=total,
+                    revenue=mine.get("quarter_revenue") or _ZERO,
+                    prior_revenue=mine.get("previous_revenue") or _ZERO,
+                    new_logo_wins=mine.get("quarter_new_logos", 0),
+                    current_certifications=certs.get(pid, 0),
+                    certifications_required=tiers[tier_id].certified_reps_required,
+                    approved_contributions=contributions.get(pid, 0),
+                )
             )
-            for pid, row in cards.items()
-        ]
         # One transaction: the foreign-key checks of the entries and the funds lock each
         # partner row once, not once for each.
         with transaction.atomic():
@@ -982,8 +1033,10 @@ def close_incentives(quarter: Quarter, gathered: _Gathered, *, by: User | None =
                 program=program,
                 fiscal_year=quarter.next().year,
                 prior_revenue={
-                    pid: Decimal(row["trailing_revenue"] or "0") for pid, row in cards.items()
+                    pid: figures.get(pid, _NO_FIGURES).get("trailing_revenue") or _ZERO
+                    for pid in partner_ids
                 },
+                tiers={pid: after[pid][0] for pid in partner_ids},
             )
         totals["rebates"] += accrued["rebates"]
         totals["awards_proposed"] += accrued["awards_proposed"]
