@@ -58,6 +58,7 @@ import re
 import resource
 import statistics
 import sys
+import threading
 import time
 import tracemalloc
 from datetime import UTC, date, datetime, timedelta
@@ -525,17 +526,27 @@ def describe(quarter) -> dict:
 
 
 class StatementLog:
-    """Every statement the close runs, with its time: exact, unlike the capped query log."""
+    """Every statement the close runs, with its time and thread: exact, unlike the capped
+    query log. Wraps the close's own connection, and each connection opened while it
+    runs (the close's second connection, in a thread of its own)."""
 
     def __init__(self):
-        self.items: list[tuple[float, str]] = []
+        self.items: list[tuple[float, str, int]] = []
 
     def __call__(self, execute, sql, params, many, context):
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            self.items.append((time.perf_counter() - start, sql))
+            self.items.append((time.perf_counter() - start, sql, threading.get_ident()))
+
+    def wrap_new(self, sender, connection, **kwargs):
+        connection.execute_wrappers.append(self)
+
+    def here(self, start: int = 0) -> list[tuple[float, str, int]]:
+        """The statements of this thread, from the ``start``th of all."""
+        me = threading.get_ident()
+        return [item for item in self.items[start:] if item[2] == me]
 
 
 def _short(sql: str, width: int = 150) -> str:
@@ -581,7 +592,9 @@ class Steps:
         "_compute",
         "_write",
         "_gather",
+        "_enablement_and_history",
         "_score_and_write",
+        "_money_and_flags",
         "_close_flags",
         "_apply_flags",
         "active_partners",
@@ -625,7 +638,7 @@ class Steps:
                 entry = stats.setdefault(name, [0, 0.0, 0.0])
                 entry[0] += 1
                 entry[1] += time.perf_counter() - start
-                entry[2] += sum(t for t, _ in log.items[mark:])
+                entry[2] += sum(t for t, _, _ in log.here(mark))
 
         self.saved.append((owner, attr, original))
         setattr(owner, attr, timed)
@@ -674,6 +687,7 @@ def run_close(label: str, *, traced: bool = False, steps: bool = False) -> dict:
     from contextlib import nullcontext
 
     from django.db import connection, reset_queries
+    from django.db.backends.signals import connection_created
     from django.test.utils import CaptureQueriesContext
 
     from scoring.services import quarter_close
@@ -684,6 +698,7 @@ def run_close(label: str, *, traced: bool = False, steps: bool = False) -> dict:
     before = {"rss": rss_now(), "max_rss": max_rss()}
     if traced:
         tracemalloc.start()
+    connection_created.connect(log.wrap_new)
     with (
         CaptureQueriesContext(connection) as captured,
         connection.execute_wrapper(log),
@@ -692,6 +707,7 @@ def run_close(label: str, *, traced: bool = False, steps: bool = False) -> dict:
         start = time.perf_counter()
         close = quarter_close(quarter=label)
         wall = time.perf_counter() - start
+    connection_created.disconnect(log.wrap_new)
     peak = None
     if traced:
         _, peak = tracemalloc.get_traced_memory()
@@ -701,6 +717,7 @@ def run_close(label: str, *, traced: bool = False, steps: bool = False) -> dict:
         "wall": wall,
         "captured": list(captured.captured_queries),
         "log": log.items,
+        "own": log.here(),
         "steps": breakdown.stats if steps else None,
         "before": before,
         "after": {"rss": rss_now(), "max_rss": max_rss()},
@@ -800,6 +817,151 @@ ORDER BY a.id
 """
 
 
+# The floor for every input the close reads, not only the scorecard's: one statement with
+# the tier decision's (open registrations, new logos; strategic wins only when a tier asks
+# for them, as the close), the red flags' (latest registration, a year of registrations,
+# direct conflicts and CSAT, lapsed certifications), the money's (the previous quarter's
+# revenue, the quarter's new logos, certifications held, approved community contributions)
+# and the earlier closes' (qualified ranks and whether the lowest tier was met, most recent
+# first; the tier held before a rerun). Its first ten columns are FLOOR_SQL's. Tuned as a
+# hand-writer would tune it: the deals' aggregate MATERIALIZED, and run with JIT off
+# (FULL_FLOOR_SETTINGS). Without them PostgreSQL 15 aggregates the deals through an index
+# scan on partner_id, and compiles a plan it estimates at trillions of rows: 6.5 s.
+FULL_FLOOR_SETTINGS = ("SET LOCAL jit = off",)
+FULL_FLOOR_SQL = """
+WITH active AS (SELECT id FROM partners_partner WHERE status = 'active'),
+deals AS MATERIALIZED (
+    SELECT partner_id,
+           sum(partner_credit) FILTER (
+               WHERE status = 'won' AND closed_on BETWEEN %(q_start)s AND %(q_end)s
+           ) AS quarter_revenue,
+           count(*) FILTER (
+               WHERE approved_at IS NOT NULL AND submitted_at >= %(low)s AND submitted_at < %(high)s
+           ) AS approved,
+           count(csat) FILTER (
+               WHERE csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+           ) AS csat_n,
+           sum(csat) FILTER (
+               WHERE csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+           ) AS csat_total,
+           sum(partner_credit) FILTER (
+               WHERE status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s
+           ) AS trailing_revenue,
+           count(*) FILTER (
+               WHERE status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s
+                 AND deal_type = 'new_logo'
+           ) AS new_logos,
+           count(*) FILTER (
+               WHERE status IN ('pending', 'approved')
+                 AND (expires_on IS NULL OR expires_on >= %(q_end)s)
+           ) AS open_registrations,
+           sum(partner_credit) FILTER (
+               WHERE status = 'won' AND closed_on BETWEEN %(p_start)s AND %(p_end)s
+           ) AS previous_revenue,
+           count(*) FILTER (
+               WHERE status = 'won' AND closed_on BETWEEN %(q_start)s AND %(q_end)s
+                 AND deal_type = 'new_logo'
+           ) AS quarter_new_logos,
+           max(submitted_at) FILTER (
+               WHERE submitted_at >= %(r_low)s AND submitted_at < %(high)s
+           ) AS latest_submitted,
+           count(*) FILTER (WHERE submitted_at >= %(y_low)s AND submitted_at < %(high)s)
+               AS year_registrations,
+           count(*) FILTER (
+               WHERE submitted_at >= %(y_low)s AND submitted_at < %(high)s AND direct_conflict
+           ) AS year_direct,
+           count(csat) FILTER (WHERE csat_recorded_at >= %(y_low)s AND csat_recorded_at < %(high)s)
+               AS csat_year_n,
+           sum(csat) FILTER (WHERE csat_recorded_at >= %(y_low)s AND csat_recorded_at < %(high)s)
+               AS csat_year_sum
+    FROM deals_deal
+    WHERE (status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s)
+       OR (submitted_at >= %(y_low)s AND submitted_at < %(high)s)
+       OR (csat_recorded_at >= %(y_low)s AND csat_recorded_at < %(high)s)
+       OR (status IN ('pending', 'approved') AND (expires_on IS NULL OR expires_on >= %(q_end)s))
+    GROUP BY partner_id
+),
+certs AS (
+    SELECT c.partner_id, count(DISTINCT c.user_id) AS reps, count(*) AS held
+    FROM enablement_certification c
+    JOIN partners_user u ON u.id = c.user_id AND u.is_active
+    JOIN partners_partneruser m ON m.user_id = c.user_id AND m.partner_id = c.partner_id
+    WHERE c.issued_on <= %(q_end)s AND c.expires_on > %(q_end)s
+    GROUP BY c.partner_id
+),
+logins AS (
+    SELECT partner_id, count(DISTINCT day) AS n FROM enablement_loginday
+    WHERE day BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
+),
+trainings AS (
+    SELECT partner_id, count(*) AS n FROM enablement_trainingcompletion
+    WHERE completed_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
+),
+events AS (
+    SELECT partner_id, count(*) AS n FROM enablement_eventattendance
+    WHERE attended_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
+),
+lapsed AS (
+    SELECT DISTINCT c.partner_id FROM enablement_certification c
+    WHERE c.partner_id IN (SELECT id FROM active) AND c.expires_on <= %(q_end)s
+      AND c.user_id NOT IN (
+          SELECT k.user_id FROM enablement_certification k
+          WHERE k.partner_id IN (SELECT id FROM active)
+            AND k.issued_on <= %(q_end)s AND k.expires_on > %(q_end)s
+      )
+),
+history AS (
+    SELECT s.partner_id, array_agg(t.rank ORDER BY s.quarter DESC) AS ranks,
+           array_agg(s.meets_lowest ORDER BY s.quarter DESC) AS meets
+    FROM scoring_scorecard s JOIN partners_tier t ON t.id = s.qualified_tier_id
+    WHERE s.quarter = ANY(%(history)s) GROUP BY s.partner_id
+),
+held_before AS (SELECT partner_id, tier_before_id FROM scoring_scorecard WHERE quarter = %(label)s),
+contributions AS (
+    SELECT partner_id, count(*) AS n FROM incentives_contribution
+    WHERE kind = 'community' AND status = 'approved'
+      AND decided_at >= %(low)s AND decided_at < %(high)s
+    GROUP BY partner_id
+)
+SELECT a.id,
+       coalesce(d.quarter_revenue, 0),
+       coalesce(d.approved, 0),
+       coalesce(certs.reps, 0),
+       coalesce(d.csat_n, 0),
+       coalesce(d.csat_total, 0),
+       coalesce(logins.n, 0),
+       coalesce(trainings.n, 0),
+       coalesce(events.n, 0),
+       coalesce(d.trailing_revenue, 0),
+       coalesce(d.new_logos, 0),
+       coalesce(d.open_registrations, 0),
+       coalesce(d.previous_revenue, 0),
+       coalesce(d.quarter_new_logos, 0),
+       d.latest_submitted,
+       coalesce(d.year_registrations, 0),
+       coalesce(d.year_direct, 0),
+       coalesce(d.csat_year_n, 0),
+       coalesce(d.csat_year_sum, 0),
+       coalesce(certs.held, 0),
+       lapsed.partner_id IS NOT NULL,
+       history.ranks,
+       history.meets,
+       held_before.tier_before_id,
+       coalesce(contributions.n, 0)
+FROM active a
+LEFT JOIN deals d ON d.partner_id = a.id
+LEFT JOIN certs ON certs.partner_id = a.id
+LEFT JOIN logins ON logins.partner_id = a.id
+LEFT JOIN trainings ON trainings.partner_id = a.id
+LEFT JOIN events ON events.partner_id = a.id
+LEFT JOIN lapsed ON lapsed.partner_id = a.id
+LEFT JOIN history ON history.partner_id = a.id
+LEFT JOIN held_before ON held_before.partner_id = a.id
+LEFT JOIN contributions ON contributions.partner_id = a.id
+ORDER BY a.id
+"""
+
+
 def floor_params(quarter, t12m) -> dict:
     from django.utils import timezone
 
@@ -813,14 +975,36 @@ def floor_params(quarter, t12m) -> dict:
     }
 
 
-def run_floor(params: dict, runs: int) -> tuple[list[float], list[tuple]]:
-    from django.db import connection
+def full_floor_params(quarter, t12m) -> dict:
+    """FULL_FLOOR_SQL's windows: the close's own (``scoring.services._figure_spans``)."""
+    from deals.queries import day_span
+    from partners.models import Program
+    from scoring.services import _figure_spans
+
+    spans = _figure_spans(quarter.end, quarter, Program.objects.all())
+    return {
+        **floor_params(quarter, t12m),
+        "p_start": spans["previous"][0],
+        "p_end": spans["previous"][1],
+        "r_low": day_span(*spans["recent"])[0],
+        "y_low": day_span(*spans["year"])[0],
+        "history": [q.label for q in quarter.trailing(4)[:-1]],
+        "label": quarter.label,
+    }
+
+
+def run_floor(
+    sql: str, params: dict, runs: int, settings: tuple[str, ...] = ()
+) -> tuple[list[float], list[tuple]]:
+    from django.db import connection, transaction
 
     times, rows = [], []
-    with connection.cursor() as cur:
-        for _ in range(runs):
+    for _ in range(runs):
+        with transaction.atomic(), connection.cursor() as cur:
+            for setting in settings:
+                cur.execute(setting)
             start = time.perf_counter()
-            cur.execute(FLOOR_SQL, params)
+            cur.execute(sql, params)
             rows = cur.fetchall()
             times.append(time.perf_counter() - start)
     return times, rows
@@ -844,7 +1028,8 @@ def compare_with_scorecards(label: str, rows: list[tuple]) -> tuple[int, dict[st
     )
     wrong = dict.fromkeys(keys, 0)
     wrong["missing"] = 0
-    for pid, revenue, approved, reps, responses, total, logins, trainings, events, t12m in rows:
+    for row in rows:
+        pid, revenue, approved, reps, responses, total, logins, trainings, events, t12m = row[:10]
         inputs = stored.get(pid)
         if inputs is None:
             wrong["missing"] += 1
@@ -859,6 +1044,82 @@ def compare_with_scorecards(label: str, rows: list[tuple]) -> tuple[int, dict[st
             if value != theirs:
                 wrong[key] += 1
     return len(stored), wrong
+
+
+def compare_with_gathered(quarter, rows: list[tuple]) -> tuple[int, dict[str, int]]:
+    """Check every column of FULL_FLOOR_SQL against the inputs the close gathers (read
+    again, untimed, with the close's own functions): mismatches per input."""
+    from incentives.queries import approved_contributions
+    from partners.models import Program
+    from prm.lanes import Lane
+    from scoring.services import _gather
+
+    with Lane("bench-gather") as lane:
+        gathered = _gather(quarter, lane)
+    contributions = {}
+    for program in Program.objects.all():
+        contributions.update(approved_contributions(program.pk, quarter.start, quarter.end))
+    names = [
+        "quarter_revenue",
+        "approved_in_quarter",
+        "certified_reps",
+        "csat_quarter_n",
+        "csat_quarter_sum",
+        "login_days",
+        "trainings",
+        "events",
+        "trailing_revenue",
+        "new_logos",
+        "open_registrations",
+        "previous_revenue",
+        "quarter_new_logos",
+        "latest_submitted",
+        "year_registrations",
+        "year_direct",
+        "csat_year_n",
+        "csat_year_sum",
+        "certifications_held",
+        "lapsed",
+        "ranks",
+        "meets",
+        "tier_before",
+        "contributions",
+    ]
+    wrong = dict.fromkeys(names, 0)
+    for row in rows:
+        pid = row[0]
+        figures = gathered.figures.get(pid, {})
+        engagement = gathered.engagement.get(pid, {})
+        ranks, meets = gathered.history.get(pid, (None, None))
+        expected = [
+            figures.get("quarter_revenue") or 0,
+            figures.get("approved_in_quarter", 0),
+            gathered.reps.get(pid, 0),
+            figures.get("csat_quarter_n", 0),
+            figures.get("csat_quarter_sum") or 0,
+            engagement.get("login_days", 0),
+            engagement.get("trainings", 0),
+            engagement.get("events", 0),
+            figures.get("trailing_revenue") or 0,
+            figures.get("new_logos", 0),
+            figures.get("open_registrations", 0),
+            figures.get("previous_revenue") or 0,
+            figures.get("quarter_new_logos", 0),
+            figures.get("latest_submitted"),
+            figures.get("year_registrations", 0),
+            figures.get("year_direct", 0),
+            figures.get("csat_year_n", 0),
+            figures.get("csat_year_sum") or 0,
+            gathered.certifications.get(pid, 0),
+            pid in gathered.flag_inputs.lapsed,
+            list(ranks) if ranks is not None else None,
+            list(meets) if meets is not None else None,
+            gathered.already.get(pid),
+            contributions.get(pid, 0),
+        ]
+        for name, mine, value in zip(names, row[1:], expected, strict=True):
+            wrong[name] += mine != value
+    return len(rows), wrong
 
 
 def new_logo_check(label: str, quarter, t12m) -> tuple[int, int]:
@@ -892,8 +1153,10 @@ def yes(ok: bool) -> str:
 
 def print_close(title: str, result: dict, top: int) -> None:
     close = result["close"]
-    log = result["log"]
-    sql_s = sum(t for t, _ in log)
+    log, own = result["log"], result["own"]
+    sql_s = sum(t for t, _, _ in own)
+    beside = len(log) - len(own)
+    beside_s = sum(t for t, _, _ in log) - sql_s
     print(
         f"{title}: {result['wall']:.2f} s wall; state {close.state}, "
         f"{close.partners_total:,} partners, {close.tier_changes:,} tier changes, "
@@ -904,13 +1167,14 @@ def print_close(title: str, result: dict, top: int) -> None:
     transaction = sum(1 for q in captured if q["sql"] in ("BEGIN", "COMMIT", "ROLLBACK"))
     capped = " — the log is capped at 9000, so this undercounts" if len(captured) >= 9000 else ""
     print(
-        f"  SQL queries: {len(captured)} in CaptureQueriesContext ({len(captured) - transaction} "
-        f"statements + {transaction} BEGIN/COMMIT){capped}; {len(log)} statements seen by an "
-        f"execute wrapper, {sql_s:.2f} s in the database driver, "
-        f"{result['wall'] - sql_s:.2f} s in Python"
+        f"  SQL queries on the close's connection: {len(captured)} in CaptureQueriesContext "
+        f"({len(captured) - transaction} statements + {transaction} BEGIN/COMMIT){capped}; "
+        f"{len(own)} statements seen by an execute wrapper, {sql_s:.2f} s in the database "
+        f"driver, {result['wall'] - sql_s:.2f} s in Python; on its second connection, "
+        f"meanwhile: {beside} statements, {beside_s:.2f} s"
     )
     kinds: dict[str, list[float]] = {}
-    for seconds, sql in log:
+    for seconds, sql, _ in log:
         kind = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
         kinds.setdefault(kind, []).append(seconds)
     print(
@@ -919,7 +1183,7 @@ def print_close(title: str, result: dict, top: int) -> None:
     )
     if top:
         print(f"  slowest {top} statements:")
-        for seconds, sql in sorted(log, key=lambda item: -item[0])[:top]:
+        for seconds, sql, _ in sorted(log, key=lambda item: -item[0])[:top]:
             print(f"    {seconds:7.3f} s  {_short(sql)}")
     if result["steps"]:
         print("  steps (calls, wall, of which SQL, the rest Python):")
@@ -1054,18 +1318,25 @@ def main() -> None:
     for line in plan:
         print(f"    {line[:160]}")
 
-    params = floor_params(quarter, facts["t12m"])
-    times, rows = run_floor(params, args.floor_runs)
+    params = full_floor_params(quarter, facts["t12m"])
+    times, rows = run_floor(FULL_FLOOR_SQL, params, args.floor_runs, FULL_FLOOR_SETTINGS)
     floor_s = statistics.median(times)
     print(
-        f"\nthe floor (one SQL statement, {len(rows):,} rows fetched): median {floor_s:.3f} s of "
-        f"{len(times)} runs ({', '.join(f'{t:.3f}' for t in times)})"
+        f"\nthe floor: every input the close reads, one SQL statement ({len(rows):,} rows "
+        f"fetched): median {floor_s:.3f} s of {len(times)} runs "
+        f"({', '.join(f'{t:.3f}' for t in times)})"
     )
     cards, wrong = compare_with_scorecards(label, rows)
     bad = {k: v for k, v in wrong.items() if v}
     print(
         f"  floor rows vs the {cards:,} scorecards' stored inputs: "
         + ("all equal" if not bad else "differences " + str(bad))
+    )
+    partners, wrong = compare_with_gathered(quarter, rows)
+    bad = {k: v for k, v in wrong.items() if v}
+    print(
+        f"  floor rows vs what the close gathers for {partners:,} partners, all "
+        f"{len(wrong)} inputs: " + ("all equal" if not bad else "differences " + str(bad))
     )
     off, partners_with_logos = new_logo_check(label, quarter, facts["t12m"])
     print(
@@ -1074,6 +1345,12 @@ def main() -> None:
     )
     ratio = first["wall"] / floor_s
     print(f"  close / floor: {ratio:.1f}x (rerun {second['wall'] / floor_s:.1f}x)")
+    narrow_times, _ = run_floor(FLOOR_SQL, floor_params(quarter, facts["t12m"]), args.floor_runs)
+    narrow_s = statistics.median(narrow_times)
+    print(
+        f"  for comparison, the scorecard's inputs alone (FLOOR_SQL): median {narrow_s:.3f} s; "
+        f"close / that: {first['wall'] / narrow_s:.1f}x (rerun {second['wall'] / narrow_s:.1f}x)"
+    )
 
     peak_rss = max(first["after"]["max_rss"], second["after"]["max_rss"])
     traced = third["traced_peak"] or 0
