@@ -541,7 +541,8 @@ class StatementLog:
             self.items.append((time.perf_counter() - start, sql, threading.get_ident()))
 
     def wrap_new(self, sender, connection, **kwargs):
-        connection.execute_wrappers.append(self)
+        if self not in connection.execute_wrappers:  # a thread's connection may reconnect
+            connection.execute_wrappers.append(self)
 
     def here(self, start: int = 0) -> list[tuple[float, str, int]]:
         """The statements of this thread, from the ``start``th of all."""
@@ -1186,7 +1187,7 @@ def print_close(title: str, result: dict, top: int) -> None:
         for seconds, sql, _ in sorted(log, key=lambda item: -item[0])[:top]:
             print(f"    {seconds:7.3f} s  {_short(sql)}")
     if result["steps"]:
-        print("  steps (calls, wall, of which SQL, the rest Python):")
+        print("  steps (calls, wall, of which SQL, the rest Python or waiting for a core):")
         for name, (calls, wall, sql) in sorted(result["steps"].items(), key=lambda kv: -kv[1][1]):
             print(
                 f"    {name:<52} {calls:>3}x {wall:7.2f} s  SQL {sql:6.2f} s  "
