@@ -4,6 +4,10 @@ Both work set-wise: a fixed number of grouped queries gathers every partner's in
 plain values, ``scoring.rules`` decides in memory, and a few set-wise statements store
 the results in batches, each batch one transaction, keyed by (partner, quarter) so that a
 rerun — or a run that crashed half-way — ends with the same rows and no duplicates.
+
+The close keeps the database's cores busy with a second connection (``prm.lanes``): it
+reads the enablement figures beside the pass over the deals, and writes the money and the
+red flags beside the scorecard batches, from the decisions in memory.
 """
 
 import dataclasses
