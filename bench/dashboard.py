@@ -227,12 +227,13 @@ def main() -> None:
     today = date.today()
     quarter = Quarter.containing(today).previous()
     if not args.keep:
-        from quarter_close import load
+        from quarter_close import describe, load
 
         connection.close()
         call_command("migrate", verbosity=0)
         start = time.perf_counter()
-        facts = load(args, quarter)
+        load(args, quarter)
+        facts = describe(quarter)
         print(
             f"bulk load: {time.perf_counter() - start:.1f} s for {args.partners:,} partners, "
             f"{args.deals:,} deals; deals_deal {facts['deal_size']}"
