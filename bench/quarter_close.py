@@ -751,9 +751,25 @@ def _elide(text: str) -> str:
 
 # ---------------------------------------------------------------- the floor
 
-# One pass over deals (FILTERed aggregates), then the three engagement tables and the
-# certified reps, joined to the active partners.
-FLOOR_SQL = """
+# Portal-login days, trainings and events in the quarter: both floors read them.
+ENGAGEMENT_CTES = """
+logins AS (
+    SELECT partner_id, count(DISTINCT day) AS n FROM enablement_loginday
+    WHERE day BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
+),
+trainings AS (
+    SELECT partner_id, count(*) AS n FROM enablement_trainingcompletion
+    WHERE completed_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
+),
+events AS (
+    SELECT partner_id, count(*) AS n FROM enablement_eventattendance
+    WHERE attended_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
+)"""
+
+# The scorecard's inputs: one pass over deals (FILTERed aggregates), then the three
+# engagement tables and the certified reps, joined to the active partners.
+FLOOR_SQL = (
+    """
 WITH active AS (SELECT id FROM partners_partner WHERE status = 'active'),
 deals AS (
     SELECT partner_id,
@@ -786,18 +802,9 @@ reps AS (
     WHERE c.issued_on <= %(q_end)s AND c.expires_on > %(q_end)s
     GROUP BY c.partner_id
 ),
-logins AS (
-    SELECT partner_id, count(DISTINCT day) AS n FROM enablement_loginday
-    WHERE day BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
-),
-trainings AS (
-    SELECT partner_id, count(*) AS n FROM enablement_trainingcompletion
-    WHERE completed_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
-),
-events AS (
-    SELECT partner_id, count(*) AS n FROM enablement_eventattendance
-    WHERE attended_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
-)
+"""
+    + ENGAGEMENT_CTES
+    + """
 SELECT a.id,
        coalesce(d.quarter_revenue, 0),
        coalesce(d.approved, 0),
@@ -816,6 +823,7 @@ LEFT JOIN trainings ON trainings.partner_id = a.id
 LEFT JOIN events ON events.partner_id = a.id
 ORDER BY a.id
 """
+)
 
 
 # The floor for every input the close reads, not only the scorecard's: one statement with
@@ -829,7 +837,8 @@ ORDER BY a.id
 # (FULL_FLOOR_SETTINGS). Without them PostgreSQL 15 aggregates the deals through an index
 # scan on partner_id, and compiles a plan it estimates at trillions of rows: 6.5 s.
 FULL_FLOOR_SETTINGS = ("SET LOCAL jit = off",)
-FULL_FLOOR_SQL = """
+FULL_FLOOR_SQL = (
+    """
 WITH active AS (SELECT id FROM partners_partner WHERE status = 'active'),
 deals AS MATERIALIZED (
     SELECT partner_id,
@@ -890,18 +899,9 @@ certs AS (
     WHERE c.issued_on <= %(q_end)s AND c.expires_on > %(q_end)s
     GROUP BY c.partner_id
 ),
-logins AS (
-    SELECT partner_id, count(DISTINCT day) AS n FROM enablement_loginday
-    WHERE day BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
-),
-trainings AS (
-    SELECT partner_id, count(*) AS n FROM enablement_trainingcompletion
-    WHERE completed_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
-),
-events AS (
-    SELECT partner_id, count(*) AS n FROM enablement_eventattendance
-    WHERE attended_on BETWEEN %(q_start)s AND %(q_end)s GROUP BY partner_id
-),
+"""
+    + ENGAGEMENT_CTES
+    + """,
 lapsed AS (
     SELECT DISTINCT c.partner_id FROM enablement_certification c
     WHERE c.partner_id IN (SELECT id FROM active) AND c.expires_on <= %(q_end)s
@@ -961,6 +961,7 @@ LEFT JOIN held_before ON held_before.partner_id = a.id
 LEFT JOIN contributions ON contributions.partner_id = a.id
 ORDER BY a.id
 """
+)
 
 
 def floor_params(quarter, t12m) -> dict:
