@@ -76,7 +76,12 @@ def deal_new(request):
                     },
                 )
             return redirect("portal-deal", pk=deal.pk)
-    return render(request, "deals/new.html", {"form": form, "partner": partner})
+    return render(
+        request,
+        "deals/new.html",
+        {"form": form, "partner": partner},
+        status=400 if form.errors else 200,  # bad input or a refusal: the form again, with why
+    )
 
 
 @role_required(Role.PARTNER)

@@ -60,4 +60,5 @@ def team(request):
         request,
         "portal/team.html",
         {"partner": partner, "members": members, "form": form, "can_invite": can_invite},
+        status=400 if form.errors else 200,
     )

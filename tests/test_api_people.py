@@ -197,5 +197,5 @@ def test_rep_cannot_invite(client, a_rep):
 def test_invite_of_existing_email_shows_the_error(client, a_admin, a_rep):
     client.force_login(a_admin)
     response = client.post(reverse("portal-team"), {"email": a_rep.email, "role": "rep"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "already has a login" in response.content.decode()

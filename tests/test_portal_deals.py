@@ -67,7 +67,7 @@ def test_refusal_is_shown_in_words_and_the_form_is_kept(client, a_rep, partner_a
     partner_a.save()
     client.force_login(a_rep)
     response = client.post(reverse("portal-deal-new"), FORM)
-    assert response.status_code == 200
+    assert response.status_code == 400
     page = response.content.decode()
     assert "agreement has not been signed" in page
     assert 'value="Hooli"' in page
@@ -77,7 +77,7 @@ def test_refusal_is_shown_in_words_and_the_form_is_kept(client, a_rep, partner_a
 def test_invalid_form_keeps_input_and_names_the_field(client, a_rep):
     client.force_login(a_rep)
     response = client.post(reverse("portal-deal-new"), dict(FORM, amount="lots"))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Enter a number" in response.content.decode()
     assert not Deal.objects.exists()
 
