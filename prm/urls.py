@@ -25,6 +25,7 @@ from partners.api import (
     TokenView,
 )
 from prm import health
+from prm.views import favicon
 from scoring.api import (
     DashboardView,
     JointBusinessPlanViewSet,
@@ -92,6 +93,7 @@ urlpatterns = [
     ),
     path("healthz/", health.healthz, name="healthz"),
     path("readyz/", health.readyz, name="readyz"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
 
 handler400 = "prm.errors.bad_request"

@@ -5,6 +5,8 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.templatetags.static import static
 
 from .roles import role_of
 
@@ -37,3 +39,8 @@ def scoped(**models) -> Callable:
         return view
 
     return decorator
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page links to: send them to the icon."""
+    return redirect(static("favicon.svg"), permanent=True)

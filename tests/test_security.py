@@ -264,6 +264,16 @@ def test_readiness_asks_the_database(client, django_assert_num_queries):
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
+def test_pages_link_the_icon_and_favicon_ico_leads_to_it(client, django_assert_num_queries):
+    page = client.get("/auth/login/").content.decode()
+    assert re.search(r'<link rel="icon" href="[^"]*favicon\.svg"', page)
+    with django_assert_num_queries(0):
+        response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
+    assert client.get(response["Location"]).status_code == 200  # served as a static file
+
+
 # ---------------------------------------------------------------- secrets
 
 
