@@ -8,7 +8,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from .models import (
     Lead,
     LeadSource,
     Notice,
+    OutreachTask,
     Partner,
     PartnerRole,
     PartnerStatus,
@@ -502,6 +503,14 @@ def lead_create(
 
 
 # ---------------------------------------------------------------- notices
+
+
+def outreach_tasks_done(*, tasks: QuerySet[OutreachTask], by: User) -> int:
+    """Mark the open ones of ``tasks`` done, by ``by`` and now, in one statement; the
+    caller scopes ``tasks`` to what ``by`` may act on. Returns how many were open."""
+    return tasks.filter(status=OutreachTask.Status.OPEN).update(
+        status=OutreachTask.Status.DONE, done_at=timezone.now(), done_by=by
+    )
 
 
 def notice_send(

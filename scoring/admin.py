@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from partners import services as partner_services
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import OutreachTask, RedFlag, User
 from partners.permissions import manages_partner
@@ -170,6 +171,7 @@ class OutreachTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         "status",
         "created_at",
         "done_at",
+        "done_by",
     ]
 
     def has_done_permission(self, request) -> bool:
@@ -177,9 +179,7 @@ class OutreachTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Mark selected tasks done", permissions=["done"])
     def mark_done(self, request, queryset):
-        count = queryset.filter(status=OutreachTask.Status.OPEN).update(
-            status=OutreachTask.Status.DONE, done_at=timezone.now()
-        )
+        count = partner_services.outreach_tasks_done(tasks=queryset, by=request.user)
         self.message_user(request, f"{count} task(s) done.", messages.SUCCESS)
 
 

@@ -170,3 +170,32 @@ def test_manager_cannot_list_every_login(client, manager, chief, b_admin):
     assert (
         b_admin.username in client.get(reverse("admin:partners_user_changelist")).content.decode()
     )
+
+
+def test_manager_marks_outreach_tasks_done_and_is_recorded_as_who(
+    client, manager, partner_a, partner_b
+):
+    from partners.models import OutreachTask
+
+    mine, done_before, theirs = (
+        OutreachTask.objects.create(partner=partner, assignee=manager, title=title, due_on=due)
+        for partner, title, due in (
+            (partner_a, "Call Alpha", "2026-12-01"),
+            (partner_a, "Old one", "2026-11-01"),
+            (partner_b, "Call Bravo", "2026-12-01"),
+        )
+    )
+    OutreachTask.objects.filter(pk=done_before.pk).update(status="done")
+    client.force_login(manager)
+    response = client.post(
+        reverse("admin:partners_outreachtask_changelist"),
+        {"action": "mark_done", "_selected_action": [mine.pk, done_before.pk, theirs.pk]},
+        follow=True,
+    )
+    assert "1 task(s) done." in response.content.decode()
+    mine.refresh_from_db()
+    assert (mine.status, mine.done_by) == ("done", manager) and mine.done_at is not None
+    done_before.refresh_from_db()
+    assert done_before.done_by is None  # already done: left as it was
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.done_by) == ("open", None)  # another manager's partner
