@@ -120,7 +120,7 @@ class TierInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(HistoryAdmin):
     list_display = ["name", "slug", "is_default", "fiscal_year_start_month", "currency"]
     search_fields = ["name", "slug"]
     inlines = [TierInline]

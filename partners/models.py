@@ -155,6 +155,7 @@ class Program(models.Model):
     )
 
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()  # who changed a rule's number, and when
 
     class Meta:
         constraints = [

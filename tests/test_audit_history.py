@@ -152,11 +152,58 @@ def test_every_audited_family_keeps_history_and_shows_it_in_the_admin():
 
     from deals.models import Deal
     from incentives.models import IncentiveClaim, LedgerEntry, MdfClaim, MdfFund, MdfRequest
-    from partners.models import Tier
+    from partners.models import Program, Tier
     from prm.admin_history import HistoryAdmin
 
-    for model in (Deal, IncentiveClaim, MdfFund, MdfRequest, MdfClaim, LedgerEntry, Partner, Tier):
+    for model in (
+        Deal,
+        IncentiveClaim,
+        MdfFund,
+        MdfRequest,
+        MdfClaim,
+        LedgerEntry,
+        Partner,
+        Tier,
+        Program,
+    ):
         assert getattr(model._meta, "simple_history_manager_attribute", None), (
             f"{model.__name__} keeps no history"
         )
         assert isinstance(admin.site._registry[model], HistoryAdmin), model.__name__
+
+
+def _posted(form) -> dict:
+    """What a browser posts for ``form`` as rendered: each field's value under its name."""
+    data = {}
+    for bound in form:
+        value = bound.value()
+        if isinstance(value, bool):
+            if value:
+                data[bound.html_name] = "on"
+        elif value is not None:
+            data[bound.html_name] = value
+    return data
+
+
+def test_a_program_rule_changed_in_the_admin_shows_who_and_when(client, vendor_admin):
+    from partners.models import Program
+
+    program = Program.objects.get(is_default=True)
+    url = reverse("admin:partners_program_change", args=[program.pk])
+    client.force_login(vendor_admin)
+    page = client.get(url)
+    data = _posted(page.context["adminform"].form)
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update(_posted(formset.management_form))
+        for form in formset.forms:
+            data.update(_posted(form))
+    data["protection_days"] = 120
+    with at(24, 11, 5):
+        response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    program.refresh_from_db()
+    assert program.protection_days == 120
+    history_page_shows(
+        client, vendor_admin, program, vendor_admin, datetime(2026, 11, 24, 11, 5, tzinfo=UTC)
+    )
