@@ -96,8 +96,21 @@ class TierFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TierFormSet(forms.BaseInlineFormSet):
+    """A program's tiers: new ones are added as they are; an existing tier keeps its rank
+    and slug (partners, scorecards and tier changes point at them)."""
+
+    def clean(self):
+        super().clean()
+        for form in self.initial_forms:
+            for field in ("rank", "slug"):
+                if field in form.changed_data and not self._should_delete_form(form):
+                    form.add_error(field, "An existing tier keeps its rank and slug.")
+
+
 class TierInline(admin.TabularInline):
     model = Tier
+    formset = TierFormSet
     extra = 0
     fields = [
         "rank",
@@ -124,6 +137,7 @@ class ProgramAdmin(HistoryAdmin):
     list_display = ["name", "slug", "is_default", "fiscal_year_start_month", "currency"]
     search_fields = ["name", "slug"]
     inlines = [TierInline]
+
     fieldsets = [
         (
             None,
@@ -191,6 +205,28 @@ class ProgramAdmin(HistoryAdmin):
             },
         ),
     ]
+
+    def save_formset(self, request, form, formset, change):
+        """Changes to an existing tier go through ``tier_update``, as on the tier's own
+        page (its history says who and why); new and deleted tiers are saved as usual."""
+        if formset.model is not Tier:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)
+        for tier in formset.deleted_objects:
+            tier.delete()
+        for tier in formset.new_objects:
+            tier.save()
+        for tier, changed in formset.changed_objects:
+            services.tier_update(
+                tier=tier,
+                by=request.user,
+                reason="Changed with its program",
+                **{
+                    field: getattr(tier, field)
+                    for field in changed
+                    if field in services.TIER_EDITABLE
+                },
+            )
 
 
 @admin.register(Tier)

@@ -21,6 +21,7 @@ from incentives.proofs import proof_from_upload
 from partners import services as partner_services
 from partners.models import Partner, TierChange
 from prm.roles import Role
+from tests.admin_forms import change_form_data
 from tests.factories import (
     DealFactory,
     LedgerEntryFactory,
@@ -172,32 +173,13 @@ def test_every_audited_family_keeps_history_and_shows_it_in_the_admin():
         assert isinstance(admin.site._registry[model], HistoryAdmin), model.__name__
 
 
-def _posted(form) -> dict:
-    """What a browser posts for ``form`` as rendered: each field's value under its name."""
-    data = {}
-    for bound in form:
-        value = bound.value()
-        if isinstance(value, bool):
-            if value:
-                data[bound.html_name] = "on"
-        elif value is not None:
-            data[bound.html_name] = value
-    return data
-
-
 def test_a_program_rule_changed_in_the_admin_shows_who_and_when(client, vendor_admin):
     from partners.models import Program
 
     program = Program.objects.get(is_default=True)
     url = reverse("admin:partners_program_change", args=[program.pk])
     client.force_login(vendor_admin)
-    page = client.get(url)
-    data = _posted(page.context["adminform"].form)
-    for inline in page.context["inline_admin_formsets"]:
-        formset = inline.formset
-        data.update(_posted(formset.management_form))
-        for form in formset.forms:
-            data.update(_posted(form))
+    data = change_form_data(client.get(url))
     data["protection_days"] = 120
     with at(24, 11, 5):
         response = client.post(url, data)
@@ -206,4 +188,35 @@ def test_a_program_rule_changed_in_the_admin_shows_who_and_when(client, vendor_a
     assert program.protection_days == 120
     history_page_shows(
         client, vendor_admin, program, vendor_admin, datetime(2026, 11, 24, 11, 5, tzinfo=UTC)
+    )
+
+
+def test_a_tier_changed_with_its_program_goes_through_the_service(client, vendor_admin):
+    from partners.models import Program, Tier
+
+    program = Program.objects.get(is_default=True)
+    gold = Tier.objects.get(program=program, slug="gold")
+    url = reverse("admin:partners_program_change", args=[program.pk])
+    client.force_login(vendor_admin)
+    data = change_form_data(client.get(url))
+    row = next(k[: -len("-id")] for k, v in data.items() if k.endswith("-id") and v == gold.pk)
+
+    response = client.post(url, {**data, f"{row}-rank": 9})
+    assert response.status_code == 200  # the form again, with the error
+    assert "An existing tier keeps its rank and slug." in response.content.decode()
+    gold.refresh_from_db()
+    assert gold.rank != 9
+
+    with at(24, 12, 30):
+        response = client.post(url, {**data, f"{row}-revenue_floor": "650000"})
+    assert response.status_code == 302
+    gold.refresh_from_db()
+    assert gold.revenue_floor == 650000
+    latest = gold.history.first()
+    assert (latest.history_user, latest.history_change_reason) == (
+        vendor_admin,
+        "Changed with its program",
+    )
+    history_page_shows(
+        client, vendor_admin, gold, vendor_admin, datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
     )
