@@ -1,9 +1,6 @@
-from django.db.models import Q
-
 from prm.roles import Role, role_of
 
-from .models import Notice
-from .queries import partner_id_of
+from .queries import partner_id_of, unread_notice_count
 
 
 def notices(request):
@@ -14,9 +11,4 @@ def notices(request):
     partner_id = partner_id_of(user)
     if partner_id is None:
         return {}
-    unread = (
-        Notice.objects.filter(partner_id=partner_id, read_at__isnull=True)
-        .filter(Q(user__isnull=True) | Q(user=user))
-        .count()
-    )
-    return {"unread_notices": unread}
+    return {"unread_notices": unread_notice_count(user, partner_id)}

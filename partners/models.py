@@ -393,8 +393,11 @@ class PartnerUser(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Notices created up to then are read: each person reads the partner's notices for
+    # themselves (a visit to the portal's home page reads them all).
+    notices_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["notices_seen_at"])
 
     class Meta:
         ordering = ["partner", "user__username"]
@@ -587,11 +590,10 @@ class Notice(models.Model):
     text = models.CharField(max_length=500)
     link = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["partner", "read_at", "created_at"])]
+        indexes = [models.Index(fields=["partner", "created_at"], name="notice_partner_created")]
 
     def __str__(self) -> str:
         return self.text

@@ -6,9 +6,10 @@ their own partner; anyone else sees nothing. Every list in the portal, API and a
 is filtered through ``scope_to_user``, and every object loader raises 404 outside it.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from prm.business_days import BusinessCalendar
@@ -143,9 +144,34 @@ def partners_started_between(partners: QuerySet[Partner], start: date, end: date
     return partners.filter(started_on__range=(start, end)).count()
 
 
-def notices_for(user, partner: Partner) -> QuerySet[Notice]:
-    """The partner's notices meant for this person (or for everyone there), newest first."""
-    return Notice.objects.filter(partner=partner).filter(Q(user__isnull=True) | Q(user=user))
+def _notices_seen_at(user):
+    """When ``user`` last saw their partner's notices (the epoch if never), as a subquery."""
+    seen = PartnerUser.objects.filter(user=user).order_by().values("notices_seen_at")[:1]
+    return Coalesce(Subquery(seen), Value(datetime(1970, 1, 1, tzinfo=UTC)))
+
+
+def notices_for(user, partner: Partner | int) -> QuerySet[Notice]:
+    """The partner's notices meant for this person (or for everyone there), newest first,
+    each with ``read``: whether this person has seen it."""
+    return (
+        Notice.objects.filter(partner=partner)
+        .filter(Q(user__isnull=True) | Q(user=user))
+        .annotate(
+            read=ExpressionWrapper(
+                Q(created_at__lte=_notices_seen_at(user)), output_field=BooleanField()
+            )
+        )
+    )
+
+
+def unread_notice_count(user, partner: Partner | int) -> int:
+    """How many of ``notices_for`` are new to this person: an index range, not a scan of
+    the partner's every notice."""
+    return (
+        Notice.objects.filter(partner=partner, created_at__gt=_notices_seen_at(user))
+        .filter(Q(user__isnull=True) | Q(user=user))
+        .count()
+    )
 
 
 def business_calendar(program: Program) -> BusinessCalendar:

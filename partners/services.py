@@ -547,13 +547,10 @@ def notice_send(
     return notice
 
 
-@transaction.atomic
-def notices_mark_read(*, user: User, partner: Partner) -> int:
-    return (
-        Notice.objects.filter(partner=partner, read_at__isnull=True)
-        .filter(Q(user__isnull=True) | Q(user=user))
-        .update(read_at=timezone.now())
-    )
+def notices_mark_read(*, user: User, partner: Partner) -> None:
+    """``user`` has seen every notice of ``partner`` meant for them; their teammates have
+    not (one statement, however many there are)."""
+    PartnerUser.objects.filter(user=user, partner=partner).update(notices_seen_at=timezone.now())
 
 
 # ---------------------------------------------------------------- CRM lead import

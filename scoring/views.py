@@ -90,7 +90,7 @@ def portal_home(request):
     response = _standing_page(
         request, partner, template="portal/home.html", extra={"notices": notices}
     )
-    if any(notice.read_at is None for notice in notices):
+    if any(not notice.read for notice in notices):
         notices_mark_read(user=request.user, partner=partner)
     return response
 

@@ -1,5 +1,6 @@
 """Portal pages for registrations: the form and its live hint, the list, the detail."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -187,3 +188,32 @@ def test_the_list_pages_forward_and_back_without_counting_the_history(
     assert second.count('data-testid="status-') == 5
     assert "page=1" in second and "page=3" not in second
     assert client.get(reverse("portal-deals") + "?page=x").status_code == 200
+
+
+def test_each_person_reads_the_partners_notices_for_themselves(
+    client, a_admin, a_rep, partner_a, django_assert_max_num_queries
+):
+    from partners.services import notice_send
+
+    notice_send(partner=partner_a, text="Your Q3 rebate is approved")
+    notice_send(partner=partner_a, user=a_rep, text="Andy: your certification lapses soon")
+
+    def badge(user):
+        client.force_login(user)
+        page = client.get(reverse("portal-deals")).content.decode()
+        found = re.search(r'data-testid="unread" title="New notices">(\d+)<', page)
+        return int(found.group(1)) if found else 0
+
+    assert (badge(a_admin), badge(a_rep)) == (1, 2)
+    client.force_login(a_admin)
+    home = client.get(reverse("portal-home")).content.decode()
+    assert "Your Q3 rebate is approved" in home and "certification lapses" not in home
+    assert (badge(a_admin), badge(a_rep)) == (0, 2)  # read by Alice, still new to Andy
+    client.force_login(a_rep)
+    client.get(reverse("portal-home"))
+    assert (badge(a_admin), badge(a_rep)) == (0, 0)
+    for i in range(12):  # marking a dozen read costs what marking one does
+        notice_send(partner=partner_a, text=f"Course {i} is out")
+    with django_assert_max_num_queries(16):
+        client.get(reverse("portal-home"))
+    assert (badge(a_admin), badge(a_rep)) == (12, 0)
