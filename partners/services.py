@@ -502,7 +502,7 @@ def lead_create(
     return lead
 
 
-# ---------------------------------------------------------------- notices
+# ---------------------------------------------------------------- outreach tasks
 
 
 def outreach_tasks_done(*, tasks: QuerySet[OutreachTask], by: User) -> int:
@@ -511,6 +511,9 @@ def outreach_tasks_done(*, tasks: QuerySet[OutreachTask], by: User) -> int:
     return tasks.filter(status=OutreachTask.Status.OPEN).update(
         status=OutreachTask.Status.DONE, done_at=timezone.now(), done_by=by
     )
+
+
+# ---------------------------------------------------------------- notices
 
 
 def notice_send(
@@ -547,10 +550,12 @@ def notice_send(
     return notice
 
 
-def notices_mark_read(*, user: User, partner: Partner) -> None:
-    """``user`` has seen every notice of ``partner`` meant for them; their teammates have
-    not (one statement, however many there are)."""
-    PartnerUser.objects.filter(user=user, partner=partner).update(notices_seen_at=timezone.now())
+def notices_mark_read(*, user: User, partner: Partner, up_to: datetime | None = None) -> None:
+    """``user`` has seen the notices of ``partner`` meant for them, up to the one created
+    at ``up_to`` (default: now); their teammates have not. One statement, however many."""
+    PartnerUser.objects.filter(user=user, partner=partner).update(
+        notices_seen_at=up_to or timezone.now()
+    )
 
 
 # ---------------------------------------------------------------- CRM lead import

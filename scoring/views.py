@@ -90,8 +90,8 @@ def portal_home(request):
     response = _standing_page(
         request, partner, template="portal/home.html", extra={"notices": notices}
     )
-    if any(not notice.read for notice in notices):
-        notices_mark_read(user=request.user, partner=partner)
+    if any(not notice.read for notice in notices):  # up to the newest shown, not one since
+        notices_mark_read(user=request.user, partner=partner, up_to=notices[0].created_at)
     return response
 
 

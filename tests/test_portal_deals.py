@@ -217,3 +217,10 @@ def test_each_person_reads_the_partners_notices_for_themselves(
     with django_assert_max_num_queries(16):
         client.get(reverse("portal-home"))
     assert (badge(a_admin), badge(a_rep)) == (12, 0)
+
+    from partners.services import notices_mark_read
+
+    shown_until = timezone.now()
+    notice_send(partner=partner_a, text="Sent while the page was drawn")
+    notices_mark_read(user=a_rep, partner=partner_a, up_to=shown_until)
+    assert badge(a_rep) == 1  # not seen: still new
