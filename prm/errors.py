@@ -9,6 +9,7 @@ right. Django gives up the broken connection at the end of the request; with
 import logging
 import sys
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
@@ -44,6 +45,43 @@ def page_not_found(request, exception=None):
     if _is_api(request):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def request_too_large(request, limit: int):
+    """413: the body is refused before it is read (nothing was received or saved)."""
+    size = f"{limit / 1024 / 1024:.0f} MB"
+    if _is_api(request):
+        return JsonResponse(
+            {
+                "detail": f"The request is larger than {size}; nothing was saved. "
+                "Send smaller files, or fewer at once.",
+                "code": "too_large",
+            },
+            status=413,
+        )
+    page = loader.get_template("413.html").render({"size": size})
+    return HttpResponse(page, status=413)
+
+
+class RequestSizeMiddleware:
+    """Refuse a request whose declared body is larger than ``MAX_REQUEST_BYTES``, from its
+    Content-Length, before reading it: uploads are otherwise spooled to disk whole before
+    any size check (``DATA_UPLOAD_MAX_MEMORY_SIZE`` leaves files out). A body sent
+    without a length is not read by Django at all."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.MAX_REQUEST_BYTES
+        if length > limit:
+            logger.warning("Refused %s %s: %s bytes", request.method, request.path, length)
+            return request_too_large(request, limit)
+        return self.get_response(request)
 
 
 def database_unavailable(request, exception=None):

@@ -227,6 +227,42 @@ def test_a_bad_proof_in_the_portal_is_refused_with_nothing_stored(
     assert stored_files() == []
 
 
+def test_a_body_over_the_limit_is_refused_before_it_is_read(
+    client, a_admin, approved_request, settings, api
+):
+    settings.MAX_REQUEST_BYTES = 4096
+    client.force_login(a_admin)
+    big = SimpleUploadedFile("deck.pdf", PDF + b"x" * 8192)
+    with time_machine.travel(datetime(2026, 11, 26, 9, tzinfo=UTC), tick=False):
+        response = client.post(
+            f"/portal/mdf/requests/{approved_request.pk}/claim/",
+            {"actual_cost": "100", "leads_generated": "3", "files": [big]},
+        )
+        assert response.status_code == 413
+        assert "nothing was received or saved" in response.content.decode()
+        assert not MdfClaim.objects.exists() and stored_files() == []
+
+        response = api(a_admin).post(
+            "/api/v1/mdf/claims/",
+            {
+                "request": approved_request.pk,
+                "actual_cost": "100",
+                "leads_generated": "3",
+                "files": [SimpleUploadedFile("deck.pdf", PDF + b"x" * 8192)],
+            },
+            format="multipart",
+        )
+        assert response.status_code == 413
+        assert response.json()["code"] == "too_large"
+
+        small = SimpleUploadedFile("deck.pdf", PDF)
+        response = client.post(
+            f"/portal/mdf/requests/{approved_request.pk}/claim/",
+            {"actual_cost": "100", "leads_generated": "3", "files": [small]},
+        )
+    assert response.status_code == 302 and MdfClaim.objects.count() == 1
+
+
 def test_a_proof_downloads_as_an_attachment_that_no_browser_runs(client, a_admin, approved_request):
     client.force_login(a_admin)
     with time_machine.travel(datetime(2026, 11, 26, 9, tzinfo=UTC), tick=False):
