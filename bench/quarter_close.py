@@ -1254,6 +1254,7 @@ def main() -> None:
 
     quarter = Quarter.containing(date.today()).previous()
     if args.from_copy:
+        call_command("migrate", verbosity=0)  # a copy saved before newer migrations
         print(f"started from a copy of {args.from_copy} (loaded before, not closed)")
         facts = describe(quarter)
     else:
