@@ -97,14 +97,17 @@ class TierFilter(admin.SimpleListFilter):
 
 
 class TierFormSet(forms.BaseInlineFormSet):
-    """A program's tiers: new ones are added as they are; an existing tier keeps its rank
-    and slug (partners, scorecards and tier changes point at them)."""
+    """A program's tiers: new ones are added as they are; an existing tier changes only
+    what ``tier_update`` allows (not its rank or slug: partners, scorecards and tier
+    changes point at them)."""
 
     def clean(self):
         super().clean()
         for form in self.initial_forms:
-            for field in ("rank", "slug"):
-                if field in form.changed_data and not self._should_delete_form(form):
+            if self._should_delete_form(form):
+                continue
+            for field in form.changed_data:
+                if field not in services.TIER_EDITABLE:
                     form.add_error(field, "An existing tier keeps its rank and slug.")
 
 

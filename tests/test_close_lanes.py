@@ -155,12 +155,15 @@ def test_the_close_beside_and_in_one_transaction_leave_the_same_rows(clock, mana
 
 
 def test_a_lane_works_on_its_own_connection_outside_a_transaction():
+    def backend():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return threading.current_thread().name, cursor.fetchone()[0]
+
     with Lane("beside") as lane:
-        work = lane.submit(lambda: (threading.current_thread().name, id(connection.connection)))
-        name, conn = work.result()
+        name, pid = lane.submit(backend).result()
     assert name.startswith("beside")
-    connection.ensure_connection()
-    assert conn != id(connection.connection)
+    assert pid != backend()[1]  # another server process: another connection
 
 
 def test_inside_a_transaction_a_lane_runs_its_work_here_when_asked():
