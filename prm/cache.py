@@ -5,7 +5,7 @@ refuse nothing until Redis is back). Connecting and reading time out after a fra
 
 import logging
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -26,7 +26,29 @@ def _fail_open(name: str, fallback):
     return method
 
 
+class ReusedClientRedisCacheClient(RedisCacheClient):
+    """Django's client builds a new redis-py client object for every cache call, and
+    building one (its tables of reply parsers) costs about as much as a round trip to
+    Redis on loopback. One client per connection pool instead: redis-py clients are
+    thread-safe, and each call still takes a connection from the pool."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(pool)
+        if client is None:
+            client = self._clients[pool] = self._client(connection_pool=pool)
+        return client
+
+
 class ResilientRedisCache(RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = ReusedClientRedisCacheClient
+
     # ``add`` answers "stored": a lock taken through the cache (allauth's rate limits take
     # one) is granted rather than refused while Redis is down.
     add = _fail_open("add", True)
@@ -34,7 +56,7 @@ class ResilientRedisCache(RedisCache):
     set = _fail_open("set", None)
     touch = _fail_open("touch", False)
     delete = _fail_open("delete", False)
-    get_many = _fail_open("get_many", dict)
+    get_many = _fail_open("get_many", lambda keys, version=None: {})
     has_key = _fail_open("has_key", False)
     incr = _fail_open("incr", lambda key, delta=1, version=None: delta)
     set_many = _fail_open("set_many", lambda data, *args, **kwargs: list(data))

@@ -21,3 +21,16 @@ class PendingTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}{tuple(self.args)}"
+
+
+class PageStamp(models.Model):
+    """A number that changes whenever something a cached portal page shows may have
+    changed, per scope (a partner). Database triggers on the tables those pages read set
+    it, in the same transaction as the change, so every write counts: the services', the
+    jobs', the admin's and bulk SQL alike (``prm.pagecache``). PostgreSQL only."""
+
+    scope = models.BigIntegerField(primary_key=True)
+    stamp = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.stamp}"
