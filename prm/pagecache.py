@@ -102,10 +102,14 @@ def read_stamp(scope: int):
 def _read_stamp_quickly(scope: int):
     """``read_stamp`` on the worker's open connection, skipping Django's per-request health
     check (a ``SELECT 1`` of its own): half the database round trips of a kept page. With no
-    open connection, inside a transaction, or on any error, the caller takes the normal path
-    (``MISSING``), which checks and reopens the connection as usual."""
+    open connection yet it opens one as usual. Inside a transaction, or on any error, the
+    caller takes the normal path (``MISSING``), which checks and reopens the connection."""
+    if connection.in_atomic_block:
+        return MISSING
     raw = connection.connection
-    if raw is None or connection.in_atomic_block or not connection.autocommit:
+    if raw is None:
+        return read_stamp(scope)
+    if not connection.autocommit:
         return MISSING
     try:
         with raw.cursor() as cursor:

@@ -291,3 +291,33 @@ def test_triggers_touch_each_partner_once_per_statement(partner_a, partner_b):
     Deal.objects.filter(partner=partner_b).update(amount=1)
     assert stamps()[partner_b.pk] != after[partner_b.pk]
     assert stamps()[partner_a.pk] == after[partner_a.pk]
+
+
+@pytest.fixture
+def health_checks():
+    """CONN_HEALTH_CHECKS as production has it, and the per-request reset that Django's
+    request_started signal does there (the test client leaves that signal out)."""
+    before = connection.health_check_enabled
+    connection.health_check_enabled = True
+    connection.health_check_done = False
+    yield
+    connection.health_check_enabled = before
+
+
+def test_a_broken_connection_takes_the_normal_path(a_admin, partner_a, health_checks):
+    DealFactory(partner=partner_a, customer_name="Initech")
+    client = signed_in(a_admin)
+    visit(client)
+    connection.connection.close()  # as a database restart leaves it
+    connection.health_check_done = False  # a new request
+    response, drawn = visit(client)
+    assert response.status_code == 200 and drawn
+    assert "Initech" in response.content.decode()
+    assert not visit(client)[1]
+
+
+def test_with_no_connection_open_yet_it_opens_one(a_admin):
+    client = signed_in(a_admin)
+    visit(client)
+    connection.close()
+    assert not visit(client)[1]
