@@ -39,8 +39,8 @@ Measure, each round, with ``wrk -t2 -c{--users}`` (32 by default):
 Any answer other than the expected status (200, or 302 for the POST), and any socket error
 or timeout, counts as an error. Prints throughput, p50/p95/p99 latency and errors for each,
 per round and the median over rounds, and the ratio of the deal list's throughput to the
-ceiling's (the mean of the ceiling measured just before and just after the list). Targets: deal list >= 40% of the ceiling, p99 < 250 ms, 0 errors. Asserts
-nothing.
+ceiling's (the mean of the ceiling measured just before and just after the list).
+Targets: deal list >= 40% of the ceiling, p99 < 250 ms, 0 errors. Asserts nothing.
 """
 
 import argparse
