@@ -85,35 +85,44 @@ def fund_for(partner: Partner, fiscal_year: int) -> MdfFund | None:
     return MdfFund.objects.filter(partner=partner, fiscal_year=fiscal_year).first()
 
 
-def mdf_roi(requests: QuerySet[MdfRequest]) -> dict:
-    """Pipeline and revenue of the deals the MDF activities sourced, against what was
-    reimbursed for them (RULEBOOK §7 and the seed's "MDF ROI"), in one query.
+SOURCING = ("pending", "approved")  # open registrations count as pipeline
 
-    Deals point at their MDF activity (``sourced_deals``); open registrations count as
-    pipeline at their amount, won ones as revenue at their partner credit.
-    """
-    figures = requests.order_by().aggregate(
+
+def mdf_sourced(funds: QuerySet[MdfFund]) -> dict:
+    """Open pipeline (estimated amounts) and revenue won (partner credit) of the deals that
+    the activities of ``funds`` sourced, and how many deals, in one query. Deals point at
+    their MDF activity (``sourced_deals``)."""
+    deals = "requests__sourced_deals"
+    return funds.order_by().aggregate(
         pipeline=Coalesce(
-            Sum(
-                "sourced_deals__amount",
-                filter=Q(sourced_deals__status__in=("pending", "approved")),
-            ),
-            ZERO,
+            Sum(f"{deals}__amount", filter=Q(**{f"{deals}__status__in": SOURCING})), ZERO
         ),
         revenue=Coalesce(
-            Sum("sourced_deals__partner_credit", filter=Q(sourced_deals__status="won")),
-            ZERO,
+            Sum(f"{deals}__partner_credit", filter=Q(**{f"{deals}__status": "won"})), ZERO
         ),
-        deals=Count("sourced_deals"),
+        deals=Count(deals),
     )
-    reimbursed = requests.order_by().aggregate(
-        total=Coalesce(Sum("claims__reimbursement", filter=Q(claims__status="approved")), ZERO)
-    )["total"]
-    figures["reimbursed"] = reimbursed
-    figures["roi"] = rules.mdf_roi(
-        pipeline=figures["pipeline"], revenue=figures["revenue"], reimbursed=reimbursed
+
+
+def mdf_return(funds: QuerySet[MdfFund]) -> dict:
+    """MDF return over ``funds`` as RULEBOOK §7's two figures, in two queries: the sourced
+    pipeline and revenue (``mdf_sourced``), MDF used (reimbursed plus still reserved on
+    the funds) and each of ``pipeline_return`` and ``revenue_return`` (÷ used)."""
+    figures = mdf_sourced(funds)
+    money = funds.order_by().aggregate(
+        reimbursed=Coalesce(Sum("reimbursed"), ZERO), reserved=Coalesce(Sum("reserved"), ZERO)
     )
-    return figures
+    used = money["reimbursed"] + money["reserved"]
+    ratios = rules.mdf_return(pipeline=figures["pipeline"], revenue=figures["revenue"], used=used)
+    return (
+        figures
+        | money
+        | {
+            "used": used,
+            "pipeline_return": ratios.pipeline,
+            "revenue_return": ratios.revenue,
+        }
+    )
 
 
 def approved_for_payment(*, due_from: date | None, due_to: date | None) -> QuerySet[LedgerEntry]:

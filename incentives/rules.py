@@ -331,8 +331,30 @@ def mdf_claim_due_on(ends_on: date, window_days: int) -> date:
 
 
 def mdf_roi(*, pipeline: Decimal, revenue: Decimal, reimbursed: Decimal) -> Decimal | None:
-    """(pipeline + revenue of deals sourced by MDF activities) ÷ reimbursed; None if nothing
-    was reimbursed yet."""
+    """The older single figure, (pipeline + revenue of deals sourced by MDF activities) ÷
+    reimbursed; None if nothing was reimbursed yet. Kept only for the dashboard API's
+    ``mdf_roi`` key: pages show ``mdf_return``'s two figures instead."""
     if reimbursed <= 0:
         return None
     return ((pipeline + revenue) / reimbursed).quantize(Decimal("0.1"))
+
+
+@dataclass(frozen=True)
+class MdfReturn:
+    """RULEBOOK §7: MDF return is two figures, each shown with its label."""
+
+    pipeline: Decimal | None  # pipeline sourced ÷ MDF used (the seed's "MDF ROI")
+    revenue: Decimal | None  # revenue won ÷ MDF used
+
+
+def mdf_return(*, pipeline: Decimal, revenue: Decimal, used: Decimal) -> MdfReturn:
+    """Pipeline sourced ÷ MDF used and revenue won ÷ MDF used, to one place; neither when no
+    MDF is used yet. MDF used = reimbursed plus still reserved by approved activities: a
+    deal may name its activity as soon as it is approved, so the activity's money counts
+    from then too."""
+    if used <= 0:
+        return MdfReturn(pipeline=None, revenue=None)
+    return MdfReturn(
+        pipeline=(pipeline / used).quantize(Decimal("0.1")),
+        revenue=(revenue / used).quantize(Decimal("0.1")),
+    )

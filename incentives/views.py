@@ -28,7 +28,7 @@ from .queries import (
     ledger_totals,
     ledger_visible_to,
     mdf_requests_visible_to,
-    mdf_roi,
+    mdf_return,
 )
 
 
@@ -167,7 +167,8 @@ def claim_dispute(request, pk: int):
 
 @role_required(Role.PARTNER)
 def mdf_home(request):
-    """The fund's balance this fiscal year, the activities and their return."""
+    """The fund's balance this fiscal year, the activities, and their return over all the
+    partner's funds."""
     partner = _partner(request)
     today = timezone.localdate()
     year = Quarter.containing(today, start_month=partner.program.fiscal_year_start_month).year
@@ -181,7 +182,7 @@ def mdf_home(request):
             "fund": fund_for(partner, year),
             "next_fund": fund_for(partner, year + 1),
             "page": Paginator(requests, 25).get_page(request.GET.get("page")),
-            "roi": mdf_roi(partner.mdf_requests.all()),
+            "returns": mdf_return(partner.mdf_funds.all()),
             "today": today,
         },
     )

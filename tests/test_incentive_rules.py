@@ -349,3 +349,11 @@ def test_mdf_roi():
         "17.9"
     )
     assert rules.mdf_roi(pipeline=D("5"), revenue=D("5"), reimbursed=D("0")) is None
+
+
+def test_mdf_return_is_two_figures_over_mdf_used():
+    # The seed's dashboard: $2.8M MDF-driven pipeline on $156,000 of MDF utilized, "18x".
+    figures = rules.mdf_return(pipeline=D("2800000"), revenue=D("800000"), used=D("156000"))
+    assert (figures.pipeline, figures.revenue) == (D("17.9"), D("5.1"))
+    nothing_used = rules.mdf_return(pipeline=D("5"), revenue=D("5"), used=D("0"))
+    assert (nothing_used.pipeline, nothing_used.revenue) == (None, None)

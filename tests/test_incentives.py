@@ -21,7 +21,7 @@ from incentives.models import (
     MdfProof,
 )
 from incentives.proofs import proof_from_upload
-from incentives.queries import ledger_totals, mdf_roi
+from incentives.queries import ledger_totals, mdf_return
 from partners.models import ProgramHoliday
 from scoring.services import quarter_close
 from tests.factories import (
@@ -576,23 +576,30 @@ def test_lapsed_requests_release_their_reservation(manager, partner_a):
 
 
 @pytest.mark.django_db
-def test_mdf_roi_counts_sourced_pipeline_and_revenue(monday, manager, a_admin, partner_a):
+def test_mdf_return_is_pipeline_and_revenue_each_over_mdf_used(monday, manager, a_admin, partner_a):
     request = approved_request(manager, partner_a, starts_on=date(2026, 11, 20))
     with time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False):
         claim = services.mdf_claim_submit(
             request=request, by=a_admin, actual_cost="4000", leads_generated=40, files=[pdf()]
         )
         services.mdf_claim_approve(claim=claim, by=manager)
+    # Approved and not yet claimed: its reservation is MDF used too.
+    services.mdf_request_approve(
+        request=MdfRequestFactory(fund=request.fund, planned_cost=D("1000")), by=manager
+    )
     DealFactory(partner=partner_a, mdf_request=request, amount=D("60000"))
     WonDealFactory(partner=partner_a, mdf_request=request, partner_credit=D("20000"))
     WonDealFactory(partner=partner_a, partner_credit=D("99999"))  # not sourced by MDF
-    figures = mdf_roi(partner_a.mdf_requests.all())
+    figures = mdf_return(partner_a.mdf_funds.all())
     assert (figures["pipeline"], figures["revenue"], figures["reimbursed"]) == (
         D("60000.00"),
         D("20000.00"),
         D("4000.00"),
     )
-    assert figures["roi"] == D("20.0")
+    assert (figures["reserved"], figures["used"]) == (D("1000.00"), D("5000.00"))
+    assert figures["pipeline_return"] == D("12.0")  # 60,000 ÷ 5,000
+    assert figures["revenue_return"] == D("4.0")  # 20,000 ÷ 5,000
+    assert "roi" not in figures  # never one figure without its label
 
 
 @pytest.mark.django_db

@@ -9,7 +9,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from incentives import services
 from incentives.models import IncentiveClaim, MdfClaim, MdfRequest
-from tests.factories import LedgerEntryFactory, MdfFundFactory, MdfRequestFactory
+from tests.factories import (
+    DealFactory,
+    LedgerEntryFactory,
+    MdfFundFactory,
+    MdfRequestFactory,
+    WonDealFactory,
+)
 from tests.test_incentives import PDF
 
 pytestmark = pytest.mark.django_db
@@ -183,6 +189,22 @@ def test_mdf_page_query_count_is_flat(client, a_admin, partner_a, django_assert_
         MdfRequestFactory(fund=fund, planned_cost=D("10"))
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get("/portal/mdf/").status_code == 200
+
+
+def test_the_mdf_page_shows_both_returns_each_with_its_label(client, a_admin, partner_a):
+    fund = MdfFundFactory(
+        partner=partner_a, fiscal_year=2026, reimbursed=D("4000"), reserved=D("1000")
+    )
+    activity = MdfRequestFactory(fund=fund, status="approved")
+    DealFactory(partner=partner_a, mdf_request=activity, amount=D("60000"))
+    WonDealFactory(partner=partner_a, mdf_request=activity, partner_credit=D("20000"))
+    html = signed_in(client, a_admin).get("/portal/mdf/").content.decode()
+    block = html[html.index('data-testid="mdf-return"') :]
+    assert "Pipeline sourced ÷ MDF used" in block and "Revenue won ÷ MDF used" in block
+    assert 'data-testid="pipeline-return">12.0×' in block  # 60,000 ÷ (4,000 + 1,000)
+    assert 'data-testid="revenue-return">4.0×' in block  # 20,000 ÷ 5,000
+    assert "plus still reserved by approved activities" in block  # what "MDF used" is
+    assert "Return on MDF" not in html
 
 
 def test_contributions_page(client, a_admin, partner_a):
