@@ -15,19 +15,32 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from deals.models import Deal, DealQuarter, DealStatus, SummarizedQuarter
 from deals.queries import closed_in, open_on, outcome_figures, pipeline_figures
 from enablement.models import Certification, LoginDay, TrainingCompletion
+from incentives import rules as incentive_rules
 from incentives.models import EntryKind, EntryStatus, LedgerEntry, MdfFund, MdfRequest
+from incentives.queries import mdf_sourced
 from partners.models import Partner, PartnerStatus, Tier, TierChange, User
 from prm.quarters import Quarter
 from prm.roles import Role
 
-from .models import CompanyRevenue, Scorecard
+from .models import CompanyRevenue, QuarterClose, Scorecard
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 ZERO = Value(Decimal("0"), output_field=MONEY)
@@ -53,18 +66,27 @@ DEFINITIONS = {
     ),
     "channel_share": _(
         "Partner-sourced plus partner-assisted revenue ÷ the company's total "
-        "revenue for the quarter (entered by finance). Target: 30% by year 3."
+        "revenue for the quarter (entered by finance). Target: 30% by year 3. Until "
+        "finance enters the quarter's, that of the last closed quarter it entered, "
+        "labelled with its quarter."
     ),
     "pipeline": _(
         "Open registrations (pending or approved, protection not lapsed) at the "
         "quarter's end or today, whichever is earlier: their estimated amounts."
     ),
     "average_deal_size": _("Won amount ÷ number of deals won in the quarter."),
-    "qoq_growth": _("Partner credit this quarter against the previous quarter."),
+    "qoq_growth": _(
+        "Partner credit this quarter against the previous quarter; while the quarter is "
+        "still open (to date), against the same number of days at the start of the "
+        "previous quarter."
+    ),
     "win_rate": _("Won ÷ (won + lost) of deals closed in the quarter."),
     "win_rate_direct": _("The same on accounts with a direct relationship (our own rep)."),
     "attainment": _("Partner credit in the quarter ÷ the quarterly quota (annual ÷ 4)."),
-    "health": _("Scorecards of the quarter: on target ≥ 60, at risk 40–59.99, off target < 40."),
+    "health": _(
+        "Scorecards of the quarter: on target ≥ 60, at risk 40–59.99, off target < 40. "
+        "Until the quarter is closed, those of the last close, labelled with its quarter."
+    ),
     "pipeline_coverage": _("Open pipeline ÷ the quota still to reach this quarter."),
     "certified_partners": _(
         "Active partners with at least one current certification at the quarter's end."
@@ -75,9 +97,28 @@ DEFINITIONS = {
     "spiffs_paid": _("SPIFF ledger entries paid in the quarter."),
     "rebates_committed": _("Volume rebates owed for the quarter (approved or paid)."),
     "mdf_allocated": _("MDF funds of the quarter's fiscal year."),
-    "mdf_used": _("Reimbursed plus reserved on those funds."),
+    "mdf_used": _(
+        "MDF used: reimbursed on approved claims plus still reserved by approved "
+        "activities, on the funds of the quarter's fiscal year."
+    ),
+    "mdf_reimbursed": _("Reimbursed on approved claims, on those funds."),
+    "mdf_reserved": _("Still reserved by approved activities not yet reimbursed, on those funds."),
+    "mdf_year_pipeline": _(
+        "Open registrations (pending or approved) sourced by the activities of those "
+        "funds: their estimated amounts."
+    ),
+    "mdf_year_revenue": _("Partner credit of won deals sourced by the activities of those funds."),
+    "mdf_pipeline_return": _(
+        "Pipeline sourced ÷ MDF used, on the funds of the quarter's fiscal year "
+        '(the seed dashboard\'s "MDF ROI").'
+    ),
+    "mdf_revenue_return": _("Revenue won ÷ MDF used, on the funds of the quarter's fiscal year."),
     "mdf_pipeline": _("Open pipeline and revenue of deals sourced by MDF activities."),
-    "mdf_roi": _("(MDF-sourced pipeline + revenue) ÷ MDF reimbursed."),
+    "mdf_roi": _(
+        "Kept for older API clients and shown on no page: (pipeline + revenue of deals "
+        "sourced by any MDF activity) ÷ all MDF reimbursed. Read mdf_pipeline_return and "
+        "mdf_revenue_return instead."
+    ),
     "incentive_roi": _(
         "Partner credit in the quarter ÷ incentives owed for it (all ledger "
         "entries earned in the quarter, void ones excluded)."
@@ -174,24 +215,91 @@ def outcomes(ids, quarter: Quarter, *, summaries: set[str], as_of: date | None =
 def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> dict:
     """Every figure of the executive dashboard for ``partners`` (already scoped to the
     viewer and filtered) in ``quarter``: about twenty grouped queries, whatever the size
-    of the book."""
+    of the book; a few more for the quarter still open, and when the quarter has no
+    scorecards or company revenue yet (then the last close's stand in, labelled)."""
     ids = partners.values("pk") if partners.query.where else None
     summaries = summarized(quarter.trailing(6), today=today)
-    series = revenue_series(ids, quarter, summaries=summaries)
+    series = revenue_series(ids, quarter, summaries=summaries, today=today)
     money = revenue(ids, quarter, today=today, summaries=summaries, series=series)
     tiers = by_tier(partners, quarter, summaries=summaries)
+    cards = health(ids, quarter, tiers=tiers, pipeline=money["pipeline"])
+    if not cards["scored"] or money["channel_share"] is None:
+        closes = last_closes(quarter)
+        if not cards["scored"] and closes:
+            cards["last_close"] = bands_at_close(ids, closes[0][0])
+        if money["channel_share"] is None:
+            money["channel_share_last_close"] = channel_share_at_close(
+                ids, closes, summaries=summaries
+            )
     return {
         "quarter": quarter.label,
+        "to_date": is_open(quarter, today),
+        "as_of": min(today, quarter.end),
         "ecosystem": ecosystem(partners, quarter),
         "revenue": money,
         "tiers": tiers,
-        "health": health(ids, quarter, tiers=tiers, pipeline=money["pipeline"]),
+        "health": cards,
         "enablement": enablement(partners, ids, quarter),
         "incentives": incentives(ids, quarter, credit=money["partner_credit"]),
         "top_partners": top_partners(ids, quarter, summaries=summaries),
         "revenue_series": series,
         "program": program_health(partners, ids, quarter, summaries=summaries),
         "definitions": DEFINITIONS,
+    }
+
+
+def is_open(quarter: Quarter, today: date) -> bool:
+    """Whether ``quarter`` is the one still running: its figures are to date."""
+    return quarter.start <= today <= quarter.end
+
+
+def same_point_before(quarter: Quarter, today: date) -> date:
+    """The day as many days into the previous quarter as ``today`` is into ``quarter``
+    (no later than that quarter's end): an open quarter's growth compares like with like."""
+    previous = quarter.previous()
+    return min(previous.start + (today - quarter.start), previous.end)
+
+
+def last_closes(quarter: Quarter) -> list[tuple[str, Decimal | None]]:
+    """The finished closes of the quarters before ``quarter``, newest first, each with the
+    company revenue finance entered for it: one query over a row a quarter."""
+    company = CompanyRevenue.objects.filter(quarter=OuterRef("quarter")).values("amount")[:1]
+    return list(
+        QuarterClose.objects.filter(state=QuarterClose.State.DONE, quarter__lt=quarter.label)
+        .order_by("-quarter")
+        .annotate(company=Subquery(company))
+        .values_list("quarter", "company")
+    )
+
+
+def _bands(ids, label: str) -> dict:
+    return Scorecard.objects.filter(**_of(ids), quarter=label).aggregate(
+        on_target=Count("pk", filter=Q(total__gte=60)),
+        at_risk=Count("pk", filter=Q(total__gte=40, total__lt=60)),
+        off_target=Count("pk", filter=Q(total__lt=40)),
+        scored=Count("pk"),
+    )
+
+
+def bands_at_close(ids, label: str) -> dict | None:
+    """The scorecard bands the close of ``label`` wrote, or None if it scored none of
+    these partners."""
+    cards = _bands(ids, label)
+    return {"quarter": label, **cards} if cards["scored"] else None
+
+
+def channel_share_at_close(ids, closes: list, *, summaries: set[str]) -> dict | None:
+    """The channel's share of the newest closed quarter whose company revenue was entered."""
+    label, company = next(((q, amount) for q, amount in closes if amount), (None, None))
+    if label is None:
+        return None
+    row = outcomes(ids, Quarter.parse(label), summaries=summaries)
+    channel = row["sourced_amount"] + row["assisted_amount"]
+    return {
+        "quarter": label,
+        "channel_share": _ratio(channel, company),
+        "channel_revenue": _m(channel),
+        "company_revenue": _m(company),
     }
 
 
@@ -230,12 +338,21 @@ def ecosystem(partners: QuerySet[Partner], quarter: Quarter) -> dict:
 
 
 def revenue(ids, quarter: Quarter, *, today: date, summaries: set[str], series: list[dict]) -> dict:
-    """Revenue of ``quarter``; the previous quarter's credit, for the growth, is read from
-    the revenue ``series`` (the same sums, already there)."""
+    """Revenue of ``quarter``. The growth compares with the previous quarter's credit, read
+    from the revenue ``series`` (the same sums, already there); while ``quarter`` is open,
+    with the credit of as many days of the previous quarter (one query more)."""
     as_of = min(today, quarter.end)
     row = outcomes(ids, quarter, summaries=summaries, as_of=as_of)
-    previous = quarter.previous().label
-    before = {"won_credit": next(r["credit"] for r in series if r["quarter"] == previous)}
+    previous = quarter.previous()
+    to_date = is_open(quarter, today)
+    if to_date:
+        through = same_point_before(quarter, today)
+        before = Deal.objects.filter(
+            **_of(ids), status=DealStatus.WON, closed_on__range=(previous.start, through)
+        ).aggregate(won_credit=Coalesce(Sum("partner_credit"), ZERO))
+    else:
+        through = previous.end
+        before = {"won_credit": next(r["credit"] for r in series if r["quarter"] == previous.label)}
     company = (
         CompanyRevenue.objects.filter(quarter=quarter.label)
         .values_list("amount", flat=True)
@@ -249,12 +366,16 @@ def revenue(ids, quarter: Quarter, *, today: date, summaries: set[str], series: 
         "partner_credit": _m(row["won_credit"]),
         "company_revenue": _m(company) if company else None,
         "channel_share": _ratio(channel, company) if company else None,
+        "channel_share_last_close": None,
         "pipeline": _m(row["pipeline_amount"]),
         "pipeline_deals": row["pipeline_deals"],
         "deals_won": row["won_deals"],
         "average_deal_size": average,
         "qoq_growth": _ratio(row["won_credit"] - before["won_credit"], before["won_credit"]),
         "previous_credit": _m(before["won_credit"]),
+        "previous_quarter": previous.label,
+        "previous_through": through,
+        "to_date": to_date,
         "win_rate": _ratio(row["won_deals"], row["won_deals"] + row["lost_deals"]),
         "win_rate_direct": _ratio(row["won_direct"], row["closed_direct"]),
     }
@@ -307,17 +428,13 @@ def by_tier(partners: QuerySet[Partner], quarter: Quarter, *, summaries: set[str
 def health(ids, quarter: Quarter, *, tiers: list[dict], pipeline: Decimal) -> dict:
     """Scorecard bands of the quarter, attainment and pipeline coverage of the active
     partners (from the tier rows already computed)."""
-    cards = Scorecard.objects.filter(**_of(ids), quarter=quarter.label).aggregate(
-        on_target=Count("pk", filter=Q(total__gte=60)),
-        at_risk=Count("pk", filter=Q(total__gte=40, total__lt=60)),
-        off_target=Count("pk", filter=Q(total__lt=40)),
-        scored=Count("pk"),
-    )
+    cards = _bands(ids, quarter.label)
     quota = sum((row["quota"] for row in tiers), Decimal("0"))
     earned = sum((row["revenue"] for row in tiers), Decimal("0"))
     remaining = max(quota - earned, Decimal("0"))
     return {
         **cards,
+        "last_close": None,
         "pipeline_coverage": _ratio(pipeline, remaining, "0.01"),
         "quota": _m(quota),
         "attainment": _ratio(earned, quota),
@@ -381,11 +498,13 @@ def incentives(ids, quarter: Quarter, *, credit: Decimal) -> dict:
             Sum("amount", filter=Q(quarter=quarter.label) & ~Q(status=EntryStatus.VOID)), ZERO
         ),
     )
-    funds = MdfFund.objects.filter(**_of(ids), fiscal_year=quarter.year).aggregate(
+    year_funds = MdfFund.objects.filter(**_of(ids), fiscal_year=quarter.year)
+    funds = year_funds.aggregate(
         allocated=Coalesce(Sum("amount"), ZERO),
         reimbursed=Coalesce(Sum("reimbursed"), ZERO),
         reserved=Coalesce(Sum("reserved"), ZERO),
     )
+    year_sourced = mdf_sourced(year_funds)
     sourced = (
         Deal.objects.filter(**_of(ids), mdf_request__isnull=False)
         .exclude(status__in=(DealStatus.REJECTED, DealStatus.LOST, DealStatus.EXPIRED))
@@ -398,24 +517,39 @@ def incentives(ids, quarter: Quarter, *, credit: Decimal) -> dict:
         total=Coalesce(Sum("claims__reimbursement", filter=Q(claims__status="approved")), ZERO)
     )["total"]
     used = funds["reimbursed"] + funds["reserved"]
+    returns = incentive_rules.mdf_return(
+        pipeline=year_sourced["pipeline"], revenue=year_sourced["revenue"], used=used
+    )
     return {
         "spiffs_paid": _m(row["spiffs_paid"]),
         "rebates_committed": _m(row["rebates_committed"]),
         "incentives_owed": _m(row["owed_for_quarter"]),
         "mdf_allocated": _m(funds["allocated"]),
         "mdf_used": _m(used),
+        "mdf_reimbursed": _m(funds["reimbursed"]),
+        "mdf_reserved": _m(funds["reserved"]),
         "mdf_used_share": _ratio(used, funds["allocated"]),
+        "mdf_year_pipeline": _m(year_sourced["pipeline"]),
+        "mdf_year_revenue": _m(year_sourced["revenue"]),
+        "mdf_pipeline_return": returns.pipeline,
+        "mdf_revenue_return": returns.revenue,
         "mdf_pipeline": _m(sourced["pipeline"]),
         "mdf_revenue": _m(sourced["revenue"]),
-        "mdf_roi": _ratio(sourced["pipeline"] + sourced["revenue"], reimbursed_all, "0.1"),
+        "mdf_roi": incentive_rules.mdf_roi(
+            pipeline=sourced["pipeline"], revenue=sourced["revenue"], reimbursed=reimbursed_all
+        ),
         "incentive_roi": _ratio(credit, row["owed_for_quarter"], "0.1"),
     }
 
 
-def revenue_series(ids, quarter: Quarter, *, summaries: set[str], count: int = 6) -> list[dict]:
-    """Partner credit and deals won per quarter, the last ``count`` quarters: one query over
-    the summarised ones, one over the deals of the others."""
+def revenue_series(
+    ids, quarter: Quarter, *, summaries: set[str], today: date, count: int = 6
+) -> list[dict]:
+    """Partner credit and deals won per quarter, the last ``count`` quarters (the one still
+    open marked ``to_date``): one query over the summarised ones, one over the deals of
+    the others."""
     quarters = quarter.trailing(count)
+    running = {q.label for q in quarters if is_open(q, today)}
     by_quarter: dict[str, dict] = {q.label: {"credit": Decimal("0"), "deals": 0} for q in quarters}
     done = [q.label for q in quarters if q.label in summaries]
     live = [q for q in quarters if q.label not in summaries]
@@ -445,7 +579,12 @@ def revenue_series(ids, quarter: Quarter, *, summaries: set[str], count: int = 6
             by_quarter[label]["credit"] += row["credit"] or 0
             by_quarter[label]["deals"] += row["deals"]
     return [
-        {"quarter": label, "credit": _m(v["credit"]), "deals": v["deals"]}
+        {
+            "quarter": label,
+            "credit": _m(v["credit"]),
+            "deals": v["deals"],
+            "to_date": label in running,
+        }
         for label, v in by_quarter.items()
     ]
 

@@ -185,10 +185,17 @@ def executive_home(request, export: str = ""):
         response["Content-Disposition"] = f'attachment; filename="{export}-{quarter.label}.csv"'
         return response
     current = Quarter.containing(today)
+    # The quarter's scorecards, or the last close's while it has none (labelled on the page).
+    bands = figures["health"] if figures["health"]["scored"] else figures["health"]["last_close"]
     chart_data = {
-        "revenue": figures["revenue_series"],
+        "revenue": [
+            row | {"label": gettext("%(quarter)s to date") % {"quarter": row["quarter"]}}
+            if row["to_date"]
+            else row | {"label": row["quarter"]}
+            for row in figures["revenue_series"]
+        ],
         "tiers": figures["tiers"],
-        "health": {k: figures["health"][k] for k in ("on_target", "at_risk", "off_target")},
+        "health": {k: bands[k] for k in ("on_target", "at_risk", "off_target")} if bands else {},
         "mdf": {
             "allocated": str(figures["incentives"]["mdf_allocated"]),
             "used": str(figures["incentives"]["mdf_used"]),

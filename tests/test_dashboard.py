@@ -18,15 +18,16 @@ from deals.services import (
     deal_win,
 )
 from enablement.models import LoginDay, TrainingCompletion
-from incentives.models import LedgerEntry
+from incentives.models import LedgerEntry, MdfFund
 from partners.models import TierChange
 from prm.quarters import Quarter
 from scoring.dashboard import Filters, dashboard
-from scoring.models import CompanyRevenue
+from scoring.models import CompanyRevenue, QuarterClose
 from tests.factories import (
     CertificationFactory,
     DealFactory,
     MdfFundFactory,
+    MdfRequestFactory,
     PartnerFactory,
     PartnerUserFactory,
     ScorecardFactory,
@@ -440,3 +441,144 @@ def test_a_quarter_without_scorecards_says_so_instead_of_an_empty_chart(
     assert 'data-testid="health-unscored"' in unscored and 'id="health-chart"' not in unscored
     scored = client.get(reverse("executive-home") + "?quarter=2026Q3").content.decode()
     assert 'id="health-chart"' in scored and "health-unscored" not in scored
+
+
+# ---------------------------------------------------------------- figures read without being misled
+
+
+def test_mdf_return_is_two_figures_each_with_its_label(client, api, executive, scenario):
+    gold_a = scenario["gold_a"]
+    fund = MdfFund.objects.get(partner=gold_a, fiscal_year=2026)
+    MdfFund.objects.filter(pk=fund.pk).update(reserved=D("500"))  # used: 2,000 + 500
+    activity = MdfRequestFactory(fund=fund, status="approved")
+    DealFactory(partner=gold_a, mdf_request=activity, amount=D("30000"))
+    WonDealFactory(partner=gold_a, mdf_request=activity, amount=D("10000"))
+    # An activity of the year before: its deals count for that year's MDF, not this one's.
+    older = MdfRequestFactory(
+        fund=MdfFundFactory(partner=gold_a, fiscal_year=2025), status="reimbursed"
+    )
+    DealFactory(partner=gold_a, mdf_request=older, amount=D("99000"))
+    i = figures()["incentives"]
+    assert (i["mdf_used"], i["mdf_reimbursed"], i["mdf_reserved"]) == (
+        D("2500.00"),
+        D("2000.00"),
+        D("500.00"),
+    )
+    assert (i["mdf_year_pipeline"], i["mdf_year_revenue"]) == (D("30000.00"), D("10000.00"))
+    assert i["mdf_pipeline_return"] == D("12.0")  # 30,000 ÷ 2,500
+    assert i["mdf_revenue_return"] == D("4.0")  # 10,000 ÷ 2,500
+
+    body = api(executive).get("/api/v1/dashboard/?quarter=2026Q3").json()["incentives"]
+    assert (body["mdf_pipeline_return"], body["mdf_revenue_return"]) == ("12.0", "4.0")
+    assert "mdf_roi" in body and body["mdf_pipeline"] == "129000.00"  # kept for older clients
+
+    client.force_login(executive)
+    page = client.get(reverse("executive-home") + "?quarter=2026Q3").content.decode()
+    card = page[page.index('data-testid="mdf-return"') :][:900]
+    assert "Pipeline sourced ÷ MDF used 12.0×" in card
+    assert "Revenue won ÷ MDF used 4.0×" in card
+    assert "plus still reserved by approved activities" in page  # what MDF used is
+    assert ">ROI " not in page
+    report = client.get(reverse("executive-export", args=["report"]) + "?quarter=2026Q3")
+    html = report.content.decode()
+    assert "Pipeline sourced ÷ MDF used" in html and "12.0×" in html and "4.0×" in html
+
+
+@pytest.mark.parametrize("summarised", [False, True], ids=["from deals", "from summaries"])
+def test_the_open_quarter_grows_against_as_many_days_of_the_quarter_before(scenario, summarised):
+    # 24 Nov is day 55 of 2026Q4; day 55 of 2026Q3 is 24 Aug: the 100k of 1 Aug and the
+    # 8k of 15 Jul count, the 15k of 1 Sep not yet.
+    WonDealFactory(partner=scenario["gold_a"], amount=D("54000"), closed_on=date(2026, 11, 1))
+    if summarised:
+        deal_quarters_summarize(today=TODAY)
+    f = open_quarter()
+    r = f["revenue"]
+    assert f["to_date"] is True and r["to_date"] is True
+    assert (r["previous_quarter"], r["previous_through"]) == ("2026Q3", date(2026, 8, 24))
+    assert r["previous_credit"] == D("108000.00")
+    assert r["qoq_growth"] == D("-0.500")  # not −0.561 against the whole of 2026Q3
+    assert [row["quarter"] for row in f["revenue_series"] if row["to_date"]] == ["2026Q4"]
+    closed = figures()
+    assert closed["to_date"] is False and closed["revenue"]["previous_credit"] == D("61500.00")
+
+
+def test_the_open_quarter_is_labelled_to_date(client, api, executive, scenario):
+    WonDealFactory(partner=scenario["gold_a"], amount=D("54000"), closed_on=date(2026, 11, 1))
+    client.force_login(executive)
+    page = client.get(reverse("executive-home")).content.decode()
+    assert "2026Q4 to date" in page
+    assert "against 2026Q3 to 24 Aug" in page
+    past = client.get(reverse("executive-home") + "?quarter=2026Q3").content.decode()
+    assert "2026Q3 to date" not in past and 'data-testid="growth-basis"' not in past
+    report = client.get(reverse("executive-export", args=["report"])).content.decode()
+    assert "2026Q4 to date" in report and "against 2026Q3 to 24 Aug" in report
+    body = api(executive).get("/api/v1/dashboard/").json()
+    assert body["to_date"] is True and body["revenue"]["previous_through"] == "2026-08-24"
+    assert body["revenue"]["qoq_growth"] == "-0.500"
+
+
+def test_health_and_channel_share_fall_back_to_the_last_close_labelled(
+    client, api, executive, scenario
+):
+    QuarterClose.objects.create(quarter="2026Q3", state="done")
+    QuarterClose.objects.create(quarter="2026Q2", state="done")
+    f = open_quarter()
+    h, r = f["health"], f["revenue"]
+    assert h["scored"] == 0  # the quarter's own figures stay what they are
+    assert h["last_close"] == {
+        "quarter": "2026Q3",
+        "on_target": 1,
+        "at_risk": 1,
+        "off_target": 1,
+        "scored": 3,
+    }
+    assert r["channel_share"] is None
+    assert r["channel_share_last_close"] == {
+        "quarter": "2026Q3",
+        "channel_share": D("0.250"),  # 170k of 680k
+        "channel_revenue": D("170000.00"),
+        "company_revenue": D("680000.00"),
+    }
+    client.force_login(executive)
+    page = client.get(reverse("executive-home") + "?quarter=2026Q4").content.decode()
+    badge = page[page.index('data-testid="health-last-close"') :][:80]
+    assert "From the 2026Q3 close" in badge and 'id="health-chart"' in page
+    share = page[page.index('data-testid="channel-share-last-close"') :][:300]
+    assert "25.0%" in share and "From the 2026Q3 close" in share
+    assert "company revenue not entered" not in page
+    report = client.get(reverse("executive-export", args=["report"]) + "?quarter=2026Q4")
+    html = report.content.decode()
+    assert 'data-testid="report-health-last-close"' in html
+    assert 'data-testid="report-channel-last-close"' in html
+    assert html.count("From the 2026Q3 close") == 2
+    body = api(executive).get("/api/v1/dashboard/?quarter=2026Q4").json()
+    assert body["health"]["last_close"]["quarter"] == "2026Q3"
+    assert body["revenue"]["channel_share_last_close"]["channel_share"] == "0.250"
+
+
+def test_a_quarter_with_its_own_figures_does_not_fall_back(scenario):
+    QuarterClose.objects.create(quarter="2026Q2", state="done")
+    QuarterClose.objects.create(quarter="2026Q3", state="done")
+    f = figures()
+    assert f["health"]["last_close"] is None
+    assert f["revenue"]["channel_share_last_close"] is None
+
+
+def test_the_open_quarter_query_count_does_not_grow(api, executive, django_assert_max_num_queries):
+    QuarterClose.objects.create(quarter="2026Q3", state="done")
+    CompanyRevenue.objects.create(quarter="2026Q3", amount=D("680000"))
+
+    def book(n):
+        for _ in range(n):
+            partner = PartnerFactory(region="apac")
+            WonDealFactory(partner=partner, closed_on=date(2026, 8, 1))
+            WonDealFactory(partner=partner, closed_on=date(2026, 11, 2))
+            ScorecardFactory(partner=partner, quarter="2026Q3")
+
+    book(2)
+    with django_assert_max_num_queries(36) as few:
+        body = api(executive).get("/api/v1/dashboard/").json()
+    assert body["health"]["last_close"]["scored"] == 2 and body["to_date"] is True
+    book(15)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert api(executive).get("/api/v1/dashboard/").status_code == 200

@@ -6,7 +6,7 @@
   new Chart(document.getElementById("revenue-chart"), {
     type: "bar",
     data: {
-      labels: data.revenue.map((r) => r.quarter),
+      labels: data.revenue.map((r) => r.label),
       datasets: [{ label: data.labels.credit, data: data.revenue.map((r) => r.credit), backgroundColor: "#198754" }],
     },
     options: {
