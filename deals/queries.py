@@ -226,9 +226,13 @@ def wins_by_partner(partner_ids, start: date, end: date) -> dict[int, dict]:
 
 
 def pipeline_by_partner(partner_ids: Iterable[int], as_of: date) -> dict[int, dict]:
-    """Open registrations (pending or approved, unexpired) per partner: count and amount."""
+    """Open registrations (pending or approved, unexpired, submitted by ``as_of``) per
+    partner: count and amount."""
+    _, next_day = day_span(as_of, as_of)
     rows = (
-        Deal.objects.filter(partner_id__in=list(partner_ids), status__in=OPEN_STATUSES)
+        Deal.objects.filter(
+            partner_id__in=list(partner_ids), status__in=OPEN_STATUSES, submitted_at__lt=next_day
+        )
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
         .values("partner_id")
         .annotate(count=Count("id"), amount=Sum("amount"))

@@ -216,6 +216,7 @@ class QbrFacts:
     plan: PlanFacts | None
     flags: tuple[FlagRow, ...]
     conflicts: tuple[ConflictRow, ...]
+    until: datetime | None = None  # the first moment after ``as_of``
 
 
 # ---------------------------------------------------------------- the sections
@@ -552,7 +553,12 @@ def sections(facts: QbrFacts) -> dict:
             facts.mdf, quarter=facts.quarter, campaigns=facts.campaigns
         ),
         "growth": growth_section(facts.progress, facts.plan),
-        "escalations": escalations_section(facts.flags, facts.conflicts, now=facts.now),
+        # Days open and overdue as of the agenda's date, not the moment it was prepared.
+        "escalations": escalations_section(
+            facts.flags,
+            facts.conflicts,
+            now=min(facts.now, facts.until) if facts.until else facts.now,
+        ),
     }
 
 

@@ -12,6 +12,7 @@ from django.http import Http404
 from deals.models import Deal, DealStatus, DealType
 from deals.queries import (
     OPEN_STATUSES,
+    day_span,
     pipeline_by_partner,
     revenue_by_partner,
     strategic_wins_by_partner,
@@ -263,7 +264,9 @@ def qbr_facts(
     fixed number of grouped queries whatever the number of partners.
 
     ``partners`` come with ``tier`` and ``program`` (select them related). The meeting
-    quarter plans ahead; the quarter before it is the one reviewed.
+    quarter plans ahead; the quarter before it is the one reviewed. Nothing dated after
+    ``as_of`` is read: not a registration, win, scorecard, certification, login, training,
+    event, MDF request, campaign, plan, flag or conflict case.
     """
     from deals.models import ConflictCase
     from enablement.models import Campaign, CampaignStatus, Certification
@@ -276,6 +279,7 @@ def qbr_facts(
     ids = [p.pk for p in partners]
     reviewed = quarter.previous()
     before = reviewed.previous()
+    _, until = day_span(as_of, as_of)  # the first moment after ``as_of``
 
     cards = {
         (row.partner_id, row.quarter): qbr_rules.ScoreRow(
@@ -291,7 +295,7 @@ def qbr_facts(
             csat_no_data=row.csat_no_data,
         )
         for row in Scorecard.objects.filter(
-            partner_id__in=ids, quarter__in=[reviewed.label, before.label]
+            partner_id__in=ids, quarter__in=[reviewed.label, before.label], closed_at__lt=until
         ).only(
             "partner_id",
             "quarter",
@@ -308,7 +312,7 @@ def qbr_facts(
 
     open_deals = defaultdict(list)
     for row in (
-        Deal.objects.filter(partner_id__in=ids, status__in=OPEN_STATUSES)
+        Deal.objects.filter(partner_id__in=ids, status__in=OPEN_STATUSES, submitted_at__lt=until)
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
         .values_list(
             "partner_id", "customer_name", "status", "amount", "expected_close", "expires_on"
@@ -320,7 +324,7 @@ def qbr_facts(
     for pid, customer, status, amount, closed_amount, credit, closed_on in Deal.objects.filter(
         partner_id__in=ids,
         status__in=(DealStatus.WON, DealStatus.LOST),
-        closed_on__range=(reviewed.start, reviewed.end),
+        closed_on__range=(reviewed.start, min(reviewed.end, as_of)),
     ).values_list(
         "partner_id",
         "customer_name",
@@ -348,6 +352,7 @@ def qbr_facts(
             partner_id__in=ids,
             user__is_active=True,
             user__membership__partner_id=F("partner_id"),
+            issued_on__lte=as_of,
             expires_on__gt=as_of - timedelta(days=365),
         )
         .values(
@@ -372,11 +377,14 @@ def qbr_facts(
                 expires_on=row["expires_on"],
             )
         )
-    engagement = engagement_counts(ids, reviewed.start, reviewed.end)
+    engagement = engagement_counts(ids, reviewed.start, min(reviewed.end, as_of))
 
     mdf = defaultdict(list)
     for request in MdfRequest.objects.filter(
-        partner_id__in=ids, starts_on__lte=quarter.end, ends_on__gte=quarter.start
+        partner_id__in=ids,
+        starts_on__lte=quarter.end,
+        ends_on__gte=quarter.start,
+        submitted_at__lt=until,
     ).only(
         "partner_id",
         "title",
@@ -405,7 +413,10 @@ def qbr_facts(
     campaigns = defaultdict(list)
     stage_of = {label: value for value, label in CampaignStatus.choices}
     for campaign in Campaign.objects.filter(
-        partner_id__in=ids, starts_on__lte=quarter.end, ends_on__gte=quarter.start
+        partner_id__in=ids,
+        starts_on__lte=quarter.end,
+        ends_on__gte=quarter.start,
+        created_at__lt=until,
     ).select_related("activity"):
         stage = campaign.stage(as_of)  # the label of its stage on that day
         campaigns[campaign.partner_id].append(
@@ -441,7 +452,9 @@ def qbr_facts(
             wanted |= Q(partner__program_id=pk, fiscal_year=fiscal.year)
         plans = {
             plan.partner_id: plan
-            for plan in JointBusinessPlan.objects.filter(wanted, partner_id__in=ids)
+            for plan in JointBusinessPlan.objects.filter(
+                wanted, partner_id__in=ids, created_at__lt=until
+            )
         }
     year_revenue: dict[int, Decimal] = {}
     for pk, fiscal in fiscal_years.items():
@@ -451,15 +464,15 @@ def qbr_facts(
             year_revenue.update(revenue_by_partner(members, year_start, as_of))
 
     flags = defaultdict(list)
-    for flag in RedFlag.objects.filter(partner_id__in=ids, status=RedFlag.Status.OPEN).only(
-        "partner_id", "kind", "opened_at"
-    ):
+    for flag in RedFlag.objects.filter(
+        partner_id__in=ids, status=RedFlag.Status.OPEN, opened_at__lt=until
+    ).only("partner_id", "kind", "opened_at"):
         flags[flag.partner_id].append(
             qbr_rules.FlagRow(flag.kind, flag.get_kind_display(), flag.opened_at)
         )
     conflicts = defaultdict(list)
     for case in (
-        ConflictCase.objects.filter(status=ConflictCase.Status.OPEN)
+        ConflictCase.objects.filter(status=ConflictCase.Status.OPEN, opened_at__lt=until)
         .filter(Q(partner_id__in=ids) | Q(other_partner_id__in=ids))
         .select_related("account")
         .only(
@@ -537,6 +550,7 @@ def qbr_facts(
             else None,
             flags=tuple(flags[partner.pk]),
             conflicts=tuple(conflicts[partner.pk]),
+            until=until,
         )
     return result
 

@@ -1,17 +1,23 @@
 """The QBR's seven pre-filled sections (RULEBOOK §10), against a quarter with known answers
 (``tests/qbr_scenario.py``), and the fixed query count of preparing them."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from deals.models import ConflictCase, Deal
+from enablement.models import Campaign, CoMarketingActivity
+from incentives.models import MdfFund, MdfRequest
 from scoring import qbr_services
-from scoring.models import Qbr
+from scoring.models import JointBusinessPlan, Qbr, Scorecard
 from tests.factories import (
+    AccountFactory,
     CertificationFactory,
+    ConflictCaseFactory,
     DealFactory,
+    MdfRequestFactory,
     PartnerFactory,
     RedFlagFactory,
     ScorecardFactory,
@@ -187,6 +193,95 @@ def test_a_partner_without_a_scorecard_or_data_gets_empty_sections(qbr_clock, ma
     assert s["growth"]["meets_current"] is False
     assert s["growth"]["plan"] is None
     assert s["escalations"]["count"] == 0
+
+
+def test_nothing_dated_after_the_as_of_date_shows(qbr_scenario, manager, a_rep, partner_b):
+    """An agenda prepared as of 5 Oct reads the same whatever happened on the 6th."""
+    alpha = qbr_scenario["partner"]
+    # The scenario dates most of its items today (8 Oct): date them before the 5th.
+    earlier = datetime(2026, 9, 20, 9, tzinfo=UTC)
+    Deal.objects.filter(partner=alpha).update(submitted_at=earlier)
+    ConflictCase.objects.update(opened_at=earlier)
+    MdfRequest.objects.update(submitted_at=earlier)
+    Campaign.objects.update(created_at=earlier)
+    JointBusinessPlan.objects.update(created_at=earlier)
+    Scorecard.objects.update(closed_at=datetime(2026, 10, 1, 2, tzinfo=UTC))
+    qbr = qbr_services.qbr_schedule(
+        partner=alpha,
+        quarter="2026Q4",
+        scheduled_for=date(2026, 10, 20),
+        by=manager,
+        today=date(2026, 10, 5),
+    )
+    agenda = qbr.sections
+    assert agenda["as_of"] == "2026-10-05" and agenda["pipeline"]["count"] == 2
+
+    later = datetime(2026, 10, 6, 15, tzinfo=UTC)
+    DealFactory(partner=alpha, customer_name="Late Registration", submitted_at=later)
+    WonDealFactory(partner=alpha, customer_name="Late Win", closed_on=date(2026, 10, 6))
+    RedFlagFactory(partner=alpha, kind="no_recent_deal", opened_at=later)
+    ConflictCaseFactory(
+        partner=alpha,
+        other_partner=partner_b,
+        account=AccountFactory(name="Late Account"),
+        deal=None,
+        opened_at=later,
+    )
+    CertificationFactory(  # Andy renews his lapsed certification
+        partner=alpha, user=a_rep, issued_on=date(2026, 10, 6), expires_on=date(2028, 10, 6)
+    )
+    MdfRequestFactory(
+        fund=MdfFund.objects.get(partner=alpha, fiscal_year=2026),
+        title="Late webinar",
+        submitted_at=later,
+        starts_on=date(2026, 12, 8),
+    )
+    Campaign.objects.create(
+        partner=alpha,
+        activity=CoMarketingActivity.objects.get(program=alpha.program, slug="joint-webinar"),
+        name="Late series",
+        starts_on=date(2026, 12, 1),
+        ends_on=date(2026, 12, 2),
+        expected_leads=40,
+        created_at=later,
+    )
+    qbr_services.qbr_prepare(qbr=qbr, by=manager, as_of=date(2026, 10, 5))
+    qbr.refresh_from_db()
+    assert "Late" not in str(qbr.sections)
+    assert {k: v for k, v in qbr.sections.items() if k != "prepared_at"} == {
+        k: v for k, v in agenda.items() if k != "prepared_at"
+    }
+
+
+def test_an_agenda_prepared_before_the_close_shows_neither_its_scorecard_nor_later_wins(
+    qbr_scenario, manager
+):
+    qbr = qbr_services.qbr_schedule(
+        partner=qbr_scenario["partner"],
+        quarter="2026Q4",
+        scheduled_for=date(2026, 10, 20),
+        by=manager,
+        today=date(2026, 9, 29),
+    )
+    s = qbr.sections
+    assert s["scorecard"]["available"] is False  # the close of 2026Q3 wrote it on 8 Oct
+    # Globex was won on 30 Sep, the day after.
+    assert [d["customer"] for d in s["win_loss"]["deals"]] == ["Stark", "Hooli"]
+
+
+def test_tier_facts_count_the_registrations_open_on_the_day_asked(qbr_clock, partner_a):
+    """The growth plan's open registrations (a seed 002 requirement), as of a day."""
+    from scoring.queries import partner_facts
+
+    for day in (1, 7):
+        DealFactory(
+            partner=partner_a,
+            status="approved",
+            submitted_at=datetime(2026, 10, day, 9, tzinfo=UTC),
+            expires_on=date(2026, 12, 1),
+        )
+    assert partner_facts([partner_a.pk], date(2026, 10, 5))[partner_a.pk].open_registrations == 1
+    assert partner_facts([partner_a.pk], date(2026, 10, 8))[partner_a.pk].open_registrations == 2
 
 
 def _partner_with_data(manager, n: int):
