@@ -154,6 +154,7 @@ LIST_FIELDS = (
     "expires_on",
     "extended",
     "partner_credit",
+    "closed_amount",
     "direct_conflict",
 )
 

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from decimal import Decimal as D
 
 import pytest
 from django.urls import reverse
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from deals import services
 from deals.models import Deal
-from tests.factories import AccountFactory, DealFactory, LeadFactory
+from tests.factories import AccountFactory, DealFactory, LeadFactory, WonDealFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -170,6 +171,29 @@ def test_the_list_counts_the_days_of_protection_left(client, a_rep, partner_a):
     )
     client.force_login(a_rep)
     assert "35 days left" in client.get(reverse("portal-deals")).content.decode()
+
+
+def test_a_won_deal_shows_its_won_amount_beside_the_credit(
+    client, a_rep, partner_a, django_assert_max_num_queries
+):
+    # Registered at an estimated 40,000 and won at 55,000: the credit is more than the
+    # registered amount, and the list says why.
+    won = WonDealFactory(
+        partner=partner_a,
+        amount=D("40000"),
+        closed_amount=D("55000"),
+        partner_credit=D("55000"),
+    )
+    pending = DealFactory(partner=partner_a)
+    client.force_login(a_rep)
+    with django_assert_max_num_queries(12) as few:
+        page = client.get(reverse("portal-deals")).content.decode()
+    assert "Estimated amount" in page and "$40,000" in page
+    assert f'data-testid="won-{won.pk}">of $55,000 won<' in page
+    assert f'data-testid="won-{pending.pk}"' not in page
+    WonDealFactory.create_batch(10, partner=partner_a)
+    with django_assert_max_num_queries(len(few.captured_queries)):  # read with the list
+        assert client.get(reverse("portal-deals")).content.decode().count("won-") == 11
 
 
 def test_the_list_pages_forward_and_back_without_counting_the_history(
