@@ -134,15 +134,21 @@ class QuarterViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=None,
-        responses={202: QuarterCloseSerializer},
+        responses={202: QuarterCloseSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
         parameters=[OpenApiParameter("quarter", str, OpenApiParameter.PATH)],
     )
     @action(detail=True, methods=["post"])
     def close(self, request, quarter=None):
+        """409 for a quarter not yet ended; 400 for one that ended before the program's
+        first partner started (RULEBOOK §2)."""
         try:
             close = services.quarter_close_request(quarter=quarter, by=request.user)
         except services.QuarterNotEnded as exc:
             raise Conflict(str(exc)) from exc
+        except services.CloseRefused as exc:
+            return Response(
+                {"detail": str(exc), "code": exc.code}, status=status.HTTP_400_BAD_REQUEST
+            )
         enqueue(tasks.close_quarter, close.quarter, request.user.pk)
         return Response(self.get_serializer(close).data, status=status.HTTP_202_ACCEPTED)
 

@@ -4,9 +4,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 
 from deals.models import Deal, DealStatus, DealType
@@ -23,6 +23,9 @@ from prm.quarters import Quarter, trailing_twelve_months
 
 from . import qbr_rules
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
+
+if TYPE_CHECKING:
+    from .models import QuarterClose
 
 # Engagement of a partner with no login day, training or event in the period.
 NO_ENGAGEMENT = {"login_days": 0, "trainings": 0, "events": 0}
@@ -59,10 +62,15 @@ class PartnerRow(NamedTuple):
     manager_email: str | None
 
 
-def active_partners() -> list[PartnerRow]:
-    """Every active partner, by id: one query, no model instances (the close reads them all)."""
+def active_partners(*, started_before: date | None = None) -> list[PartnerRow]:
+    """Every active partner, by id: one query, no model instances (the close reads them all).
+
+    ``started_before``: only those that started before that day. The close passes its
+    quarter's last day: a partner is scored only for quarters that end after it started
+    (RULEBOOK §2).
+    """
     rows = (
-        Partner.objects.filter(status=PartnerStatus.ACTIVE)
+        _active(started_before)
         .order_by("pk")
         .values_list(
             "pk",
@@ -78,20 +86,58 @@ def active_partners() -> list[PartnerRow]:
     return [PartnerRow._make(row) for row in rows]
 
 
-def active_partner_ids() -> QuerySet:
-    """The ids of the active partners, as a subquery for grouped reads."""
-    return Partner.objects.filter(status=PartnerStatus.ACTIVE).values("pk")
+def active_partner_ids(*, started_before: date | None = None) -> QuerySet:
+    """The ids of the active partners (as ``active_partners`` picks them), as a subquery
+    for grouped reads."""
+    return _active(started_before).values("pk")
+
+
+def _active(started_before: date | None) -> QuerySet:
+    partners = Partner.objects.filter(status=PartnerStatus.ACTIVE)
+    if started_before is not None:
+        partners = partners.filter(started_on__lt=started_before)
+    return partners
+
+
+def first_partner_started() -> date | None:
+    """The day the program's first partner started (the earliest of every program, as the
+    close closes them all at once); None while there is none. A prospect has not started:
+    its date is only planned."""
+    return (
+        Partner.objects.exclude(status=PartnerStatus.PROSPECT)
+        .aggregate(first=Min("started_on"))
+        .get("first")
+    )
+
+
+def closed_quarter(label: str) -> "QuarterClose | None":
+    """The close of ``label`` if it has finished (state done), with who asked for it."""
+    from .models import QuarterClose
+
+    return (
+        QuarterClose.objects.filter(quarter=label, state=QuarterClose.State.DONE)
+        .select_related("requested_by")
+        .first()
+    )
 
 
 def scorecard_history(
     partner_ids: QuerySet, labels: list[str]
 ) -> dict[int, tuple[tuple[int, ...], tuple[bool, ...]]]:
     """Per partner, from its scorecards of ``labels`` (most recent first): the rank of the
-    tier it qualified for, and whether it met the lowest tier's requirements."""
+    tier it qualified for, and whether it met the lowest tier's requirements.
+
+    A scorecard of a quarter that ended before its partner started is no close of that
+    partner's (an early close may have written one): it is left out."""
     from .models import Scorecard
 
+    if not labels:
+        return {}
+    scored = Q()
+    for label in labels:
+        scored |= Q(quarter=label, partner__started_on__lt=Quarter.parse(label).end)
     rows = (
-        Scorecard.objects.filter(partner_id__in=partner_ids, quarter__in=labels)
+        Scorecard.objects.filter(scored, partner_id__in=partner_ids)
         .order_by("partner_id", "-quarter")
         .values_list("partner_id", "qualified_tier__rank", "meets_lowest")
     )

@@ -1,6 +1,7 @@
 """The rulebook's tier arithmetic as pure functions on plain values (RULEBOOK §1, §3)."""
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
@@ -313,6 +314,29 @@ def _engagement(
         + training_points * _share(trainings, training_target)
         + events_points * _share(events, events_target)
     )
+
+
+class CloseRefusal:
+    """Why a quarter may not be closed (RULEBOOK §2); the API answers these codes."""
+
+    NOT_ENDED = "quarter_not_ended"
+    BEFORE_FIRST_PARTNER = "before_first_partner"
+
+
+def close_refusal(
+    *, quarter_end: date, today: date, first_partner_started: date | None
+) -> str | None:
+    """Why the quarter ending on ``quarter_end`` cannot be closed on ``today``, or None.
+
+    A quarter can be closed once it has ended, and not if it ends before the program's
+    first partner started: no partner could be scored for it. With no partner started
+    yet there is no one to score either way, and nothing to refuse.
+    """
+    if quarter_end >= today:
+        return CloseRefusal.NOT_ENDED
+    if first_partner_started is not None and quarter_end < first_partner_started:
+        return CloseRefusal.BEFORE_FIRST_PARTNER
+    return None
 
 
 # ---------------------------------------------------------------- tier decision (§3)

@@ -24,6 +24,8 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from deals.queries import day_span, deal_figures, strategic_wins_by_partner
 from enablement.queries import (
@@ -57,6 +59,7 @@ from .queries import (
     PartnerRow,
     active_partner_ids,
     active_partners,
+    first_partner_started,
     scorecard_history,
     tier_requirements,
     tiers_before_close,
@@ -67,10 +70,39 @@ BATCH_SIZE = 2000  # partners per transaction; the admin shows progress batch by
 STALE_AFTER = timedelta(minutes=15)  # a running close with no heartbeat since is taken over
 
 
-class QuarterNotEnded(Exception):
+class CloseRefused(Exception):
+    """A quarter that may not be closed (RULEBOOK §2): ``code`` names the rule, the
+    message says why, in words a channel chief reads."""
+
+    code = "close_refused"
+
+
+class QuarterNotEnded(CloseRefused):
+    code = rules.CloseRefusal.NOT_ENDED
+
     def __init__(self, quarter: Quarter):
         super().__init__(
-            f"{quarter} ends on {quarter.end:%d %b %Y}; it can be closed from the day after."
+            gettext("%(quarter)s ends on %(end)s; it can be closed from the day after.")
+            % {"quarter": quarter.label, "end": date_format(quarter.end)}
+        )
+
+
+class QuarterBeforeFirstPartner(CloseRefused):
+    code = rules.CloseRefusal.BEFORE_FIRST_PARTNER
+
+    def __init__(self, quarter: Quarter, first_started: date):
+        super().__init__(
+            gettext(
+                "%(quarter)s ended on %(end)s, before the program's first partner started "
+                "on %(started)s: no partner can be scored for it. The first quarter that "
+                "can be closed is %(first)s."
+            )
+            % {
+                "quarter": quarter.label,
+                "end": date_format(quarter.end),
+                "started": date_format(first_started),
+                "first": Quarter.containing(first_started).label,
+            }
         )
 
 
@@ -117,19 +149,27 @@ def _thresholds(program: Program) -> rules.FlagThresholds:
     )
 
 
-def parse_ended_quarter(label: str, *, today: date | None = None) -> Quarter:
-    """The quarter named by ``label``; ``QuarterNotEnded`` unless its last day has passed."""
-    quarter = Quarter.parse(label)
-    if quarter.end >= (today or timezone.localdate()):
-        raise QuarterNotEnded(quarter)
-    return quarter
+def quarter_close_check(quarter: str, *, today: date | None = None) -> Quarter:
+    """The quarter named by ``quarter`` if it may be closed; ``CloseRefused`` (with the
+    reason) if not, ``ValueError`` if it names no quarter. Every face of the close asks
+    this first: the API, the admin, the command and the scheduled job."""
+    parsed = Quarter.parse(quarter)
+    first = first_partner_started()
+    refusal = rules.close_refusal(
+        quarter_end=parsed.end, today=today or timezone.localdate(), first_partner_started=first
+    )
+    if refusal == rules.CloseRefusal.NOT_ENDED:
+        raise QuarterNotEnded(parsed)
+    if refusal == rules.CloseRefusal.BEFORE_FIRST_PARTNER:
+        raise QuarterBeforeFirstPartner(parsed, first)
+    return parsed
 
 
 @audited
 @transaction.atomic
 def quarter_close_request(*, quarter: str, by: User | None) -> QuarterClose:
     """Record that a close was asked for (the API and the admin then queue the job)."""
-    parsed = parse_ended_quarter(quarter)
+    parsed = quarter_close_check(quarter)
     close, _ = QuarterClose.objects.select_for_update().get_or_create(quarter=parsed.label)
     if close.state != QuarterClose.State.RUNNING:
         close.state = QuarterClose.State.QUEUED
@@ -163,19 +203,19 @@ def _unlock(label: str) -> None:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(label)])
 
 
-def _claim(label: str) -> QuarterClose:
+def _claim(label: str, by: User | None) -> QuarterClose:
     """Mark the close running, unless another run is alive (the lock per quarter)."""
     now = timezone.now()
     if not _try_lock(label):
         raise CloseInProgress(f"The close of {label} is already running.")
     try:
-        return _mark_running(label, now)
+        return _mark_running(label, now, by)
     except Exception:
         _unlock(label)
         raise
 
 
-def _mark_running(label: str, now) -> QuarterClose:
+def _mark_running(label: str, now, by: User | None) -> QuarterClose:
     with transaction.atomic():
         close, _ = QuarterClose.objects.select_for_update().get_or_create(quarter=label)
         alive = close.heartbeat_at and now - close.heartbeat_at < STALE_AFTER
@@ -186,6 +226,9 @@ def _mark_running(label: str, now) -> QuarterClose:
         ):
             raise CloseInProgress(f"The close of {label} is already running.")
         close.state = QuarterClose.State.RUNNING
+        # Who runs it: the admin's confirmation of a rerun names them (none for the
+        # scheduled job or the command).
+        close.requested_by = by
         close.started_at = close.heartbeat_at = now
         close.finished_at = None
         close.partners_done = 0
@@ -200,14 +243,23 @@ def _mark_running(label: str, now) -> QuarterClose:
 def quarter_close(
     *, quarter: str, by: User | None = None, batch_size: int = BATCH_SIZE, notify: bool = True
 ) -> QuarterClose:
-    """Close ``quarter``: score every active partner, decide tiers, refresh red flags.
+    """Close ``quarter``: score every active partner that started before its last day,
+    decide tiers, refresh red flags. ``CloseRefused`` for a quarter that may not be closed.
 
     Running it again gives the same scorecards and tier changes: each partner's tier
     before the close is kept on its scorecard and reused, tier changes are unique per
     (partner, quarter), and scorecards are overwritten in place.
     """
-    parsed = parse_ended_quarter(quarter)
-    close = _claim(parsed.label)
+    try:
+        parsed = quarter_close_check(quarter)
+    except CloseRefused as exc:
+        # A close queued before the refusal held (a start date moved since) would be
+        # waited for as queued: it is failed with the reason instead.
+        QuarterClose.objects.filter(
+            quarter=Quarter.parse(quarter).label, state=QuarterClose.State.QUEUED
+        ).update(state=QuarterClose.State.FAILED, error=str(exc), finished_at=timezone.now())
+        raise
+    close = _claim(parsed.label, by)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     try:
@@ -310,11 +362,14 @@ class _Gathered:
 
 
 def _gather(quarter: Quarter, lane: Lane) -> _Gathered:
-    """Every active partner's inputs, as of the quarter's last day, with a fixed number of
+    """Every scored partner's inputs, as of the quarter's last day, with a fixed number of
     grouped queries: the scores' and tier decisions', and the red flags'. The pass over
-    the deals runs here; the other reads run in ``lane`` meanwhile."""
+    the deals runs here; the other reads run in ``lane`` meanwhile.
+
+    Scored: active, and started before the quarter's last day (RULEBOOK §2). The others
+    get nothing from this close: no scorecard, tier decision, red flag or money."""
     as_of = quarter.end
-    partners = active_partners()
+    partners = active_partners(started_before=as_of)
     programs = _programs_of(partners)
     beside = lane.submit(_enablement_and_history, quarter)
     figures = deal_figures(None, **_figure_spans(as_of, quarter, programs.values()))
@@ -348,15 +403,17 @@ def _enablement_and_history(quarter: Quarter) -> dict:
     """The close's inputs that are not deals: tiers, certifications, engagement, strategic
     wins, and what earlier closes (and an earlier run of this one) decided."""
     as_of = quarter.end
-    active = active_partner_ids()
+    scored = active_partner_ids(started_before=as_of)
     return {
         "tiers": {tier.pk: tier for tier in Tier.objects.all()},
         "certifications": certification_counts(None, as_of),
         "engagement": engagement_counts(None, quarter.start, as_of),
-        "strategic": strategic_wins_by_partner(active, *trailing_twelve_months(as_of)),
+        "strategic": strategic_wins_by_partner(scored, *trailing_twelve_months(as_of)),
         "already": tiers_before_close(quarter.label),
-        "history": scorecard_history(active, [q.label for q in quarter.trailing(4)[:-1]]),
-        "lapsed": lapsed_certification_partners(active, as_of),
+        "history": scorecard_history(scored, [q.label for q in quarter.trailing(4)[:-1]]),
+        # A current certification at any active partner vouches for its holder, as in the
+        # daily refresh, whether or not that partner is scored for this quarter.
+        "lapsed": lapsed_certification_partners(active_partner_ids(), as_of),
     }
 
 

@@ -6,12 +6,16 @@ for the close; one open flag per partner and kind), so a retry or a second run a
 same time adds nothing.
 """
 
+import logging
+
 from celery import shared_task
 from django.utils import timezone
 
 from prm.quarters import Quarter
 
 from . import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, name="scoring.close_quarter")
@@ -23,6 +27,10 @@ def close_quarter(quarter: str, user_id: int | None = None) -> dict:
         close = services.quarter_close(quarter=quarter, by=by)
     except services.CloseInProgress:
         return {"quarter": quarter, "state": "running elsewhere"}
+    except services.CloseRefused as exc:
+        # Nothing was closed, and a retry would be refused again.
+        logger.warning("The close of %s is refused: %s", quarter, exc)
+        return {"quarter": quarter, "state": "refused", "code": exc.code, "reason": str(exc)}
     return {"quarter": close.quarter, "state": close.state, "partners": close.partners_total}
 
 

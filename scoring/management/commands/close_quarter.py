@@ -13,7 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, quarter: str, batch_size: int, **options):
         try:
             close = services.quarter_close(quarter=quarter.upper(), batch_size=batch_size)
-        except (services.QuarterNotEnded, services.CloseInProgress, ValueError) as exc:
+        except (services.CloseRefused, services.CloseInProgress, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             self.style.SUCCESS(
