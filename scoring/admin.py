@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 
 from partners import services as partner_services
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
@@ -32,12 +33,15 @@ from .models import (
     QuarterClose,
     Scorecard,
 )
+from .queries import closed_quarter
 
 
 class CloseForm(forms.Form):
     quarter = forms.CharField(
         max_length=6, help_text="e.g. 2026Q3 — a quarter that has ended.", initial=""
     )
+    # Set by the confirmation page of a quarter already closed: "Close again".
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 @admin.register(QuarterClose)
@@ -79,7 +83,8 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ] + super().get_urls()
 
     def run_view(self, request):
-        """Queue the close of a quarter, then follow its progress on the same page."""
+        """Queue the close of a quarter, then follow its progress on the same page. A
+        quarter already closed is closed again only once the chief confirms it."""
         if not self._may_close(request):
             raise PermissionDenied
         previous = Quarter.containing(timezone.localdate()).previous().label
@@ -87,10 +92,13 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             label = form.cleaned_data["quarter"].strip().upper()
             try:
+                if not form.cleaned_data["confirm"]:
+                    services.quarter_close_check(label)
+                    closed = closed_quarter(label)
+                    if closed is not None:
+                        return self._confirm_view(request, closed)
                 close = services.quarter_close_request(quarter=label, by=request.user)
-            except services.QuarterNotEnded as exc:
-                form.add_error("quarter", str(exc))
-            except ValueError as exc:
+            except (services.CloseRefused, ValueError) as exc:
                 form.add_error("quarter", str(exc))
             else:
                 enqueue(tasks.close_quarter, close.quarter, request.user.pk)
@@ -110,10 +118,29 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         }
         return render(request, "admin/scoring/quarterclose/run.html", context)
 
+    def _confirm_view(self, request, closed: QuarterClose):
+        """Before a rerun: when the quarter was closed and by whom, what closing it again
+        does; "Close again" posts the quarter back confirmed, "Cancel" runs nothing."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Close %(quarter)s again?") % {"quarter": closed.quarter},
+            "close": closed,
+            "closed_by": _closed_by(closed),
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/scoring/quarterclose/confirm_rerun.html", context)
+
     def progress_view(self, request, quarter):
         """htmx: the close's state, polled every two seconds until it is done or failed."""
         close = QuarterClose.objects.filter(quarter=quarter).first()
         return render(request, "admin/scoring/quarterclose/_progress.html", {"close": close})
+
+
+def _closed_by(close: QuarterClose) -> str:
+    person = close.requested_by
+    if person is None:
+        return gettext("the scheduled job or the close_quarter command")
+    return person.get_full_name() or person.get_username()
 
 
 @admin.register(Scorecard)
