@@ -21,7 +21,7 @@ from prm.admin_style import colour_class
 from prm.roles import MANAGER_ROLES, role_of
 
 from . import rules, services
-from .forms import LoseForm, ReasonForm, ResolutionForm, WinForm
+from .forms import LoseForm, ReasonForm, ResolutionForm, ReviewNoteForm, WinForm
 from .models import ConflictCase, Deal, DealStatus, Product
 from .queries import deal_for_user
 
@@ -93,6 +93,7 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
     ]
     list_filter = [
         "status",
+        "needs_review",
         SlaFilter,
         "direct_conflict",
         "deal_type",
@@ -104,7 +105,26 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
     search_fields = ["customer_name", "customer_domain", "partner__name", "account__domain_key"]
     date_hierarchy = "submitted_at"
     actions = ["approve_selected", "reject_selected"]
-    readonly_fields = [f.name for f in Deal._meta.fields] + ["products_list"]
+    readonly_fields = ["review_summary"] + [f.name for f in Deal._meta.fields] + ["products_list"]
+
+    @admin.display(description="Held for review")
+    def review_summary(self, obj):
+        """Which other registration a held one probably duplicates, and who holds it."""
+        if not obj.needs_review or obj.review_match is None:
+            return "—"
+        match = obj.review_match
+        return format_html(
+            "<b>{}</b><br>{} ({}) is held by <b>{}</b>: registered {}, {}.<br>"
+            "Decide: a separate customer, or the same one (rejected as registered by "
+            "another partner).",
+            obj.get_review_reason_display(),
+            match.customer_name,
+            match.customer_domain or "no domain",
+            match.partner,
+            timezone.localtime(match.submitted_at).strftime("%Y-%m-%d %H:%M"),
+            match.get_status_display().lower(),
+        )
+
     exclude = ["products"]
     ordering = ["-submitted_at"]
 
@@ -123,6 +143,8 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
             "expired": "#6e7781",
         }
         text = obj.get_status_display()
+        if obj.needs_review:
+            text = f"Held for review ({obj.get_review_reason_display().lower()})"
         if obj.reason:
             text += f" ({obj.reason.replace('_', ' ')})"
         return format_html('<b class="{}">{}</b>', colour_class(colours.get(obj.status)), text)
@@ -202,7 +224,28 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
             )
         ] + super().get_urls()
 
-    FORMS = {"approve": None, "reject": ReasonForm, "win": WinForm, "lose": LoseForm}
+    LABELS = {
+        "approve": "Approve",
+        "reject": "Reject",
+        "win": "Record a win",
+        "lose": "Record a loss",
+        "separate": "A separate customer: approve",
+        "same": "The same customer: reject",
+    }
+    QUESTIONS = {
+        "approve": "Approve this registration? It will be protected for the program's "
+        "protection period from its submission.",
+        "separate": "Approve this registration as a separate customer? The two accounts are "
+        "remembered as two, and it is protected like any approved registration.",
+    }
+    FORMS = {
+        "approve": None,
+        "reject": ReasonForm,
+        "win": WinForm,
+        "lose": LoseForm,
+        "separate": None,
+        "same": ReviewNoteForm,
+    }
 
     def decide_view(self, request, pk, decision):
         deal = deal_for_user(request.user, pk)
@@ -217,7 +260,14 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
         if request.method == "POST" and (form is None or form.is_valid()):
             data = form.cleaned_data if form else {}
             try:
-                if decision == "approve":
+                if decision in ("separate", "same"):
+                    services.deal_review_decide(
+                        deal=deal,
+                        by=request.user,
+                        same_customer=decision == "same",
+                        note=data.get("note", ""),
+                    )
+                elif decision == "approve":
                     services.deal_approve(deal=deal, by=request.user)
                 elif decision == "reject":
                     services.deal_reject(deal=deal, by=request.user, reason=data["reason"])
@@ -240,10 +290,11 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
             "admin/deals/deal/decide.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"{decision.title()}: {deal}",
+                "title": f"{self.LABELS[decision]}: {deal}",
                 "deal": deal,
                 "form": form,
-                "decision": decision,
+                "decision": self.LABELS[decision],
+                "question": self.QUESTIONS.get(decision, ""),
                 "opts": self.model._meta,
             },
         )
@@ -253,12 +304,15 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
         deal = self.get_object(request, object_id)
         if deal is not None and self.has_decide_permission(request):
             allowed = []
-            if deal.status == DealStatus.PENDING:
+            if deal.needs_review:
+                allowed += ["separate", "same"]
+            elif deal.status == DealStatus.PENDING:
                 allowed += ["approve", "reject"]
             if deal.status in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
                 allowed += ["win", "lose"]
             extra_context["decisions"] = [
-                (name, reverse("admin:deals_deal_decide", args=[deal.pk, name])) for name in allowed
+                (self.LABELS[name], reverse("admin:deals_deal_decide", args=[deal.pk, name]))
+                for name in allowed
             ]
         return super().change_view(request, object_id, form_url, extra_context)
 

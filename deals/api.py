@@ -9,6 +9,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from incentives.models import MdfRequest
+from incentives.queries import mdf_requests_visible_to
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of, partners_visible_to
@@ -31,8 +32,25 @@ def error_response(exc: services.DealError) -> Response:
     return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
 
 
+class ReviewMatchSerializer(serializers.Serializer):
+    """The other partner's registration a held one probably duplicates (managers only)."""
+
+    deal = serializers.IntegerField(source="pk")
+    partner = serializers.IntegerField(source="partner_id")
+    partner_name = serializers.CharField(source="partner.name")
+    account = serializers.IntegerField(source="account_id")
+    customer_name = serializers.CharField()
+    customer_domain = serializers.CharField()
+    status = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+
+
 class DealSerializer(serializers.ModelSerializer):
     partner_name = serializers.CharField(source="partner.name", read_only=True)
+    review_match = serializers.SerializerMethodField(
+        help_text="Managers only: the other partner's registration a held one probably "
+        "duplicates (RULEBOOK §4). Partners are never told who holds it."
+    )
     products = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     message = serializers.SerializerMethodField(help_text="Why it was rejected, in words.")
     approval_due_at = serializers.SerializerMethodField()
@@ -79,9 +97,22 @@ class DealSerializer(serializers.ModelSerializer):
             "partner_price",
             "commission",
             "csat",
+            "csat_surveyed_on",
             "imported",
+            "needs_review",
+            "review_reason",
+            "review_match",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ReviewMatchSerializer(allow_null=True))
+    def get_review_match(self, obj):
+        request = self.context.get("request")
+        if obj.review_match_id is None or request is None:
+            return None
+        if role_of(request.user) == Role.PARTNER:
+            return None  # a partner learns its registration is held, never who holds the other
+        return ReviewMatchSerializer(obj.review_match).data
 
     def get_message(self, obj) -> str:
         return rules.MESSAGES.get(obj.reason, "")
@@ -95,6 +126,13 @@ class DealSerializer(serializers.ModelSerializer):
 
     def get_protection_days_left(self, obj) -> int | None:
         return obj.protection_days_left(timezone.localdate())
+
+
+class ScopedMdfRequestField(serializers.PrimaryKeyRelatedField):
+    """An MDF request the caller may see; any other id is answered as not found."""
+
+    def get_queryset(self):
+        return mdf_requests_visible_to(self.context["request"].user)
 
 
 class DealCreateSerializer(serializers.Serializer):
@@ -127,11 +165,12 @@ class DealCreateSerializer(serializers.Serializer):
         required=False, help_text="Managers only: a past submission (import of history)."
     )
     approved_at = serializers.DateTimeField(required=False, help_text="Managers only.")
-    mdf_request = serializers.PrimaryKeyRelatedField(
+    mdf_request = ScopedMdfRequestField(
         queryset=MdfRequest.objects.all(),
         required=False,
         allow_null=True,
-        help_text="The partner's approved MDF activity that sourced the deal (for MDF ROI).",
+        help_text="The partner's own approved MDF activity that sourced the deal (for MDF "
+        "return). Another partner's is answered as not found.",
     )
 
     def validate_partner(self, partner):
@@ -147,8 +186,27 @@ class JustificationSerializer(serializers.Serializer):
 
 class WinSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-    closed_on = serializers.DateField()
+    closed_on = serializers.DateField(
+        help_text="The day the deal closed, which may be in the past: the win is judged "
+        "as of that day (RULEBOOK §4)."
+    )
     csat = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    surveyed_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="When the customer gave the CSAT (default: the close date); it counts in "
+        "that quarter.",
+    )
+
+
+class ReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(
+        choices=[
+            ("separate", "A separate customer: approve the registration"),
+            ("same", "The same customer: reject it as registered by another partner"),
+        ]
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class LoseSerializer(serializers.Serializer):
@@ -168,6 +226,7 @@ class DealViewSet(
     filterset_fields = {
         "status": ["exact", "in"],
         "partner": ["exact"],
+        "needs_review": ["exact"],
         "direct_conflict": ["exact"],
         "deal_type": ["exact"],
         "compensation_model": ["exact"],
@@ -248,6 +307,26 @@ class DealViewSet(
             body.is_valid(raise_exception=True)
             return services.deal_reject(
                 deal=deal, by=request.user, reason=body.validated_data["reason"]
+            )
+
+        return self._act(request, pk, run)
+
+    @extend_schema(
+        request=ReviewSerializer,
+        responses={200: DealSerializer, 409: ErrorSerializer},
+        description="Decide a registration held as a probable same customer (RULEBOOK §4).",
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        def run(deal):
+            self._manager_of(deal)
+            body = ReviewSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            return services.deal_review_decide(
+                deal=deal,
+                by=request.user,
+                same_customer=body.validated_data["decision"] == "same",
+                note=body.validated_data["note"],
             )
 
         return self._act(request, pk, run)

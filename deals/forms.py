@@ -1,4 +1,5 @@
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from incentives.models import MdfRequest
@@ -22,6 +23,19 @@ class WinForm(forms.Form):
         coerce=int,
         empty_value=None,
         required=False,
+    )
+    surveyed_on = forms.DateField(
+        label="CSAT survey date (optional)",
+        required=False,
+        help_text="When the customer answered; empty: the close date. The CSAT counts then.",
+    )
+
+
+class ReviewNoteForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Optional; the partner sees it.",
     )
 
 
@@ -74,6 +88,7 @@ class RegistrationForm(forms.Form):
 
     def __init__(self, *args, partner=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["expected_close"].widget.attrs["min"] = timezone.localdate().isoformat()
         if partner is not None:
             self.fields["mdf_request"].queryset = MdfRequest.objects.filter(
                 partner=partner, status__in=MDF_SOURCING_STATUSES

@@ -54,6 +54,17 @@ class CompensationModel(models.TextChoices):
     OEM = "oem", _("OEM")
 
 
+class ReviewReason(models.TextChoices):
+    """Why a registration is held for a manager: another partner holds an open registration
+    on a customer that is probably this one (RULEBOOK §4)."""
+
+    SAME_NAME = "same_name", _("The same company name under another domain")
+    OTHER_SUFFIX = "other_suffix", _("The same domain name under another ending")
+    CONFUSABLE = "confusable", _("A name or domain that differs only by look-alike characters")
+    REGIONAL_SUFFIX = "regional_suffix", _("The same name but for a regional or group suffix")
+    SAME_DOMAIN = "same_domain", _("The same registrable domain (found when keys were updated)")
+
+
 class Deal(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="deals")
     account = models.ForeignKey(
@@ -124,6 +135,19 @@ class Deal(models.Model):
         help_text="The MDF activity that sourced this deal (for MDF ROI).",
     )
     imported = models.BooleanField(default=False, help_text="Loaded from another system.")
+    needs_review = models.BooleanField(
+        default=False,
+        help_text="Held for a manager: probably a customer another partner holds.",
+    )
+    review_reason = models.CharField(max_length=20, choices=ReviewReason.choices, blank=True)
+    review_match = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The other partner's open registration this one probably duplicates.",
+    )
 
     closed_on = models.DateField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -140,6 +164,11 @@ class Deal(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     csat_recorded_at = models.DateTimeField(null=True, blank=True)
+    csat_surveyed_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When the customer answered the survey: the CSAT counts in that quarter.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -169,6 +198,14 @@ class Deal(models.Model):
                 condition=~Q(status="approved") | Q(expires_on__isnull=False),
                 name="approved_deal_has_expiry",
             ),
+            models.CheckConstraint(
+                condition=Q(needs_review=False) | Q(status="pending"),
+                name="only_pending_deal_needs_review",
+            ),
+            models.CheckConstraint(
+                condition=Q(csat__isnull=True) | Q(csat_surveyed_on__isnull=False),
+                name="deal_csat_has_survey_date",
+            ),
         ]
         indexes = [
             models.Index(fields=["partner", "status", "closed_on"]),
@@ -176,6 +213,10 @@ class Deal(models.Model):
             models.Index(fields=["account", "status"]),
             # A partner's registrations open on a day (pending ones have no expiry yet).
             models.Index(fields=["partner", "expires_on"]),
+            # The managers' review queue.
+            models.Index(
+                fields=["submitted_at"], condition=Q(needs_review=True), name="deal_review_queue"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,8 @@ from django.http import Http404
 
 from partners.models import Account, Lead
 from partners.queries import scope_to_user
+from prm.money import money_field_kwargs
+from prm.normalize import domain_skeleton, name_skeleton
 
 from .models import ConflictCase, Deal, DealStatus
 
@@ -25,6 +27,10 @@ class CustomerCheck:
     direct: bool
     holder_partner_id: int | None  # the partner protecting the customer, if any
     lead_before: bool  # a CRM lead for the customer existed before the moment asked
+    # Another partner's open registration on an account that is probably the same
+    # customer (RULEBOOK §4), with that account's keys; ``None`` if there is none.
+    probable_deal_id: int | None = None
+    probable_keys: tuple[str, str] | None = None
 
 
 def protecting(*, at: datetime, live: bool, account=None) -> QuerySet[Deal]:
@@ -59,12 +65,29 @@ SELECT a.id,
        EXISTS (SELECT 1 FROM {lead} l
                WHERE (l.account_id = a.id OR {lead_key})
                  AND l.created_at < %(at)s
-                 AND (l.partner_id IS NULL OR l.partner_id <> %(partner)s))
+                 AND (l.partner_id IS NULL OR l.partner_id <> %(partner)s)),
+       {probe}
 FROM (SELECT 1) AS one
-LEFT JOIN {account} a ON {account_condition}
+LEFT JOIN {account} k ON {account_condition}
+LEFT JOIN {account} a ON a.id = COALESCE(k.merged_into_id, k.id)
 ORDER BY {order}
 LIMIT 1
 """
+# Another partner's open registration on a probably-same account: one that shares the
+# customer's domain skeleton or name skeleton (two indexed probes), is not the customer's
+# own account, and was not judged a separate customer by a manager.
+_PROBE_SQL = """(SELECT d.id FROM {account} p
+        JOIN {deal} d ON d.account_id = p.id
+        WHERE ({probe_condition})
+          AND p.merged_into_id IS NULL
+          AND (a.id IS NULL OR p.id <> a.id)
+          AND d.status IN ('pending', 'approved')
+          AND (d.expires_on IS NULL OR d.expires_on >= %(on)s)
+          AND d.partner_id <> %(partner)s
+          AND NOT EXISTS (SELECT 1 FROM {separate} s
+                          WHERE s.from_account_id = a.id AND s.to_account_id = p.id)
+        ORDER BY d.submitted_at
+        LIMIT 1)"""
 _LIVE = "d.status IN ('pending', 'approved')"
 _AS_OF = (
     "d.submitted_at <= %(at)s AND d.status <> 'rejected'"
@@ -83,17 +106,20 @@ def customer_check(
 ) -> CustomerCheck:
     """The conflict check of RULEBOOK §4: one indexed statement, whatever the customer.
 
-    Finds the account by normalised domain, else by normalised name (or takes
-    ``account_id`` when the caller already holds it, locked), and returns with it the
-    partner whose registration protects it at ``at`` and whether a CRM lead for it was
-    created before ``at`` (leads passed to this partner do not count). ``live``: now;
-    otherwise judged as of a past moment (imports), as ``protecting`` describes.
+    Finds the account by registrable domain, else by normalised name (or takes
+    ``account_id`` when the caller already holds it, locked), following an account
+    merged into another to that one, and returns with it the partner whose registration
+    protects it at ``at``, whether a CRM lead for it was created before ``at`` (leads
+    passed to this partner do not count), and, now (``live``), another partner's open
+    registration on a probably-same customer. ``live`` false: judged as of a past moment
+    (imports), as ``protecting`` describes, without the probe.
 
     Written in SQL (portable: PostgreSQL and the embedded SQLite) because it is the hot
     path of every registration and of the portal's as-you-type hint: the ORM's query
-    building cost several times the database's own work.
+    building cost several times the database's own work (bench/registration.py).
     """
     ops = connection.ops
+    skeletons = {"dskel": domain_skeleton(domain_key), "nskel": name_skeleton(name_key)}
     params = {
         "at": ops.adapt_datetimefield_value(at),
         "on": ops.adapt_datefield_value(at.date()),
@@ -101,17 +127,33 @@ def customer_check(
         "domain": domain_key,
         "name": name_key,
         "account": account_id,
+        **skeletons,
     }
     if account_id is not None:
-        condition, order = "a.id = %(account)s", "a.id"
+        condition, order = "k.id = %(account)s", "a.id"
     elif domain_key:
         # A same-named account on another domain is someone else: only domain-less ones.
-        condition = "a.domain_key = %(domain)s"
+        condition = "k.domain_key = %(domain)s"
         if name_key:
-            condition += " OR (a.name_key = %(name)s AND a.domain_key = '')"
-        order = "(a.domain_key = %(domain)s) DESC, a.id"
+            condition += " OR (k.name_key = %(name)s AND k.domain_key = '')"
+        order = "(k.domain_key = %(domain)s) DESC, a.id"
     else:
-        condition, order = "a.name_key = %(name)s", "a.domain_key, a.id"
+        condition, order = "k.name_key = %(name)s", "k.domain_key, a.id"
+    probes = [
+        f"p.{column} = %({key})s"
+        for column, key in (("domain_skeleton", "dskel"), ("name_skeleton", "nskel"))
+        if skeletons[key]
+    ]
+    probe = (
+        _PROBE_SQL.format(
+            account=Account._meta.db_table,
+            deal=Deal._meta.db_table,
+            separate=Account.separate_from.through._meta.db_table,
+            probe_condition=" OR ".join(probes),
+        )
+        if live and probes
+        else "NULL"
+    )
     sql = _CHECK_SQL.format(
         lead=Lead._meta.db_table,
         account=Account._meta.db_table,
@@ -120,11 +162,17 @@ def customer_check(
         account_condition=condition,
         holder_condition=_LIVE if live else _AS_OF,
         order=order,
+        probe=probe,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        pk, direct, holder_partner_id, lead_before = cursor.fetchone()
-    return CustomerCheck(pk, bool(direct), holder_partner_id, bool(lead_before))
+        pk, direct, holder_partner_id, lead_before, probable = cursor.fetchone()
+    keys = None
+    if probable is not None:
+        keys = tuple(
+            Account.objects.filter(deals=probable).values_list("domain_key", "name_key").get()
+        )
+    return CustomerCheck(pk, bool(direct), holder_partner_id, bool(lead_before), probable, keys)
 
 
 def protecting_deal(account_id: int, *, at: datetime, live: bool) -> Deal | None:
@@ -135,9 +183,9 @@ def protecting_deal(account_id: int, *, at: datetime, live: bool) -> Deal | None
 
 def deals_visible_to(user) -> QuerySet[Deal]:
     return scope_to_user(
-        Deal.objects.select_related("partner__program", "account", "submitted_by").prefetch_related(
-            "products"
-        ),
+        Deal.objects.select_related(
+            "partner__program", "account", "submitted_by", "review_match__partner"
+        ).prefetch_related("products"),
         user,
     )
 
@@ -156,6 +204,7 @@ LIST_FIELDS = (
     "partner_credit",
     "closed_amount",
     "direct_conflict",
+    "needs_review",
 )
 
 
@@ -290,16 +339,17 @@ def deal_figures(
     submitted_in_quarter = Q(submitted_at__gte=q_low, submitted_at__lt=q_high)
     submitted_recently = Q(submitted_at__gte=r_low, submitted_at__lt=r_high)
     submitted_in_year = Q(submitted_at__gte=y_low, submitted_at__lt=y_high)
-    # CSAT answers recorded in a span: counted and summed over ``csat`` (nulls left out).
-    csat_in_quarter = Q(csat_recorded_at__gte=q_low, csat_recorded_at__lt=q_high)
-    csat_in_year = Q(csat_recorded_at__gte=y_low, csat_recorded_at__lt=y_high)
+    # CSAT answers given in a span (their survey date, RULEBOOK §4): counted and summed
+    # over ``csat`` (nulls left out).
+    csat_in_quarter = Q(csat_surveyed_on__range=quarter)
+    csat_in_year = Q(csat_surveyed_on__range=year)
     # Every deal some figure counts, and a few more: the spans merged, the cheapest and
     # most often true test first (each figure filters exactly for itself).
     closed = (min(quarter[0], previous[0], trailing[0]), max(quarter[1], previous[1], trailing[1]))
     counted = (
         Q(submitted_at__gte=min(q_low, r_low, y_low), submitted_at__lt=max(q_high, r_high, y_high))
         | won & Q(closed_on__range=closed)
-        | Q(csat_recorded_at__gte=min(q_low, y_low), csat_recorded_at__lt=max(q_high, y_high))
+        | Q(csat_surveyed_on__range=(min(quarter[0], year[0]), max(quarter[1], year[1])))
         | open_now
     )
     deals = Deal.objects.filter(counted)
@@ -379,7 +429,7 @@ def _money_sum(field: str, **extra):
     from django.db.models import DecimalField, Value
     from django.db.models.functions import Coalesce
 
-    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=16, decimal_places=2))
+    zero = Value(Decimal("0"), output_field=DecimalField(**money_field_kwargs()))
     return Coalesce(Sum(field, **extra), zero)
 
 

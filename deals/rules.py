@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.utils.translation import gettext, gettext_lazy
 
 from prm.money import round_money
+from prm.normalize import base_company_name, domain_label, skeleton
 
 # ---------------------------------------------------------------- registration
 
@@ -57,6 +58,11 @@ MESSAGES = {
     ),
 }
 
+UNDER_REVIEW = gettext_lazy(
+    "Your registration is under review: the customer may be one we already work with "
+    "through another registration. Your channel manager decides and you will be told."
+)
+
 HTTP_STATUS = {
     Reason.PARTNER_INACTIVE: 403,
     Reason.AGREEMENT_UNSIGNED: 403,
@@ -73,12 +79,16 @@ class RegistrationFacts:
     lead_existed_before: bool
     held_by_another_partner: bool
     held_by_this_partner: bool
+    # Another partner holds an open registration on a customer that is probably this one
+    # (why, as a ReviewReason value), or "".
+    probably_held_by_another: str = ""
 
 
 @dataclass(frozen=True)
 class Decision:
     outcome: str
     reason: str = ""
+    review_reason: str = ""  # pending, but held for a manager (RULEBOOK §4)
 
     @property
     def message(self) -> str:
@@ -103,7 +113,34 @@ def decide_registration(facts: RegistrationFacts) -> Decision:
         return Decision(Outcome.REJECTED, Reason.REGISTERED_BY_ANOTHER_PARTNER)
     if facts.held_by_this_partner:
         return Decision(Outcome.REFUSED, Reason.DUPLICATE)
+    if facts.probably_held_by_another:
+        return Decision(Outcome.PENDING, review_reason=facts.probably_held_by_another)
     return Decision(Outcome.PENDING)
+
+
+@dataclass(frozen=True)
+class CustomerKeys:
+    """An account's identity keys (``prm.normalize``)."""
+
+    domain_key: str
+    name_key: str
+
+
+def review_reason(new: CustomerKeys, held: CustomerKeys) -> str:
+    """Why a customer is probably one another partner holds, given that the probe found
+    them sharing a domain or a name skeleton (RULEBOOK §4): the plainest reason first.
+    Returns a ``ReviewReason`` value."""
+    if new.domain_key and held.domain_key:
+        new_label, held_label = domain_label(new.domain_key), domain_label(held.domain_key)
+        if new_label == held_label:
+            return "other_suffix"  # example.de and example.com
+        if skeleton(new_label) == skeleton(held_label):
+            return "confusable"
+    if new.name_key and new.name_key == held.name_key:
+        return "same_name"
+    if new.name_key and base_company_name(new.name_key) == base_company_name(held.name_key):
+        return "regional_suffix"
+    return "confusable"  # the names' skeletons are what they share
 
 
 def protection_expires_on(submitted_at: datetime, protection_days: int) -> date:
@@ -113,6 +150,21 @@ def protection_expires_on(submitted_at: datetime, protection_days: int) -> date:
 
 def is_protected(expires_on: date | None, on: date) -> bool:
     return expires_on is not None and on <= expires_on
+
+
+def was_protected(
+    *, status: str, approved_on: date | None, expires_on: date | None, on: date
+) -> bool:
+    """Whether a registration protected the deal on day ``on`` (its close date): approved
+    by then and not yet expired, whatever it has become since (RULEBOOK §4: facts are
+    judged as of when they happened). A registration still pending, or rejected, never
+    was."""
+    return (
+        status in ("approved", "expired")
+        and approved_on is not None
+        and approved_on <= on
+        and is_protected(expires_on, on)
+    )
 
 
 def approval_due_at(submitted_at: datetime, sla_hours: int) -> datetime:

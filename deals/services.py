@@ -28,9 +28,15 @@ from partners.models import (
     User,
 )
 from partners.queries import account_matching
-from partners.services import notice_send, partner_set_tier
+from partners.services import (
+    account_merge,
+    accounts_set_separate,
+    customer_domain_key,
+    notice_send,
+    partner_set_tier,
+)
 from prm.audit import audited
-from prm.normalize import normalize_company_name, normalize_domain
+from prm.normalize import NotADomain, normalize_company_name, registrable_domain
 from prm.quarters import Quarter
 from prm.roles import Role
 
@@ -70,17 +76,23 @@ class DealError(Exception):
 # ---------------------------------------------------------------- helpers
 
 
-def _money(value, field: str, *, positive: bool = True) -> Decimal:
+def _money(value, field: str, *, most: Decimal) -> Decimal:
+    """A positive amount of at most ``most`` (the program's maximum deal amount)."""
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError) as exc:
-        raise ValidationError({field: "Enter an amount such as 25000.00."}) from exc
+        raise ValidationError({field: gettext("Enter an amount such as 25000.00.")}) from exc
     if not amount.is_finite() or amount.as_tuple().exponent < -2:
-        raise ValidationError({field: "Enter an amount with at most two decimals."})
-    if positive and amount <= 0:
-        raise ValidationError({field: "The amount must be more than zero."})
-    if amount >= Decimal("1e12"):
-        raise ValidationError({field: "The amount is too large."})
+        raise ValidationError({field: gettext("Enter an amount with at most two decimals.")})
+    if amount <= 0:
+        raise ValidationError({field: gettext("The amount must be more than zero.")})
+    if amount > most:
+        raise ValidationError(
+            {
+                field: gettext("The amount may be at most %(most)s in this program.")
+                % {"most": f"{most:,.2f}"}
+            }
+        )
     return amount
 
 
@@ -145,25 +157,69 @@ def _chief_emails() -> list[str]:
 # ---------------------------------------------------------------- registration
 
 
-def account_status_for(partner: Partner, *, customer_name: str, customer_domain: str) -> dict:
-    """What the registration form tells a partner while typing: is this customer free?
+def _registration_facts(
+    partner: Partner, check, *, at: datetime, live: bool, keys: rules.CustomerKeys
+) -> rules.RegistrationFacts:
+    """The facts RULEBOOK §4's checks decide on, for the hint and the registration alike."""
+    signed = partner.agreement_signed_on is not None and partner.agreement_signed_on <= at.date()
+    probable = ""
+    if check.probable_deal_id is not None:
+        probable = rules.review_reason(keys, rules.CustomerKeys(*check.probable_keys))
+    return rules.RegistrationFacts(
+        partner_active=partner.status == PartnerStatus.ACTIVE,
+        agreement_signed=signed,
+        cert_lapsed=live
+        and RedFlag.objects.filter(
+            partner=partner, kind=RedFlagKind.CERT_LAPSED, status=RedFlag.Status.OPEN
+        ).exists(),
+        lead_existed_before=check.lead_before,
+        held_by_another_partner=check.holder_partner_id not in (None, partner.pk),
+        held_by_this_partner=check.holder_partner_id == partner.pk,
+        probably_held_by_another=probable,
+    )
 
-    Says ``free``, ``yours``, or ``taken`` (never who holds it, nor whether it is a lead
-    or another partner), plus ``direct`` when the vendor's own team owns the relationship
-    (the partner's credit is then 40%).
+
+def account_status_for(partner: Partner, *, customer_name: str, customer_domain: str) -> dict:
+    """What the registration form tells a partner while typing, decided by the same checks
+    as the registration itself, so the two never disagree (RULEBOOK §4).
+
+    ``state``: ``unknown`` (nothing typed yet), ``invalid`` (``message`` says why the domain
+    is not one), ``refused`` (the partner cannot register now: ``message``), ``taken``
+    (rejected if registered: ``message``; never who holds it, nor whether it is a lead or
+    another partner), ``yours`` (a duplicate), ``review`` (held for a manager: probably a
+    customer another partner holds), or ``free``. ``direct`` (the partner's credit would
+    be 40%) and ``new`` only where the registration would go ahead.
     """
-    domain_key = normalize_domain(customer_domain)
+    try:
+        domain_key = registrable_domain(customer_domain)
+    except NotADomain as exc:
+        return {
+            "state": "invalid",
+            "message": gettext("This is not a domain: %(why)s.") % {"why": exc.args[0]},
+        }
     name_key = normalize_company_name(customer_name)
     if not domain_key and not name_key:
-        return {"state": "unknown", "direct": False}
-    check = customer_check(
-        partner_id=partner.pk, domain_key=domain_key, name_key=name_key, at=timezone.now()
+        return {"state": "unknown"}
+    now = timezone.now()
+    check = customer_check(partner_id=partner.pk, domain_key=domain_key, name_key=name_key, at=now)
+    decision = rules.decide_registration(
+        _registration_facts(
+            partner, check, at=now, live=True, keys=rules.CustomerKeys(domain_key, name_key)
+        )
     )
-    if check.holder_partner_id is not None:
-        state = "yours" if check.holder_partner_id == partner.pk else "taken"
-    else:
-        state = "taken" if check.lead_before else "free"
-    return {"state": state, "direct": check.direct, "new": check.account_id is None}
+    if decision.outcome != rules.Outcome.PENDING:
+        state = {
+            rules.Reason.DUPLICATE: "yours",
+            rules.Reason.EXISTING_LEAD: "taken",
+            rules.Reason.REGISTERED_BY_ANOTHER_PARTNER: "taken",
+        }.get(decision.reason, "refused")
+        return {"state": state, "message": decision.message}
+    return {
+        "state": "review" if decision.review_reason else "free",
+        "direct": check.direct,
+        "direct_share": partner.program.direct_conflict_partner_share,
+        "new": check.account_id is None,
+    }
 
 
 @audited
@@ -197,25 +253,30 @@ def deal_register(
 
     Raises ``DealError`` for refusals that store nothing (403: partner cannot register;
     400: duplicate). Rejections (existing lead, another partner first) are stored and
-    returned with status ``rejected``.
+    returned with status ``rejected``. A probable same customer of another partner's is
+    stored ``pending`` with ``needs_review`` for a manager to decide.
     """
     now = timezone.now()
     program = partner.program
     customer_name = (customer_name or "").strip()
     customer_domain = (customer_domain or "").strip()
+    at = submitted_at or now
+    live = submitted_at is None
     errors = {}
     if not customer_name:
         errors["customer_name"] = gettext("Enter the customer's company name.")
-    if customer_domain and "." not in normalize_domain(customer_domain):
-        errors["customer_domain"] = gettext("%(domain)s is not a domain like example.com.") % {
-            "domain": repr(customer_domain)
-        }
+    try:
+        customer_domain_key(customer_domain, field="customer_domain")
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     if deal_type not in DealType.values:
         errors["deal_type"] = f"Choose one of {', '.join(DealType.values)}."
     if compensation_model not in CompensationModel.values:
         errors["compensation_model"] = f"Choose one of {', '.join(CompensationModel.values)}."
     if not isinstance(contract_years, int) or not 1 <= contract_years <= 10:
         errors["contract_years"] = gettext("Contract years must be a whole number from 1 to 10.")
+    if live and expected_close < timezone.localdate(now):
+        errors["expected_close"] = gettext("The expected close date cannot be in the past.")
     if mdf_request is not None and (
         mdf_request.partner_id != partner.pk
         or mdf_request.status not in incentive_services.MDF_SOURCING_STATUSES
@@ -223,15 +284,13 @@ def deal_register(
         errors["mdf_request"] = gettext("Choose one of your approved MDF activities.")
     if errors:
         raise ValidationError(errors)
-    amount = _money(amount, "amount")
+    amount = _money(amount, "amount", most=program.max_deal_amount)
     co_sell_partner_share = _rate(co_sell_partner_share, "co_sell_partner_share", 0, 1)
     oem_discount = _rate(
         oem_discount, "oem_discount", program.oem_discount_min, program.oem_discount_max
     )
     if compensation_model == CompensationModel.OEM and oem_discount is None:
         oem_discount = program.oem_discount_min
-    at = submitted_at or now
-    live = submitted_at is None
     if at > now + timedelta(minutes=5):
         raise ValidationError({"submitted_at": "A registration cannot be submitted in the future."})
     if approved_at is not None and (approved_at < at or approved_at > now + timedelta(minutes=5)):
@@ -253,21 +312,10 @@ def deal_register(
             live=live,
             account_id=account.pk,
         )
-        signed = (
-            partner.agreement_signed_on is not None and partner.agreement_signed_on <= at.date()
+        keys = rules.CustomerKeys(account.domain_key, account.name_key)
+        decision = rules.decide_registration(
+            _registration_facts(partner, check, at=at, live=live, keys=keys)
         )
-        facts = rules.RegistrationFacts(
-            partner_active=partner.status == PartnerStatus.ACTIVE,
-            agreement_signed=signed,
-            cert_lapsed=live
-            and RedFlag.objects.filter(
-                partner=partner, kind=RedFlagKind.CERT_LAPSED, status=RedFlag.Status.OPEN
-            ).exists(),
-            lead_existed_before=check.lead_before,
-            held_by_another_partner=check.holder_partner_id not in (None, partner.pk),
-            held_by_this_partner=check.holder_partner_id == partner.pk,
-        )
-        decision = rules.decide_registration(facts)
         if decision.outcome == rules.Outcome.REFUSED:
             raise DealError(decision.message, code=decision.reason, status=decision.http_status)
 
@@ -292,6 +340,9 @@ def deal_register(
             oem_discount=oem_discount if compensation_model == CompensationModel.OEM else None,
             imported=not live,
             mdf_request=mdf_request,
+            needs_review=bool(decision.review_reason),
+            review_reason=decision.review_reason,
+            review_match_id=check.probable_deal_id if decision.review_reason else None,
         )
         if decision.outcome == rules.Outcome.REJECTED:
             deal.reject(by=None, at=at, reason=decision.reason)
@@ -369,6 +420,28 @@ def _after_registration(deal: Deal, *, decision, holder: Deal | None, live: bool
                 f"{holder.partner}. First to register wins; please tell {deal.partner} "
                 f"within {program.partner_conflict_sla_hours} hours.",
             )
+    elif deal.needs_review:
+        match = Deal.objects.select_related("partner").get(pk=deal.review_match_id)
+        ConflictCase.objects.create(
+            scenario=ConflictScenario.TWO_PARTNERS,
+            account=deal.account,
+            partner=deal.partner,
+            other_partner=match.partner,
+            deal=deal,
+            other_deal=match,
+            opened_at=deal.submitted_at,
+            sla_due_at=deal.submitted_at + timedelta(hours=program.partner_conflict_sla_hours),
+            resolution="",
+        )
+        _notify_managers(
+            deal.partner,
+            f"Registration held for your review: {deal.customer_name}",
+            f"{deal.partner} registered {deal.customer_name} ({deal.customer_domain or '-'}). "
+            f"It is probably {match.customer_name} ({match.customer_domain or '-'}), which "
+            f"{match.partner} registered on {timezone.localtime(match.submitted_at):%Y-%m-%d}: "
+            f"{deal.get_review_reason_display().lower()}. Decide whether it is a separate "
+            f"customer (approve) or the same one (reject). It is not approved automatically.",
+        )
     elif deal.direct_conflict:
         ConflictCase.objects.create(
             scenario=ConflictScenario.PARTNER_VS_DIRECT,
@@ -391,6 +464,14 @@ def _after_registration(deal: Deal, *, decision, holder: Deal | None, live: bool
             text=f"{deal.customer_name}: {rules.MESSAGES[deal.reason]}",
             link=f"/portal/deals/{deal.pk}/",
             email_subject=f"Your registration of {deal.customer_name} was not accepted",
+        )
+    elif deal.needs_review:
+        notice_send(
+            partner=deal.partner,
+            user=deal.submitted_by,
+            level="info",
+            text=f"{deal.customer_name}: {rules.UNDER_REVIEW}",
+            link=f"/portal/deals/{deal.pk}/",
         )
     else:
         due = rules.approval_due_at(deal.submitted_at, program.registration_sla_hours)
@@ -422,14 +503,35 @@ def _wrong_state(deal: Deal, action: str) -> DealError:
     )
 
 
+def _review_case_resolve(deal: Deal, *, by: User | None, resolution: str) -> None:
+    """Close the two-partner case a held registration opened, with the decision."""
+    ConflictCase.objects.filter(
+        deal=deal, scenario=ConflictScenario.TWO_PARTNERS, status=ConflictCase.Status.OPEN
+    ).update(
+        status=ConflictCase.Status.RESOLVED,
+        resolution=resolution,
+        resolved_by=by,
+        resolved_at=timezone.now(),
+    )
+
+
 @audited
 @transaction.atomic
 def deal_approve(
     *, deal: Deal, by: User | None, at: datetime | None = None, auto: bool = False
 ) -> Deal:
+    """Approve a pending registration. One held as a probable same customer (RULEBOOK §4)
+    is never approved automatically; a manager approving it judges it a separate customer,
+    and the two accounts are remembered as two."""
     deal = _locked(deal)
     if deal.status != DealStatus.PENDING:
         raise _wrong_state(deal, "approved")
+    if deal.needs_review and (auto or by is None):
+        raise DealError(
+            "A registration held for review is approved only by a manager.",
+            code="needs_review",
+            status=409,
+        )
     at = at or timezone.now()
     program = deal.partner.program
     deal.approve(
@@ -441,6 +543,13 @@ def deal_approve(
     deal._change_reason = (
         gettext_noop("Approved automatically (approval SLA passed)") if auto else "Approved"
     )
+    if deal.needs_review:
+        deal.needs_review = False
+        deal._change_reason = gettext_noop("Approved as a separate customer")
+        if deal.review_match_id:
+            match = Deal.objects.select_related("account").get(pk=deal.review_match_id)
+            accounts_set_separate(account=deal.account, other=match.account)
+        _review_case_resolve(deal, by=by, resolution=f"A separate customer: approved by {by}.")
     deal.save()
     notice_send(
         partner=deal.partner,
@@ -465,6 +574,9 @@ def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
     before = _sum_facts(deal)
     deal.reject(by=by, at=timezone.now(), reason=rules.Reason.MANAGER_REJECTED, note=reason)
     deal._change_reason = f"Rejected: {reason}"
+    if deal.needs_review:
+        deal.needs_review = False
+        _review_case_resolve(deal, by=by, resolution=f"Rejected by {by}: {reason}")
     deal.save()
     _summary_apply(before, deal)
     notice_send(
@@ -476,6 +588,64 @@ def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
         email_subject=f"Registration not approved: {deal.customer_name}",
     )
     return deal
+
+
+@audited
+@transaction.atomic
+def deal_review_decide(*, deal: Deal, by: User, same_customer: bool, note: str = "") -> Deal:
+    """A manager decides a registration held as a probable same customer (RULEBOOK §4).
+
+    A separate customer: approved, and the two accounts are remembered as two. The same
+    customer: rejected as registered by another partner (first to register wins; the
+    partner is told so, never by whom), and its account is merged into the other one, so
+    that this spelling leads there next time.
+    """
+    deal = _locked(deal)
+    if not deal.needs_review:
+        raise DealError(
+            "This registration is not held for review.", code="not_under_review", status=409
+        )
+    if not same_customer:
+        return deal_approve(deal=deal, by=by)
+    note = (note or "").strip()
+    match = Deal.objects.select_related("account", "partner").get(pk=deal.review_match_id)
+    before = _sum_facts(deal)
+    deal.reject(
+        by=by,
+        at=timezone.now(),
+        reason=rules.Reason.REGISTERED_BY_ANOTHER_PARTNER,
+        note=note,
+    )
+    deal.needs_review = False
+    deal._change_reason = gettext_noop("Rejected: the same customer as an earlier registration")
+    deal.save()
+    _summary_apply(before, deal)
+    _review_case_resolve(
+        deal,
+        by=by,
+        resolution=f"The same customer as {match.customer_name} ({match.partner}), "
+        f"registered first: rejected by {by}." + (f" {note}" if note else ""),
+    )
+    _accounts_merge(deal.account, into=match.account, reason="the same customer (review)")
+    deal.refresh_from_db(fields=["account"])
+    notice_send(
+        partner=deal.partner,
+        user=deal.submitted_by,
+        level="warning",
+        text=f"{deal.customer_name}: {rules.MESSAGES[rules.Reason.REGISTERED_BY_ANOTHER_PARTNER]}",
+        link=f"/portal/deals/{deal.pk}/",
+        email_subject=f"Your registration of {deal.customer_name} was not accepted",
+    )
+    return deal
+
+
+def _accounts_merge(account: Account, *, into: Account, reason: str) -> None:
+    """Move what the deals app keeps on ``account`` to ``into``, then merge the accounts.
+    Call with no open registration left on ``account``."""
+    root = into.merged_into_id or into.pk
+    Deal.objects.filter(account=account).update(account_id=root)
+    ConflictCase.objects.filter(account=account).update(account_id=root)
+    account_merge(account=account, into=into, reason=reason)
 
 
 @audited
@@ -506,7 +676,11 @@ def deal_extend(*, deal: Deal, by: User, justification: str) -> Deal:
 
 def _closed_on(value: date, deal: Deal) -> date:
     if value > timezone.localdate():
-        raise ValidationError({"closed_on": "The close date cannot be in the future."})
+        raise ValidationError({"closed_on": gettext("The close date cannot be in the future.")})
+    if value < timezone.localdate(deal.submitted_at):
+        raise ValidationError(
+            {"closed_on": gettext("The close date cannot be before the deal was registered.")}
+        )
     return value
 
 
@@ -535,19 +709,41 @@ def deal_compensation(*, deal: Deal, amount: Decimal, protected: bool) -> rules.
 
 @audited
 @transaction.atomic
-def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None = None) -> Deal:
-    """Record a win and what it earns (RULEBOOK §5), stored on the deal."""
-    amount = _money(amount, "amount")
+def deal_win(
+    *,
+    deal: Deal,
+    by: User,
+    amount,
+    closed_on: date,
+    csat: int | None = None,
+    surveyed_on: date | None = None,
+) -> Deal:
+    """Record a win and what it earns (RULEBOOK §5), stored on the deal.
+
+    Judged as of ``closed_on`` (RULEBOOK §4): a registration approved and unexpired that
+    day was protected, even if it has expired since. A CSAT counts on ``surveyed_on``
+    (default: the close date), in that quarter and in the ``low_csat`` window.
+    """
     if csat is not None and (not isinstance(csat, int) or not 1 <= csat <= 5):
-        raise ValidationError({"csat": "CSAT is a whole number from 1 to 5."})
+        raise ValidationError({"csat": gettext("CSAT is a whole number from 1 to 5.")})
+    if surveyed_on is not None and csat is None:
+        raise ValidationError({"surveyed_on": gettext("A survey date goes with a CSAT answer.")})
     deal = _locked(deal)
+    amount = _money(amount, "amount", most=deal.partner.program.max_deal_amount)
     if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
         raise _wrong_state(deal, "won")
     before = _sum_facts(deal)
     closed_on = _closed_on(closed_on, deal)
+    if surveyed_on is not None and not closed_on <= surveyed_on <= timezone.localdate():
+        raise ValidationError(
+            {"surveyed_on": gettext("The survey date is between the close date and today.")}
+        )
     partner = deal.partner
-    protected = deal.status == DealStatus.APPROVED and rules.is_protected(
-        deal.expires_on, closed_on
+    protected = rules.was_protected(
+        status=deal.status,
+        approved_on=timezone.localdate(deal.approved_at) if deal.approved_at else None,
+        expires_on=deal.expires_on,
+        on=closed_on,
     )
     result = deal_compensation(deal=deal, amount=amount, protected=protected)
     deal.win(by=by, at=timezone.now(), closed_on=closed_on, amount=amount)
@@ -558,6 +754,7 @@ def deal_win(*, deal: Deal, by: User, amount, closed_on: date, csat: int | None 
     deal.commission = result.commission
     if csat is not None:
         deal.csat, deal.csat_recorded_at = csat, timezone.now()
+        deal.csat_surveyed_on = surveyed_on or closed_on
     deal._change_reason = "Won"
     deal.save()
     _summary_apply(before, deal)
@@ -619,7 +816,8 @@ def deal_lose(*, deal: Deal, by: User, closed_on: date | None = None) -> Deal:
 
 
 def deals_auto_approve(*, now: datetime | None = None) -> int:
-    """Approve every pending registration older than the approval SLA (48 h).
+    """Approve every pending registration older than the approval SLA (48 h), except
+    those held for a manager's review.
 
     Safe to run twice at once: each row is claimed with SKIP LOCKED and re-checked.
     """
@@ -629,14 +827,17 @@ def deals_auto_approve(*, now: datetime | None = None) -> int:
         cutoff = rules.auto_approval_cutoff(now, sla_hours)
         ids = list(
             Deal.objects.filter(
-                status=DealStatus.PENDING, submitted_at__lt=cutoff, partner__program_id=program_id
+                status=DealStatus.PENDING,
+                needs_review=False,
+                submitted_at__lt=cutoff,
+                partner__program_id=program_id,
             ).values_list("pk", flat=True)
         )
         for pk in ids:
             with transaction.atomic():
                 deal = (
                     Deal.objects.select_for_update(skip_locked=True)
-                    .filter(pk=pk, status=DealStatus.PENDING)
+                    .filter(pk=pk, status=DealStatus.PENDING, needs_review=False)
                     .first()
                 )
                 if deal is None:

@@ -8,4 +8,5 @@ urlpatterns = [
     path("check/", views.deal_check, name="portal-deal-check"),
     path("<int:pk>/", views.deal_detail, name="portal-deal"),
     path("<int:pk>/extend/", views.deal_extend, name="portal-deal-extend"),
+    path("<int:pk>/review/", views.deal_review, name="portal-deal-review"),
 ]

@@ -65,6 +65,8 @@ def deal_new(request):
         else:
             if deal.status == DealStatus.REJECTED:
                 messages.warning(request, rules.MESSAGES[deal.reason])
+            elif deal.needs_review:
+                messages.info(request, rules.UNDER_REVIEW)
             else:
                 messages.success(
                     request,
@@ -103,13 +105,21 @@ def deal_check(request):
 def deal_detail(request, pk: int):
     deal = deal_for_user(request.user, pk)
     history = deal.history.select_related("history_user").order_by("-history_date", "-history_id")
+    # Who holds the other registration is for the partner's managers, never the partner.
+    review_match = (
+        deal.review_match
+        if deal.needs_review and manages_partner(request.user, deal.partner)
+        else None
+    )
     return render(
         request,
         "deals/detail.html",
         {
             "deal": deal,
             "history": history,
-            "message": rules.MESSAGES.get(deal.reason, ""),
+            "message": rules.MESSAGES.get(deal.reason, "")
+            or (rules.UNDER_REVIEW if deal.needs_review else ""),
+            "review_match": review_match,
             "extend_form": ExtendForm(),
             "why_not_extend": rules.can_extend(
                 status=deal.status,
@@ -147,4 +157,38 @@ def deal_extend(request, pk: int):
             request,
             _("Protection extended to %(day)s.") % {"day": date_format(deal.expires_on)},
         )
+    return redirect("portal-deal", pk=deal.pk)
+
+
+@scoped(pk=Deal)
+@role_required(*Role.values)
+def deal_review(request, pk: int):
+    """A manager decides a registration held as a probable same customer."""
+    deal = deal_for_user(request.user, pk)  # first: outside the manager's scope is a 404
+    if request.method != "POST":
+        return redirect("portal-deal", pk=deal.pk)
+    if role_of(request.user) not in MANAGER_ROLES or not manages_partner(
+        request.user, deal.partner
+    ):
+        raise PermissionDenied
+    decision = request.POST.get("decision")
+    if decision not in ("separate", "same"):
+        messages.error(request, _("Choose whether it is a separate customer or the same one."))
+        return redirect("portal-deal", pk=deal.pk)
+    try:
+        deal = services.deal_review_decide(
+            deal=deal,
+            by=request.user,
+            same_customer=decision == "same",
+            note=request.POST.get("note", ""),
+        )
+    except services.DealError as exc:
+        messages.error(request, exc.message)
+    else:
+        if deal.status == DealStatus.APPROVED:
+            messages.success(request, _("Approved as a separate customer."))
+        else:
+            messages.success(
+                request, _("Rejected: the same customer, registered first by another partner.")
+            )
     return redirect("portal-deal", pk=deal.pk)

@@ -20,7 +20,7 @@ from partners.services import (
     partner_update,
     partner_user_invite,
 )
-from prm.normalize import normalize_domain
+from prm.normalize import normalize_host
 from prm.quarters import add_months
 
 from . import presets, rules
@@ -257,7 +257,7 @@ def application_submit(*, program: Program | None = None, **fields) -> PartnerAp
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
     application = PartnerApplication(program=program, **fields)
-    application.domain = normalize_domain(application.domain or "")
+    application.domain = normalize_host(application.domain or "")
     application.contact_email = (application.contact_email or "").strip().lower()
     application.full_clean(exclude=["fit_score", "fit_details"])
     if "." not in application.domain:

@@ -22,6 +22,7 @@ from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
 from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
+from prm.money import money_field_kwargs
 from prm.roles import DISPUTE_ROLES, PAYMENT_ROLES, Role, role_of
 
 from . import services
@@ -434,7 +435,7 @@ class ContributionViewSet(
 
 
 class MdfFundSerializer(serializers.ModelSerializer):
-    available = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    available = serializers.DecimalField(**money_field_kwargs(), read_only=True)
 
     class Meta:
         model = MdfFund

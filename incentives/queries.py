@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 
 from partners.models import Partner
 from partners.queries import scope_to_user
+from prm.money import money_field_kwargs
 
 from . import rules
 from .models import (
@@ -23,7 +24,7 @@ from .models import (
     MdfRequest,
 )
 
-MONEY = DecimalField(max_digits=14, decimal_places=2)
+MONEY = DecimalField(**money_field_kwargs())
 ZERO = Value(Decimal("0"), output_field=MONEY)
 
 

@@ -186,7 +186,7 @@ class ProgramAdmin(HistoryAdmin):
                 "classes": ["collapse"],
                 "fields": [
                     ("registration_sla_hours", "protection_days", "extension_days"),
-                    "partner_conflict_sla_hours",
+                    ("partner_conflict_sla_hours", "max_deal_amount"),
                     (
                         "unprotected_margin",
                         "direct_conflict_partner_share",

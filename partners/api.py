@@ -7,6 +7,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from prm.api import ManagerWritesOthersRead
+from prm.money import money_field_kwargs
 from prm.roles import MANAGER_ROLES, role_of
 
 from . import services
@@ -115,9 +116,7 @@ class PartnerSerializer(serializers.ModelSerializer):
         source="latest_score", max_digits=5, decimal_places=2, read_only=True, allow_null=True
     )
     score_quarter = serializers.CharField(source="latest_score_quarter", read_only=True)
-    effective_annual_quota = serializers.DecimalField(
-        max_digits=14, decimal_places=2, read_only=True
-    )
+    effective_annual_quota = serializers.DecimalField(**money_field_kwargs(), read_only=True)
     tier_reason = serializers.CharField(
         write_only=True, required=False, help_text="Required when PATCH changes the tier."
     )

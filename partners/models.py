@@ -11,8 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from prm.money import money_field_kwargs
-from prm.normalize import normalize_company_name, normalize_domain
+from prm.money import MAX_DEAL_AMOUNT, money_field_kwargs
+from prm.normalize import (
+    domain_skeleton,
+    name_skeleton,
+    normalize_company_name,
+    normalize_domain,
+    normalize_host,
+)
 from prm.roles import Role
 
 RATE = {"max_digits": 6, "decimal_places": 4}
@@ -90,6 +96,12 @@ class Program(models.Model):
     )
     oem_discount_min = models.DecimalField(**RATE, default=Decimal("0.40"), validators=percent)
     oem_discount_max = models.DecimalField(**RATE, default=Decimal("0.60"), validators=percent)
+    max_deal_amount = models.DecimalField(
+        **money_field_kwargs(),
+        default=Decimal("100000000"),
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(MAX_DEAL_AMOUNT)],
+        help_text="The largest amount a registration or a win may have.",
+    )
 
     # §8 red-flag thresholds.
     no_deal_days = models.PositiveIntegerField(default=90)
@@ -362,7 +374,7 @@ class Partner(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
-        self.domain_key = normalize_domain(self.domain)
+        self.domain_key = normalize_host(self.domain)
         super().save(*args, **kwargs)
 
     @property
@@ -408,41 +420,77 @@ class PartnerUser(models.Model):
 
 
 class Account(models.Model):
-    """A customer. ``direct_rep`` set means the vendor's own team owns the relationship."""
+    """A customer. ``direct_rep`` set means the vendor's own team owns the relationship.
+
+    Its identity is its registrable domain (``domain_key``), or without one its normalised
+    name (``name_key``); the two skeletons find a probable same customer (RULEBOOK §4).
+    An account a manager judged to be another one's customer is kept, ``merged_into``
+    that one, so that its spelling leads there next time.
+    """
 
     name = models.CharField(max_length=200)
     name_key = models.CharField(max_length=200, editable=False, db_index=True)
     domain = models.CharField(max_length=255, blank=True)
     domain_key = models.CharField(max_length=255, editable=False, blank=True)
+    domain_skeleton = models.CharField(max_length=255, editable=False, blank=True)
+    name_skeleton = models.CharField(max_length=200, editable=False, blank=True)
     direct_rep = models.EmailField(blank=True)
     owning_partner = models.ForeignKey(
         Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="accounts"
     )
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="aliases",
+        help_text="The account this one was found to be: registrations of it go there.",
+    )
+    separate_from = models.ManyToManyField(
+        "self",
+        blank=True,
+        help_text="Accounts a manager judged to be other customers, though they look alike.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["domain_skeleton", "name_skeleton"])
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["domain_key"], condition=~Q(domain_key=""), name="account_domain_unique"
+                fields=["domain_key"],
+                condition=~Q(domain_key="") & Q(merged_into__isnull=True),
+                name="account_domain_unique",
             ),
             # Without a domain, the name is the customer's identity: one account per name.
             models.UniqueConstraint(
                 fields=["name_key"],
-                condition=Q(domain_key=""),
+                condition=Q(domain_key="") & Q(merged_into__isnull=True),
                 name="account_name_unique_no_domain",
             ),
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("pk")), name="account_not_merged_into_itself"
+            ),
+        ]
+        indexes = [
+            # The probes for a probable same customer (deals.queries.customer_check).
+            models.Index(fields=["domain_skeleton"], name="account_domain_skeleton_idx"),
+            models.Index(fields=["name_skeleton"], name="account_name_skeleton_idx"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     def save(self, *args, **kwargs):
+        self.set_keys()
+        super().save(*args, **kwargs)
+
+    def set_keys(self) -> None:
         self.name_key = normalize_company_name(self.name)
         self.domain_key = normalize_domain(self.domain)
-        super().save(*args, **kwargs)
+        self.domain_skeleton = domain_skeleton(self.domain_key)
+        self.name_skeleton = name_skeleton(self.name_key)
 
 
 class LeadSource(models.TextChoices):

@@ -8,7 +8,16 @@ is filtered through ``scope_to_user``, and every object loader raises 404 outsid
 
 from datetime import UTC, date, datetime
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -90,25 +99,33 @@ def leads_visible_to(user) -> QuerySet[Lead]:
 
 
 def account_matching(*, name: str, domain: str) -> Account | None:
-    """The account a customer name/domain refers to (RULEBOOK §4): by normalised domain,
-    else by normalised company name. One indexed lookup each.
+    """The account a customer name/domain refers to (RULEBOOK §4): by registrable domain,
+    else by normalised company name. One indexed lookup each; an account merged into
+    another leads to that one.
 
     Two different domains are two different companies, even with the same name ("Acme"
     at acme.com and at acme.io): with a domain given, the name only matches an account
-    that has no domain on record.
+    that has no domain on record. (That they are *probably* the same customer is for the
+    registration's probe to say, not for this lookup.)
     """
+    accounts = Account.objects.select_related("merged_into").order_by(
+        F("merged_into").asc(nulls_first=True), "pk"
+    )
     domain_key = normalize_domain(domain)
+    found = None
     if domain_key:
-        found = Account.objects.filter(domain_key=domain_key).first()
-        if found is not None:
-            return found
+        found = accounts.filter(domain_key=domain_key).first()
     name_key = normalize_company_name(name)
-    if not name_key:
-        return None
-    candidates = Account.objects.filter(name_key=name_key)
-    if domain_key:
-        candidates = candidates.filter(domain_key="")
-    return candidates.order_by("domain_key", "pk").first()
+    if found is None and name_key:
+        candidates = accounts.filter(name_key=name_key)
+        if domain_key:
+            candidates = candidates.filter(domain_key="")
+        found = candidates.order_by(
+            "domain_key", F("merged_into").asc(nulls_first=True), "pk"
+        ).first()
+    if found is not None and found.merged_into_id:
+        return found.merged_into
+    return found
 
 
 def programs_with_tiers() -> QuerySet[Program]:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from prm.audit import audited
-from prm.normalize import normalize_domain
+from prm.normalize import NotADomain, normalize_host, registrable_domain
 from prm.roles import Role
 
 from .models import (
@@ -91,7 +91,7 @@ def _check_channel_manager(user: User | None) -> None:
 def partner_domain_check(domain: str, *, exclude_pk: int | None = None) -> str:
     """The normalised domain if it is a domain and no other partner has it; else
     ``ValidationError`` on ``domain``."""
-    key = normalize_domain(domain)
+    key = normalize_host(domain)
     if not key or "." not in key:
         raise ValidationError({"domain": f"{domain!r} is not a domain name like example.com."})
     clash = Partner.objects.filter(domain_key=key)
@@ -429,21 +429,42 @@ def staff_user_create(
 # ---------------------------------------------------------------- accounts and leads
 
 
+def customer_domain_key(domain: str, *, field: str = "domain") -> str:
+    """The registrable domain of what was typed for a customer (``""`` for nothing), or a
+    ``ValidationError`` on ``field`` that says why it is not a domain (RULEBOOK §4)."""
+    try:
+        return registrable_domain(domain)
+    except NotADomain as exc:
+        raise ValidationError(
+            {
+                field: gettext("%(domain)s is not a domain: %(why)s.")
+                % {"domain": repr((domain or "").strip()), "why": exc.args[0]}
+            }
+        ) from exc
+
+
+def _account_clash(key: str, *, exclude_pk: int | None = None) -> None:
+    clash = Account.objects.filter(domain_key=key, merged_into__isnull=True)
+    if exclude_pk:
+        clash = clash.exclude(pk=exclude_pk)
+    if key and clash.exists():
+        raise ValidationError({"domain": f"An account with the domain {key} already exists."})
+
+
 @transaction.atomic
 def account_create(
     *, name: str, domain: str = "", direct_rep: str = "", owning_partner: Partner | None = None
 ) -> Account:
     if not name.strip():
         raise ValidationError({"name": "An account needs a name."})
-    if domain and Account.objects.filter(domain_key=normalize_domain(domain)).exists():
-        raise ValidationError({"domain": f"An account with the domain {domain} already exists."})
+    _account_clash(customer_domain_key(domain))
     account = Account(
         name=name.strip(),
         domain=domain.strip(),
         direct_rep=direct_rep.strip().lower(),
         owning_partner=owning_partner,
     )
-    account.full_clean(exclude=["name_key", "domain_key"])
+    account.full_clean(exclude=["name_key", "domain_key", "domain_skeleton", "name_skeleton"])
     try:
         account.save()
     except IntegrityError as exc:
@@ -453,6 +474,39 @@ def account_create(
         Q(domain_key=account.domain_key) if account.domain_key else Q(name_key=account.name_key)
     ).update(account=account)
     return account
+
+
+def account_merge(*, account: Account, into: Account, reason: str) -> Account:
+    """``account`` is ``into``'s customer under another spelling: it is kept, merged into
+    ``into`` (so its spelling leads there next time), with its CRM leads and the accounts
+    merged into it. The caller moves what higher apps keep on the account first. Returns
+    the account merged into (``into``'s own if ``into`` was itself merged)."""
+    into = Account.objects.select_for_update().get(pk=into.merged_into_id or into.pk)
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if account.pk == into.pk:
+        return into
+    Lead.objects.filter(account=account).update(account=into)
+    Account.objects.filter(merged_into=account).update(merged_into=into)
+    changed = []
+    if not into.direct_rep and account.direct_rep:
+        into.direct_rep = account.direct_rep
+        changed.append("direct_rep")
+    if into.owning_partner_id is None and account.owning_partner_id:
+        into.owning_partner_id = account.owning_partner_id
+        changed.append("owning_partner")
+    if changed:
+        into._change_reason = f"#{account.pk} {account.name} merged into it: {reason}"[:100]
+        into.save(update_fields=changed)
+    account.merged_into = into
+    account._change_reason = f"Merged into #{into.pk}: {reason}"[:100]
+    account.save()
+    return into
+
+
+def accounts_set_separate(*, account: Account, other: Account) -> None:
+    """A manager judged two look-alike accounts to be two customers: the probable-same
+    probe passes over the pair from now on."""
+    account.separate_from.add(other)
 
 
 ACCOUNT_EDITABLE = {"name", "domain", "direct_rep", "owning_partner"}
@@ -465,14 +519,12 @@ def account_update(*, account: Account, **changes) -> Account:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
     account = Account.objects.select_for_update().get(pk=account.pk)
     if "domain" in changes and changes["domain"]:
-        key = normalize_domain(changes["domain"])
-        if Account.objects.filter(domain_key=key).exclude(pk=account.pk).exists():
-            raise ValidationError({"domain": f"An account with the domain {key} already exists."})
+        _account_clash(customer_domain_key(changes["domain"]), exclude_pk=account.pk)
     for field, value in changes.items():
         if field == "direct_rep":
             value = (value or "").strip().lower()
         setattr(account, field, value)
-    account.full_clean(exclude=["name_key", "domain_key"])
+    account.full_clean(exclude=["name_key", "domain_key", "domain_skeleton", "name_skeleton"])
     account.save()
     return account
 
@@ -489,6 +541,7 @@ def lead_create(
     """Record a CRM lead and attach it to its account if one exists."""
     if not company_name.strip():
         raise ValidationError({"company_name": "A lead needs a company name."})
+    customer_domain_key(domain)
     lead = Lead(
         company_name=company_name.strip(),
         domain=domain.strip(),
@@ -601,8 +654,10 @@ def leads_import_csv(*, data: bytes) -> int:
         if not name:
             errors.append(f"Line {line}: company_name is empty.")
             continue
-        if domain and "." not in normalize_domain(domain):
-            errors.append(f"Line {line}: {domain!r} is not a domain like example.com.")
+        try:
+            registrable_domain(domain)
+        except NotADomain as exc:
+            errors.append(f"Line {line}: {domain!r} is not a domain: {exc.args[0]}.")
             continue
         if source not in LeadSource.values:
             errors.append(

@@ -3,8 +3,11 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
-MAX_DIGITS = 14
+# Wide enough that no sum overflows: a deal is at most MAX_DEAL_AMOUNT (a program's
+# ceiling), so a column holds a hundred million such deals summed.
+MAX_DIGITS = 20
 DECIMAL_PLACES = 2
+MAX_DEAL_AMOUNT = Decimal("10000000000")  # the highest maximum a program may set
 
 
 def round_money(value: Decimal | int | str) -> Decimal:

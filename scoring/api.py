@@ -13,6 +13,7 @@ from partners.models import RedFlag
 from partners.queries import partners_visible_to
 from prm.api import BAD_REQUEST, ErrorSerializer
 from prm.api_errors import Conflict
+from prm.money import money_field_kwargs
 from prm.outbox import enqueue
 from prm.roles import VENDOR_ROLES, Role, role_of
 
@@ -264,8 +265,8 @@ class QbrViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class PlanProgressSerializer(serializers.Serializer):
-    revenue_to_date = serializers.DecimalField(max_digits=14, decimal_places=2)
-    remaining = serializers.DecimalField(max_digits=14, decimal_places=2)
+    revenue_to_date = serializers.DecimalField(**money_field_kwargs())
+    remaining = serializers.DecimalField(**money_field_kwargs())
     percent = serializers.IntegerField()
 
 

@@ -37,12 +37,13 @@ from incentives import rules as incentive_rules
 from incentives.models import EntryKind, EntryStatus, LedgerEntry, MdfFund, MdfRequest
 from incentives.queries import mdf_sourced
 from partners.models import Partner, PartnerStatus, Tier, TierChange, User
+from prm.money import money_field_kwargs
 from prm.quarters import Quarter
 from prm.roles import Role
 
 from .models import CompanyRevenue, QuarterClose, Scorecard
 
-MONEY = DecimalField(max_digits=16, decimal_places=2)
+MONEY = DecimalField(**money_field_kwargs())
 ZERO = Value(Decimal("0"), output_field=MONEY)
 OPEN = (DealStatus.PENDING, DealStatus.APPROVED)
 # RULEBOOK §10 targets.

@@ -126,7 +126,7 @@ class CompanyRevenue(models.Model):
     channel's share (RULEBOOK §10: 30% by year 3)."""
 
     quarter = models.CharField(max_length=6, unique=True, help_text="e.g. 2026Q3")
-    amount = models.DecimalField(max_digits=16, decimal_places=2)
+    amount = models.DecimalField(**money_field_kwargs())
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -141,6 +141,18 @@ class DealFactory(factory.django.DjangoModelFactory):
     compensation_model = CompensationModel.RESELLER
     status = DealStatus.PENDING
     submitted_at = factory.LazyFunction(timezone.now)
+    csat = None
+    csat_recorded_at = None
+    # An answer is dated when it was typed in, if a test says so, else on the close date.
+    csat_surveyed_on = factory.LazyAttribute(
+        lambda d: (
+            None
+            if d.csat is None
+            else timezone.localdate(d.csat_recorded_at)
+            if d.csat_recorded_at
+            else getattr(d, "closed_on", None)
+        )
+    )
 
 
 class WonDealFactory(DealFactory):

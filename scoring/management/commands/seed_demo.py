@@ -46,7 +46,7 @@ from partners.models import (
     User,
 )
 from prm.money import round_money
-from prm.normalize import normalize_company_name, normalize_domain
+from prm.normalize import normalize_host
 from prm.quarters import Quarter
 from prm.roles import Role
 
@@ -323,7 +323,7 @@ class Command(BaseCommand):
                     tier=self.tiers[slug],
                     name=name,
                     domain=domain,
-                    domain_key=normalize_domain(domain),
+                    domain_key=normalize_host(domain),
                     status=status,
                     agreement_signed_on=started if status != PartnerStatus.PROSPECT else None,
                     started_on=started,
@@ -469,17 +469,13 @@ class Command(BaseCommand):
                     used.add(domain)
                     suffix = self.rng.choice(["Inc", "Corp", "Ltd", "GmbH", "LLC", "SA"])
                     direct = self.rng.random() < 0.08
-                    accounts.append(
-                        Account(
-                            name=f"{name} {suffix}",
-                            name_key=normalize_company_name(f"{name} {suffix}"),
-                            domain=domain,
-                            domain_key=normalize_domain(domain),
-                            direct_rep=f"ae{self.rng.randint(1, 25)}@vendor.example"
-                            if direct
-                            else "",
-                        )
+                    account = Account(
+                        name=f"{name} {suffix}",
+                        domain=domain,
+                        direct_rep=f"ae{self.rng.randint(1, 25)}@vendor.example" if direct else "",
                     )
+                    account.set_keys()
+                    accounts.append(account)
         Account.objects.bulk_create(accounts)
         return list(Account.objects.order_by("pk"))
 
@@ -575,7 +571,7 @@ class Command(BaseCommand):
             deal.expires_on = (submitted + timedelta(days=90)).date()
             deal.closed_on = deal.closed_amount = deal.partner_credit = deal.margin_rate = None
             deal.partner_price = deal.commission = deal.csat = deal.protected_when_won = None
-            deal.closed_at = deal.csat_recorded_at = None
+            deal.closed_at = deal.csat_recorded_at = deal.csat_surveyed_on = None
             open_accounts[account.pk] = demo
             deals.append(deal)
             product_links.append(self.rng.sample(products, k=1))
@@ -692,6 +688,7 @@ class Command(BaseCommand):
         if self.rng.random() < 0.6:
             deal.csat = self.rng.choices([1, 2, 3, 4, 5], weights=[3, 5, 15, 40, 37])[0]
             deal.csat_recorded_at = timezone.make_aware(datetime.combine(closed, time(12)))
+            deal.csat_surveyed_on = closed
         return deal
 
     # ------------------------------------------------------------ engagement and closes
