@@ -216,12 +216,16 @@ WHERE random() < 0.2
 
 ACCOUNTS_SQL = """
 INSERT INTO partners_account
-    (id, name, name_key, domain, domain_key, direct_rep, owning_partner_id, created_at)
+    (id, name, name_key, domain, domain_key, domain_skeleton, name_skeleton, direct_rep,
+     owning_partner_id, created_at)
 SELECT %(account_base)s + g,
        'Customer ' || g || ' Inc',
        'customer ' || g,
        'customer' || g || '.example',
        'customer' || g || '.example',
+       -- the TR39 skeletons (prm.normalize) of these names: m → rn, 0 → o, 1 → l
+       'custorner' || translate(g::text, '01', 'ol'),
+       'custorner ' || translate(g::text, '01', 'ol'),
        CASE WHEN mod(g, 50) = 0 THEN 'rep' || mod(g, 40) || '@vendor.example' ELSE '' END,
        NULL,
        %(span_start)s::timestamptz - random() * interval '1000 days'
@@ -284,7 +288,7 @@ INSERT INTO deals_deal (
     extension_justification, expired_at, direct_conflict, co_sell_partner_share,
     oem_discount, imported, closed_on, closed_at, closed_amount, protected_when_won,
     margin_rate, partner_credit, partner_price, commission, csat, csat_recorded_at,
-    created_at, updated_at
+    csat_surveyed_on, needs_review, review_reason, created_at, updated_at
 )
 SELECT %(deal_base)s + g,
        p.ids[1 + floor(p.n * random() ^ 2)::int],
@@ -329,6 +333,9 @@ SELECT %(deal_base)s + g,
        CASE WHEN asked AND csat_at < now()
             THEN (ARRAY[1, 2, 3, 3, 4, 4, 4, 5, 5, 5])[1 + floor(r5 * 10)::int] END,
        CASE WHEN asked AND csat_at < now() THEN csat_at END,
+       CASE WHEN asked AND csat_at < now() THEN csat_at::date END,
+       false,
+       '',
        submitted_at,
        now()
 FROM rated, p
@@ -493,9 +500,9 @@ def describe(quarter) -> dict:
         pyramid = cur.fetchall()
         cur.execute(
             "SELECT count(*) FILTER (WHERE status = 'won' AND closed_on BETWEEN %s AND %s), "
-            "count(*) FILTER (WHERE csat_recorded_at >= %s AND csat_recorded_at < %s), "
+            "count(*) FILTER (WHERE csat_surveyed_on BETWEEN %s AND %s), "
             "count(*) FILTER (WHERE status IN ('pending', 'approved')) FROM deals_deal",
-            [quarter.start, quarter.end, quarter.start, quarter.end + timedelta(days=1)],
+            [quarter.start, quarter.end, quarter.start, quarter.end],
         )
         won_in_quarter, csat_in_quarter, open_now = cur.fetchone()
         cur.execute(
@@ -780,10 +787,10 @@ deals AS (
                WHERE approved_at IS NOT NULL AND submitted_at >= %(low)s AND submitted_at < %(high)s
            ) AS approved,
            count(csat) FILTER (
-               WHERE csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+               WHERE csat_surveyed_on BETWEEN %(q_start)s AND %(q_end)s
            ) AS csat_n,
            sum(csat) FILTER (
-               WHERE csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+               WHERE csat_surveyed_on BETWEEN %(q_start)s AND %(q_end)s
            ) AS csat_total,
            sum(partner_credit) FILTER (
                WHERE status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s
@@ -791,7 +798,7 @@ deals AS (
     FROM deals_deal
     WHERE (status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s)
        OR (submitted_at >= %(low)s AND submitted_at < %(high)s)
-       OR (csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s)
+       OR (csat_surveyed_on BETWEEN %(q_start)s AND %(q_end)s)
     GROUP BY partner_id
 ),
 reps AS (
@@ -849,10 +856,10 @@ deals AS MATERIALIZED (
                WHERE approved_at IS NOT NULL AND submitted_at >= %(low)s AND submitted_at < %(high)s
            ) AS approved,
            count(csat) FILTER (
-               WHERE csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+               WHERE csat_surveyed_on BETWEEN %(q_start)s AND %(q_end)s
            ) AS csat_n,
            sum(csat) FILTER (
-               WHERE csat_recorded_at >= %(low)s AND csat_recorded_at < %(high)s
+               WHERE csat_surveyed_on BETWEEN %(q_start)s AND %(q_end)s
            ) AS csat_total,
            sum(partner_credit) FILTER (
                WHERE status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s
@@ -880,14 +887,14 @@ deals AS MATERIALIZED (
            count(*) FILTER (
                WHERE submitted_at >= %(y_low)s AND submitted_at < %(high)s AND direct_conflict
            ) AS year_direct,
-           count(csat) FILTER (WHERE csat_recorded_at >= %(y_low)s AND csat_recorded_at < %(high)s)
+           count(csat) FILTER (WHERE csat_surveyed_on BETWEEN %(y_start)s AND %(y_end)s)
                AS csat_year_n,
-           sum(csat) FILTER (WHERE csat_recorded_at >= %(y_low)s AND csat_recorded_at < %(high)s)
+           sum(csat) FILTER (WHERE csat_surveyed_on BETWEEN %(y_start)s AND %(y_end)s)
                AS csat_year_sum
     FROM deals_deal
     WHERE (status = 'won' AND closed_on BETWEEN %(t12_start)s AND %(q_end)s)
        OR (submitted_at >= %(y_low)s AND submitted_at < %(high)s)
-       OR (csat_recorded_at >= %(y_low)s AND csat_recorded_at < %(high)s)
+       OR (csat_surveyed_on BETWEEN %(y_start)s AND %(y_end)s)
        OR (status IN ('pending', 'approved') AND (expires_on IS NULL OR expires_on >= %(q_end)s))
     GROUP BY partner_id
 ),
@@ -990,6 +997,8 @@ def full_floor_params(quarter, t12m) -> dict:
         "p_end": spans["previous"][1],
         "r_low": day_span(*spans["recent"])[0],
         "y_low": day_span(*spans["year"])[0],
+        "y_start": spans["year"][0],
+        "y_end": spans["year"][1],
         "history": [q.label for q in quarter.trailing(4)[:-1]],
         "label": quarter.label,
     }

@@ -54,12 +54,16 @@ RATIO_TARGET = 3.0
 
 ACCOUNTS_SQL = """
 INSERT INTO partners_account
-    (id, name, name_key, domain, domain_key, direct_rep, owning_partner_id, created_at)
+    (id, name, name_key, domain, domain_key, domain_skeleton, name_skeleton, direct_rep,
+     owning_partner_id, created_at)
 SELECT {base} + g,
        'Customer ' || g || ' Inc',
        'customer ' || g,
        'customer' || g || '.example',
        'customer' || g || '.example',
+       -- the TR39 skeletons (prm.normalize) of these names: m → rn, 0 → o, 1 → l
+       'custorner' || translate(g::text, '01', 'ol'),
+       'custorner ' || translate(g::text, '01', 'ol'),
        CASE WHEN mod(g, 50) = 0 THEN 'rep' || mod(g, 40) || '@vendor.example' ELSE '' END,
        NULL,
        now() - interval '550 days' - random() * interval '1000 days'
@@ -111,7 +115,8 @@ INSERT INTO deals_deal (
     submitted_at, approved_at, auto_approved, rejected_at, expires_on, extended,
     extension_justification, expired_at, direct_conflict, co_sell_partner_share,
     oem_discount, imported, closed_on, closed_at, closed_amount, protected_when_won,
-    margin_rate, partner_credit, partner_price, commission, created_at, updated_at
+    margin_rate, partner_credit, partner_price, commission, needs_review, review_reason,
+    created_at, updated_at
 )
 SELECT p.ids[1 + floor(p.n * random() ^ 2)::int],
        {base} + g,
@@ -149,6 +154,8 @@ SELECT p.ids[1 + floor(p.n * random() ^ 2)::int],
        CASE WHEN status = 'won' THEN won_amount END,
        CASE WHEN status = 'won' THEN round(won_amount * 0.8, 2) END,
        CASE WHEN status = 'won' THEN 0 END,
+       false,
+       '',
        submitted_at,
        now()
 FROM dated, p
@@ -180,7 +187,12 @@ FROM raw, p
 def load(accounts: int, deals: int, leads: int) -> dict:
     from django.db import connection
 
-    from prm.normalize import normalize_company_name, normalize_domain
+    from prm.normalize import (
+        domain_skeleton,
+        name_skeleton,
+        normalize_company_name,
+        normalize_domain,
+    )
 
     timings = {}
     with connection.cursor() as cur:
@@ -213,13 +225,17 @@ def load(accounts: int, deals: int, leads: int) -> dict:
         cur.execute("ANALYZE")
         timings["analyze"] = time.perf_counter() - start
         cur.execute(
-            "SELECT name, name_key, domain, domain_key FROM partners_account WHERE id = %s",
+            "SELECT name, domain, name_key, domain_key, name_skeleton, domain_skeleton"
+            " FROM partners_account WHERE id = %s",
             [base + 1 + accounts // 2],
         )
-        name, name_key, domain, domain_key = cur.fetchone()
-        timings["keys_match"] = (
-            normalize_company_name(name) == name_key and normalize_domain(domain) == domain_key
-        )
+        name, domain, *stored = cur.fetchone()
+        timings["keys_match"] = stored == [
+            normalize_company_name(name),
+            normalize_domain(domain),
+            name_skeleton(normalize_company_name(name)),
+            domain_skeleton(normalize_domain(domain)),
+        ]
         cur.execute(
             "SELECT count(*) FILTER (WHERE status IN ('pending', 'approved')), "
             "count(DISTINCT account_id) FILTER (WHERE status IN ('pending', 'approved')), "
@@ -258,7 +274,7 @@ def conflict_check(partner, *, name: str, domain: str, at):
         name_key=normalize_company_name(name),
         at=at,
     )
-    return check.account_id, check.holder_partner_id, check.lead_before
+    return check.account_id, check.holder_partner_id, check.lead_before, check.probable_deal_id
 
 
 def orm_select(key: str):
@@ -371,7 +387,7 @@ def measure(base: int, accounts: int, samples: int) -> dict:
         for kind, name, domain in keys:
             at = timezone.now()
             start = time.perf_counter()
-            _, holder, lead = conflict_check(partner, name=name, domain=domain, at=at)
+            _, holder, lead, _probable = conflict_check(partner, name=name, domain=domain, at=at)
             check_times[kind].append(time.perf_counter() - start)
             held += holder is not None
             leads += lead
@@ -379,6 +395,24 @@ def measure(base: int, accounts: int, samples: int) -> dict:
             start = time.perf_counter()
             bare_select(raw, key)
             select_times[kind].append(time.perf_counter() - start)
+    # Customers probably held by another partner: an open registration's customer under
+    # another ending (the probe finds it through the domain skeleton's index).
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT a.id - %s FROM deals_deal d JOIN partners_account a ON a.id = d.account_id"
+            " WHERE d.status IN ('pending', 'approved') AND d.partner_id <> %s"
+            " AND a.id > %s ORDER BY random() LIMIT %s",
+            [base, partner.pk, base, samples // 2],
+        )
+        held_elsewhere = [row[0] for row in cur.fetchall()]
+    probable_times, probable_found = [], 0
+    for g in held_elsewhere:
+        start = time.perf_counter()
+        *_, probable = conflict_check(
+            partner, name=f"Other Name {g}", domain=f"customer{g}.de", at=timezone.now()
+        )
+        probable_times.append(time.perf_counter() - start)
+        probable_found += probable is not None
     existing_key = next(k for k in keys if k[0] == "existing")
     new_key = next(k for k in keys if k[0] == "new")
     # The same lookup through the ORM, on the same keys: the ORM's own cost per query.
@@ -457,6 +491,7 @@ def measure(base: int, accounts: int, samples: int) -> dict:
         "committed": committed,
         "check": check_times,
         "select": select_times,
+        "probable": (probable_times, probable_found),
         "check_queries": check_queries,
         "held": held,
         "leads": leads,
@@ -539,7 +574,10 @@ def main() -> None:
     check_all = check["existing"] + check["new"]
     select_all = select["existing"] + select["new"]
     q = result["check_queries"]
-    print("(a) conflict check (deals.queries.customer_check: account, holder, earlier lead):")
+    print(
+        "(a) conflict check (deals.queries.customer_check: account, holder, earlier lead, "
+        "and the probable-same-customer probe):"
+    )
     print(line("existing + new customers", check_all))
     print(line("existing customer domains", check["existing"], f"  ({q['existing']} queries)"))
     print(line("new customer domains", check["new"], f"  ({q['new']} queries)"))
@@ -547,6 +585,12 @@ def main() -> None:
         f"  existing customers held by an open registration: {result['held']}, "
         f"with an earlier CRM lead: {result['leads']}"
     )
+    probable_times, probable_found = result["probable"]
+    if probable_times:
+        print(
+            line("another partner's customer, other ending", probable_times)
+            + f"  (held for review: {probable_found} of {len(probable_times)})"
+        )
     print("  for comparison, the same keys (a second pass):")
     for step, samples in result["steps"].items():
         print(line(step, samples))

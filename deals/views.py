@@ -118,7 +118,7 @@ def deal_detail(request, pk: int):
             "deal": deal,
             "history": history,
             "message": rules.MESSAGES.get(deal.reason, "")
-            or (rules.UNDER_REVIEW if deal.needs_review else ""),
+            or (rules.UNDER_REVIEW if deal.needs_review and review_match is None else ""),
             "review_match": review_match,
             "extend_form": ExtendForm(),
             "why_not_extend": rules.can_extend(

@@ -121,6 +121,65 @@ def test_register_see_the_conflict_hint_manager_approves_partner_sees_it(page, l
     assert "Fresh Foods is approved" in page.text_content("[data-testid=notices]")
 
 
+def test_a_probable_duplicate_is_held_the_manager_decides_and_the_partner_is_told(
+    page, live_server
+):
+    from deals.services import deal_register
+    from tests.factories import StaffFactory
+
+    manager = StaffFactory(username="mona", role="channel_manager")
+    ours = PartnerFactory(name="Delta Partners", domain="delta.example", channel_manager=manager)
+    theirs = PartnerFactory(name="Echo Partners", domain="echo.example")
+    PartnerUserFactory(partner=ours, role=PartnerRole.ADMIN, user__username="dora")
+    deal_register(
+        partner=theirs,
+        submitted_by=PartnerUserFactory(partner=theirs).user,
+        customer_name="Globex Corporation",
+        customer_domain="globex.com",
+        amount="5000",
+        expected_close=timezone.localdate() + timedelta(days=30),
+        deal_type="new_logo",
+        compensation_model="reseller",
+    )
+
+    sign_in(page, live_server, "dora")
+    page.wait_for_url(f"{live_server.url}/portal/home/")
+    page.goto(f"{live_server.url}/portal/deals/new/")
+    page.fill("#id_customer_name", "Globex GmbH")
+    page.fill("#id_customer_domain", "glo\u200bbex.de")
+    page.wait_for_selector("#account-check[data-state=invalid]")
+    page.fill("#id_customer_domain", "globex.de")
+    page.wait_for_selector("#account-check[data-state=review]")
+    assert "Echo" not in page.text_content("#account-check")
+    page.fill("#id_amount", "48000")
+    page.fill("#id_expected_close", str(timezone.localdate() + timedelta(days=60)))
+    page.click("button:has-text('Register')")
+    page.wait_for_selector("[data-testid=deal-status]")
+    assert "Under review" in page.text_content("[data-testid=deal-status]")
+    assert "under review" in page.text_content("[data-testid=deal-message]")
+    assert "Echo" not in page.content()
+    deal_url = page.url
+
+    manager_context = page.context.browser.new_context()
+    manager_page = manager_context.new_page()
+    sign_in(manager_page, live_server, "mona")
+    manager_page.goto(deal_url)
+    match = manager_page.text_content("[data-testid=review-match]")
+    assert "Echo Partners" in match and "globex.com" in match
+    manager_page.click("button:has-text('The same customer: reject')")
+    manager_page.wait_for_selector("text=Rejected: the same customer")
+    manager_context.close()
+
+    page.goto(deal_url)
+    assert "Rejected" in page.text_content("[data-testid=deal-status]")
+    assert "Another partner registered this customer first" in page.text_content(
+        "[data-testid=deal-message]"
+    )
+    page.goto(f"{live_server.url}/portal/home/")
+    notices = page.text_content("[data-testid=notices]")
+    assert "Globex GmbH" in notices and "Echo" not in notices
+
+
 def test_chief_closes_a_quarter_in_the_admin_and_the_partner_sees_its_scorecard(
     page, live_server, celery_worker_process
 ):
