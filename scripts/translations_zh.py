@@ -794,7 +794,7 @@ ZH: dict = {
     "Still reserved by approved activities not yet reimbursed, on those funds.": "这些基金中已批准但尚未报销的活动仍预留的金额。",
     "Open registrations (pending or approved) sourced by the activities of those funds: their estimated amounts.": "由这些基金资助的活动带来的未结注册（待审批或已批准）：其预估金额。",
     "Partner credit of won deals sourced by the activities of those funds.": "由这些基金资助的活动带来的已赢单交易的合作伙伴计入收入。",
-    'Pipeline sourced ÷ MDF used, on the funds of the quarter\'s fiscal year (the seed dashboard\'s "MDF ROI").': "带来的商机 ÷ 已使用 MDF，按本季度所属财年的基金计（即种子仪表板中的“MDF ROI”）。",
+    "Pipeline sourced ÷ MDF used, on the funds of the quarter's fiscal year (the seed dashboard's \"MDF ROI\").": "带来的商机 ÷ 已使用 MDF，按本季度所属财年的基金计（即种子仪表板中的“MDF ROI”）。",
     "Revenue won ÷ MDF used, on the funds of the quarter's fiscal year.": "赢得的收入 ÷ 已使用 MDF，按本季度所属财年的基金计。",
     "Kept for older API clients and shown on no page: (pipeline + revenue of deals sourced by any MDF activity) ÷ all MDF reimbursed. Read mdf_pipeline_return and mdf_revenue_return instead.": "仅为旧版 API 客户端保留，不在任何页面显示：（任何 MDF 活动带来的商机 + 收入）÷ 全部 MDF 已报销金额。请改用 mdf_pipeline_return 和 mdf_revenue_return。",
     # The quarter close's guard rails.
@@ -848,7 +848,6 @@ ZH: dict = {
     "The same registrable domain (found when keys were updated)": "相同的可注册域名（更新匹配键时发现）",
     "Approved as a separate customer": "已作为不同客户批准",
     "Rejected: the same customer as an earlier registration": "已拒绝：与先前注册为同一客户",
-
 }
 
 
