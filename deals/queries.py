@@ -60,33 +60,29 @@ SELECT a.id,
         WHERE d.account_id = a.id
           AND (d.expires_on IS NULL OR d.expires_on >= %(on)s)
           AND {holder_condition}
-        ORDER BY d.submitted_at
+        {holder_order}
         LIMIT 1),
        EXISTS (SELECT 1 FROM {lead} l
                WHERE (l.account_id = a.id OR {lead_key})
                  AND l.created_at < %(at)s
                  AND (l.partner_id IS NULL OR l.partner_id <> %(partner)s)),
-       {probe}
+       {probe},
+       a.merged_into_id
 FROM (SELECT 1) AS one
-LEFT JOIN {account} k ON {account_condition}
-LEFT JOIN {account} a ON a.id = COALESCE(k.merged_into_id, k.id)
+LEFT JOIN {account} a ON {account_condition}
 ORDER BY {order}
 LIMIT 1
 """
-# Another partner's open registration on a probably-same account: one that shares the
-# customer's domain skeleton or name skeleton (two indexed probes), is not the customer's
-# own account, and was not judged a separate customer by a manager.
-_PROBE_SQL = """(SELECT d.id FROM {account} p
-        JOIN {deal} d ON d.account_id = p.id
+# Is there another partner's open registration on a probably-same account, one that
+# shares the customer's domain skeleton or name skeleton (two indexed probes)? Any one
+# answers; ``_probable`` then picks the earliest a manager has not judged separate.
+_PROBE_SQL = """(SELECT d.id FROM {deal} d
+        JOIN {account} p ON p.id = d.account_id
         WHERE ({probe_condition})
-          AND p.merged_into_id IS NULL
           AND (a.id IS NULL OR p.id <> a.id)
           AND d.status IN ('pending', 'approved')
           AND (d.expires_on IS NULL OR d.expires_on >= %(on)s)
           AND d.partner_id <> %(partner)s
-          AND NOT EXISTS (SELECT 1 FROM {separate} s
-                          WHERE s.from_account_id = a.id AND s.to_account_id = p.id)
-        ORDER BY d.submitted_at
         LIMIT 1)"""
 _LIVE = "d.status IN ('pending', 'approved')"
 _AS_OF = (
@@ -107,12 +103,13 @@ def customer_check(
     """The conflict check of RULEBOOK §4: one indexed statement, whatever the customer.
 
     Finds the account by registrable domain, else by normalised name (or takes
-    ``account_id`` when the caller already holds it, locked), following an account
-    merged into another to that one, and returns with it the partner whose registration
-    protects it at ``at``, whether a CRM lead for it was created before ``at`` (leads
-    passed to this partner do not count), and, now (``live``), another partner's open
-    registration on a probably-same customer. ``live`` false: judged as of a past moment
-    (imports), as ``protecting`` describes, without the probe.
+    ``account_id`` when the caller already holds it, locked), and returns with it the
+    partner whose registration protects it at ``at``, whether a CRM lead for it was
+    created before ``at`` (leads passed to this partner do not count), and, now
+    (``live``), another partner's open registration on a probably-same customer.
+    ``live`` false: judged as of a past moment (imports), as ``protecting`` describes,
+    without the probe. An account merged into another is checked as that one, and a
+    probable match as ``_probable`` says: each a second statement, on those rare paths.
 
     Written in SQL (portable: PostgreSQL and the embedded SQLite) because it is the hot
     path of every registration and of the portal's as-you-type hint: the ORM's query
@@ -130,15 +127,15 @@ def customer_check(
         **skeletons,
     }
     if account_id is not None:
-        condition, order = "k.id = %(account)s", "a.id"
+        condition, order = "a.id = %(account)s", "a.id"
     elif domain_key:
         # A same-named account on another domain is someone else: only domain-less ones.
-        condition = "k.domain_key = %(domain)s"
+        condition = "a.domain_key = %(domain)s"
         if name_key:
-            condition += " OR (k.name_key = %(name)s AND k.domain_key = '')"
-        order = "(k.domain_key = %(domain)s) DESC, a.id"
+            condition += " OR (a.name_key = %(name)s AND a.domain_key = '')"
+        order = "(a.domain_key = %(domain)s) DESC, a.id"
     else:
-        condition, order = "k.name_key = %(name)s", "k.domain_key, a.id"
+        condition, order = "a.name_key = %(name)s", "a.domain_key, a.id"
     probes = [
         f"p.{column} = %({key})s"
         for column, key in (("domain_skeleton", "dskel"), ("name_skeleton", "nskel"))
@@ -148,7 +145,6 @@ def customer_check(
         _PROBE_SQL.format(
             account=Account._meta.db_table,
             deal=Deal._meta.db_table,
-            separate=Account.separate_from.through._meta.db_table,
             probe_condition=" OR ".join(probes),
         )
         if live and probes
@@ -161,18 +157,60 @@ def customer_check(
         lead_key="l.domain_key = %(domain)s" if domain_key else "l.name_key = %(name)s",
         account_condition=condition,
         holder_condition=_LIVE if live else _AS_OF,
+        # Now, one open registration at most (a constraint); as of a past moment, the first.
+        holder_order="" if live else "ORDER BY d.submitted_at",
         order=order,
         probe=probe,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        pk, direct, holder_partner_id, lead_before, probable = cursor.fetchone()
-    keys = None
-    if probable is not None:
-        keys = tuple(
-            Account.objects.filter(deals=probable).values_list("domain_key", "name_key").get()
+        pk, direct, holder_partner_id, lead_before, probable, merged_into = cursor.fetchone()
+    if merged_into is not None:
+        return customer_check(
+            partner_id=partner_id,
+            domain_key=domain_key,
+            name_key=name_key,
+            at=at,
+            live=live,
+            account_id=merged_into,
         )
-    return CustomerCheck(pk, bool(direct), holder_partner_id, bool(lead_before), probable, keys)
+    found = None
+    if probable is not None:
+        found = _probable(partner_id, account_id=pk, on=at.date(), **skeletons)
+    return CustomerCheck(
+        pk,
+        bool(direct),
+        holder_partner_id,
+        bool(lead_before),
+        found[0] if found else None,
+        found[1:] if found else None,
+    )
+
+
+def _probable(
+    partner_id: int, *, account_id: int | None, on: date, dskel: str, nskel: str
+) -> tuple[int, str, str] | None:
+    """The earliest open registration of another partner on a probably-same account that
+    a manager has not judged a separate customer: its id and its account's keys."""
+    shared = Q()
+    if dskel:
+        shared |= Q(account__domain_skeleton=dskel)
+    if nskel:
+        shared |= Q(account__name_skeleton=nskel)
+    candidates = (
+        Deal.objects.filter(shared, status__in=OPEN_STATUSES)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=on))
+        .exclude(partner_id=partner_id)
+    )
+    if account_id is not None:
+        candidates = candidates.exclude(account_id=account_id).exclude(
+            account__separate_from=account_id
+        )
+    return (
+        candidates.order_by("submitted_at", "pk")
+        .values_list("pk", "account__domain_key", "account__name_key")
+        .first()
+    )
 
 
 def protecting_deal(account_id: int, *, at: datetime, live: bool) -> Deal | None:

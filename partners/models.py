@@ -474,6 +474,10 @@ class Account(models.Model):
             ),
         ]
         indexes = [
+            # Lookups by domain, merged accounts included (the unique index leaves them out).
+            models.Index(
+                fields=["domain_key"], condition=~Q(domain_key=""), name="account_domain_key_idx"
+            ),
             # The probes for a probable same customer (deals.queries.customer_check).
             models.Index(fields=["domain_skeleton"], name="account_domain_skeleton_idx"),
             models.Index(fields=["name_skeleton"], name="account_name_skeleton_idx"),

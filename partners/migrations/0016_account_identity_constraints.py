@@ -13,6 +13,14 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name="account",
+            index=models.Index(
+                condition=models.Q(("domain_key", ""), _negated=True),
+                fields=["domain_key"],
+                name="account_domain_key_idx",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="account",
             index=models.Index(fields=["domain_skeleton"], name="account_domain_skeleton_idx"),
         ),
         migrations.AddIndex(
