@@ -677,10 +677,6 @@ def deal_extend(*, deal: Deal, by: User, justification: str) -> Deal:
 def _closed_on(value: date, deal: Deal) -> date:
     if value > timezone.localdate():
         raise ValidationError({"closed_on": gettext("The close date cannot be in the future.")})
-    if value < timezone.localdate(deal.submitted_at):
-        raise ValidationError(
-            {"closed_on": gettext("The close date cannot be before the deal was registered.")}
-        )
     return value
 
 

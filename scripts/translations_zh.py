@@ -819,7 +819,6 @@ ZH: dict = {
     "The amount must be more than zero.": "金额必须大于零。",
     "The amount may be at most %(most)s in this program.": "本计划中金额最多为 %(most)s。",
     "The close date cannot be in the future.": "成交日期不能晚于今天。",
-    "The close date cannot be before the deal was registered.": "成交日期不能早于商机注册日期。",
     "CSAT is a whole number from 1 to 5.": "客户满意度为 1 到 5 的整数。",
     "A survey date goes with a CSAT answer.": "调查日期须与客户满意度评分一同填写。",
     "The survey date is between the close date and today.": "调查日期须介于成交日期与今天之间。",

@@ -84,12 +84,17 @@ def test_protection_is_judged_on_the_close_date(
     assert won.margin_rate == expected
 
 
-def test_a_win_cannot_close_before_it_was_registered(partner_a, rep_a, manager):
+def test_a_win_that_closed_before_it_was_registered_was_never_protected(
+    partner_a, rep_a, manager
+):
+    """A registration entered after the fact (the contract lets a win name any past day)
+    earns the unprotected margin: it protected nothing on that day."""
     with time_machine.travel(T0, tick=False):
         deal = register(partner_a, rep_a)
-        with pytest.raises(ValidationError) as refused:
-            services.deal_win(deal=deal, by=manager, amount="1", closed_on=date(2026, 2, 1))
-    assert "closed_on" in refused.value.message_dict
+        services.deal_approve(deal=deal, by=manager)
+        won = services.deal_win(deal=deal, by=manager, amount="1", closed_on=date(2026, 2, 1))
+    assert won.protected_when_won is False
+    assert won.margin_rate == partner_a.program.unprotected_margin
 
 
 # ---------------------------------------------------------------- CSAT on its survey date
