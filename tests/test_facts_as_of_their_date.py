@@ -84,9 +84,7 @@ def test_protection_is_judged_on_the_close_date(
     assert won.margin_rate == expected
 
 
-def test_a_win_that_closed_before_it_was_registered_was_never_protected(
-    partner_a, rep_a, manager
-):
+def test_a_win_that_closed_before_it_was_registered_was_never_protected(partner_a, rep_a, manager):
     """A registration entered after the fact (the contract lets a win name any past day)
     earns the unprotected margin: it protected nothing on that day."""
     with time_machine.travel(T0, tick=False):
