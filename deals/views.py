@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
-from prm.pagecache import session_page_cache
 from prm.pages import page_of
 from prm.roles import MANAGER_ROLES, Role, role_of
 from prm.views import role_required, scoped
@@ -25,7 +24,6 @@ def _partner(request) -> Partner:
     return Partner.objects.select_related("program", "tier").get(pk=partner_id_of(request.user))
 
 
-@session_page_cache(scope=partner_id_of, params=("status", "page"))
 @role_required(*Role.values)
 def deal_list(request):
     """The partner's registrations, newest first, with protection left."""

@@ -19,7 +19,6 @@ from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import OutreachTask, RedFlag, User
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
-from prm.outbox import enqueue
 from prm.quarters import Quarter
 from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
@@ -101,7 +100,7 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except (services.CloseRefused, ValueError) as exc:
                 form.add_error("quarter", str(exc))
             else:
-                enqueue(tasks.close_quarter, close.quarter, request.user.pk)
+                tasks.close_enqueue(close)
                 self.message_user(
                     request, f"The close of {close.quarter} is queued.", messages.INFO
                 )

@@ -14,7 +14,6 @@ from partners.queries import partners_visible_to
 from prm.api import BAD_REQUEST, ErrorSerializer
 from prm.api_errors import Conflict
 from prm.money import money_field_kwargs
-from prm.outbox import enqueue
 from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import services, tasks
@@ -150,7 +149,7 @@ class QuarterViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
             return Response(
                 {"detail": str(exc), "code": exc.code}, status=status.HTTP_400_BAD_REQUEST
             )
-        enqueue(tasks.close_quarter, close.quarter, request.user.pk)
+        tasks.close_enqueue(close)
         return Response(self.get_serializer(close).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -5,9 +5,8 @@ plain values, ``scoring.rules`` decides in memory, and a few set-wise statements
 the results in batches, each batch one transaction, keyed by (partner, quarter) so that a
 rerun — or a run that crashed half-way — ends with the same rows and no duplicates.
 
-The close keeps the database's cores busy with a second connection (``prm.lanes``): it
-reads the enablement figures beside the pass over the deals, and writes the money and the
-red flags beside the scorecard batches, from the decisions in memory.
+The money and the red flags are written after the scorecard batches, from the decisions
+in memory (they read no scorecard back).
 """
 
 import dataclasses
@@ -22,7 +21,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
@@ -49,7 +48,6 @@ from partners.models import (
     User,
 )
 from prm.audit import audited
-from prm.lanes import Lane
 from prm.quarters import Quarter, trailing_twelve_months
 from prm.setwise import rows_source
 
@@ -173,9 +171,38 @@ def quarter_close_request(*, quarter: str, by: User | None) -> QuarterClose:
     close, _ = QuarterClose.objects.select_for_update().get_or_create(quarter=parsed.label)
     if close.state != QuarterClose.State.RUNNING:
         close.state = QuarterClose.State.QUEUED
-    close.requested_by, close.requested_at = by, timezone.now()
+    close.requested_by, close.requested_at, close.sent_at = by, timezone.now(), None
     close.save()
     return close
+
+
+# A close still queued this long after it was last sent (or, never sent, requested) is
+# sent again by the sweep (``scoring.tasks.requeue_closes``).
+REQUEUE_AFTER = timedelta(minutes=10)
+
+
+def quarter_close_sent(quarter: str) -> None:
+    """The broker has the queued close of ``quarter``."""
+    QuarterClose.objects.filter(quarter=quarter, state=QuarterClose.State.QUEUED).update(
+        sent_at=timezone.now()
+    )
+
+
+def quarter_closes_claim_stale(*, now: datetime | None = None) -> list[QuarterClose]:
+    """The queued closes to send again: last sent (or requested, if never sent) more than
+    ``REQUEUE_AFTER`` ago. Each is claimed by a conditional UPDATE that moves its
+    ``sent_at`` to now, so that two sweeps at once never both take one."""
+    now = now or timezone.now()
+    cutoff = now - REQUEUE_AFTER
+    stale = Q(state=QuarterClose.State.QUEUED) & (
+        Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, requested_at__lt=cutoff)
+    )
+    claimed = [
+        pk
+        for pk in QuarterClose.objects.filter(stale).values_list("pk", flat=True)
+        if QuarterClose.objects.filter(stale, pk=pk).update(sent_at=now)
+    ]
+    return list(QuarterClose.objects.filter(pk__in=claimed).order_by("quarter"))
 
 
 def _lock_key(label: str) -> int:
@@ -263,22 +290,16 @@ def quarter_close(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     try:
-        # The lane reads the enablement figures while this thread reads the deals, then
-        # writes the money while this thread writes the scorecards: the steps' times
-        # overlap, and add up to more than the total.
-        with Lane("quarter-close") as lane:
-            tick = time.perf_counter()
-            gathered = _gather(parsed, lane)
-            timings["gather_s"] = round(time.perf_counter() - tick, 3)
-            QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(gathered.partners))
+        tick = time.perf_counter()
+        gathered = _gather(parsed)
+        timings["gather_s"] = round(time.perf_counter() - tick, 3)
+        QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(gathered.partners))
 
-            tick = time.perf_counter()
-            beside = _score_and_write(
-                close, parsed, gathered, by=by, batch_size=batch_size, lane=lane, notify=notify
-            )
-            timings["score_and_write_s"] = round(time.perf_counter() - tick, 3)
-            money, flags, seconds = beside.result()
-            timings.update(seconds)
+        tick = time.perf_counter()
+        decided = _score_and_write(close, parsed, gathered, by=by, batch_size=batch_size)
+        timings["score_and_write_s"] = round(time.perf_counter() - tick, 3)
+        money, flags, seconds = _money_and_flags(parsed, gathered, decided, by=by, notify=notify)
+        timings.update(seconds)
         timings["total_s"] = round(time.perf_counter() - started, 3)
         QuarterClose.objects.filter(pk=close.pk).update(
             state=QuarterClose.State.DONE,
@@ -361,19 +382,17 @@ class _Gathered:
     flag_inputs: "_FlagInputs"
 
 
-def _gather(quarter: Quarter, lane: Lane) -> _Gathered:
+def _gather(quarter: Quarter) -> _Gathered:
     """Every scored partner's inputs, as of the quarter's last day, with a fixed number of
-    grouped queries: the scores' and tier decisions', and the red flags'. The pass over
-    the deals runs here; the other reads run in ``lane`` meanwhile.
+    grouped queries: the scores' and tier decisions', and the red flags'.
 
     Scored: active, and started before the quarter's last day (RULEBOOK §2). The others
     get nothing from this close: no scorecard, tier decision, red flag or money."""
     as_of = quarter.end
     partners = active_partners(started_before=as_of)
     programs = _programs_of(partners)
-    beside = lane.submit(_enablement_and_history, quarter)
     figures = deal_figures(None, **_figure_spans(as_of, quarter, programs.values()))
-    other = beside.result()
+    other = _enablement_and_history(quarter)
     tiers = other["tiers"]
     reps = {pk: people for pk, (people, _) in other["certifications"].items()}
     return _Gathered(
@@ -747,18 +766,10 @@ class _Decided:
 
 
 def _score_and_write(
-    close,
-    quarter: Quarter,
-    gathered: _Gathered,
-    *,
-    by: User | None,
-    batch_size: int,
-    lane: Lane,
-    notify: bool,
-):
-    """Decide and store the close batch by batch, each batch one transaction; and, in
-    ``lane``, the close's money and red flags once every partner is decided. Returns the
-    lane's work: its ``result()`` is the money's and the flags' totals, and their seconds.
+    close, quarter: Quarter, gathered: _Gathered, *, by: User | None, batch_size: int
+) -> _Decided:
+    """Decide and store the close batch by batch, each batch one transaction. Returns what
+    was decided for every partner, for the money and the red flags.
 
     Deciding a batch is pure Python on what was gathered, and storing one is mostly
     waiting for the database: a second thread decides the next batches meanwhile. It
@@ -766,12 +777,12 @@ def _score_and_write(
     """
     writes = _Writes.for_close(quarter, by)
     partners = gathered.partners
+    decided = _Decided(after={}, flags=set())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarter-decide") as decider:
         pending = [
             decider.submit(_prepare_batch, gathered, partners[start : start + batch_size], writes)
             for start in range(0, len(partners), batch_size)
         ]
-        beside = lane.submit(_money_and_flags, quarter, gathered, pending, by=by, notify=notify)
         try:
             for future in pending:
                 batch = future.result()
@@ -783,22 +794,19 @@ def _score_and_write(
                         partners_done=F("partners_done") + batch.size,
                         heartbeat_at=timezone.now(),
                     )
+                decided.after.update(batch.after)
+                decided.flags.update(batch.flags)
         finally:
             for future in pending:
                 future.cancel()  # after a failure, decide no more
-    return beside
+    return decided
 
 
 def _money_and_flags(
-    quarter: Quarter, gathered: _Gathered, pending: list, *, by: User | None, notify: bool
+    quarter: Quarter, gathered: _Gathered, decided: _Decided, *, by: User | None, notify: bool
 ) -> tuple[dict, dict, dict]:
-    """The close's money and red flags once every batch is decided, stored or not (they
-    read no scorecard): their totals, and their seconds."""
-    decided = _Decided(after={}, flags=set())
-    for future in pending:
-        batch = future.result()
-        decided.after.update(batch.after)
-        decided.flags.update(batch.flags)
+    """The close's money and red flags once every partner is decided (they read no
+    scorecard): their totals, and their seconds."""
     tick = time.perf_counter()
     money = close_incentives(quarter, gathered, decided.after, by=by)
     paid = time.perf_counter()

@@ -6,9 +6,11 @@ for the close; one open flag per partner and kind), so a retry or a second run a
 same time adds nothing.
 """
 
+import functools
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
+from django.db import transaction
 from django.utils import timezone
 
 from prm.quarters import Quarter
@@ -20,9 +22,21 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, name="scoring.close_quarter")
 def close_quarter(quarter: str, user_id: int | None = None) -> dict:
+    """A requested close. A message that arrives after its close finished (sent twice: the
+    sweep does not know whether a worker has it yet) does nothing; one redelivered after a
+    worker died mid-close finds it running, and takes it over once its heartbeat is stale."""
     from partners.models import User
 
+    from .models import QuarterClose
+
+    finished = (QuarterClose.State.DONE, QuarterClose.State.FAILED)
+    if QuarterClose.objects.filter(quarter=quarter, state__in=finished).exists():
+        return {"quarter": quarter, "state": "finished already"}
     by = User.objects.filter(pk=user_id).first() if user_id else None
+    return _run_close(quarter, by)
+
+
+def _run_close(quarter: str, by) -> dict:
     try:
         close = services.quarter_close(quarter=quarter, by=by)
     except services.CloseInProgress:
@@ -34,11 +48,48 @@ def close_quarter(quarter: str, user_id: int | None = None) -> dict:
     return {"quarter": close.quarter, "state": close.state, "partners": close.partners_total}
 
 
+# One connection attempt, a short wait: a request must not hang on a dead broker.
+CONNECT_TIMEOUT_SECONDS = 2
+
+
+def close_enqueue(close) -> None:
+    """Send a requested close (its ``QuarterClose`` row, queued) to the broker once the
+    current transaction commits, with one quick attempt. If the broker does not answer,
+    the row stays queued and ``requeue_closes`` sends it later: the request carries on."""
+    transaction.on_commit(
+        functools.partial(_send_close, close.quarter, close.requested_by_id), robust=True
+    )
+
+
+def _send_close(quarter: str, user_id: int | None) -> bool:
+    try:
+        with current_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0, timeout=CONNECT_TIMEOUT_SECONDS)
+            close_quarter.apply_async((quarter, user_id), connection=connection, retry=False)
+    except Exception as exc:  # any failure to publish: the sweep sends it later
+        logger.warning("Broker unavailable; the close of %s stays queued: %s", quarter, exc)
+        return False
+    services.quarter_close_sent(quarter)
+    return True
+
+
+@shared_task(name="scoring.requeue_closes")
+def requeue_closes() -> int:
+    """Every few minutes: send again the closes still queued a while after they were last
+    sent (the broker was down, or the message was lost). Each is claimed first, so two
+    sweeps at once send it once; a duplicate that still reaches a worker finds the close
+    running or done, and a close run twice gives the same results."""
+    return sum(
+        _send_close(close.quarter, close.requested_by_id)
+        for close in services.quarter_closes_claim_stale()
+    )
+
+
 @shared_task(acks_late=True, name="scoring.close_previous_quarter")
 def close_previous_quarter() -> dict:
     """On the first day of a quarter (02:00): close the quarter that just ended."""
     quarter = Quarter.containing(timezone.localdate()).previous()
-    return close_quarter(quarter.label)
+    return _run_close(quarter.label, None)
 
 
 @shared_task(acks_late=True, name="scoring.refresh_red_flags")

@@ -5,10 +5,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
+from django.db import connection
 
 from partners.models import Partner
-from prm.models import PendingTask
-from scoring import services
+from scoring import services, tasks
 from scoring.models import QuarterClose
 
 pytestmark = pytest.mark.django_db
@@ -16,8 +16,19 @@ pytestmark = pytest.mark.django_db
 RUN = "/admin/scoring/quarterclose/run/"
 
 
+@pytest.fixture
 def queued():
-    return list(PendingTask.objects.values_list("task", "args"))
+    """The closes the test's requests hand to the broker once their transaction commits
+    (the test's own transaction never does): ``[(quarter, requested by)]``."""
+
+    def pending():
+        return [
+            call.args
+            for _, call, _ in connection.run_on_commit
+            if getattr(call, "func", None) is tasks._send_close
+        ]
+
+    return pending
 
 
 def close_row(label):
@@ -36,17 +47,17 @@ def closed_q2(chief, partner_a):
     return QuarterClose.objects.get(quarter="2026Q2")
 
 
-def test_a_first_close_is_queued_without_a_confirmation(client, chief, partner_a):
+def test_a_first_close_is_queued_without_a_confirmation(client, chief, partner_a, queued):
     client.force_login(chief)
     response = client.post(RUN, {"quarter": "2026q2"})
     assert response.status_code == 302
     assert "follow=2026Q2" in response.url
     assert QuarterClose.objects.get(quarter="2026Q2").state == "queued"
-    assert queued() == [("scoring.close_quarter", ["2026Q2", chief.pk])]
+    assert queued() == [("2026Q2", chief.pk)]
 
 
 def test_closing_a_closed_quarter_again_asks_first_and_runs_nothing_until_confirmed(
-    client, chief, closed_q2
+    client, chief, closed_q2, queued
 ):
     before = close_row("2026Q2")
     client.force_login(chief)
@@ -74,10 +85,10 @@ def test_closing_a_closed_quarter_again_asks_first_and_runs_nothing_until_confir
     assert confirmed.status_code == 302
     assert "follow=2026Q2" in confirmed.url
     assert QuarterClose.objects.get(quarter="2026Q2").state == "queued"
-    assert queued() == [("scoring.close_quarter", ["2026Q2", chief.pk])]
+    assert queued() == [("2026Q2", chief.pk)]
 
 
-def test_a_quarter_closed_by_the_scheduled_job_says_so(client, chief, partner_a):
+def test_a_quarter_closed_by_the_scheduled_job_says_so(client, chief, partner_a, queued):
     with time_machine.travel(datetime(2026, 7, 1, 2, 0, tzinfo=UTC), tick=False):
         services.quarter_close(quarter="2026Q2")
     client.force_login(chief)
@@ -89,15 +100,17 @@ def test_a_quarter_closed_by_the_scheduled_job_says_so(client, chief, partner_a)
     assert queued() == []
 
 
-def test_a_close_still_running_or_failed_is_run_again_without_asking(client, chief, partner_a):
+def test_a_close_still_running_or_failed_is_run_again_without_asking(
+    client, chief, partner_a, queued
+):
     QuarterClose.objects.create(quarter="2026Q2", state="failed", error="boom")
     client.force_login(chief)
     assert client.post(RUN, {"quarter": "2026Q2"}).status_code == 302
-    assert queued() == [("scoring.close_quarter", ["2026Q2", chief.pk])]
+    assert queued() == [("2026Q2", chief.pk)]
 
 
 def test_a_quarter_before_the_first_partner_is_a_form_error_even_confirmed(
-    client, chief, partner_a
+    client, chief, partner_a, queued
 ):
     Partner.objects.filter(pk=partner_a.pk).update(started_on=date(2025, 3, 3))
     # Closed before the rule held: still refused, not offered again.

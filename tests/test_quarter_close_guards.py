@@ -14,7 +14,6 @@ from django.utils import translation
 
 from incentives.models import LedgerEntry, MdfFund
 from partners.models import Partner, RedFlag, TierChange
-from prm.models import PendingTask
 from scoring import rules, services, tasks
 from scoring.models import QuarterClose, Scorecard
 from tests.factories import (
@@ -106,7 +105,6 @@ def test_the_api_refuses_it_with_a_400_that_says_why(api, chief, partner_a):
         "code": "before_first_partner",
     }
     assert not QuarterClose.objects.exists()
-    assert not PendingTask.objects.exists()
     assert api(chief).post("/api/v1/quarters/2025Q1/close/").status_code == 202
 
 

@@ -204,8 +204,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Web requests never publish to the broker directly: prm.outbox.enqueue keeps the task in
-# the database until the broker takes it, so a Redis outage neither fails nor stalls them.
+# A request that queues a task makes one quick attempt (scoring.tasks.close_enqueue): a Redis
+# outage neither fails nor stalls it, and what it asked for is sent again later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 
 if REDIS_URL:
@@ -222,11 +222,6 @@ if REDIS_URL:
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-# A partner person's deal list is kept per session and served again while nothing it shows
-# has changed (prm.pagecache): on with PostgreSQL and sessions in the cache, i.e. with Redis.
-PAGE_CACHE = env.bool("PAGE_CACHE", default=True)
-PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=15 * 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
