@@ -16,10 +16,11 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
+from simple_history.utils import bulk_update_with_history
 
 from enablement.services import onboarding_event
 from partners.models import Partner, Program, Tier, User
@@ -28,7 +29,6 @@ from partners.services import notice_send
 from prm.audit import audited
 from prm.quarters import Quarter
 from prm.roles import Role
-from prm.setwise import rows_source
 
 from . import rules
 from .models import (
@@ -142,97 +142,50 @@ def _record(entries: list[LedgerEntry], *, by: User | None, reason: str) -> list
     return inserted
 
 
-# The quarter's entries, one row each in these columns; the rest is the same for all.
-_QUARTER_ENTRY_COLUMNS = (
-    ("partner_id", "bigint"),
-    ("kind", "text"),
-    ("code", "text"),
-    ("description", "text"),
-    ("amount", "numeric"),
-    ("status", "text"),
-    ("idempotency_key", "text"),
-)
-
-_QUARTER_ENTRIES_SQL = """
-INSERT INTO {ledger} (partner_id, kind, code, description, amount, currency, source_label,
-                      quarter, earned_on, status, approved_at, due_on, idempotency_key,
-                      payment_reference, void_reason, created_at)
-SELECT c.partner_id, c.kind, c.code, c.description, c.amount, %s, '', %s, %s, c.status,
-       CASE WHEN c.status = %s THEN %s END, CASE WHEN c.status = %s THEN %s END,
-       c.idempotency_key, '', '', %s
-FROM {rows}
-WHERE true
-ON CONFLICT DO NOTHING
-RETURNING id
-"""
-
-
 def _record_quarter(
     rows: list[tuple], *, program: Program, quarter: Quarter, due_on: date, by, reason: str
 ) -> int:
-    """Insert the quarter's entries whose idempotency key is new, with their history
-    rows, in two set-wise statements; return how many were inserted.
+    """Record the quarter's entries whose idempotency key is new, with their history rows,
+    in a few set-wise statements whatever their number; return how many were recorded.
 
-    Like ``_record``, for thousands of entries at once: approved ones carry the approval
-    time and ``due_on``, accrued ones neither. ``ON CONFLICT DO NOTHING`` skips the keys
-    already in the ledger, so a rerun or a concurrent close records nothing twice.
+    ``rows``: (partner id, kind, code, description, amount, status, idempotency key).
+    Approved ones carry the approval time and ``due_on``, accrued ones neither. The keys
+    already in the ledger are skipped, so a rerun records nothing twice (the close's lock
+    keeps two closes of a quarter from racing; the key's uniqueness backs it).
     """
     if not rows:
         return 0
-    stamp = timezone.now()
-    at = connection.ops.adapt_datetimefield_value(stamp)
-    ledger = connection.ops.quote_name(LedgerEntry._meta.db_table)
-    source, params = rows_source(_QUARTER_ENTRY_COLUMNS, rows)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _QUARTER_ENTRIES_SQL.format(ledger=ledger, rows=source),
-            [
-                program.currency,
-                quarter.label,
-                connection.ops.adapt_datefield_value(quarter.end),
-                EntryStatus.APPROVED,
-                at,
-                EntryStatus.APPROVED,
-                connection.ops.adapt_datefield_value(due_on),
-                at,
-                *params,
-            ],
+    known = set(
+        LedgerEntry.objects.filter(idempotency_key__in=[row[6] for row in rows]).values_list(
+            "idempotency_key", flat=True
         )
-        inserted = sorted(pk for (pk,) in cursor.fetchall())
-        if inserted:
-            _history_of_inserted(cursor, inserted, stamp=at, by=by, reason=reason)
-    return len(inserted)
-
-
-def _history_of_inserted(cursor, ids: list[int], *, stamp, by, reason: str) -> None:
-    """The "created" history rows of the ledger entries ``ids``, as
-    ``bulk_history_create`` writes them, copied in one statement."""
-    history = LedgerEntry.history.model
-    tracked = {field.column for field in LedgerEntry._meta.concrete_fields}
-    given = {
-        "history_date": stamp,
-        "history_change_reason": reason,
-        "history_type": "+",
-        "history_user_id": by.pk if by else None,
-    }
-    columns, values, params = [], [], []
-    for field in history._meta.concrete_fields:
-        if field.column == "history_id":
-            continue
-        columns.append(connection.ops.quote_name(field.column))
-        if field.column in tracked:
-            values.append(f"e.{connection.ops.quote_name(field.column)}")
-        else:
-            values.append("%s")
-            params.append(given[field.column])  # a KeyError: a history field not known here
-    source, id_params = rows_source((("id", "bigint"),), [(pk,) for pk in ids])
-    cursor.execute(
-        f"INSERT INTO {connection.ops.quote_name(history._meta.db_table)} "
-        f"({', '.join(columns)}) SELECT {', '.join(values)} "
-        f"FROM {connection.ops.quote_name(LedgerEntry._meta.db_table)} e "
-        f"JOIN {source} ON e.id = c.id ORDER BY e.id",
-        [*params, *id_params],
     )
+    stamp = timezone.now()
+    entries = LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                partner_id=partner_id,
+                kind=kind,
+                code=code,
+                description=description,
+                amount=amount,
+                currency=program.currency,
+                quarter=quarter.label,
+                earned_on=quarter.end,
+                status=status,
+                approved_at=stamp if status == EntryStatus.APPROVED else None,
+                due_on=due_on if status == EntryStatus.APPROVED else None,
+                idempotency_key=key,
+                created_at=stamp,
+            )
+            for partner_id, kind, code, description, amount, status, key in rows
+            if key not in known
+        ]
+    )
+    LedgerEntry.history.bulk_history_create(
+        entries, default_user=by, default_change_reason=reason, default_date=stamp
+    )
+    return len(entries)
 
 
 def _source_fields(source) -> dict:
@@ -826,23 +779,6 @@ def _fund_basis(tier, prior_revenue: Decimal) -> str:
     return f"{tier.name}: no MDF"
 
 
-_FUND_COLUMNS = (
-    ("partner_id", "bigint"),
-    ("amount", "numeric"),
-    ("match_ratio", "numeric"),
-    ("basis", "text"),
-)
-
-_FUNDS_SQL = """
-INSERT INTO {fund} (partner_id, fiscal_year, amount, match_ratio, basis, reserved, reimbursed,
-                    created_at)
-SELECT c.partner_id, %s, c.amount, c.match_ratio, c.basis, 0, 0, %s
-FROM {rows}
-WHERE true
-ON CONFLICT DO NOTHING
-"""
-
-
 def mdf_funds_open(
     *,
     program: Program,
@@ -877,27 +813,36 @@ def mdf_funds_open(
         if fund is None:
             fresh.append((partner_id, amount, tier.mdf_match_ratio, _fund_basis(tier, revenue)))
         elif fund[1] == 0 and amount > 0 and fund[2] == 0:
-            grown.append(
-                MdfFund(
-                    pk=fund[0],
-                    amount=amount,
-                    match_ratio=tier.mdf_match_ratio,
-                    basis=_fund_basis(tier, revenue),
-                )
-            )
+            grown.append((fund[0], amount, tier.mdf_match_ratio, _fund_basis(tier, revenue)))
+    stamp = timezone.now()
     with transaction.atomic():
-        if fresh:
-            now = connection.ops.adapt_datetimefield_value(timezone.now())
-            source, params = rows_source(_FUND_COLUMNS, fresh)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _FUNDS_SQL.format(
-                        fund=connection.ops.quote_name(MdfFund._meta.db_table), rows=source
-                    ),
-                    [fiscal_year, now, *params],
+        opened = MdfFund.objects.bulk_create(
+            [
+                MdfFund(
+                    partner_id=partner_id,
+                    fiscal_year=fiscal_year,
+                    amount=amount,
+                    match_ratio=ratio,
+                    basis=basis,
+                    created_at=stamp,
                 )
+                for partner_id, amount, ratio, basis in fresh
+            ]
+        )
+        MdfFund.history.bulk_history_create(
+            opened, default_change_reason="Opened with its tier's MDF", default_date=stamp
+        )
         if grown:
-            MdfFund.objects.bulk_update(grown, ["amount", "match_ratio", "basis"])
+            funds = MdfFund.objects.in_bulk([pk for pk, *_ in grown])
+            for pk, amount, ratio, basis in grown:
+                funds[pk].amount, funds[pk].match_ratio, funds[pk].basis = amount, ratio, basis
+            bulk_update_with_history(
+                list(funds.values()),
+                MdfFund,
+                ["amount", "match_ratio", "basis"],
+                default_change_reason="Sized by the tier's MDF",
+                default_date=stamp,
+            )
     return len(fresh) + len(grown)
 
 

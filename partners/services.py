@@ -1,6 +1,8 @@
 """Every write of the partners app: one function per use case, each in one transaction."""
 
-from datetime import date, datetime
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +15,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
+from simple_history.utils import bulk_update_with_history
 
 from prm.audit import audited
 from prm.normalize import NotADomain, normalize_host, registrable_domain
@@ -30,6 +33,8 @@ from .models import (
     PartnerUser,
     Program,
     RebateBracket,
+    RedFlag,
+    RedFlagKind,
     Tier,
     TierChange,
     TierChangeCause,
@@ -261,9 +266,142 @@ def partner_set_tier(
         changed_by=changed_by,
         changed_at=at or timezone.now(),
     )
-    Partner.objects.filter(pk=partner.pk).update(tier=tier)
     partner.tier = tier
+    partner._change_reason = (reason.strip() or TierChangeCause(cause).label)[:100]
+    partner._history_user = changed_by
+    partner.save(update_fields=["tier"])
     return change
+
+
+# ---------------------------------------------------------------- the quarter close's changes
+
+
+@dataclass(frozen=True)
+class CloseOutcome:
+    """What a quarter close decided for one partner (``scoring`` decides; this app keeps)."""
+
+    partner_id: int
+    tier_before_id: int
+    tier_after_id: int
+    exits: bool
+    score: Decimal
+    cause: str = ""  # a TierChangeCause when the tier moves or the partner exits
+    reason: str = ""
+
+
+def partners_close_apply(
+    *, quarter: str, outcomes: Sequence[CloseOutcome], by: User | None, at: datetime
+) -> int:
+    """Keep a quarter close's decisions for a batch of partners, set-wise, in the caller's
+    transaction: a ``TierChange`` per move or exit (once per partner and quarter, so a
+    rerun adds none), the tier and status moved with a history row by the system with the
+    reason, and the latest score (unless a later quarter's is kept). Rows whose values do
+    not change are not written. A few statements per batch, whatever its size. Returns
+    how many partners moved."""
+    TierChange.objects.bulk_create(
+        [
+            TierChange(
+                partner_id=o.partner_id,
+                from_tier_id=o.tier_before_id,
+                to_tier_id=o.tier_after_id,
+                cause=o.cause,
+                quarter=quarter,
+                reason=o.reason,
+                changed_by=by,
+                changed_at=at,
+            )
+            for o in outcomes
+            if o.cause
+        ],
+        ignore_conflicts=True,
+    )
+    partners = Partner.objects.in_bulk([o.partner_id for o in outcomes])
+    moved, scored = [], []
+    for o in outcomes:
+        partner = partners[o.partner_id]
+        status = PartnerStatus.EXITED if o.exits else partner.status
+        rescore = partner.latest_score_quarter <= quarter and (
+            partner.latest_score_quarter != quarter or partner.latest_score != o.score
+        )
+        if rescore:
+            partner.latest_score, partner.latest_score_quarter = o.score, quarter
+        if partner.tier_id != o.tier_after_id or partner.status != status:
+            partner.tier_id, partner.status = o.tier_after_id, status
+            partner._change_reason = (o.reason or f"Quarter close {quarter}")[:100]
+            moved.append(partner)
+        elif rescore:
+            scored.append(partner)
+    if moved:
+        bulk_update_with_history(
+            moved,
+            Partner,
+            ["tier", "status", "latest_score", "latest_score_quarter"],
+            default_user=by,
+            default_date=at,
+        )
+    if scored:
+        Partner.objects.bulk_update(scored, ["latest_score", "latest_score_quarter"])
+    return len(moved)
+
+
+def red_flags_apply(
+    *, as_of: date, partner_ids: Collection[int], wanted: set[tuple[int, str]]
+) -> tuple[list[RedFlag], int]:
+    """Make the open red flags of ``partner_ids`` exactly ``wanted`` (pairs of partner id
+    and kind) as of ``as_of`` (RULEBOOK §8): resolve the others, open the missing ones,
+    each new "no recent deal" flag with an outreach task for the partner's channel
+    manager. Set-wise, in one transaction; at most one open flag per partner and kind
+    (a constraint), so two runs at once open each once. Returns the flags opened, and how
+    many were resolved."""
+    now = timezone.now()
+    scope = set(partner_ids)
+    with transaction.atomic():
+        open_now = {
+            pair
+            for pair in RedFlag.objects.filter(status=RedFlag.Status.OPEN).values_list(
+                "partner_id", "kind"
+            )
+            if pair[0] in scope
+        }
+        to_resolve = open_now - wanted
+        for kind in {kind for _, kind in to_resolve}:
+            RedFlag.objects.filter(
+                kind=kind,
+                status=RedFlag.Status.OPEN,
+                partner_id__in=[pid for pid, k in to_resolve if k == kind],
+            ).update(status=RedFlag.Status.RESOLVED, resolved_at=now)
+        to_open = sorted(wanted - open_now)
+        RedFlag.objects.bulk_create(
+            [
+                RedFlag(partner_id=pid, kind=kind, details={"as_of": str(as_of)}, opened_at=now)
+                for pid, kind in to_open
+            ],
+            ignore_conflicts=True,
+        )
+        fresh = list(
+            RedFlag.objects.filter(status=RedFlag.Status.OPEN, opened_at=now).order_by("pk")
+        )
+        fresh = [flag for flag in fresh if (flag.partner_id, flag.kind) in set(to_open)]
+        quiet = [flag for flag in fresh if flag.kind == RedFlagKind.NO_RECENT_DEAL]
+        if quiet:
+            about = Partner.objects.in_bulk([flag.partner_id for flag in quiet])
+            days = dict(Program.objects.values_list("pk", "no_deal_days"))
+            OutreachTask.objects.bulk_create(
+                [
+                    OutreachTask(
+                        partner_id=flag.partner_id,
+                        assignee_id=about[flag.partner_id].channel_manager_id,
+                        red_flag=flag,
+                        title=f"Reach out to {about[flag.partner_id].name}: no registration "
+                        f"in {days[about[flag.partner_id].program_id]} days",
+                        due_on=as_of + timedelta(days=7),
+                        created_at=now,
+                    )
+                    for flag in quiet
+                ],
+                ignore_conflicts=True,
+            )
+    return fresh, len(to_resolve)
 
 
 # ---------------------------------------------------------------- people

@@ -10,7 +10,6 @@ in memory (they read no scorecard back).
 """
 
 import dataclasses
-import json
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -36,12 +35,9 @@ from enablement.queries import (
 from incentives import rules as incentive_rules
 from incentives import services as incentive_services
 from incentives.queries import approved_contributions
+from partners import services as partner_services
 from partners.models import (
-    OutreachTask,
-    Partner,
-    PartnerStatus,
     Program,
-    RedFlag,
     RedFlagKind,
     Tier,
     TierChange,
@@ -49,7 +45,6 @@ from partners.models import (
 )
 from prm.audit import audited
 from prm.quarters import Quarter, trailing_twelve_months
-from prm.setwise import rows_source
 
 from . import rules
 from .models import QuarterClose, Scorecard
@@ -439,51 +434,35 @@ def _enablement_and_history(quarter: Quarter) -> dict:
 # ---------------------------------------------------------------- scoring
 
 
-# A scorecard as the close writes it, in the order of these columns.
-_CARD_COLUMNS = (
-    ("partner_id", "bigint"),
-    ("tier_before_id", "bigint"),
-    ("qualified_tier_id", "bigint"),
-    ("meets_lowest", "boolean"),
-    ("decision", "text"),
-    ("tier_after_id", "bigint"),
-    ("inputs", "jsonb"),
-    ("revenue", "numeric"),
-    ("pipeline", "numeric"),
-    ("certification", "numeric"),
-    ("satisfaction", "numeric"),
-    ("engagement", "numeric"),
-    ("total", "numeric"),
-    ("band", "text"),
-    ("csat_no_data", "boolean"),
-)
-_PARTNER, _DECISION, _TIER_AFTER, _TOTAL = 0, 4, 5, 12
-# A tier change: partner, from, to, cause, reason.
-_CHANGE_COLUMNS = (
-    ("partner_id", "bigint"),
-    ("from_tier_id", "bigint"),
-    ("to_tier_id", "bigint"),
-    ("cause", "text"),
-    ("reason", "text"),
-)
-# What a partner row takes from its scorecard.
-_PARTNER_COLUMNS = (
-    ("partner_id", "bigint"),
-    ("tier_after_id", "bigint"),
-    ("decision", "text"),
-    ("total", "numeric"),
-)
-
-_JSON = json.JSONEncoder(separators=(",", ":"))
+# What a rerun rewrites of a scorecard (keyed by partner and quarter).
+_CARD_FIELDS = [
+    "tier_before",
+    "qualified_tier",
+    "meets_lowest",
+    "decision",
+    "tier_after",
+    "inputs",
+    "revenue",
+    "pipeline",
+    "certification",
+    "satisfaction",
+    "engagement",
+    "total",
+    "band",
+    "csat_no_data",
+    "closed_at",
+]
 _NO_FIGURES: dict = {}
 _NO_ENGAGEMENT = {"login_days": 0, "trainings": 0, "events": 0}
 _ZERO = Decimal("0")
 
 
-def _decide(gathered: _Gathered, partners: list[PartnerRow]) -> tuple[list, list, list]:
+def _decide(
+    gathered: _Gathered, partners: list[PartnerRow], *, label: str, now: datetime
+) -> tuple[list[Scorecard], list[partner_services.CloseOutcome], list[tuple[int, str]]]:
     """Score and decide ``partners`` in memory, on plain values, and find the red flags of
-    those that stay: their scorecards and tier changes as rows in the columns above, and
-    their flags as (partner id, kind). Reads nothing from the database."""
+    those that stay: their scorecards (unsaved), what the close decided for each partner,
+    and their flags as (partner id, kind). Reads nothing from the database."""
     setups, tiers, figures, reps = (
         gathered.setups,
         gathered.tiers,
@@ -499,7 +478,7 @@ def _decide(gathered: _Gathered, partners: list[PartnerRow]) -> tuple[list, list
         rules.decide_tier,
     )
     stay, exit_ = rules.Action.STAY, rules.Action.EXIT
-    cards, changes, flags = [], [], []
+    cards, outcomes, flags = [], [], []
     for partner in partners:
         pk = partner.pk
         setup = setups[partner.program_id]
@@ -563,37 +542,41 @@ def _decide(gathered: _Gathered, partners: list[PartnerRow]) -> tuple[list, list
             "strategic_wins": facts.strategic_wins,
         }
         cards.append(
-            (
-                pk,
-                tier_before.pk,
-                setup.by_rank[qualified.rank].pk,
-                meets_lowest,
-                decision.action,
-                tier_after.pk,
-                _JSON.encode(stored_inputs),
-                card.revenue,
-                card.pipeline,
-                card.certification,
-                card.satisfaction,
-                card.engagement,
-                card.total,
-                card.band,
-                card.csat_no_data,
+            Scorecard(
+                partner_id=pk,
+                quarter=label,
+                tier_before_id=tier_before.pk,
+                qualified_tier_id=setup.by_rank[qualified.rank].pk,
+                meets_lowest=meets_lowest,
+                decision=decision.action,
+                tier_after_id=tier_after.pk,
+                inputs=stored_inputs,
+                revenue=card.revenue,
+                pipeline=card.pipeline,
+                certification=card.certification,
+                satisfaction=card.satisfaction,
+                engagement=card.engagement,
+                total=card.total,
+                band=card.band,
+                csat_no_data=card.csat_no_data,
+                closed_at=now,
             )
         )
-        if decision.action != stay:
-            changes.append(
-                (
-                    pk,
-                    tier_before.pk,
-                    tier_after.pk,
-                    decision.action,
-                    _why(decision, qualified, card),
-                )
+        moves = decision.action != stay
+        outcomes.append(
+            partner_services.CloseOutcome(
+                partner_id=pk,
+                tier_before_id=tier_before.pk,
+                tier_after_id=tier_after.pk,
+                exits=decision.action == exit_,
+                score=card.total,
+                cause=decision.action if moves else "",
+                reason=_why(decision, qualified, card) if moves else "",
             )
+        )
         if decision.action != exit_:
             flags.extend((pk, kind) for kind in flag_inputs.flags_of(partner, tier_after.pk))
-    return cards, changes, flags
+    return cards, outcomes, flags
 
 
 def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
@@ -609,61 +592,40 @@ def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
 # ---------------------------------------------------------------- writing
 
 
-_CARDS_SQL = """
-INSERT INTO {scorecard} (partner_id, quarter, tier_before_id, qualified_tier_id, meets_lowest,
-                         decision, tier_after_id, inputs, revenue, pipeline, certification,
-                         satisfaction, engagement, total, band, csat_no_data, closed_at)
-SELECT c.partner_id, %s, c.tier_before_id, c.qualified_tier_id, c.meets_lowest, c.decision,
-       c.tier_after_id, c.inputs, c.revenue, c.pipeline, c.certification, c.satisfaction,
-       c.engagement, c.total, c.band, c.csat_no_data, %s
-FROM {rows}
-WHERE true
-ON CONFLICT (partner_id, quarter) DO UPDATE SET
-    tier_before_id = excluded.tier_before_id,
-    qualified_tier_id = excluded.qualified_tier_id,
-    meets_lowest = excluded.meets_lowest,
-    decision = excluded.decision,
-    tier_after_id = excluded.tier_after_id,
-    inputs = excluded.inputs,
-    revenue = excluded.revenue,
-    pipeline = excluded.pipeline,
-    certification = excluded.certification,
-    satisfaction = excluded.satisfaction,
-    engagement = excluded.engagement,
-    total = excluded.total,
-    band = excluded.band,
-    csat_no_data = excluded.csat_no_data,
-    closed_at = excluded.closed_at
-"""
+@dataclass
+class _Batch:
+    """One batch of the close, decided and ready to store: its scorecards, what was
+    decided for each partner, and the red flags found."""
 
-_CHANGES_SQL = """
-INSERT INTO {tierchange} (partner_id, from_tier_id, to_tier_id, cause, quarter, reason,
-                          changed_by_id, changed_at)
-SELECT c.partner_id, c.from_tier_id, c.to_tier_id, c.cause, %s, c.reason, %s, %s
-FROM {rows}
-WHERE true
-ON CONFLICT DO NOTHING
-"""
+    cards: list[Scorecard]
+    outcomes: list[partner_services.CloseOutcome]
+    flags: list[tuple[int, str]]
 
-# Only the rows whose values change: a rerun rewrites none of them (a rewritten row costs
-# a new row version and, when no page room is left for it, an entry in every index).
-_PARTNERS_SQL = """
-UPDATE {partner} SET
-    tier_id = c.tier_after_id,
-    status = CASE WHEN c.decision = %s THEN %s ELSE {partner}.status END,
-    latest_score = CASE WHEN {partner}.latest_score_quarter > %s
-                        THEN {partner}.latest_score ELSE c.total END,
-    latest_score_quarter = CASE WHEN {partner}.latest_score_quarter > %s
-                                THEN {partner}.latest_score_quarter ELSE %s END
-FROM {rows}
-WHERE {partner}.id = c.partner_id
-  AND ({partner}.tier_id <> c.tier_after_id
-       OR (c.decision = %s AND {partner}.status <> %s)
-       OR ({partner}.latest_score_quarter <= %s
-           AND ({partner}.latest_score_quarter <> %s
-                OR {partner}.latest_score IS NULL
-                OR {partner}.latest_score <> c.total)))
-"""
+
+def _prepare_batch(
+    gathered: _Gathered, partners: list[PartnerRow], *, label: str, now: datetime
+) -> _Batch:
+    """Decide ``partners`` (in the decider's thread: reads nothing from the database)."""
+    return _Batch(*_decide(gathered, partners, label=label, now=now))
+
+
+def _store_batch(close: QuarterClose, batch: _Batch, *, label: str, by, now) -> None:
+    """One batch, one transaction: the scorecards upserted (keyed by partner and quarter),
+    and the partners' tier moves, exits and latest scores through ``partners``."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            _commit_without_waiting(cursor)
+        Scorecard.objects.bulk_create(
+            batch.cards,
+            update_conflicts=True,
+            unique_fields=["partner", "quarter"],
+            update_fields=_CARD_FIELDS,
+        )
+        partner_services.partners_close_apply(quarter=label, outcomes=batch.outcomes, by=by, at=now)
+        QuarterClose.objects.filter(pk=close.pk).update(
+            partners_done=F("partners_done") + len(batch.cards),
+            heartbeat_at=timezone.now(),
+        )
 
 
 def _commit_without_waiting(cursor) -> None:
@@ -676,84 +638,6 @@ def _commit_without_waiting(cursor) -> None:
     """
     if connection.vendor == "postgresql":
         cursor.execute("SET LOCAL synchronous_commit = off")
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-@dataclass
-class _Batch:
-    """One batch of the close, decided and ready to store: its statements, each
-    partner's tier after the close and decision, and the red flags found."""
-
-    size: int
-    statements: list[tuple[str, list]]
-    after: list[tuple[int, tuple[int, str, Decimal]]]
-    flags: list[tuple[int, str]]
-
-
-@dataclass(frozen=True)
-class _Writes:
-    """The close's statements (``{rows}`` left to fill) and what every batch passes them;
-    made on the connection's thread, so that preparing a batch needs no connection."""
-
-    cards: str
-    changes: str
-    partners: str
-    label: str
-    by_id: int | None
-    now: object  # closed_at / changed_at, adapted for the database
-    vendor: str
-
-    @classmethod
-    def for_close(cls, quarter: Quarter, by: User | None) -> "_Writes":
-        return cls(
-            cards=_CARDS_SQL.format(scorecard=_table(Scorecard), rows="{rows}"),
-            changes=_CHANGES_SQL.format(tierchange=_table(TierChange), rows="{rows}"),
-            partners=_PARTNERS_SQL.format(partner=_table(Partner), rows="{rows}"),
-            label=quarter.label,
-            by_id=by.pk if by else None,
-            now=connection.ops.adapt_datetimefield_value(timezone.now()),
-            vendor=connection.vendor,
-        )
-
-
-def _prepare_batch(gathered: _Gathered, partners: list[PartnerRow], writes: _Writes) -> _Batch:
-    """Decide ``partners`` and prepare the statements that store them: upsert their
-    scorecards, add their tier changes (once per partner and quarter), copy the tier
-    after, exit and latest score onto them. Reads nothing from the database."""
-    label, now, vendor = writes.label, writes.now, writes.vendor
-    cards, changes, flags = _decide(gathered, partners)
-    rows, params = rows_source(_CARD_COLUMNS, cards, vendor=vendor)
-    statements = [(writes.cards.format(rows=rows), [label, now, *params])]
-    if changes:
-        rows, params = rows_source(_CHANGE_COLUMNS, changes, vendor=vendor)
-        statements.append((writes.changes.format(rows=rows), [label, writes.by_id, now, *params]))
-    rows, params = rows_source(
-        _PARTNER_COLUMNS,
-        [(c[_PARTNER], c[_TIER_AFTER], c[_DECISION], c[_TOTAL]) for c in cards],
-        vendor=vendor,
-    )
-    statements.append(
-        (
-            writes.partners.format(rows=rows),
-            [
-                rules.Action.EXIT,
-                PartnerStatus.EXITED,
-                label,
-                label,
-                label,
-                *params,
-                rules.Action.EXIT,
-                PartnerStatus.EXITED,
-                label,
-                label,
-            ],
-        )
-    )
-    after = [(c[_PARTNER], (c[_TIER_AFTER], c[_DECISION], c[_TOTAL])) for c in cards]
-    return _Batch(len(cards), statements, after, flags)
 
 
 @dataclass
@@ -775,26 +659,28 @@ def _score_and_write(
     waiting for the database: a second thread decides the next batches meanwhile. It
     never touches the database (this thread's connection and transactions stay here).
     """
-    writes = _Writes.for_close(quarter, by)
+    label, now = quarter.label, timezone.now()
     partners = gathered.partners
     decided = _Decided(after={}, flags=set())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarter-decide") as decider:
         pending = [
-            decider.submit(_prepare_batch, gathered, partners[start : start + batch_size], writes)
+            decider.submit(
+                _prepare_batch,
+                gathered,
+                partners[start : start + batch_size],
+                label=label,
+                now=now,
+            )
             for start in range(0, len(partners), batch_size)
         ]
         try:
             for future in pending:
                 batch = future.result()
-                with transaction.atomic(), connection.cursor() as cursor:
-                    _commit_without_waiting(cursor)
-                    for sql, params in batch.statements:
-                        cursor.execute(sql, params)
-                    QuarterClose.objects.filter(pk=close.pk).update(
-                        partners_done=F("partners_done") + batch.size,
-                        heartbeat_at=timezone.now(),
-                    )
-                decided.after.update(batch.after)
+                _store_batch(close, batch, label=label, by=by, now=now)
+                decided.after.update(
+                    (o.partner_id, (o.tier_after_id, c.decision, o.score))
+                    for o, c in zip(batch.outcomes, batch.cards, strict=True)
+                )
                 decided.flags.update(batch.flags)
         finally:
             for future in pending:
@@ -904,7 +790,7 @@ def red_flags_refresh(*, as_of: date | None = None, notify: bool = True) -> dict
         lapsed=lapsed_certification_partners(active_partner_ids(), as_of),
         reps_required=dict(Tier.objects.values_list("pk", "certified_reps_required")),
     )
-    return _apply_flags(as_of, partners, programs, given.wanted(partners), notify=notify)
+    return _apply_flags(as_of, partners, given.wanted(partners), notify=notify)
 
 
 def _close_flags(gathered: _Gathered, decided: _Decided, *, notify: bool) -> dict:
@@ -928,109 +814,19 @@ def _close_flags(gathered: _Gathered, decided: _Decided, *, notify: bool) -> dic
             wanted = dataclasses.replace(given, lapsed=lapsed).wanted(
                 [p._replace(tier_id=after[p.pk][0]) for p in staying]
             )
-    return _apply_flags(given.as_of, staying, gathered.programs, wanted, notify=notify)
+    return _apply_flags(given.as_of, staying, wanted, notify=notify)
 
 
-_RESOLVE_SQL = """
-UPDATE {redflag} SET status = %s, resolved_at = %s
-FROM {rows}
-WHERE {redflag}.partner_id = c.partner_id AND {redflag}.kind = c.kind AND {redflag}.status = %s
-"""
-
-_OPEN_SQL = """
-INSERT INTO {redflag} (partner_id, kind, status, details, opened_at)
-SELECT c.partner_id, c.kind, %s, c.details, %s
-FROM {rows}
-WHERE true
-ON CONFLICT DO NOTHING
-"""
-
-_TASKS_SQL = """
-INSERT INTO {task} (partner_id, assignee_id, red_flag_id, title, due_on, status, created_at)
-SELECT c.partner_id, c.assignee_id, c.red_flag_id, c.title, %s, %s, %s
-FROM {rows}
-WHERE true
-ON CONFLICT DO NOTHING
-"""
-
-
-def _apply_flags(as_of: date, partners: list[PartnerRow], programs, wanted, *, notify) -> dict:
-    """Resolve the open flags no longer wanted, open the new ones with their outreach
-    tasks, in one transaction of a few set-wise statements."""
-    now = timezone.now()
-    at = connection.ops.adapt_datetimefield_value(now)
+def _apply_flags(as_of: date, partners: list[PartnerRow], wanted, *, notify: bool) -> dict:
+    """Make the open flags of ``partners`` those wanted (``partners`` keeps the flags and
+    their outreach tasks), and tell the channel managers of the new ones."""
     by_id = {partner.pk: partner for partner in partners}
-    redflag = _table(RedFlag)
-    with transaction.atomic(), connection.cursor() as cursor:
-        open_now = {
-            (pid, kind)
-            for pid, kind in RedFlag.objects.filter(
-                status=RedFlag.Status.OPEN, partner_id__in=active_partner_ids()
-            ).values_list("partner_id", "kind")
-            if pid in by_id
-        }
-        to_open = wanted - open_now
-        to_resolve = open_now - wanted
-        if to_resolve:
-            rows, params = rows_source(
-                (("partner_id", "bigint"), ("kind", "text")), sorted(to_resolve)
-            )
-            cursor.execute(
-                _RESOLVE_SQL.format(redflag=redflag, rows=rows),
-                [RedFlag.Status.RESOLVED, at, *params, RedFlag.Status.OPEN],
-            )
-        fresh = []
-        if to_open:
-            details = json.dumps({"as_of": str(as_of)})
-            rows, params = rows_source(
-                (("partner_id", "bigint"), ("kind", "text"), ("details", "jsonb")),
-                [(pid, kind, details) for pid, kind in sorted(to_open)],
-            )
-            cursor.execute(
-                _OPEN_SQL.format(redflag=redflag, rows=rows), [RedFlag.Status.OPEN, at, *params]
-            )
-            fresh = [
-                (pk, pid, kind)
-                for pk, pid, kind in RedFlag.objects.filter(
-                    status=RedFlag.Status.OPEN, opened_at=now
-                )
-                .order_by("pk")
-                .values_list("pk", "partner_id", "kind")
-                if (pid, kind) in to_open
-            ]
-        tasks = [
-            (
-                pid,
-                by_id[pid].channel_manager_id,
-                pk,
-                f"Reach out to {by_id[pid].name}: no registration in "
-                f"{programs[by_id[pid].program_id].no_deal_days} days",
-            )
-            for pk, pid, kind in fresh
-            if kind == rules.Flag.NO_RECENT_DEAL
-        ]
-        if tasks:
-            rows, params = rows_source(
-                (
-                    ("partner_id", "bigint"),
-                    ("assignee_id", "bigint"),
-                    ("red_flag_id", "bigint"),
-                    ("title", "text"),
-                ),
-                tasks,
-            )
-            cursor.execute(
-                _TASKS_SQL.format(task=_table(OutreachTask), rows=rows),
-                [
-                    connection.ops.adapt_datefield_value(as_of + timedelta(days=7)),
-                    OutreachTask.Status.OPEN,
-                    at,
-                    *params,
-                ],
-            )
-        if notify:
-            _notify_new_flags([(by_id[pid], kind) for _, pid, kind in fresh])
-    return {"opened": len(fresh), "resolved": len(to_resolve)}
+    fresh, resolved = partner_services.red_flags_apply(
+        as_of=as_of, partner_ids=by_id, wanted=wanted
+    )
+    if notify:
+        _notify_new_flags([(by_id[flag.partner_id], flag.kind) for flag in fresh])
+    return {"opened": len(fresh), "resolved": resolved}
 
 
 def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:

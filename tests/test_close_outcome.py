@@ -268,3 +268,20 @@ def test_a_failure_writing_the_money_fails_the_close_and_a_rerun_finishes_it(
     assert close.state == "failed" and "ledger unavailable" in close.error
     monkeypatch.undo()
     assert services.quarter_close(quarter=QUARTER).state == "done"
+
+
+def test_every_tier_move_leaves_a_partner_history_row_with_its_reason(clock, manager):
+    book(manager)
+    services.quarter_close(quarter=QUARTER, batch_size=3)
+    rocket = Partner.history.filter(name="Rocket Ltd").order_by("-history_id").first()
+    assert rocket.tier.slug == "platinum"
+    assert rocket.history_change_reason.startswith("Fast-track")
+    assert rocket.history_user is None  # the system, not a person
+    leaving = Partner.history.filter(name="Leaving Ltd").order_by("-history_id").first()
+    assert (leaving.status, leaving.history_change_reason) == (
+        "exited",
+        "Below the entry tier's requirements at four consecutive closes.",
+    )
+    rows = Partner.history.count()
+    services.quarter_close(quarter=QUARTER, batch_size=3)  # a rerun moves nobody again
+    assert Partner.history.count() == rows

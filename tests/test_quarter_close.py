@@ -260,7 +260,10 @@ def test_query_count_does_not_grow_with_partners(clock):
     populate(290)
     large = queries("2026Q2")
     assert Scorecard.objects.filter(quarter="2026Q2").count() == 300
-    assert large <= small + 2, (small, large)
+    # The second close also moves tiers and grows MDF funds, which the first has none of:
+    # a few statements for each kind of write a close needs at all (skipped when a batch
+    # has none of it), never one a partner.
+    assert large <= small + 12, (small, large)
 
 
 def test_red_flags_open_once_resolve_themselves_and_notify(
