@@ -1,5 +1,6 @@
 """Every write of the partners app: one function per use case, each in one transaction."""
 
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,7 +16,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
-from simple_history.utils import bulk_update_with_history
 
 from prm.audit import audited
 from prm.normalize import NotADomain, normalize_host, registrable_domain
@@ -316,32 +316,31 @@ def partners_close_apply(
         ignore_conflicts=True,
     )
     partners = Partner.objects.in_bulk([o.partner_id for o in outcomes])
-    moved, scored = [], []
+    moved = defaultdict(list)  # (tier, status) → the partners moved there
+    rescored = []
     for o in outcomes:
         partner = partners[o.partner_id]
         status = PartnerStatus.EXITED if o.exits else partner.status
-        rescore = partner.latest_score_quarter <= quarter and (
-            partner.latest_score_quarter != quarter or partner.latest_score != o.score
-        )
-        if rescore:
-            partner.latest_score, partner.latest_score_quarter = o.score, quarter
         if partner.tier_id != o.tier_after_id or partner.status != status:
             partner.tier_id, partner.status = o.tier_after_id, status
             partner._change_reason = (o.reason or f"Quarter close {quarter}")[:100]
-            moved.append(partner)
-        elif rescore:
-            scored.append(partner)
-    if moved:
-        bulk_update_with_history(
-            moved,
-            Partner,
-            ["tier", "status", "latest_score", "latest_score_quarter"],
-            default_user=by,
-            default_date=at,
-        )
-    if scored:
-        Partner.objects.bulk_update(scored, ["latest_score", "latest_score_quarter"])
-    return len(moved)
+            moved[o.tier_after_id, status].append(partner)
+        if partner.latest_score_quarter <= quarter and (
+            partner.latest_score_quarter != quarter or partner.latest_score != o.score
+        ):
+            partner.latest_score, partner.latest_score_quarter = o.score, quarter
+            rescored.append(partner)
+    # Moves share a few (tier, status) pairs: one UPDATE each, not a CASE a partner.
+    for (tier_id, status), group in moved.items():
+        Partner.objects.filter(pk__in=[p.pk for p in group]).update(tier_id=tier_id, status=status)
+    movers = [p for group in moved.values() for p in group]
+    Partner.history.bulk_history_create(movers, default_user=by, default_date=at)
+    if rescored:
+        # Scores differ partner by partner: one UPDATE of CASEs (bulk_update); the quarter
+        # is the same for all.
+        Partner.objects.bulk_update(rescored, ["latest_score"])
+        Partner.objects.filter(pk__in=[p.pk for p in rescored]).update(latest_score_quarter=quarter)
+    return len(movers)
 
 
 def red_flags_apply(
@@ -378,10 +377,14 @@ def red_flags_apply(
             ],
             ignore_conflicts=True,
         )
-        fresh = list(
-            RedFlag.objects.filter(status=RedFlag.Status.OPEN, opened_at=now).order_by("pk")
-        )
-        fresh = [flag for flag in fresh if (flag.partner_id, flag.kind) in set(to_open)]
+        opened = set(to_open)
+        fresh = [
+            flag
+            for flag in RedFlag.objects.filter(status=RedFlag.Status.OPEN, opened_at=now).order_by(
+                "pk"
+            )
+            if (flag.partner_id, flag.kind) in opened
+        ]
         quiet = [flag for flag in fresh if flag.kind == RedFlagKind.NO_RECENT_DEAL]
         if quiet:
             about = Partner.objects.in_bulk([flag.partner_id for flag in quiet])

@@ -678,8 +678,7 @@ def _score_and_write(
                 batch = future.result()
                 _store_batch(close, batch, label=label, by=by, now=now)
                 decided.after.update(
-                    (o.partner_id, (o.tier_after_id, c.decision, o.score))
-                    for o, c in zip(batch.outcomes, batch.cards, strict=True)
+                    (c.partner_id, (c.tier_after_id, c.decision, c.total)) for c in batch.cards
                 )
                 decided.flags.update(batch.flags)
         finally:
