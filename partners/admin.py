@@ -369,13 +369,13 @@ class PartnerAdmin(ScopedAdminMixin, HistoryAdmin):
         return super().has_change_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "channel_manager":
-            # A channel manager keeps their partners and adds new ones for themselves;
-            # chiefs and admins assign (and unassign) anyone.
+        if db_field.name == "channel_manager" and role_of(request.user) == Role.CHANNEL_MANAGER:
+            # A channel manager keeps their partners and adds new ones for themselves.
+            # Chiefs and admins keep the model's choice of anyone with the role (a partner
+            # whose manager left stays editable until it is reassigned).
             kwargs["queryset"] = channel_managers_assignable_by(request.user)
-            if role_of(request.user) == Role.CHANNEL_MANAGER:
-                kwargs["required"] = True
-                kwargs["initial"] = request.user.pk
+            kwargs["required"] = True
+            kwargs["initial"] = request.user.pk
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

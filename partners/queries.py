@@ -17,8 +17,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import (
     BooleanField,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -152,18 +154,31 @@ def accounts_writable_by(user) -> QuerySet[Account]:
     (``partners_writable_by``), and from then on it is that partner's.
 
     Chiefs and admins change every account; executives, finance and partner people none.
-    Registrations are read through the ``deals`` reverse relation by name, so that this
-    app needs no import of the deals app above it.
+    Registrations are read through the ``deals`` reverse relation of the account, so that
+    this app needs no import of the deals app above it.
     """
     role = role_of(user)
     if role == Role.CHANNEL_MANAGER:
-        # Partners not assigned to this manager, unassigned ones included (the NULLs of
-        # ``exclude`` are kept): any touch by one of them puts the account out of reach.
-        others = Partner.objects.exclude(channel_manager=user).values("pk")
+        # A touch by any partner not assigned to this manager (an unassigned one included:
+        # ``exclude`` keeps the NULLs) puts the account out of reach. Correlated EXISTS, so
+        # that checking one account reads that account's own registrations and leads.
+        deals = Account._meta.get_field("deals")
+        registered_by_another = (
+            deals.related_model.objects.filter(**{deals.field.name: OuterRef("pk")})
+            .exclude(partner__channel_manager=user)
+            .values("pk")
+        )
+        passed_to_another = (
+            Lead.objects.filter(account=OuterRef("pk"), partner__isnull=False)
+            .exclude(partner__channel_manager=user)
+            .values("pk")
+        )
         return (
-            Account.objects.exclude(owning_partner__in=others)
-            .exclude(deals__partner__in=others)
-            .exclude(leads__partner__in=others)
+            Account.objects.filter(
+                Q(owning_partner__isnull=True) | Q(owning_partner__channel_manager=user)
+            )
+            .exclude(Exists(registered_by_another))
+            .exclude(Exists(passed_to_another))
         )
     if role in MANAGER_ROLES:
         return Account.objects.all()
@@ -199,9 +214,7 @@ def leads_writable_by(user) -> QuerySet[Lead]:
     partners: ``partners_writable_by``). Chiefs and admins change all; nobody else any."""
     role = role_of(user)
     if role == Role.CHANNEL_MANAGER:
-        return Lead.objects.exclude(
-            partner__in=Partner.objects.exclude(channel_manager=user).values("pk")
-        )
+        return Lead.objects.filter(Q(partner__isnull=True) | Q(partner__channel_manager=user))
     if role in MANAGER_ROLES:
         return Lead.objects.all()
     return Lead.objects.none()
