@@ -10,13 +10,20 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
 from prm.admin_history import HistoryAdmin
-from prm.roles import VENDOR_ROLES
+from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import services
 from .forms import InviteForm
 from .models import Account, Lead, Partner, PartnerUser, Program, Tier, TierChange, User
 from .permissions import manages_partner
-from .queries import partner_for_user, scope_to_user
+from .queries import (
+    accounts_writable_by,
+    channel_managers_assignable_by,
+    leads_writable_by,
+    partner_for_user,
+    partners_writable_by,
+    scope_to_user,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -32,7 +39,17 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ScopedAdminMixin:
+class PartnerChoicesMixin:
+    """Every partner a form offers is one the user may write for (``partners_writable_by``):
+    a manager adds or moves rows only to their own partners, whatever rows they read."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is Partner:
+            kwargs["queryset"] = partners_writable_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ScopedAdminMixin(PartnerChoicesMixin):
     """Rows limited to the partners the user may see (``partners.queries.scope_to_user``).
 
     Every page about one row answers 404 outside that scope, as the portal and the API
@@ -65,13 +82,6 @@ class ScopedAdminMixin:
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         self._in_scope_or_404(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is Partner:
-            kwargs["queryset"] = scope_to_user(
-                Partner.objects.all(), request.user, partner_field="pk"
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class TierFilter(admin.SimpleListFilter):
@@ -358,6 +368,16 @@ class PartnerAdmin(ScopedAdminMixin, HistoryAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "channel_manager" and role_of(request.user) == Role.CHANNEL_MANAGER:
+            # A channel manager keeps their partners and adds new ones for themselves.
+            # Chiefs and admins keep the model's choice of anyone with the role (a partner
+            # whose manager left stays editable until it is reassigned).
+            kwargs["queryset"] = channel_managers_assignable_by(request.user)
+            kwargs["required"] = True
+            kwargs["initial"] = request.user.pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
         data = {
             field: form.cleaned_data[field]
@@ -453,9 +473,22 @@ class AccountForm(forms.ModelForm):
         model = Account
         fields = ["name", "domain", "direct_rep", "owning_partner"]
 
+    def clean_domain(self):
+        # Said on the form, as the partner form does; the service would refuse it on save.
+        domain = self.cleaned_data.get("domain") or ""
+        try:
+            services.account_domain_check(domain, exclude_pk=self.instance.pk)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["domain"]) from exc
+        return domain
+
 
 @admin.register(Account)
-class AccountAdmin(HistoryAdmin):
+class AccountAdmin(PartnerChoicesMixin, HistoryAdmin):
+    """Every manager reads every account; one changes only those of their own partners
+    and those no partner touches yet (``partners.queries.accounts_writable_by``). Another
+    manager's partner's account shows read-only, and posting its form is refused."""
+
     form = AccountForm
     list_display = ["name", "domain", "direct_rep", "owning_partner", "created_at"]
     list_filter = [
@@ -464,6 +497,11 @@ class AccountAdmin(HistoryAdmin):
     ]
     list_select_related = ["owning_partner"]
     search_fields = ["name", "domain", "name_key", "domain_key", "direct_rep"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not accounts_writable_by(request.user).filter(pk=obj.pk).exists():
+            return False
+        return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         data = {field: form.cleaned_data[field] for field in AccountForm.Meta.fields}
@@ -481,7 +519,10 @@ class LeadImportForm(forms.Form):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(PartnerChoicesMixin, admin.ModelAdmin):
+    """Every manager reads every CRM lead; a lead passed to a partner is changed or deleted
+    only by that partner's manager or a chief (``partners.queries.leads_writable_by``)."""
+
     change_list_template = "admin/partners/lead/change_list.html"
 
     def get_urls(self):
@@ -527,9 +568,35 @@ class LeadAdmin(admin.ModelAdmin):
     fields = ["company_name", "domain", "source", "created_at", "partner", "account"]
     readonly_fields = ["account"]
 
+    def _writable(self, request, obj) -> bool:
+        return obj is None or leads_writable_by(request.user).filter(pk=obj.pk).exists()
+
+    def has_change_permission(self, request, obj=None):
+        return self._writable(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._writable(request, obj) and super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        # The bulk delete action checks only the model permission: every selected lead must
+        # be the user's to delete, or none is deleted.
+        if queryset.exclude(pk__in=leads_writable_by(request.user).values("pk")).exists():
+            raise PermissionDenied
+        super().delete_queryset(request, queryset)
+
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            try:
+                services.lead_update(
+                    lead=obj,
+                    **{
+                        field: form.cleaned_data[field]
+                        for field in form.changed_data
+                        if field in services.LEAD_EDITABLE
+                    },
+                )
+            except ValidationError as exc:
+                raise PermissionDenied(" ".join(exc.messages)) from exc
             return
         saved = services.lead_create(
             company_name=obj.company_name,

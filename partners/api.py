@@ -1,26 +1,30 @@
 """REST API for programs, partners, partner users, accounts and leads (API.md)."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from prm.api import ManagerWritesOthersRead
+from prm.api import ManagerWritesOthersRead, ScopedPrimaryKeyRelatedField
 from prm.money import money_field_kwargs
-from prm.roles import MANAGER_ROLES, role_of
+from prm.roles import Role, role_of
 
 from . import services
 from .models import Account, Lead, LeadSource, Partner, PartnerRole, PartnerUser, Program, Tier
 from .permissions import can_invite_partner_users, manages_partner
 from .queries import (
+    account_for_user,
+    accounts_visible_to,
     channel_managers,
+    channel_managers_assignable_by,
+    lead_for_user,
     leads_visible_to,
     members_visible_to,
     partner_for_user,
     partners_visible_to,
+    partners_writable_by,
     programs_with_tiers,
-    scope_to_user,
 )
 
 # ---------------------------------------------------------------- auth
@@ -109,8 +113,12 @@ class PartnerSerializer(serializers.ModelSerializer):
         required=False, help_text="Tier slug of the partner's program, e.g. `silver`."
     )
     tier_name = serializers.CharField(source="tier.name", read_only=True)
-    channel_manager = serializers.PrimaryKeyRelatedField(
-        queryset=channel_managers(), required=False, allow_null=True
+    channel_manager = ScopedPrimaryKeyRelatedField(
+        scope=channel_managers_assignable_by,
+        queryset=channel_managers(),
+        required=False,
+        allow_null=True,
+        help_text="A channel manager assigns only themselves; chiefs and admins anyone.",
     )
     score = serializers.DecimalField(
         source="latest_score", max_digits=5, decimal_places=2, read_only=True, allow_null=True
@@ -142,6 +150,16 @@ class PartnerSerializer(serializers.ModelSerializer):
             "tier_reason",
         ]
         read_only_fields = ["created_at"]
+
+    def validate_channel_manager(self, value):
+        # No manager puts a partner out of every channel manager's scope; like handing it
+        # to a colleague, that is for a chief or an admin (channel_managers_assignable_by).
+        user = self.context["request"].user
+        if value is None and role_of(user) == Role.CHANNEL_MANAGER:
+            raise serializers.ValidationError(
+                "Only a channel chief or an admin can leave a partner without a manager."
+            )
+        return value
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -175,7 +193,7 @@ class PartnerViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("tier_reason", None)
-        if role_of(self.request.user) == "channel_manager" and not data.get("channel_manager"):
+        if role_of(self.request.user) == Role.CHANNEL_MANAGER and not data.get("channel_manager"):
             data["channel_manager"] = self.request.user
         serializer.instance = services.partner_create(created_by=self.request.user, **data)
 
@@ -292,8 +310,12 @@ class AccountSerializer(serializers.ModelSerializer):
         allow_blank=True,
         help_text="E-mail of the vendor's own account owner; makes a direct relationship.",
     )
-    owning_partner = serializers.PrimaryKeyRelatedField(
-        queryset=Partner.objects.all(), required=False, allow_null=True
+    owning_partner = ScopedPrimaryKeyRelatedField(
+        scope=partners_writable_by,
+        queryset=Partner.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="A channel manager gives an account only to one of their own partners.",
     )
 
     class Meta:
@@ -309,7 +331,9 @@ class AccountViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Customer accounts. Vendor staff see all; a partner sees the accounts it owns."""
+    """Customer accounts. Vendor staff see all; a partner sees the accounts it owns. A
+    channel manager changes only the accounts of their own partners and those no partner
+    touches yet (``partners.queries.accounts_writable_by``); another's is a 403."""
 
     queryset = Account.objects.all()
     serializer_class = AccountSerializer
@@ -318,10 +342,16 @@ class AccountViewSet(
     filterset_fields = {"owning_partner": ["exact"]}
 
     def get_queryset(self):
-        queryset = Account.objects.select_related("owning_partner").order_by("name")
-        if role_of(self.request.user) in MANAGER_ROLES | {"executive"}:
-            return queryset
-        return scope_to_user(queryset, self.request.user, partner_field="owning_partner")
+        return accounts_visible_to(self.request.user).order_by("name")
+
+    def get_object(self):
+        account = account_for_user(
+            self.request.user,
+            self.kwargs["pk"],
+            for_write=self.request.method not in permissions.SAFE_METHODS,
+        )
+        self.check_object_permissions(self.request, account)
+        return account
 
     def perform_create(self, serializer):
         serializer.instance = services.account_create(**serializer.validated_data)
@@ -335,8 +365,13 @@ class AccountViewSet(
 class LeadSerializer(serializers.ModelSerializer):
     source = serializers.ChoiceField(choices=LeadSource.choices, default=LeadSource.INBOUND)
     created_at = serializers.DateTimeField(required=False)
-    partner = serializers.PrimaryKeyRelatedField(
-        queryset=Partner.objects.all(), required=False, allow_null=True
+    partner = ScopedPrimaryKeyRelatedField(
+        scope=partners_writable_by,
+        queryset=Partner.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The partner the lead is passed to; a channel manager passes leads only "
+        "to their own partners.",
     )
 
     class Meta:
@@ -359,6 +394,15 @@ class LeadViewSet(
 
     def get_queryset(self):
         return leads_visible_to(self.request.user)
+
+    def get_object(self):
+        lead = lead_for_user(
+            self.request.user,
+            self.kwargs["pk"],
+            for_write=self.request.method not in permissions.SAFE_METHODS,
+        )
+        self.check_object_permissions(self.request, lead)
+        return lead
 
     def perform_create(self, serializer):
         serializer.instance = services.lead_create(**serializer.validated_data)

@@ -27,7 +27,8 @@ def is_partner_admin(user) -> bool:
 
 @rules.predicate
 def manages_partner(user, partner) -> bool:
-    """Channel managers act on their own partners; chiefs and admins on all."""
+    """Channel managers act on their own partners; chiefs and admins on all. The same
+    rule as ``partners.queries.partners_writable_by``, for one partner and without a query."""
     if partner is None:
         return is_manager_or_higher(user)
     if not is_manager_or_higher(user):

@@ -4,15 +4,23 @@
 partner; a channel manager sees the partners assigned to them; a partner person sees
 their own partner; anyone else sees nothing. Every list in the portal, API and admin
 is filtered through ``scope_to_user``, and every object loader raises 404 outside it.
+
+Writes have a scope of their own, decided here too: ``partners_writable_by`` (whose data a
+user may change as the vendor: a manager their own partners, chiefs and admins all,
+executives and finance none), and from it ``accounts_writable_by`` and
+``leads_writable_by`` for customer accounts and CRM leads, which every manager reads.
 """
 
 from datetime import UTC, date, datetime
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import (
     BooleanField,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
@@ -23,7 +31,7 @@ from django.http import Http404
 
 from prm.business_days import BusinessCalendar
 from prm.normalize import normalize_company_name, normalize_domain
-from prm.roles import ALL_PARTNER_ROLES, Role, role_of
+from prm.roles import ALL_PARTNER_ROLES, MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
 from .models import (
     Account,
@@ -86,8 +94,109 @@ def partner_for_user(user, partner_id, *, for_update: bool = False) -> Partner:
         raise Http404("No such partner.") from exc
 
 
+def partners_writable_by(user) -> QuerySet[Partner]:
+    """The partners whose data ``user`` may change as the vendor: every partner for channel
+    chiefs and admins, the partners assigned to them for a channel manager, none for anyone
+    else (executives and finance read every partner and change none of it; a partner's
+    own people act on their partner through the checks of each of their pages).
+
+    ``partners.permissions.manages_partner`` answers the same question for one partner
+    without a query; the two are tested to agree."""
+    role = role_of(user)
+    if role == Role.CHANNEL_MANAGER:
+        return Partner.objects.filter(channel_manager=user)
+    if role in MANAGER_ROLES:
+        return Partner.objects.all()
+    return Partner.objects.none()
+
+
+def channel_managers_assignable_by(user) -> QuerySet[User]:
+    """Whom ``user`` may make a partner's channel manager: chiefs and admins assign any
+    channel manager; a channel manager only themselves (handing a partner, or a new one,
+    to a colleague is a chief's decision: it would be a write for a partner not theirs)."""
+    role = role_of(user)
+    if role == Role.CHANNEL_MANAGER:
+        return channel_managers().filter(pk=user.pk)
+    if role in MANAGER_ROLES:
+        return channel_managers()
+    return User.objects.none()
+
+
 def members_visible_to(user) -> QuerySet[PartnerUser]:
     return scope_to_user(PartnerUser.objects.select_related("user", "partner"), user)
+
+
+def accounts_visible_to(user) -> QuerySet[Account]:
+    """Customer accounts are the vendor's own records: its staff read them all; a partner
+    person reads the accounts their partner owns."""
+    queryset = Account.objects.select_related("owning_partner")
+    if role_of(user) in VENDOR_ROLES:
+        return queryset
+    return scope_to_user(queryset, user, partner_field="owning_partner")
+
+
+def accounts_writable_by(user) -> QuerySet[Account]:
+    """The accounts ``user`` may change (the API's PATCH, the admin's change form).
+
+    An account is a customer, not a partner, and several partners may touch it: the
+    partner that owns it (``owning_partner``, set by its first win), the partners with a
+    registration of it, and the partners a CRM lead on it was passed to. It is an account
+    *of* a manager's partners when every partner that touches it is one of theirs; a
+    manager may then change it. An account one of another manager's partners touches is
+    that manager's (or a chief's) to change, even if one of this manager's partners
+    touches it too: its name, domain and direct owner decide conflicts for the other
+    partner's registrations as well.
+
+    An account no partner touches yet (a direct account, a prospect from the CRM) is the
+    vendor's own open record: every manager may create and change it, as API.md's
+    ``POST /accounts/`` lets them, since no partner's data is reached through it. Whoever
+    gives it an owning partner can give it only to one of their own partners
+    (``partners_writable_by``), and from then on it is that partner's.
+
+    Chiefs and admins change every account; executives, finance and partner people none.
+    Registrations are read through the ``deals`` reverse relation of the account, so that
+    this app needs no import of the deals app above it.
+    """
+    role = role_of(user)
+    if role == Role.CHANNEL_MANAGER:
+        # A touch by any partner not assigned to this manager (an unassigned one included:
+        # ``exclude`` keeps the NULLs) puts the account out of reach. Correlated EXISTS, so
+        # that checking one account reads that account's own registrations and leads.
+        deals = Account._meta.get_field("deals")
+        registered_by_another = (
+            deals.related_model.objects.filter(**{deals.field.name: OuterRef("pk")})
+            .exclude(partner__channel_manager=user)
+            .values("pk")
+        )
+        passed_to_another = (
+            Lead.objects.filter(account=OuterRef("pk"), partner__isnull=False)
+            .exclude(partner__channel_manager=user)
+            .values("pk")
+        )
+        return (
+            Account.objects.filter(
+                Q(owning_partner__isnull=True) | Q(owning_partner__channel_manager=user)
+            )
+            .exclude(Exists(registered_by_another))
+            .exclude(Exists(passed_to_another))
+        )
+    if role in MANAGER_ROLES:
+        return Account.objects.all()
+    return Account.objects.none()
+
+
+def account_for_user(user, account_id, *, for_write: bool = False) -> Account:
+    """The account if the user may see it (and, ``for_write``, change it).
+
+    Outside what the user may see: 404. Seen but not theirs to change: ``PermissionDenied``
+    (403), as for any object in read scope that the role may not write."""
+    try:
+        account = accounts_visible_to(user).get(pk=int(account_id))
+    except (Account.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such account.") from exc
+    if for_write and not accounts_writable_by(user).filter(pk=account.pk).exists():
+        raise PermissionDenied("This account is not one of your partners' to change.")
+    return account
 
 
 def leads_visible_to(user) -> QuerySet[Lead]:
@@ -96,6 +205,31 @@ def leads_visible_to(user) -> QuerySet[Lead]:
     if role_of(user) in {Role.CHANNEL_MANAGER, *ALL_PARTNER_ROLES}:
         return queryset
     return scope_to_user(queryset, user)
+
+
+def leads_writable_by(user) -> QuerySet[Lead]:
+    """The CRM leads ``user`` may change or delete. A lead passed to a partner belongs to
+    that partner: its manager (or a chief) changes it. A lead passed to no partner is the
+    vendor's own CRM record, which every manager may change (and pass to one of their own
+    partners: ``partners_writable_by``). Chiefs and admins change all; nobody else any."""
+    role = role_of(user)
+    if role == Role.CHANNEL_MANAGER:
+        return Lead.objects.filter(Q(partner__isnull=True) | Q(partner__channel_manager=user))
+    if role in MANAGER_ROLES:
+        return Lead.objects.all()
+    return Lead.objects.none()
+
+
+def lead_for_user(user, lead_id, *, for_write: bool = False) -> Lead:
+    """The lead if the user may see it (and, ``for_write``, change it): 404 outside what
+    they see, ``PermissionDenied`` (403) for a lead they see but may not change."""
+    try:
+        lead = leads_visible_to(user).get(pk=int(lead_id))
+    except (Lead.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such lead.") from exc
+    if for_write and not leads_writable_by(user).filter(pk=lead.pk).exists():
+        raise PermissionDenied("This lead is not one of your partners' to change.")
+    return lead
 
 
 def account_matching(*, name: str, domain: str) -> Account | None:

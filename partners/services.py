@@ -592,6 +592,14 @@ def _account_clash(key: str, *, exclude_pk: int | None = None) -> None:
         raise ValidationError({"domain": f"An account with the domain {key} already exists."})
 
 
+def account_domain_check(domain: str, *, exclude_pk: int | None = None) -> str:
+    """The registrable domain if it is a domain and no other account has it (for a form
+    to say so before saving); else ``ValidationError`` on ``domain``."""
+    key = customer_domain_key(domain)
+    _account_clash(key, exclude_pk=exclude_pk)
+    return key
+
+
 @transaction.atomic
 def account_create(
     *, name: str, domain: str = "", direct_rep: str = "", owning_partner: Partner | None = None
@@ -691,6 +699,33 @@ def lead_create(
         partner=partner,
         account=account_matching(name=company_name, domain=domain),
     )
+    lead.full_clean(exclude=["name_key", "domain_key"])
+    lead.save()
+    return lead
+
+
+LEAD_EDITABLE = {"company_name", "domain", "source", "created_at", "partner"}
+
+
+@transaction.atomic
+def lead_update(*, lead: Lead, **changes) -> Lead:
+    """Change a CRM lead; a new name or domain attaches it to the account that now matches.
+    The caller has checked that the lead, and any partner it is passed to, are the user's
+    to write (``queries.leads_writable_by``, ``queries.partners_writable_by``)."""
+    unknown = set(changes) - LEAD_EDITABLE
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if "company_name" in changes and not (changes["company_name"] or "").strip():
+        raise ValidationError({"company_name": "A lead needs a company name."})
+    if "domain" in changes:
+        customer_domain_key(changes["domain"] or "")
+    for field, value in changes.items():
+        if field in ("company_name", "domain"):
+            value = (value or "").strip()
+        setattr(lead, field, value)
+    if {"company_name", "domain"} & set(changes):
+        lead.account = account_matching(name=lead.company_name, domain=lead.domain)
     lead.full_clean(exclude=["name_key", "domain_key"])
     lead.save()
     return lead

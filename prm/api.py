@@ -31,6 +31,22 @@ class ManagerWritesOthersRead(permissions.BasePermission):
         return role_of(request.user) in MANAGER_ROLES
 
 
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A reference to one of the rows ``scope(user)`` gives the caller; any other id is
+    answered as an id that does not exist, so the answer never says whether it does.
+
+    ``queryset`` is still passed, for the schema (it names the model); requests look up
+    through ``scope``. Used where a write names another object, e.g. the partner an
+    account is given to: a manager may name only a partner of theirs."""
+
+    def __init__(self, *, scope, **kwargs):
+        self.scope = scope
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.scope(self.context["request"].user)
+
+
 class VendorStaffOnly(permissions.BasePermission):
     message = "Only the vendor's staff can use this."
 

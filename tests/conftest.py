@@ -50,6 +50,11 @@ def executive(db):
 
 
 @pytest.fixture
+def finance(db):
+    return StaffFactory(username="finance", role=Role.FINANCE)
+
+
+@pytest.fixture
 def manager(db):
     return StaffFactory(username="manager", role=Role.CHANNEL_MANAGER)
 

@@ -3,8 +3,15 @@
 import pytest
 from django.urls import reverse
 
-from partners.models import Partner, TierChange
-from tests.factories import CertificationFactory, PartnerFactory, default_tier
+from partners.models import Lead, Partner, TierChange
+from tests.admin_forms import change_form_data
+from tests.factories import (
+    AccountFactory,
+    CertificationFactory,
+    LeadFactory,
+    PartnerFactory,
+    default_tier,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -199,3 +206,113 @@ def test_manager_marks_outreach_tasks_done_and_is_recorded_as_who(
     assert done_before.done_by is None  # already done: left as it was
     theirs.refresh_from_db()
     assert (theirs.status, theirs.done_by) == ("open", None)  # another manager's partner
+
+
+# ---------------------------------------------------------------- accounts and leads
+#
+# Every manager reads every account and lead; one changes only those of their own
+# partners, and those no partner touches (partners.queries.accounts_writable_by).
+
+
+def _account_form(account, **changes):
+    data = {
+        "name": account.name,
+        "domain": account.domain,
+        "direct_rep": account.direct_rep,
+        "owning_partner": account.owning_partner_id or "",
+    }
+    return {**data, **changes}
+
+
+def test_manager_reads_another_managers_partners_account_but_cannot_change_it(
+    client, manager, partner_b
+):
+    account = AccountFactory(owning_partner=partner_b)
+    client.force_login(manager)
+    url = reverse("admin:partners_account_change", args=[account.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert client.post(url, _account_form(account, name="Taken over")).status_code == 403
+    account.refresh_from_db()
+    assert account.name != "Taken over"
+
+
+def test_manager_changes_their_partners_account_and_gives_it_only_to_their_partners(
+    client, manager, partner_a, partner_b
+):
+    account = AccountFactory(owning_partner=partner_a)
+    client.force_login(manager)
+    url = reverse("admin:partners_account_change", args=[account.pk])
+    choices = client.get(url).context["adminform"].form.fields["owning_partner"].queryset
+    assert list(choices) == [partner_a]
+    response = client.post(url, _account_form(account, owning_partner=partner_b.pk))
+    assert response.status_code == 200
+    assert "owning_partner" in response.context["adminform"].form.errors
+    response = client.post(url, _account_form(account, direct_rep="ae@vendor.example"))
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert (account.owning_partner, account.direct_rep) == (partner_a, "ae@vendor.example")
+
+
+def test_a_taken_account_domain_is_a_form_error(client, manager):
+    AccountFactory(domain="taken.example")
+    account = AccountFactory()
+    client.force_login(manager)
+    url = reverse("admin:partners_account_change", args=[account.pk])
+    response = client.post(url, _account_form(account, domain="www.taken.example"))
+    assert response.status_code == 200
+    assert "already exists" in str(response.context["adminform"].form.errors["domain"])
+
+
+def test_manager_cannot_delete_or_change_a_lead_passed_to_another_managers_partner(
+    client, manager, partner_a, partner_b
+):
+    theirs, ours = LeadFactory(partner=partner_b), LeadFactory(partner=partner_a)
+    client.force_login(manager)
+    changelist = reverse("admin:partners_lead_changelist")
+    response = client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [theirs.pk, ours.pk], "post": "yes"},
+    )
+    assert response.status_code == 403
+    assert Lead.objects.count() == 2
+    url = reverse("admin:partners_lead_change", args=[theirs.pk])
+    assert client.post(url, {"company_name": "Taken over"}).status_code == 403
+    assert client.post(reverse("admin:partners_lead_delete", args=[theirs.pk])).status_code == 403
+    response = client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [ours.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert list(Lead.objects.all()) == [theirs]
+
+
+def test_a_lead_changed_in_the_admin_finds_its_new_account(client, manager, partner_a):
+    account = AccountFactory(domain="initech.example")
+    lead = LeadFactory(partner=partner_a, domain="elsewhere.example")
+    client.force_login(manager)
+    url = reverse("admin:partners_lead_change", args=[lead.pk])
+    data = change_form_data(client.get(url))
+    response = client.post(url, {**data, "domain": "www.initech.example"})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    lead.refresh_from_db()
+    assert (lead.domain, lead.account) == ("www.initech.example", account)
+
+
+def test_a_manager_adds_partners_only_for_themselves(client, manager, other_manager, chief):
+    client.force_login(manager)
+    field = (
+        client.get(reverse("admin:partners_partner_add"))
+        .context["adminform"]
+        .form.fields["channel_manager"]
+    )
+    assert list(field.queryset) == [manager]
+    assert field.required
+    client.force_login(chief)
+    field = (
+        client.get(reverse("admin:partners_partner_add"))
+        .context["adminform"]
+        .form.fields["channel_manager"]
+    )
+    assert set(field.queryset) == {manager, other_manager}
+    assert not field.required

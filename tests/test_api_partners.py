@@ -173,3 +173,27 @@ def test_foreign_object_404_has_the_error_shape(api, a_rep, partner_b):
     response = api(a_rep).get(f"/api/v1/partners/{partner_b.pk}/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_a_manager_assigns_partners_only_to_themselves(
+    api, manager, other_manager, chief, partner_a
+):
+    client = api(manager)
+    body = {"name": "Golf", "domain": "golf.example", "channel_manager": other_manager.pk}
+    response = client.post("/api/v1/partners/", body, format="json")
+    # Handing a partner to a colleague is a chief's decision: the colleague reads as unknown.
+    assert response.status_code == 400
+    assert set(response.json()) == {"channel_manager"}
+    assert not Partner.objects.filter(domain_key="golf.example").exists()
+
+    url = f"/api/v1/partners/{partner_a.pk}/"
+    for value in (other_manager.pk, None):
+        response = client.patch(url, {"channel_manager": value}, format="json")
+        assert response.status_code == 400, value
+    partner_a.refresh_from_db()
+    assert partner_a.channel_manager == manager
+
+    response = api(chief).patch(url, {"channel_manager": other_manager.pk}, format="json")
+    assert response.status_code == 200
+    partner_a.refresh_from_db()
+    assert partner_a.channel_manager == other_manager

@@ -243,3 +243,36 @@ def test_production_collectstatic_succeeds(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "static" / "staticfiles.json").exists()
+
+
+def test_the_lock_pins_every_dependency_with_hashes():
+    """``requirements.lock`` (``make lock``) pins every runtime and dev dependency and the
+    build backend that pyproject.toml names, each at a release pyproject.toml allows and
+    with hashes, which ``make install`` requires: a dependency added without ``make lock``
+    fails here, not on a machine installing from the lock."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = [
+        Requirement(line)
+        for line in project["project"]["dependencies"]
+        + project["project"]["optional-dependencies"]["dev"]
+        + project["build-system"]["requires"]
+    ]
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = re.findall(
+        r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)((?: \\\n\s+--hash=sha256:\w{64})+)", lock, re.M
+    )
+    assert len(pins) == len(re.findall(r"^\S+==", lock, re.M)), "a pin without hashes"
+    pinned = {canonicalize_name(name): version for name, version, _ in pins}
+    for requirement in wanted:
+        version = pinned.get(canonicalize_name(requirement.name))
+        assert version, f"{requirement.name} is not in requirements.lock: run make lock"
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"requirements.lock pins {requirement.name}=={version}, outside {requirement}: "
+            "run make lock"
+        )
