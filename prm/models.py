@@ -1,4 +1,5 @@
-"""Tables of the shared layer: the outbox of Celery tasks not yet handed to the broker."""
+"""Tables of the shared layer: the outbox of Celery tasks not yet handed to the broker, page
+stamps, and the count of anonymous form posts."""
 
 from django.db import models
 from django.utils import timezone
@@ -34,3 +35,22 @@ class PageStamp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}: {self.stamp}"
+
+
+class FormPost(models.Model):
+    """One accepted post of an anonymous form (the application, a password-reset request),
+    counted per address to cap each address's posts an hour (``prm.throttles``). The
+    address is kept only as a keyed hash; records older than a day are swept."""
+
+    kind = models.CharField(max_length=40)
+    address_hash = models.CharField(max_length=64)
+    posted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "address_hash", "posted_at"], name="formpost_address"),
+            models.Index(fields=["posted_at"], name="formpost_posted_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.address_hash[:8]} {self.posted_at:%Y-%m-%d %H:%M}"

@@ -22,9 +22,8 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from partners.models import PartnerRole
+from partners.models import ApiToken, PartnerRole
 from prm.models import PendingTask
 from prm.roles import Role
 from scoring.models import QuarterClose
@@ -99,7 +98,7 @@ def partner_token() -> str:
     # The site runs with the default password hashers, not the suite's fast one.
     member.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "burst-salt", iterations=1000)
     member.user.save(update_fields=["password"])
-    return Token.objects.create(user=member.user).key
+    return ApiToken.objects.create(user=member.user)[1]
 
 
 def test_registrations_survive_a_database_restart(own_postgres):
@@ -221,7 +220,7 @@ def queued_tasks(redis_server: Redis) -> list[tuple[str, str]]:
 def test_the_site_serves_and_registers_while_redis_is_down(own_redis):
     token = partner_token()
     chief = StaffFactory(username="burstchief", role=Role.CHANNEL_CHIEF)
-    chief_token = Token.objects.create(user=chief).key
+    chief_token = ApiToken.objects.create(user=chief)[1]
     site = Site(
         {"DATABASE_URL": suite_database_url(), "REDIS_URL": own_redis.url, "CONN_MAX_AGE": "0"}
     )
