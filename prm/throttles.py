@@ -34,7 +34,7 @@ from prm.models import FormPost
 # ---------------------------------------------------------------- who is asking
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address: REMOTE_ADDR, or, behind ``TRUSTED_PROXY_COUNT`` proxies of
     ours, the address the outermost of them saw (X-Forwarded-For, counted from the right:
     whatever stands further left was written by the client and proves nothing)."""
@@ -47,7 +47,7 @@ def client_ip(request: HttpRequest) -> str:
         ]
         if len(forwarded) >= hops:
             return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    return request.META.get("REMOTE_ADDR") or None  # a request made in-process, no network
 
 
 def attempted_username(request: HttpRequest, credentials: dict | None) -> str:
@@ -185,7 +185,7 @@ def anonymous_posts_limited(
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if request.method != "POST":
                 return view(request, *args, **kwargs)
-            digest = address_hash(client_ip(request))
+            digest = address_hash(client_ip(request) or "")
             with transaction.atomic():
                 _count_posts_one_at_a_time(kind, digest)
                 wait = anonymous_post_wait(
