@@ -11,6 +11,7 @@ from allauth.mfa.base.forms import AuthenticateForm as AllauthAuthenticateForm
 from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added, authenticator_removed
 from axes.handlers.proxy import AxesProxyHandler
+from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.dispatch import receiver
@@ -69,6 +70,13 @@ class StaffMfaRequiredMiddleware:
                 },
                 status=403,
             )
+        messages.info(
+            request,
+            _(
+                "Your role signs in with two-factor authentication: set up an authenticator "
+                "app to continue."
+            ),
+        )
         return redirect("mfa_activate_totp")
 
 
