@@ -12,6 +12,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added, authenticator_removed
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
+from django.contrib.auth import SESSION_KEY as auth_session_key
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.dispatch import receiver
@@ -22,9 +23,11 @@ from django.utils.translation import gettext as _
 from prm.roles import VENDOR_ROLES, role_of
 from prm.throttles import sign_in_locked_message
 
-# Set in the session once its user is known to have an authenticator app, so that the
-# middleware asks the database once per session, not on every request.
-SESSION_KEY = "prm_mfa_enrolled"
+# Set in the session (to the user's id) once its user is known to meet the requirement: a
+# partner person, or staff with an authenticator app. The middleware then reads only the
+# session, which the kept pages of prm.pagecache serve from the cache with no query at all.
+SESSION_KEY = "prm_mfa_ok"
+
 
 # Pages a staff member without two-factor sign-in may still open: setting it up (under
 # /auth/, with signing out and the password pages), static files, the language switch and
@@ -41,6 +44,10 @@ def has_totp(user) -> bool:
     return Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists()
 
 
+def meets_requirement(user) -> bool:
+    return not mfa_required(user) or has_totp(user)
+
+
 class StaffMfaRequiredMiddleware:
     """Send a signed-in staff member who has no authenticator app to set one up."""
 
@@ -48,17 +55,18 @@ class StaffMfaRequiredMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
+        session = getattr(request, "session", None)
+        user_id = session.get(auth_session_key) if session is not None else None
         if (
-            user is not None
-            and user.is_authenticated
+            user_id is not None
+            and session.get(SESSION_KEY) != str(user_id)
             and not request.path.startswith(OPEN_PREFIXES)
-            and mfa_required(user)
-            and request.session.get(SESSION_KEY) != user.pk
         ):
-            if not has_totp(user):
-                return self._set_up_first(request)
-            request.session[SESSION_KEY] = user.pk
+            user = request.user
+            if user.is_authenticated:
+                if not meets_requirement(user):
+                    return self._set_up_first(request)
+                session[SESSION_KEY] = str(user.pk)
         return self.get_response(request)
 
     def _set_up_first(self, request: HttpRequest) -> HttpResponse:
@@ -80,19 +88,19 @@ class StaffMfaRequiredMiddleware:
         return redirect("mfa_activate_totp")
 
 
-@receiver(user_logged_in, dispatch_uid="prm.mfa.enrolled_on_login")
-def _remember_enrolment_on_login(sender, request, user, **kwargs) -> None:
-    # A sign-in already read the user's authenticators (the code step): the session starts
-    # knowing, and the middleware asks nothing. (Also for the test client's force_login.)
+@receiver(user_logged_in, dispatch_uid="prm.mfa.requirement_on_login")
+def _remember_requirement_on_login(sender, request, user, **kwargs) -> None:
+    # Judged once at sign-in (the code step has just read the authenticators), so the
+    # middleware asks nothing afterwards. Also for the test client's force_login.
     session = getattr(request, "session", None)
-    if session is not None and mfa_required(user) and has_totp(user):
-        session[SESSION_KEY] = user.pk
+    if session is not None and meets_requirement(user):
+        session[SESSION_KEY] = str(user.pk)
 
 
 @receiver(authenticator_added, dispatch_uid="prm.mfa.enrolled")
 def _remember_enrolment(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.TOTP and request is not None:
-        request.session[SESSION_KEY] = user.pk
+        request.session[SESSION_KEY] = str(user.pk)
 
 
 @receiver(authenticator_removed, dispatch_uid="prm.mfa.unenrolled")
