@@ -1,6 +1,7 @@
 """REST API for programs, partners, partner users, accounts and leads (API.md)."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -83,7 +84,18 @@ class TokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: TokenResponseSerializer, 400: ErrorSerializer, 429: ErrorSerializer},
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description=(
+                    "Field errors, or `{detail, code}` with `code` one of "
+                    "`invalid_credentials` (also for a switched-off login), `mfa_required`, "
+                    "`mfa_invalid`, `mfa_setup_required`."
+                ),
+            ),
+            429: ErrorSerializer,
+        },
         tags=["auth"],
         auth=[],
         description=(

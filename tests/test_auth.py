@@ -401,3 +401,43 @@ def test_staff_fixture_users_have_two_factor_sign_in():
     user = StaffFactory(username="gail")
     assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
     assert len(totp_code()) == 6
+
+
+# ---------------------------------------------------------------- the old tokens
+
+
+def test_the_old_never_expiring_tokens_are_retired(a_rep):
+    """Migration partners.0019: DRF's authtoken table (tokens stored as sent) is dropped,
+    with the app's bookkeeping; none of its tokens is carried over."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created timestamptz, "
+            "user_id bigint NOT NULL UNIQUE REFERENCES partners_user (id))"
+        )
+        cursor.execute(
+            "INSERT INTO authtoken_token VALUES ('0123456789abcdef0123456789abcdef01234567', "
+            "now(), %s)",
+            [a_rep.pk],
+        )
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('authtoken', '0001_initial', now())"
+        )
+    ContentType.objects.create(app_label="authtoken", model="token")
+
+    migration = import_module("partners.migrations.0019_retire_drf_tokens")
+    with connection.schema_editor() as editor:
+        migration.retire(apps, editor)
+
+    assert "authtoken_token" not in connection.introspection.table_names()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'authtoken'")
+        assert cursor.fetchone()[0] == 0
+    assert not ContentType.objects.filter(app_label="authtoken").exists()
+    assert not ApiToken.objects.exists()
