@@ -14,6 +14,7 @@ from partners.models import Partner, Tier
 from partners.queries import partner_id_of
 from prm.downloads import attachment
 from prm.roles import Role
+from prm.throttles import anonymous_posts_limited
 from prm.views import role_required, scoped
 
 from . import services
@@ -32,8 +33,10 @@ def _partner(request) -> Partner:
     return Partner.objects.select_related("program", "tier").get(pk=partner_id_of(request.user))
 
 
+@anonymous_posts_limited("apply", counts=lambda response: response.status_code == 200)
 def apply(request):
-    """Become a partner: the public application form (no sign-in)."""
+    """Become a partner: the public application form (no sign-in). Each address may send a
+    few applications an hour (prm.throttles), counted in the database."""
     form = ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "website"}

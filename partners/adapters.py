@@ -2,7 +2,31 @@ from allauth.account.adapter import DefaultAccountAdapter
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Partners join by invitation or application, never by open sign-up."""
+    """Partners join by invitation or application, never by open sign-up. Failed sign-ins
+    are counted by axes, in the database; an inactive login is refused as a wrong
+    password is; a new password ends the user's API tokens."""
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        # allauth would count failed passwords in the cache, which forgets them while Redis
+        # is down; axes (the first authentication backend) counts them in the database and
+        # answers a lockout with 429. One count, one answer.
+        return None
+
+    def authenticate(self, request, **credentials):
+        user = super().authenticate(request, **credentials)
+        # allauth hands back an inactive user whose password was right, to show its
+        # "account inactive" page; that page would tell a guesser the password is right.
+        # The attempt fails like any other (axes has already counted it as a failure).
+        if user is not None and not user.is_active:
+            return None
+        return user
+
+    def set_password(self, user, password: str) -> None:
+        """Password change, set and reset all come here."""
+        from .services import user_tokens_revoke
+
+        super().set_password(user, password)
+        user_tokens_revoke(user=user, reason="password changed")

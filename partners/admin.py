@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -14,10 +15,21 @@ from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import services
 from .forms import InviteForm
-from .models import Account, Lead, Partner, PartnerUser, Program, Tier, TierChange, User
+from .models import (
+    Account,
+    ApiToken,
+    Lead,
+    Partner,
+    PartnerUser,
+    Program,
+    Tier,
+    TierChange,
+    User,
+)
 from .permissions import manages_partner
 from .queries import (
     accounts_writable_by,
+    api_tokens_visible_to,
     channel_managers_assignable_by,
     leads_writable_by,
     partner_for_user,
@@ -625,6 +637,15 @@ class TierChangeAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "changed_at"
 
 
+class TokenEndingPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" form: the new password ends the user's API tokens."""
+
+    def save(self, commit=True):
+        user = super().save(commit=commit)
+        services.user_tokens_revoke(user=user, reason="password changed in the admin")
+        return user
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = [
@@ -640,7 +661,61 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = BaseUserAdmin.fieldsets + (("PRM role", {"fields": ["role"]}),)
     add_fieldsets = BaseUserAdmin.add_fieldsets + (("PRM role", {"fields": ["role"]}),)
 
+    change_password_form = TokenEndingPasswordChangeForm
+
     def save_model(self, request, obj, form, change):
         # Vendor staff need the admin; partner people never get it.
         obj.is_staff = obj.role in VENDOR_ROLES
         super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            services.user_tokens_revoke(user=obj, reason="deactivated in the admin")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: a staff member sees their own, administrators everyone's. Tokens are
+    asked for through the API (shown once); here they are only listed and revoked."""
+
+    list_display = ["prefix", "user", "client", "created", "expiry", "last_used_at"]
+    list_filter = ["created", "expiry"]
+    search_fields = ["user__username", "client"]
+    actions = ["revoke"]
+    fields = ["prefix", "user", "client", "created", "expiry", "last_used_at"]
+    readonly_fields = fields
+
+    @admin.display(description="token")
+    def prefix(self, obj: ApiToken) -> str:
+        return f"{obj.token_key[:8]}…"
+
+    def get_queryset(self, request):
+        return api_tokens_visible_to(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Revoking is the "revoke" action, through the service, not the delete pages.
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("partners.revoke_apitoken"):
+            actions.pop("revoke", None)
+        return actions
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        count = services.api_tokens_revoke(tokens=queryset, by=request.user)
+        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
+
+
+# knox registers its own token model, which partners.ApiToken replaces (KNOX_TOKEN_MODEL).
+try:
+    from knox.models import AuthToken as KnoxAuthToken
+
+    admin.site.unregister(KnoxAuthToken)
+except admin.sites.NotRegistered:
+    pass

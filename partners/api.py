@@ -1,17 +1,29 @@
 """REST API for programs, partners, partner users, accounts and leads (API.md)."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, Throttled
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from prm.api import ManagerWritesOthersRead, ScopedPrimaryKeyRelatedField
+from prm.api import ErrorSerializer, ManagerWritesOthersRead, ScopedPrimaryKeyRelatedField
 from prm.money import money_field_kwargs
 from prm.roles import Role, role_of
 
 from . import services
-from .models import Account, Lead, LeadSource, Partner, PartnerRole, PartnerUser, Program, Tier
+from .models import (
+    Account,
+    ApiToken,
+    Lead,
+    LeadSource,
+    Partner,
+    PartnerRole,
+    PartnerUser,
+    Program,
+    Tier,
+)
 from .permissions import can_invite_partner_users, manages_partner
 from .queries import (
     account_for_user,
@@ -31,22 +43,102 @@ from .queries import (
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    username = serializers.CharField(help_text="Username or e-mail address.")
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "The current code of the account's authenticator app, or one of its recovery "
+            "codes: required for staff accounts and for anyone who turned two-factor "
+            "sign-in on."
+        ),
+    )
+    client = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text=(
+            'What the token is for ("CRM sync", "laptop"). Asking again under the same '
+            "name replaces that client's earlier token."
+        ),
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Shown once: only a digest of it is stored.")
+    expires_at = serializers.DateTimeField()
+    client = serializers.CharField()
 
 
-class TokenView(ObtainAuthToken):
-    """Exchange a username and password for an API token (``Authorization: Token …``)."""
+class TokenView(APIView):
+    """API tokens: ``POST`` exchanges credentials for a new token, ``DELETE`` revokes the
+    token the request is made with. Send it as ``Authorization: Token <token>``."""
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    def perform_authentication(self, request) -> None:
+        # Asking for a token needs no token: a client still sending its expired one is
+        # not refused for it.
+        if request.method != "POST":
+            super().perform_authentication(request)
 
     @extend_schema(
-        request=TokenRequestSerializer, responses={200: TokenResponseSerializer}, tags=["auth"]
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description=(
+                    "Field errors, or `{detail, code}` with `code` one of "
+                    "`invalid_credentials` (also for a switched-off login), `mfa_required`, "
+                    "`mfa_invalid`, `mfa_setup_required`."
+                ),
+            ),
+            429: ErrorSerializer,
+        },
+        tags=["auth"],
+        auth=[],
+        description=(
+            "A new token for a username and password (and a two-factor `code` where the "
+            "account has one). Tokens expire (`expires_at`); each client gets its own. "
+            "Failed attempts are counted per username and per address: past the limit "
+            "every attempt is answered 429 with `Retry-After`, even with the right password."
+        ),
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        given = TokenRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            token, key = services.api_token_sign_in(
+                request=request._request, **given.validated_data
+            )
+        except services.SignInRefused as refused:
+            if refused.retry_after is not None:
+                raise Throttled(wait=refused.retry_after, detail=refused.message) from None
+            return Response({"detail": refused.message, "code": refused.code}, status=400)
+        answer = TokenResponseSerializer(
+            {"token": key, "expires_at": token.expiry, "client": token.client}
+        ).data
+        return Response(answer, headers={"Cache-Control": "no-store"})
+
+    @extend_schema(responses={204: None, 400: ErrorSerializer}, tags=["auth"])
+    def delete(self, request, *args, **kwargs):
+        if not isinstance(request.auth, ApiToken):
+            return Response(
+                {
+                    "detail": "Send the token to revoke: Authorization: Token <token>.",
+                    "code": "no_token",
+                },
+                status=400,
+            )
+        services.api_tokens_revoke(
+            tokens=ApiToken.objects.filter(digest=request.auth.digest), by=request.user
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # ---------------------------------------------------------------- programs

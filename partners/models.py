@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from knox.models import AbstractAuthToken
 from simple_history.models import HistoricalRecords
 
 from prm.money import MAX_DEAL_AMOUNT, money_field_kwargs
@@ -35,6 +36,31 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token (knox): the database keeps its SHA-512 digest and its first characters,
+    never the token, which its holder saw once. One per client a person names (a CRM sync,
+    a laptop's script); each expires, and each can be revoked alone."""
+
+    client = models.CharField(
+        _("client"),
+        max_length=100,
+        blank=True,
+        help_text=_("What the token is for, as named when it was requested."),
+    )
+    # Set at most once an hour (partners.authentication), so using a token writes nothing
+    # on most requests.
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["user", "-created"], name="apitoken_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.token_key[:8]}… ({self.client or self.user})"
 
 
 class Program(models.Model):

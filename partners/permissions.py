@@ -7,6 +7,7 @@ actions a role may take. Executives read everything and write nothing.
 import rules
 
 from prm.roles import (
+    is_executive,
     is_manager_or_higher,
     is_partner_person,
     is_vendor_admin,
@@ -65,6 +66,11 @@ for model in ("program", "tier", "user"):
     for action in ("add", "change", "delete"):
         rules.add_perm(f"partners.{action}_{model}", is_vendor_admin)
 rules.add_perm("partners.change_tierchange", rules.always_deny)
+
+# API tokens in the admin: staff see their own (admins everyone's: the queryset is scoped)
+# and revoke them, except executives, whose admin is read-only (they revoke in the portal).
+rules.add_perm("partners.view_apitoken", is_vendor_staff)
+rules.add_perm("partners.revoke_apitoken", is_vendor_staff & ~is_executive)
 
 rules.add_perm("partners.invite_user", can_invite_partner_users)
 rules.add_perm("partners.manage_partner", manages_partner)

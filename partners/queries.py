@@ -28,6 +28,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from prm.business_days import BusinessCalendar
 from prm.normalize import normalize_company_name, normalize_domain
@@ -35,6 +36,7 @@ from prm.roles import ALL_PARTNER_ROLES, MANAGER_ROLES, VENDOR_ROLES, Role, role
 
 from .models import (
     Account,
+    ApiToken,
     Lead,
     Notice,
     Partner,
@@ -333,3 +335,18 @@ def business_calendar(program: Program) -> BusinessCalendar:
 def rebate_brackets(program: Program) -> list[tuple]:
     """``(revenue_from, rate, fast_track)`` of the program's volume rebate table, ascending."""
     return list(program.rebate_brackets.values_list("revenue_from", "rate", "fast_track"))
+
+
+def api_tokens_of(user: User) -> QuerySet[ApiToken]:
+    """The user's live API tokens, newest first (expired ones are refused and swept)."""
+    return ApiToken.objects.filter(user=user).filter(
+        Q(expiry__isnull=True) | Q(expiry__gt=timezone.now())
+    )
+
+
+def api_tokens_visible_to(user: User) -> QuerySet[ApiToken]:
+    """The admin's token list: administrators see everyone's, other staff their own."""
+    tokens = ApiToken.objects.select_related("user")
+    if role_of(user) == Role.ADMIN:
+        return tokens
+    return tokens.filter(user=user)

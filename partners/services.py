@@ -1,5 +1,6 @@
 """Every write of the partners app: one function per use case, each in one transaction."""
 
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from prm.roles import Role
 
 from .models import (
     Account,
+    ApiToken,
     Lead,
     LeadSource,
     Notice,
@@ -42,6 +44,8 @@ from .models import (
 )
 from .presets import PRESETS
 from .queries import account_matching, default_program
+
+logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- programs
 
@@ -536,6 +540,7 @@ def partner_user_deactivate(*, member: PartnerUser, changed_by: User) -> Partner
         raise ValidationError({"detail": "You cannot deactivate your own login."})
     User.objects.filter(pk=member.user_id).update(is_active=False)
     member.user.is_active = False
+    user_tokens_revoke(user=member.user, reason="deactivated")
     return member
 
 
@@ -859,3 +864,108 @@ def leads_import_csv(*, data: bytes) -> int:
     for name, domain, source, when in leads:
         lead_create(company_name=name, domain=domain, source=source, created_at=when)
     return len(leads)
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+@transaction.atomic
+def api_token_issue(*, user: User, client: str = "") -> tuple[ApiToken, str]:
+    """A new API token for ``user``: the row, and the token itself, which is stored nowhere
+    (only its digest is) and is shown once.
+
+    A named client's earlier token is replaced (signing in again from the same script or
+    device leaves one token, not a pile); the user's expired tokens are swept; past
+    ``API_TOKENS_PER_USER`` live tokens the oldest are revoked."""
+    client = client.strip()[:100]
+    mine = ApiToken.objects.filter(user=user)
+    mine.filter(expiry__lt=timezone.now()).delete()
+    if client:
+        mine.filter(client=client).delete()
+    token, key = ApiToken.objects.create(user=user, client=client)
+    surplus = mine.order_by("-created", "-digest").values_list("digest", flat=True)[
+        settings.API_TOKENS_PER_USER :
+    ]
+    ApiToken.objects.filter(digest__in=list(surplus)).delete()
+    return token, key
+
+
+@transaction.atomic
+def api_tokens_revoke(*, tokens: QuerySet[ApiToken], by: User) -> int:
+    """Revoke the given tokens (a user's own, from the portal or the API; any, from the
+    admin, whose queryset is already scoped). Returns how many were live."""
+    count, _ = tokens.delete()
+    logger.info("%s revoked %d API token(s)", by.get_username(), count)
+    return count
+
+
+@transaction.atomic
+def user_tokens_revoke(*, user: User, reason: str) -> int:
+    """End every API token of ``user``: called when the password is changed, set or reset
+    (partners.adapters, the admin's password form) and when the login is switched off
+    (``partner_user_deactivate``, the admin's user form), so that a token taken with the
+    old password, or by a person who has left, stops working at once."""
+    count, _ = ApiToken.objects.filter(user=user).delete()
+    if count:
+        logger.info("Revoked %d API token(s) of %s: %s", count, user.get_username(), reason)
+    return count
+
+
+@dataclass
+class SignInRefused(Exception):
+    """A token request refused: ``code`` says why, for clients; ``retry_after`` (seconds)
+    is set when the refusal is a lockout."""
+
+    message: str
+    code: str
+    retry_after: int | None = None
+
+
+def api_token_sign_in(
+    *, request, username: str, password: str, code: str = "", client: str = ""
+) -> tuple[ApiToken, str]:
+    """Exchange a username and password (and, for an account with two-factor sign-in, a
+    current code) for a new API token.
+
+    The password goes through the portal's sign-in (the account adapter, so an inactive
+    login is refused exactly like a wrong password) and axes, which counts failures per
+    username and per address in the database and refuses everything while either is
+    locked out. Staff must have two-factor sign-in set up to get a token at all.
+    ``request`` is the HttpRequest (axes reads the address from it and marks a lockout)."""
+    from allauth.account.adapter import get_adapter
+
+    from prm.mfa import AuthenticateForm, has_totp, mfa_required
+    from prm.throttles import retry_after_seconds, sign_in_locked_message
+
+    def locked() -> SignInRefused:
+        return SignInRefused(sign_in_locked_message(), "throttled", retry_after_seconds())
+
+    user = get_adapter(request).authenticate(request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise locked()
+    if user is None:
+        raise SignInRefused(
+            gettext("Unable to sign in with the username and password given."),
+            "invalid_credentials",
+        )
+    if has_totp(user):
+        if not code:
+            raise SignInRefused(
+                gettext("This account signs in with a two-factor code: send it as `code`."),
+                "mfa_required",
+            )
+        form = AuthenticateForm(user=user, data={"code": code})
+        if not form.is_valid():
+            if getattr(request, "axes_locked_out", False):
+                raise locked()
+            raise SignInRefused(gettext("The two-factor code is not correct."), "mfa_invalid")
+        form.authenticator.record_usage()
+    elif mfa_required(user):
+        raise SignInRefused(
+            gettext(
+                "Staff accounts need two-factor authentication: set it up in the portal, "
+                "then ask for a token with the current code."
+            ),
+            "mfa_setup_required",
+        )
+    return api_token_issue(user=user, client=client)

@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("team/", views.team, name="portal-team"),
+    path("tokens/", views.tokens, name="portal-tokens"),
 ]

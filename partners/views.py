@@ -1,9 +1,11 @@
-"""Portal pages of the partners app: the partner's team and invitations."""
+"""Portal pages of the partners app: the partner's team and invitations, and one's own API
+tokens."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,7 +15,7 @@ from prm.views import role_required
 from . import services
 from .forms import InviteForm
 from .permissions import can_invite_partner_users
-from .queries import members_visible_to, partner_for_user, partner_id_of
+from .queries import api_tokens_of, members_visible_to, partner_for_user, partner_id_of
 
 
 @role_required(Role.PARTNER)
@@ -62,3 +64,16 @@ def team(request):
         {"partner": partner, "members": members, "form": form, "can_invite": can_invite},
         status=400 if form.errors else 200,
     )
+
+
+@login_required
+def tokens(request):
+    """The signed-in person's own API tokens (everyone's, staff and partner people alike),
+    each revocable here."""
+    mine = api_tokens_of(request.user)
+    if request.method == "POST":
+        token = get_object_or_404(mine, digest=request.POST.get("token", ""))
+        services.api_tokens_revoke(tokens=mine.filter(digest=token.digest), by=request.user)
+        messages.success(request, _("Token revoked: it no longer works."))
+        return redirect("portal-tokens")
+    return render(request, "partners/tokens.html", {"tokens": mine.order_by("-created")})

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class PrmConfig(AppConfig):
     name = "prm"
     verbose_name = "PRM"
+
+    def ready(self) -> None:
+        from . import mfa  # noqa: F401  (connects its sign-in receivers)

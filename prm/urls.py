@@ -1,3 +1,4 @@
+from allauth.account import views as account_views
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
@@ -25,6 +26,7 @@ from partners.api import (
     TokenView,
 )
 from prm import health
+from prm.throttles import anonymous_posts_limited
 from prm.views import favicon
 from scoring.api import (
     DashboardView,
@@ -79,6 +81,16 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include(incentive_urls.portal_urlpatterns)),
     path("portal/", include("incentives.urls")),
+    # The password-reset request mails whoever is named: a few an hour from one address,
+    # counted in the database (allauth's own limit lives in the cache). Before allauth's
+    # URLs, so that this one answers.
+    path(
+        "auth/password/reset/",
+        anonymous_posts_limited(
+            "password_reset", counts=lambda response: response.status_code == 302
+        )(account_views.password_reset),
+        name="account_reset_password",
+    ),
     path("auth/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),

@@ -7,10 +7,10 @@ import schemathesis
 from django.core.wsgi import get_wsgi_application
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from partners.models import ApiToken
 from prm.roles import Role
 from tests.factories import PartnerFactory, PartnerUserFactory, StaffFactory, default_tier
 
@@ -44,7 +44,7 @@ def logins(db) -> dict[str, dict]:
     }
     PartnerFactory(channel_manager=people["manager"])
     return {
-        role: {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}
+        role: {"Authorization": f"Token {ApiToken.objects.create(user=user)[1]}"}
         for role, user in people.items()
     }
 

@@ -20,10 +20,9 @@ from tests.factories import (
     WonDealFactory,
     default_tier,
 )
+from tests.test_browser import sign_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("program_data")]
-
-PASSWORD = "Correct-Horse-9"
 
 
 def test_manager_opens_the_printable_qbr(page, live_server, tmp_path):
@@ -76,10 +75,7 @@ def test_manager_opens_the_printable_qbr(page, live_server, tmp_path):
     )
     qbr_services.qbr_action_item_add(qbr=qbr, by=manager, text="Certify a second rep")
 
-    page.goto(f"{live_server.url}/auth/login/")
-    page.fill("#id_login", "nina")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, live_server, "nina")  # with her authenticator app's code
     page.wait_for_url(f"{live_server.url}/manager/")
     page.goto(f"{live_server.url}/admin/scoring/qbr/")
     page.click("#result_list >> text=Hotel Partners")

@@ -292,7 +292,11 @@ def test_lists_never_show_other_partners_rows(route, a_admin, partner_b, api):
 # Rows that belong to no partner: the same for every staff member who may open them.
 ADMIN_PROGRAM_WIDE = {
     "auth.Group": "permission groups",
-    "authtoken.TokenProxy": "API tokens: no staff role holds its permissions",
+    "partners.ApiToken": "API tokens: each person's own; only administrators see everyone's",
+    "mfa.Authenticator": "two-factor devices: no staff role holds its permissions",
+    "axes.AccessAttempt": "failed sign-ins: no staff role holds its permissions",
+    "axes.AccessLog": "sign-ins: no staff role holds its permissions",
+    "axes.AccessFailureLog": "failed sign-ins: no staff role holds its permissions",
     "account.EmailAddress": "login e-mail addresses: no staff role holds its permissions",
     "django_celery_beat.PeriodicTask": "the schedule",
     "django_celery_beat.ClockedSchedule": "the schedule",

@@ -4,7 +4,9 @@
   is stored, every other one was answered 503 with a message and left nothing behind,
   and once the database is back every request succeeds again (``CONN_HEALTH_CHECKS``).
 - Redis down: pages, logins and registrations keep working; a quarter close asked for
-  meanwhile stays queued, and the sweep sends it to the broker once Redis is back.
+  meanwhile stays queued, and the sweep sends it to the broker once Redis is back;
+  password guessing is still locked out (the count is in the database) and /readyz/ says
+  "degraded".
 
 The figures of a run are printed (``pytest -s``); docs/reliability.md quotes them.
 """
@@ -23,9 +25,8 @@ import time_machine
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from partners.models import PartnerRole
+from partners.models import ApiToken, PartnerRole
 from prm.celery import app
 from prm.roles import Role
 from scoring import services, tasks
@@ -101,7 +102,7 @@ def partner_token() -> str:
     # The site runs with the default password hashers, not the suite's fast one.
     member.user.password = PBKDF2PasswordHasher().encode(PASSWORD, "burst-salt", iterations=1000)
     member.user.save(update_fields=["password"])
-    return Token.objects.create(user=member.user).key
+    return ApiToken.objects.create(user=member.user)[1]
 
 
 def test_registrations_survive_a_database_restart(own_postgres):
@@ -223,7 +224,7 @@ def queued_tasks(redis_server: Redis) -> list[tuple[str, str]]:
 def test_the_site_serves_and_registers_while_redis_is_down(own_redis):
     token = partner_token()
     chief = StaffFactory(username="burstchief", role=Role.CHANNEL_CHIEF)
-    chief_token = Token.objects.create(user=chief).key
+    chief_token = ApiToken.objects.create(user=chief)[1]
     site = Site(
         {"DATABASE_URL": suite_database_url(), "REDIS_URL": own_redis.url, "CONN_MAX_AGE": "0"}
     )
@@ -271,5 +272,62 @@ def test_the_site_serves_and_registers_while_redis_is_down(own_redis):
             ("scoring.close_quarter", f"('2026Q1', {chief.pk})"),
             ("scoring.close_quarter", f"('2026Q2', {chief.pk})"),
         ]
+    finally:
+        site.stop()
+
+
+def token_request(site: Site, username: str, password: str):
+    """POST /api/v1/auth/token/ as a client would: (status, JSON body, headers)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        site.base + "/api/v1/auth/token/",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read()), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), error.headers
+
+
+def test_guessing_is_locked_out_and_readiness_degraded_while_redis_is_down(own_redis):
+    """The attack reported: wrong passwords in a row, then the right one, with Redis (the
+    cache that allauth's limits lived in) stopped. The count is in PostgreSQL: it holds."""
+    import urllib.error
+
+    partner_token()  # the "burst" login, with the site's password hasher
+    site = Site(
+        {"DATABASE_URL": suite_database_url(), "REDIS_URL": own_redis.url, "CONN_MAX_AGE": "0"}
+    )
+    try:
+        status, body, _ = site.request("GET", "/readyz/")
+        assert (status, body) == (
+            200,
+            {"status": "ok", "database": "ok", "cache": "ok", "broker": "ok"},
+        )
+        own_redis.stop()
+        status, body, _ = site.request("GET", "/readyz/")
+        assert (status, body) == (
+            200,
+            {"status": "degraded", "database": "ok", "cache": "down", "broker": "down"},
+        )
+
+        answers = [token_request(site, "burst", f"guess{i}")[0] for i in range(30)]
+        status, body, headers = token_request(site, "burst", PASSWORD)
+        print(f"\nredis down: 30 wrong passwords answered {answers}; the right one {status}")
+        assert answers[:4] == [400] * 4 and set(answers[4:]) == {429}
+        assert status == 429 and body["code"] == "throttled" and body["detail"]
+        assert headers["Retry-After"] == "900"
+        # The portal's sign-in counts in the same place: the right password is refused.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            sign_in(site, "burst", PASSWORD)
+        assert refused.value.code == 429 and refused.value.headers["Retry-After"] == "900"
+        # Only the token partner_token() made: the guesser got none.
+        assert ApiToken.objects.filter(user__username="burst").count() == 1
     finally:
         site.stop()

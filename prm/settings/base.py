@@ -1,5 +1,6 @@
 """Settings shared by every environment; everything that differs comes from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -27,7 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed, expiring, one per client (partners.ApiToken, KNOX_TOKEN_MODEL).
+    "knox",
     "drf_spectacular",
     "django_filters",
     "django_celery_beat",
@@ -36,6 +38,9 @@ INSTALLED_APPS = [
     "rules",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    # Failed sign-ins counted in the database, per username and per address (prm.throttles).
+    "axes",
     # The project's apps, lowest layer first (see ARCHITECTURE.md).
     "prm",
     "partners",
@@ -59,10 +64,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff roles set up two-factor sign-in before anything else (prm.mfa).
+    "prm.mfa.StaffMfaRequiredMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # An unreachable database answers 503 (Retry-After), not 500.
     "prm.errors.DatabaseUnavailableMiddleware",
+    # Last, so that it sees the sign-in's outcome: a locked-out attempt answers 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Content-Security-Policy (prm/security.py): scripts and styles from our own static files only;
@@ -127,6 +136,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "partners.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every attempt while the username or the address is locked out.
+    "axes.backends.AxesStandaloneBackend",
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -148,7 +159,58 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "partners.adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
+# allauth's own limits live in the cache and so fail open while Redis is down: password
+# failures are counted by axes instead (below; the adapter skips allauth's count), while
+# allauth's "login_failed" limit still slows the guessing of two-factor codes when the
+# cache is up (failed codes count in axes too: prm.mfa).
 ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/ip,5/5m/key"}
+
+# Two-factor sign-in (allauth.mfa): an authenticator app's codes, with recovery codes.
+# Required for the staff roles (prm.mfa); any partner person may turn it on.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="PRM")
+# A code is accepted from the step before and after the current one too: phones drift.
+MFA_TOTP_TOLERANCE = 1
+MFA_FORMS = {"authenticate": "prm.mfa.AuthenticateForm"}
+
+# Failed sign-ins (portal, admin through the portal, API token): axes keeps them in the
+# database, so the lockout holds whatever the state of the cache. Locked out: five
+# failures for one username, or twenty from one address, within the cool-off; every
+# further attempt meanwhile (even with the right password) is refused with 429 and
+# starts the cool-off again.
+AXES_HANDLER = "prm.throttles.SignInAttemptsHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("SIGN_IN_FAILURES_PER_USERNAME", default=5)
+SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGN_IN_COOLOFF_MINUTES", default=15))
+AXES_USERNAME_FORM_FIELD = "login"
+AXES_USERNAME_CALLABLE = "prm.throttles.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "prm.throttles.client_ip"
+AXES_LOCKOUT_CALLABLE = "prm.throttles.lockout_response"
+AXES_RESET_ON_SUCCESS = False
+AXES_SENSITIVE_PARAMETERS = ["password", "code", "login"]
+AXES_VERBOSE = False
+# The address of a request is its REMOTE_ADDR, unless this many proxies of ours (a load
+# balancer, ingress) stand in front: then it is that many hops from the right of
+# X-Forwarded-For. Never trust the header from an unknown number of hops: a client writes it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Anonymous forms (the application form, the password-reset request): at most this many
+# posts from one address per hour, counted in the database (prm.throttles).
+ANONYMOUS_POSTS_PER_HOUR = env.int("ANONYMOUS_POSTS_PER_HOUR", default=10)
+
+# API tokens (knox, partners.ApiToken): stored as a SHA-512 digest, shown once, expiring.
+KNOX_TOKEN_MODEL = "partners.ApiToken"
+# knox's migrations would create its own token table even though partners.ApiToken replaces
+# it (they predate KNOX_TOKEN_MODEL), and that unused table's key to the users would block
+# every flush of the user table. The app has no table of ours to keep: no migrations.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 7)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+# Live tokens a user may hold at once; the oldest are revoked beyond this.
+API_TOKENS_PER_USER = env.int("API_TOKENS_PER_USER", default=10)
 
 LANGUAGE_CODE = "en"
 # The program's source material exists in English and Simplified Chinese: so do the portal
@@ -225,7 +287,7 @@ else:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "partners.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
