@@ -137,24 +137,8 @@ class TierInline(admin.TabularInline):
     model = Tier
     formset = TierFormSet
     extra = 0
-    fields = [
-        "rank",
-        "slug",
-        "name",
-        "revenue_floor",
-        "certified_reps_required",
-        "open_registrations_required",
-        "new_logos_required",
-        "strategic_wins_required",
-        "margin",
-        "referral_commission_rate",
-        "mdf_rate",
-        "mdf_fund",
-        "mdf_match_ratio",
-        "default_annual_quota",
-        "support_level",
-        "review_cadence",
-    ]
+    # The benefits' text is edited on the tier's own page; a table row has no room for it.
+    fields = ["rank", "slug", *(field for field in Tier.TERMS if field != "benefits")]
 
 
 @admin.register(Program)

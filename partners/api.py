@@ -147,25 +147,7 @@ class TokenView(APIView):
 class TierSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tier
-        fields = [
-            "slug",
-            "name",
-            "rank",
-            "revenue_floor",
-            "certified_reps_required",
-            "open_registrations_required",
-            "new_logos_required",
-            "strategic_wins_required",
-            "margin",
-            "referral_commission_rate",
-            "mdf_rate",
-            "mdf_fund",
-            "mdf_match_ratio",
-            "default_annual_quota",
-            "support_level",
-            "review_cadence",
-            "benefits",
-        ]
+        fields = ["slug", "rank", *Tier.TERMS]
 
 
 class ProgramSerializer(serializers.ModelSerializer):

@@ -322,6 +322,27 @@ class Tier(models.Model):
             ),
         ]
 
+    # The tier's terms: everything an administrator may change on an existing tier (not its
+    # program, slug or rank: partners, scorecards and tier changes point at those). The
+    # service, the API and the admin all take their field lists from here.
+    TERMS = (
+        "name",
+        "revenue_floor",
+        "certified_reps_required",
+        "open_registrations_required",
+        "new_logos_required",
+        "strategic_wins_required",
+        "margin",
+        "referral_commission_rate",
+        "mdf_rate",
+        "mdf_fund",
+        "mdf_match_ratio",
+        "default_annual_quota",
+        "support_level",
+        "review_cadence",
+        "benefits",
+    )
+
     def __str__(self) -> str:
         return self.name
 

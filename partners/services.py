@@ -157,25 +157,7 @@ def partner_create(
     return partner
 
 
-# A tier definition's fields an administrator may change (not its program, slug or rank:
-# partners, scorecards and tier changes point at those).
-TIER_EDITABLE = {
-    "name",
-    "revenue_floor",
-    "certified_reps_required",
-    "open_registrations_required",
-    "new_logos_required",
-    "strategic_wins_required",
-    "margin",
-    "referral_commission_rate",
-    "mdf_rate",
-    "mdf_fund",
-    "mdf_match_ratio",
-    "default_annual_quota",
-    "support_level",
-    "review_cadence",
-    "benefits",
-}
+TIER_EDITABLE = frozenset(Tier.TERMS)
 
 
 @audited
