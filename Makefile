@@ -23,6 +23,7 @@ $(BIN)/python:
 # The lock first, every file checked against its hash (pip and the build backend included),
 # then the project itself, editable, with nothing more: no dependency resolved at install time.
 $(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	@echo "==> Installing the locked dependencies into $(VENV) (the first time takes a minute or two)"
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
@@ -30,8 +31,11 @@ $(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: install
+	@echo "==> Bringing the database up to date"
 	DJANGO_SETTINGS_MODULE=prm.settings.local $(BIN)/python manage.py migrate --noinput
+	@echo "==> Loading the demo program (the first time only)"
 	DJANGO_SETTINGS_MODULE=prm.settings.local $(BIN)/python manage.py seed_demo --if-empty
+	@echo "==> Starting the web server, a Celery worker and Celery beat"
 	scripts/run.sh
 
 services:
@@ -42,7 +46,7 @@ test: install services
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=prm.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=prm.settings.test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --durations=15
 
 lint: install
 	$(BIN)/ruff check .

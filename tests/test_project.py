@@ -18,6 +18,9 @@ from partners.models import Partner, PartnerUser, Program, User
 from prm.roles import Role
 
 ROOT = Path(__file__).resolve().parent.parent
+# Only a guard against a command that hangs, never a speed check: a `migrate` from scratch
+# takes a minute on a quiet machine and several on a shared, busy one.
+HANG = 1200
 
 
 def clean_env() -> dict:
@@ -32,7 +35,7 @@ def run_manage(*args, **env):
         env={**clean_env(), **env},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG,
     )
 
 
@@ -58,7 +61,7 @@ def test_production_refuses_to_start_without_a_secret_key():
         env={**env, "DJANGO_SETTINGS_MODULE": "prm.settings.production", "ALLOWED_HOSTS": "x"},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG,
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr

@@ -9,7 +9,12 @@ DATABASES = {
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
+# Under pytest-xdist each worker process (gw0, gw1, …) has a test database of its own
+# (pytest-django) and a broker database of its own, so that the Celery workers its tests
+# start never take another's tasks. (The worker processes inherit the variable.)
+_XDIST = env("PYTEST_XDIST_WORKER", default="")
+_BROKER_DB = 15 - int(_XDIST[2:]) if _XDIST[2:].isdigit() else 15
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=f"redis://127.0.0.1:6379/{_BROKER_DB}")
 CELERY_TASK_ALWAYS_EAGER = False
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES = {
