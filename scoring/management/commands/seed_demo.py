@@ -5,6 +5,8 @@ a few thousand deals) loads in seconds. Later parts of the product extend it.
 """
 
 import random
+import time as clock
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -190,31 +192,43 @@ class Command(BaseCommand):
         self.rng = random.Random(seed)
         self.today = timezone.localdate()
         self.password = make_password(DEMO_PASSWORD)
+        self.started = clock.monotonic()
         with transaction.atomic():
-            program = Program.objects.prefetch_related("tiers").get(is_default=True)
-            self.tiers = {tier.slug: tier for tier in program.tiers.all()}
-            staff = self._staff()
-            products = self._products()
-            created = self._partners(program, staff["managers"], partners)
-            self._people_and_certifications(created)
-            accounts = self._accounts()
-            self._leads(accounts, created)
-            deals = self._deals(created, accounts, products)
-            self._engagement(created)
-            self._demo_partner_logins(created)
-        self._regions_and_company_revenue()
-        closed = self._close_past_quarters()
+            with self._step("Staff, products and partners"):
+                program = Program.objects.prefetch_related("tiers").get(is_default=True)
+                self.tiers = {tier.slug: tier for tier in program.tiers.all()}
+                staff = self._staff()
+                products = self._products()
+                created = self._partners(program, staff["managers"], partners)
+            with self._step("Partner people and certifications"):
+                self._people_and_certifications(created)
+            with self._step("Customers and CRM leads"):
+                accounts = self._accounts()
+                self._leads(accounts, created)
+            with self._step("Two years of deal registrations"):
+                deals = self._deals(created, accounts, products)
+            with self._step("Portal logins, trainings and events"):
+                self._engagement(created)
+                self._demo_partner_logins(created)
+        with self._step("Regions and company revenue"):
+            self._regions_and_company_revenue()
+        with self._step("Closing the past quarters"):
+            closed = self._close_past_quarters()
         # The demo's people are made up: what the services would e-mail them goes nowhere.
         backend = settings.EMAIL_BACKEND
         settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
         try:
-            relationship = self._relationship()
-            money = self._incentives()
-            reviews = self._qbrs()
+            with self._step("Recruitment, onboarding and content"):
+                relationship = self._relationship()
+            with self._step("Incentives, claims and MDF"):
+                money = self._incentives()
+            with self._step("Business reviews and plans"):
+                reviews = self._qbrs()
         finally:
             settings.EMAIL_BACKEND = backend
         # What the nightly job does: the dashboards read ended quarters from summaries.
-        deal_quarters_summarize(today=self.today)
+        with self._step("Quarter summaries for the dashboards"):
+            deal_quarters_summarize(today=self.today)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {len(created)} partners, {User.objects.count()} users, "
@@ -223,6 +237,18 @@ class Command(BaseCommand):
             )
         )
         self._write_logins(printed=True)
+
+    @contextmanager
+    def _step(self, label: str):
+        """Print a step as it starts and how long it took, so a first `make run` shows
+        what it is doing."""
+        self.stdout.write(f"  {label}…", ending="")
+        self.stdout.flush()
+        began = clock.monotonic()
+        yield
+        self.stdout.write(
+            f" {clock.monotonic() - began:.1f} s (total {clock.monotonic() - self.started:.0f} s)"
+        )
 
     # ------------------------------------------------------------ staff and catalogue
 
