@@ -3,9 +3,7 @@ the content library and co-marketing (RULEBOOK §10)."""
 
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -20,6 +18,7 @@ from partners.services import (
     partner_update,
     partner_user_invite,
 )
+from prm.mail import mail_on_commit
 from prm.normalize import normalize_host
 from prm.quarters import add_months
 
@@ -393,9 +392,7 @@ def application_decline(
         f"We are not able to take {application.company_name} into the program now: "
         f"{reason.strip()}\n"
     )
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True)
-    )
+    mail_on_commit(subject, body, email)
     return application
 
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from prm.audit import audited
+from prm.mail import mail_on_commit
 from prm.normalize import NotADomain, normalize_host, registrable_domain
 from prm.roles import Role
 
@@ -492,9 +492,7 @@ def partner_user_invite(
         "program": partner.program.name
     }
     body = render_to_string("partners/email/invitation.txt", context)
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=False)
-    )
+    mail_on_commit(subject, body, email, fail_silently=False)
     return member
 
 
@@ -758,11 +756,7 @@ def notice_send(
         )
         if recipients:
             body = email_body or text
-            transaction.on_commit(
-                lambda: send_mail(
-                    email_subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True
-                )
-            )
+            mail_on_commit(email_subject, body, recipients)
     return notice
 
 

@@ -878,6 +878,7 @@ ZH: dict = {
     "This account signs in with a two-factor code: send it as `code`.": "此账户须使用双重验证码登录：请以 `code` 字段提供。",
     "The two-factor code is not correct.": "双重验证码不正确。",
     "Staff accounts need two-factor authentication: set it up in the portal, then ask for a token with the current code.": "员工账户须开启双重验证：请先在门户中设置，然后携带当前验证码申请令牌。",
+    "The close ran past its time limit of %(minutes)d minutes and was stopped. The partners it had scored keep their scorecards; run the close again to finish it.": "结算超过了 %(minutes)d 分钟的时间上限，已被停止。已评分的合作伙伴保留其记分卡；请再次运行结算以完成。",
 }
 
 

@@ -12,7 +12,7 @@ from prm.roles import Role
 
 from .factories import PartnerFactory, PartnerUserFactory, StaffFactory, UserFactory, default_tier
 
-pytest_plugins = ["tests.browser", "tests.workers", "tests.qbr_scenario"]
+pytest_plugins = ["tests.browser", "tests.workers", "tests.qbr_scenario", "tests.mailqueue"]
 
 
 @pytest.fixture(autouse=True)

@@ -243,6 +243,31 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="PRM <prm@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds the mail server may take to answer each step (connect, send) before the worker
+# gives up and tries again later (prm.tasks.send_mail). Mail is never sent in a request.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Every task has a soft and a hard time limit (seconds), so that none can hang a worker for
+# good: at the soft limit the task gets SoftTimeLimitExceeded and records how it ended (the
+# quarter close marks itself failed, with the reason); at the hard limit the worker's child
+# is killed. The quarter close, the one long task, has larger limits of its own: 20,000
+# partners close in about 25 s (docs/benchmarks.md), so 20 minutes is ample.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=5 * 60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 60)
+QUARTER_CLOSE_SOFT_TIME_LIMIT = env.int("QUARTER_CLOSE_SOFT_TIME_LIMIT", default=20 * 60)
+QUARTER_CLOSE_TIME_LIMIT = env.int("QUARTER_CLOSE_TIME_LIMIT", default=25 * 60)
+# Redis hands a message that was taken but never acknowledged (acks_late: a worker killed
+# mid-task) to another worker once this long has passed. It must exceed the longest time a
+# message can stay taken while its task is still alive, or a running task is delivered a
+# second time: a message a worker took while its children were busy may wait up to the
+# longest hard limit (a close) for one, then run up to its own hard limit, so the longest
+# hard limit plus the default one plus a margin. Far below Redis's default of an hour, so a
+# killed worker's task comes back within about 36 minutes. (Retries' countdowns stay
+# under it too: an ETA message is held unacknowledged by the worker meanwhile.)
+BROKER_VISIBILITY_TIMEOUT = env.int(
+    "CELERY_VISIBILITY_TIMEOUT",
+    default=max(CELERY_TASK_TIME_LIMIT, QUARTER_CLOSE_TIME_LIMIT) + CELERY_TASK_TIME_LIMIT + 5 * 60,
+)
 
 # Redis is the broker and cache when configured; otherwise Celery's filesystem broker
 # under var/ and an in-process cache.
@@ -258,6 +283,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -317,6 +344,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+
 
 LOGGING = {
     "version": 1,
