@@ -768,6 +768,29 @@ def notices_mark_read(*, user: User, partner: Partner, up_to: datetime | None = 
     )
 
 
+def notices_prune(*, now: datetime, dry_run: bool = False) -> int:
+    """Delete the notices older than ``NOTICE_RETENTION_DAYS`` that every active person
+    they are meant for has seen (the partner's people for a notice to all, the one person
+    otherwise); a notice someone has not seen yet is kept, however old. In batches;
+    returns how many (``dry_run``: counts them only)."""
+    from django.db.models import Exists, OuterRef
+
+    from prm.retention import delete_in_batches
+
+    cutoff = now - timedelta(days=settings.NOTICE_RETENTION_DAYS)
+    unseen = PartnerUser.objects.filter(
+        Q(notices_seen_at__isnull=True) | Q(notices_seen_at__lt=OuterRef("created_at")),
+        partner=OuterRef("partner"),
+        user__is_active=True,
+    )
+    seen_by_all = Q(user__isnull=True) & ~Exists(unseen)
+    seen_by_its_person = Q(user__isnull=False) & ~Exists(unseen.filter(user=OuterRef("user")))
+    return delete_in_batches(
+        Notice.objects.filter(seen_by_all | seen_by_its_person, created_at__lt=cutoff),
+        dry_run=dry_run,
+    )
+
+
 # ---------------------------------------------------------------- CRM lead import
 
 LEAD_CSV_COLUMNS = ("company_name", "domain", "source", "created_at")

@@ -7,3 +7,6 @@ class PrmConfig(AppConfig):
 
     def ready(self) -> None:
         from . import mfa  # noqa: F401  (connects its sign-in receivers)
+        from .retention import register_shared_prunes
+
+        register_shared_prunes()

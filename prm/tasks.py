@@ -1,9 +1,11 @@
-"""Background jobs of the shared layer: sending mail."""
+"""Background jobs of the shared layer: sending mail, and the nightly prune."""
 
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
+from . import retention
 from .mail import MailRefused, mail_deliver
 
 logger = logging.getLogger(__name__)
@@ -53,3 +55,17 @@ def send_mail(
             )
             return 0
         raise
+
+
+@shared_task(acks_late=True, name="prm.prune", soft_time_limit=20 * 60, time_limit=21 * 60)
+def prune() -> dict[str, int]:
+    """Nightly (03:30): delete (or roll up) what is past its retention, kind by kind, in
+    batches (``prm.retention``). Stopped at its time limit — a first run on years of
+    records — it keeps the batches it committed and goes on the next night."""
+    try:
+        counts = retention.prune_all()
+    except SoftTimeLimitExceeded:
+        logger.warning("The prune stopped at its time limit; it goes on tomorrow night.")
+        return {}
+    logger.info("Pruned: %s", ", ".join(f"{kind} {n}" for kind, n in counts.items()))
+    return counts

@@ -345,6 +345,20 @@ SPECTACULAR_SETTINGS = {
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 
+# Retention (prm.retention; pruned nightly by prm.prune, or `manage.py prune`). Expired
+# sessions go at once; anonymous form posts after a day. Nothing a scorecard, a rerun of
+# a close or an audit reads is pruned sooner than it needs.
+# Notices every person they are meant for has seen (unread ones are kept).
+NOTICE_RETENTION_DAYS = env.int("NOTICE_RETENTION_DAYS", default=180)
+# Portal-login days: older ones are summed per partner and month (enablement.LoginMonth),
+# which the scorecard reads for a quarter that old; at least 400 days are always kept.
+LOGIN_DAY_RETENTION_DAYS = env.int("LOGIN_DAY_RETENTION_DAYS", default=2 * 365)
+# The change history of deals, claims, MDF, ledger entries, partners and tiers.
+HISTORY_RETENTION_YEARS = env.int("HISTORY_RETENTION_YEARS", default=7)
+# The admin's "Recent actions" log.
+ADMIN_LOG_RETENTION_DAYS = env.int("ADMIN_LOG_RETENTION_DAYS", default=2 * 365)
+# Records of sign-in attempts (axes: failures, lockout counters, the access log).
+SIGN_IN_RECORDS_RETENTION_DAYS = env.int("SIGN_IN_RECORDS_RETENTION_DAYS", default=90)
 
 LOGGING = {
     "version": 1,
