@@ -654,9 +654,11 @@ class MdfClaimViewSet(
     )
     def create(self, request, *args, **kwargs):
         partner = own_partner(request)
-        data = request.data.copy() if hasattr(request.data, "copy") else dict(request.data)
-        if hasattr(request.data, "getlist"):
-            data.setlist("files", request.FILES.getlist("files"))
+        # The fields by value and the files by reference, never a copy of the body: a
+        # QueryDict's copy() is a deep copy, and a file spooled to disk (past
+        # FILE_UPLOAD_MAX_MEMORY_SIZE) cannot be copied; storage streams it from there.
+        data = {key: request.data.get(key) for key in request.data if key != "files"}
+        data["files"] = request.FILES.getlist("files")
         body = MdfClaimCreateSerializer(data=data)
         body.is_valid(raise_exception=True)
         values = body.validated_data
