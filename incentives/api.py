@@ -8,7 +8,6 @@ partners they manage; finance marks entries paid; the channel chief decides disp
 
 from decimal import Decimal
 
-from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,6 +21,7 @@ from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
 from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
+from prm.downloads import csv_attachment
 from prm.money import money_field_kwargs
 from prm.roles import DISPUTE_ROLES, PAYMENT_ROLES, Role, role_of
 
@@ -217,9 +217,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
                 except serializers.ValidationError as exc:
                     raise serializers.ValidationError({name: exc.detail}) from exc
         rows = approved_for_payment(due_from=dates.get("due_from"), due_to=dates.get("due_to"))
-        response = HttpResponse(ledger_csv(rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="ledger-approved.csv"'
-        return response
+        return csv_attachment(ledger_csv(rows), filename="ledger-approved.csv")
 
 
 # ---------------------------------------------------------------- incentive claims
