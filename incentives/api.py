@@ -8,7 +8,6 @@ partners they manage; finance marks entries paid; the channel chief decides disp
 
 from decimal import Decimal
 
-from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,6 +21,7 @@ from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
 from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
+from prm.downloads import csv_attachment
 from prm.money import money_field_kwargs
 from prm.roles import DISPUTE_ROLES, PAYMENT_ROLES, Role, role_of
 
@@ -217,9 +217,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
                 except serializers.ValidationError as exc:
                     raise serializers.ValidationError({name: exc.detail}) from exc
         rows = approved_for_payment(due_from=dates.get("due_from"), due_to=dates.get("due_to"))
-        response = HttpResponse(ledger_csv(rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="ledger-approved.csv"'
-        return response
+        return csv_attachment(ledger_csv(rows), filename="ledger-approved.csv")
 
 
 # ---------------------------------------------------------------- incentive claims
@@ -654,9 +652,11 @@ class MdfClaimViewSet(
     )
     def create(self, request, *args, **kwargs):
         partner = own_partner(request)
-        data = request.data.copy() if hasattr(request.data, "copy") else dict(request.data)
-        if hasattr(request.data, "getlist"):
-            data.setlist("files", request.FILES.getlist("files"))
+        # The fields by value and the files by reference, never a copy of the body: a
+        # QueryDict's copy() is a deep copy, and a file spooled to disk (past
+        # FILE_UPLOAD_MAX_MEMORY_SIZE) cannot be copied; storage streams it from there.
+        data = {key: request.data.get(key) for key in request.data if key != "files"}
+        data["files"] = request.FILES.getlist("files")
         body = MdfClaimCreateSerializer(data=data)
         body.is_valid(raise_exception=True)
         values = body.validated_data

@@ -1,7 +1,5 @@
 """Reads of the money engine, shared by the portal, the API, the admin and the jobs."""
 
-import csv
-import io
 from datetime import date
 from decimal import Decimal
 
@@ -10,6 +8,7 @@ from django.db.models.functions import Coalesce
 
 from partners.models import Partner
 from partners.queries import scope_to_user
+from prm.downloads import csv_text
 from prm.money import money_field_kwargs
 
 from . import rules
@@ -157,12 +156,13 @@ EXPORT_COLUMNS = [
 
 
 def ledger_csv(entries: QuerySet[LedgerEntry]) -> str:
-    """The entries as CSV for a payment run; the entry id lets finance mark them paid."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for entry in entries.iterator(chunk_size=2000):
-        writer.writerow(
+    """The entries as CSV for a payment run; the entry id lets finance mark them paid.
+    Text that a spreadsheet would run (a partner named ``=HYPERLINK(…)``) is neutralised
+    by ``csv_text``; amounts stay numbers."""
+    cent = Decimal("0.01")
+    return csv_text(
+        EXPORT_COLUMNS,
+        (
             [
                 entry.pk,
                 entry.partner_id,
@@ -170,7 +170,7 @@ def ledger_csv(entries: QuerySet[LedgerEntry]) -> str:
                 entry.kind,
                 entry.code,
                 entry.description,
-                f"{entry.amount:.2f}",
+                entry.amount.quantize(cent),
                 entry.currency,
                 entry.quarter,
                 entry.earned_on.isoformat(),
@@ -179,8 +179,9 @@ def ledger_csv(entries: QuerySet[LedgerEntry]) -> str:
                 entry.claim_id or "",
                 entry.idempotency_key,
             ]
-        )
-    return out.getvalue()
+            for entry in entries.iterator(chunk_size=2000)
+        ),
+    )
 
 
 def approved_contributions(program_id: int, start: date, end: date) -> dict[int, int]:

@@ -229,8 +229,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
-# MDF proof-of-performance uploads (RULEBOOK §7): the largest file accepted.
-MDF_PROOF_MAX_BYTES = env.int("MDF_PROOF_MAX_BYTES", default=10 * 1024 * 1024)
+# The largest uploaded file accepted (prm.uploads), in the portal, the API and the admin;
+# MDF proof-of-performance files (RULEBOOK §7) may have a limit of their own.
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+MDF_PROOF_MAX_BYTES = env.int("MDF_PROOF_MAX_BYTES", default=MAX_UPLOAD_BYTES)
 # The largest request body accepted, judged by its Content-Length before it is read
 # (prm.errors.RequestSizeMiddleware): an MDF claim's ten largest proofs, and a megabyte.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=10 * MDF_PROOF_MAX_BYTES + 1024 * 1024)
