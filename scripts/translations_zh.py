@@ -909,6 +909,8 @@ ZH: dict = {
     "Line %(line)d: created_at %(value)s %(reason)s.": "第 %(line)d 行：created_at %(value)s %(reason)s。",
     "The file has no leads after its first line.": "文件在第一行之后没有任何线索。",
     "… and %(count)d more.": "……另有 %(count)d 条。",
+    # The quarter close's claim.
+    "The close of %(quarter)s is already running (last sign of life at %(at)s); a run that stopped is taken over %(minutes)s minutes after it.": "%(quarter)s 的季度结算正在运行（最后一次活动于 %(at)s）；已中断的运行会在 %(minutes)s 分钟后被接管。",
 }
 
 
