@@ -15,6 +15,8 @@ import psycopg2
 import pytest
 import yaml
 from django.conf import settings
+from django.core.management import call_command
+from django.db import OperationalError, connection, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
@@ -94,6 +96,59 @@ def test_two_migrate_jobs_at_once_on_an_empty_database_both_succeed(empty_databa
         cursor.execute("SELECT count(*), count(DISTINCT (app, name)) FROM django_migrations")
         applied, distinct = cursor.fetchone()
     assert applied == distinct > 0
+
+
+@pytest.fixture
+def lock_held_elsewhere(db):
+    """migrate's advisory lock, held by another session on the test database."""
+    from prm.management.commands.migrate import LOCK_KEY
+
+    other = psycopg2.connect(
+        dbname=connection.settings_dict["NAME"],
+        host=connection.settings_dict["HOST"] or "127.0.0.1",
+        port=connection.settings_dict["PORT"] or 5432,
+        user=connection.settings_dict["USER"] or "postgres",
+        password=connection.settings_dict["PASSWORD"] or None,
+    )
+    other.autocommit = True
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+    yield other
+    other.close()
+
+
+def lock_is_free(session) -> bool:
+    from prm.management.commands.migrate import LOCK_KEY
+
+    with session.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        free = cursor.fetchone()[0]
+        if free:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+    return free
+
+
+def test_migrate_waits_for_the_lock_and_releases_it(lock_held_elsewhere):
+    from prm.management.commands.migrate import LOCK_KEY
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '1s'")
+    # While another run holds it, migrate waits (here: until the timeout).
+    with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+        call_command("migrate", verbosity=0)
+    with lock_held_elsewhere.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+    call_command("migrate", verbosity=0)  # nothing to apply on the test database
+    assert lock_is_free(lock_held_elsewhere)
+
+
+def test_checking_for_unapplied_migrations_takes_no_lock(lock_held_elsewhere):
+    """The pods' wait for the migrate Job runs `migrate --check`, possibly through
+    PgBouncer, where a session lock would be left behind on a pooled connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '1s'")
+    call_command("migrate", check_unapplied=True, verbosity=0)
+    call_command("migrate", plan=True, verbosity=0)
 
 
 # --- docker compose --------------------------------------------------------------------
