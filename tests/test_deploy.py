@@ -281,6 +281,8 @@ def test_the_pieces_are_all_there(objects):
     ]:
         find(objects, kind, name)
     config_map(objects)
+    # One namespace for everything, set by the overlay.
+    assert {o["metadata"].get("namespace") for o in objects} == {"prm"}
 
 
 def test_beat_runs_exactly_one_pod_and_never_two_during_a_release(objects):
@@ -427,14 +429,27 @@ def test_secrets_are_referenced_by_the_names_and_keys_of_their_templates(objects
         assert set(secret["stringData"]) == templates[name]
 
 
-def test_production_carries_no_secret_values():
+@pytest.mark.parametrize("overlay", [o for o in OVERLAYS if o.startswith("production")])
+def test_production_carries_no_secret_values(overlay):
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed (apt-get install kubectl; .ci/run does)")
-    objects = render("production")
+    objects = render(overlay)
     assert not [o for o in objects if o["kind"] == "Secret"]
     assert "change-me" not in yaml.safe_dump_all(objects)
-    # PgBouncer in transaction mode in front of PostgreSQL.
+
+
+def test_pgbouncer_pools_by_transaction_in_front_of_postgresql():
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed (apt-get install kubectl; .ci/run does)")
+    objects = render("production-pgbouncer")
     pgbouncer = find(objects, "Deployment", "prm-pgbouncer")
     (container,) = pgbouncer["spec"]["template"]["spec"]["containers"]
     assert {"name": "POOL_MODE", "value": "transaction"} in container["env"]
-    find(objects, "Service", "prm-pgbouncer")
+    assert container["envFrom"] == [{"secretRef": {"name": "prm-pgbouncer"}}]
+    service = find(objects, "Service", "prm-pgbouncer")
+    assert service["spec"]["ports"][0]["port"] == 5432
+    find(objects, "PodDisruptionBudget", "prm-pgbouncer")
+    # The migrate Job still goes to PostgreSQL itself.
+    job = find(objects, "Job", "prm-migrate")
+    (database,) = job["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert database["valueFrom"]["secretKeyRef"]["name"] == "prm-database-direct"
