@@ -3,6 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -160,28 +161,31 @@ def ledger_csv(entries: QuerySet[LedgerEntry]) -> str:
     Text that a spreadsheet would run (a partner named ``=HYPERLINK(…)``) is neutralised
     by ``csv_text``; amounts stay numbers."""
     cent = Decimal("0.01")
-    return csv_text(
-        EXPORT_COLUMNS,
-        (
-            [
-                entry.pk,
-                entry.partner_id,
-                entry.partner.name,
-                entry.kind,
-                entry.code,
-                entry.description,
-                entry.amount.quantize(cent),
-                entry.currency,
-                entry.quarter,
-                entry.earned_on.isoformat(),
-                entry.approved_at.date().isoformat() if entry.approved_at else "",
-                entry.due_on.isoformat() if entry.due_on else "",
-                entry.claim_id or "",
-                entry.idempotency_key,
-            ]
-            for entry in entries.iterator(chunk_size=2000)
-        ),
-    )
+    # Read in one transaction: the chunked cursor then lives in it, which holds behind a
+    # pooler in transaction mode (PgBouncer) as on a direct connection.
+    with transaction.atomic():
+        return csv_text(
+            EXPORT_COLUMNS,
+            (
+                [
+                    entry.pk,
+                    entry.partner_id,
+                    entry.partner.name,
+                    entry.kind,
+                    entry.code,
+                    entry.description,
+                    entry.amount.quantize(cent),
+                    entry.currency,
+                    entry.quarter,
+                    entry.earned_on.isoformat(),
+                    entry.approved_at.date().isoformat() if entry.approved_at else "",
+                    entry.due_on.isoformat() if entry.due_on else "",
+                    entry.claim_id or "",
+                    entry.idempotency_key,
+                ]
+                for entry in entries.iterator(chunk_size=2000)
+            ),
+        )
 
 
 def approved_contributions(program_id: int, start: date, end: date) -> dict[int, int]:
