@@ -878,6 +878,12 @@ ZH: dict = {
     "This account signs in with a two-factor code: send it as `code`.": "此账户须使用双重验证码登录：请以 `code` 字段提供。",
     "The two-factor code is not correct.": "双重验证码不正确。",
     "Staff accounts need two-factor authentication: set it up in the portal, then ask for a token with the current code.": "员工账户须开启双重验证：请先在门户中设置，然后携带当前验证码申请令牌。",
+    # Hostile input: limits of a JSON body (prm.parsers, prm.api_errors).
+    "The request body is larger than %(size)s; nothing was saved.": "请求正文超过 %(size)s，未保存任何内容。",
+    "The request body is not valid %(encoding)s text.": "请求正文不是有效的 %(encoding)s 文本。",
+    "The JSON body is nested more than %(depth)d levels deep.": "JSON 正文的嵌套层级超过 %(depth)d 层。",
+    "The request body is not valid JSON: %(error)s": "请求正文不是有效的 JSON：%(error)s",
+    "The JSON body holds text that is not valid Unicode (a lone surrogate escape such as \\ud800).": "JSON 正文包含无效的 Unicode 文本（如 \\ud800 这样的孤立代理项转义）。",
 }
 
 
