@@ -883,6 +883,7 @@ ZH: dict = {
     "The request body is not valid %(encoding)s text.": "请求正文不是有效的 %(encoding)s 文本。",
     "The JSON body is nested more than %(depth)d levels deep.": "JSON 正文的嵌套层级超过 %(depth)d 层。",
     "The request body is not valid JSON: %(error)s": "请求正文不是有效的 JSON：%(error)s",
+    "A query parameter holds a NUL character.": "查询参数包含 NUL 字符。",
     "The JSON body holds text that is not valid Unicode (a lone surrogate escape such as \\ud800).": "JSON 正文包含无效的 Unicode 文本（如 \\ud800 这样的孤立代理项转义）。",
 }
 

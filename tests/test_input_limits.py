@@ -282,3 +282,63 @@ def test_decimal_precision_comes_from_the_column():
     assert DealCreateSerializer().fields["amount"].max_digits == column.max_digits
     assert RegistrationForm.base_fields["amount"].max_digits == column.max_digits
     assert RegistrationForm.base_fields["amount"].min_value == Decimal("0.01")
+
+
+PORTAL_PARAMETERS = (
+    "page",
+    "status",
+    "kind",
+    "partner",
+    "tier",
+    "quarter",
+    "manager",
+    "region",
+    "customer_name",
+    "customer_domain",
+    "format",
+)
+
+
+@pytest.mark.parametrize(
+    "value", ["%00", "%ED%A0%80", str(10**30), str(2**70), "-1", "1e30", "x" * 10_000]
+)
+def test_portal_pages_take_any_query_parameter_without_a_500(
+    client, a_admin, manager, executive, partner_a, value
+):
+    query = "&".join(f"{name}={value}" for name in PORTAL_PARAMETERS)
+    pages = {
+        a_admin: [
+            "/portal/deals/",
+            "/portal/deals/check/",
+            "/portal/earnings/",
+            "/portal/claims/",
+            "/portal/mdf/",
+            "/portal/contributions/",
+            "/portal/scorecards/",
+            "/portal/qbrs/",
+            "/portal/plan/",
+        ],
+        manager: ["/manager/", "/portal/scorecards/", "/admin/deals/deal/"],
+        executive: ["/executive/", "/portal/qbrs/"],
+    }
+    for user, paths in pages.items():
+        client.force_login(user)
+        for path in paths:
+            response = client.get(f"{path}?{query}")
+            assert response.status_code < 500, (user.username, path, response.status_code)
+
+
+def test_a_nul_in_a_query_string_is_a_400_before_any_view(api, client, manager, a_admin):
+    response = api(manager).get("/api/v1/deals/?customer=a%00b")
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
+    client.force_login(a_admin)
+    assert client.get("/portal/deals/?status=%00").status_code == 400
+
+
+def test_a_page_number_past_any_list_is_an_empty_page(client, a_admin, partner_a):
+    DealFactory(partner=partner_a)
+    client.force_login(a_admin)
+    response = client.get(f"/portal/deals/?page={10**30}")
+    assert response.status_code == 200
+    assert list(response.context["page"]) == []

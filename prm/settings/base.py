@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "prm.security.NoStoreWhenSignedInMiddleware",
     # A body larger than MAX_REQUEST_BYTES is refused (413) before it is read.
     "prm.errors.RequestSizeMiddleware",
+    # A query string holding a NUL character is refused (400) before any view reads it.
+    "prm.errors.NulInQueryMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
