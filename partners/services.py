@@ -746,8 +746,13 @@ def notice_send(
     email_subject: str = "",
     email_body: str = "",
 ) -> Notice:
-    """A portal notice for the partner (or one of its people), e-mailed after commit."""
-    notice = Notice.objects.create(partner=partner, user=user, level=level, text=text, link=link)
+    """A portal notice for the partner (or one of its people), e-mailed after commit.
+
+    The text often quotes someone's words (a rejection's reason): the notice shows as much
+    as its column holds, the e-mail all of it."""
+    limit = Notice._meta.get_field("text").max_length
+    shown = text if len(text) <= limit else text[: limit - 1] + "…"
+    notice = Notice.objects.create(partner=partner, user=user, level=level, text=shown, link=link)
     if email_subject:
         recipients = (
             [user.email]

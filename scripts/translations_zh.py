@@ -911,6 +911,14 @@ ZH: dict = {
     "… and %(count)d more.": "……另有 %(count)d 条。",
     # The quarter close's claim.
     "The close of %(quarter)s is already running (last sign of life at %(at)s); a run that stopped is taken over %(minutes)s minutes after it.": "%(quarter)s 的季度结算正在运行（最后一次活动于 %(at)s）；已中断的运行会在 %(minutes)s 分钟后被接管。",
+    # Hostile input: limits of a JSON body (prm.parsers, prm.api_errors).
+    "The request body is larger than %(size)s; nothing was saved.": "请求正文超过 %(size)s，未保存任何内容。",
+    "The request body is not valid %(encoding)s text.": "请求正文不是有效的 %(encoding)s 文本。",
+    "The JSON body is nested more than %(depth)d levels deep.": "JSON 正文的嵌套层级超过 %(depth)d 层。",
+    "The request body is not valid JSON: %(error)s": "请求正文不是有效的 JSON：%(error)s",
+    "A query parameter holds a NUL character.": "查询参数包含 NUL 字符。",
+    "The JSON body holds text that is not valid Unicode (a lone surrogate escape such as \\ud800).": "JSON 正文包含无效的 Unicode 文本（如 \\ud800 这样的孤立代理项转义）。",
+    "Send the claim as a form or a JSON object.": "请以表单或 JSON 对象提交报销申请。",
 }
 
 

@@ -53,8 +53,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "prm.security.SecurityHeadersMiddleware",
+    # Cache-Control: no-store on every answer to a signed-in user (prm.security).
+    "prm.security.NoStoreWhenSignedInMiddleware",
     # A body larger than MAX_REQUEST_BYTES is refused (413) before it is read.
     "prm.errors.RequestSizeMiddleware",
+    # A query string holding a NUL character is refused (400) before any view reads it.
+    "prm.errors.NulInQueryMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -242,6 +246,9 @@ MDF_PROOF_MAX_BYTES = env.int("MDF_PROOF_MAX_BYTES", default=MAX_UPLOAD_BYTES)
 # The largest request body accepted, judged by its Content-Length before it is read
 # (prm.errors.RequestSizeMiddleware): an MDF claim's ten largest proofs, and a megabyte.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=10 * MDF_PROOF_MAX_BYTES + 1024 * 1024)
+# The largest body that is not a file: a form's fields, a JSON document (prm.parsers reads no
+# more than this of an API request).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -299,7 +306,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON bounded in size and depth, and only text that can be stored (prm.parsers).
+    "DEFAULT_PARSER_CLASSES": [
+        "prm.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # ?limit= is capped at MAX_PAGE_SIZE rows (prm.api.Pagination).
+    "DEFAULT_PAGINATION_CLASS": "prm.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
