@@ -450,6 +450,11 @@ def test_pgbouncer_pools_by_transaction_in_front_of_postgresql():
     service = find(objects, "Service", "prm-pgbouncer")
     assert service["spec"]["ports"][0]["port"] == 5432
     find(objects, "PodDisruptionBudget", "prm-pgbouncer")
+    # Behind it, the app reads without server-side cursors.
+    (config,) = [
+        o for o in objects if o["kind"] == "ConfigMap" and "prm-config" in o["metadata"]["name"]
+    ]
+    assert config["data"]["DISABLE_SERVER_SIDE_CURSORS"] == "true"
     # The migrate Job still goes to PostgreSQL itself.
     job = find(objects, "Job", "prm-migrate")
     (database,) = job["spec"]["template"]["spec"]["containers"][0]["env"]
