@@ -917,7 +917,7 @@ ZH: dict = {
     "The JSON body is nested more than %(depth)d levels deep.": "JSON 正文的嵌套层级超过 %(depth)d 层。",
     "The request body is not valid JSON: %(error)s": "请求正文不是有效的 JSON：%(error)s",
     "A query parameter holds a NUL character.": "查询参数包含 NUL 字符。",
-    "The JSON body holds text that is not valid Unicode (a lone surrogate escape such as \\ud800).": "JSON 正文包含无效的 Unicode 文本（如 \\ud800 这样的孤立代理项转义）。",
+    "The JSON body holds text that is not valid Unicode (a lone surrogate such as U+D800).": "JSON 正文包含无效的 Unicode 文本（如 U+D800 这样的孤立代理项）。",
     "Send the claim as a form or a JSON object.": "请以表单或 JSON 对象提交报销申请。",
 }
 
