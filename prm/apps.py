@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import request_finished
 
 
 class PrmConfig(AppConfig):
@@ -6,4 +7,6 @@ class PrmConfig(AppConfig):
     verbose_name = "PRM"
 
     def ready(self) -> None:
-        from . import mfa  # noqa: F401  (connects its sign-in receivers)
+        from . import logs, mfa  # noqa: F401  (connect their receivers)
+
+        request_finished.connect(logs.context_clear, dispatch_uid="prm.logs.context_clear")

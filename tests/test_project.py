@@ -279,3 +279,40 @@ def test_the_lock_pins_every_dependency_with_hashes():
             f"requirements.lock pins {requirement.name}=={version}, outside {requirement}: "
             "run make lock"
         )
+
+
+# ---------------------------------------------------------------- observability settings
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in clean_env().items() if not k.startswith(("SENTRY_", "LOG_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
+
+
+def production(**env) -> dict:
+    return {
+        "DJANGO_SETTINGS_MODULE": "prm.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "prm.example.com",
+        **env,
+    }
+
+
+LOG_STATE = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.LOGGING['handlers']['console']['formatter'])"
+)
+
+
+def test_production_logs_json_lines_and_development_plain_text():
+    assert run_python(LOG_STATE, **production()).stdout.strip() == "json"
+    assert run_python(LOG_STATE, **production(LOG_FORMAT="text")).stdout.strip() == "text"
+    local = run_python(LOG_STATE, DJANGO_SETTINGS_MODULE="prm.settings.local")
+    assert local.stdout.strip() == "text", local.stderr
