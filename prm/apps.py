@@ -7,6 +7,6 @@ class PrmConfig(AppConfig):
     verbose_name = "PRM"
 
     def ready(self) -> None:
-        from . import logs, mfa  # noqa: F401  (connect their receivers)
+        from . import logs, metrics, mfa  # noqa: F401  (connect their receivers)
 
         request_finished.connect(logs.context_clear, dispatch_uid="prm.logs.context_clear")

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings.local")
 
@@ -25,3 +25,13 @@ def _logging_configure(loglevel=None, **kwargs) -> None:
     dictConfig(settings.LOGGING)
     if loglevel:
         logging.getLogger().setLevel(loglevel)
+
+
+@worker_init.connect
+def _metrics_serve(**kwargs) -> None:
+    from django.conf import settings
+
+    if settings.WORKER_METRICS_PORT:
+        from prm.metrics import worker_metrics_serve
+
+        worker_metrics_serve(settings.WORKER_METRICS_PORT)

@@ -54,6 +54,8 @@ MIDDLEWARE = [
     # First, so that every response carries X-Request-ID and every log line the request id
     # (prm.logs).
     "prm.logs.RequestIdMiddleware",
+    # Request counts and latencies for Prometheus (django-prometheus; its pair is last).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "prm.security.SecurityHeadersMiddleware",
     # A body larger than MAX_REQUEST_BYTES is refused (413) before it is read.
@@ -75,6 +77,7 @@ MIDDLEWARE = [
     "prm.errors.DatabaseUnavailableMiddleware",
     # Last, so that it sees the sign-in's outcome: a locked-out attempt answers 429.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Content-Security-Policy (prm/security.py): scripts and styles from our own static files only;
@@ -136,6 +139,17 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
+
+def metered(database: dict) -> dict:
+    """The same database through django-prometheus's engine, which subclasses Django's and
+    counts connections, queries, their durations and errors for /metrics."""
+    engine = database["ENGINE"]
+    if engine in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        database["ENGINE"] = engine.replace("django.db.", "django_prometheus.db.", 1)
+    return database
+
+
+DATABASES["default"] = metered(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "partners.User"
@@ -360,3 +374,9 @@ def logging_config(log_format: str, level: str) -> dict:
 
 
 LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+
+# Prometheus (prm.metrics): /metrics answers only "Authorization: Bearer <METRICS_TOKEN>",
+# and is a 404 while the token is unset. A Celery worker serves its task counts on
+# WORKER_METRICS_PORT (0: not at all). Several processes: PROMETHEUS_MULTIPROC_DIR.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
