@@ -305,6 +305,44 @@ def production(**env) -> dict:
     }
 
 
+SENTRY_STATE = (
+    "import django; django.setup(); import sentry_sdk; client = sentry_sdk.get_client(); "
+    "print(client.is_active()); o = client.options; "
+    "print(o['environment'], o['release'], o['traces_sample_rate'], o['send_default_pii'], "
+    "sorted(set(client.integrations) & {'django', 'celery'}))"
+)
+
+
+def test_sentry_is_off_without_a_dsn():
+    result = run_python(SENTRY_STATE, **production())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "False"
+
+
+def test_sentry_reports_with_a_dsn_from_the_environment():
+    # An address nothing listens on: initialising sends nothing.
+    result = run_python(
+        SENTRY_STATE,
+        **production(
+            SENTRY_DSN="http://public@127.0.0.1:9/1",
+            SENTRY_ENVIRONMENT="staging",
+            SENTRY_RELEASE="prm@1.4.2",
+            SENTRY_TRACES_SAMPLE_RATE="0.25",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "True",
+        "staging prm@1.4.2 0.25 False ['celery', 'django']",
+    ]
+
+
+def test_sentry_traces_nothing_unless_asked():
+    result = run_python(SENTRY_STATE, **production(SENTRY_DSN="http://public@127.0.0.1:9/1"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split()[2] == "0.0"
+
+
 LOG_STATE = (
     "import django; django.setup(); from django.conf import settings; "
     "print(settings.LOGGING['handlers']['console']['formatter'])"
