@@ -106,7 +106,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
-def worker_metrics_serve(port: int, address: str = "") -> None:
+def worker_metrics_serve(port: int, address: str = "0.0.0.0") -> None:
     """Serve the worker's counts over plain HTTP from a thread of the worker's main
     process; with the prefork pool, the children's counts reach it through the multiprocess
     directory."""

@@ -2,15 +2,19 @@
 a 404; requests, queries, Celery tasks and the business figures; one count over several
 processes."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,6 +23,7 @@ from prm.celery import app
 from prm.metrics import TASK_FAILED, TASK_RETRIED, TASK_RUNTIME, TASK_SUCCEEDED
 from scoring.models import QuarterClose
 from tests.factories import DealFactory, PartnerFactory
+from tests.workers import stop_worker, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -238,3 +243,81 @@ def test_counts_of_several_processes_add_up_in_multiprocess_mode(tmp_path):
     assert result.returncode == 0, result.stderr
     assert 'prm_celery_task_failed_total{task="deals.auto_approve"} 3.0' in result.stdout
     assert list(tmp_path.glob("counter_*.db"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_prefork_worker_serves_its_counts_and_logs_tasks_with_the_senders_request_id(
+    transactional_db, tmp_path
+):
+    """The whole path on a real worker (prefork, two children): the task runs in a child,
+    its count reaches the worker's metrics port through the multiprocess directory, and its
+    JSON log line carries the id of the request that sent it."""
+    from deals.tasks import auto_approve
+    from prm import logs
+
+    port = _free_port()
+    (tmp_path / "metrics").mkdir()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "prm.settings.test",
+        "TEST_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "WORKER_METRICS_PORT": str(port),
+        "LOG_FORMAT": "json",
+    }
+    app.control.purge()
+    output = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "prm",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--loglevel=info",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname=metrics@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert wait_for(lambda: app.control.ping(timeout=0.5) or worker.poll() is not None)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+        logs.context_set("req-sent-to-worker")
+        auto_approve.delay()
+        logs.context_clear()
+
+        def counted() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    page = r.read().decode()
+            except OSError:
+                return False
+            return 'prm_celery_task_succeeded_total{task="deals.auto_approve"} 1.0' in page
+
+        assert wait_for(counted), (tmp_path / "worker.log").read_text()
+    finally:
+        stop_worker(worker)
+        output.close()
+        connection.close()
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "worker.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    succeeded = [line for line in lines if "succeeded" in line["message"]]
+    assert succeeded, lines
+    assert succeeded[0]["request_id"] == "req-sent-to-worker"
+    assert {"timestamp", "level", "logger", "message", "user_id"} <= set(succeeded[0])
