@@ -7,6 +7,10 @@ class PrmConfig(AppConfig):
     verbose_name = "PRM"
 
     def ready(self) -> None:
+        from simple_history.signals import pre_create_historical_record
+
         from . import logs, metrics, mfa  # noqa: F401  (connect their receivers)
+        from .audit import fit_change_reason
 
         request_finished.connect(logs.context_clear, dispatch_uid="prm.logs.context_clear")
+        pre_create_historical_record.connect(fit_change_reason, dispatch_uid="fit_change_reason")

@@ -186,22 +186,6 @@ def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settin
     assert Deal.objects.count() == before
 
 
-def test_compose_file_runs_one_image_for_web_worker_and_beat_with_healthchecks():
-    import yaml
-
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
-    assert set(services) == {"web", "worker", "beat", "postgres", "redis"}
-    assert {services[name]["image"] for name in ("web", "worker", "beat")} == {"prm:latest"}
-    for name in ("web", "worker", "postgres", "redis"):
-        assert "healthcheck" in services[name], name
-    assert {"pgdata", "redisdata", "media"} <= set(compose["volumes"])
-    env = services["web"]["environment"]
-    assert env["DATABASE_URL"].startswith("postgres://")
-    assert env["REDIS_URL"].startswith("redis://redis:")
-    assert (ROOT / "Dockerfile").read_text().count("FROM ") == 1
-
-
 def test_the_embedded_default_runs_on_sqlite(tmp_path):
     """`make run` needs no database server: the same code on a SQLite file (WAL)."""
     database = tmp_path / "embedded.sqlite3"

@@ -58,8 +58,12 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "prm.security.SecurityHeadersMiddleware",
+    # Cache-Control: no-store on every answer to a signed-in user (prm.security).
+    "prm.security.NoStoreWhenSignedInMiddleware",
     # A body larger than MAX_REQUEST_BYTES is refused (413) before it is read.
     "prm.errors.RequestSizeMiddleware",
+    # A query string holding a NUL character is refused (400) before any view reads it.
+    "prm.errors.NulInQueryMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -138,6 +142,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Behind PgBouncer in transaction mode, set DISABLE_SERVER_SIDE_CURSORS=true: a cursor
+    # outlives its transaction only on a session of its own. (The app's one long read, the
+    # ledger export, also reads inside a transaction, where a cursor is safe either way.)
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 
 
 def metered(database: dict) -> dict:
@@ -247,11 +257,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
-# MDF proof-of-performance uploads (RULEBOOK §7): the largest file accepted.
-MDF_PROOF_MAX_BYTES = env.int("MDF_PROOF_MAX_BYTES", default=10 * 1024 * 1024)
+# The largest uploaded file accepted (prm.uploads), in the portal, the API and the admin;
+# MDF proof-of-performance files (RULEBOOK §7) may have a limit of their own.
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+MDF_PROOF_MAX_BYTES = env.int("MDF_PROOF_MAX_BYTES", default=MAX_UPLOAD_BYTES)
 # The largest request body accepted, judged by its Content-Length before it is read
 # (prm.errors.RequestSizeMiddleware): an MDF claim's ten largest proofs, and a megabyte.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=10 * MDF_PROOF_MAX_BYTES + 1024 * 1024)
+# The largest body that is not a file: a form's fields, a JSON document (prm.parsers reads no
+# more than this of an API request).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -309,7 +324,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON bounded in size and depth, and only text that can be stored (prm.parsers).
+    "DEFAULT_PARSER_CLASSES": [
+        "prm.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # ?limit= is capped at MAX_PAGE_SIZE rows (prm.api.Pagination).
+    "DEFAULT_PAGINATION_CLASS": "prm.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
