@@ -51,6 +51,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response carries X-Request-ID and every log line the request id
+    # (prm.logs).
+    "prm.logs.RequestIdMiddleware",
+    # Request counts and latencies for Prometheus (django-prometheus; its pair is last).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "prm.security.SecurityHeadersMiddleware",
     # Cache-Control: no-store on every answer to a signed-in user (prm.security).
@@ -76,6 +81,7 @@ MIDDLEWARE = [
     "prm.errors.DatabaseUnavailableMiddleware",
     # Last, so that it sees the sign-in's outcome: a locked-out attempt answers 429.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Content-Security-Policy (prm/security.py): scripts and styles from our own static files only;
@@ -142,6 +148,18 @@ else:
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
         "DISABLE_SERVER_SIDE_CURSORS", default=False
     )
+
+
+def metered(database: dict) -> dict:
+    """The same database through django-prometheus's engine, which subclasses Django's and
+    counts connections, queries, their durations and errors for /metrics."""
+    engine = database["ENGINE"]
+    if engine in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        database["ENGINE"] = engine.replace("django.db.", "django_prometheus.db.", 1)
+    return database
+
+
+DATABASES["default"] = metered(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "partners.User"
@@ -340,9 +358,59 @@ SPECTACULAR_SETTINGS = {
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# Logs on standard error: plain text for a person at a terminal, or JSON lines for a log
+# collector (LOG_FORMAT=json, production's default): timestamp, level, logger, message,
+# request_id and user_id (prm.logs). The Celery worker and beat log the same way.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+
+
+def logging_config(log_format: str, level: str) -> dict:
+    if log_format not in ("text", "json"):
+        raise ValueError(f"LOG_FORMAT must be text or json, not {log_format!r}")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_context": {"()": "prm.logs.RequestContextFilter"}},
+        "formatters": {
+            "text": {
+                "format": "%(asctime)s %(levelname)s %(name)s "
+                "[request %(request_id)s user %(user_id)s] %(message)s",
+            },
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": ["levelname", "name", "message", "request_id", "user_id"],
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": True,
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["request_context"],
+                "formatter": log_format,
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+
+# Prometheus (prm.metrics): /metrics answers only "Authorization: Bearer <METRICS_TOKEN>",
+# and is a 404 while the token is unset. A Celery worker serves its task counts on
+# WORKER_METRICS_PORT (0: not at all). Several processes: PROMETHEUS_MULTIPROC_DIR.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+
+# Errors to Sentry when SENTRY_DSN is set (prm.sentry); nothing is sent otherwise.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from prm.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("SENTRY_RELEASE", default="") or None,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
