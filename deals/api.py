@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -14,6 +14,7 @@ from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of, partners_visible_to
 from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
+from prm.bounds import column_bounds
 from prm.roles import MANAGER_ROLES, Role, role_of
 
 from . import rules, services
@@ -35,10 +36,10 @@ def error_response(exc: services.DealError) -> Response:
 class ReviewMatchSerializer(serializers.Serializer):
     """The other partner's registration a held one probably duplicates (managers only)."""
 
-    deal = serializers.IntegerField(source="pk")
-    partner = serializers.IntegerField(source="partner_id")
+    deal = serializers.IntegerField(source="pk", read_only=True)
+    partner = serializers.IntegerField(source="partner_id", read_only=True)
     partner_name = serializers.CharField(source="partner.name")
-    account = serializers.IntegerField(source="account_id")
+    account = serializers.IntegerField(source="account_id", read_only=True)
     customer_name = serializers.CharField()
     customer_domain = serializers.CharField()
     status = serializers.CharField()
@@ -138,7 +139,8 @@ class ScopedMdfRequestField(serializers.PrimaryKeyRelatedField):
 class DealCreateSerializer(serializers.Serializer):
     customer_name = serializers.CharField(max_length=200)
     customer_domain = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    # The column's range; the program's maximum deal amount is the service's to check.
+    amount = serializers.DecimalField(**column_bounds(Deal, "amount", min_value=0))
     expected_close = serializers.DateField()
     products = serializers.SlugRelatedField(
         slug_field="slug",
@@ -151,10 +153,10 @@ class DealCreateSerializer(serializers.Serializer):
     contract_years = serializers.IntegerField(min_value=1, max_value=10, default=1)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
     co_sell_partner_share = serializers.DecimalField(
-        max_digits=6, decimal_places=4, required=False, allow_null=True
+        **column_bounds(Deal, "co_sell_partner_share"), required=False, allow_null=True
     )
     oem_discount = serializers.DecimalField(
-        max_digits=6, decimal_places=4, required=False, allow_null=True
+        **column_bounds(Deal, "oem_discount"), required=False, allow_null=True
     )
     partner = serializers.PrimaryKeyRelatedField(
         queryset=Partner.objects.all(),
@@ -185,7 +187,7 @@ class JustificationSerializer(serializers.Serializer):
 
 
 class WinSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    amount = serializers.DecimalField(**column_bounds(Deal, "closed_amount"))
     closed_on = serializers.DateField(
         help_text="The day the deal closed, which may be in the past: the win is judged "
         "as of that day (RULEBOOK §4)."
@@ -412,6 +414,10 @@ class ConflictCaseCreateSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class ResolutionSerializer(serializers.Serializer):
+    resolution = serializers.CharField()
+
+
 class ConflictCaseViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -443,31 +449,36 @@ class ConflictCaseViewSet(
         return Response(self.get_serializer(case).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=inline_serializer("Resolution", {"resolution": serializers.CharField()}),
-        responses={200: ConflictCaseSerializer, 409: ErrorSerializer},
+        request=ResolutionSerializer,
+        responses={200: ConflictCaseSerializer, 400: BAD_REQUEST, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         case = self.get_object()
         self._manager_of(case.partner)
+        body = ResolutionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         try:
             case = services.conflict_case_resolve(
-                case=case, by=request.user, resolution=request.data.get("resolution", "")
+                case=case, by=request.user, resolution=body.validated_data["resolution"]
             )
         except services.DealError as exc:
             return error_response(exc)
         return Response(self.get_serializer(case).data)
 
     @extend_schema(
-        request=ReasonSerializer, responses={200: ConflictCaseSerializer, 409: ErrorSerializer}
+        request=ReasonSerializer,
+        responses={200: ConflictCaseSerializer, 400: BAD_REQUEST, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"])
     def escalate(self, request, pk=None):
         case = self.get_object()
         self._manager_of(case.partner)
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         try:
             case = services.conflict_case_escalate(
-                case=case, by=request.user, reason=request.data.get("reason", "")
+                case=case, by=request.user, reason=body.validated_data["reason"]
             )
         except services.DealError as exc:
             return error_response(exc)

@@ -1,11 +1,14 @@
+from decimal import Decimal
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from incentives.models import MdfRequest
 from incentives.services import MDF_SOURCING_STATUSES
+from prm.bounds import column_bounds
 
-from .models import CompensationModel, DealType, Product
+from .models import CompensationModel, Deal, DealType, Product
 
 
 class ReasonForm(forms.Form):
@@ -15,7 +18,7 @@ class ReasonForm(forms.Form):
 
 
 class WinForm(forms.Form):
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=0.01)
+    amount = forms.DecimalField(**column_bounds(Deal, "closed_amount", min_value=Decimal("0.01")))
     closed_on = forms.DateField(help_text="YYYY-MM-DD; may be in the past.")
     csat = forms.TypedChoiceField(
         label="CSAT (optional)",
@@ -57,8 +60,10 @@ class RegistrationForm(forms.Form):
         label=_("Customer web domain"),
         help_text=_("e.g. globex.com — the surest way to match the customer."),
     )
+    # The column's range; the program's maximum deal amount is the service's to check.
     amount = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0.01, label=_("Estimated amount (USD)")
+        **column_bounds(Deal, "amount", min_value=Decimal("0.01")),
+        label=_("Estimated amount (USD)"),
     )
     expected_close = forms.DateField(
         label=_("Expected close"), widget=forms.DateInput(attrs={"type": "date"})

@@ -1,14 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import User
 from partners.permissions import manages_partner
+from prm.admin_errors import BadInputIs400Mixin
 from prm.admin_history import HistoryAdmin
 from prm.admin_style import colour_class
 from prm.roles import MANAGER_ROLES, Role, role_of
@@ -376,8 +379,45 @@ class OnboardingTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, HistoryAdmin):
 # ---------------------------------------------------------------- content and co-marketing
 
 
+class ContentItemForm(forms.ModelForm):
+    class Meta:
+        model = ContentItem
+        fields = [
+            "program",
+            "title",
+            "kind",
+            "description",
+            "file",
+            "url",
+            "min_tier_rank",
+            "published",
+            "created_at",
+        ]
+
+    url = forms.URLField(required=False, max_length=200, assume_scheme="https")
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("file") and not cleaned.get("url"):
+            # what the table's content_has_file_or_link constraint holds, said to a person
+            raise ValidationError(
+                gettext("Attach a file (PDF, PNG, JPEG, CSV or Office) or give a link.")
+            )
+        return cleaned
+
+    def clean_file(self):
+        file = self.cleaned_data.get("file")
+        if isinstance(file, UploadedFile):
+            try:
+                services.content_file_check(file)
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict["file"]) from exc
+        return file
+
+
 @admin.register(ContentItem)
-class ContentItemAdmin(admin.ModelAdmin):
+class ContentItemAdmin(BadInputIs400Mixin, admin.ModelAdmin):
+    form = ContentItemForm
     list_display = ["title", "kind", "program", "min_tier_rank", "published", "download_count"]
     list_filter = ["kind", "published", "program", "min_tier_rank"]
     search_fields = ["title", "description"]

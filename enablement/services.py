@@ -22,6 +22,8 @@ from partners.services import (
 from prm.mail import mail_on_commit
 from prm.normalize import normalize_host
 from prm.quarters import add_months
+from prm.uploads import KINDS as UPLOAD_KINDS
+from prm.uploads import Upload, upload_from, upload_problem
 
 from . import presets, rules
 from .models import (
@@ -507,6 +509,24 @@ def onboarding_event(
 
 
 # ---------------------------------------------------------------- content library
+
+
+# A library file is a document or an image; a video is a link (``ContentItem.url``).
+CONTENT_KINDS = {
+    extension: UPLOAD_KINDS[extension]
+    for extension in ("pdf", "png", "jpg", "jpeg", "csv", "xlsx", "pptx", "docx")
+}
+
+
+def content_file_check(file) -> Upload:
+    """Refuse a library file that is empty, too large, of a kind not accepted or not what
+    its extension says (``prm.uploads``); give an accepted one its safe name."""
+    upload = upload_from(file, default_name="content", kinds=CONTENT_KINDS)
+    problem = upload_problem(upload, kinds=CONTENT_KINDS)
+    if problem:
+        raise ValidationError({"file": problem})
+    file.name = upload.name
+    return upload
 
 
 def content_open(*, item: ContentItem, user: User, partner: Partner) -> ContentItem:

@@ -6,7 +6,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Case, When
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +15,7 @@ from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
 from prm.admin_style import colour_class
+from prm.downloads import csv_attachment
 from prm.roles import DISPUTE_ROLES, role_of
 
 from . import services
@@ -298,10 +298,8 @@ class LedgerEntryAdmin(MoneyAdmin):
     @admin.action(description="Export selected approved entries as CSV", permissions=["pay"])
     def export_csv(self, request, queryset):
         rows = queryset.filter(status=EntryStatus.APPROVED).select_related("partner")
-        response = HttpResponse(ledger_csv(rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.localdate().isoformat()
-        response["Content-Disposition"] = f'attachment; filename="payment-run-{stamp}.csv"'
-        return response
+        return csv_attachment(ledger_csv(rows), filename=f"payment-run-{stamp}.csv")
 
     @admin.action(description="Mark selected approved entries paid…", permissions=["pay"])
     def mark_paid(self, request, queryset):

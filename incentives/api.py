@@ -6,23 +6,27 @@ users file claims and requests for their own partner; channel managers decide fo
 partners they manage; finance marks entries paid; the channel chief decides disputes.
 """
 
+from collections.abc import Mapping
 from decimal import Decimal
 
-from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
 from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
+from prm.bounds import column_bounds
+from prm.downloads import csv_attachment
 from prm.money import money_field_kwargs
+from prm.parsers import BoundedJSONParser
 from prm.roles import DISPUTE_ROLES, PAYMENT_ROLES, Role, role_of
 
 from . import services
@@ -133,12 +137,14 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 class PaySerializer(serializers.Serializer):
-    entries = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    entries = serializers.ListField(
+        child=serializers.IntegerField(**column_bounds(LedgerEntry, "id")), allow_empty=False
+    )
     reference = serializers.CharField(max_length=120)
 
 
 class PaidSerializer(serializers.Serializer):
-    paid = serializers.IntegerField()
+    paid = serializers.IntegerField(read_only=True)
 
 
 class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
@@ -217,9 +223,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
                 except serializers.ValidationError as exc:
                     raise serializers.ValidationError({name: exc.detail}) from exc
         rows = approved_for_payment(due_from=dates.get("due_from"), due_to=dates.get("due_to"))
-        response = HttpResponse(ledger_csv(rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="ledger-approved.csv"'
-        return response
+        return csv_attachment(ledger_csv(rows), filename="ledger-approved.csv")
 
 
 # ---------------------------------------------------------------- incentive claims
@@ -258,7 +262,7 @@ class IncentiveClaimSerializer(serializers.ModelSerializer):
 
 class ClaimCreateSerializer(serializers.Serializer):
     entries = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=serializers.IntegerField(**column_bounds(LedgerEntry, "id")),
         allow_empty=False,
         help_text="Ids of accrued SPIFF and bonus ledger entries of your partner.",
     )
@@ -508,8 +512,7 @@ class MdfRequestSerializer(serializers.ModelSerializer):
 
 class ApproveMdfSerializer(serializers.Serializer):
     reserve = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
+        **column_bounds(MdfRequest, "reserved_amount"),
         required=False,
         allow_null=True,
         help_text="Reserve less than the vendor's share of the planned cost.",
@@ -621,11 +624,13 @@ class MdfClaimSerializer(serializers.ModelSerializer):
 
 
 class MdfClaimCreateSerializer(serializers.Serializer):
-    request = serializers.IntegerField(help_text="The approved MDF request.")
-    actual_cost = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01")
+    request = serializers.IntegerField(
+        **column_bounds(MdfRequest, "id"), help_text="The approved MDF request."
     )
-    leads_generated = serializers.IntegerField(min_value=0)
+    actual_cost = serializers.DecimalField(
+        **column_bounds(MdfClaim, "actual_cost", min_value=Decimal("0.01"))
+    )
+    leads_generated = serializers.IntegerField(**column_bounds(MdfClaim, "leads_generated"))
     notes = serializers.CharField(required=False, allow_blank=True, default="")
     files = serializers.ListField(
         child=serializers.FileField(),
@@ -642,7 +647,7 @@ class MdfClaimViewSet(
 
     queryset = MdfClaim.objects.all()
     serializer_class = MdfClaimSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
     filterset_fields = {"partner": ["exact"], "status": ["exact", "in"], "request": ["exact"]}
 
     def get_queryset(self):
@@ -654,9 +659,15 @@ class MdfClaimViewSet(
     )
     def create(self, request, *args, **kwargs):
         partner = own_partner(request)
-        data = request.data.copy() if hasattr(request.data, "copy") else dict(request.data)
-        if hasattr(request.data, "getlist"):
-            data.setlist("files", request.FILES.getlist("files"))
+        # The fields by value and the files by reference, never a copy of the body: a
+        # QueryDict's copy() is a deep copy, and a file spooled to disk (past
+        # FILE_UPLOAD_MAX_MEMORY_SIZE) cannot be copied; storage streams it from there.
+        if not isinstance(request.data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": [_("Send the claim as a form or a JSON object.")]}
+            )
+        data = {key: request.data.get(key) for key in request.data if key != "files"}
+        data["files"] = request.FILES.getlist("files")
         body = MdfClaimCreateSerializer(data=data)
         body.is_valid(raise_exception=True)
         values = body.validated_data

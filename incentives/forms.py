@@ -6,8 +6,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from enablement.models import Campaign
+from prm.bounds import column_bounds
 
-from .models import ActivityType, ContributionKind
+from .models import ActivityType, ContributionKind, MdfClaim, MdfRequest
 
 
 class DisputeForm(forms.Form):
@@ -26,7 +27,8 @@ class MdfRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Description")
     )
     planned_cost = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label=_("Planned cost (USD)")
+        **column_bounds(MdfRequest, "planned_cost", min_value=Decimal("0.01")),
+        label=_("Planned cost (USD)"),
     )
     starts_on = forms.DateField(
         label=_("Starts on"), widget=forms.DateInput(attrs={"type": "date"})
@@ -68,7 +70,8 @@ class MultipleFileField(forms.FileField):
 
 class MdfClaimForm(forms.Form):
     actual_cost = forms.DecimalField(
-        max_digits=14, decimal_places=2, min_value=Decimal("0.01"), label=_("Actual cost (USD)")
+        **column_bounds(MdfClaim, "actual_cost", min_value=Decimal("0.01")),
+        label=_("Actual cost (USD)"),
     )
     leads_generated = forms.IntegerField(
         min_value=0, max_value=1_000_000, label=_("Leads generated")

@@ -1,19 +1,20 @@
 """Reads of the money engine, shared by the portal, the API, the admin and the jobs."""
 
-import csv
-import io
 from datetime import date
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from partners.models import Partner
 from partners.queries import scope_to_user
+from prm.downloads import csv_text
 from prm.money import money_field_kwargs
 
 from . import rules
 from .models import (
+    ClaimStatus,
     Contribution,
     EntryKind,
     EntryStatus,
@@ -157,30 +158,35 @@ EXPORT_COLUMNS = [
 
 
 def ledger_csv(entries: QuerySet[LedgerEntry]) -> str:
-    """The entries as CSV for a payment run; the entry id lets finance mark them paid."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for entry in entries.iterator(chunk_size=2000):
-        writer.writerow(
-            [
-                entry.pk,
-                entry.partner_id,
-                entry.partner.name,
-                entry.kind,
-                entry.code,
-                entry.description,
-                f"{entry.amount:.2f}",
-                entry.currency,
-                entry.quarter,
-                entry.earned_on.isoformat(),
-                entry.approved_at.date().isoformat() if entry.approved_at else "",
-                entry.due_on.isoformat() if entry.due_on else "",
-                entry.claim_id or "",
-                entry.idempotency_key,
-            ]
+    """The entries as CSV for a payment run; the entry id lets finance mark them paid.
+    Text that a spreadsheet would run (a partner named ``=HYPERLINK(…)``) is neutralised
+    by ``csv_text``; amounts stay numbers."""
+    cent = Decimal("0.01")
+    # Read in one transaction: the chunked cursor then lives in it, which holds behind a
+    # pooler in transaction mode (PgBouncer) as on a direct connection.
+    with transaction.atomic():
+        return csv_text(
+            EXPORT_COLUMNS,
+            (
+                [
+                    entry.pk,
+                    entry.partner_id,
+                    entry.partner.name,
+                    entry.kind,
+                    entry.code,
+                    entry.description,
+                    entry.amount.quantize(cent),
+                    entry.currency,
+                    entry.quarter,
+                    entry.earned_on.isoformat(),
+                    entry.approved_at.date().isoformat() if entry.approved_at else "",
+                    entry.due_on.isoformat() if entry.due_on else "",
+                    entry.claim_id or "",
+                    entry.idempotency_key,
+                ]
+                for entry in entries.iterator(chunk_size=2000)
+            ),
         )
-    return out.getvalue()
 
 
 def approved_contributions(program_id: int, start: date, end: date) -> dict[int, int]:
@@ -197,3 +203,9 @@ def approved_contributions(program_id: int, start: date, end: date) -> dict[int,
         .annotate(n=Count("pk"))
     )
     return {row["partner_id"]: row["n"] for row in rows}
+
+
+def claims_past_verification_sla(today: date) -> int:
+    """Claims still awaiting verification after their verify-by day (RULEBOOK §6): one
+    count on the (status, verify_by) index."""
+    return IncentiveClaim.objects.filter(status=ClaimStatus.SUBMITTED, verify_by__lt=today).count()

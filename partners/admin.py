@@ -509,8 +509,10 @@ class AccountAdmin(PartnerChoicesMixin, HistoryAdmin):
 
 
 class LeadImportForm(forms.Form):
+    # An empty file reaches the import, which says so with the rest of its checks.
     file = forms.FileField(
-        help_text="CSV with a header line: company_name, domain, source, created_at."
+        allow_empty_file=True,
+        help_text="CSV with a header line: company_name, domain, source, created_at.",
     )
 
 
@@ -539,7 +541,7 @@ class LeadAdmin(PartnerChoicesMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                count = services.leads_import_csv(data=upload.read())
+                count = services.leads_import_csv(file=upload)
             except ValidationError as exc:
                 problems = exc.messages
             else:
@@ -553,7 +555,10 @@ class LeadAdmin(PartnerChoicesMixin, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return render(
-            request, "admin/partners/lead/import.html", context, status=400 if problems else 200
+            request,
+            "admin/partners/lead/import.html",
+            context,
+            status=400 if problems or form.errors else 200,
         )
 
     list_display = ["company_name", "domain", "source", "created_at", "account", "partner"]

@@ -1,5 +1,7 @@
 """Every write of the partners app: one function per use case, each in one transaction."""
 
+import csv
+import io
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Sequence
@@ -21,6 +23,8 @@ from prm.audit import audited
 from prm.mail import mail_on_commit
 from prm.normalize import NotADomain, normalize_host, registrable_domain
 from prm.roles import Role
+from prm.uploads import KINDS as UPLOAD_KINDS
+from prm.uploads import upload_from, upload_problem
 
 from .models import (
     Account,
@@ -740,8 +744,13 @@ def notice_send(
     email_subject: str = "",
     email_body: str = "",
 ) -> Notice:
-    """A portal notice for the partner (or one of its people), e-mailed after commit."""
-    notice = Notice.objects.create(partner=partner, user=user, level=level, text=text, link=link)
+    """A portal notice for the partner (or one of its people), e-mailed after commit.
+
+    The text often quotes someone's words (a rejection's reason): the notice shows as much
+    as its column holds, the e-mail all of it."""
+    limit = Notice._meta.get_field("text").max_length
+    shown = text if len(text) <= limit else text[: limit - 1] + "…"
+    notice = Notice.objects.create(partner=partner, user=user, level=level, text=shown, link=link)
     if email_subject:
         recipients = (
             [user.email]
@@ -794,74 +803,225 @@ def notices_prune(*, now: datetime, dry_run: bool = False) -> int:
 # ---------------------------------------------------------------- CRM lead import
 
 LEAD_CSV_COLUMNS = ("company_name", "domain", "source", "created_at")
-LEAD_CSV_MAX_BYTES = 20 * 1024 * 1024
+LEAD_CSV_KINDS = {"csv": UPLOAD_KINDS["csv"]}
+LEAD_CSV_MAX_ROWS = 10_000
+LEAD_CSV_MAX_ERRORS = 50
+LEAD_FIELD_LENGTHS = {"company_name": 200, "domain": 255}
+
+
+def _shown(value: str) -> str:
+    """A value quoted in a message, cut short: the message names it, it does not echo it."""
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return gettext("a value is longer than %(limit)s characters.") % {
+            "limit": f"{csv.field_size_limit():,}"
+        }
+    if "unexpected end of data" in text or "EOF" in text:
+        return gettext('a quoted value is never closed (a missing ").')
+    return gettext("this line is not valid CSV (%(error)s).") % {"error": text}
+
+
+def _lead_csv_rows(text: str, errors: list[str]):
+    """(line, row) for each lead line of the CSV ``text``, the row a dict by column; each
+    line that cannot be read is added to ``errors`` instead. Blank lines are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    line = 1
+    try:
+        header_record = next(reader, None)
+    except csv.Error as exc:
+        errors.append(
+            gettext("Line %(line)d: %(problem)s") % {"line": 1, "problem": _csv_problem(exc)}
+        )
+        return
+    header = [name.strip().lower() for name in header_record or []]
+    if not any(header):
+        errors.append(
+            gettext("Line 1: the file is empty; its first line must name the columns: %(columns)s.")
+            % {"columns": ", ".join(LEAD_CSV_COLUMNS)}
+        )
+        return
+    problems = []
+    if "company_name" not in header:
+        problems.append(
+            gettext("the first line must name the columns: %(columns)s (company_name is required).")
+            % {"columns": ", ".join(LEAD_CSV_COLUMNS)}
+        )
+    for name in dict.fromkeys(header):
+        if name not in LEAD_CSV_COLUMNS:
+            problems.append(
+                gettext("the column %(name)s is not one of %(columns)s.")
+                % {"name": _shown(name), "columns": ", ".join(LEAD_CSV_COLUMNS)}
+            )
+        elif header.count(name) > 1:
+            problems.append(gettext("the column %(name)s appears twice.") % {"name": name})
+    if problems:
+        errors.extend(gettext("Line 1: %(problem)s") % {"problem": p} for p in problems)
+        return
+    count = 0
+    while True:
+        line = reader.line_num + 1  # where the record starts (a quoted value may span lines)
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(
+                gettext("Line %(line)d: %(problem)s") % {"line": line, "problem": _csv_problem(exc)}
+            )
+            continue
+        if not any(value.strip() for value in record):
+            continue
+        count += 1
+        if count > LEAD_CSV_MAX_ROWS:
+            errors.append(
+                gettext(
+                    "Line %(line)d: a file holds at most %(max)s leads; split it and import "
+                    "the parts."
+                )
+                % {"line": line, "max": f"{LEAD_CSV_MAX_ROWS:,}"}
+            )
+            return
+        if len(record) != len(header):
+            errors.append(
+                gettext("Line %(line)d: %(found)d values for %(count)d columns (%(columns)s).")
+                % {
+                    "line": line,
+                    "found": len(record),
+                    "count": len(header),
+                    "columns": ", ".join(header),
+                }
+            )
+            continue
+        if any("\x00" in value for value in record):
+            errors.append(
+                gettext(
+                    "Line %(line)d: it holds a NUL character; is the file binary, or saved as "
+                    "UTF-16? Save it as CSV (UTF-8)."
+                )
+                % {"line": line}
+            )
+            continue
+        yield line, dict(zip(header, record, strict=True))
+
+
+def _lead_created_at(raw: str, default_tz) -> datetime:
+    """``raw`` as an aware datetime; ``ValueError`` with the reason."""
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    try:
+        moment = parse_datetime(raw)
+        if moment is None and (day := parse_date(raw)) is not None:
+            moment = datetime(day.year, day.month, day.day)
+    except ValueError as exc:  # the right shape, not on the calendar: 2026-02-30
+        raise ValueError(gettext("is not a real date or time")) from exc
+    if moment is None:
+        raise ValueError(gettext("is not a date like 2026-06-01"))
+    try:
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment, default_tz)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(gettext("is not a real date or time")) from exc
 
 
 @transaction.atomic
-def leads_import_csv(*, data: bytes) -> int:
-    """Import CRM leads from CSV (columns: company_name, domain, source, created_at).
+def leads_import_csv(*, file) -> int:
+    """Import CRM leads from a CSV file (Django ``File``; columns: company_name, domain,
+    source, created_at), the same for every face that imports leads.
 
-    All or nothing: any bad row raises ``ValidationError`` listing every problem with its
-    line number, and nothing is imported. ``created_at`` is ISO 8601 (a date or a date and
-    time; without a zone, the site's); empty means now. Returns the number imported.
+    All or nothing: any bad line raises ``ValidationError`` listing every problem with its
+    line number (the first 50), and nothing is imported. The file is UTF-8 text, at most
+    ``MAX_UPLOAD_BYTES`` and ``LEAD_CSV_MAX_ROWS`` leads. ``created_at`` is ISO 8601 (a date
+    or a date and time; without a zone, the site's); empty means now. Returns the number
+    imported.
     """
-    import csv
-    import io
-
-    from django.utils.dateparse import parse_date, parse_datetime
-
-    if len(data) > LEAD_CSV_MAX_BYTES:
-        raise ValidationError("The file is larger than 20 MB; split it and import the parts.")
+    upload = upload_from(file, default_name="leads.csv", kinds=LEAD_CSV_KINDS)
+    problem = upload_problem(upload, kinds=LEAD_CSV_KINDS, check_content=False)
+    if problem:
+        raise ValidationError([problem])
+    file.seek(0)
+    data = file.read()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationError("The file is not UTF-8 text; save it as CSV (UTF-8).") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip().lower() for name in reader.fieldnames or []]
-    if "company_name" not in header:
         raise ValidationError(
-            f"The first line must name the columns: {', '.join(LEAD_CSV_COLUMNS)} "
-            "(company_name is required)."
-        )
-    reader.fieldnames = header
-    errors, leads = [], []
+            gettext(
+                "Line %(line)d: the file is not UTF-8 text; save it as CSV (UTF-8) and "
+                "import it again."
+            )
+            % {"line": data[: exc.start].count(b"\n") + 1}
+        ) from exc
+    errors: list[str] = []
+    leads = []
     default_tz = timezone.get_current_timezone()
-    for line, row in enumerate(reader, start=2):
-        name = (row.get("company_name") or "").strip()
-        domain = (row.get("domain") or "").strip()
-        source = (row.get("source") or "inbound").strip().lower() or "inbound"
-        raw_when = (row.get("created_at") or "").strip()
+    for line, row in _lead_csv_rows(text, errors):
+        name = row.get("company_name", "").strip()
+        domain = row.get("domain", "").strip()
+        source = row.get("source", "").strip().lower() or "inbound"
+        raw_when = row.get("created_at", "").strip()
         if not name:
-            errors.append(f"Line {line}: company_name is empty.")
+            errors.append(gettext("Line %(line)d: company_name is empty.") % {"line": line})
+            continue
+        too_long = [
+            gettext("%(column)s has %(length)s characters, at most %(max)d")
+            % {"column": column, "length": f"{len(value):,}", "max": limit}
+            for column, value, limit in (
+                ("company_name", name, LEAD_FIELD_LENGTHS["company_name"]),
+                ("domain", domain, LEAD_FIELD_LENGTHS["domain"]),
+            )
+            if len(value) > limit
+        ]
+        if too_long:
+            errors.append(
+                gettext("Line %(line)d: %(problems)s.")
+                % {"line": line, "problems": "; ".join(too_long)}
+            )
             continue
         try:
             registrable_domain(domain)
         except NotADomain as exc:
-            errors.append(f"Line {line}: {domain!r} is not a domain: {exc.args[0]}.")
+            errors.append(
+                gettext("Line %(line)d: %(domain)s is not a domain: %(reason)s.")
+                % {"line": line, "domain": _shown(domain), "reason": exc.args[0]}
+            )
             continue
         if source not in LeadSource.values:
             errors.append(
-                f"Line {line}: source {source!r} is not one of {', '.join(LeadSource.values)}."
+                gettext("Line %(line)d: source %(source)s is not one of %(sources)s.")
+                % {"line": line, "source": _shown(source), "sources": ", ".join(LeadSource.values)}
             )
             continue
         when = timezone.now()
         if raw_when:
-            moment = parse_datetime(raw_when)
-            if moment is None and (day := parse_date(raw_when)) is not None:
-                moment = datetime(day.year, day.month, day.day)
-            if moment is None:
+            try:
+                when = _lead_created_at(raw_when, default_tz)
+            except ValueError as exc:
                 errors.append(
-                    f"Line {line}: created_at {raw_when!r} is not a date like 2026-06-01."
+                    gettext("Line %(line)d: created_at %(value)s %(reason)s.")
+                    % {"line": line, "value": _shown(raw_when), "reason": exc.args[0]}
                 )
                 continue
-            when = moment if timezone.is_aware(moment) else timezone.make_aware(moment, default_tz)
-        leads.append((name, domain, source, when))
+        leads.append((line, name, domain, source, when))
+    if not errors and not leads:
+        errors.append(gettext("The file has no leads after its first line."))
+    if not errors:
+        for line, name, domain, source, when in leads:
+            try:
+                lead_create(company_name=name, domain=domain, source=source, created_at=when)
+            except ValidationError as exc:
+                errors.extend(
+                    gettext("Line %(line)d: %(problem)s") % {"line": line, "problem": message}
+                    for message in exc.messages
+                )
     if errors:
+        # Raised out of the transaction: a lead created before a late refusal is undone.
+        more = len(errors) - LEAD_CSV_MAX_ERRORS
         raise ValidationError(
-            errors[:50] + ([f"… and {len(errors) - 50} more."] if len(errors) > 50 else [])
+            errors[:LEAD_CSV_MAX_ERRORS]
+            + ([gettext("… and %(count)d more.") % {"count": more}] if more > 0 else [])
         )
-    for name, domain, source, when in leads:
-        lead_create(company_name=name, domain=domain, source=source, created_at=when)
     return len(leads)
 
 

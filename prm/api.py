@@ -1,8 +1,9 @@
-"""Shared pieces of the REST API: role permissions and a scoped object lookup."""
+"""Shared pieces of the REST API: role permissions, a scoped object lookup, the pagination."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
+from rest_framework.pagination import LimitOffsetPagination
 
 from .roles import MANAGER_ROLES, VENDOR_ROLES, role_of
 
@@ -71,3 +72,15 @@ BAD_REQUEST = OpenApiResponse(
     OpenApiTypes.OBJECT,
     description='Either {"detail": "…", "code": "…"} or field errors: {"field": ["…"]}.',
 )
+
+
+# API.md: a client cannot ask for more than 1,000 rows a page.
+MAX_PAGE_SIZE = 1000
+
+
+class Pagination(LimitOffsetPagination):
+    """``?limit=&offset=`` with the page capped at ``MAX_PAGE_SIZE`` rows: a larger (or
+    absurd, e.g. 10**30) ``limit`` gives a page of that many; a negative or unreadable
+    ``limit`` or ``offset`` falls back to the default."""
+
+    max_limit = MAX_PAGE_SIZE

@@ -1,6 +1,9 @@
 """One error shape for the API: ``{"detail": "…", "code": "…"}`` or DRF's field errors."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -11,7 +14,19 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request is too large; nothing was saved."
+    default_code = "too_large"
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # A body (not a file) past DATA_UPLOAD_MAX_MEMORY_SIZE: Django stopped reading it.
+        size = f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024:.1f} MB"
+        exc = RequestTooLarge(
+            gettext("The request body is larger than %(size)s; nothing was saved.") % {"size": size}
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

@@ -4,6 +4,10 @@ In a web request simple-history's middleware records the signed-in user. A servi
 from a task, a command or another service knows better: the user it was told acts
 (``by=…``). ``audited`` makes that user the author of every history record the service
 writes, so the admin's history pages say who and when however the change came in.
+
+A history record's change reason is often the user's own words (a rejection's reason, an
+escalation's): ``fit_change_reason`` cuts it to its column, so a long text is kept in the
+row it belongs to and shortened only in the history's one-line summary.
 """
 
 from collections.abc import Callable
@@ -11,6 +15,8 @@ from contextlib import contextmanager
 from functools import wraps
 
 from simple_history.models import HistoricalRecords
+
+ELLIPSIS = "…"
 
 # The keyword a service takes for the user who acts, in the order they are looked for.
 ACTOR_KEYWORDS = (
@@ -62,3 +68,13 @@ def audited(service: Callable) -> Callable:
             return service(*args, **kwargs)
 
     return wrapper
+
+
+def fit_change_reason(sender, *, history_instance, **kwargs) -> None:
+    """``pre_create_historical_record`` receiver (connected in ``PrmConfig.ready``)."""
+    reason = history_instance.history_change_reason
+    if not reason:
+        return
+    limit = history_instance._meta.get_field("history_change_reason").max_length
+    if limit and len(reason) > limit:
+        history_instance.history_change_reason = reason[: limit - 1] + ELLIPSIS

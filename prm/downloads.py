@@ -1,13 +1,29 @@
-"""Serving stored files (MDF proofs, the content library) so a browser never runs them.
+"""What the site hands out as files: stored uploads (MDF proofs, the content library) and
+CSV exports, so that neither a browser nor a spreadsheet runs what a user typed.
 
 Uploaded files are the user's bytes: served as an attachment (never rendered in the
 site's origin), with the stored content type, ``nosniff`` so the browser does not guess
 another one, and a sandboxing Content-Security-Policy in case a browser renders it anyway.
+
+CSV exports go through ``csv_text`` and ``csv_attachment``, which neutralise formulas
+(OWASP "CSV injection"): a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+line break is a formula to Excel, LibreOffice and Google Sheets — ``=HYPERLINK(…)`` typed as
+a company name on the public application form would become a live link in finance's
+payment run. Such a cell is prefixed with ``'``, which the spreadsheet shows as text.
+Numbers (``int``, ``Decimal``, ``float``) are left as they are, so ``-12.50`` stays a
+negative amount; the same characters in a *string* are treated as text.
 """
 
-from django.http import FileResponse
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.http import FileResponse, HttpResponse
 
 DOWNLOAD_POLICY = "default-src 'none'; sandbox"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def attachment(file, *, filename: str | None = None, content_type: str | None = None):
@@ -19,4 +35,35 @@ def attachment(file, *, filename: str | None = None, content_type: str | None = 
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = DOWNLOAD_POLICY
+    return response
+
+
+def csv_cell(value) -> object:
+    """``value`` as a spreadsheet will read it as data: numbers and dates as they are, text
+    that a spreadsheet would run as a formula prefixed with ``'``, ``None`` as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float | Decimal | date | datetime):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Sequence | Mapping]) -> str:
+    """A header line naming ``columns``, then one line a row (a sequence in column order,
+    or a mapping read by column name), every cell through ``csv_cell``."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([csv_cell(name) for name in columns])
+    for row in rows:
+        values = [row.get(name) for name in columns] if isinstance(row, Mapping) else row
+        writer.writerow([csv_cell(value) for value in values])
+    return out.getvalue()
+
+
+def csv_attachment(text: str, *, filename: str) -> HttpResponse:
+    """``text`` (from ``csv_text``) served as the CSV file ``filename``."""
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
+from django.utils.translation import gettext
 from django.views import defaults
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,29 @@ class RequestSizeMiddleware:
         if length > limit:
             logger.warning("Refused %s %s: %s bytes", request.method, request.path, length)
             return request_too_large(request, limit)
+        return self.get_response(request)
+
+
+class NulInQueryMiddleware:
+    """A query string holding a NUL character (``%00``) is answered 400 before any view
+    reads it: no text column stores one (PostgreSQL refuses it with an error), so no
+    filter, search or page parameter may carry one. Form fields refuse NULs themselves."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
+            if _is_api(request):
+                return JsonResponse(
+                    {
+                        "detail": gettext("A query parameter holds a NUL character."),
+                        "code": "bad_request",
+                    },
+                    status=400,
+                )
+            return defaults.bad_request(request, None)
         return self.get_response(request)
 
 

@@ -38,11 +38,16 @@ class Page:
         return len(self.object_list)
 
 
+# Past any real list (a page number such as 10**30 would put the offset out of the
+# database's range); such a page is simply empty.
+MAX_PAGE_NUMBER = 10**9
+
+
 def page_of(queryset: QuerySet, number, *, per_page: int = 25) -> Page:
-    """Page ``number`` (1-based; anything unparseable or below 1 is page 1) of an ordered
-    queryset, with one query."""
+    """Page ``number`` (1-based; anything unparseable or below 1 is page 1, anything above
+    ``MAX_PAGE_NUMBER`` that page) of an ordered queryset, with one query."""
     try:
-        number = max(int(number), 1)
+        number = min(max(int(number), 1), MAX_PAGE_NUMBER)
     except (TypeError, ValueError):
         number = 1
     start = (number - 1) * per_page

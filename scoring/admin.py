@@ -18,6 +18,7 @@ from partners import services as partner_services
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import OutreachTask, RedFlag, User
 from partners.permissions import manages_partner
+from prm.admin_errors import BadInputIs400Mixin
 from prm.admin_history import HistoryAdmin
 from prm.quarters import Quarter
 from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
@@ -222,18 +223,6 @@ class CompanyRevenueAdmin(HistoryAdmin):
 
 
 # ---------------------------------------------------------------- QBRs and business plans
-
-
-class BadInputIs400Mixin:
-    """A form sent back with errors answers 400, not 200: the request was at fault, and a
-    script or a test can tell it from a success."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        response = super().changeform_view(request, object_id, form_url, extra_context)
-        context = getattr(response, "context_data", None) or {}
-        if request.method == "POST" and context.get("errors"):
-            response.status_code = 400
-        return response
 
 
 class QbrHeldFilter(admin.SimpleListFilter):

@@ -264,9 +264,9 @@ class QbrViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class PlanProgressSerializer(serializers.Serializer):
-    revenue_to_date = serializers.DecimalField(**money_field_kwargs())
-    remaining = serializers.DecimalField(**money_field_kwargs())
-    percent = serializers.IntegerField()
+    revenue_to_date = serializers.DecimalField(**money_field_kwargs(), read_only=True)
+    remaining = serializers.DecimalField(**money_field_kwargs(), read_only=True)
+    percent = serializers.IntegerField(read_only=True)
 
 
 class JointBusinessPlanSerializer(serializers.ModelSerializer):

@@ -59,7 +59,10 @@ from .queries import (
 from .rules import PartnerFacts
 
 BATCH_SIZE = 2000  # partners per transaction; the admin shows progress batch by batch
-STALE_AFTER = timedelta(minutes=15)  # a running close with no heartbeat since is taken over
+# A running close with no heartbeat for this long has stopped (its worker was killed): the
+# next run takes it over. Heartbeats come after gathering, after each batch (about a second
+# each) and before the money, so a live close never goes this long without one.
+STALE_AFTER = timedelta(minutes=5)
 
 
 class CloseRefused(Exception):
@@ -199,53 +202,30 @@ def quarter_closes_claim_stale(*, now: datetime | None = None) -> list[QuarterCl
     return list(QuarterClose.objects.filter(pk__in=claimed).order_by("quarter"))
 
 
-def _lock_key(label: str) -> int:
-    """A stable 63-bit key for the PostgreSQL advisory lock of one quarter's close."""
-    import hashlib
-
-    return (
-        int.from_bytes(hashlib.sha256(f"quarter-close:{label}".encode()).digest()[:8], "big") >> 1
-    )
-
-
-def _try_lock(label: str) -> bool:
-    """The lock per quarter. On PostgreSQL a session advisory lock: it dies with the
-    process that holds it, so a killed worker never blocks the rerun."""
-    if connection.vendor != "postgresql":
-        return True  # the heartbeat below decides instead
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(label)])
-        return cursor.fetchone()[0]
-
-
-def _unlock(label: str) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(label)])
-
-
 def _claim(label: str, by: User | None) -> QuarterClose:
-    """Mark the close running, unless another run is alive (the lock per quarter)."""
+    """Mark the close running, unless another run of it is alive.
+
+    Alive means a heartbeat (written after each step and batch) younger than
+    ``STALE_AFTER``. The claim is one short transaction holding the close's row: no
+    session lock, so it holds behind a pooler in transaction mode (PgBouncer) as it does
+    on a direct connection, and a run killed half-way is taken over once its heartbeat is
+    stale."""
     now = timezone.now()
-    if not _try_lock(label):
-        raise CloseInProgress(f"The close of {label} is already running.")
-    try:
-        return _mark_running(label, now, by)
-    except Exception:
-        _unlock(label)
-        raise
-
-
-def _mark_running(label: str, now, by: User | None) -> QuarterClose:
     with transaction.atomic():
         close, _ = QuarterClose.objects.select_for_update().get_or_create(quarter=label)
         alive = close.heartbeat_at and now - close.heartbeat_at < STALE_AFTER
-        if (
-            connection.vendor != "postgresql"
-            and close.state == QuarterClose.State.RUNNING
-            and alive
-        ):
-            raise CloseInProgress(f"The close of {label} is already running.")
+        if close.state == QuarterClose.State.RUNNING and alive:
+            raise CloseInProgress(
+                gettext(
+                    "The close of %(quarter)s is already running (last sign of life at "
+                    "%(at)s); a run that stopped is taken over %(minutes)s minutes after it."
+                )
+                % {
+                    "quarter": label,
+                    "at": timezone.localtime(close.heartbeat_at).strftime("%H:%M:%S"),
+                    "minutes": int(STALE_AFTER.total_seconds() // 60),
+                }
+            )
         close.state = QuarterClose.State.RUNNING
         # Who runs it: the admin's confirmation of a rerun names them (none for the
         # scheduled job or the command).
@@ -258,6 +238,10 @@ def _mark_running(label: str, now, by: User | None) -> QuarterClose:
         close.save()
         close.refresh_from_db()
     return close
+
+
+def _heartbeat(close: QuarterClose, **fields) -> None:
+    QuarterClose.objects.filter(pk=close.pk).update(heartbeat_at=timezone.now(), **fields)
 
 
 @audited
@@ -287,11 +271,12 @@ def quarter_close(
         tick = time.perf_counter()
         gathered = _gather(parsed)
         timings["gather_s"] = round(time.perf_counter() - tick, 3)
-        QuarterClose.objects.filter(pk=close.pk).update(partners_total=len(gathered.partners))
+        _heartbeat(close, partners_total=len(gathered.partners))
 
         tick = time.perf_counter()
         decided = _score_and_write(close, parsed, gathered, by=by, batch_size=batch_size)
         timings["score_and_write_s"] = round(time.perf_counter() - tick, 3)
+        _heartbeat(close)
         money, flags, seconds = _money_and_flags(parsed, gathered, decided, by=by, notify=notify)
         timings.update(seconds)
         timings["total_s"] = round(time.perf_counter() - started, 3)
@@ -312,8 +297,6 @@ def quarter_close(
             state=QuarterClose.State.FAILED, error=repr(exc)[:2000], finished_at=timezone.now()
         )
         raise
-    finally:
-        _unlock(parsed.label)
     close.refresh_from_db()
     return close
 

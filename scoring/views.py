@@ -1,8 +1,6 @@
 """Home pages of each face: partner portal, channel manager, executive; the partner's
 business reviews and joint business plan."""
 
-import csv
-import io
 import json
 
 from django.contrib import messages
@@ -23,6 +21,7 @@ from partners.queries import (
     partners_visible_to,
 )
 from partners.services import notices_mark_read
+from prm.downloads import csv_attachment, csv_text
 from prm.quarters import Quarter
 from prm.roles import ALL_PARTNER_ROLES, Role, role_of
 from prm.views import role_required, scoped
@@ -177,13 +176,7 @@ def executive_home(request, export: str = ""):
             raise Http404("No such table.")
         key, columns = EXPORTS[export]
         rows = figures[key[0]][key[1]] if isinstance(key, tuple) else figures[key]
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{export}-{quarter.label}.csv"'
-        return response
+        return csv_attachment(csv_text(columns, rows), filename=f"{export}-{quarter.label}.csv")
     current = Quarter.containing(today)
     # The quarter's scorecards, or the last close's while it has none (labelled on the page).
     bands = figures["health"] if figures["health"]["scored"] else figures["health"]["last_close"]

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and Redis answer on 127.0.0.1 for the test suite: start them if they
-# are installed and down; say clearly what is missing otherwise.
+# Make sure PostgreSQL, PgBouncer and Redis answer on 127.0.0.1 for the test suite: start
+# them if they are installed and down; say clearly what is missing otherwise.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
+bouncer_up() { pg_isready -h 127.0.0.1 -p 6432 -q 2>/dev/null; }
 redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
 
 if ! pg_up; then
@@ -28,4 +30,22 @@ if ! redis_up; then
   redis_up || { echo "Redis is not running on 127.0.0.1:6379 and could not be started." \
                      "Install it (apt-get install redis-server)." >&2; exit 1; }
 fi
-echo "PostgreSQL and Redis are up."
+# PgBouncer in transaction mode on 6432 (deploy/pgbouncer/pgbouncer.ini); it refuses to run
+# as root, so it runs as postgres. Without it, tests/test_pgbouncer.py says it is skipped.
+if ! bouncer_up && command -v pgbouncer >/dev/null 2>&1; then
+  echo "Starting PgBouncer..."
+  mkdir -p /tmp/prm-pgbouncer
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres /tmp/prm-pgbouncer
+    pgbouncer -d -u postgres deploy/pgbouncer/pgbouncer.ini || true
+  else
+    pgbouncer -d deploy/pgbouncer/pgbouncer.ini || true
+  fi
+  for _ in $(seq 1 30); do bouncer_up && break; sleep 1; done
+fi
+if bouncer_up; then
+  echo "PostgreSQL, PgBouncer and Redis are up."
+else
+  echo "PostgreSQL and Redis are up; PgBouncer is not installed or did not start" \
+       "(apt-get install pgbouncer): its tests will be skipped."
+fi

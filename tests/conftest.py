@@ -25,6 +25,17 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request in Chinese leaves its language active in the thread (LocaleMiddleware
+    activates it and nothing undoes it): every test starts and ends in the default one."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def program_data(db):
     """The data the migrations install, again: a transactional test's flush removes it."""

@@ -229,3 +229,35 @@ def test_a_scorecard_of_a_quarter_before_the_partner_started_counts_as_no_earlie
     partner.refresh_from_db()
     assert partner.tier.slug == "registered"
     assert TierChange.objects.get(partner=partner, quarter="2026Q2").cause == "demote"
+
+
+def test_a_close_whose_run_is_alive_is_not_run_twice_and_a_stopped_one_is_taken_over(partner_a):
+    """The claim is the close's row and its heartbeat (no session lock, so it holds behind
+    a pooler in transaction mode): a second run while the first is alive is refused, and
+    a run killed half-way (heartbeat stale) is taken over."""
+    started = datetime(2026, 7, 15, 9, 0, tzinfo=UTC)
+    QuarterClose.objects.create(
+        quarter="2026Q2",
+        state=QuarterClose.State.RUNNING,
+        started_at=started,
+        heartbeat_at=started,
+        runs=1,
+    )
+    with time_machine.travel(started + services.STALE_AFTER / 2, tick=False):
+        with pytest.raises(services.CloseInProgress, match="already running"):
+            services.quarter_close(quarter="2026Q2")
+        assert tasks._run_close("2026Q2", None)["state"] == "running elsewhere"
+    assert QuarterClose.objects.get(quarter="2026Q2").state == "running"
+    assert not Scorecard.objects.exists()
+
+    with time_machine.travel(started + services.STALE_AFTER, tick=False):
+        close = services.quarter_close(quarter="2026Q2")
+    assert close.state == "done" and close.runs == 2
+    assert Scorecard.objects.filter(partner=partner_a, quarter="2026Q2").exists()
+
+
+def test_a_finished_close_can_be_run_again_at_once(partner_a):
+    with time_machine.travel(datetime(2026, 7, 15, 9, 0, tzinfo=UTC), tick=False):
+        services.quarter_close(quarter="2026Q2")
+        again = services.quarter_close(quarter="2026Q2")
+    assert again.state == "done" and again.runs == 2

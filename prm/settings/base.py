@@ -51,10 +51,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response carries X-Request-ID and every log line the request id
+    # (prm.logs).
+    "prm.logs.RequestIdMiddleware",
+    # Request counts and latencies for Prometheus (django-prometheus; its pair is last).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "prm.security.SecurityHeadersMiddleware",
+    # Cache-Control: no-store on every answer to a signed-in user (prm.security).
+    "prm.security.NoStoreWhenSignedInMiddleware",
     # A body larger than MAX_REQUEST_BYTES is refused (413) before it is read.
     "prm.errors.RequestSizeMiddleware",
+    # A query string holding a NUL character is refused (400) before any view reads it.
+    "prm.errors.NulInQueryMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -72,6 +81,7 @@ MIDDLEWARE = [
     "prm.errors.DatabaseUnavailableMiddleware",
     # Last, so that it sees the sign-in's outcome: a locked-out attempt answers 429.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Content-Security-Policy (prm/security.py): scripts and styles from our own static files only;
@@ -132,6 +142,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Behind PgBouncer in transaction mode, set DISABLE_SERVER_SIDE_CURSORS=true: a cursor
+    # outlives its transaction only on a session of its own. (The app's one long read, the
+    # ledger export, also reads inside a transaction, where a cursor is safe either way.)
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
+
+
+def metered(database: dict) -> dict:
+    """The same database through django-prometheus's engine, which subclasses Django's and
+    counts connections, queries, their durations and errors for /metrics."""
+    engine = database["ENGINE"]
+    if engine in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        database["ENGINE"] = engine.replace("django.db.", "django_prometheus.db.", 1)
+    return database
+
+
+DATABASES["default"] = metered(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "partners.User"
@@ -229,11 +257,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
-# MDF proof-of-performance uploads (RULEBOOK §7): the largest file accepted.
-MDF_PROOF_MAX_BYTES = env.int("MDF_PROOF_MAX_BYTES", default=10 * 1024 * 1024)
+# The largest uploaded file accepted (prm.uploads), in the portal, the API and the admin;
+# MDF proof-of-performance files (RULEBOOK §7) may have a limit of their own.
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+MDF_PROOF_MAX_BYTES = env.int("MDF_PROOF_MAX_BYTES", default=MAX_UPLOAD_BYTES)
 # The largest request body accepted, judged by its Content-Length before it is read
 # (prm.errors.RequestSizeMiddleware): an MDF claim's ten largest proofs, and a megabyte.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=10 * MDF_PROOF_MAX_BYTES + 1024 * 1024)
+# The largest body that is not a file: a form's fields, a JSON document (prm.parsers reads no
+# more than this of an API request).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -318,7 +351,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON bounded in size and depth, and only text that can be stored (prm.parsers).
+    "DEFAULT_PARSER_CLASSES": [
+        "prm.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # ?limit= is capped at MAX_PAGE_SIZE rows (prm.api.Pagination).
+    "DEFAULT_PAGINATION_CLASS": "prm.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -360,9 +400,59 @@ ADMIN_LOG_RETENTION_DAYS = env.int("ADMIN_LOG_RETENTION_DAYS", default=2 * 365)
 # Records of sign-in attempts (axes: failures, lockout counters, the access log).
 SIGN_IN_RECORDS_RETENTION_DAYS = env.int("SIGN_IN_RECORDS_RETENTION_DAYS", default=90)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# Logs on standard error: plain text for a person at a terminal, or JSON lines for a log
+# collector (LOG_FORMAT=json, production's default): timestamp, level, logger, message,
+# request_id and user_id (prm.logs). The Celery worker and beat log the same way.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+
+
+def logging_config(log_format: str, level: str) -> dict:
+    if log_format not in ("text", "json"):
+        raise ValueError(f"LOG_FORMAT must be text or json, not {log_format!r}")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_context": {"()": "prm.logs.RequestContextFilter"}},
+        "formatters": {
+            "text": {
+                "format": "%(asctime)s %(levelname)s %(name)s "
+                "[request %(request_id)s user %(user_id)s] %(message)s",
+            },
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": ["levelname", "name", "message", "request_id", "user_id"],
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": True,
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["request_context"],
+                "formatter": log_format,
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+
+# Prometheus (prm.metrics): /metrics answers only "Authorization: Bearer <METRICS_TOKEN>",
+# and is a 404 while the token is unset. A Celery worker serves its task counts on
+# WORKER_METRICS_PORT (0: not at all). Several processes: PROMETHEUS_MULTIPROC_DIR.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+
+# Errors to Sentry when SENTRY_DSN is set (prm.sentry); nothing is sent otherwise.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from prm.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("SENTRY_RELEASE", default="") or None,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -1,11 +1,13 @@
 """The test suite: always PostgreSQL (DATABASE_URL, default the local server) and fast hashing."""
 
 from .base import *  # noqa: F403
-from .base import BROKER_VISIBILITY_TIMEOUT, env
+from .base import BROKER_VISIBILITY_TIMEOUT, env, metered
 
 DEBUG = False
 DATABASES = {
-    "default": env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/prm")
+    "default": metered(
+        env.db("TEST_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/prm")
+    )
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

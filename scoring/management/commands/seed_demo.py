@@ -193,50 +193,58 @@ class Command(BaseCommand):
         self.today = timezone.localdate()
         self.password = make_password(DEMO_PASSWORD)
         self.started = clock.monotonic()
-        with transaction.atomic():
-            with self._step("Staff, products and partners"):
-                program = Program.objects.prefetch_related("tiers").get(is_default=True)
-                self.tiers = {tier.slug: tier for tier in program.tiers.all()}
-                staff = self._staff()
-                products = self._products()
-                created = self._partners(program, staff["managers"], partners)
-            with self._step("Partner people and certifications"):
-                self._people_and_certifications(created)
-            with self._step("Customers and CRM leads"):
-                accounts = self._accounts()
-                self._leads(accounts, created)
-            with self._step("Two years of deal registrations"):
-                deals = self._deals(created, accounts, products)
-            with self._step("Portal logins, trainings and events"):
-                self._engagement(created)
-                self._demo_partner_logins(created)
-        with self._step("Regions and company revenue"):
-            self._regions_and_company_revenue()
-        with self._step("Closing the past quarters"):
-            closed = self._close_past_quarters()
-        # The demo's people are made up: what the services would e-mail them goes nowhere.
+        # The demo's people are made up: what the services would e-mail them (when the
+        # transaction commits) goes nowhere.
         backend = settings.EMAIL_BACKEND
         settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
         try:
-            with self._step("Recruitment, onboarding and content"):
-                relationship = self._relationship()
-            with self._step("Incentives, claims and MDF"):
-                money = self._incentives()
-            with self._step("Business reviews and plans"):
-                reviews = self._qbrs()
+            # One transaction: a load that fails half-way leaves nothing behind, and the
+            # services' own transactions become savepoints instead of a commit each.
+            with transaction.atomic():
+                created, accounts, deals, summary = self._load(partners)
         finally:
             settings.EMAIL_BACKEND = backend
-        # What the nightly job does: the dashboards read ended quarters from summaries.
-        with self._step("Quarter summaries for the dashboards"):
-            deal_quarters_summarize(today=self.today)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {len(created)} partners, {User.objects.count()} users, "
                 f"{len(accounts)} accounts, {Lead.objects.count()} leads, {deals} deals; "
-                f"closed {', '.join(closed)}; {relationship}; {money}; {reviews}."
+                f"{summary}."
             )
         )
         self._write_logins(printed=True)
+
+    def _load(self, partners: int) -> tuple[list, list, int, str]:
+        with self._step("Staff, products and partners"):
+            program = Program.objects.prefetch_related("tiers").get(is_default=True)
+            self.tiers = {tier.slug: tier for tier in program.tiers.all()}
+            staff = self._staff()
+            products = self._products()
+            created = self._partners(program, staff["managers"], partners)
+        with self._step("Partner people and certifications"):
+            self._people_and_certifications(created)
+        with self._step("Customers and CRM leads"):
+            accounts = self._accounts()
+            self._leads(accounts, created)
+        with self._step("Two years of deal registrations"):
+            deals = self._deals(created, accounts, products)
+        with self._step("Portal logins, trainings and events"):
+            self._engagement(created)
+            self._demo_partner_logins(created)
+        with self._step("Regions and company revenue"):
+            self._regions_and_company_revenue()
+        with self._step("Closing the past quarters"):
+            closed = self._close_past_quarters()
+        with self._step("Recruitment, onboarding and content"):
+            relationship = self._relationship()
+        with self._step("Incentives, claims and MDF"):
+            money = self._incentives()
+        with self._step("Business reviews and plans"):
+            reviews = self._qbrs()
+        # What the nightly job does: the dashboards read ended quarters from summaries.
+        with self._step("Quarter summaries for the dashboards"):
+            deal_quarters_summarize(today=self.today)
+        closing = f"closed {', '.join(closed)}; {relationship}; {money}; {reviews}"
+        return created, accounts, deals, closing
 
     @contextmanager
     def _step(self, label: str):
