@@ -93,14 +93,17 @@ def pooled(transactional_db):
     connection.close()
     settings_dict.update(PGBOUNCER, DISABLE_SERVER_SIDE_CURSORS=True)
     counted = transactions_through_pgbouncer()
-    yield
-    assert transactions_through_pgbouncer() > counted, "nothing went through PgBouncer"
-    connection.close()
-    settings_dict.update(before, DISABLE_SERVER_SIDE_CURSORS=False)
-    # PgBouncer keeps its server connections to the test database open: end them, so that
-    # the next test starts afresh and the test database can be dropped at the end.
-    name = settings_dict["NAME"]
-    pgbouncer_console(f"KILL {name}", f"RESUME {name}")
+    try:
+        yield
+    finally:
+        went_through = transactions_through_pgbouncer() > counted
+        connection.close()
+        settings_dict.update(before, DISABLE_SERVER_SIDE_CURSORS=False)
+        # PgBouncer keeps its server connections to the test database open: end them, so
+        # that the next test starts afresh and the test database can be dropped at the end.
+        name = settings_dict["NAME"]
+        pgbouncer_console(f"KILL {name}", f"RESUME {name}")
+    assert went_through, "nothing went through PgBouncer"
 
 
 def all_at_once(count: int, work) -> list:
