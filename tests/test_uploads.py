@@ -129,6 +129,7 @@ UPLOAD_SITES = {
     "incentives/api.py": 4,  # the API's MDF claim: parser, serializer, request.FILES
     "enablement/models.py": 1,  # ContentItem.file: the admin's content library
     "partners/admin.py": 2,  # the admin's lead import
+    "prm/settings/base.py": 1,  # the API's parsers: MultiPartParser for the MDF claim's files
 }
 FILE_FIELDS = {("incentives", "mdfproof", "file"), ("enablement", "contentitem", "file")}
 UPLOAD_CODE = re.compile(
