@@ -9,11 +9,12 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 
-from partners.models import Account, Lead
+from partners.models import Account, Lead, Program
 from partners.queries import scope_to_user
 from prm.money import money_field_kwargs
 from prm.normalize import domain_skeleton, name_skeleton
 
+from . import rules
 from .models import ConflictCase, Deal, DealStatus
 
 OPEN_STATUSES = (DealStatus.PENDING, DealStatus.APPROVED)
@@ -498,3 +499,17 @@ def closed_in(start: date, end: date) -> QuerySet[Deal]:
 def pipeline_figures() -> dict:
     """Aggregates of the registrations open on a day (``open_on``), as a row holds them."""
     return {"pipeline_amount": _money_sum("amount"), "pipeline_deals": Count("pk")}
+
+
+def registrations_past_approval_sla(now: datetime) -> int:
+    """Pending registrations whose approval was due before ``now`` (submitted longer ago
+    than their program's approval SLA, ``rules.auto_approval_cutoff``), held for review or
+    not. Two queries: the programs' SLAs (a handful of rows), then one count over the
+    pending registrations (``status`` is indexed; few are pending at a time)."""
+    overdue = Q()
+    for hours in set(Program.objects.values_list("registration_sla_hours", flat=True)):
+        cutoff = rules.auto_approval_cutoff(now, hours)
+        overdue |= Q(partner__program__registration_sla_hours=hours, submitted_at__lt=cutoff)
+    if not overdue:
+        return 0
+    return Deal.objects.filter(overdue, status=DealStatus.PENDING).count()

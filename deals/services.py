@@ -7,9 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -36,6 +34,7 @@ from partners.services import (
     partner_set_tier,
 )
 from prm.audit import audited
+from prm.mail import mail_on_commit
 from prm.normalize import NotADomain, normalize_company_name, registrable_domain
 from prm.quarters import Quarter
 from prm.roles import Role
@@ -139,11 +138,7 @@ def _notify_managers(partner: Partner, subject: str, body: str) -> None:
     if partner.channel_manager_id and partner.channel_manager.email:
         recipients.append(partner.channel_manager.email)
     if recipients:
-        transaction.on_commit(
-            lambda: send_mail(
-                subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True
-            )
-        )
+        mail_on_commit(subject, body, recipients)
 
 
 def _chief_emails() -> list[str]:
@@ -1083,11 +1078,7 @@ def _escalate_to_chief(case: ConflictCase, why: str) -> None:
         body = (
             f"{why}\n\nCase: {case}\nSLA due: {timezone.localtime(case.sla_due_at):%Y-%m-%d %H:%M}"
         )
-        transaction.on_commit(
-            lambda: send_mail(
-                subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True
-            )
-        )
+        mail_on_commit(subject, body, recipients)
 
 
 @audited

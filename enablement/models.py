@@ -86,6 +86,32 @@ class LoginDay(models.Model):
         return f"{self.user} on {self.day}"
 
 
+class LoginMonth(models.Model):
+    """A partner's portal-login days of one month, once its day rows are past
+    ``LOGIN_DAY_RETENTION_DAYS`` (``enablement.services.login_days_roll_up``): the
+    scorecard of a quarter that old reads these instead of the days."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="login_months")
+    month = models.DateField(help_text="The month's first day.")
+    login_days = models.PositiveSmallIntegerField(
+        help_text="Distinct days any of the partner's people signed in to the portal."
+    )
+    people = models.PositiveIntegerField(help_text="Distinct people who signed in.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "month"], name="one_login_month_per_partner"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(month__day=1), name="login_month_starts_on_the_first"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} in {self.month:%Y-%m}: {self.login_days} login days"
+
+
 class TrainingCompletion(models.Model):
     """A course a partner person completed (an engagement input of the scorecard)."""
 

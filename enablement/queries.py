@@ -1,11 +1,13 @@
 """Reads about certifications, shared by pages, API, admin and the quarter close."""
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, QuerySet, Sum
+from django.utils import timezone
 
 from partners.queries import scope_to_user
+from prm.quarters import add_months
 
 from .models import Certification
 
@@ -107,7 +109,31 @@ def engagement_counts(
             if counts is None:
                 counts = result[partner_id] = {"login_days": 0, "trainings": 0, "events": 0}
             counts[key] = n
+    if start < timezone.localdate() - LOGIN_DAYS_ALWAYS_KEPT:
+        for partner_id, n in _rolled_up_login_days(partner_ids, start, end):
+            counts = result.setdefault(partner_id, {"login_days": 0, "trainings": 0, "events": 0})
+            counts["login_days"] += n
     return result
+
+
+# Login days this recent are always kept day by day (the retention setting cannot go
+# lower): every scorecard and QBR of the last year reads them so, with no extra query.
+LOGIN_DAYS_ALWAYS_KEPT = timedelta(days=400)
+
+
+def _rolled_up_login_days(partner_ids, start: date, end: date) -> list[tuple[int, int]]:
+    """Login days of the months wholly inside [start, end] whose day rows were summed into
+    ``LoginMonth`` (their day rows are gone, so nothing is counted twice)."""
+    from .models import LoginMonth
+
+    first = start if start.day == 1 else add_months(start.replace(day=1), 1)
+    last = add_months((end + timedelta(days=1)).replace(day=1), -1)  # ends by ``end``
+    return list(
+        _for_partners(LoginMonth.objects.filter(month__range=(first, last)), partner_ids)
+        .values("partner_id")
+        .annotate(n=Sum("login_days"))
+        .values_list("partner_id", "n")
+    )
 
 
 def lapsed_certification_partners(partner_ids: Iterable[int] | QuerySet, as_of: date) -> set[int]:

@@ -1,13 +1,12 @@
 """Writes of the enablement app: certifications and engagement, recruitment, onboarding,
 the content library and co-marketing (RULEBOOK §10)."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -20,6 +19,7 @@ from partners.services import (
     partner_update,
     partner_user_invite,
 )
+from prm.mail import mail_on_commit
 from prm.normalize import normalize_host
 from prm.quarters import add_months
 from prm.uploads import KINDS as UPLOAD_KINDS
@@ -39,6 +39,7 @@ from .models import (
     ContentItem,
     EventAttendance,
     LoginDay,
+    LoginMonth,
     Milestone,
     OnboardingTask,
     PartnerApplication,
@@ -136,6 +137,47 @@ def login_day_record(*, user: User, day: date) -> bool:
         [LoginDay(user=user, partner_id=partner_id, day=day)], ignore_conflicts=True
     )
     return bool(created and created[0].pk)
+
+
+def login_days_roll_up(*, now: datetime, dry_run: bool = False) -> int:
+    """Sum the portal-login days older than ``LOGIN_DAY_RETENTION_DAYS`` (never fewer than
+    ``LOGIN_DAYS_ALWAYS_KEPT``) per partner and month into ``LoginMonth``, and delete the
+    day rows; whole months only, the oldest first, each month in one transaction (so a
+    month is either still in days or summed, never both). Returns the day rows rolled up
+    (``dry_run``: counts them only).
+
+    A day row written later for a month already summed (an import of old sign-ins) is
+    added to the month's sum, at most up to the month's length."""
+    from prm.retention import delete_in_batches
+
+    from .queries import LOGIN_DAYS_ALWAYS_KEPT
+
+    kept = max(timedelta(days=settings.LOGIN_DAY_RETENTION_DAYS), LOGIN_DAYS_ALWAYS_KEPT)
+    before = (timezone.localdate(now) - kept).replace(day=1)  # months before this go
+    old = LoginDay.objects.filter(day__lt=before)
+    if dry_run:
+        return old.count()
+    total = 0
+    while (first := old.order_by("day").values_list("day", flat=True).first()) is not None:
+        month = first.replace(day=1)
+        next_month = add_months(month, 1)
+        with transaction.atomic():
+            days = LoginDay.objects.filter(day__gte=month, day__lt=next_month)
+            for row in days.values("partner_id").annotate(
+                n=Count("day", distinct=True), people=Count("user", distinct=True)
+            ):
+                summed, created = LoginMonth.objects.select_for_update().get_or_create(
+                    partner_id=row["partner_id"],
+                    month=month,
+                    defaults={"login_days": row["n"], "people": row["people"]},
+                )
+                if not created:
+                    length = (next_month - month).days
+                    summed.login_days = min(length, summed.login_days + row["n"])
+                    summed.people += row["people"]
+                    summed.save(update_fields=["login_days", "people"])
+            total += delete_in_batches(days, dry_run=False)
+    return total
 
 
 def _member_of(partner: Partner, user: User) -> None:
@@ -395,9 +437,7 @@ def application_decline(
         f"We are not able to take {application.company_name} into the program now: "
         f"{reason.strip()}\n"
     )
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True)
-    )
+    mail_on_commit(subject, body, email)
     return application
 
 

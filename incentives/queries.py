@@ -14,6 +14,7 @@ from prm.money import money_field_kwargs
 
 from . import rules
 from .models import (
+    ClaimStatus,
     Contribution,
     EntryKind,
     EntryStatus,
@@ -202,3 +203,9 @@ def approved_contributions(program_id: int, start: date, end: date) -> dict[int,
         .annotate(n=Count("pk"))
     )
     return {row["partner_id"]: row["n"] for row in rows}
+
+
+def claims_past_verification_sla(today: date) -> int:
+    """Claims still awaiting verification after their verify-by day (RULEBOOK §6): one
+    count on the (status, verify_by) index."""
+    return IncentiveClaim.objects.filter(status=ClaimStatus.SUBMITTED, verify_by__lt=today).count()

@@ -12,10 +12,8 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -27,6 +25,7 @@ from partners.models import Partner, Program, Tier, User
 from partners.queries import business_calendar, rebate_brackets
 from partners.services import notice_send
 from prm.audit import audited
+from prm.mail import mail_on_commit
 from prm.quarters import Quarter
 from prm.roles import Role
 
@@ -578,11 +577,7 @@ def claim_dispute(
             f"({claim.amount:,.2f}).\n\nRejected because: {claim.rejection_reason}\n"
             f"Partner's reason: {claim.dispute_reason}\n"
         )
-        transaction.on_commit(
-            lambda: send_mail(
-                subject, body, settings.DEFAULT_FROM_EMAIL, chiefs, fail_silently=True
-            )
-        )
+        mail_on_commit(subject, body, chiefs)
     return claim
 
 
@@ -661,15 +656,7 @@ def claims_flag_overdue(*, today: date | None = None) -> int:
                 f"- claim {c.pk}, {c.partner}: {c.amount:,.2f}, due {c.verify_by}" for c in items
             )
             subject = f"{len(items)} incentive claim(s) past their verification SLA"
-            transaction.on_commit(
-                lambda email=email, subject=subject, lines=lines: send_mail(
-                    subject,
-                    f"These claims were due for verification:\n\n{lines}\n",
-                    settings.DEFAULT_FROM_EMAIL,
-                    [email],
-                    fail_silently=True,
-                )
-            )
+            mail_on_commit(subject, f"These claims were due for verification:\n\n{lines}\n", email)
     return len(claims)
 
 

@@ -1,10 +1,37 @@
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context as allauth_context
+from django.contrib.sites.shortcuts import get_current_site
+
+from prm.mail import mail_on_commit
 
 
 class AccountAdapter(DefaultAccountAdapter):
     """Partners join by invitation or application, never by open sign-up. Failed sign-ins
     are counted by axes, in the database; an inactive login is refused as a wrong
     password is; a new password ends the user's API tokens."""
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """allauth's mails (a password-reset link) go through the worker like every other
+        mail, after the request's transaction: never sent inside the request."""
+        request = allauth_context.request
+        message = self.render_mail(
+            template_prefix,
+            email,
+            {
+                "request": request,
+                "email": email,
+                "current_site": get_current_site(request),
+                **context,
+            },
+        )
+        html = next(
+            (c for c, kind in getattr(message, "alternatives", []) if kind == "text/html"), None
+        )
+        if message.content_subtype == "html":  # a template with an HTML body only
+            html = message.body
+        mail_on_commit(
+            message.subject, message.body, message.to, html=html, from_email=message.from_email
+        )
 
     def is_open_for_signup(self, request) -> bool:
         return False

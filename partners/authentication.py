@@ -6,6 +6,8 @@ from django.utils import timezone
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 
+from prm import logs
+
 from .models import ApiToken
 
 # A token's "last used" is written when it is older than this, not on every request.
@@ -19,6 +21,13 @@ class ApiTokenAuthentication(TokenAuthentication):
     user's tokens each time. Here only the presented token is judged (an expired one is
     refused and deleted, as knox does); the others are swept when the user next asks for a
     token (``partners.services.api_token_issue``)."""
+
+    def authenticate(self, request):
+        authenticated = super().authenticate(request)
+        if authenticated is not None:
+            # Known only now, inside the view: the request's log lines name the user from here.
+            logs.user_set(authenticated[0])
+        return authenticated
 
     def _cleanup_token(self, auth_token: ApiToken) -> bool:
         if auth_token.expiry is not None and auth_token.expiry < timezone.now():

@@ -1,6 +1,6 @@
 from prm.roles import Role, role_of
 
-from .queries import partner_id_of, unread_notice_count
+from .queries import UNREAD_BADGE_MAX, partner_id_of, unread_notice_count
 
 
 def notices(request):
@@ -11,4 +11,5 @@ def notices(request):
     partner_id = partner_id_of(user)
     if partner_id is None:
         return {}
-    return {"unread_notices": unread_notice_count(user, partner_id)}
+    count = unread_notice_count(user, partner_id)
+    return {"unread_notices": f"{UNREAD_BADGE_MAX}+" if count > UNREAD_BADGE_MAX else count}

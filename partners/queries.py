@@ -317,12 +317,19 @@ def notices_for(user, partner: Partner | int) -> QuerySet[Notice]:
     )
 
 
+# The badge counts up to this many and then shows "99+": a person who never opened their
+# notices at a partner with a long history costs a bounded read on every page.
+UNREAD_BADGE_MAX = 99
+
+
 def unread_notice_count(user, partner: Partner | int) -> int:
-    """How many of ``notices_for`` are new to this person: an index range, not a scan of
-    the partner's every notice."""
+    """How many of ``notices_for`` are new to this person, counted up to one more than
+    ``UNREAD_BADGE_MAX``: an index range that stops early, not a scan of the partner's
+    every notice."""
     return (
         Notice.objects.filter(partner=partner, created_at__gt=_notices_seen_at(user))
         .filter(Q(user__isnull=True) | Q(user=user))
+        .order_by()[: UNREAD_BADGE_MAX + 1]
         .count()
     )
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
@@ -21,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from prm.audit import audited
+from prm.mail import mail_on_commit
 from prm.normalize import NotADomain, normalize_host, registrable_domain
 from prm.roles import Role
 from prm.uploads import KINDS as UPLOAD_KINDS
@@ -496,9 +496,7 @@ def partner_user_invite(
         "program": partner.program.name
     }
     body = render_to_string("partners/email/invitation.txt", context)
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=False)
-    )
+    mail_on_commit(subject, body, email, fail_silently=False)
     return member
 
 
@@ -767,11 +765,7 @@ def notice_send(
         )
         if recipients:
             body = email_body or text
-            transaction.on_commit(
-                lambda: send_mail(
-                    email_subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True
-                )
-            )
+            mail_on_commit(email_subject, body, recipients)
     return notice
 
 
@@ -780,6 +774,29 @@ def notices_mark_read(*, user: User, partner: Partner, up_to: datetime | None = 
     at ``up_to`` (default: now); their teammates have not. One statement, however many."""
     PartnerUser.objects.filter(user=user, partner=partner).update(
         notices_seen_at=up_to or timezone.now()
+    )
+
+
+def notices_prune(*, now: datetime, dry_run: bool = False) -> int:
+    """Delete the notices older than ``NOTICE_RETENTION_DAYS`` that every active person
+    they are meant for has seen (the partner's people for a notice to all, the one person
+    otherwise); a notice someone has not seen yet is kept, however old. In batches;
+    returns how many (``dry_run``: counts them only)."""
+    from django.db.models import Exists, OuterRef
+
+    from prm.retention import delete_in_batches
+
+    cutoff = now - timedelta(days=settings.NOTICE_RETENTION_DAYS)
+    unseen = PartnerUser.objects.filter(
+        Q(notices_seen_at__isnull=True) | Q(notices_seen_at__lt=OuterRef("created_at")),
+        partner=OuterRef("partner"),
+        user__is_active=True,
+    )
+    seen_by_all = Q(user__isnull=True) & ~Exists(unseen)
+    seen_by_its_person = Q(user__isnull=False) & ~Exists(unseen.filter(user=OuterRef("user")))
+    return delete_in_batches(
+        Notice.objects.filter(seen_by_all | seen_by_its_person, created_at__lt=cutoff),
+        dry_run=dry_run,
     )
 
 

@@ -6,12 +6,23 @@ refuse nothing until Redis is back). Connecting and reading time out after a fra
 import logging
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django_prometheus.cache.metrics import (
+    django_cache_get_fail_total,
+    django_cache_get_total,
+    django_cache_hits_total,
+    django_cache_misses_total,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
+# django-prometheus's cache metrics, under its label for Django's own Redis backend. Its
+# backend class for that cannot be this class's base: the module holding it imports
+# django-redis, which the project does not use. So ``get`` counts here instead.
+METRICS_BACKEND = "native_redis"
+_MISSING = object()
 
 
 def _fail_open(name: str, fallback):
@@ -52,7 +63,22 @@ class ResilientRedisCache(RedisCache):
     # ``add`` answers "stored": a lock taken through the cache (allauth's rate limits take
     # one) is granted rather than refused while Redis is down.
     add = _fail_open("add", True)
-    get = _fail_open("get", lambda key, default=None, version=None: default)
+
+    def get(self, key, default=None, version=None):
+        """Counted for /metrics: every read, and whether it hit, missed or failed."""
+        django_cache_get_total.labels(backend=METRICS_BACKEND).inc()
+        try:
+            value = super().get(key, _MISSING, version)
+        except UNAVAILABLE as exc:
+            django_cache_get_fail_total.labels(backend=METRICS_BACKEND).inc()
+            logger.warning("Cache unavailable (get): %s", exc)
+            return default
+        if value is _MISSING:
+            django_cache_misses_total.labels(backend=METRICS_BACKEND).inc()
+            return default
+        django_cache_hits_total.labels(backend=METRICS_BACKEND).inc()
+        return value
+
     set = _fail_open("set", None)
     touch = _fail_open("touch", False)
     delete = _fail_open("delete", False)

@@ -99,7 +99,7 @@ class BoundedJSONParser(parsers.JSONParser):
             raise exceptions.ParseError(
                 gettext(
                     "The JSON body holds text that is not valid Unicode (a lone surrogate "
-                    "escape such as \\ud800)."
+                    "such as U+D800)."
                 )
             )
         return data

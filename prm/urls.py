@@ -25,7 +25,7 @@ from partners.api import (
     ProgramViewSet,
     TokenView,
 )
-from prm import health
+from prm import health, metrics
 from prm.throttles import anonymous_posts_limited
 from prm.views import favicon
 from scoring.api import (
@@ -105,6 +105,8 @@ urlpatterns = [
     ),
     path("healthz/", health.healthz, name="healthz"),
     path("readyz/", health.readyz, name="readyz"),
+    # Prometheus' default path, without a slash; a bearer token or a 404 (prm.metrics).
+    path("metrics", metrics.metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
 ]
 

@@ -682,3 +682,17 @@ def business_plan_progress(plans: list, as_of: date) -> dict[int, dict]:
             )
         )
     return result
+
+
+def last_quarter_close() -> "QuarterClose | None":
+    """The close of the latest quarter closed or being closed (by the quarter's unique index)."""
+    from .models import QuarterClose
+
+    return QuarterClose.objects.order_by("-quarter").first()
+
+
+def failed_quarter_closes() -> int:
+    """Closes whose last run failed (a row per quarter: a small table)."""
+    from .models import QuarterClose
+
+    return QuarterClose.objects.filter(state=QuarterClose.State.FAILED).count()

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -44,6 +42,7 @@ from partners.models import (
     User,
 )
 from prm.audit import audited
+from prm.mail import mail_on_commit
 from prm.quarters import Quarter, trailing_twelve_months
 
 from . import rules
@@ -300,6 +299,27 @@ def quarter_close(
         raise
     close.refresh_from_db()
     return close
+
+
+def quarter_close_stopped(quarter: str, *, limit_seconds: int) -> str:
+    """The close of ``quarter`` was stopped at its time limit: unless it finished meanwhile,
+    it ends failed, with the reason (the admin shows it, and offers to run it again). One
+    stopped before it started stays queued, and the sweep sends it again. Returns the
+    reason."""
+    if not connection.is_usable():
+        connection.close()  # stopped in the middle of a statement: start afresh
+    reason = gettext(
+        "The close ran past its time limit of %(minutes)d minutes and was stopped. The "
+        "partners it had scored keep their scorecards; run the close again to finish it."
+    ) % {"minutes": limit_seconds // 60}
+    # Still marked running (stopped outside the close's own error handling), or failed by it
+    # with the bare exception's name: either way the row gets the reason in words.
+    running = Q(state=QuarterClose.State.RUNNING)
+    stopped = Q(state=QuarterClose.State.FAILED, error__startswith="SoftTimeLimitExceeded")
+    QuarterClose.objects.filter(running | stopped, quarter=Quarter.parse(quarter).label).update(
+        state=QuarterClose.State.FAILED, error=reason, finished_at=timezone.now()
+    )
+    return reason
 
 
 # ---------------------------------------------------------------- gathering
@@ -821,11 +841,7 @@ def _notify_new_flags(flags: list[tuple[PartnerRow, str]]) -> None:
         lines = "\n".join(f"- {partner.name}: {labels[kind]}" for partner, kind in items)
         subject = f"{len(items)} new red flag(s) on your partners"
         body = f"New red flags on your partners:\n\n{lines}\n"
-        transaction.on_commit(
-            lambda email=email, subject=subject, body=body: send_mail(
-                subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True
-            )
-        )
+        mail_on_commit(subject, body, email)
 
 
 @audited

@@ -10,6 +10,8 @@ import functools
 import logging
 
 from celery import current_app, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +22,15 @@ from . import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, name="scoring.close_quarter")
+# The close's own time limits (settings): far above its bench figure, under the broker's
+# visibility timeout.
+CLOSE_TIME_LIMITS = {
+    "soft_time_limit": settings.QUARTER_CLOSE_SOFT_TIME_LIMIT,
+    "time_limit": settings.QUARTER_CLOSE_TIME_LIMIT,
+}
+
+
+@shared_task(acks_late=True, name="scoring.close_quarter", **CLOSE_TIME_LIMITS)
 def close_quarter(quarter: str, user_id: int | None = None) -> dict:
     """A requested close. A message that arrives after its close finished (sent twice: the
     sweep does not know whether a worker has it yet) does nothing; one redelivered after a
@@ -45,6 +55,14 @@ def _run_close(quarter: str, by) -> dict:
         # Nothing was closed, and a retry would be refused again.
         logger.warning("The close of %s is refused: %s", quarter, exc)
         return {"quarter": quarter, "state": "refused", "code": exc.code, "reason": str(exc)}
+    except SoftTimeLimitExceeded:
+        # The close stopped between two statements: the batches it committed stay (a rerun
+        # overwrites them), and its row says failed, and why, rather than running forever.
+        reason = services.quarter_close_stopped(
+            quarter, limit_seconds=settings.QUARTER_CLOSE_SOFT_TIME_LIMIT
+        )
+        logger.error("The close of %s was stopped: %s", quarter, reason)
+        return {"quarter": quarter, "state": "failed", "reason": reason}
     return {"quarter": close.quarter, "state": close.state, "partners": close.partners_total}
 
 
@@ -85,7 +103,7 @@ def requeue_closes() -> int:
     )
 
 
-@shared_task(acks_late=True, name="scoring.close_previous_quarter")
+@shared_task(acks_late=True, name="scoring.close_previous_quarter", **CLOSE_TIME_LIMITS)
 def close_previous_quarter() -> dict:
     """On the first day of a quarter (02:00): close the quarter that just ended."""
     quarter = Quarter.containing(timezone.localdate()).previous()

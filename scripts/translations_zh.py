@@ -878,6 +878,7 @@ ZH: dict = {
     "This account signs in with a two-factor code: send it as `code`.": "此账户须使用双重验证码登录：请以 `code` 字段提供。",
     "The two-factor code is not correct.": "双重验证码不正确。",
     "Staff accounts need two-factor authentication: set it up in the portal, then ask for a token with the current code.": "员工账户须开启双重验证：请先在门户中设置，然后携带当前验证码申请令牌。",
+    "The close ran past its time limit of %(minutes)d minutes and was stopped. The partners it had scored keep their scorecards; run the close again to finish it.": "结算超过了 %(minutes)d 分钟的时间上限，已被停止。已评分的合作伙伴保留其记分卡；请再次运行结算以完成。",
     # uploads (prm.uploads, MDF proofs, the content library) and the CRM lead import
     "%(name)s: this kind of file is not accepted; use %(kinds)s.": "%(name)s：不接受此类文件；请使用 %(kinds)s。",
     "%(name)s is empty.": "%(name)s 是空文件。",
@@ -917,7 +918,7 @@ ZH: dict = {
     "The JSON body is nested more than %(depth)d levels deep.": "JSON 正文的嵌套层级超过 %(depth)d 层。",
     "The request body is not valid JSON: %(error)s": "请求正文不是有效的 JSON：%(error)s",
     "A query parameter holds a NUL character.": "查询参数包含 NUL 字符。",
-    "The JSON body holds text that is not valid Unicode (a lone surrogate escape such as \\ud800).": "JSON 正文包含无效的 Unicode 文本（如 \\ud800 这样的孤立代理项转义）。",
+    "The JSON body holds text that is not valid Unicode (a lone surrogate such as U+D800).": "JSON 正文包含无效的 Unicode 文本（如 U+D800 这样的孤立代理项）。",
     "Send the claim as a form or a JSON object.": "请以表单或 JSON 对象提交报销申请。",
 }
 

@@ -12,7 +12,7 @@ from prm.roles import Role
 
 from .factories import PartnerFactory, PartnerUserFactory, StaffFactory, UserFactory, default_tier
 
-pytest_plugins = ["tests.browser", "tests.workers", "tests.qbr_scenario"]
+pytest_plugins = ["tests.browser", "tests.workers", "tests.qbr_scenario", "tests.mailqueue"]
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +23,17 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request in Chinese leaves its language active in the thread (LocaleMiddleware
+    activates it and nothing undoes it): every test starts and ends in the default one."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

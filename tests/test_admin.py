@@ -122,7 +122,7 @@ def test_manager_adds_a_partner_in_the_admin(client, manager):
 
 
 def test_manager_invites_a_user_from_the_admin(
-    client, manager, partner_a, mailoutbox, django_capture_on_commit_callbacks
+    client, manager, partner_a, mailoutbox, queued_mail, django_capture_on_commit_callbacks
 ):
     client.force_login(manager)
     url = reverse("admin:partners_partner_invite", args=[partner_a.pk])
@@ -130,6 +130,8 @@ def test_manager_invites_a_user_from_the_admin(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"email": "new@alpha.example", "role": "admin"})
     assert response.status_code == 302
+    assert not mailoutbox  # queued for the worker, not sent in the request
+    assert queued_mail() == 1
     assert mailoutbox[0].to == ["new@alpha.example"]
 
 

@@ -159,7 +159,7 @@ def test_partner_sees_its_certifications(api, a_rep, partner_a):
 
 
 def test_invitation_mails_a_working_set_password_link(
-    client, a_admin, partner_a, django_capture_on_commit_callbacks
+    client, a_admin, partner_a, queued_mail, django_capture_on_commit_callbacks
 ):
     client.force_login(a_admin)
     with django_capture_on_commit_callbacks(execute=True):
@@ -171,6 +171,7 @@ def test_invitation_mails_a_working_set_password_link(
     member = PartnerUser.objects.get(user__email="dana@alpha.example")
     assert member.invited_by == a_admin
     assert not member.user.has_usable_password()
+    assert queued_mail() == 1
     (message,) = mail.outbox
     assert message.to == ["dana@alpha.example"]
     link = next(line for line in message.body.splitlines() if "/auth/password/reset/key/" in line)

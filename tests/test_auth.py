@@ -123,9 +123,14 @@ def test_open_sign_up_is_closed(client):
     assert "closed" in response.content.decode().lower()
 
 
-def test_forgotten_password_mails_a_reset_link(client, a_rep, mailoutbox):
-    response = client.post(reverse("account_reset_password"), {"email": a_rep.email})
+def test_forgotten_password_mails_a_reset_link(
+    client, a_rep, mailoutbox, queued_mail, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": a_rep.email})
     assert response.status_code == 302
+    assert not mailoutbox  # queued for the worker, not sent in the request
+    assert queued_mail() == 1
     assert mailoutbox[0].to == [a_rep.email]
     assert "/auth/password/reset/key/" in mailoutbox[0].body
 
@@ -276,9 +281,13 @@ def test_changing_the_password_ends_every_token(api, client, a_rep):
     assert get_token(api, a_rep.username, NEW_PASSWORD)
 
 
-def test_resetting_the_password_ends_every_token(api, client, a_rep, mailoutbox):
+def test_resetting_the_password_ends_every_token(
+    api, client, a_rep, mailoutbox, queued_mail, django_capture_on_commit_callbacks
+):
     token = get_token(api, a_rep.username)
-    client.post(reverse("account_reset_password"), {"email": a_rep.email})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_reset_password"), {"email": a_rep.email})
+    queued_mail()
     link = re.search(r"https?://[^/\s]+(/auth/password/reset/key/\S+)", mailoutbox[0].body)
     form_page = client.get(link.group(1), follow=True)
     response = client.post(

@@ -303,7 +303,7 @@ PROOF_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def test_an_applicant_applies_a_manager_approves_and_the_admin_sees_the_plan(
-    page, live_server, tmp_path
+    page, live_server, tmp_path, queued_mail
 ):
     import re
 
@@ -344,6 +344,7 @@ def test_an_applicant_applies_a_manager_approves_and_the_admin_sees_the_plan(
     manager_page.wait_for_selector("text=partner created and admin invited")
     manager_context.close()
 
+    queued_mail()  # what the worker would send
     invitation = next(m for m in mail.outbox if m.to == ["nora@november.example"])
     link = re.search(r"https?://\S+/auth/password/reset/key/\S+", invitation.body).group(0)
     page.goto(live_server.url + link[link.index("/auth/") :])

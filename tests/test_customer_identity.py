@@ -177,11 +177,19 @@ def test_a_held_registration_is_never_approved_automatically(
 
 
 def test_holding_opens_a_two_partner_case_and_tells_the_manager(
-    partner_a, partner_b, rep_a, rep_b, now, mailoutbox, django_capture_on_commit_callbacks
+    partner_a,
+    partner_b,
+    rep_a,
+    rep_b,
+    now,
+    mailoutbox,
+    queued_mail,
+    django_capture_on_commit_callbacks,
 ):
     first = register(partner_a, rep_a, customer_domain="globex.com")
     with django_capture_on_commit_callbacks(execute=True):
         held = register(partner_b, rep_b, customer_domain="globex.de")
+    queued_mail()
     case = ConflictCase.objects.get(deal=held)
     assert case.scenario == ConflictScenario.TWO_PARTNERS
     assert (case.other_deal, case.status) == (first, "open")

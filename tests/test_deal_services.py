@@ -117,11 +117,12 @@ def test_lead_passed_to_this_partner_does_not_count_against_it(partner_a, rep_a,
 
 
 def test_second_partner_is_rejected_told_at_once_and_a_case_opens(
-    partner_a, partner_b, rep_a, rep_b, now, django_capture_on_commit_callbacks
+    partner_a, partner_b, rep_a, rep_b, now, queued_mail, django_capture_on_commit_callbacks
 ):
     first = register(partner_a, rep_a)
     with django_capture_on_commit_callbacks(execute=True):
         second = register(partner_b, rep_b, customer_domain="https://WWW.Globex.example/about")
+    queued_mail()
     assert second.status == DealStatus.REJECTED
     assert second.reason == "registered_by_another_partner"
     assert second.account == first.account
@@ -422,7 +423,7 @@ def test_exited_partner_registers_nothing(partner_a, rep_a, now):
 
 
 def test_conflict_escalation_notifies_the_chief_once(
-    partner_a, partner_b, rep_a, rep_b, chief, now, django_capture_on_commit_callbacks
+    partner_a, partner_b, rep_a, rep_b, chief, now, queued_mail, django_capture_on_commit_callbacks
 ):
     register(partner_a, rep_a)
     register(partner_b, rep_b)
@@ -430,6 +431,7 @@ def test_conflict_escalation_notifies_the_chief_once(
     with django_capture_on_commit_callbacks(execute=True):
         assert services.conflicts_escalate_overdue() == 1
         assert services.conflicts_escalate_overdue() == 0
+    queued_mail()
     assert [m for m in mail.outbox if chief.email in m.to]
 
 

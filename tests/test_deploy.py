@@ -25,7 +25,8 @@ OVERLAYS = sorted(p.parent.name for p in (K8S / "overlays").glob("*/kustomizatio
 KUBERNETES_VERSION = "1.30"
 APP_COMPONENTS = {"web", "worker", "beat", "migrate"}
 # Read by the processes themselves, not by the settings.
-PROCESS_ENV = {"DJANGO_SETTINGS_MODULE", "XDG_CACHE_HOME"}
+# Read by the processes themselves, not the settings: Django, fontconfig, prometheus_client.
+PROCESS_ENV = {"DJANGO_SETTINGS_MODULE", "XDG_CACHE_HOME", "PROMETHEUS_MULTIPROC_DIR"}
 
 
 def settings_env_names() -> set[str]:

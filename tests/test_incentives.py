@@ -268,7 +268,7 @@ def test_claims_only_for_the_partners_own_claimable_entries(monday, partner_a, p
 
 @pytest.mark.django_db
 def test_rejection_dispute_and_the_chiefs_decision(
-    monday, partner_a, a_admin, manager, chief, django_capture_on_commit_callbacks
+    monday, partner_a, a_admin, manager, chief, queued_mail, django_capture_on_commit_callbacks
 ):
     entry = LedgerEntryFactory(partner=partner_a)
     claim = services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
@@ -278,6 +278,7 @@ def test_rejection_dispute_and_the_chiefs_decision(
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.claim_dispute(claim=claim, by=a_admin, reason="It is on the strategic list")
+    queued_mail()
     claim.refresh_from_db()
     assert claim.status == "disputed"
     assert mail.outbox and mail.outbox[0].to == [chief.email]
@@ -314,7 +315,7 @@ def test_a_dispute_after_its_window_is_refused(partner_a, a_admin, manager):
 
 @pytest.mark.django_db
 def test_overdue_claims_are_flagged_once_to_the_manager(
-    partner_a, a_admin, manager, django_capture_on_commit_callbacks
+    partner_a, a_admin, manager, queued_mail, django_capture_on_commit_callbacks
 ):
     ProgramHoliday.objects.create(program=partner_a.program, day=date(2026, 11, 27), name="Day off")
     entry = LedgerEntryFactory(partner=partner_a, earned_on=date(2026, 11, 20))
@@ -328,6 +329,7 @@ def test_overdue_claims_are_flagged_once_to_the_manager(
         with django_capture_on_commit_callbacks(execute=True):
             assert services.claims_flag_overdue() == 1
             assert services.claims_flag_overdue() == 0
+    queued_mail()
     assert [m.to for m in mail.outbox] == [[manager.email]]
     claim.refresh_from_db()
     assert claim.overdue_flagged_at is not None

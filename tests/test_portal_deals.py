@@ -248,3 +248,15 @@ def test_each_person_reads_the_partners_notices_for_themselves(
     notice_send(partner=partner_a, text="Sent while the page was drawn")
     notices_mark_read(user=a_rep, partner=partner_a, up_to=shown_until)
     assert badge(a_rep) == 1  # not seen: still new
+
+
+def test_the_unread_badge_counts_to_99_then_says_99_plus(client, a_rep, partner_a):
+    from partners.models import Notice
+
+    Notice.objects.bulk_create(Notice(partner=partner_a, text=f"Notice {i}") for i in range(99))
+    client.force_login(a_rep)
+    page = client.get(reverse("portal-deals")).content.decode()
+    assert 'data-testid="unread" title="New notices">99<' in page
+    Notice.objects.create(partner=partner_a, user=a_rep, text="One more, for Andy")
+    page = client.get(reverse("portal-deals")).content.decode()
+    assert 'data-testid="unread" title="New notices">99+<' in page

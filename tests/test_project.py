@@ -263,3 +263,78 @@ def test_the_lock_pins_every_dependency_with_hashes():
             f"requirements.lock pins {requirement.name}=={version}, outside {requirement}: "
             "run make lock"
         )
+
+
+# ---------------------------------------------------------------- observability settings
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in clean_env().items() if not k.startswith(("SENTRY_", "LOG_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=HANG,
+    )
+
+
+def production(**env) -> dict:
+    return {
+        "DJANGO_SETTINGS_MODULE": "prm.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "prm.example.com",
+        **env,
+    }
+
+
+SENTRY_STATE = (
+    "import django; django.setup(); import sentry_sdk; client = sentry_sdk.get_client(); "
+    "print(client.is_active()); o = client.options; "
+    "print(o['environment'], o['release'], o['traces_sample_rate'], o['send_default_pii'], "
+    "sorted(set(client.integrations) & {'django', 'celery'}))"
+)
+
+
+def test_sentry_is_off_without_a_dsn():
+    result = run_python(SENTRY_STATE, **production())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "False"
+
+
+def test_sentry_reports_with_a_dsn_from_the_environment():
+    # An address nothing listens on: initialising sends nothing.
+    result = run_python(
+        SENTRY_STATE,
+        **production(
+            SENTRY_DSN="http://public@127.0.0.1:9/1",
+            SENTRY_ENVIRONMENT="staging",
+            SENTRY_RELEASE="prm@1.4.2",
+            SENTRY_TRACES_SAMPLE_RATE="0.25",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "True",
+        "staging prm@1.4.2 0.25 False ['celery', 'django']",
+    ]
+
+
+def test_sentry_traces_nothing_unless_asked():
+    result = run_python(SENTRY_STATE, **production(SENTRY_DSN="http://public@127.0.0.1:9/1"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split()[2] == "0.0"
+
+
+LOG_STATE = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print(settings.LOGGING['handlers']['console']['formatter'])"
+)
+
+
+def test_production_logs_json_lines_and_development_plain_text():
+    assert run_python(LOG_STATE, **production()).stdout.strip() == "json"
+    assert run_python(LOG_STATE, **production(LOG_FORMAT="text")).stdout.strip() == "text"
+    local = run_python(LOG_STATE, DJANGO_SETTINGS_MODULE="prm.settings.local")
+    assert local.stdout.strip() == "text", local.stderr

@@ -267,7 +267,7 @@ def test_query_count_does_not_grow_with_partners(clock):
 
 
 def test_red_flags_open_once_resolve_themselves_and_notify(
-    clock, manager, mailoutbox, django_capture_on_commit_callbacks
+    clock, manager, mailoutbox, queued_mail, django_capture_on_commit_callbacks
 ):
     quiet = PartnerFactory(channel_manager=manager, started_on=date(2025, 1, 1))
     busy = PartnerFactory(channel_manager=manager, started_on=date(2025, 1, 1))
@@ -275,6 +275,7 @@ def test_red_flags_open_once_resolve_themselves_and_notify(
     with django_capture_on_commit_callbacks(execute=True):
         result = services.red_flags_refresh(as_of=date(2026, 7, 1))
         services.red_flags_refresh(as_of=date(2026, 7, 1))
+    queued_mail()
     assert result["opened"] == 1
     flag = RedFlag.objects.get(partner=quiet, kind="no_recent_deal", status="open")
     task = OutreachTask.objects.get(red_flag=flag)
@@ -364,7 +365,7 @@ def _open_flags_and_tasks():
 
 
 def test_the_close_raises_the_flags_the_daily_refresh_raises_on_the_quarters_last_day(
-    clock, manager, mailoutbox, django_capture_on_commit_callbacks
+    clock, manager, mailoutbox, queued_mail, django_capture_on_commit_callbacks
 ):
     """The close reuses the deal figures and certified reps it gathered for the scores;
     the flags must be those a refresh as of the quarter's last day would raise."""
@@ -391,6 +392,7 @@ def test_the_close_raises_the_flags_the_daily_refresh_raises_on_the_quarters_las
 
     with django_capture_on_commit_callbacks(execute=True):
         close = services.quarter_close(quarter="2026Q2")
+    queued_mail()
     from_close = _open_flags_and_tasks()
     raised = from_close[0]
     assert {

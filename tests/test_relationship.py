@@ -106,7 +106,7 @@ def test_an_application_is_scored_and_duplicates_refused(monday):
 
 
 def test_approving_an_application_creates_the_partner_its_admin_and_its_plan(
-    monday, manager, django_capture_on_commit_callbacks
+    monday, manager, queued_mail, django_capture_on_commit_callbacks
 ):
     application = services.application_submit(**APPLICANT)
     services.application_qualify(application=application, by=manager)
@@ -127,6 +127,7 @@ def test_approving_an_application_creates_the_partner_its_admin_and_its_plan(
     assert partner.channel_manager == manager
     admin = PartnerUser.objects.get(partner=partner)
     assert (admin.role, admin.user.email) == ("admin", "karla@kilo.example")
+    queued_mail()
     assert mail.outbox[-1].to == ["karla@kilo.example"]
     assert "https://prm.example/auth/password/reset/key/" in mail.outbox[-1].body
     due = dict(
@@ -143,7 +144,9 @@ def test_approving_an_application_creates_the_partner_its_admin_and_its_plan(
     assert partner.status == "active"
 
 
-def test_declining_tells_the_applicant(monday, manager, django_capture_on_commit_callbacks):
+def test_declining_tells_the_applicant(
+    monday, manager, queued_mail, django_capture_on_commit_callbacks
+):
     application = services.application_submit(**APPLICANT)
     with pytest.raises(ValidationError):
         services.application_decline(application=application, by=manager, reason="")
@@ -151,6 +154,7 @@ def test_declining_tells_the_applicant(monday, manager, django_capture_on_commit
         services.application_decline(
             application=application, by=manager, reason="We cover Germany fully today."
         )
+    queued_mail()
     assert "We cover Germany fully today." in mail.outbox[-1].body
     application.refresh_from_db()
     assert application.status == "declined"
@@ -259,7 +263,9 @@ def test_onboarding_page_query_count_is_flat(client, monday, django_assert_max_n
 # ---------------------------------------------------------------- certification reminders
 
 
-def test_the_expiry_reminder_fires_30_days_before_once(django_capture_on_commit_callbacks):
+def test_the_expiry_reminder_fires_30_days_before_once(
+    queued_mail, django_capture_on_commit_callbacks
+):
     certification = CertificationFactory(
         issued_on=date(2024, 12, 23), expires_on=date(2026, 12, 23)
     )
@@ -273,6 +279,7 @@ def test_the_expiry_reminder_fires_30_days_before_once(django_capture_on_commit_
     ):
         assert services.certifications_remind_expiring() == 1
         assert services.certifications_remind_expiring() == 0
+    queued_mail()
     assert mail.outbox[-1].to == ["holder@example.com"]
     assert certification.partner.notices.filter(user=certification.user).exists()
 

@@ -129,7 +129,9 @@ UPLOAD_SITES = {
     "incentives/api.py": 4,  # the API's MDF claim: parser, serializer, request.FILES
     "enablement/models.py": 1,  # ContentItem.file: the admin's content library
     "partners/admin.py": 2,  # the admin's lead import
-    "prm/settings/base.py": 1,  # the API's parsers: MultiPartParser for the MDF claim's files
+    # The API's default parsers take multipart bodies on every operation; only the MDF
+    # claim above reads their files.
+    "prm/settings/base.py": 1,
 }
 FILE_FIELDS = {("incentives", "mdfproof", "file"), ("enablement", "contentitem", "file")}
 UPLOAD_CODE = re.compile(

@@ -12,9 +12,10 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_worker() -> subprocess.Popen:
+def start_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """``celery -A prm worker`` (solo pool: the task runs in the worker process itself) on
-    the test broker and database, once it answers a ping."""
+    the test broker and database, once it answers a ping. ``extra_env``: more environment
+    for its settings (``TEST_EMAIL_FILE_PATH``: its mail goes to files there)."""
     from prm.celery import app
 
     name = connection.settings_dict["NAME"]
@@ -22,6 +23,7 @@ def start_worker() -> subprocess.Popen:
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "prm.settings.test",
         "TEST_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+        **(extra_env or {}),
     }
     worker = subprocess.Popen(
         [

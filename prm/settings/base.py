@@ -52,6 +52,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response carries X-Request-ID and every log line the request id
+    # (prm.logs).
+    "prm.logs.RequestIdMiddleware",
+    # Request counts and latencies for Prometheus (django-prometheus; its pair is last).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "prm.security.SecurityHeadersMiddleware",
     # Cache-Control: no-store on every answer to a signed-in user (prm.security).
@@ -77,6 +82,7 @@ MIDDLEWARE = [
     "prm.errors.DatabaseUnavailableMiddleware",
     # Last, so that it sees the sign-in's outcome: a locked-out attempt answers 429.
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Content-Security-Policy (prm/security.py): scripts and styles from our own static files only;
@@ -143,6 +149,18 @@ else:
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
         "DISABLE_SERVER_SIDE_CURSORS", default=False
     )
+
+
+def metered(database: dict) -> dict:
+    """The same database through django-prometheus's engine, which subclasses Django's and
+    counts connections, queries, their durations and errors for /metrics."""
+    engine = database["ENGINE"]
+    if engine in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        database["ENGINE"] = engine.replace("django.db.", "django_prometheus.db.", 1)
+    return database
+
+
+DATABASES["default"] = metered(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "partners.User"
@@ -312,6 +330,31 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="PRM <prm@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds the mail server may take to answer each step (connect, send) before the worker
+# gives up and tries again later (prm.tasks.send_mail). Mail is never sent in a request.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Every task has a soft and a hard time limit (seconds), so that none can hang a worker for
+# good: at the soft limit the task gets SoftTimeLimitExceeded and records how it ended (the
+# quarter close marks itself failed, with the reason); at the hard limit the worker's child
+# is killed. The quarter close, the one long task, has larger limits of its own: 20,000
+# partners close in about 25 s (docs/benchmarks.md), so 20 minutes is ample.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=5 * 60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 60)
+QUARTER_CLOSE_SOFT_TIME_LIMIT = env.int("QUARTER_CLOSE_SOFT_TIME_LIMIT", default=20 * 60)
+QUARTER_CLOSE_TIME_LIMIT = env.int("QUARTER_CLOSE_TIME_LIMIT", default=25 * 60)
+# Redis hands a message that was taken but never acknowledged (acks_late: a worker killed
+# mid-task) to another worker once this long has passed. It must exceed the longest time a
+# message can stay taken while its task is still alive, or a running task is delivered a
+# second time: a message a worker took while its children were busy may wait up to the
+# longest hard limit (a close) for one, then run up to its own hard limit, so the longest
+# hard limit plus the default one plus a margin. Far below Redis's default of an hour, so a
+# killed worker's task comes back within about 36 minutes. (Retries' countdowns stay
+# under it too: an ETA message is held unacknowledged by the worker meanwhile.)
+BROKER_VISIBILITY_TIMEOUT = env.int(
+    "CELERY_VISIBILITY_TIMEOUT",
+    default=max(CELERY_TASK_TIME_LIMIT, QUARTER_CLOSE_TIME_LIMIT) + CELERY_TASK_TIME_LIMIT + 5 * 60,
+)
 
 # Redis is the broker and cache when configured; otherwise Celery's filesystem broker
 # under var/ and an in-process cache.
@@ -327,6 +370,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -394,9 +439,74 @@ SPECTACULAR_SETTINGS = {
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# Retention (prm.retention; pruned nightly by prm.prune, or `manage.py prune`). Expired
+# sessions go at once; anonymous form posts after a day. Nothing a scorecard, a rerun of
+# a close or an audit reads is pruned sooner than it needs.
+# Notices every person they are meant for has seen (unread ones are kept).
+NOTICE_RETENTION_DAYS = env.int("NOTICE_RETENTION_DAYS", default=180)
+# Portal-login days: older ones are summed per partner and month (enablement.LoginMonth),
+# which the scorecard reads for a quarter that old; at least 400 days are always kept.
+LOGIN_DAY_RETENTION_DAYS = env.int("LOGIN_DAY_RETENTION_DAYS", default=2 * 365)
+# The change history of deals, claims, MDF, ledger entries, partners and tiers.
+HISTORY_RETENTION_YEARS = env.int("HISTORY_RETENTION_YEARS", default=7)
+# The admin's "Recent actions" log.
+ADMIN_LOG_RETENTION_DAYS = env.int("ADMIN_LOG_RETENTION_DAYS", default=2 * 365)
+# Records of sign-in attempts (axes: failures, lockout counters, the access log).
+SIGN_IN_RECORDS_RETENTION_DAYS = env.int("SIGN_IN_RECORDS_RETENTION_DAYS", default=90)
+
+# Logs on standard error: plain text for a person at a terminal, or JSON lines for a log
+# collector (LOG_FORMAT=json, production's default): timestamp, level, logger, message,
+# request_id and user_id (prm.logs). The Celery worker and beat log the same way.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+
+
+def logging_config(log_format: str, level: str) -> dict:
+    if log_format not in ("text", "json"):
+        raise ValueError(f"LOG_FORMAT must be text or json, not {log_format!r}")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_context": {"()": "prm.logs.RequestContextFilter"}},
+        "formatters": {
+            "text": {
+                "format": "%(asctime)s %(levelname)s %(name)s "
+                "[request %(request_id)s user %(user_id)s] %(message)s",
+            },
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": ["levelname", "name", "message", "request_id", "user_id"],
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": True,
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["request_context"],
+                "formatter": log_format,
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+
+# Prometheus (prm.metrics): /metrics answers only "Authorization: Bearer <METRICS_TOKEN>",
+# and is a 404 while the token is unset. A Celery worker serves its task counts on
+# WORKER_METRICS_PORT (0: not at all). Several processes: PROMETHEUS_MULTIPROC_DIR.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+
+# Errors to Sentry when SENTRY_DSN is set (prm.sentry); nothing is sent otherwise.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from prm.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("SENTRY_RELEASE", default="") or None,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
