@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from partners.models import Partner, Tier
 from partners.queries import partner_id_of
-from prm.downloads import attachment
+from prm.downloads import stored_file
 from prm.roles import Role
 from prm.throttles import anonymous_posts_limited
 from prm.views import role_required, scoped
@@ -111,9 +111,7 @@ def content_open(request, pk: int):
         return redirect("portal-content")
     if item.file:
         name = item.file.name.rsplit("/", 1)[-1]
-        return attachment(
-            item.file.open("rb"), filename=name, content_type=mimetypes.guess_type(name)[0]
-        )
+        return stored_file(item.file, filename=name, content_type=mimetypes.guess_type(name)[0])
     return HttpResponseRedirect(item.url)
 
 

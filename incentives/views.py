@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from partners.models import Partner
 from partners.queries import partner_id_of
-from prm.downloads import attachment
+from prm.downloads import stored_file
 from prm.quarters import Quarter
 from prm.roles import Role, role_of
 from prm.views import role_required, scoped
@@ -305,7 +305,7 @@ def proof_download(request, pk: int):
         or not mdf_requests_visible_to(request.user).filter(pk=proof.claim.request_id).exists()
     ):
         raise Http404("No such file.")
-    return attachment(proof.file.open("rb"), filename=proof.name, content_type=proof.content_type)
+    return stored_file(proof.file, filename=proof.name, content_type=proof.content_type)
 
 
 # ---------------------------------------------------------------- contributions

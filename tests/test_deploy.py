@@ -252,6 +252,7 @@ def secret_templates() -> dict[str, set[str]]:
     for path in (
         K8S / "base" / "secrets.yaml",
         K8S / "components" / "pgbouncer" / "pgbouncer.yaml",
+        K8S / "components" / "s3-media" / "secret.yaml",
     ):
         for doc in yaml.safe_load_all(path.read_text()):
             if doc and doc["kind"] == "Secret":
@@ -279,10 +280,11 @@ def test_the_pieces_are_all_there(objects):
         ("PodDisruptionBudget", "prm-worker"),
         ("Deployment", "prm-beat"),
         ("Job", "prm-migrate"),
-        ("PersistentVolumeClaim", "prm-media"),
     ]:
         find(objects, kind, name)
-    config_map(objects)
+    # Uploads on the shared volume, unless they are kept in object storage.
+    if config_map(objects)["data"].get("MEDIA_STORAGE") != "s3":
+        find(objects, "PersistentVolumeClaim", "prm-media")
     # One namespace for everything, set by the overlay.
     assert {o["metadata"].get("namespace") for o in objects} == {"prm"}
 
@@ -460,3 +462,22 @@ def test_pgbouncer_pools_by_transaction_in_front_of_postgresql():
     job = find(objects, "Job", "prm-migrate")
     (database,) = job["spec"]["template"]["spec"]["containers"][0]["env"]
     assert database["valueFrom"]["secretKeyRef"]["name"] == "prm-database-direct"
+
+
+def test_with_uploads_in_object_storage_no_pod_mounts_a_shared_volume():
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed (apt-get install kubectl; .ci/run does)")
+    objects = render("production-s3")
+    assert not [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    for workload in workloads(objects):
+        pod = workload["spec"]["template"]["spec"]
+        assert "persistentVolumeClaim" not in str(pod.get("volumes", [])), workload
+        for container in containers(workload):
+            mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+            assert "/app/var/media" not in mounts, container["name"]
+    data = config_map(objects)["data"]
+    assert data["MEDIA_STORAGE"] == "s3" and data["AWS_STORAGE_BUCKET_NAME"]
+    # Access keys only if the pods have no role of their own: an optional Secret.
+    for name in ("prm-web", "prm-worker"):
+        (container,) = find(objects, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        assert {"secretRef": {"name": "prm-s3", "optional": True}} in container["envFrom"]

@@ -288,6 +288,10 @@ def test_a_proof_downloads_as_an_attachment_that_no_browser_runs(client, a_admin
     assert response["X-Content-Type-Options"] == "nosniff"
     assert csp_of(response) == {"default-src": ["'none'"], "sandbox": []}
 
+    # The row outlives its file (a restore without the media): not found, not a 500.
+    proof.file.storage.delete(proof.file.name)
+    assert client.get(f"/portal/mdf/proofs/{proof.pk}/").status_code == 404
+
 
 # ---------------------------------------------------------------- health checks
 

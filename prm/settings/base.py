@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -267,8 +268,61 @@ MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=10 * MDF_PROOF_MAX_BYTE
 # The largest body that is not a file: a form's fields, a JSON document (prm.parsers reads no
 # more than this of an API request).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
+# Where uploaded files (MDF proofs, the content library) are kept: the one switch every
+# environment honours (local.py, production.py and test.py change only the static files).
+#   MEDIA_STORAGE=filesystem (the default): under MEDIA_ROOT, which every web and worker
+#     process must then share (one machine, or a shared volume).
+#   MEDIA_STORAGE=s3: in a private bucket of S3 or an S3-compatible service (MinIO, R2, …),
+#     so web replicas need no shared volume.
+# Either way no file has a public address: each is handed out by a scoped view, after the
+# same access check, as an attachment (prm.downloads).
+MEDIA_STORAGE = env("MEDIA_STORAGE", default="filesystem")
+if MEDIA_STORAGE == "filesystem":
+    MEDIA_BACKEND = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif MEDIA_STORAGE == "s3":
+    if not env("AWS_STORAGE_BUCKET_NAME", default=""):
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    MEDIA_BACKEND = {
+        "BACKEND": "prm.media.MediaStorage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            # Another S3-compatible service: its address (https://minio.internal:9000, …).
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            # "path" for services that do not answer on <bucket>.<host> (MinIO, most often).
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default=None),
+            # Unset: boto3 finds credentials itself (an instance or pod role, a profile).
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+            # A prefix inside the bucket ("media"), so that one bucket may hold more.
+            "location": env("AWS_LOCATION", default=""),
+            # Private: no ACL is sent, so an object has the bucket's (owner only); a
+            # bucket with ACLs disabled, AWS's default, accepts that and nothing else.
+            "default_acl": None,
+            # Any address the storage makes is signed and short-lived (MEDIA_SIGNED_URLS).
+            "querystring_auth": True,
+            "querystring_expire": env.int("MEDIA_SIGNED_URL_SECONDS", default=300),
+            "signature_version": "s3v4",
+            # Two proofs of the same name never replace each other.
+            "file_overwrite": False,
+            # Should a stored address ever be opened directly, it still downloads.
+            "object_parameters": {"ContentDisposition": "attachment"},
+            # A file read for a download is spooled to disk past this size, not held in memory.
+            "max_memory_size": 2_621_440,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE is filesystem or s3, not {MEDIA_STORAGE!r}.")
+# Downloads are streamed through the site by default: the scoped view reads the object and
+# answers it with the site's own headers (attachment, nosniff, a sandboxing policy), so
+# access and headers are the same on every storage, and the bucket needs no CORS and no
+# public address. MEDIA_SIGNED_URLS=true (S3 only) answers the scoped view with a redirect
+# to a signed address valid MEDIA_SIGNED_URL_SECONDS instead, which spares the web
+# processes the bytes: the bucket then serves the file, as an attachment of the stored type.
+MEDIA_SIGNED_URLS = MEDIA_STORAGE == "s3" and env.bool("MEDIA_SIGNED_URLS", default=False)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_BACKEND,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 

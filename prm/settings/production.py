@@ -1,7 +1,7 @@
 """Production: secrets and hosts must come from the environment; HTTPS everywhere."""
 
 from .base import *  # noqa: F403
-from .base import LOG_LEVEL, env, logging_config
+from .base import LOG_LEVEL, STORAGES, env, logging_config
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -20,8 +20,9 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Uploaded files: wherever MEDIA_STORAGE says (base.py).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **STORAGES,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

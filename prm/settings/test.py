@@ -1,7 +1,7 @@
 """The test suite: always PostgreSQL (DATABASE_URL, default the local server) and fast hashing."""
 
 from .base import *  # noqa: F403
-from .base import BROKER_VISIBILITY_TIMEOUT, env, metered
+from .base import BROKER_VISIBILITY_TIMEOUT, MEDIA_STORAGE, STORAGES, env, metered
 
 DEBUG = False
 DATABASES = {
@@ -25,8 +25,11 @@ CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default=f"redis://127.0.0.1:63
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 CELERY_TASK_ALWAYS_EAGER = False
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Uploaded files in memory, unless MEDIA_STORAGE=s3 runs the suite against a bucket.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "default": STORAGES["default"]
+    if MEDIA_STORAGE == "s3"
+    else {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/ip,5/5m/key"}
