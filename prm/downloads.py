@@ -5,20 +5,22 @@ Uploaded files are the user's bytes: served as an attachment (never rendered in 
 site's origin), with the stored content type, ``nosniff`` so the browser does not guess
 another one, and a sandboxing Content-Security-Policy in case a browser renders it anyway.
 
-CSV exports go through ``csv_text`` and ``csv_attachment``, which neutralise formulas
-(OWASP "CSV injection"): a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
-line break is a formula to Excel, LibreOffice and Google Sheets — ``=HYPERLINK(…)`` typed as
-a company name on the public application form would become a live link in finance's
-payment run. Such a cell is prefixed with ``'``, which the spreadsheet shows as text.
-Numbers (``int``, ``Decimal``, ``float``) are left as they are, so ``-12.50`` stays a
-negative amount; the same characters in a *string* are treated as text.
+CSV exports go through ``csv_text`` and ``csv_attachment`` (``csv_file`` for files on
+disk), which neutralise formulas (OWASP "CSV injection"): a text cell that starts with
+``=``, ``+``, ``-``, ``@``, a tab or a line break is a formula to Excel, LibreOffice and
+Google Sheets — ``=HYPERLINK(…)`` typed as a company name on the public application form
+would become a live link in finance's payment run. Such a cell is prefixed with ``'``,
+which the spreadsheet shows as text. Numbers (``int``, ``Decimal``, ``float``) are left as
+they are, so ``-12.50`` stays a negative amount; the same characters in a *string* are
+treated as text.
 """
 
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TextIO
 
 from django.http import FileResponse, HttpResponse
 
@@ -59,6 +61,20 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence | Mapping]) -> str:
         values = [row.get(name) for name in columns] if isinstance(row, Mapping) else row
         writer.writerow([csv_cell(value) for value in values])
     return out.getvalue()
+
+
+def csv_file(stream: TextIO, columns: Sequence[str]) -> Callable[[Sequence], None]:
+    """A CSV file written row by row, for files too large to hold in memory
+    (``manage.py export_data``): writes the header line naming ``columns`` to ``stream``
+    (a text file opened with ``newline=""``) and returns the function that writes one row
+    (a sequence in column order), every cell through ``csv_cell``."""
+    writer = csv.writer(stream)
+    writer.writerow([csv_cell(name) for name in columns])
+
+    def write(row: Sequence) -> None:
+        writer.writerow([csv_cell(value) for value in row])
+
+    return write
 
 
 def csv_attachment(text: str, *, filename: str) -> HttpResponse:
