@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.11 on Linux (pip-compile). Installs take exactly these files; `make lock` renews it.
 LOCK := requirements.lock
 
-.PHONY: run test install lint format check vendor services clean help messages audit lock
+.PHONY: run test install lint format check vendor services clean help messages audit lock backup restore
 
 help:
 	@echo "make run    - install, migrate, load the demo data once, start web + worker + beat"
@@ -16,6 +16,8 @@ help:
 	@echo "make audit  - pip-audit: known vulnerabilities in the installed dependencies"
 	@echo "make lock   - regenerate requirements.lock from pyproject.toml (UPGRADE=1: newest releases)"
 	@echo "make vendor - refresh the vendored front-end files from npm"
+	@echo "make backup - the PostgreSQL database, the uploads and a manifest into var/backups/<UTC time>/"
+	@echo "make restore BACKUP=var/backups/<time> [FORCE=1] - restore a backup into an empty database, then verify it"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +79,15 @@ format: install
 
 vendor:
 	scripts/vendor.sh
+
+# A backup of DATABASE_URL (PostgreSQL) and MEDIA_ROOT with a manifest of row counts and
+# checksums (BACKUP_DIR, BACKUP_CHECKSUMS=0); a restore into an empty database (FORCE=1
+# drops a non-empty one), checked against that manifest. See docs/deploy.md.
+backup:
+	scripts/backup.sh
+
+restore:
+	BACKUP="$(BACKUP)" scripts/restore.sh
 
 clean:
 	rm -rf var/

@@ -7,21 +7,23 @@ another one, and a sandboxing Content-Security-Policy in case a browser renders 
 ``stored_file`` hands out a file of the default storage that way, whatever the storage is
 (a folder, a bucket: ``MEDIA_STORAGE``), after the calling view's own access check.
 
-CSV exports go through ``csv_text`` and ``csv_attachment``, which neutralise formulas
-(OWASP "CSV injection"): a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
-line break is a formula to Excel, LibreOffice and Google Sheets — ``=HYPERLINK(…)`` typed as
-a company name on the public application form would become a live link in finance's
-payment run. Such a cell is prefixed with ``'``, which the spreadsheet shows as text.
-Numbers (``int``, ``Decimal``, ``float``) are left as they are, so ``-12.50`` stays a
-negative amount; the same characters in a *string* are treated as text.
+CSV exports go through ``csv_text`` and ``csv_attachment`` (``csv_file`` for files on
+disk), which neutralise formulas (OWASP "CSV injection"): a text cell that starts with
+``=``, ``+``, ``-``, ``@``, a tab or a line break is a formula to Excel, LibreOffice and
+Google Sheets — ``=HYPERLINK(…)`` typed as a company name on the public application form
+would become a live link in finance's payment run. Such a cell is prefixed with ``'``,
+which the spreadsheet shows as text. Numbers (``int``, ``Decimal``, ``float``) are left as
+they are, so ``-12.50`` stays a negative amount; the same characters in a *string* are
+treated as text.
 """
 
 import csv
 import io
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TextIO
 
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
@@ -102,6 +104,20 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence | Mapping]) -> str:
         values = [row.get(name) for name in columns] if isinstance(row, Mapping) else row
         writer.writerow([csv_cell(value) for value in values])
     return out.getvalue()
+
+
+def csv_file(stream: TextIO, columns: Sequence[str]) -> Callable[[Sequence], None]:
+    """A CSV file written row by row, for files too large to hold in memory
+    (``manage.py export_data``): writes the header line naming ``columns`` to ``stream``
+    (a text file opened with ``newline=""``) and returns the function that writes one row
+    (a sequence in column order), every cell through ``csv_cell``."""
+    writer = csv.writer(stream)
+    writer.writerow([csv_cell(name) for name in columns])
+
+    def write(row: Sequence) -> None:
+        writer.writerow([csv_cell(value) for value in row])
+
+    return write
 
 
 def csv_attachment(text: str, *, filename: str) -> HttpResponse:
