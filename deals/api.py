@@ -140,7 +140,9 @@ class DealCreateSerializer(serializers.Serializer):
     customer_name = serializers.CharField(max_length=200)
     customer_domain = serializers.CharField(max_length=255, required=False, allow_blank=True)
     # The column's range; the program's maximum deal amount is the service's to check.
-    amount = serializers.DecimalField(**column_bounds(Deal, "amount", min_value=0))
+    amount = serializers.DecimalField(
+        **column_bounds(Deal, "amount", min_value=rules.MIN_DEAL_AMOUNT)
+    )
     expected_close = serializers.DateField()
     products = serializers.SlugRelatedField(
         slug_field="slug",
@@ -187,7 +189,9 @@ class JustificationSerializer(serializers.Serializer):
 
 
 class WinSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(**column_bounds(Deal, "closed_amount"))
+    amount = serializers.DecimalField(
+        **column_bounds(Deal, "closed_amount", min_value=rules.MIN_DEAL_AMOUNT)
+    )
     closed_on = serializers.DateField(
         help_text="The day the deal closed, which may be in the past: the win is judged "
         "as of that day (RULEBOOK §4)."

@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -8,6 +6,7 @@ from incentives.models import MdfRequest
 from incentives.services import MDF_SOURCING_STATUSES
 from prm.bounds import column_bounds
 
+from . import rules
 from .models import CompensationModel, Deal, DealType, Product
 
 
@@ -18,7 +17,9 @@ class ReasonForm(forms.Form):
 
 
 class WinForm(forms.Form):
-    amount = forms.DecimalField(**column_bounds(Deal, "closed_amount", min_value=Decimal("0.01")))
+    amount = forms.DecimalField(
+        **column_bounds(Deal, "closed_amount", min_value=rules.MIN_DEAL_AMOUNT)
+    )
     closed_on = forms.DateField(help_text="YYYY-MM-DD; may be in the past.")
     csat = forms.TypedChoiceField(
         label="CSAT (optional)",
@@ -62,7 +63,7 @@ class RegistrationForm(forms.Form):
     )
     # The column's range; the program's maximum deal amount is the service's to check.
     amount = forms.DecimalField(
-        **column_bounds(Deal, "amount", min_value=Decimal("0.01")),
+        **column_bounds(Deal, "amount", min_value=rules.MIN_DEAL_AMOUNT),
         label=_("Estimated amount (USD)"),
     )
     expected_close = forms.DateField(

@@ -14,6 +14,11 @@ from prm.normalize import base_company_name, domain_label, skeleton
 
 # ---------------------------------------------------------------- registration
 
+# The smallest amount a registration or a win may carry: a cent (amounts have two
+# decimals). The services check it; the form and the serializer take it from here. The
+# largest is the program's (Program.max_deal_amount), which only the service knows.
+MIN_DEAL_AMOUNT = Decimal("0.01")
+
 
 class Outcome:
     REFUSED = "refused"  # not stored; HTTP 403 or 400

@@ -83,7 +83,7 @@ def _money(value, field: str, *, most: Decimal) -> Decimal:
         raise ValidationError({field: gettext("Enter an amount such as 25000.00.")}) from exc
     if not amount.is_finite() or amount.as_tuple().exponent < -2:
         raise ValidationError({field: gettext("Enter an amount with at most two decimals.")})
-    if amount <= 0:
+    if amount < rules.MIN_DEAL_AMOUNT:
         raise ValidationError({field: gettext("The amount must be more than zero.")})
     if amount > most:
         raise ValidationError(
