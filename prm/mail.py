@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 # One connection attempt, a short wait: a request must not hang on a dead broker.
 CONNECT_TIMEOUT_SECONDS = 2
+# A process set to send nothing (seed_demo, whose people are made up) queues nothing:
+# the worker, with the site's real mail settings, would otherwise send it.
+DISCARD_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
 
 
 class MailRefused(Exception):
@@ -45,7 +48,7 @@ def mail_on_commit(
     worker. ``fail_silently=False``: a mail the server never took ends as a failed task
     (logged as an error) rather than a warning."""
     recipients = [to] if isinstance(to, str) else [address for address in to if address]
-    if not recipients:
+    if not recipients or settings.EMAIL_BACKEND == DISCARD_BACKEND:
         return
     message = {
         "subject": str(subject),  # lazy translations are rendered in the caller's language

@@ -101,6 +101,18 @@ def test_a_rolled_back_transaction_mails_nothing(queued_mail):
     assert queued_mail_tasks() == [] and queued_mail() == 0
 
 
+def test_a_process_set_to_send_no_mail_queues_none(
+    queued_mail, settings, django_capture_on_commit_callbacks
+):
+    """seed_demo sets the dummy backend for its made-up people: the worker, which has the
+    site's real mail settings, must not get their mail."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        mail_on_commit("Your claim", "It is approved.", ["ana@alpha.example"])
+    assert callbacks == []
+    assert queued_mail_tasks() == []
+
+
 def test_no_recipient_queues_nothing(queued_mail, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         mail_on_commit("Nobody", "Nothing.", [])
