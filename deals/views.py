@@ -1,17 +1,22 @@
 """Portal pages for deal registration: register (with a live conflict hint), list, detail."""
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
 from prm.pages import page_of
 from prm.roles import MANAGER_ROLES, Role, role_of
+from prm.templatetags.prm_format import days_left, money
 from prm.views import role_required, scoped
 
 from . import rules, services
@@ -24,6 +29,79 @@ def _partner(request) -> Partner:
     return Partner.objects.select_related("program", "tier").get(pk=partner_id_of(request.user))
 
 
+# The badge of each state: (Bootstrap colour, label). A registration under review says
+# so whatever its state.
+STATUS_BADGES = {
+    DealStatus.PENDING: ("warning", gettext_lazy("Pending approval")),
+    DealStatus.APPROVED: ("success", gettext_lazy("Approved")),
+    DealStatus.WON: ("primary", gettext_lazy("Won")),
+    DealStatus.REJECTED: ("danger", gettext_lazy("Rejected")),
+}
+UNDER_REVIEW_BADGE = ("info", gettext_lazy("Under review"))
+UNDER_REVIEW_TITLE = gettext_lazy(
+    "A channel manager checks whether another partner already registered this customer."
+)
+
+
+def status_badge(deal: Deal) -> dict:
+    """What the status badge of a registration shows: colour, label and tooltip."""
+    if deal.needs_review:
+        colour, label = UNDER_REVIEW_BADGE
+        return {"colour": colour, "label": label, "title": UNDER_REVIEW_TITLE}
+    colour, label = STATUS_BADGES.get(deal.status) or ("secondary", deal.get_status_display())
+    return {"colour": colour, "label": label, "title": ""}
+
+
+@dataclass(frozen=True, slots=True)
+class DealRow:
+    """One line of the deal list, formatted once here so that the template only prints
+    (the list is the portal's most drawn page)."""
+
+    pk: int
+    url: str
+    customer: str
+    direct: bool
+    amount: str
+    badge: dict
+    submitted: str
+    protection: str
+    protected_until: str
+    extended: bool
+    credit: str
+    won_of: str
+
+
+def _rows(deals: list[Deal]) -> list[DealRow]:
+    # One reverse for the page: each deal's page is the list's address plus its id.
+    base = reverse("portal-deals")
+    rows = []
+    for deal in deals:
+        approved = deal.status == DealStatus.APPROVED
+        won_of = ""
+        if deal.status == DealStatus.WON and deal.closed_amount is not None:
+            won_of = _("of %(amount)s won") % {"amount": money(deal.closed_amount)}
+        rows.append(
+            DealRow(
+                pk=deal.pk,
+                url=f"{base}{deal.pk}/",
+                customer=deal.customer_name,
+                direct=deal.direct_conflict,
+                amount=money(deal.amount),
+                badge=status_badge(deal),
+                submitted=date_format(timezone.localtime(deal.submitted_at), "DATE_FORMAT"),
+                protection=days_left(deal.expires_on) if approved else "",
+                protected_until=_("Protected until %(day)s")
+                % {"day": date_format(deal.expires_on, "DATE_FORMAT")}
+                if approved and deal.expires_on
+                else "",
+                extended=approved and deal.extended,
+                credit=money(deal.partner_credit) if deal.partner_credit is not None else "",
+                won_of=won_of,
+            )
+        )
+    return rows
+
+
 @role_required(*Role.values)
 def deal_list(request):
     """The partner's registrations, newest first, with protection left."""
@@ -32,13 +110,7 @@ def deal_list(request):
     return render(
         request,
         "deals/list.html",
-        {
-            "page": page,
-            "status": status,
-            "statuses": DealStatus.choices,
-            "today": timezone.localdate(),
-            "messages_for": rules.MESSAGES,
-        },
+        {"page": page, "rows": _rows(page), "status": status, "statuses": DealStatus.choices},
     )
 
 

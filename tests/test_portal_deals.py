@@ -260,3 +260,28 @@ def test_the_unread_badge_counts_to_99_then_says_99_plus(client, a_rep, partner_
     Notice.objects.create(partner=partner_a, user=a_rep, text="One more, for Andy")
     page = client.get(reverse("portal-deals")).content.decode()
     assert 'data-testid="unread" title="New notices">99+<' in page
+
+
+def test_each_line_of_the_list_links_to_its_deal_and_shows_its_state(client, a_rep, partner_a):
+    """The list formats its lines in Python: same links, badges and protection as before."""
+    approved = DealFactory(
+        partner=partner_a,
+        status="approved",
+        approved_at=timezone.now(),
+        expires_on=timezone.localdate() + timedelta(days=30),
+    )
+    held = DealFactory(partner=partner_a, needs_review=True, review_reason="same_name")
+    client.force_login(a_rep)
+    page = client.get(reverse("portal-deals")).content.decode()
+    for deal in (approved, held):
+        assert f'href="{reverse("portal-deal", args=[deal.pk])}"' in page
+    assert (
+        f'data-testid="status-{approved.pk}"><span class="badge text-bg-success">Approved<' in page
+    )
+    assert (
+        f'data-testid="status-{held.pk}"><span class="badge text-bg-info" title="A channel' in page
+    )
+    assert "days left</span>" in page and "Protected until " in page
+    client.post(reverse("set_language"), {"language": "zh-hans"})
+    page = client.get(reverse("portal-deals")).content.decode()
+    assert "已批准" in page or "已核准" in page

@@ -160,3 +160,18 @@ def test_api_docs_and_schema_are_served_without_a_cdn(client, a_rep):
     assert "/static/vendor/swagger-ui/" in docs
     assert "cdn" not in docs.lower()
     assert client.get(reverse("schema")).status_code == 200
+
+
+def test_the_navigation_links_follow_the_prefix_the_site_is_served_under(rf):
+    from django.urls import set_script_prefix
+
+    from prm.context_processors import NAV_PAGES, roles
+
+    try:
+        set_script_prefix("/prm/")
+        served = roles(rf.get("/"))["urls"]
+        assert served["portal_deals"] == reverse("portal-deals") == "/prm/portal/deals/"
+    finally:
+        set_script_prefix("/")
+    assert roles(rf.get("/"))["urls"]["portal_deals"] == "/portal/deals/"
+    assert len(served) == len(NAV_PAGES)
