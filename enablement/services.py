@@ -1,6 +1,7 @@
 """Writes of the enablement app: certifications and engagement, recruitment, onboarding,
 the content library and co-marketing (RULEBOOK §10)."""
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -137,6 +138,20 @@ def login_day_record(*, user: User, day: date) -> bool:
         [LoginDay(user=user, partner_id=partner_id, day=day)], ignore_conflicts=True
     )
     return bool(created and created[0].pk)
+
+
+def login_days_import(*, partner: Partner, user: User, days: Iterable[date]) -> int:
+    """Days on which one of the partner's people signed in, from before this system (an
+    import of history; the portal records each new day itself). Days already known are
+    skipped; returns the days added."""
+    _member_of(partner, user)
+    days = sorted(set(days))
+    if days and days[-1] > timezone.localdate():
+        raise ValidationError({"days": "A sign-in day cannot be in the future."})
+    known = set(LoginDay.objects.filter(user=user, day__in=days).values_list("day", flat=True))
+    new = [LoginDay(user=user, partner=partner, day=day) for day in days if day not in known]
+    LoginDay.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+    return len(new)
 
 
 def login_days_roll_up(*, now: datetime, dry_run: bool = False) -> int:

@@ -6,7 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -128,8 +128,11 @@ def partner_create(
     agreement_signed_on: date | None = None,
     started_on: date | None = None,
     channel_manager: User | None = None,
+    region: str = "",
     created_by: User | None = None,
 ) -> Partner:
+    """A partner in ``tier`` from ``started_on`` (today by default): its tier history starts
+    that day (or now, for a partner that starts later)."""
     program = program or default_program()
     tier_obj = _tier_for(program, tier)
     partner_domain_check(domain)
@@ -144,6 +147,7 @@ def partner_create(
         agreement_signed_on=agreement_signed_on,
         started_on=started_on or timezone.localdate(),
         channel_manager=channel_manager,
+        region=region,
     )
     partner.full_clean(exclude=["domain_key"])
     try:
@@ -156,7 +160,10 @@ def partner_create(
         to_tier=tier_obj,
         cause=TierChangeCause.INITIAL,
         changed_by=created_by,
-        changed_at=timezone.now(),
+        changed_at=min(
+            timezone.now(),
+            timezone.make_aware(datetime.combine(partner.started_on, time.min)),
+        ),
     )
     return partner
 
@@ -417,13 +424,14 @@ def partner_user_create(
     partner: Partner,
     username: str,
     email: str,
-    password: str,
+    password: str | None,
     role: str = PartnerRole.REP,
     first_name: str = "",
     last_name: str = "",
     created_by: User | None = None,
 ) -> PartnerUser:
-    """A login for one of the partner's people, with a password chosen now."""
+    """A login for one of the partner's people, with a password chosen now, or none
+    (``None``: the person signs in through single sign-on, or sets one with a reset link)."""
     if role not in PartnerRole.values:
         raise ValidationError({"role": f"Role must be one of {', '.join(PartnerRole.values)}."})
     _check_new_login(username=username, email=email)
@@ -434,11 +442,14 @@ def partner_user_create(
         last_name=last_name,
         role=Role.PARTNER,
     )
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise ValidationError({"password": exc.messages}) from exc
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+        user.set_password(password)
     user.save()
     return PartnerUser.objects.create(user=user, partner=partner, role=role, invited_by=created_by)
 

@@ -200,3 +200,34 @@ def test_invite_of_existing_email_shows_the_error(client, a_admin, a_rep):
     response = client.post(reverse("portal-team"), {"email": a_rep.email, "role": "rep"})
     assert response.status_code == 400
     assert "already has a login" in response.content.decode()
+
+
+def test_a_login_without_a_password_cannot_sign_in_with_one(client, partner_a):
+    """For people who sign in by single sign-on, or set a password through a reset link."""
+    from partners.services import partner_user_create
+
+    member = partner_user_create(
+        partner=partner_a, username="sso.person", email="sso@a.example", password=None
+    )
+    assert not member.user.has_usable_password()
+    response = client.post(
+        reverse("account_login"), {"login": "sso.person", "password": "anything-at-all"}
+    )
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_a_partner_s_tier_history_starts_the_day_it_started(db, manager):
+    from datetime import date
+
+    from django.utils.timezone import localdate
+
+    from partners.services import partner_create
+
+    started = partner_create(
+        name="Old Hand", domain="oldhand.example", started_on=date(2024, 5, 2), region="emea"
+    )
+    initial = started.tier_changes.get()
+    assert initial.cause == "initial" and localdate(initial.changed_at) == date(2024, 5, 2)
+    assert started.region == "emea"
+    later = partner_create(name="Newcomer", domain="newcomer.example", started_on=date(2999, 1, 1))
+    assert localdate(later.tier_changes.get().changed_at) < date(2999, 1, 1)  # recorded now

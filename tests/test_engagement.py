@@ -100,3 +100,19 @@ def test_the_scheduled_close_closes_the_quarter_that_just_ended():
     assert result["quarter"] == "2026Q2"
     assert QuarterClose.objects.get(quarter="2026Q2").state == "done"
     assert tasks.refresh_red_flags() == {"opened": 0, "resolved": 0}
+
+
+def test_sign_in_days_from_before_the_portal_are_imported_once(a_rep, partner_a, partner_b):
+    from django.core.exceptions import ValidationError
+
+    from enablement.services import login_days_import
+
+    days = [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 2)]
+    assert login_days_import(partner=partner_a, user=a_rep, days=days) == 2
+    assert login_days_import(partner=partner_a, user=a_rep, days=[date(2025, 3, 2)]) == 0
+    assert LoginDay.objects.filter(user=a_rep, partner=partner_a).count() == 2
+    with pytest.raises(ValidationError):  # not one of partner_b's people
+        login_days_import(partner=partner_b, user=a_rep, days=[date(2025, 3, 3)])
+    with pytest.raises(ValidationError):
+        login_days_import(partner=partner_a, user=a_rep, days=[date(2999, 1, 1)])
+    assert LoginDay.objects.count() == 2

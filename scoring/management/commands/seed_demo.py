@@ -1,39 +1,35 @@
-"""A realistic demo program: a partner pyramid, their people, customers, leads and deals.
+"""A realistic demo program: a partner pyramid, their people, customers, leads and deals,
+money, reviews and plans.
 
-Deterministic for a given ``--seed``. Uses bulk inserts, so the full demo (250 partners,
-a few thousand deals) loads in seconds. Later parts of the product extend it.
+Deterministic for a given ``--seed``. Everything goes through the services the admin, the
+portal, the API and the jobs call (two years of deals through the import-of-history path
+of ``deal_register``), so the demo obeys the rules like any data; the default demo (250
+partners, about 2,500 deals) loads in well under a minute.
 """
 
 import random
 import time as clock
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 from django.utils import timezone
 
-from deals.models import (
-    CompensationModel,
-    ConflictCase,
-    ConflictScenario,
-    Deal,
-    DealStatus,
-    DealType,
-    Product,
+from deals.models import CompensationModel, Deal, DealStatus, DealType, Product
+from deals.services import (
+    DealError,
+    deal_lose,
+    deal_quarters_summarize,
+    deal_register,
+    deal_win,
+    deals_expire_lapsed,
 )
-from deals.services import deal_compensation, deal_quarters_summarize
-from enablement.models import (
-    Certification,
-    CertificationType,
-    EventAttendance,
-    LoginDay,
-    TrainingCompletion,
-)
+from enablement import services as enable
+from enablement.models import CertificationType
 from partners.models import (
     Account,
     Lead,
@@ -43,12 +39,17 @@ from partners.models import (
     PartnerStatus,
     PartnerUser,
     Program,
-    TierChange,
-    TierChangeCause,
+    Region,
     User,
 )
+from partners.services import (
+    account_create,
+    lead_create,
+    partner_create,
+    partner_user_create,
+    staff_user_create,
+)
 from prm.money import round_money
-from prm.normalize import normalize_host
 from prm.quarters import Quarter
 from prm.roles import Role
 
@@ -191,7 +192,6 @@ class Command(BaseCommand):
             return
         self.rng = random.Random(seed)
         self.today = timezone.localdate()
-        self.password = make_password(DEMO_PASSWORD)
         self.started = clock.monotonic()
         # The demo's people are made up: what the services would e-mail them (when the
         # transaction commits) goes nowhere.
@@ -207,31 +207,33 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded {len(created)} partners, {User.objects.count()} users, "
-                f"{len(accounts)} accounts, {Lead.objects.count()} leads, {deals} deals; "
+                f"{accounts} accounts, {Lead.objects.count()} leads, {deals} deals; "
                 f"{summary}."
             )
         )
         self._write_logins(printed=True)
 
-    def _load(self, partners: int) -> tuple[list, list, int, str]:
+    def _load(self, partners: int) -> tuple[list, int, int, str]:
         with self._step("Staff, products and partners"):
             program = Program.objects.prefetch_related("tiers").get(is_default=True)
+            enable.relationship_defaults_install(program)
             self.tiers = {tier.slug: tier for tier in program.tiers.all()}
             staff = self._staff()
             products = self._products()
             created = self._partners(program, staff["managers"], partners)
-        with self._step("Partner people and certifications"):
-            self._people_and_certifications(created)
+        with self._step("Partner people, onboarding plans and certifications"):
+            self._people(created)
+            self._onboarding_plans(created)
+            self._certifications(created)
         with self._step("Customers and CRM leads"):
             accounts = self._accounts()
             self._leads(accounts, created)
-        with self._step("Two years of deal registrations"):
+        with self._step("Two years of deal registrations, wins and losses"):
             deals = self._deals(created, accounts, products)
         with self._step("Portal logins, trainings and events"):
             self._engagement(created)
-            self._demo_partner_logins(created)
-        with self._step("Regions and company revenue"):
-            self._regions_and_company_revenue()
+        with self._step("Company revenue"):
+            self._company_revenue()
         with self._step("Closing the past quarters"):
             closed = self._close_past_quarters()
         with self._step("Recruitment, onboarding and content"):
@@ -244,7 +246,7 @@ class Command(BaseCommand):
         with self._step("Quarter summaries for the dashboards"):
             deal_quarters_summarize(today=self.today)
         closing = f"closed {', '.join(closed)}; {relationship}; {money}; {reviews}"
-        return created, accounts, deals, closing
+        return created, len(accounts), deals, closing
 
     @contextmanager
     def _step(self, label: str):
@@ -260,46 +262,42 @@ class Command(BaseCommand):
 
     # ------------------------------------------------------------ staff and catalogue
 
-    def _user(self, username, role, first, last, **extra) -> User:
-        return User(
-            username=username,
-            email=f"{username}@vendor.example" if role != Role.PARTNER else extra.pop("email"),
-            first_name=first,
-            last_name=last,
-            role=role,
-            is_staff=role != Role.PARTNER,
-            is_superuser=role == Role.ADMIN,
-            password=self.password,
-            **extra,
-        )
+    STAFF = [
+        ("admin", Role.ADMIN, "Avery", "Admin"),
+        ("chief", Role.CHANNEL_CHIEF, "Casey", "Chief"),
+        ("exec", Role.EXECUTIVE, "Evelyn", "Exec"),
+        ("finance", Role.FINANCE, "Frankie", "Finance"),
+    ]
+    MANAGERS = [
+        "Morgan",
+        "Riley",
+        "Jordan",
+        "Taylor",
+        "Quinn",
+        "Reese",
+        "Skyler",
+        "Drew",
+        "Jamie",
+        "Rowan",
+    ]
 
     def _staff(self) -> dict:
-        people = [
-            self._user("admin", Role.ADMIN, "Avery", "Admin"),
-            self._user("chief", Role.CHANNEL_CHIEF, "Casey", "Chief"),
-            self._user("exec", Role.EXECUTIVE, "Evelyn", "Exec"),
-            self._user("finance", Role.FINANCE, "Frankie", "Finance"),
+        people = self.STAFF + [
+            (f"manager{n}", Role.CHANNEL_MANAGER, first, "Manager")
+            for n, first in enumerate(self.MANAGERS, start=1)
         ]
-        managers = [
-            self._user(f"manager{i}", Role.CHANNEL_MANAGER, first, "Manager")
-            for i, first in enumerate(
-                [
-                    "Morgan",
-                    "Riley",
-                    "Jordan",
-                    "Taylor",
-                    "Quinn",
-                    "Reese",
-                    "Skyler",
-                    "Drew",
-                    "Jamie",
-                    "Rowan",
-                ],
-                start=1,
+        made = [
+            staff_user_create(
+                username=username,
+                email=f"{username}@vendor.example",
+                password=DEMO_PASSWORD,
+                role=role,
+                first_name=first,
+                last_name=last,
             )
+            for username, role, first, last in people
         ]
-        User.objects.bulk_create(people + managers)
-        return {"managers": list(User.objects.filter(role=Role.CHANNEL_MANAGER).order_by("pk"))}
+        return {"managers": [user for user in made if user.role == Role.CHANNEL_MANAGER]}
 
     def _products(self) -> list[Product]:
         catalogue = [
@@ -329,12 +327,15 @@ class Command(BaseCommand):
                 return name, domain
 
     def _partners(self, program, managers, count) -> list[Partner]:
+        """The pyramid, through the same service as the admin's "add partner"; the first
+        active gold partner is the demo's (the `partner` and `rep` logins)."""
         used: set[str] = set()
         slugs = []
         for slug, share in PYRAMID.items():
             slugs += [slug] * round(count * share)
         slugs = (slugs + ["registered"] * count)[:count]
         self.rng.shuffle(slugs)
+        regions = list(Region.values)
         partners = []
         for index, slug in enumerate(slugs):
             name, domain = self._company(used)
@@ -352,103 +353,112 @@ class Command(BaseCommand):
             elif slug == "registered" and roll > 0.95:
                 status = PartnerStatus.EXITED
             partners.append(
-                Partner(
-                    program=program,
-                    tier=self.tiers[slug],
+                partner_create(
                     name=name,
                     domain=domain,
-                    domain_key=normalize_host(domain),
+                    program=program,
+                    tier=self.tiers[slug],
                     status=status,
-                    agreement_signed_on=started if status != PartnerStatus.PROSPECT else None,
-                    started_on=started,
-                    channel_manager=managers[index % len(managers)],
                     annual_quota=None
                     if self.rng.random() < 0.8
                     else Decimal(self.rng.choice([75_000, 150_000, 300_000, 750_000])),
+                    agreement_signed_on=started if status != PartnerStatus.PROSPECT else None,
+                    started_on=started,
+                    channel_manager=managers[index % len(managers)],
+                    region=self.rng.choices(regions, weights=[50, 30, 20])[0],
                 )
             )
-        Partner.objects.bulk_create(partners)
-        partners = list(Partner.objects.select_related("tier", "program").order_by("pk"))
-        TierChange.objects.bulk_create(
-            TierChange(
-                partner=p,
-                to_tier=p.tier,
-                cause=TierChangeCause.INITIAL,
-                changed_at=timezone.make_aware(datetime.combine(p.started_on, time(9))),
-            )
-            for p in partners
+        self.demo = next(
+            p for p in partners if p.tier.slug == "gold" and p.status == PartnerStatus.ACTIVE
         )
         return partners
 
-    def _people_and_certifications(self, partners) -> None:
-        users, roles = [], []
-        first_names = (
-            "Alex",
-            "Sam",
-            "Chris",
-            "Pat",
-            "Jo",
-            "Lee",
-            "Kim",
-            "Max",
-            "Ana",
-            "Noor",
-            "Ivan",
-            "Mei",
-            "Omar",
-            "Lena",
-            "Raj",
-            "Sofia",
-            "Tom",
-            "Yara",
-        )
-        last_names = (
-            "Smith",
-            "Garcia",
-            "Chen",
-            "Novak",
-            "Okafor",
-            "Larsen",
-            "Rossi",
-            "Tanaka",
-            "Dubois",
-            "Khan",
-            "Silva",
-            "Müller",
-            "Brown",
-            "Singh",
-        )
+    FIRST_NAMES = (
+        "Alex",
+        "Sam",
+        "Chris",
+        "Pat",
+        "Jo",
+        "Lee",
+        "Kim",
+        "Max",
+        "Ana",
+        "Noor",
+        "Ivan",
+        "Mei",
+        "Omar",
+        "Lena",
+        "Raj",
+        "Sofia",
+        "Tom",
+        "Yara",
+    )
+    LAST_NAMES = (
+        "Smith",
+        "Garcia",
+        "Chen",
+        "Novak",
+        "Okafor",
+        "Larsen",
+        "Rossi",
+        "Tanaka",
+        "Dubois",
+        "Khan",
+        "Silva",
+        "Müller",
+        "Brown",
+        "Singh",
+    )
+
+    def _people(self, partners) -> None:
+        """Each partner's admin and reps. The demo partner's first two are the `partner`
+        and `rep` logins, with the demo password; the made-up others have no password (as
+        people who sign in by single sign-on or have not set one yet)."""
+        self.people: dict[int, list[PartnerUser]] = {}
         for partner in partners:
             low, high = REPS[partner.tier.slug]
             size = self.rng.randint(low, high) + 1
             stem = partner.domain.split(".")[0]
+            members = self.people[partner.pk] = []
             for n in range(size):
-                first, last = self.rng.choice(first_names), self.rng.choice(last_names)
+                first = self.rng.choice(self.FIRST_NAMES)
+                last = self.rng.choice(self.LAST_NAMES)
                 username = f"{stem}.{first.lower()}{n}"
-                users.append(
-                    self._user(
-                        username, Role.PARTNER, first, last, email=f"{username}@{partner.domain}"
+                login = partner.pk == self.demo.pk and n < 2
+                if login:
+                    username = ("partner", "rep")[n]
+                members.append(
+                    partner_user_create(
+                        partner=partner,
+                        username=username,
+                        email=f"{username}@{partner.domain}",
+                        password=DEMO_PASSWORD if login else None,
+                        role=PartnerRole.ADMIN if n == 0 else PartnerRole.REP,
+                        first_name=first,
+                        last_name=last,
                     )
                 )
-                roles.append((partner, PartnerRole.ADMIN if n == 0 else PartnerRole.REP))
-        User.objects.bulk_create(users)
-        saved = {u.username: u for u in User.objects.filter(role=Role.PARTNER)}
-        members = [
-            PartnerUser(user=saved[user.username], partner=partner, role=role)
-            for user, (partner, role) in zip(users, roles, strict=True)
-        ]
-        PartnerUser.objects.bulk_create(members)
 
+    def _onboarding_plans(self, partners) -> None:
+        """Plans for the partners that started in the last six months: their certifications,
+        first registrations and courses tick their steps as they are recorded below."""
+        recent = [
+            p
+            for p in partners
+            if p.started_on >= self.today - timedelta(days=182)
+            and p.status not in (PartnerStatus.PROSPECT, PartnerStatus.EXITED)
+        ]
+        for partner in recent:
+            enable.onboarding_plan_create(partner=partner)
+        self.planned = recent
+
+    def _certifications(self, partners) -> None:
+        """Most partners hold what their tier needs, some a bit more; a few let one lapse."""
         demo = CertificationType.objects.get(slug="demo")
         solo = CertificationType.objects.get(slug="solo-demo")
-        certifications = []
-        by_partner: dict[int, list[PartnerUser]] = {}
-        for member in members:
-            by_partner.setdefault(member.partner.pk, []).append(member)
         for partner in partners:
-            people = by_partner[partner.pk]
+            people = self.people[partner.pk]
             need = partner.tier.certified_reps_required
-            # Most partners hold what their tier needs, some a bit more; a few let one lapse.
             holders = min(len(people), need + self.rng.choice([0, 0, 1, 1, 2]))
             lapsed = self.rng.random() < 0.08 and holders > 0
             for position, member in enumerate(people[:holders]):
@@ -457,32 +467,27 @@ class Command(BaseCommand):
                 if lapsed and position == 0:
                     issued = self.today - timedelta(days=760)
                     expires = self.today - timedelta(days=self.rng.randint(3, 25))
-                certifications.append(
-                    Certification(
-                        user=member.user,
-                        partner=partner,
-                        certification_type=demo,
-                        issued_on=issued,
-                        expires_on=expires,
-                    )
+                enable.certification_award(
+                    partner=partner,
+                    user=member.user,
+                    certification=demo,
+                    issued_on=issued,
+                    expires_on=expires,
                 )
-                if self.rng.random() < 0.4:
-                    solo_issued = issued + timedelta(days=60)
-                    if solo_issued < self.today:
-                        certifications.append(
-                            Certification(
-                                user=member.user,
-                                partner=partner,
-                                certification_type=solo,
-                                issued_on=solo_issued,
-                                expires_on=solo_issued + timedelta(days=730),
-                            )
-                        )
-        Certification.objects.bulk_create(certifications)
+                solo_issued = issued + timedelta(days=60)
+                if self.rng.random() < 0.4 and solo_issued < self.today:
+                    enable.certification_award(
+                        partner=partner,
+                        user=member.user,
+                        certification=solo,
+                        issued_on=solo_issued,
+                        expires_on=solo_issued + timedelta(days=730),
+                    )
 
     # ------------------------------------------------------------ customers
 
     def _accounts(self) -> list[Account]:
+        """The customers the vendor's CRM knows, some worked by a direct rep."""
         accounts, used = [], set()
         for word in CUSTOMER_WORDS:
             for kind in CUSTOMER_KINDS:
@@ -503,279 +508,258 @@ class Command(BaseCommand):
                     used.add(domain)
                     suffix = self.rng.choice(["Inc", "Corp", "Ltd", "GmbH", "LLC", "SA"])
                     direct = self.rng.random() < 0.08
-                    account = Account(
-                        name=f"{name} {suffix}",
-                        domain=domain,
-                        direct_rep=f"ae{self.rng.randint(1, 25)}@vendor.example" if direct else "",
+                    accounts.append(
+                        account_create(
+                            name=f"{name} {suffix}",
+                            domain=domain,
+                            direct_rep=f"ae{self.rng.randint(1, 25)}@vendor.example"
+                            if direct
+                            else "",
+                        )
                     )
-                    account.set_keys()
-                    accounts.append(account)
-        Account.objects.bulk_create(accounts)
-        return list(Account.objects.order_by("pk"))
+        return accounts
 
     def _leads(self, accounts, partners) -> None:
+        """CRM leads on a fifth of the customers: a partner registering one of those after
+        the lead came in is refused (no double-dipping), so partners mostly register the
+        others."""
         sources = [s for s in LeadSource.values if s != LeadSource.PARTNER]
-        leads = []
-        for account in self.rng.sample(accounts, k=min(len(accounts), 700)):
-            created = timezone.now() - timedelta(days=self.rng.randint(1, 540))
-            leads.append(
-                Lead(
-                    company_name=account.name,
-                    name_key=account.name_key,
-                    domain=account.domain,
-                    domain_key=account.domain_key,
-                    source=self.rng.choice(sources),
-                    created_at=created,
-                    account=account,
-                    partner=self.rng.choice(partners) if self.rng.random() < 0.1 else None,
-                )
+        self.lead_accounts: set[int] = set()
+        for account in self.rng.sample(accounts, k=len(accounts) // 5):
+            lead_create(
+                company_name=account.name,
+                domain=account.domain,
+                source=self.rng.choice(sources),
+                created_at=timezone.now() - timedelta(days=self.rng.randint(1, 540)),
+                partner=self.rng.choice(partners) if self.rng.random() < 0.1 else None,
             )
-        Lead.objects.bulk_create(leads)
+            self.lead_accounts.add(account.pk)
 
     # ------------------------------------------------------------ deals
 
     def _deals(self, partners, accounts, products) -> int:
+        """Two years of registrations, imported as a manager moving from another PRM would
+        (``deal_register`` with a past ``submitted_at``: every rule judged as of then),
+        with their wins and losses recorded on their close dates, all in time order; then
+        today's approval queue and a few registrations made just now."""
         quarter = Quarter.containing(self.today)
         window_start = quarter.trailing(6)[0].start
-        span = (self.today - window_start).days
-        now = timezone.now()
-        deals, product_links = [], []
+        plain = [a for a in accounts if a.pk not in self.lead_accounts]
+        with_lead = [a for a in accounts if a.pk in self.lead_accounts]
+        events = []
         owners: dict[int, int] = {}
-        open_accounts: dict[int, Partner] = {}
         for partner in partners:
-            if partner.status in (PartnerStatus.PROSPECT,):
+            if partner.status == PartnerStatus.PROSPECT:
                 continue
-            slug = partner.tier.slug
-            low, high = DEALS[slug]
+            first_day = max(window_start, partner.started_on + timedelta(days=1))
+            span = (self.today - first_day).days
+            if span < 1:
+                continue
+            low, high = DEALS[partner.tier.slug]
             count = self.rng.randint(low, high)
             if partner.status == PartnerStatus.ONBOARDING:
                 count = self.rng.randint(0, 2)
-            low_rev, high_rev = REVENUE[slug]
+            low_rev, high_rev = REVENUE[partner.tier.slug]
             # One partner in ten performs like the tier above or below: advance/demote candidates.
             target = self.rng.uniform(low_rev, high_rev) * self.rng.choice([1] * 8 + [0.4, 1.8])
             average = Decimal(max(target, 8_000) / max(count * 0.4, 1))
             for _ in range(count):
-                account = self.rng.choice(accounts)
-                if (
-                    owners.setdefault(account.pk, partner.pk) != partner.pk
-                    and self.rng.random() < 0.7
-                ):
-                    account = self.rng.choice(accounts)
-                submitted = now - timedelta(
-                    days=self.rng.uniform(0, span), hours=self.rng.uniform(0, 23)
+                account = self.rng.choice(with_lead if self.rng.random() < 0.04 else plain)
+                # Partners mostly work their own customers; now and then another's.
+                mine = owners.setdefault(account.pk, partner.pk) == partner.pk
+                if not mine and self.rng.random() < 0.8:
+                    account = self.rng.choice(plain)
+                    owners.setdefault(account.pk, partner.pk)
+                submitted = timezone.make_aware(
+                    datetime.combine(first_day, time(8))
+                    + timedelta(days=self.rng.uniform(0, span), hours=self.rng.uniform(0, 10))
                 )
                 amount = round_money(average * Decimal(self.rng.uniform(0.4, 1.6)))
-                deal = self._deal(partner, account, submitted, amount)
-                if deal.status in (DealStatus.PENDING, DealStatus.APPROVED):
-                    # One open registration per customer (first to register wins).
-                    tries = 0
-                    while deal.account_id in open_accounts and tries < 20:
-                        deal.account = self.rng.choice(accounts)
-                        deal.customer_name, deal.customer_domain = (
-                            deal.account.name,
-                            deal.account.domain,
-                        )
-                        deal.direct_conflict = bool(deal.account.direct_rep)
-                        tries += 1
-                    if deal.account_id in open_accounts:
-                        continue
-                    open_accounts[deal.account_id] = partner
-                deals.append(deal)
-                product_links.append(self.rng.sample(products, k=self.rng.randint(1, 2)))
-        # Today's approval queue: fresh registrations inside the 48-hour SLA, some close to it.
-        active = [p for p in partners if p.status == PartnerStatus.ACTIVE]
-        free = [a for a in accounts if a.pk not in open_accounts]
-        self.rng.shuffle(free)
-        demo = next(p for p in active if p.tier.slug == "gold")  # the `partner` login's
-        queue = [demo, demo] + self.rng.sample(active, k=min(30, len(active)))
-        for partner, account in zip(queue, free, strict=False):
-            submitted = now - timedelta(hours=self.rng.uniform(0.5, 46))
-            amount = round_money(Decimal(self.rng.uniform(8_000, 150_000)))
-            deal = self._deal(partner, account, submitted, amount)
-            deal.status, deal.reason, deal.approved_at, deal.expires_on = "pending", "", None, None
-            open_accounts[account.pk] = partner
-            deals.append(deal)
-            product_links.append(self.rng.sample(products, k=self.rng.randint(1, 2)))
-        # The demo partner also holds protected registrations, one close to its expiry.
-        for days, account in zip((20, 80), free[len(queue) :], strict=False):
-            submitted = now - timedelta(days=days, hours=3)
-            deal = self._deal(demo, account, submitted, Decimal("64000.00"))
-            deal.status, deal.reason = DealStatus.APPROVED, ""
-            deal.approved_at = submitted + timedelta(hours=6)
-            deal.expires_on = (submitted + timedelta(days=90)).date()
-            deal.closed_on = deal.closed_amount = deal.partner_credit = deal.margin_rate = None
-            deal.partner_price = deal.commission = deal.csat = deal.protected_when_won = None
-            deal.closed_at = deal.csat_recorded_at = deal.csat_surveyed_on = None
-            open_accounts[account.pk] = demo
-            deals.append(deal)
-            product_links.append(self.rng.sample(products, k=1))
-        Deal.objects.bulk_create(deals, batch_size=1000)
-        self._conflicts(deals, partners, open_accounts)
-        through = Deal.products.through
-        through.objects.bulk_create(
-            [
-                through(deal_id=deal.pk, product_id=product.pk)
-                for deal, chosen in zip(deals, product_links, strict=True)
-                for product in chosen
-            ],
-            batch_size=2000,
-        )
-        return len(deals)
+                plan = self._plan(partner, account, submitted, amount, products)
+                events.append((submitted, 0, plan))
+                if plan["closed_on"] is not None:
+                    closing = timezone.make_aware(datetime.combine(plan["closed_on"], time(16)))
+                    events.append((closing, 1, plan))
+        events.sort(key=lambda event: (event[0], event[1]))
+        for _, closing, plan in events:
+            if closing:
+                self._close(plan)
+            else:
+                self._register(plan)
+        deals_expire_lapsed(today=self.today)
+        self._todays_queue(partners, plain, products)
+        return Deal.objects.count()
 
-    def _conflicts(self, deals, partners, open_accounts) -> None:
-        """Cases for the seeded conflicts: most resolved, the recent ones still open."""
-        now = timezone.now()
-        active = [p for p in partners if p.status == PartnerStatus.ACTIVE]
-        cases = []
-        for deal in deals:
-            recent = now - deal.submitted_at < timedelta(days=2)
-            if deal.reason == "registered_by_another_partner":
-                other = open_accounts.get(deal.account_id)
-                if other is None or other.pk == deal.partner.pk:
-                    other = self.rng.choice([p for p in active if p.pk != deal.partner.pk])
-                cases.append(
-                    ConflictCase(
-                        scenario=ConflictScenario.TWO_PARTNERS,
-                        account=deal.account,
-                        partner=deal.partner,
-                        other_partner=other,
-                        deal=deal,
-                        opened_at=deal.submitted_at,
-                        sla_due_at=deal.submitted_at + timedelta(hours=24),
-                        status="open" if recent else "resolved",
-                        resolution="" if recent else "First to register kept it; second informed.",
-                        resolved_at=None if recent else deal.submitted_at + timedelta(hours=6),
-                    )
-                )
-            elif deal.direct_conflict and deal.status != DealStatus.REJECTED:
-                cases.append(
-                    ConflictCase(
-                        scenario=ConflictScenario.PARTNER_VS_DIRECT,
-                        account=deal.account,
-                        partner=deal.partner,
-                        deal=deal,
-                        direct_rep=deal.account.direct_rep,
-                        opened_at=deal.submitted_at,
-                        sla_due_at=deal.submitted_at + timedelta(hours=48),
-                        status="open" if recent else "resolved",
-                        resolution="" if recent else "Registration stands; credit splits 60/40.",
-                        resolved_at=None if recent else deal.submitted_at + timedelta(hours=20),
-                    )
-                )
-        ConflictCase.objects.bulk_create(cases, batch_size=1000)
-
-    def _deal(self, partner, account, submitted, amount) -> Deal:
-        program_days = 90
+    def _plan(self, partner, account, submitted, amount, products) -> dict:
+        """What happens to one registration: still open, lost or won, and when."""
         age = (timezone.now() - submitted).days
-        deal = Deal(
-            partner=partner,
-            account=account,
-            customer_name=account.name,
-            customer_domain=account.domain,
-            amount=amount,
-            expected_close=(submitted + timedelta(days=self.rng.randint(30, 120))).date(),
-            deal_type=self.rng.choices(list(DealType.values), weights=[45, 25, 15, 15])[0],
-            compensation_model=self.rng.choices(
-                list(CompensationModel.values), weights=[60, 20, 15, 5]
-            )[0],
-            contract_years=self.rng.choice([1, 1, 1, 2, 3]),
-            submitted_at=submitted,
-            direct_conflict=bool(account.direct_rep),
-        )
+        manager = partner.channel_manager
+        plan = {
+            "fields": {
+                "partner": partner,
+                "submitted_by": manager,  # imported by the partner's channel manager
+                "customer_name": account.name,
+                "customer_domain": account.domain,
+                "amount": amount,
+                "expected_close": (submitted + timedelta(days=self.rng.randint(30, 120))).date(),
+                "deal_type": self.rng.choices(list(DealType.values), weights=[45, 25, 15, 15])[0],
+                "compensation_model": self.rng.choices(
+                    list(CompensationModel.values), weights=[60, 20, 15, 5]
+                )[0],
+                "contract_years": self.rng.choice([1, 1, 1, 2, 3]),
+                "products": self.rng.sample(products, k=self.rng.randint(1, 2)),
+                "submitted_at": submitted,
+                "approved_at": None,
+            },
+            "manager": manager,
+            "closed_on": None,
+            "won": False,
+            "deal": None,
+        }
         if age < 2 and self.rng.random() < 0.7:
-            deal.status = DealStatus.PENDING
-            return deal
-        if self.rng.random() < 0.06:
-            deal.status = DealStatus.REJECTED
-            deal.reason = self.rng.choice(["existing_lead", "registered_by_another_partner"])
-            return deal
-        deal.approved_at = submitted + timedelta(hours=self.rng.uniform(2, 47))
-        deal.expires_on = (submitted + timedelta(days=program_days)).date()
+            return plan  # still waiting for the manager
+        approved_at = submitted + timedelta(hours=self.rng.uniform(2, 47))
+        if approved_at < timezone.now():
+            plan["fields"]["approved_at"] = approved_at
         roll = self.rng.random()
-        if age < program_days and roll < 0.55:
-            deal.status = DealStatus.APPROVED
-            return deal
-        if roll < 0.12:
-            deal.status = DealStatus.EXPIRED if age >= program_days else DealStatus.APPROVED
-            return deal
+        if (age < 90 and roll < 0.55) or roll < 0.12:
+            return plan  # open, or left to expire
         if roll < 0.40:
-            deal.status = DealStatus.LOST
-            deal.closed_on = min(
+            plan["closed_on"] = min(
                 self.today, (submitted + timedelta(days=self.rng.randint(20, 85))).date()
             )
-            return deal
-        closed = min(self.today, (submitted + timedelta(days=self.rng.randint(15, 100))).date())
-        protected = closed <= deal.expires_on
-        closed_amount = round_money(amount * Decimal(self.rng.uniform(0.85, 1.1)))
-        if deal.compensation_model == "oem":
-            deal.oem_discount = partner.program.oem_discount_min
-        result = deal_compensation(deal=deal, amount=closed_amount, protected=protected)
-        deal.status = DealStatus.WON
-        deal.closed_on = closed
-        deal.closed_at = timezone.make_aware(datetime.combine(closed, time(16)))
-        deal.closed_amount = closed_amount
-        deal.protected_when_won = protected
-        deal.margin_rate = result.margin_rate
-        deal.partner_credit = result.partner_credit
-        deal.partner_price = result.partner_price
-        deal.commission = result.commission
-        if self.rng.random() < 0.6:
-            deal.csat = self.rng.choices([1, 2, 3, 4, 5], weights=[3, 5, 15, 40, 37])[0]
-            deal.csat_recorded_at = timezone.make_aware(datetime.combine(closed, time(12)))
-            deal.csat_surveyed_on = closed
-        return deal
+            return plan
+        plan["closed_on"] = min(
+            self.today, (submitted + timedelta(days=self.rng.randint(15, 100))).date()
+        )
+        plan["won"] = True
+        plan["closed_amount"] = round_money(amount * Decimal(self.rng.uniform(0.85, 1.1)))
+        plan["csat"] = (
+            self.rng.choices([1, 2, 3, 4, 5], weights=[3, 5, 15, 40, 37])[0]
+            if self.rng.random() < 0.6
+            else None
+        )
+        return plan
+
+    def _register(self, plan: dict) -> None:
+        # Refused as of that day (the partner could not register then): nothing stored.
+        with suppress(DealError):
+            plan["deal"] = deal_register(**plan["fields"])
+
+    def _close(self, plan: dict) -> None:
+        deal = plan["deal"]
+        if deal is None:
+            return
+        deal.refresh_from_db()
+        if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
+            return  # rejected by the rules when it was registered
+        if plan["won"]:
+            deal_win(
+                deal=deal,
+                by=plan["manager"],
+                amount=plan["closed_amount"],
+                closed_on=plan["closed_on"],
+                csat=plan["csat"],
+            )
+        else:
+            deal_lose(deal=deal, by=plan["manager"], closed_on=plan["closed_on"])
+
+    def _todays_queue(self, partners, plain, products) -> None:
+        """Fresh registrations inside the approval SLA (some close to it), two protected
+        registrations of the demo partner (one close to its expiry), and three made just
+        now that meet the conflict rules: two on customers another partner holds, one on a
+        customer our own team works."""
+        now = timezone.now()
+        held = dict(
+            Deal.objects.filter(status__in=(DealStatus.PENDING, DealStatus.APPROVED))
+            .values_list("account_id", "partner_id")
+            .order_by("account_id")
+        )
+        free = [a for a in plain if a.pk not in held]
+        self.rng.shuffle(free)
+        active = [p for p in partners if p.status == PartnerStatus.ACTIVE]
+        queue = [(self.demo, 0.5, 46), (self.demo, 30, 46)] + [
+            (p, 0.5, 46) for p in self.rng.sample(active, k=min(30, len(active)))
+        ]
+        queue += [(self.demo, 20 * 24, 20 * 24 + 3), (self.demo, 80 * 24, 80 * 24 + 3)]
+        direct = [a for a in free if a.direct_rep]
+        free = [a for a in free if not a.direct_rep]
+        for (partner, low, high), account in zip(queue, free, strict=False):
+            submitted = now - timedelta(hours=self.rng.uniform(low, high))
+            self._register_now(partner, account, products, submitted_at=submitted)
+        taken = {a.pk: a for a in plain if a.pk in held}
+        for partner in self.rng.sample(active, k=2):
+            account = next(a for pk, a in taken.items() if held[pk] != partner.pk)
+            taken.pop(account.pk)
+            self._register_now(partner, account, products)
+        if direct:
+            self._register_now(self.rng.choice(active), direct[0], products)
+
+    def _register_now(self, partner, account, products, *, submitted_at=None) -> Deal | None:
+        """A registration by one of the partner's people (just now, without
+        ``submitted_at``), approved by the rules' own clock."""
+        person = self.rng.choice(self.people[partner.pk]).user
+        amount = round_money(Decimal(self.rng.uniform(8_000, 150_000)))
+        with suppress(DealError):
+            return deal_register(
+                partner=partner,
+                submitted_by=person,
+                customer_name=account.name,
+                customer_domain=account.domain,
+                amount=amount,
+                expected_close=self.today + timedelta(days=self.rng.randint(20, 90)),
+                deal_type=self.rng.choice(list(DealType.values)),
+                compensation_model=CompensationModel.RESELLER,
+                products=self.rng.sample(products, k=1),
+                submitted_at=submitted_at,
+            )
+        return None  # refused (the rules' answer is the refusal itself)
 
     # ------------------------------------------------------------ engagement and closes
 
+    COURSES = [
+        "Product deep dive",
+        "ICP and positioning workshop",
+        "Objection handling",
+        "Competitive positioning",
+        "Pricing and packaging",
+        "Deal registration training",
+    ]
+    EVENTS = ["Partner summit", "Quarterly roadmap webinar", "Regional roadshow"]
+
     def _engagement(self, partners) -> None:
-        """Portal-login days, training completions and event attendance over 6 quarters."""
-        start = Quarter.containing(self.today).trailing(6)[0].start
-        span = (self.today - start).days
-        members = list(
-            PartnerUser.objects.filter(partner__in=partners).select_related("partner__tier")
-        )
-        courses = [
-            "Product deep dive",
-            "ICP and positioning workshop",
-            "Objection handling",
-            "Competitive positioning",
-            "Pricing and packaging",
-            "Deal registration training",
-        ]
-        events = ["Partner summit", "Quarterly roadmap webinar", "Regional roadshow"]
-        logins, trainings, attendances = [], [], []
-        for member in members:
-            keen = self.rng.random() * (1 + member.partner.tier.rank) / 2
-            days = self.rng.sample(range(span), k=min(span, int(keen * span * 0.15)))
-            logins += [
-                LoginDay(
-                    user_id=member.user_id,
-                    partner_id=member.partner_id,
-                    day=start + timedelta(days=d),
+        """Portal-login days (imported), training completions and event attendance over
+        the six quarters, from each partner's start."""
+        window = Quarter.containing(self.today).trailing(6)[0].start
+        for partner in partners:
+            start = max(window, partner.started_on)
+            span = (self.today - start).days
+            if span < 1:
+                continue
+            for member in self.people[partner.pk]:
+                keen = self.rng.random() * (1 + partner.tier.rank) / 2
+                days = self.rng.sample(range(span), k=min(span, int(keen * span * 0.15)))
+                enable.login_days_import(
+                    partner=partner,
+                    user=member.user,
+                    days=[start + timedelta(days=d) for d in days],
                 )
-                for d in days
-            ]
-            for course in self.rng.sample(courses, k=self.rng.randint(0, 4)):
-                trainings.append(
-                    TrainingCompletion(
-                        user_id=member.user_id,
-                        partner_id=member.partner_id,
+                for course in self.rng.sample(self.COURSES, k=self.rng.randint(0, 4)):
+                    enable.training_completion_record(
+                        partner=partner,
+                        user=member.user,
                         course=course,
                         completed_on=start + timedelta(days=self.rng.randrange(span)),
+                        recorded_by=None,
                     )
-                )
-            if self.rng.random() < 0.3 + 0.1 * member.partner.tier.rank:
-                attendances.append(
-                    EventAttendance(
-                        user_id=member.user_id,
-                        partner_id=member.partner_id,
-                        event=self.rng.choice(events),
+                if self.rng.random() < 0.3 + 0.1 * partner.tier.rank:
+                    enable.event_attendance_record(
+                        partner=partner,
+                        user=member.user,
+                        event=self.rng.choice(self.EVENTS),
                         attended_on=start + timedelta(days=self.rng.randrange(span)),
+                        recorded_by=None,
                     )
-                )
-        LoginDay.objects.bulk_create(logins, batch_size=5000, ignore_conflicts=True)
-        TrainingCompletion.objects.bulk_create(trainings, ignore_conflicts=True)
-        EventAttendance.objects.bulk_create(attendances, ignore_conflicts=True)
 
     def _close_past_quarters(self) -> list[str]:
         """Close the last two full quarters in order: scorecards, tier moves, red flags.
@@ -792,17 +776,11 @@ class Command(BaseCommand):
 
     # ------------------------------------------------------------ dashboard inputs
 
-    def _regions_and_company_revenue(self) -> None:
-        """Regions for the dashboard's filter, and the company's total revenue per past
-        quarter as finance would enter it (partners bring 20–30% of it)."""
-        from partners.models import Region
+    def _company_revenue(self) -> None:
+        """The company's total revenue per past quarter as finance enters it in the admin
+        (partners bring 20–30% of it)."""
         from scoring.models import CompanyRevenue
 
-        regions = list(Region.values)
-        partners = list(Partner.objects.only("pk").order_by("pk"))
-        for partner in partners:
-            partner.region = self.rng.choices(regions, weights=[50, 30, 20])[0]
-        Partner.objects.bulk_update(partners, ["region"], batch_size=1000)
         finance = User.objects.get(username="finance")
         for quarter in Quarter.containing(self.today).trailing(7)[:-1]:
             won = Deal.objects.filter(
@@ -818,20 +796,11 @@ class Command(BaseCommand):
     # ------------------------------------------------------------ enablement (§10)
 
     def _relationship(self) -> str:
-        """Applications in every stage, onboarding plans for the partners that started in
-        the last six months (their provable steps ticked from their data), the content
+        """Applications in every stage, the courses of the onboarding plans, the content
         library, and co-marketing campaigns with leads."""
-        from enablement import services as enable
-        from enablement.models import (
-            Certification,
-            CoMarketingActivity,
-            ContentItem,
-            OnboardingTask,
-            PartnerApplication,
-        )
+        from enablement.models import CoMarketingActivity, ContentItem, PartnerApplication
 
         program = Program.objects.get(is_default=True)
-        enable.relationship_defaults_install(program)
         chief = User.objects.get(username="chief")
         managers = list(User.objects.filter(role=Role.CHANNEL_MANAGER).order_by("pk"))
         countries = ["United States", "Germany", "United Kingdom", "Australia", "Singapore"]
@@ -871,13 +840,7 @@ class Command(BaseCommand):
                     agreement_signed_on=self.today - timedelta(days=3),
                     channel_manager=self.rng.choice(managers),
                 )
-        # Onboarding plans for everyone who started in the last six months.
-        recent = Partner.objects.filter(started_on__gte=self.today - timedelta(days=182)).exclude(
-            status__in=[PartnerStatus.PROSPECT, PartnerStatus.EXITED]
-        )
-        for partner in recent:
-            enable.onboarding_plan_create(partner=partner)
-        self._tick_from_data(recent, OnboardingTask, Certification)
+        self._courses_done(self.planned)
         # The content library.
         for title, kind, rank, url in [
             ("Platform battle card", "collateral", 0, "https://vendor.example/battle-card"),
@@ -933,46 +896,33 @@ class Command(BaseCommand):
                             company_name=f"Prospect {campaign.pk}-{lead + 1}",
                         )
         return (
-            f"{len(stages)} applications, {recent.count()} onboarding plans, {campaigns} campaigns"
+            f"{len(stages)} applications, {len(self.planned)} onboarding plans, "
+            f"{campaigns} campaigns"
         )
 
-    def _tick_from_data(self, partners, OnboardingTask, Certification) -> None:
-        """What the seeded history already proves: certifications held and first
-        registrations made complete their steps, as they would have at the time."""
-        from enablement import services as enable
+    def _courses_done(self, partners) -> None:
+        """The plans' courses of the first weeks were mostly done, late ones often not yet
+        (certifications and first registrations ticked their own steps when recorded)."""
+        from enablement.models import OnboardingTask
 
-        for partner in partners:
-            first = (
-                Deal.objects.filter(partner=partner)
-                .exclude(status=DealStatus.REJECTED)
-                .order_by("submitted_at")
-                .values_list("submitted_at", flat=True)
-                .first()
+        for task in (
+            OnboardingTask.objects.filter(
+                partner__in=partners,
+                completed_on__isnull=True,
+                milestone__auto_event="",
+                milestone__certification_type__isnull=True,
+                due_on__lt=self.today,
             )
-            if first is not None:
-                enable.onboarding_event(
-                    partner=partner, event="first_registration", on=first.date()
+            .select_related("milestone")
+            .order_by("pk")
+        ):
+            if self.rng.random() < 0.8:
+                enable.onboarding_task_complete(
+                    task=task,
+                    by=None,
+                    on=task.due_on - timedelta(days=self.rng.randint(0, 6)),
+                    note="Completed",
                 )
-            for cert_type_id, issued_on in Certification.objects.filter(
-                partner=partner
-            ).values_list("certification_type_id", "issued_on"):
-                for task in OnboardingTask.objects.filter(
-                    partner=partner,
-                    milestone__certification_type_id=cert_type_id,
-                    completed_on__isnull=True,
-                ):
-                    task.completed_on, task.completed_automatically = issued_on, True
-                    task.note = "Certification on record"
-                    task.save()
-            # Courses of the first weeks were mostly done, late ones often not yet.
-            for task in OnboardingTask.objects.filter(
-                partner=partner, completed_on__isnull=True, milestone__auto_event=""
-            ).select_related("milestone"):
-                if task.milestone.certification_type_id:
-                    continue
-                if task.due_on < self.today and self.rng.random() < 0.8:
-                    task.completed_on = task.due_on - timedelta(days=self.rng.randint(0, 6))
-                    task.save()
 
     # ------------------------------------------------------------ incentives and MDF
 
@@ -1365,20 +1315,6 @@ class Command(BaseCommand):
                 )
 
     # ------------------------------------------------------------ logins
-
-    def _demo_partner_logins(self, partners) -> None:
-        """Stable usernames for the demo: ``partner`` (an admin) and ``rep`` of one gold partner."""
-        gold = next(
-            p for p in partners if p.tier.slug == "gold" and p.status == PartnerStatus.ACTIVE
-        )
-        members = list(
-            PartnerUser.objects.filter(partner=gold).select_related("user").order_by("pk")
-        )
-        admin = next(m for m in members if m.role == PartnerRole.ADMIN)
-        User.objects.filter(pk=admin.user_id).update(username="partner")
-        rep = next((m for m in members if m.role == PartnerRole.REP), None)
-        if rep is not None:
-            User.objects.filter(pk=rep.user_id).update(username="rep")
 
     def _write_logins(self, *, printed: bool) -> None:
         partner = (
