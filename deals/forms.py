@@ -3,7 +3,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from incentives.models import MdfRequest
-from incentives.services import MDF_SOURCING_STATUSES
+from incentives.services.mdf import MDF_SOURCING_STATUSES
 from prm.bounds import column_bounds
 
 from . import rules

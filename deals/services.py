@@ -15,7 +15,8 @@ from django.utils.translation import gettext, gettext_noop
 
 from enablement.services import onboarding_event
 from incentives import rules as incentive_rules
-from incentives import services as incentive_services
+from incentives.services.ledger import deal_incentives_accrue
+from incentives.services.mdf import MDF_SOURCING_STATUSES
 from partners.models import (
     Account,
     Partner,
@@ -273,8 +274,7 @@ def deal_register(
     if live and expected_close < timezone.localdate(now):
         errors["expected_close"] = gettext("The expected close date cannot be in the past.")
     if mdf_request is not None and (
-        mdf_request.partner_id != partner.pk
-        or mdf_request.status not in incentive_services.MDF_SOURCING_STATUSES
+        mdf_request.partner_id != partner.pk or mdf_request.status not in MDF_SOURCING_STATUSES
     ):
         errors["mdf_request"] = gettext("Choose one of your approved MDF activities.")
     if errors:
@@ -769,7 +769,7 @@ def deal_accrue_incentives(deal: Deal, *, by: User | None = None) -> None:
         .exists()
     )
     submitted_on = timezone.localdate(deal.submitted_at)
-    incentive_services.deal_incentives_accrue(
+    deal_incentives_accrue(
         partner=deal.partner,
         source=deal,
         won=incentive_rules.WonDeal(

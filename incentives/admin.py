@@ -18,7 +18,6 @@ from prm.admin_style import colour_class
 from prm.downloads import csv_attachment
 from prm.roles import DISPUTE_ROLES, role_of
 
-from . import services
 from .models import (
     ClaimStatus,
     Contribution,
@@ -31,6 +30,16 @@ from .models import (
     MdfRequest,
 )
 from .queries import ledger_csv
+from .services.claims import claim_approve, claim_reject, claim_resolve_dispute
+from .services.common import IncentiveError
+from .services.contributions import contribution_decide
+from .services.ledger import award_confirm, award_decline, ledger_mark_paid
+from .services.mdf import (
+    mdf_claim_approve,
+    mdf_claim_reject,
+    mdf_request_approve,
+    mdf_request_reject,
+)
 
 COLOURS = {
     "accrued": "#b58105",
@@ -81,7 +90,7 @@ class MoneyAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, HistoryAdmin):
             try:
                 call(obj)
                 done += 1
-            except services.IncentiveError as exc:
+            except IncentiveError as exc:
                 refused.append(f"{obj}: {exc.message}")
             except ValidationError as exc:
                 refused.append(f"{obj}: {' '.join(exc.messages)}")
@@ -195,7 +204,7 @@ class IncentiveClaimAdmin(MoneyAdmin):
         self.apply(
             request,
             queryset,
-            lambda claim: services.claim_approve(claim=claim, by=request.user),
+            lambda claim: claim_approve(claim=claim, by=request.user),
             verb="Approved claims:",
         )
 
@@ -211,7 +220,7 @@ class IncentiveClaimAdmin(MoneyAdmin):
             then=lambda text: self.apply(
                 request,
                 queryset,
-                lambda claim: services.claim_reject(claim=claim, by=request.user, reason=text),
+                lambda claim: claim_reject(claim=claim, by=request.user, reason=text),
                 verb="Rejected claims:",
             ),
         )
@@ -227,7 +236,7 @@ class IncentiveClaimAdmin(MoneyAdmin):
             then=lambda text: self.apply(
                 request,
                 queryset,
-                lambda claim: services.claim_resolve_dispute(
+                lambda claim: claim_resolve_dispute(
                     claim=claim, by=request.user, overturn=overturn, note=text
                 ),
                 verb="Disputes decided:",
@@ -273,7 +282,7 @@ class LedgerEntryAdmin(MoneyAdmin):
         self.apply(
             request,
             queryset.filter(kind=EntryKind.AWARD),
-            lambda entry: services.award_confirm(entry=entry, by=request.user),
+            lambda entry: award_confirm(entry=entry, by=request.user),
             verb="Awards confirmed:",
         )
 
@@ -290,7 +299,7 @@ class LedgerEntryAdmin(MoneyAdmin):
             then=lambda text: self.apply(
                 request,
                 awards,
-                lambda entry: services.award_decline(entry=entry, by=request.user, reason=text),
+                lambda entry: award_decline(entry=entry, by=request.user, reason=text),
                 verb="Awards declined:",
             ),
         )
@@ -304,7 +313,7 @@ class LedgerEntryAdmin(MoneyAdmin):
     @admin.action(description="Mark selected approved entries paid…", permissions=["pay"])
     def mark_paid(self, request, queryset):
         def pay(reference):
-            paid = services.ledger_mark_paid(
+            paid = ledger_mark_paid(
                 entry_ids=queryset.values_list("pk", flat=True),
                 by=request.user,
                 reference=reference,
@@ -347,7 +356,7 @@ class ContributionAdmin(MoneyAdmin):
         self.apply(
             request,
             queryset,
-            lambda c: services.contribution_decide(contribution=c, by=request.user, approve=True),
+            lambda c: contribution_decide(contribution=c, by=request.user, approve=True),
             verb="Approved:",
         )
 
@@ -363,7 +372,7 @@ class ContributionAdmin(MoneyAdmin):
             then=lambda text: self.apply(
                 request,
                 queryset,
-                lambda c: services.contribution_decide(
+                lambda c: contribution_decide(
                     contribution=c, by=request.user, approve=False, reason=text
                 ),
                 verb="Rejected:",
@@ -427,7 +436,7 @@ class MdfRequestAdmin(MoneyAdmin):
         self.apply(
             request,
             queryset,
-            lambda r: services.mdf_request_approve(request=r, by=request.user),
+            lambda r: mdf_request_approve(request=r, by=request.user),
             verb="Approved MDF requests:",
         )
 
@@ -443,7 +452,7 @@ class MdfRequestAdmin(MoneyAdmin):
             then=lambda text: self.apply(
                 request,
                 queryset,
-                lambda r: services.mdf_request_reject(request=r, by=request.user, note=text),
+                lambda r: mdf_request_reject(request=r, by=request.user, note=text),
                 verb="Rejected MDF requests:",
             ),
         )
@@ -495,7 +504,7 @@ class MdfClaimAdmin(MoneyAdmin):
         self.apply(
             request,
             queryset,
-            lambda c: services.mdf_claim_approve(claim=c, by=request.user),
+            lambda c: mdf_claim_approve(claim=c, by=request.user),
             verb="Approved MDF claims:",
         )
 
@@ -511,7 +520,7 @@ class MdfClaimAdmin(MoneyAdmin):
             then=lambda text: self.apply(
                 request,
                 queryset,
-                lambda c: services.mdf_claim_reject(claim=c, by=request.user, reason=text),
+                lambda c: mdf_claim_reject(claim=c, by=request.user, reason=text),
                 verb="Rejected MDF claims:",
             ),
         )

@@ -29,7 +29,6 @@ from prm.money import money_field_kwargs
 from prm.parsers import BoundedJSONParser
 from prm.roles import DISPUTE_ROLES, PAYMENT_ROLES, Role, role_of
 
-from . import services
 from .models import (
     ActivityType,
     Contribution,
@@ -51,9 +50,28 @@ from .queries import (
     mdf_claims_visible_to,
     mdf_requests_visible_to,
 )
+from .services.claims import (
+    claim_approve,
+    claim_dispute,
+    claim_reject,
+    claim_resolve_dispute,
+    claim_submit,
+)
+from .services.common import CLAIMABLE_KINDS, IncentiveError
+from .services.contributions import contribution_decide, contribution_submit
+from .services.ledger import award_confirm, award_decline, ledger_mark_paid
+from .services.mdf import (
+    mdf_claim_approve,
+    mdf_claim_reject,
+    mdf_claim_submit,
+    mdf_request_approve,
+    mdf_request_cancel,
+    mdf_request_reject,
+    mdf_request_submit,
+)
 
 
-def refused(exc: services.IncentiveError) -> Response:
+def refused(exc: IncentiveError) -> Response:
     return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
 
 
@@ -75,7 +93,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
     def run(self, call, *, serializer_class=None, created=False):
         try:
             obj = call()
-        except services.IncentiveError as exc:
+        except IncentiveError as exc:
             return refused(exc)
         fresh = self.get_queryset().get(pk=obj.pk)
         serializer = (serializer_class or self.get_serializer_class())(
@@ -128,7 +146,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
     def get_claimable(self, obj) -> bool:
         return (
-            obj.kind in services.CLAIMABLE_KINDS
+            obj.kind in CLAIMABLE_KINDS
             and obj.status == "accrued"
             and obj.claim_id is None
             and obj.claim_by is not None
@@ -169,7 +187,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         """Confirm a proposed award: it becomes owed."""
         entry = self.get_object()
         require_manager(request, entry.partner)
-        return self.run(lambda: services.award_confirm(entry=entry, by=request.user))
+        return self.run(lambda: award_confirm(entry=entry, by=request.user))
 
     @extend_schema(
         request=ReasonSerializer, responses={200: LedgerEntrySerializer, 409: ErrorSerializer}
@@ -182,7 +200,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.award_decline(
+            lambda: award_decline(
                 entry=entry, by=request.user, reason=body.validated_data["reason"]
             )
         )
@@ -195,7 +213,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
             raise PermissionDenied("Only finance marks entries paid.")
         body = PaySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        paid = services.ledger_mark_paid(
+        paid = ledger_mark_paid(
             entry_ids=body.validated_data["entries"],
             by=request.user,
             reference=body.validated_data["reference"],
@@ -295,7 +313,7 @@ class IncentiveClaimViewSet(
         body = ClaimCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.claim_submit(
+            lambda: claim_submit(
                 partner=partner,
                 entry_ids=body.validated_data["entries"],
                 by=request.user,
@@ -309,7 +327,7 @@ class IncentiveClaimViewSet(
     def approve(self, request, pk=None):
         claim = self.get_object()
         require_manager(request, claim.partner)
-        return self.run(lambda: services.claim_approve(claim=claim, by=request.user))
+        return self.run(lambda: claim_approve(claim=claim, by=request.user))
 
     @extend_schema(
         request=ReasonSerializer, responses={200: IncentiveClaimSerializer, 409: ErrorSerializer}
@@ -321,9 +339,7 @@ class IncentiveClaimViewSet(
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.claim_reject(
-                claim=claim, by=request.user, reason=body.validated_data["reason"]
-            )
+            lambda: claim_reject(claim=claim, by=request.user, reason=body.validated_data["reason"])
         )
 
     @extend_schema(
@@ -338,7 +354,7 @@ class IncentiveClaimViewSet(
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.claim_dispute(
+            lambda: claim_dispute(
                 claim=claim, by=request.user, reason=body.validated_data["reason"]
             )
         )
@@ -355,9 +371,7 @@ class IncentiveClaimViewSet(
         body = ResolveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.claim_resolve_dispute(
-                claim=claim, by=request.user, **body.validated_data
-            )
+            lambda: claim_resolve_dispute(claim=claim, by=request.user, **body.validated_data)
         )
 
 
@@ -399,9 +413,7 @@ class ContributionViewSet(
         body = ContributionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.contribution_submit(
-                partner=partner, by=request.user, **body.validated_data
-            ),
+            lambda: contribution_submit(partner=partner, by=request.user, **body.validated_data),
             created=True,
         )
 
@@ -411,9 +423,7 @@ class ContributionViewSet(
         contribution = self.get_object()
         require_manager(request, contribution.partner)
         return self.run(
-            lambda: services.contribution_decide(
-                contribution=contribution, by=request.user, approve=True
-            )
+            lambda: contribution_decide(contribution=contribution, by=request.user, approve=True)
         )
 
     @extend_schema(
@@ -426,7 +436,7 @@ class ContributionViewSet(
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.contribution_decide(
+            lambda: contribution_decide(
                 contribution=contribution,
                 by=request.user,
                 approve=False,
@@ -545,9 +555,7 @@ class MdfRequestViewSet(
         body = MdfRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.mdf_request_submit(
-                partner=partner, by=request.user, **body.validated_data
-            ),
+            lambda: mdf_request_submit(partner=partner, by=request.user, **body.validated_data),
             created=True,
         )
 
@@ -562,9 +570,7 @@ class MdfRequestViewSet(
         body = ApproveMdfSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.mdf_request_approve(
-                request=mdf_request, by=request.user, **body.validated_data
-            )
+            lambda: mdf_request_approve(request=mdf_request, by=request.user, **body.validated_data)
         )
 
     @extend_schema(
@@ -577,7 +583,7 @@ class MdfRequestViewSet(
         body = NoteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.mdf_request_reject(
+            lambda: mdf_request_reject(
                 request=mdf_request, by=request.user, note=body.validated_data["note"]
             )
         )
@@ -589,7 +595,7 @@ class MdfRequestViewSet(
         mdf_request = self.get_object()
         if role_of(request.user) != Role.PARTNER:
             require_manager(request, mdf_request.partner)
-        return self.run(lambda: services.mdf_request_cancel(request=mdf_request, by=request.user))
+        return self.run(lambda: mdf_request_cancel(request=mdf_request, by=request.user))
 
 
 class MdfProofSerializer(serializers.ModelSerializer):
@@ -676,7 +682,7 @@ class MdfClaimViewSet(
             raise serializers.ValidationError({"request": "No such MDF request of yours."})
         files = [proof_from_upload(upload) for upload in values["files"]]
         return self.run(
-            lambda: services.mdf_claim_submit(
+            lambda: mdf_claim_submit(
                 request=mdf_request,
                 by=request.user,
                 actual_cost=values["actual_cost"],
@@ -692,7 +698,7 @@ class MdfClaimViewSet(
     def approve(self, request, pk=None):
         claim = self.get_object()
         require_manager(request, claim.partner)
-        return self.run(lambda: services.mdf_claim_approve(claim=claim, by=request.user))
+        return self.run(lambda: mdf_claim_approve(claim=claim, by=request.user))
 
     @extend_schema(
         request=ReasonSerializer, responses={200: MdfClaimSerializer, 409: ErrorSerializer}
@@ -704,7 +710,7 @@ class MdfClaimViewSet(
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         return self.run(
-            lambda: services.mdf_claim_reject(
+            lambda: mdf_claim_reject(
                 claim=claim, by=request.user, reason=body.validated_data["reason"]
             )
         )

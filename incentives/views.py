@@ -16,7 +16,6 @@ from prm.quarters import Quarter
 from prm.roles import Role, role_of
 from prm.views import role_required, scoped
 
-from . import services
 from .forms import ContributionForm, DisputeForm, MdfClaimForm, MdfRequestForm
 from .models import EntryKind, EntryStatus, IncentiveClaim, MdfProof, MdfRequest
 from .proofs import proof_from_upload
@@ -31,6 +30,12 @@ from .queries import (
     mdf_return,
 )
 
+# The module, not its functions: the views share the names of the services they call.
+from .services import claims as claim_services
+from .services import contributions as contribution_services
+from .services import mdf as mdf_services
+from .services.common import IncentiveError
+
 
 def _partner(request) -> Partner:
     return Partner.objects.select_related("program", "tier").get(pk=partner_id_of(request.user))
@@ -43,7 +48,7 @@ def _partner_only(request) -> None:
 
 
 def _refusal(request, exc) -> None:
-    if isinstance(exc, services.IncentiveError):
+    if isinstance(exc, IncentiveError):
         messages.error(request, exc.message)
     else:
         messages.error(request, " ".join(exc.messages))
@@ -91,10 +96,10 @@ def claim_new(request):
     partner = _partner(request)
     ids = [value for value in request.POST.getlist("entries") if value.isdigit()]
     try:
-        claim = services.claim_submit(
+        claim = claim_services.claim_submit(
             partner=partner, entry_ids=ids, by=request.user, note=request.POST.get("note", "")
         )
-    except (services.IncentiveError, ValidationError) as exc:
+    except (IncentiveError, ValidationError) as exc:
         _refusal(request, exc)
         return redirect("portal-earnings")
     messages.success(
@@ -136,7 +141,7 @@ def claim_detail(request, pk: int):
             "claim": claim,
             "entries": claim.entries.all(),
             "dispute_form": DisputeForm(),
-            "dispute_by": services.dispute_deadline(claim),
+            "dispute_by": claim_services.dispute_deadline(claim),
             "history": claim.history.select_related("history_user").order_by("-history_date"),
         },
     )
@@ -154,8 +159,10 @@ def claim_dispute(request, pk: int):
         messages.error(request, " ".join(form.errors["reason"]))
         return redirect("portal-claim", pk=claim.pk)
     try:
-        services.claim_dispute(claim=claim, by=request.user, reason=form.cleaned_data["reason"])
-    except (services.IncentiveError, ValidationError) as exc:
+        claim_services.claim_dispute(
+            claim=claim, by=request.user, reason=form.cleaned_data["reason"]
+        )
+    except (IncentiveError, ValidationError) as exc:
         _refusal(request, exc)
     else:
         messages.success(request, _("Your dispute is with the channel chief."))
@@ -194,10 +201,10 @@ def mdf_request_new(request):
     form = MdfRequestForm(request.POST or None, partner=partner)
     if request.method == "POST" and form.is_valid():
         try:
-            mdf_request = services.mdf_request_submit(
+            mdf_request = mdf_services.mdf_request_submit(
                 partner=partner, by=request.user, **form.cleaned_data
             )
-        except services.IncentiveError as exc:
+        except IncentiveError as exc:
             form.add_error(None, exc.message)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -258,7 +265,7 @@ def mdf_claim_new(request, pk: int):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.mdf_claim_submit(
+            mdf_services.mdf_claim_submit(
                 request=mdf_request,
                 by=request.user,
                 actual_cost=data["actual_cost"],
@@ -266,7 +273,7 @@ def mdf_claim_new(request, pk: int):
                 notes=data["notes"],
                 files=[proof_from_upload(upload) for upload in data["files"]],
             )
-        except services.IncentiveError as exc:
+        except IncentiveError as exc:
             form.add_error(None, exc.message)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -284,8 +291,8 @@ def mdf_request_cancel(request, pk: int):
     _partner_only(request)
     if request.method == "POST":
         try:
-            services.mdf_request_cancel(request=mdf_request, by=request.user)
-        except services.IncentiveError as exc:
+            mdf_services.mdf_request_cancel(request=mdf_request, by=request.user)
+        except IncentiveError as exc:
             _refusal(request, exc)
         else:
             messages.success(
@@ -317,7 +324,9 @@ def contributions(request):
     form = ContributionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.contribution_submit(partner=partner, by=request.user, **form.cleaned_data)
+            contribution_services.contribution_submit(
+                partner=partner, by=request.user, **form.cleaned_data
+            )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)

@@ -31,8 +31,9 @@ from enablement.queries import (
     lapsed_certification_partners,
 )
 from incentives import rules as incentive_rules
-from incentives import services as incentive_services
 from incentives.queries import approved_contributions
+from incentives.services.ledger import quarter_incentives_accrue
+from incentives.services.mdf import mdf_funds_open
 from partners import services as partner_services
 from partners.models import (
     Program,
@@ -889,10 +890,10 @@ def close_incentives(
         with transaction.atomic():
             with connection.cursor() as cursor:
                 _commit_without_waiting(cursor)
-            accrued = incentive_services.quarter_incentives_accrue(
+            accrued = quarter_incentives_accrue(
                 program=program, quarter=quarter, stats=stats, by=by
             )
-            funds = incentive_services.mdf_funds_open(
+            funds = mdf_funds_open(
                 program=program,
                 fiscal_year=quarter.next().year,
                 prior_revenue={

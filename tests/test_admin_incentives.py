@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from incentives import services
 from incentives.models import EntryStatus, IncentiveClaim, LedgerEntry, MdfClaim, MdfRequest
+from incentives.services.claims import claim_dispute, claim_reject, claim_submit
+from incentives.services.contributions import contribution_submit
 from prm.roles import Role
 from tests.factories import (
     LedgerEntryFactory,
@@ -31,7 +32,7 @@ MDF_REQUESTS = "admin:incentives_mdfrequest_changelist"
 def claim_for(partner):
     person = PartnerUserFactory(partner=partner).user
     entry = LedgerEntryFactory(partner=partner)
-    return services.claim_submit(partner=partner, entry_ids=[entry.pk], by=person)
+    return claim_submit(partner=partner, entry_ids=[entry.pk], by=person)
 
 
 def test_the_claim_queue_is_scoped_and_shows_the_sla(client, manager, partner_a, partner_b):
@@ -72,8 +73,8 @@ def test_bulk_approve_and_reject_claims(client, manager, partner_a):
 
 def test_only_the_chief_decides_disputes(client, manager, chief, partner_a):
     claim = claim_for(partner_a)
-    services.claim_reject(claim=claim, by=manager, reason="No PO")
-    services.claim_dispute(claim=claim, by=claim.submitted_by, reason="Here is the PO")
+    claim_reject(claim=claim, by=manager, reason="No PO")
+    claim_dispute(claim=claim, by=claim.submitted_by, reason="Here is the PO")
     body = {
         "action": "overturn_selected",
         "_selected_action": [claim.pk],
@@ -153,7 +154,7 @@ def test_money_admin_query_counts_are_flat(client, chief, name, django_assert_ma
         claim_for(partner)
         request = MdfRequestFactory(fund=MdfFundFactory(partner=partner))
         MdfClaim.objects.create(request=request, partner=partner, actual_cost=10, leads_generated=1)
-        services.contribution_submit(partner=partner, by=None, kind="community", title="Post")
+        contribution_submit(partner=partner, by=None, kind="community", title="Post")
 
     for _ in range(2):
         rows()

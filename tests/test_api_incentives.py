@@ -9,8 +9,9 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from incentives import services
 from incentives.models import IncentiveClaim, LedgerEntry, MdfClaim, MdfProof
+from incentives.services.claims import claim_submit
+from incentives.services.mdf import mdf_request_approve
 from prm.roles import Role
 from tests.factories import (
     LedgerEntryFactory,
@@ -186,7 +187,7 @@ def test_claim_list_query_count_is_flat(api, chief, django_assert_max_num_querie
     def claim():
         partner = PartnerFactory()
         entry = LedgerEntryFactory(partner=partner)
-        services.claim_submit(partner=partner, entry_ids=[entry.pk], by=StaffFactory())
+        claim_submit(partner=partner, entry_ids=[entry.pk], by=StaffFactory())
 
     claim()
     with django_assert_max_num_queries(8) as few:
@@ -263,7 +264,7 @@ def test_a_bad_mdf_claim_is_refused_with_nothing_saved(
 ):
     fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
     request = MdfRequestFactory(fund=fund, starts_on=date(2026, 11, 23))
-    services.mdf_request_approve(request=request, by=manager)
+    mdf_request_approve(request=request, by=manager)
     response = api(a_admin).post(
         "/api/v1/mdf/claims/",
         {
@@ -283,7 +284,7 @@ def test_a_too_large_proof_is_refused(api, a_admin, manager, partner_a, settings
     settings.MDF_PROOF_MAX_BYTES = 2048
     fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
     request = MdfRequestFactory(fund=fund, starts_on=date(2026, 11, 23))
-    services.mdf_request_approve(request=request, by=manager)
+    mdf_request_approve(request=request, by=manager)
     response = api(a_admin).post(
         "/api/v1/mdf/claims/",
         {
@@ -401,7 +402,7 @@ def test_contributions_over_the_api(api, a_admin, manager, partner_a):
 def test_a_deal_names_the_mdf_activity_that_sourced_it(api, a_admin, manager, partner_a, partner_b):
     fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
     ours = MdfRequestFactory(fund=fund)
-    services.mdf_request_approve(request=ours, by=manager)
+    mdf_request_approve(request=ours, by=manager)
     theirs = MdfRequestFactory(fund=MdfFundFactory(partner=partner_b, fiscal_year=2026))
     body = {
         "customer_name": "Sourced Ltd",
@@ -426,14 +427,14 @@ def test_the_daily_jobs_run_twice_change_nothing_the_second_time(partner_a, a_ad
     late = LedgerEntryFactory(
         partner=partner_a, earned_on=date(2026, 10, 1), claim_by=date(2026, 10, 31)
     )
-    claim = services.claim_submit(
+    claim = claim_submit(
         partner=partner_a, entry_ids=[LedgerEntryFactory(partner=partner_a).pk], by=a_admin
     )
     IncentiveClaim.objects.filter(pk=claim.pk).update(verify_by=date(2026, 11, 20))
     request = MdfRequestFactory(
         fund=MdfFundFactory(partner=partner_a, fiscal_year=2026), starts_on=date(2026, 11, 23)
     )
-    services.mdf_request_approve(request=request, by=manager)
+    mdf_request_approve(request=request, by=manager)
     with time_machine.travel(datetime(2027, 1, 5, 1, tzinfo=UTC), tick=False):
         first = (tasks.void_lapsed(), tasks.flag_overdue_claims(), tasks.expire_mdf())
         second = (tasks.void_lapsed(), tasks.flag_overdue_claims(), tasks.expire_mdf())

@@ -16,8 +16,16 @@ from django.utils import formats, timezone
 from django.utils.html import escape
 
 from deals import services as deal_services
-from incentives import services as incentive_services
 from incentives.proofs import proof_from_upload
+from incentives.services.claims import claim_approve, claim_submit
+from incentives.services.ledger import award_confirm, ledger_mark_paid
+from incentives.services.mdf import (
+    mdf_claim_approve,
+    mdf_claim_submit,
+    mdf_fund_set,
+    mdf_request_approve,
+    mdf_request_submit,
+)
 from partners import services as partner_services
 from partners.models import Partner, TierChange
 from prm.roles import Role
@@ -73,9 +81,9 @@ def test_an_incentive_claim_shows_who_submitted_and_who_approved(
 ):
     entry = LedgerEntryFactory(partner=partner_a, earned_on=date(2026, 11, 20))
     with at(23, 9, 5):
-        claim = incentive_services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
+        claim = claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
     with at(24, 11, 30):
-        incentive_services.claim_approve(claim=claim, by=manager)
+        claim_approve(claim=claim, by=manager)
     history_page_shows(client, chief, claim, a_admin, datetime(2026, 11, 23, 9, 5, tzinfo=UTC))
     history_page_shows(client, chief, claim, manager, datetime(2026, 11, 24, 11, 30, tzinfo=UTC))
     # The entries it made payable name the manager too.
@@ -85,11 +93,9 @@ def test_an_incentive_claim_shows_who_submitted_and_who_approved(
 def test_mdf_fund_request_and_claim_show_who_and_when(client, manager, chief, a_admin, partner_a):
     fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
     with at(2, 8, 0):
-        incentive_services.mdf_fund_set(
-            partner=partner_a, fiscal_year=2026, amount="12000", by=chief, basis="Raised"
-        )
+        mdf_fund_set(partner=partner_a, fiscal_year=2026, amount="12000", by=chief, basis="Raised")
     with at(9, 9, 0):
-        request = incentive_services.mdf_request_submit(
+        request = mdf_request_submit(
             partner=partner_a,
             by=a_admin,
             activity_type="joint_webinar",
@@ -100,16 +106,16 @@ def test_mdf_fund_request_and_claim_show_who_and_when(client, manager, chief, a_
             expected_leads=80,
         )
     with at(10, 14, 45):
-        incentive_services.mdf_request_approve(request=request, by=manager)
+        mdf_request_approve(request=request, by=manager)
     with at(23, 16, 0):
         proof = proof_from_upload(
             SimpleUploadedFile("report.pdf", PDF, content_type="application/pdf")
         )
-        claim = incentive_services.mdf_claim_submit(
+        claim = mdf_claim_submit(
             request=request, by=a_admin, actual_cost="5200", leads_generated=95, files=[proof]
         )
     with at(24, 12, 20):
-        incentive_services.mdf_claim_approve(claim=claim, by=manager)
+        mdf_claim_approve(claim=claim, by=manager)
 
     history_page_shows(client, chief, fund, chief, datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
     history_page_shows(client, chief, fund, manager, datetime(2026, 11, 24, 12, 20, tzinfo=UTC))
@@ -140,9 +146,9 @@ def test_a_partner_tier_change_and_a_tier_definition_show_who_and_when(
 def test_a_ledger_payment_shows_who_and_when(client, finance, chief, partner_a):
     entry = LedgerEntryFactory(partner=partner_a, kind="award", claim_by=None)
     with at(20, 10, 0):
-        incentive_services.award_confirm(entry=entry, by=chief)
+        award_confirm(entry=entry, by=chief)
     with at(24, 17, 45):
-        incentive_services.ledger_mark_paid(entry_ids=[entry.pk], by=finance, reference="RUN-7")
+        ledger_mark_paid(entry_ids=[entry.pk], by=finance, reference="RUN-7")
     history_page_shows(client, finance, entry, chief, datetime(2026, 11, 20, 10, 0, tzinfo=UTC))
     history_page_shows(client, finance, entry, finance, datetime(2026, 11, 24, 17, 45, tzinfo=UTC))
 

@@ -15,8 +15,8 @@ import pytest
 import time_machine
 from django.db import connection
 
-from incentives import services
 from incentives.models import MdfProof
+from incentives.services.mdf import mdf_claim_submit, mdf_request_approve
 from tests.factories import (
     DealFactory,
     LedgerEntryFactory,
@@ -121,9 +121,9 @@ def program(manager, partner_a, partner_b, a_admin, media_root):
     with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=UTC), tick=False):
         fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
         request = MdfRequestFactory(fund=fund, starts_on=date(2026, 11, 23))
-        services.mdf_request_approve(request=request, by=manager)
+        mdf_request_approve(request=request, by=manager)
     with time_machine.travel(datetime(2026, 11, 26, 9, tzinfo=UTC), tick=False):
-        services.mdf_claim_submit(
+        mdf_claim_submit(
             request=request,
             by=a_admin,
             actual_cost="100",

@@ -261,7 +261,7 @@ def test_a_failure_writing_the_money_fails_the_close_and_a_rerun_finishes_it(
     def broken(*args, **kwargs):
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setattr(services.incentive_services, "quarter_incentives_accrue", broken)
+    monkeypatch.setattr(services, "quarter_incentives_accrue", broken)
     with pytest.raises(RuntimeError, match="ledger unavailable"):
         services.quarter_close(quarter=QUARTER, batch_size=3)
     close = QuarterClose.objects.get(quarter=QUARTER)

@@ -381,13 +381,13 @@ def test_dashboard_query_count_does_not_grow(api, executive, django_assert_max_n
 
 
 def test_the_manager_view_lists_what_is_waiting(client, manager, partner_a, partner_b, a_admin):
-    from incentives import services as money
+    from incentives.services.claims import claim_submit
     from partners.models import RedFlag
     from tests.factories import LedgerEntryFactory
 
     DealFactory(partner=partner_a)  # pending: awaiting approval
     DealFactory(partner=partner_b)  # another manager's partner
-    money.claim_submit(
+    claim_submit(
         partner=partner_a, entry_ids=[LedgerEntryFactory(partner=partner_a).pk], by=a_admin
     )
     RedFlag.objects.create(partner=partner_a, kind="low_csat")

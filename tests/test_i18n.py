@@ -14,8 +14,8 @@ from django.template.base import smart_split
 from django.urls import reverse
 from django.utils import translation
 
-from incentives import services as incentive_services
 from incentives.models import MdfRequest
+from incentives.services.claims import claim_submit
 from scoring import qbr_services
 from tests.factories import LedgerEntryFactory
 
@@ -66,7 +66,7 @@ def alpha(qbr_scenario, manager, a_admin):
         }
     )
     entry = LedgerEntryFactory(partner=partner, quarter="2026Q4")
-    claim = incentive_services.claim_submit(partner=partner, entry_ids=[entry.pk], by=a_admin)
+    claim = claim_submit(partner=partner, entry_ids=[entry.pk], by=a_admin)
     qbr = qbr_services.qbr_schedule(
         partner=partner, quarter="2026Q4", scheduled_for=date(2026, 10, 20), by=manager
     )

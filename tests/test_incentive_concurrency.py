@@ -8,8 +8,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from incentives import services
 from incentives.models import EntryStatus, LedgerEntry, MdfClaim, MdfFund, MdfRequest
+from incentives.services.claims import claim_approve, claim_submit
+from incentives.services.common import IncentiveError
+from incentives.services.ledger import ledger_mark_paid
+from incentives.services.mdf import mdf_claim_approve, mdf_claim_submit, mdf_request_approve
 from tests.factories import (
     LedgerEntryFactory,
     MdfFundFactory,
@@ -33,7 +36,7 @@ def all_at_once(calls) -> list:
             barrier.wait(timeout=30)
             calls[index]()
             outcomes[index] = "ok"
-        except services.IncentiveError as exc:
+        except IncentiveError as exc:
             outcomes[index] = exc.code
         except Exception as exc:  # recorded and asserted on below
             outcomes[index] = repr(exc)
@@ -53,11 +56,9 @@ def test_the_same_claim_approved_from_two_requests_at_once():
     person = PartnerUserFactory(partner=partner).user
     managers = [StaffFactory(), StaffFactory()]
     entries = [LedgerEntryFactory(partner=partner) for _ in range(3)]
-    claim = services.claim_submit(partner=partner, entry_ids=[e.pk for e in entries], by=person)
+    claim = claim_submit(partner=partner, entry_ids=[e.pk for e in entries], by=person)
 
-    outcomes = all_at_once(
-        [lambda m=m: services.claim_approve(claim=claim, by=m) for m in managers]
-    )
+    outcomes = all_at_once([lambda m=m: claim_approve(claim=claim, by=m) for m in managers])
     assert sorted(outcomes) == ["ok", "wrong_state"]
     approved = LedgerEntry.objects.filter(claim=claim)
     assert {e.status for e in approved} == {EntryStatus.APPROVED}
@@ -68,10 +69,10 @@ def test_the_same_claim_approved_from_two_requests_at_once():
 
     paid = all_at_once(
         [
-            lambda: services.ledger_mark_paid(
+            lambda: ledger_mark_paid(
                 entry_ids=[e.pk for e in entries], by=managers[0], reference="RUN-A"
             ),
-            lambda: services.ledger_mark_paid(
+            lambda: ledger_mark_paid(
                 entry_ids=[e.pk for e in entries], by=managers[1], reference="RUN-B"
             ),
         ]
@@ -92,7 +93,7 @@ def test_concurrent_mdf_approvals_never_overspend_the_fund():
     managers = [StaffFactory() for _ in requests]
     outcomes = all_at_once(
         [
-            lambda r=r, m=m: services.mdf_request_approve(request=r, by=m)
+            lambda r=r, m=m: mdf_request_approve(request=r, by=m)
             for r, m in zip(requests, managers, strict=True)
         ]
     )
@@ -113,13 +114,11 @@ def test_the_same_mdf_claim_approved_twice_at_once_reimburses_once():
     today = timezone.localdate()
     fund = MdfFundFactory(partner=partner, fiscal_year=today.year, amount=D("10000"))
     request = MdfRequestFactory(fund=fund, starts_on=today, ends_on=today)
-    services.mdf_request_approve(request=request, by=managers[0])
-    claim = services.mdf_claim_submit(
+    mdf_request_approve(request=request, by=managers[0])
+    claim = mdf_claim_submit(
         request=request, by=person, actual_cost="3500", leads_generated=12, files=[pdf()]
     )
-    outcomes = all_at_once(
-        [lambda m=m: services.mdf_claim_approve(claim=claim, by=m) for m in managers]
-    )
+    outcomes = all_at_once([lambda m=m: mdf_claim_approve(claim=claim, by=m) for m in managers])
     assert sorted(outcomes) == ["ok", "wrong_state"]
     fund.refresh_from_db()
     assert (fund.reserved, fund.reimbursed) == (D("0.00"), D("3500.00"))
@@ -147,7 +146,7 @@ def test_two_claims_for_one_activity_filed_at_once():
     MdfFund.objects.filter(pk=fund.pk).update(reserved=D("4000"))
     outcomes = all_at_once(
         [
-            lambda p=p: services.mdf_claim_submit(
+            lambda p=p: mdf_claim_submit(
                 request=request, by=p, actual_cost="100", leads_generated=1, files=[pdf()]
             )
             for p in people

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from deals import services as deal_services
 from deals.models import DealStatus
-from incentives import services
+from incentives import rules
 from incentives.models import (
     EntryStatus,
     IncentiveClaim,
@@ -22,6 +22,31 @@ from incentives.models import (
 )
 from incentives.proofs import proof_from_upload
 from incentives.queries import ledger_totals, mdf_return
+from incentives.services.claims import (
+    claim_approve,
+    claim_dispute,
+    claim_reject,
+    claim_resolve_dispute,
+    claim_submit,
+    claims_flag_overdue,
+    ledger_void_lapsed,
+)
+from incentives.services.common import IncentiveError
+from incentives.services.contributions import contribution_decide, contribution_submit
+from incentives.services.ledger import (
+    award_confirm,
+    award_decline,
+    deal_incentives_accrue,
+    ledger_mark_paid,
+)
+from incentives.services.mdf import (
+    mdf_claim_approve,
+    mdf_claim_reject,
+    mdf_claim_submit,
+    mdf_expire_lapsed,
+    mdf_request_approve,
+    mdf_request_submit,
+)
 from partners.models import ProgramHoliday
 from scoring.services import quarter_close
 from tests.factories import (
@@ -115,10 +140,10 @@ def test_accruing_a_win_twice_adds_nothing(monday, partner_a, manager):
     deal_services.deal_win(deal=deal, by=manager, amount="150000", closed_on=date(2026, 11, 23))
     before = list(LedgerEntry.objects.values_list("idempotency_key", "amount"))
     deal.refresh_from_db()
-    again = services.deal_incentives_accrue(
+    again = deal_incentives_accrue(
         partner=partner_a,
         source=deal,
-        won=services.rules.WonDeal(
+        won=rules.WonDeal(
             amount=D("150000"),
             partner_credit=D("150000"),
             deal_type="new_logo",
@@ -191,16 +216,16 @@ def test_a_manager_confirms_or_declines_an_award(monday, partner_a, manager):
         amount=D("5000"),
         claim_by=None,
     )
-    services.award_confirm(entry=award, by=manager)
+    award_confirm(entry=award, by=manager)
     award.refresh_from_db()
     assert award.status == EntryStatus.APPROVED
     assert award.due_on == date(2026, 12, 15)  # 15 business days, Thanksgiving skipped
-    with pytest.raises(services.IncentiveError):
-        services.award_confirm(entry=award, by=manager)
+    with pytest.raises(IncentiveError):
+        award_confirm(entry=award, by=manager)
     other = LedgerEntryFactory(partner=partner_a, kind="award", code="award_community_mvp")
     with pytest.raises(ValidationError):
-        services.award_decline(entry=other, by=manager, reason=" ")
-    services.award_decline(entry=other, by=manager, reason="Contributions were not original")
+        award_decline(entry=other, by=manager, reason=" ")
+    award_decline(entry=other, by=manager, reason="Contributions were not original")
     other.refresh_from_db()
     assert other.status == EntryStatus.VOID
 
@@ -211,26 +236,20 @@ def test_a_manager_confirms_or_declines_an_award(monday, partner_a, manager):
 @pytest.mark.django_db
 def test_a_claim_in_its_window_is_approved_and_paid_once(monday, partner_a, a_admin, manager):
     entries = [LedgerEntryFactory(partner=partner_a) for _ in range(2)]
-    claim = services.claim_submit(
+    claim = claim_submit(
         partner=partner_a, entry_ids=[e.pk for e in entries], by=a_admin, note="Q4 SPIFFs"
     )
     assert claim.amount == D("1500.00")
     assert claim.verify_by == date(2026, 12, 1)  # 5 business days, Thanksgiving skipped
-    services.claim_approve(claim=claim, by=manager)
+    claim_approve(claim=claim, by=manager)
     approved = LedgerEntry.objects.filter(claim=claim)
     assert {(e.status, e.due_on) for e in approved} == {(EntryStatus.APPROVED, date(2026, 12, 15))}
-    with pytest.raises(services.IncentiveError) as refused:
-        services.claim_approve(claim=claim, by=manager)
+    with pytest.raises(IncentiveError) as refused:
+        claim_approve(claim=claim, by=manager)
     assert refused.value.status == 409
 
-    assert (
-        services.ledger_mark_paid(entry_ids=[e.pk for e in entries], by=manager, reference="RUN-1")
-        == 2
-    )
-    assert (
-        services.ledger_mark_paid(entry_ids=[e.pk for e in entries], by=manager, reference="RUN-2")
-        == 0
-    )
+    assert ledger_mark_paid(entry_ids=[e.pk for e in entries], by=manager, reference="RUN-1") == 2
+    assert ledger_mark_paid(entry_ids=[e.pk for e in entries], by=manager, reference="RUN-2") == 0
     assert set(approved.values_list("payment_reference", flat=True)) == {"RUN-1"}
     assert ledger_totals(LedgerEntry.objects.filter(partner=partner_a))["paid"] == D("1500.00")
 
@@ -241,8 +260,8 @@ def test_a_late_claim_is_refused_with_the_date_it_was_due(monday, partner_a, a_a
     late = LedgerEntryFactory(
         partner=partner_a, earned_on=date(2026, 10, 1), claim_by=date(2026, 10, 31)
     )
-    with pytest.raises(services.IncentiveError) as refused:
-        services.claim_submit(partner=partner_a, entry_ids=[on_time.pk, late.pk], by=a_admin)
+    with pytest.raises(IncentiveError) as refused:
+        claim_submit(partner=partner_a, entry_ids=[on_time.pk, late.pk], by=a_admin)
     assert refused.value.code == "claim_late"
     assert "2026-10-31" in refused.value.message
     assert not IncentiveClaim.objects.exists()
@@ -254,16 +273,16 @@ def test_a_late_claim_is_refused_with_the_date_it_was_due(monday, partner_a, a_a
 def test_claims_only_for_the_partners_own_claimable_entries(monday, partner_a, partner_b, a_admin):
     foreign = LedgerEntryFactory(partner=partner_b)
     with pytest.raises(ValidationError):
-        services.claim_submit(partner=partner_a, entry_ids=[foreign.pk], by=a_admin)
+        claim_submit(partner=partner_a, entry_ids=[foreign.pk], by=a_admin)
     rebate = LedgerEntryFactory(partner=partner_a, kind="rebate", claim_by=None)
     with pytest.raises(ValidationError):
-        services.claim_submit(partner=partner_a, entry_ids=[rebate.pk], by=a_admin)
+        claim_submit(partner=partner_a, entry_ids=[rebate.pk], by=a_admin)
     with pytest.raises(ValidationError):
-        services.claim_submit(partner=partner_a, entry_ids=[], by=a_admin)
+        claim_submit(partner=partner_a, entry_ids=[], by=a_admin)
     entry = LedgerEntryFactory(partner=partner_a)
-    services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
-    with pytest.raises(services.IncentiveError):
-        services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
+    claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
+    with pytest.raises(IncentiveError):
+        claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
 
 
 @pytest.mark.django_db
@@ -271,18 +290,18 @@ def test_rejection_dispute_and_the_chiefs_decision(
     monday, partner_a, a_admin, manager, chief, queued_mail, django_capture_on_commit_callbacks
 ):
     entry = LedgerEntryFactory(partner=partner_a)
-    claim = services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
+    claim = claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
     with pytest.raises(ValidationError):
-        services.claim_reject(claim=claim, by=manager, reason="")
-    services.claim_reject(claim=claim, by=manager, reason="The product is not strategic")
+        claim_reject(claim=claim, by=manager, reason="")
+    claim_reject(claim=claim, by=manager, reason="The product is not strategic")
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.claim_dispute(claim=claim, by=a_admin, reason="It is on the strategic list")
+        claim_dispute(claim=claim, by=a_admin, reason="It is on the strategic list")
     queued_mail()
     claim.refresh_from_db()
     assert claim.status == "disputed"
     assert mail.outbox and mail.outbox[0].to == [chief.email]
-    services.claim_resolve_dispute(claim=claim, by=chief, overturn=True, note="It is strategic")
+    claim_resolve_dispute(claim=claim, by=chief, overturn=True, note="It is strategic")
     entry.refresh_from_db()
     assert (claim.__class__.objects.get(pk=claim.pk).status, entry.status) == (
         "approved",
@@ -290,10 +309,10 @@ def test_rejection_dispute_and_the_chiefs_decision(
     )
 
     second = LedgerEntryFactory(partner=partner_a)
-    claim2 = services.claim_submit(partner=partner_a, entry_ids=[second.pk], by=a_admin)
-    services.claim_reject(claim=claim2, by=manager, reason="Duplicate")
-    services.claim_dispute(claim=claim2, by=a_admin, reason="Not a duplicate")
-    services.claim_resolve_dispute(claim=claim2, by=chief, overturn=False, note="Duplicate")
+    claim2 = claim_submit(partner=partner_a, entry_ids=[second.pk], by=a_admin)
+    claim_reject(claim=claim2, by=manager, reason="Duplicate")
+    claim_dispute(claim=claim2, by=a_admin, reason="Not a duplicate")
+    claim_resolve_dispute(claim=claim2, by=chief, overturn=False, note="Duplicate")
     second.refresh_from_db()
     assert second.status == EntryStatus.VOID
 
@@ -302,13 +321,13 @@ def test_rejection_dispute_and_the_chiefs_decision(
 def test_a_dispute_after_its_window_is_refused(partner_a, a_admin, manager):
     entry = LedgerEntryFactory(partner=partner_a)
     with time_machine.travel(MONDAY, tick=False):
-        claim = services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
-        services.claim_reject(claim=claim, by=manager, reason="No proof")
+        claim = claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
+        claim_reject(claim=claim, by=manager, reason="No proof")
     with time_machine.travel(MONDAY + timedelta(days=31), tick=False):
-        with pytest.raises(services.IncentiveError) as refused:
-            services.claim_dispute(claim=claim, by=a_admin, reason="Late")
+        with pytest.raises(IncentiveError) as refused:
+            claim_dispute(claim=claim, by=a_admin, reason="Late")
         assert "2026-12-23" in refused.value.message
-        assert services.ledger_void_lapsed() == 1
+        assert ledger_void_lapsed() == 1
     entry.refresh_from_db()
     assert entry.status == EntryStatus.VOID
 
@@ -320,15 +339,15 @@ def test_overdue_claims_are_flagged_once_to_the_manager(
     ProgramHoliday.objects.create(program=partner_a.program, day=date(2026, 11, 27), name="Day off")
     entry = LedgerEntryFactory(partner=partner_a, earned_on=date(2026, 11, 20))
     with time_machine.travel(MONDAY, tick=False):
-        claim = services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
+        claim = claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
     assert claim.verify_by == date(2026, 12, 2)  # Thanksgiving and the program's day off
     with time_machine.travel(datetime(2026, 12, 2, 12, tzinfo=UTC), tick=False):
-        assert services.claims_flag_overdue() == 0
+        assert claims_flag_overdue() == 0
     with time_machine.travel(datetime(2026, 12, 3, 12, tzinfo=UTC), tick=False):
         mail.outbox.clear()
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.claims_flag_overdue() == 1
-            assert services.claims_flag_overdue() == 0
+            assert claims_flag_overdue() == 1
+            assert claims_flag_overdue() == 0
     queued_mail()
     assert [m.to for m in mail.outbox] == [[manager.email]]
     claim.refresh_from_db()
@@ -339,9 +358,9 @@ def test_overdue_claims_are_flagged_once_to_the_manager(
 def test_unclaimed_entries_are_voided_after_their_window(partner_a):
     entry = LedgerEntryFactory(partner=partner_a, earned_on=date(2026, 10, 1))
     with time_machine.travel(datetime(2026, 10, 31, 12, tzinfo=UTC), tick=False):
-        assert services.ledger_void_lapsed() == 0
+        assert ledger_void_lapsed() == 0
     with time_machine.travel(datetime(2026, 11, 1, 12, tzinfo=UTC), tick=False):
-        assert services.ledger_void_lapsed() == 1
+        assert ledger_void_lapsed() == 1
     entry.refresh_from_db()
     assert (entry.status, entry.void_reason) == (EntryStatus.VOID, "Not claimed in time")
 
@@ -351,18 +370,18 @@ def test_unclaimed_entries_are_voided_after_their_window(partner_a):
 
 @pytest.mark.django_db
 def test_approved_contributions_earn_their_bonus_once(monday, partner_a, a_admin, manager):
-    reference = services.contribution_submit(
+    reference = contribution_submit(
         partner=partner_a, by=a_admin, kind="reference", title="Acme case study"
     )
-    services.contribution_decide(contribution=reference, by=manager, approve=True)
-    with pytest.raises(services.IncentiveError):
-        services.contribution_decide(contribution=reference, by=manager, approve=True)
+    contribution_decide(contribution=reference, by=manager, approve=True)
+    with pytest.raises(IncentiveError):
+        contribution_decide(contribution=reference, by=manager, approve=True)
     bonus = LedgerEntry.objects.get(code="bonus_reference")
     assert (bonus.amount, bonus.status) == (D("250.00"), EntryStatus.APPROVED)
-    post = services.contribution_submit(
+    post = contribution_submit(
         partner=partner_a, by=a_admin, kind="community", title="Forum answer"
     )
-    services.contribution_decide(contribution=post, by=manager, approve=False, reason="Off topic")
+    contribution_decide(contribution=post, by=manager, approve=False, reason="Off topic")
     assert not LedgerEntry.objects.filter(code="bonus_community").exists()
 
 
@@ -372,7 +391,7 @@ def test_approved_contributions_earn_their_bonus_once(monday, partner_a, a_admin
 @pytest.mark.django_db
 def test_mdf_from_request_to_reimbursement(monday, partner_a, a_admin, manager):
     fund = MdfFundFactory(partner=partner_a, fiscal_year=2026, amount=D("10000"))
-    request = services.mdf_request_submit(
+    request = mdf_request_submit(
         partner=partner_a,
         by=a_admin,
         activity_type="joint_webinar",
@@ -383,15 +402,15 @@ def test_mdf_from_request_to_reimbursement(monday, partner_a, a_admin, manager):
         expected_leads=80,
     )
     assert request.claim_due_on == date(2026, 12, 31)
-    services.mdf_request_approve(request=request, by=manager)
+    mdf_request_approve(request=request, by=manager)
     fund.refresh_from_db()
     assert (fund.reserved, fund.available) == (D("6000.00"), D("4000.00"))
 
     with time_machine.travel(datetime(2026, 12, 10, 12, tzinfo=UTC), tick=False):
-        claim = services.mdf_claim_submit(
+        claim = mdf_claim_submit(
             request=request, by=a_admin, actual_cost="5200", leads_generated=95, files=[pdf()]
         )
-        services.mdf_claim_approve(claim=claim, by=manager)
+        mdf_claim_approve(claim=claim, by=manager)
     claim.refresh_from_db()
     fund.refresh_from_db()
     assert claim.reimbursement == D("5200.00")
@@ -407,8 +426,8 @@ def test_mdf_from_request_to_reimbursement(monday, partner_a, a_admin, manager):
         request,
     )
     assert claim.proofs.get().file.read() == PDF
-    with pytest.raises(services.IncentiveError):
-        services.mdf_claim_approve(claim=claim, by=manager)
+    with pytest.raises(IncentiveError):
+        mdf_claim_approve(claim=claim, by=manager)
     assert LedgerEntry.objects.filter(kind="mdf").count() == 1
 
 
@@ -418,14 +437,14 @@ def test_a_two_to_one_match_reimburses_two_thirds(monday, manager, a_admin, part
         partner=partner_a, fiscal_year=2026, amount=D("50000"), match_ratio=D("2")
     )
     request = MdfRequestFactory(fund=fund, planned_cost=D("9000"), starts_on=date(2026, 11, 24))
-    services.mdf_request_approve(request=request, by=manager)
+    mdf_request_approve(request=request, by=manager)
     request.refresh_from_db()
     assert request.reserved_amount == D("6000.00")
     with time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False):
-        claim = services.mdf_claim_submit(
+        claim = mdf_claim_submit(
             request=request, by=a_admin, actual_cost="12000", leads_generated=10, files=[pdf()]
         )
-        services.mdf_claim_approve(claim=claim, by=manager)
+        mdf_claim_approve(claim=claim, by=manager)
     claim.refresh_from_db()
     assert claim.reimbursement == D("6000.00")  # min(6000 reserved, 8000 share)
 
@@ -439,23 +458,23 @@ def test_mdf_requests_are_refused_clearly(monday, partner_a, a_admin):
         "title": "Roadshow",
         "expected_leads": 30,
     }
-    with pytest.raises(services.IncentiveError) as refused:
-        services.mdf_request_submit(
+    with pytest.raises(IncentiveError) as refused:
+        mdf_request_submit(
             planned_cost="100", starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 2), **common
         )
     assert refused.value.code == "no_fund"
     MdfFundFactory(partner=partner_a, fiscal_year=2026, amount=D("1000"))
-    with pytest.raises(services.IncentiveError) as refused:
-        services.mdf_request_submit(
+    with pytest.raises(IncentiveError) as refused:
+        mdf_request_submit(
             planned_cost="1500", starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 2), **common
         )
     assert refused.value.code == "fund_exhausted"
     with pytest.raises(ValidationError):
-        services.mdf_request_submit(
+        mdf_request_submit(
             planned_cost="100", starts_on=date(2026, 11, 1), ends_on=date(2026, 11, 2), **common
         )
     with pytest.raises(ValidationError):
-        services.mdf_request_submit(
+        mdf_request_submit(
             planned_cost="100", starts_on=date(2026, 12, 5), ends_on=date(2026, 12, 2), **common
         )
 
@@ -463,7 +482,7 @@ def test_mdf_requests_are_refused_clearly(monday, partner_a, a_admin):
 def approved_request(manager, partner, **fields):
     fund = MdfFundFactory(partner=partner, fiscal_year=2026)
     request = MdfRequestFactory(fund=fund, **fields)
-    services.mdf_request_approve(request=request, by=manager)
+    mdf_request_approve(request=request, by=manager)
     request.refresh_from_db()
     return request
 
@@ -487,7 +506,7 @@ def test_a_bad_proof_is_refused_and_nothing_is_saved(
         time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False),
         pytest.raises(ValidationError) as refused,
     ):
-        services.mdf_claim_submit(
+        mdf_claim_submit(
             request=request,
             by=a_admin,
             actual_cost="100",
@@ -505,9 +524,9 @@ def test_a_late_mdf_claim_is_refused_with_its_due_date(manager, a_admin, partner
     request = approved_request(manager, partner_a, starts_on=date(2026, 11, 20))
     with (
         time_machine.travel(datetime(2026, 12, 21, 12, tzinfo=UTC), tick=False),
-        pytest.raises(services.IncentiveError) as refused,
+        pytest.raises(IncentiveError) as refused,
     ):
-        services.mdf_claim_submit(
+        mdf_claim_submit(
             request=request, by=a_admin, actual_cost="100", leads_generated=1, files=[pdf()]
         )
     assert refused.value.code == "claim_late" and "2026-12-20" in refused.value.message
@@ -535,7 +554,7 @@ def test_a_failing_store_removes_the_files_it_saved(manager, a_admin, partner_a,
         time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False),
         pytest.raises(OSError),
     ):
-        services.mdf_claim_submit(
+        mdf_claim_submit(
             request=request,
             by=a_admin,
             actual_cost="100",
@@ -551,13 +570,13 @@ def test_a_failing_store_removes_the_files_it_saved(manager, a_admin, partner_a,
 def test_a_rejected_mdf_claim_can_be_filed_again_in_its_window(manager, a_admin, partner_a):
     request = approved_request(manager, partner_a, starts_on=date(2026, 11, 20))
     with time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False):
-        first = services.mdf_claim_submit(
+        first = mdf_claim_submit(
             request=request, by=a_admin, actual_cost="100", leads_generated=1, files=[pdf()]
         )
-        services.mdf_claim_reject(claim=first, by=manager, reason="Attach the invoice")
+        mdf_claim_reject(claim=first, by=manager, reason="Attach the invoice")
         request.refresh_from_db()
         assert request.status == "approved"
-        services.mdf_claim_submit(
+        mdf_claim_submit(
             request=request, by=a_admin, actual_cost="100", leads_generated=1, files=[pdf()]
         )
     assert MdfClaim.objects.filter(status="submitted").count() == 1
@@ -570,8 +589,8 @@ def test_lapsed_requests_release_their_reservation(manager, partner_a):
     fund.refresh_from_db()
     assert fund.reserved == D("4000.00")
     with time_machine.travel(datetime(2026, 12, 21, 12, tzinfo=UTC), tick=False):
-        assert services.mdf_expire_lapsed() == 1
-        assert services.mdf_expire_lapsed() == 0
+        assert mdf_expire_lapsed() == 1
+        assert mdf_expire_lapsed() == 0
     fund.refresh_from_db()
     request.refresh_from_db()
     assert (fund.reserved, request.status) == (D("0.00"), "expired")
@@ -581,12 +600,12 @@ def test_lapsed_requests_release_their_reservation(manager, partner_a):
 def test_mdf_return_is_pipeline_and_revenue_each_over_mdf_used(monday, manager, a_admin, partner_a):
     request = approved_request(manager, partner_a, starts_on=date(2026, 11, 20))
     with time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False):
-        claim = services.mdf_claim_submit(
+        claim = mdf_claim_submit(
             request=request, by=a_admin, actual_cost="4000", leads_generated=40, files=[pdf()]
         )
-        services.mdf_claim_approve(claim=claim, by=manager)
+        mdf_claim_approve(claim=claim, by=manager)
     # Approved and not yet claimed: its reservation is MDF used too.
-    services.mdf_request_approve(
+    mdf_request_approve(
         request=MdfRequestFactory(fund=request.fund, planned_cost=D("1000")), by=manager
     )
     DealFactory(partner=partner_a, mdf_request=request, amount=D("60000"))

@@ -9,8 +9,8 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from incentives import services
 from incentives.models import MdfProof
+from incentives.services.mdf import mdf_request_approve
 from partners.models import ApiToken
 from tests.factories import DealFactory, LedgerEntryFactory, MdfFundFactory, MdfRequestFactory
 
@@ -90,7 +90,7 @@ def test_downloads_for_a_signed_in_user_are_not_stored(client, api, a_admin, par
     with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=UTC), tick=False):
         fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
         mdf_request = MdfRequestFactory(fund=fund, starts_on=date(2026, 11, 23))
-        services.mdf_request_approve(request=mdf_request, by=manager)
+        mdf_request_approve(request=mdf_request, by=manager)
     client.force_login(a_admin)
     with time_machine.travel(datetime(2026, 11, 26, 9, tzinfo=UTC), tick=False):
         client.post(

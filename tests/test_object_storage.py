@@ -34,8 +34,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from enablement.models import ContentItem
-from incentives import services
 from incentives.models import MdfProof
+from incentives.services.mdf import mdf_request_approve
 from partners.models import ApiToken, Program
 from tests.factories import MdfFundFactory, MdfRequestFactory, default_tier
 from tests.test_incentives import PDF
@@ -244,7 +244,7 @@ def approved_request(partner_a, manager):
     with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=UTC)):
         fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
         request = MdfRequestFactory(fund=fund, starts_on=date(2026, 11, 23))
-        services.mdf_request_approve(request=request, by=manager)
+        mdf_request_approve(request=request, by=manager)
     return request
 
 
@@ -464,7 +464,7 @@ def test_a_file_stored_through_one_web_process_downloads_through_another(
     today = timezone.localdate()
     fund = MdfFundFactory(partner=partner_a, fiscal_year=(today - timedelta(days=1)).year)
     mdf_request = MdfRequestFactory(fund=fund, starts_on=today - timedelta(days=1))
-    services.mdf_request_approve(request=mdf_request, by=manager)
+    mdf_request_approve(request=mdf_request, by=manager)
     item = upload_to_library(vendor_admin, title="Battle card")  # this process, the bucket
 
     media = {name: tmp_path / f"media-{name}" for name in ("one", "two")}

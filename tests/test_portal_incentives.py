@@ -7,8 +7,9 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from incentives import services
 from incentives.models import IncentiveClaim, MdfClaim, MdfRequest
+from incentives.services.claims import claim_reject, claim_submit
+from incentives.services.mdf import mdf_claim_submit, mdf_request_approve
 from tests.factories import (
     DealFactory,
     LedgerEntryFactory,
@@ -69,8 +70,8 @@ def test_a_late_claim_from_the_portal_says_when_it_was_due(client, a_admin, part
 
 def test_disputing_a_rejection_in_the_portal(client, a_admin, partner_a, manager):
     entry = LedgerEntryFactory(partner=partner_a)
-    claim = services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
-    services.claim_reject(claim=claim, by=manager, reason="Missing purchase order")
+    claim = claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
+    claim_reject(claim=claim, by=manager, reason="Missing purchase order")
     page = signed_in(client, a_admin).get(f"/portal/claims/{claim.pk}/")
     assert "Missing purchase order" in page.content.decode()
     too_short = client.post(f"/portal/claims/{claim.pk}/dispute/", {"reason": "no"}, follow=True)
@@ -82,7 +83,7 @@ def test_disputing_a_rejection_in_the_portal(client, a_admin, partner_a, manager
 
 def test_managers_read_but_do_not_dispute(client, manager, partner_a, a_admin):
     entry = LedgerEntryFactory(partner=partner_a)
-    claim = services.claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
+    claim = claim_submit(partner=partner_a, entry_ids=[entry.pk], by=a_admin)
     signed_in(client, manager)
     assert client.get(f"/portal/claims/{claim.pk}/").status_code == 200
     assert (
@@ -131,7 +132,7 @@ def test_mdf_request_and_claim_in_the_portal(client, a_admin, partner_a, manager
     )
     mdf_request = MdfRequest.objects.get()
     assert created.url == f"/portal/mdf/requests/{mdf_request.pk}/"
-    services.mdf_request_approve(request=mdf_request, by=manager)
+    mdf_request_approve(request=mdf_request, by=manager)
 
     with time_machine.travel(datetime(2026, 11, 26, 9, tzinfo=UTC), tick=False):
         wrong = client.post(
@@ -164,10 +165,10 @@ def test_mdf_request_and_claim_in_the_portal(client, a_admin, partner_a, manager
 def test_a_proof_is_404_for_another_partner(client, b_admin, partner_a, manager, a_admin):
     fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
     request = MdfRequestFactory(fund=fund, starts_on=date(2026, 11, 23))
-    services.mdf_request_approve(request=request, by=manager)
+    mdf_request_approve(request=request, by=manager)
     from incentives.proofs import proof_from_upload
 
-    claim = services.mdf_claim_submit(
+    claim = mdf_claim_submit(
         request=request,
         by=a_admin,
         actual_cost="10",

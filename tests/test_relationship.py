@@ -21,7 +21,7 @@ from enablement.models import (
     OnboardingTask,
     PartnerApplication,
 )
-from incentives import services as money
+from incentives.services.mdf import mdf_request_submit
 from partners.models import Partner, PartnerUser, RedFlag
 from scoring.services import red_flags_refresh
 from tests.factories import (
@@ -362,7 +362,7 @@ def test_campaign_leads_and_mdf_funding(client, monday, partner_a, manager, part
     assert "Acme Corp" in page and "of 125 expected" in page
 
     MdfFundFactory(partner=partner_a, fiscal_year=2026, amount=D("9000"))
-    request = money.mdf_request_submit(
+    request = mdf_request_submit(
         partner=partner_a,
         by=person,
         activity_type="joint_webinar",
@@ -383,7 +383,7 @@ def test_campaign_leads_and_mdf_funding(client, monday, partner_a, manager, part
         ends_on=date(2026, 12, 2),
     )
     with pytest.raises(ValidationError):
-        money.mdf_request_submit(
+        mdf_request_submit(
             partner=partner_a,
             by=person,
             activity_type="joint_webinar",
@@ -499,7 +499,7 @@ def test_a_first_mdf_activity_counts_as_the_first_campaign(monday):
     partner = onboarding_partner()
     person = PartnerUserFactory(partner=partner).user
     MdfFundFactory(partner=partner, fiscal_year=2026, amount=D("5000"))
-    money.mdf_request_submit(
+    mdf_request_submit(
         partner=partner,
         by=person,
         activity_type="event",

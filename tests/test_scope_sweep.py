@@ -560,7 +560,7 @@ FUTURE_DATES = {"expected_close", "starts_on", "ends_on", "expires_on"}
 def write_objects_of(partner: Partner) -> dict:
     """``objects_of`` plus what a write may name that no other sweep needs: an accrued
     SPIFF nobody has claimed yet and an approved MDF activity without a claim."""
-    from incentives.services import fiscal_year_of, mdf_request_approve
+    from incentives.services.mdf import fiscal_year_of, mdf_request_approve
 
     objects = objects_of(partner)
     objects["claimable entry"] = LedgerEntryFactory(partner=partner)

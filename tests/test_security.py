@@ -14,8 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from incentives import services
 from incentives.models import MdfClaim, MdfProof
+from incentives.services.mdf import mdf_request_approve
 from tests.factories import MdfFundFactory, MdfRequestFactory
 from tests.test_incentives import PDF
 
@@ -197,7 +197,7 @@ def approved_request(partner_a, manager):
     with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=UTC), tick=False):
         fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
         request = MdfRequestFactory(fund=fund, starts_on=date(2026, 11, 23))
-        services.mdf_request_approve(request=request, by=manager)
+        mdf_request_approve(request=request, by=manager)
     return request
 
 

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incentives import services
 from incentives.models import MdfClaim, MdfProof
+from incentives.services.mdf import mdf_request_approve
 from partners.models import Lead
 from tests.factories import MdfFundFactory, MdfRequestFactory
 from tests.test_incentives import PDF
@@ -36,7 +36,7 @@ def approved_request(partner_a, manager):
     with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=UTC), tick=False):
         fund = MdfFundFactory(partner=partner_a, fiscal_year=2026)
         request = MdfRequestFactory(fund=fund, starts_on=date(2026, 11, 23))
-        services.mdf_request_approve(request=request, by=manager)
+        mdf_request_approve(request=request, by=manager)
     return request
 
 

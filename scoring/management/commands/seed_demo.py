@@ -931,8 +931,17 @@ class Command(BaseCommand):
         approved, paid, rejected, disputed, still to claim), confirmed and proposed awards,
         paid rebates, contributions, and MDF activities from request to reimbursement."""
         from deals.services import deal_accrue_incentives
-        from incentives import services as money
         from incentives.models import EntryStatus, IncentiveClaim, LedgerEntry
+        from incentives.services import contributions as contribution_services
+        from incentives.services import mdf as mdf_services
+        from incentives.services.claims import (
+            claim_approve,
+            claim_dispute,
+            claim_reject,
+            claim_submit,
+            ledger_void_lapsed,
+        )
+        from incentives.services.ledger import award_confirm, ledger_mark_paid
 
         chief = User.objects.get(username="chief")
         finance = User.objects.get(username="finance")
@@ -966,7 +975,7 @@ class Command(BaseCommand):
                 continue  # never claimed (voided below) or still to claim
             submitted_on = first.earned_on + timedelta(days=self.rng.randint(2, 20))
             submitted_on = min(submitted_on, self.today, first.claim_by)
-            claim = money.claim_submit(
+            claim = claim_submit(
                 partner=first.partner,
                 entry_ids=[e.pk for e in entries],
                 by=person,
@@ -980,24 +989,24 @@ class Command(BaseCommand):
                 continue  # in the verification queue
             roll = self.rng.random()
             if roll < 0.85:
-                money.claim_approve(claim=claim, by=manager)
+                claim_approve(claim=claim, by=manager)
             else:
-                money.claim_reject(
+                claim_reject(
                     claim=claim,
                     by=manager,
                     reason="The registration was not approved when the deal closed.",
                 )
                 if roll > 0.97:
-                    money.claim_dispute(
+                    claim_dispute(
                         claim=claim,
                         by=person,
                         reason="The registration was approved two days before the close.",
                     )
-        money.ledger_void_lapsed()
+        ledger_void_lapsed()
         # Awards: the older quarter's are confirmed; the last close's wait for a manager.
         older = Quarter.containing(self.today).trailing(3)[0].label
         for award in LedgerEntry.objects.filter(kind="award", quarter=older, status="accrued"):
-            money.award_confirm(entry=award, by=chief)
+            award_confirm(entry=award, by=chief)
         # Finance paid what was owed more than a month ago, in monthly runs.
         cutoff = self.today - timedelta(days=30)
         for month in sorted(
@@ -1013,9 +1022,9 @@ class Command(BaseCommand):
                 earned_on__gte=month,
                 earned_on__lt=min(cutoff, (month + timedelta(days=32)).replace(day=1)),
             ).values_list("pk", flat=True)
-            money.ledger_mark_paid(entry_ids=list(ids), by=finance, reference=f"PAY-{month:%Y%m}")
-        contributions = self._contributions(money, admins, people, chief)
-        activities = self._mdf(money, admins, people)
+            ledger_mark_paid(entry_ids=list(ids), by=finance, reference=f"PAY-{month:%Y%m}")
+        contributions = self._contributions(contribution_services, admins, people, chief)
+        activities = self._mdf(mdf_services, admins, people)
         return (
             f"{LedgerEntry.objects.count()} ledger entries, {claims} claims, "
             f"{contributions} contributions, {activities} MDF activities"

@@ -1,0 +1,73 @@
+"""Contributions (RULEBOOK §6): references and community work a partner submits; an
+approved one earns its bonus, owed at once.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from partners.models import Partner, User
+from prm.audit import audited
+
+from ..models import Contribution, ContributionStatus, EntryKind
+from .common import IncentiveError
+from .ledger import _record_owed
+
+
+@audited
+@transaction.atomic
+def contribution_submit(
+    *, partner: Partner, by: User, kind: str, title: str, url: str = "", description: str = ""
+) -> Contribution:
+    contribution = Contribution(
+        partner=partner,
+        kind=kind,
+        title=(title or "").strip(),
+        url=(url or "").strip(),
+        description=(description or "").strip(),
+        submitted_by=by,
+    )
+    contribution.full_clean()
+    contribution.save()
+    return contribution
+
+
+@audited
+@transaction.atomic
+def contribution_decide(
+    *, contribution: Contribution, by: User, approve: bool, reason: str = ""
+) -> Contribution:
+    """Approve (earns the reference or community bonus, owed at once) or reject."""
+    contribution = (
+        Contribution.objects.select_for_update()
+        .select_related("partner__program")
+        .get(pk=contribution.pk)
+    )
+    if contribution.status != ContributionStatus.SUBMITTED:
+        raise IncentiveError(
+            f"This contribution is already {contribution.get_status_display().lower()}.",
+            code="wrong_state",
+        )
+    if not approve and not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the contribution is rejected."})
+    now = timezone.now()
+    contribution.status = ContributionStatus.APPROVED if approve else ContributionStatus.REJECTED
+    contribution.decided_by, contribution.decided_at = by, now
+    contribution.reason = (reason or "").strip()
+    contribution.save()
+    if approve:
+        program = contribution.partner.program
+        reference = contribution.kind == "reference"
+        amount = program.bonus_reference if reference else program.bonus_community
+        _record_owed(
+            partner=contribution.partner,
+            kind=EntryKind.BONUS,
+            code="bonus_reference" if reference else "bonus_community",
+            description=f"{contribution.get_kind_display()}: {contribution.title}",
+            amount=amount,
+            source=contribution,
+            key=f"contribution:{contribution.pk}",
+            by=by,
+            reason="Contribution approved",
+        )
+    return contribution

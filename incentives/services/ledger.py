@@ -1,0 +1,353 @@
+"""The ledger's accruals (RULEBOOK §5, §6): what a won deal and a quarter close earn,
+awards confirmed or declined, and payment runs.
+
+Every entry carries an idempotency key unique in the database, so a retried task, a rerun
+close or a double click records nothing twice.
+"""
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from partners.models import Partner, Program, User
+from partners.queries import rebate_brackets
+from partners.services import notice_send
+from prm.audit import audited
+from prm.quarters import Quarter
+
+from .. import rules
+from ..models import EntryKind, EntryStatus, LedgerEntry
+from .common import CLAIMABLE_KINDS, IncentiveError, _payment_due, _wrong_state
+
+
+def deal_incentive_table(program: Program) -> rules.DealIncentiveTable:
+    return rules.DealIncentiveTable(
+        spiff_new_logo=program.spiff_new_logo,
+        spiff_new_logo_days=program.spiff_new_logo_days,
+        spiff_strategic=program.spiff_strategic,
+        spiff_first_deal=program.spiff_first_deal,
+        spiff_large_deal_over=program.spiff_large_deal_over,
+        spiff_large_deal_rate=program.spiff_large_deal_rate,
+        bonus_cross_sell_rate=program.bonus_cross_sell_rate,
+        bonus_upsell_rate=program.bonus_upsell_rate,
+        bonus_multi_year_rate=program.bonus_multi_year_rate,
+    )
+
+
+def award_table(program: Program) -> rules.AwardTable:
+    return rules.AwardTable(
+        partner_of_quarter=program.award_partner_of_quarter,
+        top_new_logo=program.award_top_new_logo,
+        highest_growth=program.award_highest_growth,
+        growth_min_prior=program.award_growth_min_prior,
+        training_champion_per_cert=program.award_training_champion_per_cert,
+        community_mvp=program.award_community_mvp,
+    )
+
+
+def _quarter_of(program: Program, day: date) -> str:
+    return Quarter.containing(day, start_month=program.fiscal_year_start_month).label
+
+
+# ---------------------------------------------------------------- recording entries
+
+
+def _record(entries: list[LedgerEntry], *, by: User | None, reason: str) -> list[LedgerEntry]:
+    """Insert the entries whose idempotency key is new; return those inserted.
+
+    Keys already in the ledger are skipped before the insert, and ``ON CONFLICT DO
+    NOTHING`` skips any a concurrent writer inserted meanwhile, so nothing is recorded
+    twice whatever runs at the same time.
+    """
+    if not entries:
+        return []
+    keys = [entry.idempotency_key for entry in entries]
+    existing = set(
+        LedgerEntry.objects.filter(idempotency_key__in=keys).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    fresh = [entry for entry in entries if entry.idempotency_key not in existing]
+    if not fresh:
+        return []
+    stamp = timezone.now()
+    for entry in fresh:
+        entry.created_at = stamp
+    LedgerEntry.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=2000)
+    inserted = list(
+        LedgerEntry.objects.filter(
+            idempotency_key__in=[entry.idempotency_key for entry in fresh], created_at=stamp
+        )
+    )
+    LedgerEntry.history.bulk_history_create(
+        inserted, default_user=by, default_change_reason=reason, default_date=stamp
+    )
+    return inserted
+
+
+def _record_quarter(
+    rows: list[tuple], *, program: Program, quarter: Quarter, due_on: date, by, reason: str
+) -> int:
+    """Record the quarter's entries whose idempotency key is new, with their history rows,
+    in a few set-wise statements whatever their number; return how many were recorded.
+
+    ``rows``: (partner id, kind, code, description, amount, status, idempotency key).
+    Approved ones carry the approval time and ``due_on``, accrued ones neither. The keys
+    already in the ledger are skipped, so a rerun records nothing twice (the close's lock
+    keeps two closes of a quarter from racing; the key's uniqueness backs it).
+    """
+    if not rows:
+        return 0
+    known = set(
+        LedgerEntry.objects.filter(idempotency_key__in=[row[6] for row in rows]).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    stamp = timezone.now()
+    entries = LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                partner_id=partner_id,
+                kind=kind,
+                code=code,
+                description=description,
+                amount=amount,
+                currency=program.currency,
+                quarter=quarter.label,
+                earned_on=quarter.end,
+                status=status,
+                approved_at=stamp if status == EntryStatus.APPROVED else None,
+                due_on=due_on if status == EntryStatus.APPROVED else None,
+                idempotency_key=key,
+                created_at=stamp,
+            )
+            for partner_id, kind, code, description, amount, status, key in rows
+            if key not in known
+        ]
+    )
+    LedgerEntry.history.bulk_history_create(
+        entries, default_user=by, default_change_reason=reason, default_date=stamp
+    )
+    return len(entries)
+
+
+def _source_fields(source) -> dict:
+    if source is None:
+        return {}
+    return {
+        "source_type": ContentType.objects.get_for_model(source),
+        "source_id": source.pk,
+        "source_label": str(source)[:200],
+    }
+
+
+def _record_owed(
+    *, partner, kind, code, description, amount, source, key: str, by, reason: str
+) -> list[LedgerEntry]:
+    """One amount owed at once by a manager's decision (approved, payable in 15 business
+    days); nothing when the amount is zero or the key is already in the ledger."""
+    if amount <= 0:
+        return []
+    program = partner.program
+    today = timezone.localdate()
+    entry = LedgerEntry(
+        partner=partner,
+        kind=kind,
+        code=code,
+        description=description[:300],
+        amount=amount,
+        currency=program.currency,
+        quarter=_quarter_of(program, today),
+        earned_on=today,
+        status=EntryStatus.APPROVED,
+        approved_at=timezone.now(),
+        approved_by=by,
+        due_on=_payment_due(program, today),
+        idempotency_key=key,
+        **_source_fields(source),
+    )
+    return _record([entry], by=by, reason=reason)
+
+
+@audited
+@transaction.atomic
+def deal_incentives_accrue(
+    *, partner: Partner, source, won: rules.WonDeal, closed_on: date, by: User | None = None
+) -> list[LedgerEntry]:
+    """What one won deal earns (SPIFFs, strategic bonuses, referral commission).
+
+    SPIFFs and bonuses wait for the partner's claim (window: 30 days from the close);
+    the commission is owed by the agreement and approved at once.
+    """
+    program = partner.program
+    quarter = _quarter_of(program, closed_on)
+    claim_by = rules.claim_deadline(closed_on, program.claim_window_days)
+    now = timezone.now()
+    entries = []
+    for accrual in rules.deal_incentives(won, deal_incentive_table(program)):
+        claimable = accrual.kind in CLAIMABLE_KINDS
+        entries.append(
+            LedgerEntry(
+                partner=partner,
+                kind=accrual.kind,
+                code=accrual.code,
+                description=accrual.description,
+                amount=accrual.amount,
+                currency=program.currency,
+                quarter=quarter,
+                earned_on=closed_on,
+                claim_by=claim_by if claimable else None,
+                status=EntryStatus.ACCRUED if claimable else EntryStatus.APPROVED,
+                approved_at=None if claimable else now,
+                due_on=None if claimable else _payment_due(program, closed_on),
+                idempotency_key=f"deal:{source.pk}:{accrual.code}",
+                **_source_fields(source),
+            )
+        )
+    created = _record(entries, by=by, reason="Deal won")
+    claimable_total = sum((e.amount for e in created if e.kind in CLAIMABLE_KINDS), Decimal(0))
+    if claimable_total:
+        notice_send(
+            partner=partner,
+            level="success",
+            text=f"{source} earned {program.currency} {claimable_total:,.2f} in SPIFFs and "
+            f"bonuses. Claim them by {claim_by:%d %b %Y}.",
+            link="/portal/earnings/",
+        )
+    return created
+
+
+@audited
+@transaction.atomic
+def quarter_incentives_accrue(
+    *,
+    program: Program,
+    quarter: Quarter,
+    stats: list[rules.QuarterStats],
+    by: User | None = None,
+) -> dict:
+    """The quarter close's money: volume rebates (owed, due 30 days after the quarter) and
+    award proposals (owed once a manager confirms them). A rerun adds nothing: rebates are
+    keyed by partner and quarter, awards by award and quarter."""
+    label = quarter.label
+    brackets = rebate_brackets(program)
+    rows = []  # (partner, kind, code, description, amount, status, idempotency key)
+    for item in stats:
+        rebate = rules.volume_rebate(item.revenue, brackets)
+        if rebate.amount <= 0:
+            continue
+        fast = " (reaches the fast-track bracket)" if rebate.fast_track else ""
+        rows.append(
+            (
+                item.partner_id,
+                EntryKind.REBATE,
+                "rebate",
+                f"Volume rebate {label}: {rebate.rate:.1%} of {item.revenue:,.2f}{fast}",
+                rebate.amount,
+                EntryStatus.APPROVED,
+                f"rebate:{item.partner_id}:{label}",
+            )
+        )
+    for proposal in rules.propose_awards(stats, award_table(program)):
+        name = rules.AWARD_NAMES[proposal.code]
+        rows.append(
+            (
+                proposal.partner_id,
+                EntryKind.AWARD,
+                proposal.code,
+                f"{name} {label}: {proposal.why}",
+                proposal.amount,
+                EntryStatus.ACCRUED,
+                f"{proposal.code}:{program.slug}:{label}",
+            )
+        )
+    created = _record_quarter(
+        rows,
+        program=program,
+        quarter=quarter,
+        due_on=rules.rebate_due_on(quarter.end, program.rebate_due_days),
+        by=by,
+        reason=f"Quarter close {label}",
+    )
+    recorded = LedgerEntry.objects.filter(
+        quarter=label, partner__program=program, kind__in=(EntryKind.REBATE, EntryKind.AWARD)
+    )
+    return {
+        "created": created,
+        "rebates": recorded.filter(kind=EntryKind.REBATE).count(),
+        "awards_proposed": recorded.filter(kind=EntryKind.AWARD).count(),
+    }
+
+
+def _locked_entry(entry: LedgerEntry) -> LedgerEntry:
+    return (
+        LedgerEntry.objects.select_for_update().select_related("partner__program").get(pk=entry.pk)
+    )
+
+
+@audited
+@transaction.atomic
+def award_confirm(*, entry: LedgerEntry, by: User) -> LedgerEntry:
+    """A manager confirms a proposed award: it becomes owed, payable in 15 business days."""
+    entry = _locked_entry(entry)
+    if entry.kind != EntryKind.AWARD:
+        raise IncentiveError("Only awards are confirmed this way.", code="not_award", status=400)
+    if entry.status != EntryStatus.ACCRUED:
+        raise _wrong_state(entry, "confirmed")
+    today = timezone.localdate()
+    entry.approve(by=by, at=timezone.now(), due_on=_payment_due(entry.partner.program, today))
+    entry._change_reason = "Award confirmed"
+    entry.save()
+    notice_send(
+        partner=entry.partner,
+        level="success",
+        text=f"Congratulations: {entry.description}.",
+        link="/portal/earnings/",
+        email_subject="You won a partner award",
+    )
+    return entry
+
+
+@audited
+@transaction.atomic
+def award_decline(*, entry: LedgerEntry, by: User, reason: str) -> LedgerEntry:
+    entry = _locked_entry(entry)
+    if entry.kind != EntryKind.AWARD:
+        raise IncentiveError("Only awards are declined this way.", code="not_award", status=400)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the award is declined."})
+    if entry.status != EntryStatus.ACCRUED:
+        raise _wrong_state(entry, "declined")
+    entry.void(at=timezone.now(), reason=reason.strip())
+    entry._change_reason = "Award declined"
+    entry.save()
+    return entry
+
+
+@audited
+@transaction.atomic
+def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> int:
+    """Finance records a payment run: approved entries become paid, once.
+
+    Entries not approved (accrued, already paid, void) are left as they are, so a run
+    marked twice pays nothing twice. Returns how many entries were marked.
+    """
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationError({"reference": "Give the payment run's reference."})
+    now = timezone.now()
+    entries = list(
+        LedgerEntry.objects.select_for_update()
+        .filter(pk__in=list(entry_ids), status=EntryStatus.APPROVED)
+        .order_by("pk")
+    )
+    for entry in entries:
+        entry.pay(by=by, at=now, reference=reference[:120])
+        entry._change_reason = "Paid"
+        entry.save()
+    return len(entries)
