@@ -222,7 +222,7 @@ def main() -> None:
     from prm.quarters import Quarter
     from prm.roles import Role
     from scoring.dashboard import summarized
-    from scoring.services import quarter_close
+    from scoring.services.close import quarter_close
 
     today = date.today()
     quarter = Quarter.containing(today).previous()

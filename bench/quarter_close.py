@@ -35,7 +35,7 @@ as the migrations define them; then VACUUM ANALYZE):
 - scorecards for the three quarters before the closed one (the history the tier decision
   reads).
 
-It then closes the last full quarter before today with ``scoring.services.quarter_close``
+It then closes the last full quarter before today with ``scoring.services.close.quarter_close``
 three times: (1) the first close — wall time, its timings, the SQL it ran (the query count
 from CaptureQueriesContext, plus every statement's time from an execute wrapper, the
 slowest listed), the process's peak RSS before and after, and a breakdown by step (wall
@@ -655,10 +655,10 @@ class Steps:
         from django.db.models import QuerySet
 
         import scoring.queries
-        import scoring.services
+        import scoring.services.close
 
         for name in self.SERVICES:
-            self._wrap(scoring.services, name, f"services.{name}")
+            self._wrap(scoring.services.close, name, f"services.{name}")
         for name in self.QUERIES:
             self._wrap(scoring.queries, name, f"partner_facts › {name}")
         for name in ("bulk_create", "bulk_update"):
@@ -698,7 +698,7 @@ def run_close(label: str, *, traced: bool = False, steps: bool = False) -> dict:
     from django.db.backends.signals import connection_created
     from django.test.utils import CaptureQueriesContext
 
-    from scoring.services import quarter_close
+    from scoring.services.close import quarter_close
 
     log = StatementLog()
     breakdown = Steps(log) if steps else nullcontext()
@@ -985,10 +985,10 @@ def floor_params(quarter, t12m) -> dict:
 
 
 def full_floor_params(quarter, t12m) -> dict:
-    """FULL_FLOOR_SQL's windows: the close's own (``scoring.services._figure_spans``)."""
+    """FULL_FLOOR_SQL's windows: the close's own (``scoring.services.close._figure_spans``)."""
     from deals.queries import day_span
     from partners.models import Program
-    from scoring.services import _figure_spans
+    from scoring.services.close import _figure_spans
 
     spans = _figure_spans(quarter.end, quarter, Program.objects.all())
     return {
@@ -1062,7 +1062,7 @@ def compare_with_gathered(quarter, rows: list[tuple]) -> tuple[int, dict[str, in
     again, untimed, with the close's own functions): mismatches per input."""
     from incentives.queries import approved_contributions
     from partners.models import Program
-    from scoring.services import _gather
+    from scoring.services.close import _gather
 
     gathered = _gather(quarter)
     contributions = {}

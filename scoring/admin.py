@@ -23,7 +23,7 @@ from prm.admin_history import HistoryAdmin
 from prm.quarters import Quarter
 from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
-from . import qbr_services, services, tasks
+from . import tasks
 from .models import (
     CompanyRevenue,
     JointBusinessPlan,
@@ -34,6 +34,23 @@ from .models import (
     Scorecard,
 )
 from .queries import closed_quarter
+from .services.close import CloseRefused, quarter_close_check, quarter_close_request
+from .services.reviews import (
+    QbrError,
+    action_item_clean,
+    check_meeting_day,
+    jbp_save,
+    qbr_action_item_add,
+    qbr_action_item_complete,
+    qbr_action_item_update,
+    qbr_cancel,
+    qbr_hold,
+    qbr_prepare,
+    qbr_refresh,
+    qbr_schedule,
+    qbr_share,
+    qbr_update,
+)
 
 
 class CloseForm(forms.Form):
@@ -93,12 +110,12 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             label = form.cleaned_data["quarter"].strip().upper()
             try:
                 if not form.cleaned_data["confirm"]:
-                    services.quarter_close_check(label)
+                    quarter_close_check(label)
                     closed = closed_quarter(label)
                     if closed is not None:
                         return self._confirm_view(request, closed)
-                close = services.quarter_close_request(quarter=label, by=request.user)
-            except (services.CloseRefused, ValueError) as exc:
+                close = quarter_close_request(quarter=label, by=request.user)
+            except (CloseRefused, ValueError) as exc:
                 form.add_error("quarter", str(exc))
             else:
                 tasks.close_enqueue(close)
@@ -265,7 +282,7 @@ class QbrAddForm(forms.ModelForm):
         cleaned["quarter"] = quarter.label
         if day:
             try:
-                qbr_services.check_meeting_day(quarter, day)
+                check_meeting_day(quarter, day)
             except ValidationError as exc:
                 self.add_error("scheduled_for", exc.message_dict["scheduled_for"])
         return cleaned
@@ -288,7 +305,7 @@ class QbrChangeForm(forms.ModelForm):
             if self.instance.status != QbrStatus.SCHEDULED:
                 raise ValidationError("Only a scheduled QBR can be moved.")
             try:
-                qbr_services.check_meeting_day(Quarter.parse(self.instance.quarter), day)
+                check_meeting_day(Quarter.parse(self.instance.quarter), day)
             except ValidationError as exc:
                 raise ValidationError(exc.message_dict["scheduled_for"]) from exc
         return day
@@ -320,7 +337,7 @@ class ActionItemForm(forms.ModelForm):
             return cleaned
         try:
             cleaned.update(
-                qbr_services.action_item_clean(
+                action_item_clean(
                     self.qbr,
                     text=cleaned.get("text", ""),
                     owner=cleaned.get("owner"),
@@ -473,20 +490,20 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
         data = form.cleaned_data
         try:
             if change:
-                saved = qbr_services.qbr_update(
+                saved = qbr_update(
                     qbr=obj,
                     by=request.user,
                     notes=data.get("notes"),
                     scheduled_for=data.get("scheduled_for"),
                 )
             else:
-                saved = qbr_services.qbr_schedule(
+                saved = qbr_schedule(
                     partner=data["partner"],
                     quarter=data["quarter"],
                     scheduled_for=data["scheduled_for"],
                     by=request.user,
                 )
-        except (ValidationError, qbr_services.QbrError) as exc:
+        except (ValidationError, QbrError) as exc:
             raise PermissionDenied(_words(exc)) from exc
         obj.pk = saved.pk
         obj.refresh_from_db()
@@ -507,24 +524,20 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
                 }
                 edited = [f for f in item_form.changed_data if f != "done"]
                 if item_form.instance.pk is None:
-                    item = qbr_services.qbr_action_item_add(
-                        qbr=formset.instance, by=request.user, **fields
-                    )
+                    item = qbr_action_item_add(qbr=formset.instance, by=request.user, **fields)
                     formset.new_objects.append(item)
                 else:
                     item = item_form.instance
                     if edited:
-                        item = qbr_services.qbr_action_item_update(
-                            item=item, by=request.user, **fields
-                        )
+                        item = qbr_action_item_update(item=item, by=request.user, **fields)
                     formset.changed_objects.append((item, item_form.changed_data))
                 if "done" in item_form.changed_data or (
                     item_form.instance.pk is None and data.get("done")
                 ):
-                    qbr_services.qbr_action_item_complete(
+                    qbr_action_item_complete(
                         item=item, by=request.user, done=bool(data.get("done"))
                     )
-        except (ValidationError, qbr_services.QbrError) as exc:
+        except (ValidationError, QbrError) as exc:
             raise PermissionDenied(_words(exc)) from exc
 
     # -- one QBR: refresh, hold, share, cancel
@@ -576,14 +589,14 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
                 data = form.cleaned_data if form else {}
                 try:
                     if what == "refresh":
-                        qbr_services.qbr_prepare(qbr=qbr, by=request.user)
+                        qbr_prepare(qbr=qbr, by=request.user)
                     elif what == "hold":
-                        qbr_services.qbr_hold(qbr=qbr, by=request.user, held_on=data["held_on"])
+                        qbr_hold(qbr=qbr, by=request.user, held_on=data["held_on"])
                     elif what == "cancel":
-                        qbr_services.qbr_cancel(qbr=qbr, by=request.user, reason=data["reason"])
+                        qbr_cancel(qbr=qbr, by=request.user, reason=data["reason"])
                     else:
-                        qbr_services.qbr_share(qbr=qbr, by=request.user, shared=what == "share")
-                except qbr_services.QbrError as exc:
+                        qbr_share(qbr=qbr, by=request.user, shared=what == "share")
+                except QbrError as exc:
                     self.message_user(request, exc.message, messages.ERROR)
                     return redirect(reverse("admin:scoring_qbr_change", args=[qbr.pk]))
                 except ValidationError as exc:
@@ -624,7 +637,7 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
 
     @admin.action(description="Refresh the sections of selected QBRs", permissions=["manage"])
     def refresh_selected(self, request, queryset):
-        result = qbr_services.qbr_refresh(qbrs=list(queryset), by=request.user)
+        result = qbr_refresh(qbrs=list(queryset), by=request.user)
         self.message_user(
             request,
             f"Refreshed {result['refreshed']} QBR(s); {result['skipped']} held or cancelled "
@@ -634,9 +647,7 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
 
     @admin.action(description="Mark selected QBRs held today", permissions=["manage"])
     def hold_selected(self, request, queryset):
-        self._each(
-            request, queryset, "held", lambda qbr: qbr_services.qbr_hold(qbr=qbr, by=request.user)
-        )
+        self._each(request, queryset, "held", lambda qbr: qbr_hold(qbr=qbr, by=request.user))
 
     @admin.action(description="Share selected QBRs with their partners", permissions=["manage"])
     def share_selected(self, request, queryset):
@@ -644,7 +655,7 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
             request,
             queryset,
             "shared",
-            lambda qbr: qbr_services.qbr_share(qbr=qbr, by=request.user),
+            lambda qbr: qbr_share(qbr=qbr, by=request.user),
         )
 
     def _each(self, request, queryset, done_word, run) -> None:
@@ -656,7 +667,7 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
             try:
                 run(qbr)
                 done += 1
-            except (ValidationError, qbr_services.QbrError) as exc:
+            except (ValidationError, QbrError) as exc:
                 self.message_user(request, f"{qbr}: {_words(exc)}", messages.WARNING)
         if done:
             self.message_user(request, f"{done} QBR(s) {done_word}.", messages.SUCCESS)
@@ -673,7 +684,7 @@ class QbrCancelForm(forms.Form):
 
 
 def _words(exc) -> str:
-    if isinstance(exc, qbr_services.QbrError):
+    if isinstance(exc, QbrError):
         return exc.message
     return " ".join(exc.messages)
 
@@ -743,7 +754,7 @@ class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin)
         data = form.cleaned_data
         partner = obj.partner if change else data["partner"]
         try:
-            saved = qbr_services.jbp_save(
+            saved = jbp_save(
                 partner=partner,
                 fiscal_year=obj.fiscal_year if change else data["fiscal_year"],
                 revenue_goal=data["revenue_goal"],

@@ -16,7 +16,7 @@ from prm.api_errors import Conflict
 from prm.money import money_field_kwargs
 from prm.roles import VENDOR_ROLES, Role, role_of
 
-from . import services, tasks
+from . import tasks
 from .dashboard import dashboard, dashboard_request
 from .models import JointBusinessPlan, Qbr, QbrActionItem, QuarterClose, Scorecard
 from .queries import (
@@ -26,6 +26,7 @@ from .queries import (
     red_flags_visible_to,
     scorecards_visible_to,
 )
+from .services.close import CloseRefused, QuarterNotEnded, quarter_close_request
 
 
 class ScorecardSerializer(serializers.ModelSerializer):
@@ -142,10 +143,10 @@ class QuarterViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         """409 for a quarter not yet ended; 400 for one that ended before the program's
         first partner started (RULEBOOK §2)."""
         try:
-            close = services.quarter_close_request(quarter=quarter, by=request.user)
-        except services.QuarterNotEnded as exc:
+            close = quarter_close_request(quarter=quarter, by=request.user)
+        except QuarterNotEnded as exc:
             raise Conflict(str(exc)) from exc
-        except services.CloseRefused as exc:
+        except CloseRefused as exc:
             return Response(
                 {"detail": str(exc), "code": exc.code}, status=status.HTTP_400_BAD_REQUEST
             )

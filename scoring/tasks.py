@@ -17,7 +17,15 @@ from django.utils import timezone
 
 from prm.quarters import Quarter
 
-from . import services
+from .services.close import (
+    CloseInProgress,
+    CloseRefused,
+    quarter_close,
+    quarter_close_sent,
+    quarter_close_stopped,
+    quarter_closes_claim_stale,
+    red_flags_refresh,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,17 +56,17 @@ def close_quarter(quarter: str, user_id: int | None = None) -> dict:
 
 def _run_close(quarter: str, by) -> dict:
     try:
-        close = services.quarter_close(quarter=quarter, by=by)
-    except services.CloseInProgress:
+        close = quarter_close(quarter=quarter, by=by)
+    except CloseInProgress:
         return {"quarter": quarter, "state": "running elsewhere"}
-    except services.CloseRefused as exc:
+    except CloseRefused as exc:
         # Nothing was closed, and a retry would be refused again.
         logger.warning("The close of %s is refused: %s", quarter, exc)
         return {"quarter": quarter, "state": "refused", "code": exc.code, "reason": str(exc)}
     except SoftTimeLimitExceeded:
         # The close stopped between two statements: the batches it committed stay (a rerun
         # overwrites them), and its row says failed, and why, rather than running forever.
-        reason = services.quarter_close_stopped(
+        reason = quarter_close_stopped(
             quarter, limit_seconds=settings.QUARTER_CLOSE_SOFT_TIME_LIMIT
         )
         logger.error("The close of %s was stopped: %s", quarter, reason)
@@ -87,7 +95,7 @@ def _send_close(quarter: str, user_id: int | None) -> bool:
     except Exception as exc:  # any failure to publish: the sweep sends it later
         logger.warning("Broker unavailable; the close of %s stays queued: %s", quarter, exc)
         return False
-    services.quarter_close_sent(quarter)
+    quarter_close_sent(quarter)
     return True
 
 
@@ -98,8 +106,7 @@ def requeue_closes() -> int:
     sweeps at once send it once; a duplicate that still reaches a worker finds the close
     running or done, and a close run twice gives the same results."""
     return sum(
-        _send_close(close.quarter, close.requested_by_id)
-        for close in services.quarter_closes_claim_stale()
+        _send_close(close.quarter, close.requested_by_id) for close in quarter_closes_claim_stale()
     )
 
 
@@ -112,7 +119,7 @@ def close_previous_quarter() -> dict:
 
 @shared_task(acks_late=True, name="scoring.refresh_red_flags")
 def refresh_red_flags() -> dict:
-    return services.red_flags_refresh()
+    return red_flags_refresh()
 
 
 @shared_task(bind=True, acks_late=True, name="scoring.schedule_qbrs", max_retries=18)
@@ -123,7 +130,7 @@ def schedule_qbrs(self) -> dict:
     hours, go ahead anyway (a close that never finishes does not hold the QBRs back, and
     their sections can be refreshed later)."""
     from .models import QuarterClose
-    from .qbr_services import qbr_schedule_quarter
+    from .services.reviews import qbr_schedule_quarter
 
     quarter = Quarter.containing(timezone.localdate())
     closing = QuarterClose.objects.filter(

@@ -39,7 +39,7 @@ from .queries import (
     work_queue,
 )
 from .rules import band_for, how_to_raise
-from .services import weights_for
+from .services.close import weights_for
 
 # The band's one word on the managers' list (the scorecard model's labels carry the ranges).
 BAND_NAMES = {

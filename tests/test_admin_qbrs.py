@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from partners.models import Notice
-from scoring import qbr_services
 from scoring.models import JointBusinessPlan, Qbr, QbrActionItem
+from scoring.services.reviews import qbr_action_item_add, qbr_schedule
 from tests.factories import DealFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def qbr(qbr_scenario, manager):
-    return qbr_services.qbr_schedule(
+    return qbr_schedule(
         partner=qbr_scenario["partner"],
         quarter="2026Q4",
         scheduled_for=date(2026, 10, 20),
@@ -150,7 +150,7 @@ def test_another_partners_person_cannot_own_an_action_item(client, manager, b_ad
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
     with pytest.raises(ValidationError, match="vendor or for this partner"):
-        qbr_services.qbr_action_item_add(qbr=qbr, by=manager, text="x", owner=b_admin)
+        qbr_action_item_add(qbr=qbr, by=manager, text="x", owner=b_admin)
 
 
 def test_refresh_then_hold_then_the_sections_stay(client, manager, qbr, qbr_clock):

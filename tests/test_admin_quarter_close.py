@@ -8,8 +8,9 @@ import time_machine
 from django.db import connection
 
 from partners.models import Partner
-from scoring import services, tasks
+from scoring import tasks
 from scoring.models import QuarterClose
+from scoring.services.close import quarter_close
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def closed_q2(chief, partner_a):
     chief.first_name, chief.last_name = "Cora", "Chen"
     chief.save()
     with time_machine.travel(datetime(2026, 7, 1, 9, 30, tzinfo=UTC), tick=False):
-        services.quarter_close(quarter="2026Q2", by=chief)
+        quarter_close(quarter="2026Q2", by=chief)
     return QuarterClose.objects.get(quarter="2026Q2")
 
 
@@ -90,7 +91,7 @@ def test_closing_a_closed_quarter_again_asks_first_and_runs_nothing_until_confir
 
 def test_a_quarter_closed_by_the_scheduled_job_says_so(client, chief, partner_a, queued):
     with time_machine.travel(datetime(2026, 7, 1, 2, 0, tzinfo=UTC), tick=False):
-        services.quarter_close(quarter="2026Q2")
+        quarter_close(quarter="2026Q2")
     client.force_login(chief)
     page = client.post(RUN, {"quarter": "2026Q2"}).content.decode()
     assert (

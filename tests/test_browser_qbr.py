@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from prm.quarters import Quarter
-from scoring import qbr_services
+from scoring.services.reviews import jbp_save, qbr_action_item_add, qbr_schedule
 from tests.factories import (
     DealFactory,
     MdfFundFactory,
@@ -63,17 +63,17 @@ def test_manager_opens_the_printable_qbr(page, live_server, tmp_path):
         starts_on=quarter.end - timedelta(days=3),
         ends_on=quarter.end - timedelta(days=3),
     )
-    qbr_services.jbp_save(
+    jbp_save(
         partner=partner,
         fiscal_year=quarter.year,
         revenue_goal="250000",
         target_accounts="Initech\nUmbrella",
         by=manager,
     )
-    qbr = qbr_services.qbr_schedule(
+    qbr = qbr_schedule(
         partner=partner, quarter=quarter.label, scheduled_for=quarter.end, by=manager
     )
-    qbr_services.qbr_action_item_add(qbr=qbr, by=manager, text="Certify a second rep")
+    qbr_action_item_add(qbr=qbr, by=manager, text="Certify a second rep")
 
     sign_in(page, live_server, "nina")  # with her authenticator app's code
     page.wait_for_url(f"{live_server.url}/manager/")

@@ -22,8 +22,8 @@ from django.db import transaction
 
 from incentives.models import LedgerEntry, MdfFund
 from partners.models import OutreachTask, Partner, RedFlag, Tier, TierChange, User
-from scoring import services
 from scoring.models import QuarterClose, Scorecard
+from scoring.services.close import quarter_close
 from tests.factories import (
     CertificationFactory,
     DealFactory,
@@ -218,7 +218,7 @@ def undo(partners):
 
 def test_the_close_leaves_exactly_the_rows_it_left_before(clock, manager):
     book(manager)
-    services.quarter_close(quarter=QUARTER, batch_size=3)  # several batches
+    quarter_close(quarter=QUARTER, batch_size=3)  # several batches
     written = outcome()
     if os.environ.get("UPDATE_CLOSE_SNAPSHOT"):
         SNAPSHOT.parent.mkdir(exist_ok=True)
@@ -238,15 +238,15 @@ def test_the_close_leaves_exactly_the_rows_it_left_before(clock, manager):
 def test_in_a_callers_transaction_and_on_a_rerun_the_rows_are_the_same(clock, manager):
     book(manager)
     before = list(Partner.objects.values_list("pk", "tier_id", "status"))
-    services.quarter_close(quarter=QUARTER, batch_size=3)
+    quarter_close(quarter=QUARTER, batch_size=3)
     first = outcome()
 
     undo(before)
     with transaction.atomic():
-        services.quarter_close(quarter=QUARTER, batch_size=3)
+        quarter_close(quarter=QUARTER, batch_size=3)
     assert outcome() == first
 
-    services.quarter_close(quarter=QUARTER, batch_size=3)  # a rerun adds nothing
+    quarter_close(quarter=QUARTER, batch_size=3)  # a rerun adds nothing
     again = outcome()
     assert {k: v for k, v in again.items() if k != "close"} == {
         k: v for k, v in first.items() if k != "close"
@@ -261,18 +261,18 @@ def test_a_failure_writing_the_money_fails_the_close_and_a_rerun_finishes_it(
     def broken(*args, **kwargs):
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setattr(services, "quarter_incentives_accrue", broken)
+    monkeypatch.setattr("scoring.services.close.quarter_incentives_accrue", broken)
     with pytest.raises(RuntimeError, match="ledger unavailable"):
-        services.quarter_close(quarter=QUARTER, batch_size=3)
+        quarter_close(quarter=QUARTER, batch_size=3)
     close = QuarterClose.objects.get(quarter=QUARTER)
     assert close.state == "failed" and "ledger unavailable" in close.error
     monkeypatch.undo()
-    assert services.quarter_close(quarter=QUARTER).state == "done"
+    assert quarter_close(quarter=QUARTER).state == "done"
 
 
 def test_every_tier_move_leaves_a_partner_history_row_with_its_reason(clock, manager):
     book(manager)
-    services.quarter_close(quarter=QUARTER, batch_size=3)
+    quarter_close(quarter=QUARTER, batch_size=3)
     rocket = Partner.history.filter(name="Rocket Ltd").order_by("-history_id").first()
     assert rocket.tier.slug == "platinum"
     assert rocket.history_change_reason.startswith("Fast-track")
@@ -283,5 +283,5 @@ def test_every_tier_move_leaves_a_partner_history_row_with_its_reason(clock, man
         "Below the entry tier's requirements at four consecutive closes.",
     )
     rows = Partner.history.count()
-    services.quarter_close(quarter=QUARTER, batch_size=3)  # a rerun moves nobody again
+    quarter_close(quarter=QUARTER, batch_size=3)  # a rerun moves nobody again
     assert Partner.history.count() == rows

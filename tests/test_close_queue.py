@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from prm.celery import app
-from scoring import services, tasks
+from scoring import tasks
 from scoring.models import QuarterClose
+from scoring.services.close import REQUEUE_AFTER, quarter_close_request, quarter_closes_claim_stale
 from tests.throwaway import free_port
 from tests.workers import wait_for
 
@@ -45,7 +46,7 @@ def broker_down():
 
 
 def request_close(label: str, by=None) -> QuarterClose:
-    close = services.quarter_close_request(quarter=label, by=by)
+    close = quarter_close_request(quarter=label, by=by)
     tasks.close_enqueue(close)
     return close
 
@@ -72,12 +73,12 @@ def test_while_the_broker_is_down_the_close_stays_queued_and_the_sweep_sends_it(
     request_close("2026Q2")  # the request carries on: one quick attempt, then nothing
     close = QuarterClose.objects.get()
     assert (close.state, close.sent_at) == ("queued", None)
-    later = timezone.now() + services.REQUEUE_AFTER + timedelta(minutes=1)
+    later = timezone.now() + REQUEUE_AFTER + timedelta(minutes=1)
     with time_machine.travel(later, tick=False):
         assert tasks.requeue_closes() == 0  # still down: claimed, not sent, not lost
     app.conf.broker_write_url = None  # the broker is back
     assert tasks.requeue_closes() == 0  # claimed a moment ago: not yet again
-    with time_machine.travel(later + services.REQUEUE_AFTER + timedelta(minutes=1), tick=False):
+    with time_machine.travel(later + REQUEUE_AFTER + timedelta(minutes=1), tick=False):
         assert tasks.requeue_closes() == 1
         assert tasks.requeue_closes() == 0  # sent once
     assert broker() == [("scoring.close_quarter", "('2026Q2', None)")]
@@ -88,8 +89,8 @@ def test_a_fresh_or_finished_close_is_not_sent_again(broker):
     QuarterClose.objects.create(quarter="2026Q1", state="done")
     assert tasks.requeue_closes() == 0  # sent a moment ago; the other is done
     with time_machine.travel(timezone.now() + timedelta(minutes=30), tick=False):
-        assert [c.quarter for c in services.quarter_closes_claim_stale()] == ["2026Q2"]
-        assert services.quarter_closes_claim_stale() == []  # claimed: a second sweep gets none
+        assert [c.quarter for c in quarter_closes_claim_stale()] == ["2026Q2"]
+        assert quarter_closes_claim_stale() == []  # claimed: a second sweep gets none
 
 
 def test_the_sweep_and_the_close_it_sends_run_through_a_real_worker(

@@ -17,8 +17,8 @@ from deals.models import Deal, DealQuarter
 from incentives.models import LedgerEntry
 from partners.models import RedFlag, RedFlagKind
 from prm.money import MAX_DEAL_AMOUNT
-from scoring import services as scoring_services
 from scoring.models import Scorecard
+from scoring.services.close import quarter_close
 from tests.factories import MdfRequestFactory, PartnerUserFactory, WonDealFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,8 +154,8 @@ def test_a_csat_typed_in_later_counts_in_the_quarter_it_was_given(partner_a):
                 csat_surveyed_on=date(2026, 6, 12),
             )
     with time_machine.travel(datetime(2026, 10, 5, tzinfo=UTC), tick=False):
-        scoring_services.quarter_close(quarter="2026Q2")
-        scoring_services.quarter_close(quarter="2026Q3")
+        quarter_close(quarter="2026Q2")
+        quarter_close(quarter="2026Q3")
     q2 = Scorecard.objects.get(partner=partner_a, quarter="2026Q2")
     q3 = Scorecard.objects.get(partner=partner_a, quarter="2026Q3")
     assert q2.inputs["csat_responses"] == 3
@@ -292,7 +292,7 @@ def test_sums_of_the_largest_deals_fit_their_columns(api, partner_a, chief):
     )
     with time_machine.travel(datetime(2026, 7, 10, tzinfo=UTC), tick=False):
         services.deal_quarter_summarize(quarter="2026Q2")
-        scoring_services.quarter_close(quarter="2026Q2")
+        quarter_close(quarter="2026Q2")
         dashboard = api(chief).get("/api/v1/dashboard/?quarter=2026Q2")
     total = MAX_DEAL_AMOUNT * wins
     assert DealQuarter.objects.get(partner=partner_a, quarter="2026Q2").won_credit == total

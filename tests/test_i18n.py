@@ -16,7 +16,7 @@ from django.utils import translation
 
 from incentives.models import MdfRequest
 from incentives.services.claims import claim_submit
-from scoring import qbr_services
+from scoring.services.reviews import qbr_schedule, qbr_share
 from tests.factories import LedgerEntryFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,10 +67,10 @@ def alpha(qbr_scenario, manager, a_admin):
     )
     entry = LedgerEntryFactory(partner=partner, quarter="2026Q4")
     claim = claim_submit(partner=partner, entry_ids=[entry.pk], by=a_admin)
-    qbr = qbr_services.qbr_schedule(
+    qbr = qbr_schedule(
         partner=partner, quarter="2026Q4", scheduled_for=date(2026, 10, 20), by=manager
     )
-    qbr_services.qbr_share(qbr=qbr, by=manager)
+    qbr_share(qbr=qbr, by=manager)
     return {
         "partner": partner,
         "deal": partner.deals.get(customer_name="Umbrella"),

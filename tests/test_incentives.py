@@ -48,7 +48,7 @@ from incentives.services.mdf import (
     mdf_request_submit,
 )
 from partners.models import ProgramHoliday
-from scoring.services import quarter_close
+from scoring.services.close import quarter_close
 from tests.factories import (
     DealFactory,
     LedgerEntryFactory,

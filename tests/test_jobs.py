@@ -17,8 +17,9 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from prm.celery import app
-from scoring import services, tasks
+from scoring import tasks
 from scoring.models import QuarterClose
+from scoring.services.close import quarter_close, quarter_close_request, quarter_close_stopped
 
 pytestmark = pytest.mark.django_db
 
@@ -60,12 +61,14 @@ def test_the_close_has_its_own_larger_limits():
 
 @pytest.mark.usefixtures("program_data")
 def test_a_close_stopped_at_its_soft_time_limit_ends_failed_with_the_reason(monkeypatch):
-    services.quarter_close_request(quarter="2026Q2", by=None)
+    quarter_close_request(quarter="2026Q2", by=None)
 
     def stopped(quarter):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(services, "_gather", stopped)  # the signal arrives while it gathers
+    monkeypatch.setattr(
+        "scoring.services.close._gather", stopped
+    )  # the signal arrives while it gathers
     result = tasks.close_quarter("2026Q2")
     close = QuarterClose.objects.get(quarter="2026Q2")
     assert (result["state"], close.state) == ("failed", QuarterClose.State.FAILED)
@@ -74,7 +77,7 @@ def test_a_close_stopped_at_its_soft_time_limit_ends_failed_with_the_reason(monk
     assert close.finished_at is not None
     # Nothing holds the quarter: the close runs again at once.
     monkeypatch.undo()
-    assert services.quarter_close(quarter="2026Q2").state == QuarterClose.State.DONE
+    assert quarter_close(quarter="2026Q2").state == QuarterClose.State.DONE
 
 
 @pytest.mark.usefixtures("program_data")
@@ -83,7 +86,7 @@ def test_a_close_left_running_by_its_time_limit_is_failed_and_a_finished_one_is_
     done = QuarterClose.objects.create(quarter="2026Q2", state=QuarterClose.State.DONE)
     queued = QuarterClose.objects.create(quarter="2025Q4", state=QuarterClose.State.QUEUED)
     for close in (running, done, queued):
-        services.quarter_close_stopped(close.quarter, limit_seconds=1200)
+        quarter_close_stopped(close.quarter, limit_seconds=1200)
         close.refresh_from_db()
     assert running.state == QuarterClose.State.FAILED and "20 minutes" in running.error
     assert (done.state, done.error) == (QuarterClose.State.DONE, "")

@@ -24,8 +24,8 @@ from deals import services as deal_services
 from deals.models import Deal
 from incentives.models import LedgerEntry
 from prm.celery import app
-from scoring import services as close_services
 from scoring.models import QuarterClose, Scorecard
+from scoring.services.close import CloseInProgress, quarter_close
 from tests.factories import (
     LedgerEntryFactory,
     PartnerFactory,
@@ -168,9 +168,9 @@ def test_two_closes_of_one_quarter_at_once_run_it_once():
             partner=partner, partner_credit=Decimal(40000 * i), closed_on=date(2026, 5, 1)
         )
 
-    results = all_at_once(2, lambda i: close_services.quarter_close(quarter="2026Q2"))
+    results = all_at_once(2, lambda i: quarter_close(quarter="2026Q2"))
     ran = [r for r in results if isinstance(r, QuarterClose)]
-    refused = [r for r in results if isinstance(r, close_services.CloseInProgress)]
+    refused = [r for r in results if isinstance(r, CloseInProgress)]
     # Either the second found the first running, or it came after it had finished and
     # closed again (same scorecards); never two at once, never an error.
     assert len(ran) + len(refused) == 2, results
@@ -180,7 +180,7 @@ def test_two_closes_of_one_quarter_at_once_run_it_once():
 
     # Nothing of the close (no lock, no setting) stays on the pooled server connections:
     # the next close runs at once.
-    again = close_services.quarter_close(quarter="2026Q2")
+    again = quarter_close(quarter="2026Q2")
     assert again.state == "done" and again.runs == len(ran) + 1
 
 

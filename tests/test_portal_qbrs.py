@@ -7,8 +7,14 @@ import pytest
 from django.urls import reverse
 
 from partners.models import Notice
-from scoring import qbr_services
 from scoring.models import JointBusinessPlan, Qbr, QbrActionItem
+from scoring.services.reviews import (
+    qbr_action_item_add,
+    qbr_refresh,
+    qbr_schedule,
+    qbr_share,
+    qbr_update,
+)
 from tests.factories import WonDealFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,26 +29,26 @@ def make_qbr(partner, quarter="2026Q4", *, shared=False, **fields) -> Qbr:
         shared_with_partner=shared,
         **fields,
     )
-    qbr_services.qbr_refresh(qbrs=[qbr])
+    qbr_refresh(qbrs=[qbr])
     qbr.refresh_from_db()
     return qbr
 
 
 @pytest.fixture
 def prepared(qbr_scenario, manager, a_admin):
-    qbr = qbr_services.qbr_schedule(
+    qbr = qbr_schedule(
         partner=qbr_scenario["partner"],
         quarter="2026Q4",
         scheduled_for=date(2026, 10, 20),
         by=manager,
     )
-    qbr_services.qbr_action_item_add(
+    qbr_action_item_add(
         qbr=qbr, by=manager, text="Certify a second rep", owner=a_admin, due_on=date(2026, 11, 30)
     )
-    qbr_services.qbr_action_item_add(
+    qbr_action_item_add(
         qbr=qbr, by=manager, text="Plan the spring roadshow", owner_name="Alpha marketing"
     )
-    qbr_services.qbr_update(qbr=qbr, by=manager, notes="Agreed to push Umbrella before expiry.")
+    qbr_update(qbr=qbr, by=manager, notes="Agreed to push Umbrella before expiry.")
     return qbr
 
 
@@ -63,7 +69,7 @@ def test_partner_sees_only_shared_reviews(client, a_rep, partner_a, partner_b, m
 def test_sharing_shows_the_review_and_tells_the_partner(client, prepared, manager, a_admin):
     client.force_login(a_admin)
     assert client.get(reverse("portal-qbr", args=[prepared.pk])).status_code == 404
-    qbr_services.qbr_share(qbr=prepared, by=manager)
+    qbr_share(qbr=prepared, by=manager)
     notice = Notice.objects.get(partner=prepared.partner)
     assert notice.link == reverse("portal-qbr", args=[prepared.pk])
     assert "2026Q4" in notice.text
@@ -73,7 +79,7 @@ def test_sharing_shows_the_review_and_tells_the_partner(client, prepared, manage
     assert "Certify a second rep" in page and "Alpha marketing" in page
     assert "Agreed to push Umbrella before expiry." in page
     assert "Bravo" not in page
-    qbr_services.qbr_share(qbr=prepared, by=manager, shared=False)
+    qbr_share(qbr=prepared, by=manager, shared=False)
     assert client.get(reverse("portal-qbr", args=[prepared.pk])).status_code == 404
 
 

@@ -11,8 +11,9 @@ from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
 from partners.models import Tier
-from scoring import qbr_services, tasks
+from scoring import tasks
 from scoring.models import Qbr, QuarterClose
+from scoring.services.reviews import qbr_schedule_quarter
 from tests.factories import PartnerFactory, StaffFactory, default_tier
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def test_the_job_is_on_beat_after_the_close():
 
 def test_active_silver_and_above_get_one_qbr_each(partners):
     with time_machine.travel(QUARTER_DAY, tick=False):
-        result = qbr_services.qbr_schedule_quarter()
+        result = qbr_schedule_quarter()
     assert result == {"quarter": "2026Q4", "scheduled": 3, "prepared": 3}
     qbrs = {q.partner.name: q for q in Qbr.objects.select_related("partner")}
     assert set(qbrs) == {"Silver Co", "Gold Co", "Platinum Co"}
@@ -71,11 +72,11 @@ def test_the_task_twice_schedules_nothing_more(partners):
 
 def test_a_partner_reaching_silver_is_scheduled_by_the_next_run(partners):
     with time_machine.travel(QUARTER_DAY, tick=False):
-        qbr_services.qbr_schedule_quarter()
+        qbr_schedule_quarter()
         registered = partners["registered"]
         registered.tier = default_tier("silver")
         registered.save()
-        assert qbr_services.qbr_schedule_quarter()["scheduled"] == 1
+        assert qbr_schedule_quarter()["scheduled"] == 1
     assert Qbr.objects.filter(partner=registered, quarter="2026Q4").exists()
 
 
@@ -84,7 +85,7 @@ def test_cadences_decide_the_check_ins_and_annual_reviews_come_once_a_year(partn
     Tier.objects.filter(pk=partners["platinum"].tier_id).update(review_cadence="weekly")
     Tier.objects.filter(pk=partners["silver"].tier_id).update(review_cadence="annual")
     with time_machine.travel(QUARTER_DAY, tick=False):
-        qbr_services.qbr_schedule_quarter()
+        qbr_schedule_quarter()
     by_name = {q.partner.name: q for q in Qbr.objects.select_related("partner")}
     assert "Silver Co" not in by_name  # annual: in the first quarter only
     gold, platinum = by_name["Gold Co"], by_name["Platinum Co"]
@@ -94,13 +95,13 @@ def test_cadences_decide_the_check_ins_and_annual_reviews_come_once_a_year(partn
     assert kinds.count("Monthly executive review") == 2
     assert kinds.count("Weekly check-in") >= 9
     with time_machine.travel(datetime(2027, 1, 1, 3, tzinfo=UTC), tick=False):
-        qbr_services.qbr_schedule_quarter()
+        qbr_schedule_quarter()
     assert Qbr.objects.filter(partner=partners["silver"], quarter="2027Q1").exists()
 
 
 def test_scheduling_late_in_a_quarter_keeps_meetings_inside_it(partners):
     with time_machine.travel(datetime(2026, 12, 28, 9, tzinfo=UTC), tick=False):
-        qbr_services.qbr_schedule_quarter()
+        qbr_schedule_quarter()
     assert {q.scheduled_for for q in Qbr.objects.all()} <= {
         date(2026, 12, 28),
         date(2026, 12, 29),
@@ -132,7 +133,7 @@ def test_two_runs_at_once_schedule_each_partner_once():
         try:
             barrier.wait()
             with time_machine.travel(QUARTER_DAY, tick=False):
-                results.append(qbr_services.qbr_schedule_quarter())
+                results.append(qbr_schedule_quarter())
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

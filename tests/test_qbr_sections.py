@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from deals.models import ConflictCase, Deal
 from enablement.models import Campaign, CoMarketingActivity
 from incentives.models import MdfFund, MdfRequest
-from scoring import qbr_services
 from scoring.models import JointBusinessPlan, Qbr, Scorecard
+from scoring.services.reviews import qbr_prepare, qbr_refresh, qbr_schedule
 from tests.factories import (
     AccountFactory,
     CertificationFactory,
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def sections(qbr_scenario, manager):
-    qbr = qbr_services.qbr_schedule(
+    qbr = qbr_schedule(
         partner=qbr_scenario["partner"],
         quarter="2026Q4",
         scheduled_for=date(2026, 10, 20),
@@ -182,7 +182,7 @@ def test_escalations_never_name_the_other_partner(sections):
 
 def test_a_partner_without_a_scorecard_or_data_gets_empty_sections(qbr_clock, manager):
     partner = PartnerFactory(tier=default_tier("platinum"), channel_manager=manager)
-    qbr = qbr_services.qbr_schedule(
+    qbr = qbr_schedule(
         partner=partner, quarter="2026Q4", scheduled_for=date(2026, 10, 20), by=manager
     )
     s = qbr.sections
@@ -206,7 +206,7 @@ def test_nothing_dated_after_the_as_of_date_shows(qbr_scenario, manager, a_rep, 
     Campaign.objects.update(created_at=earlier)
     JointBusinessPlan.objects.update(created_at=earlier)
     Scorecard.objects.update(closed_at=datetime(2026, 10, 1, 2, tzinfo=UTC))
-    qbr = qbr_services.qbr_schedule(
+    qbr = qbr_schedule(
         partner=alpha,
         quarter="2026Q4",
         scheduled_for=date(2026, 10, 20),
@@ -245,7 +245,7 @@ def test_nothing_dated_after_the_as_of_date_shows(qbr_scenario, manager, a_rep, 
         expected_leads=40,
         created_at=later,
     )
-    qbr_services.qbr_prepare(qbr=qbr, by=manager, as_of=date(2026, 10, 5))
+    qbr_prepare(qbr=qbr, by=manager, as_of=date(2026, 10, 5))
     qbr.refresh_from_db()
     assert "Late" not in str(qbr.sections)
     assert {k: v for k, v in qbr.sections.items() if k != "prepared_at"} == {
@@ -256,7 +256,7 @@ def test_nothing_dated_after_the_as_of_date_shows(qbr_scenario, manager, a_rep, 
 def test_an_agenda_prepared_before_the_close_shows_neither_its_scorecard_nor_later_wins(
     qbr_scenario, manager
 ):
-    qbr = qbr_services.qbr_schedule(
+    qbr = qbr_schedule(
         partner=qbr_scenario["partner"],
         quarter="2026Q4",
         scheduled_for=date(2026, 10, 20),
@@ -308,7 +308,7 @@ def test_preparing_many_qbrs_takes_as_many_queries_as_preparing_one(qbr_clock, m
             for _ in range(partners)
         ]
         with CaptureQueriesContext(connection) as queries:
-            assert qbr_services.qbr_refresh(qbrs=qbrs)["refreshed"] == partners
+            assert qbr_refresh(qbrs=qbrs)["refreshed"] == partners
         Qbr.objects.all().delete()
         return len(queries)
 

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from enablement.models import EventAttendance, LoginDay, TrainingCompletion
 from partners.models import OutreachTask, Partner, RedFlag, Tier, TierChange
-from scoring import services
 from scoring.models import QuarterClose, Scorecard
+from scoring.services.close import QuarterNotEnded, quarter_close, red_flags_refresh
 from tests.factories import (
     CertificationFactory,
     DealFactory,
@@ -91,7 +91,7 @@ def test_scorecard_inputs_and_points_are_exact(silver):
         user=bob, partner=partner, event="Summit", attended_on=date(2026, 6, 30)
     )
 
-    close = services.quarter_close(quarter="2026Q2")
+    close = quarter_close(quarter="2026Q2")
 
     assert (close.state, close.partners_total, close.partners_done) == ("done", 1, 1)
     card = Scorecard.objects.get(partner=partner, quarter="2026Q2")
@@ -115,7 +115,7 @@ def test_scorecard_inputs_and_points_are_exact(silver):
 def test_no_csat_is_marked_no_data_and_zero_quota_scores_no_revenue(clock):
     partner = PartnerFactory(annual_quota=Decimal("0"))
     WonDealFactory(partner=partner, partner_credit=Decimal("5000"), closed_on=date(2026, 5, 1))
-    services.quarter_close(quarter="2026Q2")
+    quarter_close(quarter="2026Q2")
     card = Scorecard.objects.get(partner=partner)
     assert card.csat_no_data
     assert (card.satisfaction, card.revenue) == (Decimal("0.00"), Decimal("0.00"))
@@ -123,8 +123,8 @@ def test_no_csat_is_marked_no_data_and_zero_quota_scores_no_revenue(clock):
 
 
 def test_a_quarter_not_yet_ended_is_refused(clock):
-    with pytest.raises(services.QuarterNotEnded):
-        services.quarter_close(quarter="2026Q3")
+    with pytest.raises(QuarterNotEnded):
+        quarter_close(quarter="2026Q3")
     assert not QuarterClose.objects.exists()
 
 
@@ -132,7 +132,7 @@ def test_only_active_partners_are_scored(clock):
     PartnerFactory(status="suspended")
     PartnerFactory(status="onboarding")
     active = PartnerFactory()
-    services.quarter_close(quarter="2026Q2")
+    quarter_close(quarter="2026Q2")
     assert list(Scorecard.objects.values_list("partner_id", flat=True)) == [active.pk]
 
 
@@ -161,10 +161,10 @@ def gold_qualified(partner):
 def test_advance_needs_two_consecutive_closes_and_reruns_change_nothing(silver, clock):
     partner, _ = silver
     gold_qualified(partner)
-    services.quarter_close(quarter="2026Q1")
+    quarter_close(quarter="2026Q1")
     first = Scorecard.objects.get(partner=partner, quarter="2026Q1")
     assert (first.qualified_tier.slug, first.decision) == ("gold", "stay")
-    services.quarter_close(quarter="2026Q2")
+    quarter_close(quarter="2026Q2")
     partner.refresh_from_db()
     assert partner.tier.slug == "gold"
     change = TierChange.objects.get(partner=partner, quarter="2026Q2")
@@ -175,7 +175,7 @@ def test_advance_needs_two_consecutive_closes_and_reruns_change_nothing(silver, 
     )
 
     before = _snapshot()
-    again = services.quarter_close(quarter="2026Q2")
+    again = quarter_close(quarter="2026Q2")
     assert again.runs == 2
     assert _snapshot() == before
     assert TierChange.objects.filter(partner=partner, quarter="2026Q2").count() == 1
@@ -202,7 +202,7 @@ def test_fast_track_after_one_close_with_a_score_of_80(silver, clock):
     )
     for day in range(1, 13):
         LoginDay.objects.create(user=ann, partner=partner, day=date(2026, 5, day))
-    services.quarter_close(quarter="2026Q2")
+    quarter_close(quarter="2026Q2")
     card = Scorecard.objects.get(partner=partner)
     assert card.total >= 80
     assert card.decision == "fast_track"
@@ -213,7 +213,7 @@ def test_fast_track_after_one_close_with_a_score_of_80(silver, clock):
 def test_quarter_revenue_of_2_5_million_goes_to_platinum_at_once(silver, clock):
     partner, _ = silver
     WonDealFactory(partner=partner, partner_credit=Decimal("2500000"), closed_on=date(2026, 6, 1))
-    services.quarter_close(quarter="2026Q2")
+    quarter_close(quarter="2026Q2")
     partner.refresh_from_db()
     assert partner.tier.slug == "platinum"
     assert TierChange.objects.get(partner=partner, quarter="2026Q2").cause == "fast_track"
@@ -221,10 +221,10 @@ def test_quarter_revenue_of_2_5_million_goes_to_platinum_at_once(silver, clock):
 
 def test_demote_after_two_closes_below(clock):
     partner = PartnerFactory(tier=default_tier("gold"))  # no revenue, no certified reps
-    services.quarter_close(quarter="2026Q1")
+    quarter_close(quarter="2026Q1")
     partner.refresh_from_db()
     assert partner.tier.slug == "gold"
-    services.quarter_close(quarter="2026Q2")
+    quarter_close(quarter="2026Q2")
     partner.refresh_from_db()
     assert partner.tier.slug == "registered"
     assert TierChange.objects.get(partner=partner, quarter="2026Q2").cause == "demote"
@@ -252,7 +252,7 @@ def test_query_count_does_not_grow_with_partners(clock):
 
     def queries(label):
         with CaptureQueriesContext(connection) as captured:
-            services.quarter_close(quarter=label)
+            quarter_close(quarter=label)
         return len(captured.captured_queries)
 
     populate(10)
@@ -273,8 +273,8 @@ def test_red_flags_open_once_resolve_themselves_and_notify(
     busy = PartnerFactory(channel_manager=manager, started_on=date(2025, 1, 1))
     DealFactory(partner=busy, submitted_at=datetime(2026, 6, 20, tzinfo=UTC))
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.red_flags_refresh(as_of=date(2026, 7, 1))
-        services.red_flags_refresh(as_of=date(2026, 7, 1))
+        result = red_flags_refresh(as_of=date(2026, 7, 1))
+        red_flags_refresh(as_of=date(2026, 7, 1))
     queued_mail()
     assert result["opened"] == 1
     flag = RedFlag.objects.get(partner=quiet, kind="no_recent_deal", status="open")
@@ -283,7 +283,7 @@ def test_red_flags_open_once_resolve_themselves_and_notify(
     assert not RedFlag.objects.filter(partner=busy).exists()
     assert len([m for m in mailoutbox if manager.email in m.to]) == 1
     DealFactory(partner=quiet, submitted_at=datetime(2026, 7, 1, 8, tzinfo=UTC))
-    services.red_flags_refresh(as_of=date(2026, 7, 1))
+    red_flags_refresh(as_of=date(2026, 7, 1))
     flag.refresh_from_db()
     assert flag.status == "resolved"
 
@@ -296,7 +296,7 @@ def test_cert_lapsed_flag_blocks_registration_until_recertified(clock):
     CertificationFactory(
         partner=partner, user=person, issued_on=date(2024, 1, 1), expires_on=date(2026, 7, 1)
     )
-    services.red_flags_refresh(as_of=date(2026, 7, 15))
+    red_flags_refresh(as_of=date(2026, 7, 15))
     assert RedFlag.objects.filter(partner=partner, kind="cert_lapsed", status="open").exists()
     with pytest.raises(DealError) as refused:
         deal_register(
@@ -311,7 +311,7 @@ def test_cert_lapsed_flag_blocks_registration_until_recertified(clock):
         )
     assert refused.value.code == "cert_lapsed"
     CertificationFactory(partner=partner, user=person, issued_on=date(2026, 7, 10))
-    services.red_flags_refresh(as_of=date(2026, 7, 15))
+    red_flags_refresh(as_of=date(2026, 7, 15))
     assert not RedFlag.objects.filter(partner=partner, kind="cert_lapsed", status="open").exists()
 
 
@@ -324,7 +324,7 @@ def test_low_csat_needs_three_answers_averaging_below_3_5(clock, answers, flagge
         WonDealFactory(
             partner=partner, csat=answer, csat_recorded_at=in_q2(), closed_on=date(2026, 5, 1)
         )
-    services.red_flags_refresh(as_of=date(2026, 7, 1))
+    red_flags_refresh(as_of=date(2026, 7, 1))
     assert RedFlag.objects.filter(partner=partner, kind="low_csat").exists() is flagged
 
 
@@ -332,7 +332,7 @@ def test_direct_competition_over_20_percent_of_five_or_more(clock):
     partner = PartnerFactory()
     for i in range(5):
         DealFactory(partner=partner, submitted_at=in_q2(days=i), direct_conflict=i < 2)
-    services.red_flags_refresh(as_of=date(2026, 7, 1))
+    red_flags_refresh(as_of=date(2026, 7, 1))
     assert RedFlag.objects.filter(partner=partner, kind="direct_competition").exists()
 
 
@@ -386,12 +386,12 @@ def test_the_close_raises_the_flags_the_daily_refresh_raises_on_the_quarters_las
         DealFactory(partner=competing, submitted_at=in_q2(days=i), direct_conflict=i < 2)
     resolved = PartnerFactory(started_on=started)  # flagged earlier, registering again now
     DealFactory(partner=resolved, submitted_at=in_q2(days=40))
-    services.red_flags_refresh(as_of=date(2026, 3, 31))
+    red_flags_refresh(as_of=date(2026, 3, 31))
     assert RedFlag.objects.filter(partner=resolved, status="open").exists()
     open_before = _open_flags_and_tasks()[0]
 
     with django_capture_on_commit_callbacks(execute=True):
-        close = services.quarter_close(quarter="2026Q2")
+        close = quarter_close(quarter="2026Q2")
     queued_mail()
     from_close = _open_flags_and_tasks()
     raised = from_close[0]
@@ -408,9 +408,9 @@ def test_the_close_raises_the_flags_the_daily_refresh_raises_on_the_quarters_las
 
     RedFlag.objects.all().delete()
     OutreachTask.objects.all().delete()
-    services.red_flags_refresh(as_of=date(2026, 6, 30))
+    red_flags_refresh(as_of=date(2026, 6, 30))
     assert _open_flags_and_tasks() == from_close
-    assert services.red_flags_refresh(as_of=date(2026, 6, 30)) == {"opened": 0, "resolved": 0}
+    assert red_flags_refresh(as_of=date(2026, 6, 30)) == {"opened": 0, "resolved": 0}
 
 
 def test_a_partner_exiting_at_the_close_no_longer_vouches_for_its_peoples_certifications(clock):
@@ -430,7 +430,7 @@ def test_a_partner_exiting_at_the_close_no_longer_vouches_for_its_peoples_certif
         partner=staying, user=person, issued_on=date(2024, 1, 1), expires_on=date(2026, 3, 1)
     )
 
-    services.quarter_close(quarter="2026Q2")
+    quarter_close(quarter="2026Q2")
 
     leaving.refresh_from_db()
     assert leaving.status == "exited"
@@ -439,5 +439,5 @@ def test_a_partner_exiting_at_the_close_no_longer_vouches_for_its_peoples_certif
     assert not any(pid == leaving.pk for pid, _ in from_close[0])
     RedFlag.objects.all().delete()
     OutreachTask.objects.all().delete()
-    services.red_flags_refresh(as_of=date(2026, 6, 30))
+    red_flags_refresh(as_of=date(2026, 6, 30))
     assert _open_flags_and_tasks() == from_close

@@ -90,7 +90,7 @@ def test_killed_half_way_then_rerun_gives_what_one_clean_run_gives():
     assert 2 <= half < 6
     assert QuarterClose.objects.get(quarter=QUARTER).state == "running"  # as it died
 
-    from scoring.services import STALE_AFTER, quarter_close
+    from scoring.services.close import STALE_AFTER, quarter_close
 
     # The killed run's heartbeat goes stale: the next run takes the close over.
     with time_machine.travel(timezone.now() + STALE_AFTER, tick=True):

@@ -14,8 +14,15 @@ from django.utils import translation
 
 from incentives.models import LedgerEntry, MdfFund
 from partners.models import Partner, RedFlag, TierChange
-from scoring import rules, services, tasks
+from scoring import rules, tasks
 from scoring.models import QuarterClose, Scorecard
+from scoring.services.close import (
+    STALE_AFTER,
+    CloseInProgress,
+    QuarterBeforeFirstPartner,
+    quarter_close,
+    quarter_close_request,
+)
 from tests.factories import (
     CertificationFactory,
     PartnerFactory,
@@ -78,8 +85,8 @@ def test_the_close_refuses_a_quarter_before_the_programs_first_partner(clock):
     PartnerFactory(status="exited", started_on=date(2023, 5, 2))  # the first, gone since
     PartnerFactory(status="prospect", started_on=date(2020, 1, 1))  # planned: not started
 
-    with pytest.raises(services.QuarterBeforeFirstPartner) as refused:
-        services.quarter_close(quarter="2023Q1")
+    with pytest.raises(QuarterBeforeFirstPartner) as refused:
+        quarter_close(quarter="2023Q1")
 
     assert refused.value.code == "before_first_partner"
     assert str(refused.value) == (
@@ -89,7 +96,7 @@ def test_the_close_refuses_a_quarter_before_the_programs_first_partner(clock):
     )
     assert not QuarterClose.objects.exists()
     assert not Scorecard.objects.exists()
-    assert services.quarter_close(quarter="2023Q2").state == "done"
+    assert quarter_close(quarter="2023Q2").state == "done"
 
 
 def test_the_api_refuses_it_with_a_400_that_says_why(api, chief, partner_a):
@@ -136,7 +143,7 @@ def test_the_scheduled_close_closes_nothing_and_logs_why(caplog):
 
 def test_a_queued_close_refused_by_the_time_it_runs_fails_with_the_reason(chief, partner_a):
     started(partner_a, date(2025, 1, 6))
-    services.quarter_close_request(quarter="2025Q2", by=chief)
+    quarter_close_request(quarter="2025Q2", by=chief)
     started(partner_a, date(2025, 8, 1))  # its start date corrected meanwhile
 
     result = tasks.close_quarter("2025Q2", chief.pk)
@@ -174,7 +181,7 @@ def test_partners_that_had_not_started_by_the_quarters_last_day_get_nothing_from
             CertificationFactory(partner=partner, issued_on=date(2026, 1, 5))
     raised_before = RedFlagFactory(partner=after, kind="no_recent_deal")
 
-    close = services.quarter_close(quarter="2026Q2")
+    close = quarter_close(quarter="2026Q2")
 
     assert (close.state, close.partners_total, close.partners_done) == ("done", 1, 1)
     assert list(Scorecard.objects.values_list("partner_id", flat=True)) == [veteran.pk]
@@ -196,15 +203,15 @@ def test_partners_that_had_not_started_by_the_quarters_last_day_get_nothing_from
     assert LedgerEntry.objects.filter(kind="rebate").count() == 1
     assert list(MdfFund.objects.values_list("partner_id", flat=True)) == [veteran.pk]
 
-    again = services.quarter_close(quarter="2026Q2")
+    again = quarter_close(quarter="2026Q2")
     assert again.partners_total == 1
     assert list(Scorecard.objects.values_list("partner_id", flat=True)) == [veteran.pk]
 
 
 def test_the_next_close_scores_a_partner_that_started_on_the_last_day(clock):
     partner = PartnerFactory(started_on=date(2026, 3, 31))
-    assert services.quarter_close(quarter="2026Q1").partners_total == 0
-    assert services.quarter_close(quarter="2026Q2").partners_total == 1
+    assert quarter_close(quarter="2026Q1").partners_total == 0
+    assert quarter_close(quarter="2026Q2").partners_total == 1
     assert list(Scorecard.objects.values_list("partner_id", "quarter")) == [(partner.pk, "2026Q2")]
 
 
@@ -220,12 +227,12 @@ def test_a_scorecard_of_a_quarter_before_the_partner_started_counts_as_no_earlie
         meets_lowest=False,
     )
 
-    services.quarter_close(quarter="2026Q1")
+    quarter_close(quarter="2026Q1")
     partner.refresh_from_db()
     assert partner.tier.slug == "gold"
     assert not TierChange.objects.filter(partner=partner, quarter="2026Q1").exists()
 
-    services.quarter_close(quarter="2026Q2")
+    quarter_close(quarter="2026Q2")
     partner.refresh_from_db()
     assert partner.tier.slug == "registered"
     assert TierChange.objects.get(partner=partner, quarter="2026Q2").cause == "demote"
@@ -243,21 +250,21 @@ def test_a_close_whose_run_is_alive_is_not_run_twice_and_a_stopped_one_is_taken_
         heartbeat_at=started,
         runs=1,
     )
-    with time_machine.travel(started + services.STALE_AFTER / 2, tick=False):
-        with pytest.raises(services.CloseInProgress, match="already running"):
-            services.quarter_close(quarter="2026Q2")
+    with time_machine.travel(started + STALE_AFTER / 2, tick=False):
+        with pytest.raises(CloseInProgress, match="already running"):
+            quarter_close(quarter="2026Q2")
         assert tasks._run_close("2026Q2", None)["state"] == "running elsewhere"
     assert QuarterClose.objects.get(quarter="2026Q2").state == "running"
     assert not Scorecard.objects.exists()
 
-    with time_machine.travel(started + services.STALE_AFTER, tick=False):
-        close = services.quarter_close(quarter="2026Q2")
+    with time_machine.travel(started + STALE_AFTER, tick=False):
+        close = quarter_close(quarter="2026Q2")
     assert close.state == "done" and close.runs == 2
     assert Scorecard.objects.filter(partner=partner_a, quarter="2026Q2").exists()
 
 
 def test_a_finished_close_can_be_run_again_at_once(partner_a):
     with time_machine.travel(datetime(2026, 7, 15, 9, 0, tzinfo=UTC), tick=False):
-        services.quarter_close(quarter="2026Q2")
-        again = services.quarter_close(quarter="2026Q2")
+        quarter_close(quarter="2026Q2")
+        again = quarter_close(quarter="2026Q2")
     assert again.state == "done" and again.runs == 2

@@ -23,7 +23,7 @@ from enablement.models import (
 )
 from incentives.services.mdf import mdf_request_submit
 from partners.models import Partner, PartnerUser, RedFlag
-from scoring.services import red_flags_refresh
+from scoring.services.close import red_flags_refresh
 from tests.factories import (
     CertificationFactory,
     MdfFundFactory,

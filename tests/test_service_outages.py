@@ -29,8 +29,9 @@ from django.utils import timezone
 from partners.models import ApiToken, PartnerRole
 from prm.celery import app
 from prm.roles import Role
-from scoring import services, tasks
+from scoring import tasks
 from scoring.models import QuarterClose
+from scoring.services.close import REQUEUE_AFTER
 from tests.factories import PartnerFactory, PartnerUserFactory, StaffFactory
 from tests.throwaway import Postgres, Redis, Site, postgres_bin, wait_until
 
@@ -261,7 +262,7 @@ def test_the_site_serves_and_registers_while_redis_is_down(own_redis):
         saved = app.conf.broker_write_url
         app.conf.broker_write_url = own_redis.url
         try:
-            later = timezone.now() + services.REQUEUE_AFTER + timedelta(minutes=1)
+            later = timezone.now() + REQUEUE_AFTER + timedelta(minutes=1)
             with time_machine.travel(later, tick=False):
                 # Both are still queued (no worker here): both are sent again.
                 assert tasks.requeue_closes() == 2

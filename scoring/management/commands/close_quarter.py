@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring import services
+from scoring.services.close import BATCH_SIZE, CloseInProgress, CloseRefused, quarter_close
 
 
 class Command(BaseCommand):
@@ -8,12 +8,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("quarter", help="e.g. 2026Q3")
-        parser.add_argument("--batch-size", type=int, default=services.BATCH_SIZE)
+        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
 
     def handle(self, *args, quarter: str, batch_size: int, **options):
         try:
-            close = services.quarter_close(quarter=quarter.upper(), batch_size=batch_size)
-        except (services.CloseRefused, services.CloseInProgress, ValueError) as exc:
+            close = quarter_close(quarter=quarter.upper(), batch_size=batch_size)
+        except (CloseRefused, CloseInProgress, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             self.style.SUCCESS(

@@ -767,7 +767,7 @@ class Command(BaseCommand):
         Only quarters whose trailing twelve months lie inside the seeded history, so that
         tier decisions rest on a full year of revenue.
         """
-        from scoring.services import quarter_close
+        from scoring.services.close import quarter_close
 
         quarters = Quarter.containing(self.today).trailing(3)[:-1]
         for quarter in quarters:
@@ -1181,8 +1181,8 @@ class Command(BaseCommand):
         partner's included); last quarter's QBRs mostly held (notes, action items mostly
         done, shared with the partner), a few cancelled; this quarter's scheduled on the
         quarter's first day, those already due mostly held, the rest refreshed today."""
-        from scoring import qbr_services
         from scoring.models import Qbr
+        from scoring.services import reviews as qbr_services
 
         current = Quarter.containing(self.today)
         last = current.previous()
@@ -1237,7 +1237,7 @@ class Command(BaseCommand):
         least the tier's floor), the customers of their largest open registrations."""
         from deals.queries import revenue_by_partner
         from partners.models import ReviewCadence
-        from scoring import qbr_services
+        from scoring.services import reviews as qbr_services
 
         reviewed = list(
             Partner.objects.filter(status=PartnerStatus.ACTIVE)
@@ -1279,7 +1279,7 @@ class Command(BaseCommand):
     def _hold(self, qbr, manager, partner_admin, *, done: bool) -> None:
         """Mark a QBR held on its day, with notes and the action items agreed there, drawn
         from what its sections show."""
-        from scoring import qbr_services
+        from scoring.services import reviews as qbr_services
 
         qbr_services.qbr_hold(qbr=qbr, by=manager, held_on=qbr.scheduled_for)
         s = qbr.sections

@@ -28,9 +28,9 @@ from prm.money import round_money
 from prm.quarters import Quarter
 from prm.roles import VENDOR_ROLES, role_of
 
-from . import qbr_rules
-from .models import JointBusinessPlan, Qbr, QbrActionItem, QbrStatus
-from .queries import qbr_facts
+from .. import qbr_rules
+from ..models import JointBusinessPlan, Qbr, QbrActionItem, QbrStatus
+from ..queries import qbr_facts
 
 BATCH_SIZE = 500
 

@@ -46,9 +46,9 @@ from prm.audit import audited
 from prm.mail import mail_on_commit
 from prm.quarters import Quarter, trailing_twelve_months
 
-from . import rules
-from .models import QuarterClose, Scorecard
-from .queries import (
+from .. import rules
+from ..models import QuarterClose, Scorecard
+from ..queries import (
     PartnerRow,
     active_partner_ids,
     active_partners,
@@ -57,7 +57,7 @@ from .queries import (
     tier_requirements,
     tiers_before_close,
 )
-from .rules import PartnerFacts
+from ..rules import PartnerFacts
 
 BATCH_SIZE = 2000  # partners per transaction; the admin shows progress batch by batch
 # A running close with no heartbeat for this long has stopped (its worker was killed): the
