@@ -127,6 +127,44 @@ def customer_check(
         "account": account_id,
         **skeletons,
     }
+    sql = _check_sql(
+        domain_key=domain_key,
+        name_key=name_key,
+        account_id=account_id,
+        live=live,
+        skeletons=skeletons,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk, direct, holder_partner_id, lead_before, probable, merged_into = cursor.fetchone()
+    if merged_into is not None:
+        return customer_check(
+            partner_id=partner_id,
+            domain_key=domain_key,
+            name_key=name_key,
+            at=at,
+            live=live,
+            account_id=merged_into,
+        )
+    found = None
+    if probable is not None:
+        found = _probable(partner_id, account_id=pk, on=at.date(), **skeletons)
+    return CustomerCheck(
+        pk,
+        bool(direct),
+        holder_partner_id,
+        bool(lead_before),
+        found[0] if found else None,
+        found[1:] if found else None,
+    )
+
+
+def _check_sql(
+    *, domain_key: str, name_key: str, account_id: int | None, live: bool, skeletons: dict
+) -> str:
+    """``customer_check``'s statement: how the account is found (the one given, by domain,
+    or by name), how its protecting registration is judged (now, or as of a past
+    moment), and whether to probe for a probably-same customer (now, with a skeleton)."""
     if account_id is not None:
         condition, order = "a.id = %(account)s", "a.id"
     elif domain_key:
@@ -151,7 +189,7 @@ def customer_check(
         if live and probes
         else "NULL"
     )
-    sql = _CHECK_SQL.format(
+    return _CHECK_SQL.format(
         lead=Lead._meta.db_table,
         account=Account._meta.db_table,
         deal=Deal._meta.db_table,
@@ -162,29 +200,6 @@ def customer_check(
         holder_order="" if live else "ORDER BY d.submitted_at",
         order=order,
         probe=probe,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        pk, direct, holder_partner_id, lead_before, probable, merged_into = cursor.fetchone()
-    if merged_into is not None:
-        return customer_check(
-            partner_id=partner_id,
-            domain_key=domain_key,
-            name_key=name_key,
-            at=at,
-            live=live,
-            account_id=merged_into,
-        )
-    found = None
-    if probable is not None:
-        found = _probable(partner_id, account_id=pk, on=at.date(), **skeletons)
-    return CustomerCheck(
-        pk,
-        bool(direct),
-        holder_partner_id,
-        bool(lead_before),
-        found[0] if found else None,
-        found[1:] if found else None,
     )
 
 

@@ -21,6 +21,7 @@ from partners.models import (
     Account,
     Partner,
     PartnerStatus,
+    Program,
     RedFlag,
     RedFlagKind,
     TierChangeCause,
@@ -54,6 +55,7 @@ from .models import (
     SummarizedQuarter,
 )
 from .queries import (
+    CustomerCheck,
     closed_in,
     customer_check,
     open_on,
@@ -258,58 +260,30 @@ def deal_register(
     customer_domain = (customer_domain or "").strip()
     at = submitted_at or now
     live = submitted_at is None
-    errors = {}
-    if not customer_name:
-        errors["customer_name"] = gettext("Enter the customer's company name.")
-    try:
-        customer_domain_key(customer_domain, field="customer_domain")
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
-    if deal_type not in DealType.values:
-        errors["deal_type"] = f"Choose one of {', '.join(DealType.values)}."
-    if compensation_model not in CompensationModel.values:
-        errors["compensation_model"] = f"Choose one of {', '.join(CompensationModel.values)}."
-    if not isinstance(contract_years, int) or not 1 <= contract_years <= 10:
-        errors["contract_years"] = gettext("Contract years must be a whole number from 1 to 10.")
-    if live and expected_close < timezone.localdate(now):
-        errors["expected_close"] = gettext("The expected close date cannot be in the past.")
-    if mdf_request is not None and (
-        mdf_request.partner_id != partner.pk or mdf_request.status not in MDF_SOURCING_STATUSES
-    ):
-        errors["mdf_request"] = gettext("Choose one of your approved MDF activities.")
-    if errors:
-        raise ValidationError(errors)
-    amount = _money(amount, "amount", most=program.max_deal_amount)
-    co_sell_partner_share = _rate(co_sell_partner_share, "co_sell_partner_share", 0, 1)
-    oem_discount = _rate(
-        oem_discount, "oem_discount", program.oem_discount_min, program.oem_discount_max
+    _check_registration(
+        partner=partner,
+        customer_name=customer_name,
+        customer_domain=customer_domain,
+        deal_type=deal_type,
+        compensation_model=compensation_model,
+        contract_years=contract_years,
+        expected_close=expected_close,
+        mdf_request=mdf_request,
+        live=live,
+        now=now,
     )
-    if compensation_model == CompensationModel.OEM and oem_discount is None:
-        oem_discount = program.oem_discount_min
-    if at > now + timedelta(minutes=5):
-        raise ValidationError({"submitted_at": "A registration cannot be submitted in the future."})
-    if approved_at is not None and (approved_at < at or approved_at > now + timedelta(minutes=5)):
-        raise ValidationError(
-            {"approved_at": "Approval must come after submission and not in the future."}
-        )
+    amount, co_sell_partner_share, oem_discount = _registration_terms(
+        program,
+        amount=amount,
+        compensation_model=compensation_model,
+        co_sell_partner_share=co_sell_partner_share,
+        oem_discount=oem_discount,
+    )
+    _check_registration_times(at=at, approved_at=approved_at, now=now)
 
     with transaction.atomic():
-        account = _account_for_registration(name=customer_name, domain=customer_domain)
-        # Serialise every registration of this customer: the checks below and the insert
-        # see one consistent state, so two at once leave exactly one winner.
-        account = Account.objects.select_for_update().get(pk=account.pk)
-        _expire_lapsed_on_account(account, today=timezone.localdate())
-        check = customer_check(
-            partner_id=partner.pk,
-            domain_key=account.domain_key,
-            name_key=account.name_key,
-            at=at,
-            live=live,
-            account_id=account.pk,
-        )
-        keys = rules.CustomerKeys(account.domain_key, account.name_key)
-        decision = rules.decide_registration(
-            _registration_facts(partner, check, at=at, live=live, keys=keys)
+        account, check, decision = _decide_on_locked_account(
+            partner, name=customer_name, domain=customer_domain, at=at, live=live
         )
         if decision.outcome == rules.Outcome.REFUSED:
             raise DealError(decision.message, code=decision.reason, status=decision.http_status)
@@ -346,33 +320,113 @@ def deal_register(
                 deal, program=program, approved_at=approved_at, by=submitted_by, now=now
             )
         deal._change_reason = gettext_noop("Registered") if live else gettext_noop("Imported")
-        try:
-            with transaction.atomic():
-                deal.save()
-        except IntegrityError as exc:
-            raise DealError(
-                "This customer already has an open registration from a later date; "
-                "import the registrations oldest first.",
-                code="conflicts_with_open_registration",
-                status=409,
-            ) from exc
-        if products:
-            deal.products.set(products)
-        holder = (
-            protecting_deal(account.pk, at=at, live=live)
-            if decision.reason == rules.Reason.REGISTERED_BY_ANOTHER_PARTNER
-            else None
-        )
-        _after_registration(deal, decision=decision, holder=holder, live=live)
-        _summary_apply(None, deal)
-        if deal.status != DealStatus.REJECTED:
-            onboarding_event(
-                partner=partner,
-                event="first_registration",
-                on=timezone.localdate(deal.submitted_at),
-                note=f"Registered {deal.customer_name}",
-            )
+        _save_registration(deal, products)
+        _after_registration(deal, decision=decision, live=live)
     return deal
+
+
+def _check_registration(
+    *,
+    partner: Partner,
+    customer_name: str,
+    customer_domain: str,
+    deal_type: str,
+    compensation_model: str,
+    contract_years,
+    expected_close: date,
+    mdf_request,
+    live: bool,
+    now: datetime,
+) -> None:
+    """Refuse a registration's input, naming every field that is wrong at once."""
+    errors = {}
+    if not customer_name:
+        errors["customer_name"] = gettext("Enter the customer's company name.")
+    try:
+        customer_domain_key(customer_domain, field="customer_domain")
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if deal_type not in DealType.values:
+        errors["deal_type"] = f"Choose one of {', '.join(DealType.values)}."
+    if compensation_model not in CompensationModel.values:
+        errors["compensation_model"] = f"Choose one of {', '.join(CompensationModel.values)}."
+    if not isinstance(contract_years, int) or not 1 <= contract_years <= 10:
+        errors["contract_years"] = gettext("Contract years must be a whole number from 1 to 10.")
+    if live and expected_close < timezone.localdate(now):
+        errors["expected_close"] = gettext("The expected close date cannot be in the past.")
+    if mdf_request is not None and (
+        mdf_request.partner_id != partner.pk or mdf_request.status not in MDF_SOURCING_STATUSES
+    ):
+        errors["mdf_request"] = gettext("Choose one of your approved MDF activities.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _registration_terms(
+    program: Program, *, amount, compensation_model: str, co_sell_partner_share, oem_discount
+) -> tuple[Decimal, Decimal | None, Decimal | None]:
+    """The amount, the co-sell partner's share and the OEM discount, within the program's
+    limits (an OEM deal with no discount given gets the program's smallest)."""
+    amount = _money(amount, "amount", most=program.max_deal_amount)
+    co_sell_partner_share = _rate(co_sell_partner_share, "co_sell_partner_share", 0, 1)
+    oem_discount = _rate(
+        oem_discount, "oem_discount", program.oem_discount_min, program.oem_discount_max
+    )
+    if compensation_model == CompensationModel.OEM and oem_discount is None:
+        oem_discount = program.oem_discount_min
+    return amount, co_sell_partner_share, oem_discount
+
+
+def _check_registration_times(*, at: datetime, approved_at: datetime | None, now: datetime) -> None:
+    if at > now + timedelta(minutes=5):
+        raise ValidationError({"submitted_at": "A registration cannot be submitted in the future."})
+    if approved_at is not None and (approved_at < at or approved_at > now + timedelta(minutes=5)):
+        raise ValidationError(
+            {"approved_at": "Approval must come after submission and not in the future."}
+        )
+
+
+def _decide_on_locked_account(
+    partner: Partner, *, name: str, domain: str, at: datetime, live: bool
+) -> tuple[Account, CustomerCheck, rules.Decision]:
+    """The customer's account, locked, and RULEBOOK §4's decision on registering it.
+
+    Call inside the registration's transaction: the lock serialises every registration
+    of this customer, so the checks and the insert that follows see one consistent state
+    and two at once leave exactly one winner."""
+    account = _account_for_registration(name=name, domain=domain)
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    _expire_lapsed_on_account(account, today=timezone.localdate())
+    check = customer_check(
+        partner_id=partner.pk,
+        domain_key=account.domain_key,
+        name_key=account.name_key,
+        at=at,
+        live=live,
+        account_id=account.pk,
+    )
+    keys = rules.CustomerKeys(account.domain_key, account.name_key)
+    decision = rules.decide_registration(
+        _registration_facts(partner, check, at=at, live=live, keys=keys)
+    )
+    return account, check, decision
+
+
+def _save_registration(deal: Deal, products: Iterable[Product]) -> None:
+    """Insert the registration (its products with it); refused if the database finds an
+    open registration of the customer that an import out of order would contradict."""
+    try:
+        with transaction.atomic():
+            deal.save()
+    except IntegrityError as exc:
+        raise DealError(
+            "This customer already has an open registration from a later date; "
+            "import the registrations oldest first.",
+            code="conflicts_with_open_registration",
+            status=409,
+        ) from exc
+    if products:
+        deal.products.set(products)
 
 
 def _approve_history(deal: Deal, *, program, approved_at, by, now) -> None:
@@ -392,7 +446,34 @@ def _approve_history(deal: Deal, *, program, approved_at, by, now) -> None:
     deal.approve(by=None if auto else by, at=approved_at, expires_on=expires_on, auto=auto)
 
 
-def _after_registration(deal: Deal, *, decision, holder: Deal | None, live: bool) -> None:
+def _after_registration(deal: Deal, *, decision: rules.Decision, live: bool) -> None:
+    """What a stored registration sets off, in its transaction: its conflict case if it
+    has one, the notices (not for an import), the partner's quarter sums, and the
+    first-registration step of the partner's onboarding."""
+    holder = (
+        protecting_deal(deal.account_id, at=deal.submitted_at, live=live)
+        if decision.reason == rules.Reason.REGISTERED_BY_ANOTHER_PARTNER
+        else None
+    )
+    _open_conflict_case(deal, decision=decision, holder=holder, live=live)
+    if live:
+        _tell_about_registration(deal)
+    _summary_apply(None, deal)
+    if deal.status != DealStatus.REJECTED:
+        onboarding_event(
+            partner=deal.partner,
+            event="first_registration",
+            on=timezone.localdate(deal.submitted_at),
+            note=f"Registered {deal.customer_name}",
+        )
+
+
+def _open_conflict_case(
+    deal: Deal, *, decision: rules.Decision, holder: Deal | None, live: bool
+) -> None:
+    """The conflict case a registration opens: with the partner holding the customer,
+    with the partner it probably shares the customer with, or with the vendor's direct
+    rep (an import's cases are stored resolved)."""
     program = deal.partner.program
     if decision.reason == rules.Reason.REGISTERED_BY_ANOTHER_PARTNER and holder is not None:
         ConflictCase.objects.create(
@@ -449,8 +530,12 @@ def _after_registration(deal: Deal, *, decision, holder: Deal | None, live: bool
             status=ConflictCase.Status.OPEN if live else ConflictCase.Status.RESOLVED,
             resolution="" if live else "Imported.",
         )
-    if not live:
-        return
+
+
+def _tell_about_registration(deal: Deal) -> None:
+    """Tell the partner of a registration rejected or held for review, or its managers of
+    one to approve."""
+    program = deal.partner.program
     if deal.status == DealStatus.REJECTED:
         notice_send(
             partner=deal.partner,

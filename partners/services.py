@@ -855,20 +855,7 @@ def _lead_csv_rows(text: str, errors: list[str]):
             % {"columns": ", ".join(LEAD_CSV_COLUMNS)}
         )
         return
-    problems = []
-    if "company_name" not in header:
-        problems.append(
-            gettext("the first line must name the columns: %(columns)s (company_name is required).")
-            % {"columns": ", ".join(LEAD_CSV_COLUMNS)}
-        )
-    for name in dict.fromkeys(header):
-        if name not in LEAD_CSV_COLUMNS:
-            problems.append(
-                gettext("the column %(name)s is not one of %(columns)s.")
-                % {"name": _shown(name), "columns": ", ".join(LEAD_CSV_COLUMNS)}
-            )
-        elif header.count(name) > 1:
-            problems.append(gettext("the column %(name)s appears twice.") % {"name": name})
+    problems = _lead_csv_header_problems(header)
     if problems:
         errors.extend(gettext("Line 1: %(problem)s") % {"problem": p} for p in problems)
         return
@@ -919,6 +906,26 @@ def _lead_csv_rows(text: str, errors: list[str]):
         yield line, dict(zip(header, record, strict=True))
 
 
+def _lead_csv_header_problems(header: list[str]) -> list[str]:
+    """What is wrong with the columns the first line names: company_name missing, a column
+    not known, or one named twice."""
+    problems = []
+    if "company_name" not in header:
+        problems.append(
+            gettext("the first line must name the columns: %(columns)s (company_name is required).")
+            % {"columns": ", ".join(LEAD_CSV_COLUMNS)}
+        )
+    for name in dict.fromkeys(header):
+        if name not in LEAD_CSV_COLUMNS:
+            problems.append(
+                gettext("the column %(name)s is not one of %(columns)s.")
+                % {"name": _shown(name), "columns": ", ".join(LEAD_CSV_COLUMNS)}
+            )
+        elif header.count(name) > 1:
+            problems.append(gettext("the column %(name)s appears twice.") % {"name": name})
+    return problems
+
+
 def _lead_created_at(raw: str, default_tz) -> datetime:
     """``raw`` as an aware datetime; ``ValueError`` with the reason."""
     from django.utils.dateparse import parse_date, parse_datetime
@@ -937,6 +944,78 @@ def _lead_created_at(raw: str, default_tz) -> datetime:
         raise ValueError(gettext("is not a real date or time")) from exc
 
 
+def _lead_csv_text(file) -> str:
+    """The uploaded lead file's text; ``ValidationError`` if it is no CSV upload or not
+    UTF-8."""
+    upload = upload_from(file, default_name="leads.csv", kinds=LEAD_CSV_KINDS)
+    problem = upload_problem(upload, kinds=LEAD_CSV_KINDS, check_content=False)
+    if problem:
+        raise ValidationError([problem])
+    file.seek(0)
+    data = file.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            gettext(
+                "Line %(line)d: the file is not UTF-8 text; save it as CSV (UTF-8) and "
+                "import it again."
+            )
+            % {"line": data[: exc.start].count(b"\n") + 1}
+        ) from exc
+
+
+class _BadLeadLine(Exception):
+    """A lead line that cannot be imported; the message says why, with its number."""
+
+
+def _lead_from_row(line: int, row: dict, default_tz) -> tuple[int, str, str, str, datetime]:
+    """One lead line's values: (line, company name, domain, source, created at);
+    ``_BadLeadLine`` with the line's problem, in words, if it has one."""
+    name = row.get("company_name", "").strip()
+    domain = row.get("domain", "").strip()
+    source = row.get("source", "").strip().lower() or "inbound"
+    raw_when = row.get("created_at", "").strip()
+    if not name:
+        raise _BadLeadLine(gettext("Line %(line)d: company_name is empty.") % {"line": line})
+    too_long = [
+        gettext("%(column)s has %(length)s characters, at most %(max)d")
+        % {"column": column, "length": f"{len(value):,}", "max": limit}
+        for column, value, limit in (
+            ("company_name", name, LEAD_FIELD_LENGTHS["company_name"]),
+            ("domain", domain, LEAD_FIELD_LENGTHS["domain"]),
+        )
+        if len(value) > limit
+    ]
+    if too_long:
+        raise _BadLeadLine(
+            gettext("Line %(line)d: %(problems)s.")
+            % {"line": line, "problems": "; ".join(too_long)}
+        )
+    try:
+        registrable_domain(domain)
+    except NotADomain as exc:
+        raise _BadLeadLine(
+            gettext("Line %(line)d: %(domain)s is not a domain: %(reason)s.")
+            % {"line": line, "domain": _shown(domain), "reason": exc.args[0]}
+        ) from exc
+    if source not in LeadSource.values:
+        raise _BadLeadLine(
+            gettext("Line %(line)d: source %(source)s is not one of %(sources)s.")
+            % {"line": line, "source": _shown(source), "sources": ", ".join(LeadSource.values)}
+        )
+    when = timezone.now()
+    if raw_when:
+        try:
+            when = _lead_created_at(raw_when, default_tz)
+        except ValueError as exc:
+            raise _BadLeadLine(
+                gettext("Line %(line)d: created_at %(value)s %(reason)s.")
+                % {"line": line, "value": _shown(raw_when), "reason": exc.args[0]}
+            ) from exc
+    return line, name, domain, source, when
+
+
 @transaction.atomic
 def leads_import_csv(*, file) -> int:
     """Import CRM leads from a CSV file (Django ``File``; columns: company_name, domain,
@@ -948,73 +1027,15 @@ def leads_import_csv(*, file) -> int:
     or a date and time; without a zone, the site's); empty means now. Returns the number
     imported.
     """
-    upload = upload_from(file, default_name="leads.csv", kinds=LEAD_CSV_KINDS)
-    problem = upload_problem(upload, kinds=LEAD_CSV_KINDS, check_content=False)
-    if problem:
-        raise ValidationError([problem])
-    file.seek(0)
-    data = file.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            gettext(
-                "Line %(line)d: the file is not UTF-8 text; save it as CSV (UTF-8) and "
-                "import it again."
-            )
-            % {"line": data[: exc.start].count(b"\n") + 1}
-        ) from exc
+    text = _lead_csv_text(file)
     errors: list[str] = []
     leads = []
     default_tz = timezone.get_current_timezone()
     for line, row in _lead_csv_rows(text, errors):
-        name = row.get("company_name", "").strip()
-        domain = row.get("domain", "").strip()
-        source = row.get("source", "").strip().lower() or "inbound"
-        raw_when = row.get("created_at", "").strip()
-        if not name:
-            errors.append(gettext("Line %(line)d: company_name is empty.") % {"line": line})
-            continue
-        too_long = [
-            gettext("%(column)s has %(length)s characters, at most %(max)d")
-            % {"column": column, "length": f"{len(value):,}", "max": limit}
-            for column, value, limit in (
-                ("company_name", name, LEAD_FIELD_LENGTHS["company_name"]),
-                ("domain", domain, LEAD_FIELD_LENGTHS["domain"]),
-            )
-            if len(value) > limit
-        ]
-        if too_long:
-            errors.append(
-                gettext("Line %(line)d: %(problems)s.")
-                % {"line": line, "problems": "; ".join(too_long)}
-            )
-            continue
         try:
-            registrable_domain(domain)
-        except NotADomain as exc:
-            errors.append(
-                gettext("Line %(line)d: %(domain)s is not a domain: %(reason)s.")
-                % {"line": line, "domain": _shown(domain), "reason": exc.args[0]}
-            )
-            continue
-        if source not in LeadSource.values:
-            errors.append(
-                gettext("Line %(line)d: source %(source)s is not one of %(sources)s.")
-                % {"line": line, "source": _shown(source), "sources": ", ".join(LeadSource.values)}
-            )
-            continue
-        when = timezone.now()
-        if raw_when:
-            try:
-                when = _lead_created_at(raw_when, default_tz)
-            except ValueError as exc:
-                errors.append(
-                    gettext("Line %(line)d: created_at %(value)s %(reason)s.")
-                    % {"line": line, "value": _shown(raw_when), "reason": exc.args[0]}
-                )
-                continue
-        leads.append((line, name, domain, source, when))
+            leads.append(_lead_from_row(line, row, default_tz))
+        except _BadLeadLine as exc:
+            errors.append(exc.args[0])
     if not errors and not leads:
         errors.append(gettext("The file has no leads after its first line."))
     if not errors:

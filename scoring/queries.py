@@ -314,169 +314,21 @@ def qbr_facts(
     ``as_of`` is read: not a registration, win, scorecard, certification, login, training,
     event, MDF request, campaign, plan, flag or conflict case.
     """
-    from deals.models import ConflictCase
-    from enablement.models import Campaign, CampaignStatus, Certification
     from enablement.queries import engagement_counts
-    from incentives.models import MdfRequest
-    from partners.models import RedFlag
-
-    from .models import JointBusinessPlan, Scorecard
 
     ids = [p.pk for p in partners]
     reviewed = quarter.previous()
     before = reviewed.previous()
     _, until = day_span(as_of, as_of)  # the first moment after ``as_of``
 
-    cards = {
-        (row.partner_id, row.quarter): qbr_rules.ScoreRow(
-            quarter=row.quarter,
-            revenue=row.revenue,
-            pipeline=row.pipeline,
-            certification=row.certification,
-            satisfaction=row.satisfaction,
-            engagement=row.engagement,
-            total=row.total,
-            band=row.band,
-            band_label=row.get_band_display(),
-            csat_no_data=row.csat_no_data,
-        )
-        for row in Scorecard.objects.filter(
-            partner_id__in=ids, quarter__in=[reviewed.label, before.label], closed_at__lt=until
-        ).only(
-            "partner_id",
-            "quarter",
-            "revenue",
-            "pipeline",
-            "certification",
-            "satisfaction",
-            "engagement",
-            "total",
-            "band",
-            "csat_no_data",
-        )
-    }
-
-    open_deals = defaultdict(list)
-    for row in (
-        Deal.objects.filter(partner_id__in=ids, status__in=OPEN_STATUSES, submitted_at__lt=until)
-        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
-        .values_list(
-            "partner_id", "customer_name", "status", "amount", "expected_close", "expires_on"
-        )
-    ):
-        open_deals[row[0]].append(qbr_rules.OpenDeal(*row[1:]))
-
-    closed_deals = defaultdict(list)
-    for pid, customer, status, amount, closed_amount, credit, closed_on in Deal.objects.filter(
-        partner_id__in=ids,
-        status__in=(DealStatus.WON, DealStatus.LOST),
-        closed_on__range=(reviewed.start, min(reviewed.end, as_of)),
-    ).values_list(
-        "partner_id",
-        "customer_name",
-        "status",
-        "amount",
-        "closed_amount",
-        "partner_credit",
-        "closed_on",
-    ):
-        won = status == DealStatus.WON
-        closed_deals[pid].append(
-            qbr_rules.ClosedDeal(
-                customer=customer,
-                won=won,
-                amount=(closed_amount if won and closed_amount is not None else amount),
-                partner_credit=credit if won else None,
-                closed_on=closed_on,
-            )
-        )
-
+    cards = _qbr_scorecards(ids, [reviewed.label, before.label], until=until)
+    open_deals = _qbr_open_deals(ids, as_of=as_of, until=until)
+    closed_deals = _qbr_closed_deals(ids, reviewed, as_of=as_of)
     reps = certified_rep_counts(ids, as_of)
-    held = defaultdict(list)
-    for row in (
-        Certification.objects.filter(
-            partner_id__in=ids,
-            user__is_active=True,
-            user__membership__partner_id=F("partner_id"),
-            issued_on__lte=as_of,
-            expires_on__gt=as_of - timedelta(days=365),
-        )
-        .values(
-            "partner_id",
-            "user_id",
-            "user__first_name",
-            "user__last_name",
-            "user__username",
-            "certification_type__name",
-            "issued_on",
-            "expires_on",
-        )
-        .order_by()
-    ):
-        name = f"{row['user__first_name']} {row['user__last_name']}".strip()
-        held[row["partner_id"]].append(
-            qbr_rules.HeldCertification(
-                person_id=row["user_id"],
-                person=name or row["user__username"],
-                certification=row["certification_type__name"],
-                issued_on=row["issued_on"],
-                expires_on=row["expires_on"],
-            )
-        )
+    held = _qbr_certifications(ids, as_of=as_of)
     engagement = engagement_counts(ids, reviewed.start, min(reviewed.end, as_of))
-
-    mdf = defaultdict(list)
-    for request in MdfRequest.objects.filter(
-        partner_id__in=ids,
-        starts_on__lte=quarter.end,
-        ends_on__gte=quarter.start,
-        submitted_at__lt=until,
-    ).only(
-        "partner_id",
-        "title",
-        "activity_type",
-        "starts_on",
-        "ends_on",
-        "planned_cost",
-        "reserved_amount",
-        "expected_leads",
-        "status",
-    ):
-        mdf[request.partner_id].append(
-            qbr_rules.MdfPlan(
-                title=request.title,
-                activity=request.get_activity_type_display(),
-                starts_on=request.starts_on,
-                ends_on=request.ends_on,
-                planned_cost=request.planned_cost,
-                reserved=request.reserved_amount,
-                expected_leads=request.expected_leads,
-                status=request.status,
-                status_label=request.get_status_display(),
-            )
-        )
-
-    campaigns = defaultdict(list)
-    stage_of = {label: value for value, label in CampaignStatus.choices}
-    for campaign in Campaign.objects.filter(
-        partner_id__in=ids,
-        starts_on__lte=quarter.end,
-        ends_on__gte=quarter.start,
-        created_at__lt=until,
-    ).select_related("activity"):
-        stage = campaign.stage(as_of)  # the label of its stage on that day
-        campaigns[campaign.partner_id].append(
-            qbr_rules.CampaignPlan(
-                name=campaign.name,
-                activity=campaign.activity.name,
-                starts_on=campaign.starts_on,
-                ends_on=campaign.ends_on,
-                expected_leads=campaign.expected_leads,
-                stage=stage_of[stage],
-                stage_label=stage,
-            )
-        )
-
+    mdf = _qbr_mdf(ids, quarter, until=until)
+    campaigns = _qbr_campaigns(ids, quarter, as_of=as_of, until=until)
     facts = partner_facts(ids, as_of, certified_reps=reps)
     programs = {
         program.pk: program
@@ -485,66 +337,9 @@ def qbr_facts(
         ).prefetch_related("tiers")
     }
     requirements = {pk: tier_requirements(program) for pk, program in programs.items()}
-
-    # Joint business plans of the fiscal year of ``as_of``, and that year's revenue so far.
-    fiscal_years = {
-        pk: Quarter.containing(as_of, start_month=program.fiscal_year_start_month)
-        for pk, program in programs.items()
-    }
-    plans: dict[int, JointBusinessPlan] = {}
-    if ids:
-        wanted = Q()
-        for pk, fiscal in fiscal_years.items():
-            wanted |= Q(partner__program_id=pk, fiscal_year=fiscal.year)
-        plans = {
-            plan.partner_id: plan
-            for plan in JointBusinessPlan.objects.filter(
-                wanted, partner_id__in=ids, created_at__lt=until
-            )
-        }
-    year_revenue: dict[int, Decimal] = {}
-    for pk, fiscal in fiscal_years.items():
-        members = [p.pk for p in partners if p.program_id == pk and p.pk in plans]
-        if members:
-            year_start = Quarter(fiscal.year, 1, fiscal.start_month).start
-            year_revenue.update(revenue_by_partner(members, year_start, as_of))
-
-    flags = defaultdict(list)
-    for flag in RedFlag.objects.filter(
-        partner_id__in=ids, status=RedFlag.Status.OPEN, opened_at__lt=until
-    ).only("partner_id", "kind", "opened_at"):
-        flags[flag.partner_id].append(
-            qbr_rules.FlagRow(flag.kind, flag.get_kind_display(), flag.opened_at)
-        )
-    conflicts = defaultdict(list)
-    for case in (
-        ConflictCase.objects.filter(status=ConflictCase.Status.OPEN, opened_at__lt=until)
-        .filter(Q(partner_id__in=ids) | Q(other_partner_id__in=ids))
-        .select_related("account")
-        .only(
-            "partner_id",
-            "other_partner_id",
-            "scenario",
-            "account__name",
-            "opened_at",
-            "sla_due_at",
-            "escalation_step",
-        )
-    ):
-        for pid, raised in ((case.partner_id, True), (case.other_partner_id, False)):
-            if pid in facts:
-                conflicts[pid].append(
-                    qbr_rules.ConflictRow(
-                        scenario=case.scenario,
-                        label=case.get_scenario_display(),
-                        account=case.account.name if case.account else "",
-                        opened_at=case.opened_at,
-                        sla_due_at=case.sla_due_at,
-                        escalation_step=case.escalation_step,
-                        escalation_label=case.get_escalation_step_display(),
-                        raised_by_partner=raised,
-                    )
-                )
+    plans, year_revenue = _qbr_plans(partners, programs, as_of=as_of, until=until)
+    flags = _qbr_flags(ids, until=until)
+    conflicts = _qbr_conflicts(ids, facts, until=until)
 
     result = {}
     for partner in partners:
@@ -599,6 +394,285 @@ def qbr_facts(
             until=until,
         )
     return result
+
+
+def _qbr_scorecards(
+    ids: list[int], labels: list[str], *, until: datetime
+) -> dict[tuple[int, str], qbr_rules.ScoreRow]:
+    """The scorecards of the quarters ``labels``, by (partner id, quarter), as closed
+    before ``until``."""
+    from .models import Scorecard
+
+    return {
+        (row.partner_id, row.quarter): qbr_rules.ScoreRow(
+            quarter=row.quarter,
+            revenue=row.revenue,
+            pipeline=row.pipeline,
+            certification=row.certification,
+            satisfaction=row.satisfaction,
+            engagement=row.engagement,
+            total=row.total,
+            band=row.band,
+            band_label=row.get_band_display(),
+            csat_no_data=row.csat_no_data,
+        )
+        for row in Scorecard.objects.filter(
+            partner_id__in=ids, quarter__in=labels, closed_at__lt=until
+        ).only(
+            "partner_id",
+            "quarter",
+            "revenue",
+            "pipeline",
+            "certification",
+            "satisfaction",
+            "engagement",
+            "total",
+            "band",
+            "csat_no_data",
+        )
+    }
+
+
+def _qbr_open_deals(
+    ids: list[int], *, as_of: date, until: datetime
+) -> dict[int, list[qbr_rules.OpenDeal]]:
+    """Registrations submitted before ``until`` and still open and protected on ``as_of``."""
+    open_deals = defaultdict(list)
+    for row in (
+        Deal.objects.filter(partner_id__in=ids, status__in=OPEN_STATUSES, submitted_at__lt=until)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
+        .values_list(
+            "partner_id", "customer_name", "status", "amount", "expected_close", "expires_on"
+        )
+    ):
+        open_deals[row[0]].append(qbr_rules.OpenDeal(*row[1:]))
+    return open_deals
+
+
+def _qbr_closed_deals(
+    ids: list[int], reviewed: Quarter, *, as_of: date
+) -> dict[int, list[qbr_rules.ClosedDeal]]:
+    """Deals won or lost in the reviewed quarter, up to ``as_of``."""
+    closed_deals = defaultdict(list)
+    for pid, customer, status, amount, closed_amount, credit, closed_on in Deal.objects.filter(
+        partner_id__in=ids,
+        status__in=(DealStatus.WON, DealStatus.LOST),
+        closed_on__range=(reviewed.start, min(reviewed.end, as_of)),
+    ).values_list(
+        "partner_id",
+        "customer_name",
+        "status",
+        "amount",
+        "closed_amount",
+        "partner_credit",
+        "closed_on",
+    ):
+        won = status == DealStatus.WON
+        closed_deals[pid].append(
+            qbr_rules.ClosedDeal(
+                customer=customer,
+                won=won,
+                amount=(closed_amount if won and closed_amount is not None else amount),
+                partner_credit=credit if won else None,
+                closed_on=closed_on,
+            )
+        )
+    return closed_deals
+
+
+def _qbr_certifications(
+    ids: list[int], *, as_of: date
+) -> dict[int, list[qbr_rules.HeldCertification]]:
+    """Certifications the partners' active people held on ``as_of`` or lost in the year
+    before it (the QBR watches what lapsed and what is about to)."""
+    from enablement.models import Certification
+
+    held = defaultdict(list)
+    for row in (
+        Certification.objects.filter(
+            partner_id__in=ids,
+            user__is_active=True,
+            user__membership__partner_id=F("partner_id"),
+            issued_on__lte=as_of,
+            expires_on__gt=as_of - timedelta(days=365),
+        )
+        .values(
+            "partner_id",
+            "user_id",
+            "user__first_name",
+            "user__last_name",
+            "user__username",
+            "certification_type__name",
+            "issued_on",
+            "expires_on",
+        )
+        .order_by()
+    ):
+        name = f"{row['user__first_name']} {row['user__last_name']}".strip()
+        held[row["partner_id"]].append(
+            qbr_rules.HeldCertification(
+                person_id=row["user_id"],
+                person=name or row["user__username"],
+                certification=row["certification_type__name"],
+                issued_on=row["issued_on"],
+                expires_on=row["expires_on"],
+            )
+        )
+    return held
+
+
+def _qbr_mdf(
+    ids: list[int], quarter: Quarter, *, until: datetime
+) -> dict[int, list[qbr_rules.MdfPlan]]:
+    """MDF activities running in the meeting quarter, requested before ``until``."""
+    from incentives.models import MdfRequest
+
+    mdf = defaultdict(list)
+    for request in MdfRequest.objects.filter(
+        partner_id__in=ids,
+        starts_on__lte=quarter.end,
+        ends_on__gte=quarter.start,
+        submitted_at__lt=until,
+    ).only(
+        "partner_id",
+        "title",
+        "activity_type",
+        "starts_on",
+        "ends_on",
+        "planned_cost",
+        "reserved_amount",
+        "expected_leads",
+        "status",
+    ):
+        mdf[request.partner_id].append(
+            qbr_rules.MdfPlan(
+                title=request.title,
+                activity=request.get_activity_type_display(),
+                starts_on=request.starts_on,
+                ends_on=request.ends_on,
+                planned_cost=request.planned_cost,
+                reserved=request.reserved_amount,
+                expected_leads=request.expected_leads,
+                status=request.status,
+                status_label=request.get_status_display(),
+            )
+        )
+    return mdf
+
+
+def _qbr_campaigns(
+    ids: list[int], quarter: Quarter, *, as_of: date, until: datetime
+) -> dict[int, list[qbr_rules.CampaignPlan]]:
+    """Co-marketing campaigns running in the meeting quarter, created before ``until``,
+    each at its stage on ``as_of``."""
+    from enablement.models import Campaign, CampaignStatus
+
+    campaigns = defaultdict(list)
+    stage_of = {label: value for value, label in CampaignStatus.choices}
+    for campaign in Campaign.objects.filter(
+        partner_id__in=ids,
+        starts_on__lte=quarter.end,
+        ends_on__gte=quarter.start,
+        created_at__lt=until,
+    ).select_related("activity"):
+        stage = campaign.stage(as_of)  # the label of its stage on that day
+        campaigns[campaign.partner_id].append(
+            qbr_rules.CampaignPlan(
+                name=campaign.name,
+                activity=campaign.activity.name,
+                starts_on=campaign.starts_on,
+                ends_on=campaign.ends_on,
+                expected_leads=campaign.expected_leads,
+                stage=stage_of[stage],
+                stage_label=stage,
+            )
+        )
+    return campaigns
+
+
+def _qbr_plans(
+    partners: list[Partner], programs: dict[int, Program], *, as_of: date, until: datetime
+) -> tuple[dict, dict[int, Decimal]]:
+    """Joint business plans of the fiscal year of ``as_of`` (by partner id), and that
+    year's revenue so far of the partners that have one."""
+    from .models import JointBusinessPlan
+
+    ids = [p.pk for p in partners]
+    fiscal_years = {
+        pk: Quarter.containing(as_of, start_month=program.fiscal_year_start_month)
+        for pk, program in programs.items()
+    }
+    plans: dict[int, JointBusinessPlan] = {}
+    if ids:
+        wanted = Q()
+        for pk, fiscal in fiscal_years.items():
+            wanted |= Q(partner__program_id=pk, fiscal_year=fiscal.year)
+        plans = {
+            plan.partner_id: plan
+            for plan in JointBusinessPlan.objects.filter(
+                wanted, partner_id__in=ids, created_at__lt=until
+            )
+        }
+    year_revenue: dict[int, Decimal] = {}
+    for pk, fiscal in fiscal_years.items():
+        members = [p.pk for p in partners if p.program_id == pk and p.pk in plans]
+        if members:
+            year_start = Quarter(fiscal.year, 1, fiscal.start_month).start
+            year_revenue.update(revenue_by_partner(members, year_start, as_of))
+    return plans, year_revenue
+
+
+def _qbr_flags(ids: list[int], *, until: datetime) -> dict[int, list[qbr_rules.FlagRow]]:
+    """Red flags open now that were opened before ``until``."""
+    from partners.models import RedFlag
+
+    flags = defaultdict(list)
+    for flag in RedFlag.objects.filter(
+        partner_id__in=ids, status=RedFlag.Status.OPEN, opened_at__lt=until
+    ).only("partner_id", "kind", "opened_at"):
+        flags[flag.partner_id].append(
+            qbr_rules.FlagRow(flag.kind, flag.get_kind_display(), flag.opened_at)
+        )
+    return flags
+
+
+def _qbr_conflicts(
+    ids: list[int], facts: dict, *, until: datetime
+) -> dict[int, list[qbr_rules.ConflictRow]]:
+    """Open conflict cases opened before ``until`` on either side, for each partner of
+    ``facts`` involved: raised by it, or against it."""
+    from deals.models import ConflictCase
+
+    conflicts = defaultdict(list)
+    for case in (
+        ConflictCase.objects.filter(status=ConflictCase.Status.OPEN, opened_at__lt=until)
+        .filter(Q(partner_id__in=ids) | Q(other_partner_id__in=ids))
+        .select_related("account")
+        .only(
+            "partner_id",
+            "other_partner_id",
+            "scenario",
+            "account__name",
+            "opened_at",
+            "sla_due_at",
+            "escalation_step",
+        )
+    ):
+        for pid, raised in ((case.partner_id, True), (case.other_partner_id, False)):
+            if pid in facts:
+                conflicts[pid].append(
+                    qbr_rules.ConflictRow(
+                        scenario=case.scenario,
+                        label=case.get_scenario_display(),
+                        account=case.account.name if case.account else "",
+                        opened_at=case.opened_at,
+                        sla_due_at=case.sla_due_at,
+                        escalation_step=case.escalation_step,
+                        escalation_label=case.get_escalation_step_display(),
+                        raised_by_partner=raised,
+                    )
+                )
+    return conflicts
 
 
 def qbrs_visible_to(user) -> QuerySet:

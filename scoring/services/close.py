@@ -467,120 +467,128 @@ def _decide(
     """Score and decide ``partners`` in memory, on plain values, and find the red flags of
     those that stay: their scorecards (unsaved), what the close decided for each partner,
     and their flags as (partner id, kind). Reads nothing from the database."""
-    setups, tiers, figures, reps = (
-        gathered.setups,
-        gathered.tiers,
-        gathered.figures,
-        gathered.reps,
-    )
-    engagement, strategic = gathered.engagement, gathered.strategic
-    already, history, flag_inputs = gathered.already, gathered.history, gathered.flag_inputs
-    score, qualified_tier, qualifies, decide_tier = (
-        rules.score,
-        rules.qualified_tier,
-        rules.qualifies,
-        rules.decide_tier,
-    )
-    stay, exit_ = rules.Action.STAY, rules.Action.EXIT
+    flags_of, exit_ = gathered.flag_inputs.flags_of, rules.Action.EXIT
     cards, outcomes, flags = [], [], []
     for partner in partners:
-        pk = partner.pk
-        setup = setups[partner.program_id]
-        tier_before = setup.tiers.get(already.get(pk)) or tiers[partner.tier_id]
-        quota = partner.annual_quota
-        if quota is None:
-            quota = tier_before.default_annual_quota
-        mine = figures.get(pk, _NO_FIGURES)
-        certified = reps.get(pk, 0)
-        responses, csat_total = mine.get("csat_quarter_n", 0), mine.get("csat_quarter_sum") or 0
-        inputs = rules.ScoreInputs(
-            quarter_revenue=mine.get("quarter_revenue") or _ZERO,
-            quarterly_quota=quota / 4,
-            approved_registrations=mine.get("approved_in_quarter", 0),
-            certified_reps=certified,
-            reps_required=tier_before.certified_reps_required,
-            csat_responses=responses,
-            csat_total=csat_total,
-            **engagement.get(pk, _NO_ENGAGEMENT),
-        )
-        card = score(inputs, setup.weights)
-        facts = PartnerFacts(
-            revenue=mine.get("trailing_revenue") or _ZERO,
-            certified_reps=certified,
-            open_registrations=mine.get("open_registrations", 0),
-            new_logos=mine.get("new_logos", 0),
-            strategic_wins=strategic.get(pk, 0),
-        )
-        qualified = qualified_tier(setup.requirements, facts)
-        meets_lowest = qualifies(setup.lowest, facts)
-        earlier_ranks, earlier_meets = history.get(pk, ((), ()))
-        decision = decide_tier(
-            rules.CloseFacts(
-                current_rank=tier_before.rank,
-                qualified_rank=qualified.rank,
-                meets_lowest=meets_lowest,
-                total=card.total,
-                quarter_revenue=inputs.quarter_revenue,
-                previous_qualified_ranks=earlier_ranks,
-                previous_meets_lowest=earlier_meets,
-            ),
-            ranks=list(setup.by_rank),
-            rules=setup.tier_rules,
-        )
-        tier_after = setup.by_rank[decision.to_rank]
-        stored_inputs = {
-            "quarter_revenue": str(inputs.quarter_revenue),
-            "quarterly_quota": str(inputs.quarterly_quota),
-            "approved_registrations": inputs.approved_registrations,
-            "pipeline_target": setup.pipeline_target,
-            "certified_reps": certified,
-            "reps_required": inputs.reps_required,
-            "csat_responses": responses,
-            "csat_average": str(round(Decimal(csat_total) / responses, 2)) if responses else None,
-            "login_days": inputs.login_days,
-            "trainings": inputs.trainings,
-            "events": inputs.events,
-            "trailing_revenue": str(facts.revenue),
-            "open_registrations": facts.open_registrations,
-            "new_logos": facts.new_logos,
-            "strategic_wins": facts.strategic_wins,
-        }
-        cards.append(
-            Scorecard(
-                partner_id=pk,
-                quarter=label,
-                tier_before_id=tier_before.pk,
-                qualified_tier_id=setup.by_rank[qualified.rank].pk,
-                meets_lowest=meets_lowest,
-                decision=decision.action,
-                tier_after_id=tier_after.pk,
-                inputs=stored_inputs,
-                revenue=card.revenue,
-                pipeline=card.pipeline,
-                certification=card.certification,
-                satisfaction=card.satisfaction,
-                engagement=card.engagement,
-                total=card.total,
-                band=card.band,
-                csat_no_data=card.csat_no_data,
-                closed_at=now,
-            )
-        )
-        moves = decision.action != stay
-        outcomes.append(
-            partner_services.CloseOutcome(
-                partner_id=pk,
-                tier_before_id=tier_before.pk,
-                tier_after_id=tier_after.pk,
-                exits=decision.action == exit_,
-                score=card.total,
-                cause=decision.action if moves else "",
-                reason=_why(decision, qualified, card) if moves else "",
-            )
-        )
-        if decision.action != exit_:
-            flags.extend((pk, kind) for kind in flag_inputs.flags_of(partner, tier_after.pk))
+        card, outcome = _decide_partner(gathered, partner, label=label, now=now)
+        cards.append(card)
+        outcomes.append(outcome)
+        if card.decision != exit_:
+            flags.extend((partner.pk, kind) for kind in flags_of(partner, card.tier_after_id))
     return cards, outcomes, flags
+
+
+def _decide_partner(
+    gathered: _Gathered, partner: PartnerRow, *, label: str, now: datetime
+) -> tuple[Scorecard, partner_services.CloseOutcome]:
+    """One partner's scorecard (unsaved) and what the close decided for it: its score, the
+    tier it qualifies for, and its tier after the close (RULEBOOK §2, §3)."""
+    pk = partner.pk
+    setup = gathered.setups[partner.program_id]
+    tier_before = setup.tiers.get(gathered.already.get(pk)) or gathered.tiers[partner.tier_id]
+    inputs, facts = _partner_inputs(gathered, partner, tier_before)
+    card = rules.score(inputs, setup.weights)
+    qualified = rules.qualified_tier(setup.requirements, facts)
+    meets_lowest = rules.qualifies(setup.lowest, facts)
+    earlier_ranks, earlier_meets = gathered.history.get(pk, ((), ()))
+    decision = rules.decide_tier(
+        rules.CloseFacts(
+            current_rank=tier_before.rank,
+            qualified_rank=qualified.rank,
+            meets_lowest=meets_lowest,
+            total=card.total,
+            quarter_revenue=inputs.quarter_revenue,
+            previous_qualified_ranks=earlier_ranks,
+            previous_meets_lowest=earlier_meets,
+        ),
+        ranks=list(setup.by_rank),
+        rules=setup.tier_rules,
+    )
+    tier_after = setup.by_rank[decision.to_rank]
+    scorecard = Scorecard(
+        partner_id=pk,
+        quarter=label,
+        tier_before_id=tier_before.pk,
+        qualified_tier_id=setup.by_rank[qualified.rank].pk,
+        meets_lowest=meets_lowest,
+        decision=decision.action,
+        tier_after_id=tier_after.pk,
+        inputs=_stored_inputs(inputs, facts, pipeline_target=setup.pipeline_target),
+        revenue=card.revenue,
+        pipeline=card.pipeline,
+        certification=card.certification,
+        satisfaction=card.satisfaction,
+        engagement=card.engagement,
+        total=card.total,
+        band=card.band,
+        csat_no_data=card.csat_no_data,
+        closed_at=now,
+    )
+    moves = decision.action != rules.Action.STAY
+    outcome = partner_services.CloseOutcome(
+        partner_id=pk,
+        tier_before_id=tier_before.pk,
+        tier_after_id=tier_after.pk,
+        exits=decision.action == rules.Action.EXIT,
+        score=card.total,
+        cause=decision.action if moves else "",
+        reason=_why(decision, qualified, card) if moves else "",
+    )
+    return scorecard, outcome
+
+
+def _partner_inputs(
+    gathered: _Gathered, partner: PartnerRow, tier_before: Tier
+) -> tuple[rules.ScoreInputs, PartnerFacts]:
+    """What the score and the tier decision read of one partner, from what was gathered."""
+    pk = partner.pk
+    quota = partner.annual_quota
+    if quota is None:
+        quota = tier_before.default_annual_quota
+    mine = gathered.figures.get(pk, _NO_FIGURES)
+    certified = gathered.reps.get(pk, 0)
+    inputs = rules.ScoreInputs(
+        quarter_revenue=mine.get("quarter_revenue") or _ZERO,
+        quarterly_quota=quota / 4,
+        approved_registrations=mine.get("approved_in_quarter", 0),
+        certified_reps=certified,
+        reps_required=tier_before.certified_reps_required,
+        csat_responses=mine.get("csat_quarter_n", 0),
+        csat_total=mine.get("csat_quarter_sum") or 0,
+        **gathered.engagement.get(pk, _NO_ENGAGEMENT),
+    )
+    facts = PartnerFacts(
+        revenue=mine.get("trailing_revenue") or _ZERO,
+        certified_reps=certified,
+        open_registrations=mine.get("open_registrations", 0),
+        new_logos=mine.get("new_logos", 0),
+        strategic_wins=gathered.strategic.get(pk, 0),
+    )
+    return inputs, facts
+
+
+def _stored_inputs(inputs: rules.ScoreInputs, facts: PartnerFacts, *, pipeline_target: int) -> dict:
+    """What the scorecard keeps of the figures it was computed from (shown with it)."""
+    responses = inputs.csat_responses
+    return {
+        "quarter_revenue": str(inputs.quarter_revenue),
+        "quarterly_quota": str(inputs.quarterly_quota),
+        "approved_registrations": inputs.approved_registrations,
+        "pipeline_target": pipeline_target,
+        "certified_reps": inputs.certified_reps,
+        "reps_required": inputs.reps_required,
+        "csat_responses": responses,
+        "csat_average": str(round(Decimal(inputs.csat_total) / responses, 2))
+        if responses
+        else None,
+        "login_days": inputs.login_days,
+        "trainings": inputs.trainings,
+        "events": inputs.events,
+        "trailing_revenue": str(facts.revenue),
+        "open_registrations": facts.open_registrations,
+        "new_logos": facts.new_logos,
+        "strategic_wins": facts.strategic_wins,
+    }
 
 
 def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
