@@ -1,6 +1,7 @@
 """REST API for deal registrations and conflict cases (API.md ``/deals/…``)."""
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -107,7 +108,7 @@ class DealSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     @extend_schema_field(ReviewMatchSerializer(allow_null=True))
-    def get_review_match(self, obj):
+    def get_review_match(self, obj) -> dict | None:
         request = self.context.get("request")
         if obj.review_match_id is None or request is None:
             return None
@@ -119,7 +120,7 @@ class DealSerializer(serializers.ModelSerializer):
         return rules.MESSAGES.get(obj.reason, "")
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_approval_due_at(self, obj):
+    def get_approval_due_at(self, obj) -> str | None:
         if obj.status != "pending":
             return None
         due = rules.approval_due_at(obj.submitted_at, obj.partner.program.registration_sla_hours)
@@ -132,7 +133,7 @@ class DealSerializer(serializers.ModelSerializer):
 class ScopedMdfRequestField(serializers.PrimaryKeyRelatedField):
     """An MDF request the caller may see; any other id is answered as not found."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return mdf_requests_visible_to(self.context["request"].user)
 
 
@@ -177,7 +178,7 @@ class DealCreateSerializer(serializers.Serializer):
         "return). Another partner's is answered as not found.",
     )
 
-    def validate_partner(self, partner):
+    def validate_partner(self, partner) -> Partner:
         user = self.context["request"].user
         if not partners_visible_to(user).filter(pk=partner.pk).exists():
             raise serializers.ValidationError("No such partner.")
@@ -239,7 +240,7 @@ class DealViewSet(
         "submitted_at": ["gte", "lte"],
     }
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return deals_visible_to(self.request.user).order_by("-submitted_at", "-pk")
 
     def _manager_of(self, deal: Deal) -> None:
@@ -250,7 +251,7 @@ class DealViewSet(
         request=DealCreateSerializer,
         responses={201: DealSerializer, 400: BAD_REQUEST, 403: ErrorSerializer},
     )
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         serializer = DealCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -297,7 +298,7 @@ class DealViewSet(
 
     @extend_schema(request=None, responses={200: DealSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
+    def approve(self, request, pk=None) -> Response:
         def run(deal):
             self._manager_of(deal)
             return services.deal_approve(deal=deal, by=request.user)
@@ -306,7 +307,7 @@ class DealViewSet(
 
     @extend_schema(request=ReasonSerializer, responses={200: DealSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
+    def reject(self, request, pk=None) -> Response:
         def run(deal):
             self._manager_of(deal)
             body = ReasonSerializer(data=request.data)
@@ -323,7 +324,7 @@ class DealViewSet(
         description="Decide a registration held as a probable same customer (RULEBOOK §4).",
     )
     @action(detail=True, methods=["post"])
-    def review(self, request, pk=None):
+    def review(self, request, pk=None) -> Response:
         def run(deal):
             self._manager_of(deal)
             body = ReviewSerializer(data=request.data)
@@ -341,7 +342,7 @@ class DealViewSet(
         request=JustificationSerializer, responses={200: DealSerializer, 409: ErrorSerializer}
     )
     @action(detail=True, methods=["post"])
-    def extend(self, request, pk=None):
+    def extend(self, request, pk=None) -> Response:
         def run(deal):
             is_own = role_of(request.user) == Role.PARTNER
             if not is_own:
@@ -356,7 +357,7 @@ class DealViewSet(
 
     @extend_schema(request=WinSerializer, responses={200: DealSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def win(self, request, pk=None):
+    def win(self, request, pk=None) -> Response:
         def run(deal):
             self._manager_of(deal)
             body = WinSerializer(data=request.data)
@@ -367,7 +368,7 @@ class DealViewSet(
 
     @extend_schema(request=LoseSerializer, responses={200: DealSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def lose(self, request, pk=None):
+    def lose(self, request, pk=None) -> Response:
         def run(deal):
             self._manager_of(deal)
             body = LoseSerializer(data=request.data)
@@ -399,7 +400,7 @@ class ConflictCaseSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, instance):
+    def to_representation(self, instance) -> dict:
         data = super().to_representation(instance)
         if role_of(self.context["request"].user) == Role.PARTNER:
             # A partner learns that a conflict exists, never who the other party is.
@@ -434,7 +435,7 @@ class ConflictCaseViewSet(
     serializer_class = ConflictCaseSerializer
     filterset_fields = {"status": ["exact"], "scenario": ["exact"], "partner": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return conflicts_visible_to(self.request.user).order_by("sla_due_at")
 
     def _manager_of(self, partner: Partner) -> None:
@@ -442,7 +443,7 @@ class ConflictCaseViewSet(
             raise PermissionDenied("Only this partner's channel manager or a chief can do this.")
 
     @extend_schema(request=ConflictCaseCreateSerializer, responses={201: ConflictCaseSerializer})
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         body = ConflictCaseCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -457,7 +458,7 @@ class ConflictCaseViewSet(
         responses={200: ConflictCaseSerializer, 400: BAD_REQUEST, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None):
+    def resolve(self, request, pk=None) -> Response:
         case = self.get_object()
         self._manager_of(case.partner)
         body = ResolutionSerializer(data=request.data)
@@ -475,7 +476,7 @@ class ConflictCaseViewSet(
         responses={200: ConflictCaseSerializer, 400: BAD_REQUEST, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"])
-    def escalate(self, request, pk=None):
+    def escalate(self, request, pk=None) -> Response:
         case = self.get_object()
         self._manager_of(case.partner)
         body = ReasonSerializer(data=request.data)

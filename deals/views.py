@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -103,7 +104,7 @@ def _rows(deals: list[Deal]) -> list[DealRow]:
 
 
 @role_required(*Role.values)
-def deal_list(request):
+def deal_list(request) -> HttpResponse:
     """The partner's registrations, newest first, with protection left."""
     status = request.GET.get("status", "")
     page = page_of(deal_list_for(request.user, status=status), request.GET.get("page"))
@@ -115,7 +116,7 @@ def deal_list(request):
 
 
 @role_required(Role.PARTNER)
-def deal_new(request):
+def deal_new(request) -> HttpResponse:
     partner = _partner(request)
     form = RegistrationForm(request.POST or None, partner=partner)
     if request.method == "POST" and form.is_valid():
@@ -159,7 +160,7 @@ def deal_new(request):
 
 
 @role_required(Role.PARTNER)
-def deal_check(request):
+def deal_check(request) -> HttpResponse:
     """htmx: while the partner types, say whether the customer is free (never who has it)."""
     partner = _partner(request)
     state = services.account_status_for(
@@ -172,7 +173,7 @@ def deal_check(request):
 
 @scoped(pk=Deal)
 @role_required(*Role.values)
-def deal_detail(request, pk: int):
+def deal_detail(request, pk: int) -> HttpResponse:
     deal = deal_for_user(request.user, pk)
     history = deal.history.select_related("history_user").order_by("-history_date", "-history_id")
     # Who holds the other registration is for the partner's managers, never the partner.
@@ -204,7 +205,7 @@ def deal_detail(request, pk: int):
 
 @scoped(pk=Deal)
 @role_required(Role.PARTNER, *MANAGER_ROLES)
-def deal_extend(request, pk: int):
+def deal_extend(request, pk: int) -> HttpResponse:
     deal = deal_for_user(request.user, pk)  # first: another partner's deal is a 404
     if request.method != "POST":
         return redirect("portal-deal", pk=deal.pk)
@@ -232,7 +233,7 @@ def deal_extend(request, pk: int):
 
 @scoped(pk=Deal)
 @role_required(*Role.values)
-def deal_review(request, pk: int):
+def deal_review(request, pk: int) -> HttpResponse:
     """A manager decides a registration held as a probable same customer."""
     deal = deal_for_user(request.user, pk)  # first: outside the manager's scope is a 404
     if request.method != "POST":

@@ -1,5 +1,6 @@
 """REST API for certifications: ``/partners/{id}/certifications/`` (API.md)."""
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
@@ -59,10 +60,10 @@ class CertificationViewSet(
     queryset = Certification.objects.all()
     serializer_class = CertificationSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return certifications_visible_to(self.request.user).filter(partner=self.get_partner())
 
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         partner = self.get_partner()
         if not manages_partner(request.user, partner):
             raise PermissionDenied("Only the partner's channel manager or a chief records these.")

@@ -48,7 +48,7 @@ class ApplicationForm(forms.ModelForm):
         }
         widgets = {"motivation": forms.Textarea(attrs={"rows": 3})}
 
-    def clean_website(self):
+    def clean_website(self) -> str:
         if self.cleaned_data.get("website"):
             raise forms.ValidationError(_("Please leave this field empty."))
         return ""

@@ -233,7 +233,7 @@ class PartnerApplication(models.Model):
         return self.company_name
 
     @transition(field=status, source=ApplicationStatus.APPLIED, target=ApplicationStatus.QUALIFIED)
-    def qualify(self, *, by, at):
+    def qualify(self, *, by, at) -> None:
         self.decided_by, self.decided_at = by, at
 
     @transition(
@@ -241,7 +241,7 @@ class PartnerApplication(models.Model):
         source=ApplicationStatus.QUALIFIED,
         target=ApplicationStatus.AGREEMENT_SIGNED,
     )
-    def sign(self, *, signed_on):
+    def sign(self, *, signed_on) -> None:
         self.agreement_signed_on = signed_on
 
     @transition(
@@ -249,11 +249,11 @@ class PartnerApplication(models.Model):
         source=ApplicationStatus.AGREEMENT_SIGNED,
         target=ApplicationStatus.ONBOARDING,
     )
-    def approve(self, *, by, at, partner):
+    def approve(self, *, by, at, partner) -> None:
         self.decided_by, self.decided_at, self.partner = by, at, partner
 
     @transition(field=status, source=ApplicationStatus.ONBOARDING, target=ApplicationStatus.ACTIVE)
-    def activate(self):
+    def activate(self) -> None:
         pass
 
     @transition(
@@ -265,7 +265,7 @@ class PartnerApplication(models.Model):
         ],
         target=ApplicationStatus.DECLINED,
     )
-    def decline(self, *, by, at, reason):
+    def decline(self, *, by, at, reason) -> None:
         self.decided_by, self.decided_at, self.decline_reason = by, at, reason
 
 

@@ -5,7 +5,7 @@ import mimetypes
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,7 +34,7 @@ def _partner(request) -> Partner:
 
 
 @anonymous_posts_limited("apply", counts=lambda response: response.status_code == 200)
-def apply(request):
+def apply(request) -> HttpResponse:
     """Become a partner: the public application form (no sign-in). Each address may send a
     few applications an hour (prm.throttles), counted in the database."""
     form = ApplicationForm(request.POST or None)
@@ -53,7 +53,7 @@ def apply(request):
 
 
 @role_required(Role.PARTNER)
-def onboarding(request):
+def onboarding(request) -> HttpResponse:
     partner = _partner(request)
     today = timezone.localdate()
     tasks = onboarding_plan(partner)
@@ -74,7 +74,7 @@ def onboarding(request):
 
 
 @role_required(Role.PARTNER)
-def certifications(request):
+def certifications(request) -> HttpResponse:
     partner = _partner(request)
     today = timezone.localdate()
     held = certifications_visible_to(request.user).order_by("user__last_name", "-expires_on")
@@ -86,7 +86,7 @@ def certifications(request):
 
 
 @role_required(Role.PARTNER)
-def content(request):
+def content(request) -> HttpResponse:
     partner = _partner(request)
     tiers = dict(Tier.objects.filter(program=partner.program).values_list("rank", "name"))
     return render(
@@ -97,7 +97,7 @@ def content(request):
 
 
 @role_required(Role.PARTNER)
-def content_open(request, pk: int):
+def content_open(request, pk: int) -> HttpResponse:
     partner = _partner(request)
     item = ContentItem.objects.filter(pk=pk).first()
     if item is None:
@@ -119,7 +119,7 @@ content_open.shared_resource = True  # the program's library: the same for every
 
 
 @role_required(Role.PARTNER)
-def campaigns(request):
+def campaigns(request) -> HttpResponse:
     partner = _partner(request)
     form = CampaignForm(request.POST or None, program=partner.program)
     if request.method == "POST" and form.is_valid():
@@ -154,7 +154,7 @@ def _campaign_for(request, pk) -> Campaign:
 
 @scoped(pk=Campaign)
 @role_required(*Role.values)
-def campaign_detail(request, pk: int, form: LeadForm | None = None):
+def campaign_detail(request, pk: int, form: LeadForm | None = None) -> HttpResponse:
     campaign = _campaign_for(request, pk)
     return render(
         request,
@@ -171,7 +171,7 @@ def campaign_detail(request, pk: int, form: LeadForm | None = None):
 
 @scoped(pk=Campaign)
 @role_required(*Role.values)
-def campaign_lead(request, pk: int):
+def campaign_lead(request, pk: int) -> HttpResponse:
     campaign = _campaign_for(request, pk)  # first: another partner's campaign is a 404
     if request.method != "POST":
         return redirect("portal-campaign", pk=campaign.pk)

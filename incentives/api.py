@@ -9,6 +9,8 @@ partners they manage; finance marks entries paid; the channel chief decides disp
 from collections.abc import Mapping
 from decimal import Decimal
 
+from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -90,7 +92,7 @@ def require_manager(request, partner) -> None:
 class ScopedViewSet(viewsets.GenericViewSet):
     """Shared by the viewsets below: run a service, answer its refusals as API errors."""
 
-    def run(self, call, *, serializer_class=None, created=False):
+    def run(self, call, *, serializer_class=None, created=False) -> Response:
         try:
             obj = call()
         except IncentiveError as exc:
@@ -178,12 +180,12 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         "due_on": ["gte", "lte"],
     }
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return ledger_visible_to(self.request.user)
 
     @extend_schema(request=None, responses={200: LedgerEntrySerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def confirm(self, request, pk=None):
+    def confirm(self, request, pk=None) -> Response:
         """Confirm a proposed award: it becomes owed."""
         entry = self.get_object()
         require_manager(request, entry.partner)
@@ -193,7 +195,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         request=ReasonSerializer, responses={200: LedgerEntrySerializer, 409: ErrorSerializer}
     )
     @action(detail=True, methods=["post"])
-    def decline(self, request, pk=None):
+    def decline(self, request, pk=None) -> Response:
         """Decline a proposed award, with a reason."""
         entry = self.get_object()
         require_manager(request, entry.partner)
@@ -207,7 +209,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
 
     @extend_schema(request=PaySerializer, responses={200: PaidSerializer})
     @action(detail=False, methods=["post"])
-    def pay(self, request):
+    def pay(self, request) -> Response:
         """Finance: mark approved entries paid under a payment run's reference (once)."""
         if role_of(request.user) not in PAYMENT_ROLES:
             raise PermissionDenied("Only finance marks entries paid.")
@@ -228,7 +230,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     @action(detail=False, methods=["get"])
-    def export(self, request):
+    def export(self, request) -> HttpResponse:
         """Finance: approved entries falling due in a period, as CSV."""
         if role_of(request.user) not in PAYMENT_ROLES:
             raise PermissionDenied("Only finance exports payment runs.")
@@ -301,14 +303,14 @@ class IncentiveClaimViewSet(
     serializer_class = IncentiveClaimSerializer
     filterset_fields = {"partner": ["exact"], "status": ["exact", "in"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return claims_visible_to(self.request.user).prefetch_related("entries")
 
     @extend_schema(
         request=ClaimCreateSerializer,
         responses={201: IncentiveClaimSerializer, 400: BAD_REQUEST, 409: ErrorSerializer},
     )
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         partner = own_partner(request)
         body = ClaimCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -324,7 +326,7 @@ class IncentiveClaimViewSet(
 
     @extend_schema(request=None, responses={200: IncentiveClaimSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
+    def approve(self, request, pk=None) -> Response:
         claim = self.get_object()
         require_manager(request, claim.partner)
         return self.run(lambda: claim_approve(claim=claim, by=request.user))
@@ -333,7 +335,7 @@ class IncentiveClaimViewSet(
         request=ReasonSerializer, responses={200: IncentiveClaimSerializer, 409: ErrorSerializer}
     )
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
+    def reject(self, request, pk=None) -> Response:
         claim = self.get_object()
         require_manager(request, claim.partner)
         body = ReasonSerializer(data=request.data)
@@ -346,7 +348,7 @@ class IncentiveClaimViewSet(
         request=ReasonSerializer, responses={200: IncentiveClaimSerializer, 409: ErrorSerializer}
     )
     @action(detail=True, methods=["post"])
-    def dispute(self, request, pk=None):
+    def dispute(self, request, pk=None) -> Response:
         """The partner disputes a rejection; the channel chief decides."""
         claim = self.get_object()
         if role_of(request.user) != Role.PARTNER:
@@ -363,7 +365,7 @@ class IncentiveClaimViewSet(
         request=ResolveSerializer, responses={200: IncentiveClaimSerializer, 409: ErrorSerializer}
     )
     @action(detail=True, methods=["post"])
-    def resolve(self, request, pk=None):
+    def resolve(self, request, pk=None) -> Response:
         """The channel chief decides a disputed claim."""
         claim = self.get_object()
         if role_of(request.user) not in DISPUTE_ROLES:
@@ -405,10 +407,10 @@ class ContributionViewSet(
     serializer_class = ContributionSerializer
     filterset_fields = {"partner": ["exact"], "status": ["exact"], "kind": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return contributions_visible_to(self.request.user).order_by("-submitted_at", "-pk")
 
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         partner = own_partner(request)
         body = ContributionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -419,7 +421,7 @@ class ContributionViewSet(
 
     @extend_schema(request=None, responses={200: ContributionSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
+    def approve(self, request, pk=None) -> Response:
         contribution = self.get_object()
         require_manager(request, contribution.partner)
         return self.run(
@@ -430,7 +432,7 @@ class ContributionViewSet(
         request=ReasonSerializer, responses={200: ContributionSerializer, 409: ErrorSerializer}
     )
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
+    def reject(self, request, pk=None) -> Response:
         contribution = self.get_object()
         require_manager(request, contribution.partner)
         body = ReasonSerializer(data=request.data)
@@ -474,7 +476,7 @@ class MdfFundViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
     serializer_class = MdfFundSerializer
     filterset_fields = {"partner": ["exact"], "fiscal_year": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return funds_visible_to(self.request.user).order_by("-fiscal_year", "partner__name")
 
 
@@ -543,14 +545,14 @@ class MdfRequestViewSet(
     serializer_class = MdfRequestSerializer
     filterset_fields = {"partner": ["exact"], "status": ["exact", "in"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return mdf_requests_visible_to(self.request.user)
 
     @extend_schema(
         request=MdfRequestSerializer,
         responses={201: MdfRequestSerializer, 400: BAD_REQUEST},
     )
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         partner = own_partner(request)
         body = MdfRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -564,7 +566,7 @@ class MdfRequestViewSet(
         responses={200: MdfRequestSerializer, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
+    def approve(self, request, pk=None) -> Response:
         mdf_request = self.get_object()
         require_manager(request, mdf_request.partner)
         body = ApproveMdfSerializer(data=request.data)
@@ -577,7 +579,7 @@ class MdfRequestViewSet(
         request=NoteSerializer, responses={200: MdfRequestSerializer, 409: ErrorSerializer}
     )
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
+    def reject(self, request, pk=None) -> Response:
         mdf_request = self.get_object()
         require_manager(request, mdf_request.partner)
         body = NoteSerializer(data=request.data)
@@ -590,7 +592,7 @@ class MdfRequestViewSet(
 
     @extend_schema(request=None, responses={200: MdfRequestSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, pk=None) -> Response:
         """The partner withdraws a request not yet claimed; its reservation is released."""
         mdf_request = self.get_object()
         if role_of(request.user) != Role.PARTNER:
@@ -656,14 +658,14 @@ class MdfClaimViewSet(
     parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
     filterset_fields = {"partner": ["exact"], "status": ["exact", "in"], "request": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return mdf_claims_visible_to(self.request.user)
 
     @extend_schema(
         request={"multipart/form-data": MdfClaimCreateSerializer},
         responses={201: MdfClaimSerializer, 400: BAD_REQUEST, 409: ErrorSerializer},
     )
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         partner = own_partner(request)
         # The fields by value and the files by reference, never a copy of the body: a
         # QueryDict's copy() is a deep copy, and a file spooled to disk (past
@@ -695,7 +697,7 @@ class MdfClaimViewSet(
 
     @extend_schema(request=None, responses={200: MdfClaimSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
+    def approve(self, request, pk=None) -> Response:
         claim = self.get_object()
         require_manager(request, claim.partner)
         return self.run(lambda: mdf_claim_approve(claim=claim, by=request.user))
@@ -704,7 +706,7 @@ class MdfClaimViewSet(
         request=ReasonSerializer, responses={200: MdfClaimSerializer, 409: ErrorSerializer}
     )
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
+    def reject(self, request, pk=None) -> Response:
         claim = self.get_object()
         require_manager(request, claim.partner)
         body = ReasonSerializer(data=request.data)

@@ -5,5 +5,5 @@ class IncentivesConfig(AppConfig):
     name = "incentives"
     verbose_name = "Incentives and MDF"
 
-    def ready(self):
+    def ready(self) -> None:
         from . import permissions  # noqa: F401  (registers the rules permissions)

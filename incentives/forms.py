@@ -61,7 +61,7 @@ class MultipleFileField(forms.FileField):
         kwargs.setdefault("widget", MultipleFileInput())
         super().__init__(*args, **kwargs)
 
-    def clean(self, data, initial=None):
+    def clean(self, data, initial=None) -> list:
         single = super().clean
         if isinstance(data, list | tuple):
             return [single(item, initial) for item in data]

@@ -5,6 +5,8 @@ Every amount owed is one ``LedgerEntry`` with an idempotency key unique in the d
 what earned them by a generic reference: this app never imports the apps above it.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -131,15 +133,15 @@ class LedgerEntry(models.Model):
         return f"{self.get_kind_display()} {self.amount} {self.currency}: {self.description}"
 
     @transition(field=status, source=EntryStatus.ACCRUED, target=EntryStatus.APPROVED)
-    def approve(self, *, by, at, due_on):
+    def approve(self, *, by, at, due_on) -> None:
         self.approved_by, self.approved_at, self.due_on = by, at, due_on
 
     @transition(field=status, source=EntryStatus.APPROVED, target=EntryStatus.PAID)
-    def pay(self, *, by, at, reference):
+    def pay(self, *, by, at, reference) -> None:
         self.paid_by, self.paid_at, self.payment_reference = by, at, reference
 
     @transition(field=status, source=EntryStatus.ACCRUED, target=EntryStatus.VOID)
-    def void(self, *, at, reason):
+    def void(self, *, at, reason) -> None:
         self.voided_at, self.void_reason = at, reason
 
 
@@ -195,23 +197,23 @@ class IncentiveClaim(models.Model):
         return f"Claim {self.pk} by {self.partner}: {self.amount}"
 
     @transition(field=status, source=ClaimStatus.SUBMITTED, target=ClaimStatus.APPROVED)
-    def approve(self, *, by, at):
+    def approve(self, *, by, at) -> None:
         self.decided_by, self.decided_at = by, at
 
     @transition(field=status, source=ClaimStatus.SUBMITTED, target=ClaimStatus.REJECTED)
-    def reject(self, *, by, at, reason):
+    def reject(self, *, by, at, reason) -> None:
         self.decided_by, self.decided_at, self.rejection_reason = by, at, reason
 
     @transition(field=status, source=ClaimStatus.REJECTED, target=ClaimStatus.DISPUTED)
-    def dispute(self, *, by, at, reason):
+    def dispute(self, *, by, at, reason) -> None:
         self.disputed_by, self.disputed_at, self.dispute_reason = by, at, reason
 
     @transition(field=status, source=ClaimStatus.DISPUTED, target=ClaimStatus.APPROVED)
-    def overturn(self, *, by, at, note):
+    def overturn(self, *, by, at, note) -> None:
         self.dispute_decided_by, self.dispute_decided_at, self.dispute_note = by, at, note
 
     @transition(field=status, source=ClaimStatus.DISPUTED, target=ClaimStatus.UPHELD)
-    def uphold(self, *, by, at, note):
+    def uphold(self, *, by, at, note) -> None:
         self.dispute_decided_by, self.dispute_decided_at, self.dispute_note = by, at, note
 
 
@@ -306,7 +308,7 @@ class MdfFund(models.Model):
         return f"MDF {self.fiscal_year} of {self.partner}"
 
     @property
-    def available(self):
+    def available(self) -> Decimal:
         return self.amount - self.reserved - self.reimbursed
 
 
@@ -390,12 +392,12 @@ class MdfRequest(models.Model):
         return self.title
 
     @transition(field=status, source=MdfRequestStatus.SUBMITTED, target=MdfRequestStatus.APPROVED)
-    def approve(self, *, by, at, reserved, note=""):
+    def approve(self, *, by, at, reserved, note="") -> None:
         self.decided_by, self.decided_at = by, at
         self.reserved_amount, self.decision_note = reserved, note
 
     @transition(field=status, source=MdfRequestStatus.SUBMITTED, target=MdfRequestStatus.REJECTED)
-    def reject(self, *, by, at, note):
+    def reject(self, *, by, at, note) -> None:
         self.decided_by, self.decided_at, self.decision_note = by, at, note
 
     @transition(
@@ -403,23 +405,23 @@ class MdfRequest(models.Model):
         source=[MdfRequestStatus.SUBMITTED, MdfRequestStatus.APPROVED],
         target=MdfRequestStatus.CANCELLED,
     )
-    def cancel(self):
+    def cancel(self) -> None:
         self.reserved_amount = 0
 
     @transition(field=status, source=MdfRequestStatus.APPROVED, target=MdfRequestStatus.CLAIMED)
-    def file_claim(self):
+    def file_claim(self) -> None:
         pass
 
     @transition(field=status, source=MdfRequestStatus.CLAIMED, target=MdfRequestStatus.APPROVED)
-    def reopen(self):
+    def reopen(self) -> None:
         pass
 
     @transition(field=status, source=MdfRequestStatus.CLAIMED, target=MdfRequestStatus.REIMBURSED)
-    def reimburse(self):
+    def reimburse(self) -> None:
         self.reserved_amount = 0
 
     @transition(field=status, source=MdfRequestStatus.APPROVED, target=MdfRequestStatus.EXPIRED)
-    def expire(self):
+    def expire(self) -> None:
         self.reserved_amount = 0
 
 
@@ -472,11 +474,11 @@ class MdfClaim(models.Model):
         return f"Claim for {self.request}"
 
     @transition(field=status, source=MdfClaimStatus.SUBMITTED, target=MdfClaimStatus.APPROVED)
-    def approve(self, *, by, at, reimbursement):
+    def approve(self, *, by, at, reimbursement) -> None:
         self.decided_by, self.decided_at, self.reimbursement = by, at, reimbursement
 
     @transition(field=status, source=MdfClaimStatus.SUBMITTED, target=MdfClaimStatus.REJECTED)
-    def reject(self, *, by, at, reason):
+    def reject(self, *, by, at, reason) -> None:
         self.decided_by, self.decided_at, self.reason = by, at, reason
 
 

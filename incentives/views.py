@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -58,7 +58,7 @@ def _refusal(request, exc) -> None:
 
 
 @role_required(Role.PARTNER)
-def earnings(request):
+def earnings(request) -> HttpResponse:
     """What the partner has earned, what it can still claim, and what is paid."""
     partner = _partner(request)
     today = timezone.localdate()
@@ -90,7 +90,7 @@ def earnings(request):
 
 
 @role_required(Role.PARTNER)
-def claim_new(request):
+def claim_new(request) -> HttpResponse:
     if request.method != "POST":
         return redirect("portal-earnings")
     partner = _partner(request)
@@ -111,7 +111,7 @@ def claim_new(request):
 
 
 @role_required(Role.PARTNER)
-def claim_list(request):
+def claim_list(request) -> HttpResponse:
     claims = claims_visible_to(request.user)
     return render(
         request,
@@ -132,7 +132,7 @@ def _claim_for(request, pk) -> IncentiveClaim:
 
 @scoped(pk=IncentiveClaim)
 @role_required(*Role.values)
-def claim_detail(request, pk: int):
+def claim_detail(request, pk: int) -> HttpResponse:
     claim = _claim_for(request, pk)
     return render(
         request,
@@ -149,7 +149,7 @@ def claim_detail(request, pk: int):
 
 @scoped(pk=IncentiveClaim)
 @role_required(*Role.values)
-def claim_dispute(request, pk: int):
+def claim_dispute(request, pk: int) -> HttpResponse:
     claim = _claim_for(request, pk)  # first: another partner's claim is a 404
     _partner_only(request)
     if request.method != "POST":
@@ -173,7 +173,7 @@ def claim_dispute(request, pk: int):
 
 
 @role_required(Role.PARTNER)
-def mdf_home(request):
+def mdf_home(request) -> HttpResponse:
     """The fund's balance this fiscal year, the activities, and their return over all the
     partner's funds."""
     partner = _partner(request)
@@ -196,7 +196,7 @@ def mdf_home(request):
 
 
 @role_required(Role.PARTNER)
-def mdf_request_new(request):
+def mdf_request_new(request) -> HttpResponse:
     partner = _partner(request)
     form = MdfRequestForm(request.POST or None, partner=partner)
     if request.method == "POST" and form.is_valid():
@@ -232,7 +232,7 @@ def _request_for(request, pk) -> MdfRequest:
 
 @scoped(pk=MdfRequest)
 @role_required(*Role.values)
-def mdf_request_detail(request, pk: int, form: MdfClaimForm | None = None):
+def mdf_request_detail(request, pk: int, form: MdfClaimForm | None = None) -> HttpResponse:
     mdf_request = _request_for(request, pk)
     today = timezone.localdate()
     can_claim = (
@@ -256,7 +256,7 @@ def mdf_request_detail(request, pk: int, form: MdfClaimForm | None = None):
 
 @scoped(pk=MdfRequest)
 @role_required(*Role.values)
-def mdf_claim_new(request, pk: int):
+def mdf_claim_new(request, pk: int) -> HttpResponse:
     mdf_request = _request_for(request, pk)  # first: another partner's request is a 404
     _partner_only(request)
     if request.method != "POST":
@@ -286,7 +286,7 @@ def mdf_claim_new(request, pk: int):
 
 @scoped(pk=MdfRequest)
 @role_required(*Role.values)
-def mdf_request_cancel(request, pk: int):
+def mdf_request_cancel(request, pk: int) -> HttpResponse:
     mdf_request = _request_for(request, pk)  # first: another partner's request is a 404
     _partner_only(request)
     if request.method == "POST":
@@ -304,7 +304,7 @@ def mdf_request_cancel(request, pk: int):
 
 @scoped(pk=MdfProof)
 @role_required(*Role.values)
-def proof_download(request, pk: int):
+def proof_download(request, pk: int) -> HttpResponse:
     """A proof file, to the partner that filed it and to the vendor staff who see it."""
     proof = MdfProof.objects.select_related("claim").filter(pk=pk).first()
     if (
@@ -319,7 +319,7 @@ def proof_download(request, pk: int):
 
 
 @role_required(Role.PARTNER)
-def contributions(request):
+def contributions(request) -> HttpResponse:
     partner = _partner(request)
     form = ContributionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

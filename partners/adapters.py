@@ -4,6 +4,8 @@ from django.contrib.sites.shortcuts import get_current_site
 
 from prm.mail import mail_on_commit
 
+from .models import User
+
 
 class AccountAdapter(DefaultAccountAdapter):
     """Partners join by invitation or application, never by open sign-up. Failed sign-ins
@@ -42,7 +44,7 @@ class AccountAdapter(DefaultAccountAdapter):
         # answers a lockout with 429. One count, one answer.
         return None
 
-    def authenticate(self, request, **credentials):
+    def authenticate(self, request, **credentials) -> User | None:
         user = super().authenticate(request, **credentials)
         # allauth hands back an inactive user whose password was right, to show its
         # "account inactive" page; that page would tell a guesser the password is right.

@@ -1,10 +1,11 @@
 """REST API for programs, partners, partner users, accounts and leads (API.md)."""
 
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied, Throttled
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,6 +24,7 @@ from .models import (
     PartnerUser,
     Program,
     Tier,
+    User,
 )
 from .permissions import can_invite_partner_users, manages_partner
 from .queries import (
@@ -75,7 +77,7 @@ class TokenView(APIView):
     """API tokens: ``POST`` exchanges credentials for a new token, ``DELETE`` revokes the
     token the request is made with. Send it as ``Authorization: Token <token>``."""
 
-    def get_permissions(self):
+    def get_permissions(self) -> list[BasePermission]:
         if self.request.method == "POST":
             return [AllowAny()]
         return [IsAuthenticated()]
@@ -109,7 +111,7 @@ class TokenView(APIView):
             "every attempt is answered 429 with `Retry-After`, even with the right password."
         ),
     )
-    def post(self, request, *args, **kwargs):
+    def post(self, request, *args, **kwargs) -> Response:
         given = TokenRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
@@ -126,7 +128,7 @@ class TokenView(APIView):
         return Response(answer, headers={"Cache-Control": "no-store"})
 
     @extend_schema(responses={204: None, 400: ErrorSerializer}, tags=["auth"])
-    def delete(self, request, *args, **kwargs):
+    def delete(self, request, *args, **kwargs) -> Response:
         if not isinstance(request.auth, ApiToken):
             return Response(
                 {
@@ -174,7 +176,7 @@ class ProgramViewSet(viewsets.ReadOnlyModelViewSet):
     # Program data is the same for every partner: the scope sweep knows not to expect 404s.
     shared_resource = True
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return programs_with_tiers()
 
 
@@ -225,7 +227,7 @@ class PartnerSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at"]
 
-    def validate_channel_manager(self, value):
+    def validate_channel_manager(self, value) -> User | None:
         # No manager puts a partner out of every channel manager's scope; like handing it
         # to a colleague, that is for a chief or an admin (channel_managers_assignable_by).
         user = self.context["request"].user
@@ -235,7 +237,7 @@ class PartnerSerializer(serializers.ModelSerializer):
             )
         return value
 
-    def to_representation(self, instance):
+    def to_representation(self, instance) -> dict:
         data = super().to_representation(instance)
         data["tier"] = instance.tier.slug
         return data
@@ -256,22 +258,22 @@ class PartnerViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_fields = {"status": ["exact"], "tier__slug": ["exact"], "channel_manager": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return partners_visible_to(self.request.user).order_by("name")
 
-    def get_object(self):
+    def get_object(self) -> Partner:
         partner = partner_for_user(self.request.user, self.kwargs["pk"])
         self.check_object_permissions(self.request, partner)
         return partner
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         data = dict(serializer.validated_data)
         data.pop("tier_reason", None)
         if role_of(self.request.user) == Role.CHANNEL_MANAGER and not data.get("channel_manager"):
             data["channel_manager"] = self.request.user
         serializer.instance = services.partner_create(created_by=self.request.user, **data)
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         partner = serializer.instance
         if not manages_partner(self.request.user, partner):
             raise PermissionDenied("Only this partner's channel manager or a chief can change it.")
@@ -335,14 +337,14 @@ class PartnerUserViewSet(
     lookup_field = "user_id"
     lookup_url_kwarg = "pk"
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return members_visible_to(self.request.user).filter(partner=self.get_partner())
 
     def _check_can_manage(self):
         if not can_invite_partner_users(self.request.user, self.get_partner()):
             raise PermissionDenied("Only the partner's admin or its channel manager can do this.")
 
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         partner = self.get_partner()
         self._check_can_manage()
         serializer = PartnerUserSerializer(data=request.data)
@@ -360,7 +362,7 @@ class PartnerUserViewSet(
         )
         return Response(PartnerUserSerializer(member).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request, *args, **kwargs):
+    def partial_update(self, request, *args, **kwargs) -> Response:
         member = self.get_object()
         self._check_can_manage()
         serializer = PartnerUserUpdateSerializer(data=request.data)
@@ -415,10 +417,10 @@ class AccountViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
     filterset_fields = {"owning_partner": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return accounts_visible_to(self.request.user).order_by("name")
 
-    def get_object(self):
+    def get_object(self) -> Account:
         account = account_for_user(
             self.request.user,
             self.kwargs["pk"],
@@ -427,10 +429,10 @@ class AccountViewSet(
         self.check_object_permissions(self.request, account)
         return account
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         serializer.instance = services.account_create(**serializer.validated_data)
 
-    def perform_update(self, serializer):
+    def perform_update(self, serializer) -> None:
         serializer.instance = services.account_update(
             account=serializer.instance, **serializer.validated_data
         )
@@ -466,10 +468,10 @@ class LeadViewSet(
     serializer_class = LeadSerializer
     permission_classes = [ManagerWritesOthersRead]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return leads_visible_to(self.request.user)
 
-    def get_object(self):
+    def get_object(self) -> Lead:
         lead = lead_for_user(
             self.request.user,
             self.kwargs["pk"],
@@ -478,5 +480,5 @@ class LeadViewSet(
         self.check_object_permissions(self.request, lead)
         return lead
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer) -> None:
         serializer.instance = services.lead_create(**serializer.validated_data)

@@ -22,7 +22,7 @@ class ApiTokenAuthentication(TokenAuthentication):
     refused and deleted, as knox does); the others are swept when the user next asks for a
     token (``partners.services.api_token_issue``)."""
 
-    def authenticate(self, request):
+    def authenticate(self, request) -> tuple | None:
         authenticated = super().authenticate(request)
         if authenticated is not None:
             # Known only now, inside the view: the request's log lines name the user from here.
@@ -35,7 +35,7 @@ class ApiTokenAuthentication(TokenAuthentication):
             return True
         return False
 
-    def validate_user(self, auth_token: ApiToken):
+    def validate_user(self, auth_token: ApiToken) -> tuple:
         user, token = super().validate_user(auth_token)
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_GRANULARITY:

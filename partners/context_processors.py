@@ -3,7 +3,7 @@ from prm.roles import Role, role_of
 from .queries import UNREAD_BADGE_MAX, partner_id_of, unread_notice_count
 
 
-def notices(request):
+def notices(request) -> dict:
     """The count of unread portal notices, for the partner's navigation bar."""
     user = getattr(request, "user", None)
     if role_of(user) != Role.PARTNER:

@@ -420,7 +420,7 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, **kwargs) -> None:
         self.domain_key = normalize_host(self.domain)
         super().save(*args, **kwargs)
 
@@ -533,7 +533,7 @@ class Account(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, **kwargs) -> None:
         self.set_keys()
         super().save(*args, **kwargs)
 
@@ -581,7 +581,7 @@ class Lead(models.Model):
     def __str__(self) -> str:
         return self.company_name
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, **kwargs) -> None:
         self.name_key = normalize_company_name(self.company_name)
         self.domain_key = normalize_domain(self.domain)
         super().save(*args, **kwargs)

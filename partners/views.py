@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +20,7 @@ from .queries import api_tokens_of, members_visible_to, partner_for_user, partne
 
 
 @role_required(Role.PARTNER)
-def team(request):
+def team(request) -> HttpResponse:
     """The partner's people with their current certifications; admins invite from here."""
     partner = partner_for_user(request.user, partner_id_of(request.user))
     can_invite = can_invite_partner_users(request.user, partner)
@@ -67,7 +68,7 @@ def team(request):
 
 
 @login_required
-def tokens(request):
+def tokens(request) -> HttpResponse:
     """The signed-in person's own API tokens (everyone's, staff and partner people alike),
     each revocable here."""
     mine = api_tokens_of(request.user)

@@ -8,14 +8,15 @@ services, so a POST to a version page is refused.
 """
 
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
+    def history_form_view(self, request, object_id, version_id, extra_context=None) -> HttpResponse:
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied("Past versions are shown, never restored.")
         return super().history_form_view(request, object_id, version_id, extra_context)
 
-    def revert_disabled(self, request, obj=None):
+    def revert_disabled(self, request, obj=None) -> bool:
         return True

@@ -1,5 +1,6 @@
 """Shared pieces of the REST API: role permissions, a scoped object lookup, the pagination."""
 
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
@@ -44,7 +45,7 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         self.scope = scope
         super().__init__(**kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return self.scope(self.context["request"].user)
 
 

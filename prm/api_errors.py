@@ -5,6 +5,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext
 from rest_framework import exceptions
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -20,7 +21,7 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
-def exception_handler(exc, context):
+def exception_handler(exc, context) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         # A body (not a file) past DATA_UPLOAD_MAX_MEMORY_SIZE: Django stopped reading it.
         size = f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1024 / 1024:.1f} MB"

@@ -10,7 +10,7 @@ escalation's): ``fit_change_reason`` cuts it to its column, so a long text is ke
 row it belongs to and shortened only in the history's one-line summary.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 
@@ -39,7 +39,7 @@ class _Actor:
 
 
 @contextmanager
-def acting_user(user):
+def acting_user(user) -> Iterator[None]:
     """History records written inside the block name ``user`` (nothing changes for None)."""
     if user is None or not getattr(user, "is_authenticated", False):
         yield

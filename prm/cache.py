@@ -4,6 +4,7 @@ refuse nothing until Redis is back). Connecting and reading time out after a fra
 (``OPTIONS`` in settings), so a dead Redis does not hold up a request."""
 
 import logging
+from typing import Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django_prometheus.cache.metrics import (
@@ -12,6 +13,7 @@ from django_prometheus.cache.metrics import (
     django_cache_hits_total,
     django_cache_misses_total,
 )
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -47,7 +49,7 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
         super().__init__(*args, **kwargs)
         self._clients = {}
 
-    def get_client(self, key=None, *, write=False):
+    def get_client(self, key=None, *, write=False) -> Redis:
         pool = self._get_connection_pool(write)
         client = self._clients.get(pool)
         if client is None:
@@ -64,7 +66,7 @@ class ResilientRedisCache(RedisCache):
     # one) is granted rather than refused while Redis is down.
     add = _fail_open("add", True)
 
-    def get(self, key, default=None, version=None):
+    def get(self, key, default=None, version=None) -> Any:
         """Counted for /metrics: every read, and whether it hit, missed or failed."""
         django_cache_get_total.labels(backend=METRICS_BACKEND).inc()
         try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from django.apps import apps
@@ -106,7 +107,7 @@ def field_schema(f: models.Field) -> dict:
     return schema
 
 
-def plain(value):
+def plain(value) -> Any:
     """A value as JSON holds it: ISO 8601 dates and times (UTC), decimals as strings."""
     if isinstance(value, datetime):
         if timezone.is_aware(value):
@@ -121,7 +122,7 @@ def plain(value):
     return value
 
 
-def csv_value(value):
+def csv_value(value) -> Any:
     """A value as a CSV cell: as in JSON, but numbers stay numbers (``prm.downloads``
     quotes only text), booleans are ``true``/``false`` and nested JSON is its text."""
     if isinstance(value, bool):

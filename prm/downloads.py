@@ -36,7 +36,9 @@ DOWNLOAD_POLICY = "default-src 'none'; sandbox"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
-def attachment(file, *, filename: str | None = None, content_type: str | None = None):
+def attachment(
+    file, *, filename: str | None = None, content_type: str | None = None
+) -> HttpResponse:
     response = FileResponse(
         file,
         as_attachment=True,
@@ -48,7 +50,7 @@ def attachment(file, *, filename: str | None = None, content_type: str | None = 
     return response
 
 
-def stored_file(file: FieldFile, *, filename: str, content_type: str | None = None):
+def stored_file(file: FieldFile, *, filename: str, content_type: str | None = None) -> HttpResponse:
     """The stored ``file`` as an attachment named ``filename``; call it only once the user
     may see the file (a view's scoped loader): the answer is the file itself.
 

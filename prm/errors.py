@@ -27,13 +27,13 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
-def bad_request(request, exception=None):
+def bad_request(request, exception=None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
     return defaults.bad_request(request, exception)
 
 
-def permission_denied(request, exception=None):
+def permission_denied(request, exception=None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(
             {"detail": "You do not have permission to do this.", "code": "permission_denied"},
@@ -42,13 +42,13 @@ def permission_denied(request, exception=None):
     return defaults.permission_denied(request, exception)
 
 
-def page_not_found(request, exception=None):
+def page_not_found(request, exception=None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
 
 
-def request_too_large(request, limit: int):
+def request_too_large(request, limit: int) -> HttpResponse:
     """413: the body is refused before it is read (nothing was received or saved)."""
     size = f"{limit / 1024 / 1024:.0f} MB"
     if _is_api(request):
@@ -108,7 +108,7 @@ class NulInQueryMiddleware:
         return self.get_response(request)
 
 
-def database_unavailable(request, exception=None):
+def database_unavailable(request, exception=None) -> HttpResponse:
     """503: the database did not answer. Renders without context processors (they query
     the database)."""
     logger.warning("Database unavailable on %s %s: %s", request.method, request.path, exception)
@@ -136,13 +136,13 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request):
         return self.get_response(request)
 
-    def process_exception(self, request, exception):
+    def process_exception(self, request, exception) -> HttpResponse | None:
         if isinstance(exception, DATABASE_UNAVAILABLE):
             return database_unavailable(request, exception)
         return None
 
 
-def server_error(request):
+def server_error(request) -> HttpResponse:
     # Raised outside a view (in a middleware: the session, the user): still a 503.
     exception = sys.exc_info()[1]
     if isinstance(exception, DATABASE_UNAVAILABLE):

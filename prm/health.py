@@ -28,7 +28,7 @@ PING_TIMEOUT = 0.5
 
 
 @never_cache
-def healthz(request):
+def healthz(request) -> HttpResponse:
     return HttpResponse(LIVE, content_type="application/json")
 
 
@@ -72,7 +72,7 @@ def _broker() -> str:
 
 
 @never_cache
-def readyz(request):
+def readyz(request) -> HttpResponse:
     states = {"database": _database(), "cache": _cache(), "broker": _broker()}
     if states["database"] == "down":
         return JsonResponse({"status": "unavailable", **states}, status=503)

@@ -81,7 +81,7 @@ class RequestIdMiddleware:
         response[REQUEST_ID_HEADER] = request_id
         return response
 
-    def process_view(self, request, view_func, view_args, view_kwargs):
+    def process_view(self, request, view_func, view_args, view_kwargs) -> None:
         # After the authentication middleware: the session's user is known (its lookup is
         # the one the view makes anyway; an anonymous visitor without a session costs none).
         user_set(getattr(request, "user", None))

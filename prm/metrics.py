@@ -71,7 +71,7 @@ def scrape_collector_register(collector) -> None:
     SCRAPE_TIME.register(collector)
 
 
-def process_registry():
+def process_registry() -> CollectorRegistry:
     """The counts of this process, or of every process sharing the multiprocess directory."""
     if os.environ.get(MULTIPROCESS_ENV):
         registry = CollectorRegistry()

@@ -16,6 +16,7 @@ shape when it is
 import codecs
 import json
 import re
+from typing import Any
 
 from django.utils.translation import gettext
 from rest_framework import exceptions, parsers
@@ -71,7 +72,7 @@ class BoundedJSONParser(parsers.JSONParser):
 
     max_depth = MAX_JSON_DEPTH
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
         parser_context = parser_context or {}
         encoding = parsers.get_encoding(parser_context)
         # DRF hands a JSON parser the request's body, which Django reads only up to

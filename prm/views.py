@@ -5,6 +5,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.templatetags.static import static
 
@@ -41,6 +42,6 @@ def scoped(**models) -> Callable:
     return decorator
 
 
-def favicon(request):
+def favicon(request) -> HttpResponse:
     """Browsers ask for /favicon.ico whatever a page links to: send them to the icon."""
     return redirect(static("favicon.svg"), permanent=True)

@@ -1,5 +1,6 @@
 """REST API: scorecards, red flags, the quarter close, QBRs and business plans (API.md)."""
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -65,7 +66,7 @@ class ScorecardViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ScorecardSerializer
     filterset_fields = {"partner": ["exact"], "quarter": ["exact"], "band": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return scorecards_visible_to(self.request.user).order_by("-quarter", "partner_id")
 
 
@@ -83,7 +84,7 @@ class RedFlagViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RedFlagSerializer
     filterset_fields = {"partner": ["exact"], "status": ["exact"], "kind": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return red_flags_visible_to(self.request.user).order_by("-opened_at")
 
 
@@ -139,7 +140,7 @@ class QuarterViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         parameters=[OpenApiParameter("quarter", str, OpenApiParameter.PATH)],
     )
     @action(detail=True, methods=["post"])
-    def close(self, request, quarter=None):
+    def close(self, request, quarter=None) -> Response:
         """409 for a quarter not yet ended; 400 for one that ended before the program's
         first partner started (RULEBOOK §2)."""
         try:
@@ -184,7 +185,7 @@ class DashboardView(APIView):
         ],
         responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST, 403: ErrorSerializer},
     )
-    def get(self, request):
+    def get(self, request) -> Response:
         if role_of(request.user) not in VENDOR_ROLES:
             raise PermissionDenied("The dashboard is for the vendor's staff.")
         try:
@@ -260,7 +261,7 @@ class QbrViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = QbrSerializer
     filterset_fields = {"partner": ["exact"], "quarter": ["exact"], "status": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return qbrs_visible_to(self.request.user).order_by("-quarter", "partner_id")
 
 
@@ -308,7 +309,7 @@ class JointBusinessPlanViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = JointBusinessPlanSerializer
     filterset_fields = {"partner": ["exact"], "fiscal_year": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return business_plans_visible_to(self.request.user)
 
     def _serialize(self, plans, many: bool):
@@ -316,9 +317,9 @@ class JointBusinessPlanViewSet(viewsets.ReadOnlyModelViewSet):
         context = {**self.get_serializer_context(), "progress": progress}
         return JointBusinessPlanSerializer(plans, many=many, context=context).data
 
-    def list(self, request, *args, **kwargs):
+    def list(self, request, *args, **kwargs) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self._serialize(page, many=True))
 
-    def retrieve(self, request, *args, **kwargs):
+    def retrieve(self, request, *args, **kwargs) -> Response:
         return Response(self._serialize(self.get_object(), many=False))

@@ -35,10 +35,10 @@ def _close_seconds(close: QuarterClose, now: datetime) -> float | None:
 
 
 class BusinessCollector:
-    def describe(self):
+    def describe(self) -> list:
         return []  # nothing to read while the apps load
 
-    def collect(self):
+    def collect(self) -> list[GaugeMetricFamily]:
         try:
             families = self._families(timezone.now())
         except DatabaseError as exc:

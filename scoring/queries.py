@@ -25,7 +25,7 @@ from . import qbr_rules
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
 
 if TYPE_CHECKING:
-    from .models import QuarterClose
+    from .models import Qbr, QuarterClose
 
 # Engagement of a partner with no login day, training or event in the period.
 NO_ENGAGEMENT = {"login_days": 0, "trainings": 0, "events": 0}
@@ -693,7 +693,7 @@ def qbrs_visible_to(user) -> QuerySet:
     return queryset
 
 
-def qbr_for_user(user, qbr_id):
+def qbr_for_user(user, qbr_id) -> "Qbr":
     """The QBR if the user may see it; 404 otherwise."""
     from .models import Qbr
 

@@ -50,7 +50,7 @@ BAND_NAMES = {
 }
 
 
-def home(request):
+def home(request) -> HttpResponse:
     """Send each role to its own home."""
     if not request.user.is_authenticated:
         return redirect("account_login")
@@ -78,7 +78,7 @@ def _standing_page(request, partner: Partner, *, template: str, extra: dict | No
 
 
 @role_required(Role.PARTNER)
-def portal_home(request):
+def portal_home(request) -> HttpResponse:
     """The partner's tier, its benefits and requirements, progress to the next tier, and
     the latest notices (which this visit marks read)."""
     partner_id = partner_id_of(request.user)
@@ -96,14 +96,14 @@ def portal_home(request):
 
 @scoped(pk=Partner)
 @role_required(*Role.values)
-def partner_detail(request, pk: int):
+def partner_detail(request, pk: int) -> HttpResponse:
     """One partner's standing, for its own people and the staff who may see it."""
     partner = partner_for_user(request.user, pk)
     return _standing_page(request, partner, template="portal/home.html")
 
 
 @role_required(Role.CHANNEL_MANAGER, *ALL_PARTNER_ROLES)
-def manager_home(request):
+def manager_home(request) -> HttpResponse:
     """The manager's partners with their standing, weakest fit first."""
     as_of = timezone.localdate()
     partners = partners_visible_to(request.user).exclude(status="exited")
@@ -158,7 +158,7 @@ EXPORTS = {
 
 
 @role_required(Role.CHANNEL_MANAGER, Role.FINANCE, *ALL_PARTNER_ROLES)
-def executive_home(request, export: str = ""):
+def executive_home(request, export: str = "") -> HttpResponse:
     """The executive dashboard: every figure with its definition, charts, drill-downs to
     the partners behind them, filters, and CSV exports of each table."""
     today = timezone.localdate()
@@ -257,7 +257,7 @@ def _board_report(request, figures, quarter, filters, today):
 
 
 @role_required(*Role.values)
-def scorecards(request):
+def scorecards(request) -> HttpResponse:
     """The partner's scorecards, newest first: each dimension, its inputs, how to raise it;
     and its tier history. Staff open a partner's through ``?partner=``."""
     if role_of(request.user) == Role.PARTNER:
@@ -295,7 +295,7 @@ def _page_partner(request) -> Partner:
 
 
 @role_required(*Role.values)
-def qbr_list(request):
+def qbr_list(request) -> HttpResponse:
     """The partner's business reviews (those shared with it, for its own people) and its
     joint business plan for this fiscal year."""
     partner = _page_partner(request)
@@ -320,7 +320,7 @@ def qbr_list(request):
 
 @scoped(pk=Qbr)
 @role_required(*Role.values)
-def qbr_detail(request, pk: int):
+def qbr_detail(request, pk: int) -> HttpResponse:
     """One business review: its pre-filled sections, what was agreed, and the notes."""
     qbr = qbr_for_user(request.user, pk)
     return render(
@@ -340,7 +340,7 @@ def _print_context(request, qbr: Qbr, *, pdf: bool) -> dict:
 
 @scoped(pk=Qbr)
 @role_required(*Role.values)
-def qbr_print(request, pk: int):
+def qbr_print(request, pk: int) -> HttpResponse:
     """The review on paper: one page per A4 sheet, no navigation."""
     qbr = qbr_for_user(request.user, pk)
     return render(request, "scoring/qbr_print.html", _print_context(request, qbr, pdf=False))
@@ -348,7 +348,7 @@ def qbr_print(request, pk: int):
 
 @scoped(pk=Qbr)
 @role_required(*Role.values)
-def qbr_pdf(request, pk: int):
+def qbr_pdf(request, pk: int) -> HttpResponse:
     """The printable page as a PDF (WeasyPrint; the page's styles are inline, so nothing
     is fetched while rendering)."""
     from weasyprint import HTML
@@ -365,7 +365,7 @@ def qbr_pdf(request, pk: int):
 
 
 @role_required(*Role.values)
-def business_plan(request):
+def business_plan(request) -> HttpResponse:
     """The partner's joint business plans, newest year first, each with its goal against
     the year's revenue so far."""
     partner = _page_partner(request)

@@ -1,6 +1,7 @@
 """Display filters: money and rates the way the rulebook writes them."""
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -36,7 +37,7 @@ def money(value) -> str:
 
 
 @register.filter
-def bootstrap(field):
+def bootstrap(field) -> str:
     """Render a form field's widget with Bootstrap's classes (and the invalid state)."""
     widget = field.field.widget
     input_type = getattr(widget, "input_type", "")
@@ -77,7 +78,7 @@ def days_left(day) -> str:
 
 
 @register.filter
-def get_item(mapping, key):
+def get_item(mapping, key) -> Any:
     """``{{ tiers|get_item:rank }}``: a dict lookup with a variable key."""
     try:
         return mapping.get(key)

@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django import template
 
@@ -9,7 +10,7 @@ register = template.Library()
 
 
 @register.filter
-def isodate(value):
+def isodate(value) -> Any:
     """``"2026-11-10"`` → a date (``"2026-11-10T09:30:00+00:00"`` → a datetime), so the
     ``date`` filter can format it; anything else is returned as it is."""
     if not isinstance(value, str) or not value:

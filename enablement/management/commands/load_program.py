@@ -12,13 +12,13 @@ class Command(BaseCommand):
         "with its onboarding curriculum and co-marketing playbook (§10)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument("preset", choices=sorted(PRESETS))
         parser.add_argument(
             "--default", action="store_true", help="Make it the default program for new partners."
         )
 
-    def handle(self, *args, preset: str, default: bool, **options):
+    def handle(self, *args, preset: str, default: bool, **options) -> None:
         try:
             program = program_install(preset=preset, make_default=default)
             relationship_defaults_install(program)

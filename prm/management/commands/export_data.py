@@ -27,7 +27,7 @@ class Command(BaseCommand):
         "prefixed with '. Credentials are never exported. " + _skips()
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--output",
             default=None,
@@ -42,7 +42,7 @@ class Command(BaseCommand):
             "--partner", type=int, default=None, help="export only this partner's data (its id)"
         )
 
-    def handle(self, *args, output, format, partner, verbosity, **options):
+    def handle(self, *args, output, format, partner, verbosity, **options) -> None:
         formats = [name.strip() for name in format.split(",") if name.strip()]
         unknown = sorted(set(formats) - set(FORMATS))
         if unknown or not formats:

@@ -18,7 +18,7 @@ LOCK_KEY = int.from_bytes(b"prm:migr", "big")
 
 
 class Command(migrate.Command):
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> str | None:
         connection = connections[options["database"]]
         # --check and --plan only read; they may run through a pooler (the web pods'
         # wait for migrations), where a session lock would stay behind on a pooled session.

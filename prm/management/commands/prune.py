@@ -9,12 +9,12 @@ class Command(BaseCommand):
         "job does; --dry-run only counts them."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would go; change nothing."
         )
 
-    def handle(self, *args, dry_run: bool, **options):
+    def handle(self, *args, dry_run: bool, **options) -> None:
         counts = retention.prune_all(dry_run=dry_run)
         verb = "would go" if dry_run else "pruned"
         width = max(map(len, counts), default=0)

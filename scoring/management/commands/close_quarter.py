@@ -6,11 +6,11 @@ from scoring.services.close import BATCH_SIZE, CloseInProgress, CloseRefused, qu
 class Command(BaseCommand):
     help = "Close a quarter now (scores, tier moves, red flags), as the scheduled job does."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument("quarter", help="e.g. 2026Q3")
         parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
 
-    def handle(self, *args, quarter: str, batch_size: int, **options):
+    def handle(self, *args, quarter: str, batch_size: int, **options) -> None:
         try:
             close = quarter_close(quarter=quarter.upper(), batch_size=batch_size)
         except (CloseRefused, CloseInProgress, ValueError) as exc:
