@@ -1,5 +1,7 @@
-"""Project-level guarantees: deploy checks, migrations, the API schema, presets, demo data."""
+"""Project-level guarantees: deploy checks, migrations, the API schema, presets, demo data,
+and the apps' one-way stack."""
 
+import ast
 import os
 import secrets
 import sqlite3
@@ -37,6 +39,50 @@ def run_manage(*args, **env):
         text=True,
         timeout=HANG,
     )
+
+
+# The apps stack one way (README, "Architecture"): each imports only the apps below it,
+# wherever the import sits (a module of a services package, a function's body). The
+# project's URLconf is the one place that wires every app in.
+STACK = ("scoring", "deals", "incentives", "enablement", "partners", "prm")
+WIRING = {"prm/urls.py"}
+
+
+def upward_imports(app: str, root: Path = ROOT) -> list[str]:
+    found = []
+    for path in sorted((root / app).rglob("*.py")):
+        name = path.relative_to(root).as_posix()
+        if name in WIRING:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), name)):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in STACK and STACK.index(top) < STACK.index(app):
+                    found.append(f"{name}:{node.lineno} imports {module}")
+    return found
+
+
+@pytest.mark.parametrize("app", STACK)
+def test_an_app_imports_only_the_apps_below_it(app):
+    assert upward_imports(app) == []
+
+
+def test_the_stack_check_finds_an_upward_import_in_a_services_package(tmp_path):
+    module = tmp_path / "incentives" / "services" / "claims.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "from partners.models import Partner\n\n\n"
+        "def claim_submit():\n    from scoring.services import close\n"
+    )
+    assert upward_imports("incentives", root=tmp_path) == [
+        "incentives/services/claims.py:5 imports scoring.services"
+    ]
 
 
 def test_production_settings_pass_check_deploy():
