@@ -26,6 +26,7 @@ from prm.roles import Role
 from prm.uploads import KINDS as UPLOAD_KINDS
 from prm.uploads import upload_from, upload_problem
 
+from . import signals
 from .models import (
     Account,
     ApiToken,
@@ -267,6 +268,7 @@ def partner_set_tier(
     partner._change_reason = (reason.strip() or TierChangeCause(cause).label)[:100]
     partner._history_user = changed_by
     partner.save(update_fields=["tier"])
+    signals.tier_changed.send(sender=TierChange, changes=[change])
     return change
 
 
@@ -294,24 +296,31 @@ def partners_close_apply(
     rerun adds none), the tier and status moved with a history row by the system with the
     reason, and the latest score (unless a later quarter's is kept). Rows whose values do
     not change are not written. A few statements per batch, whatever its size. Returns
-    how many partners moved."""
-    TierChange.objects.bulk_create(
-        [
-            TierChange(
-                partner_id=o.partner_id,
-                from_tier_id=o.tier_before_id,
-                to_tier_id=o.tier_after_id,
-                cause=o.cause,
-                quarter=quarter,
-                reason=o.reason,
-                changed_by=by,
-                changed_at=at,
-            )
-            for o in outcomes
-            if o.cause
-        ],
-        ignore_conflicts=True,
-    )
+    how many partners moved. The tier changes recorded now (not those of an earlier run)
+    are announced (``signals.tier_changed``)."""
+    changes = [
+        TierChange(
+            partner_id=o.partner_id,
+            from_tier_id=o.tier_before_id,
+            to_tier_id=o.tier_after_id,
+            cause=o.cause,
+            quarter=quarter,
+            reason=o.reason,
+            changed_by=by,
+            changed_at=at,
+        )
+        for o in outcomes
+        if o.cause
+    ]
+    if changes:
+        known = set(
+            TierChange.objects.filter(
+                quarter=quarter, partner_id__in=[c.partner_id for c in changes]
+            ).values_list("partner_id", flat=True)
+        )
+        changes = [c for c in changes if c.partner_id not in known]
+        TierChange.objects.bulk_create(changes, ignore_conflicts=True)
+        signals.tier_changed.send(sender=TierChange, changes=changes)
     partners = Partner.objects.in_bulk([o.partner_id for o in outcomes])
     moved = defaultdict(list)  # (tier, status) → the partners moved there
     rescored = []
@@ -401,6 +410,8 @@ def red_flags_apply(
                 ],
                 ignore_conflicts=True,
             )
+        if fresh:
+            signals.red_flags_opened.send(sender=RedFlag, flags=fresh)
     return fresh, len(to_resolve)
 
 
@@ -701,6 +712,8 @@ def lead_create(
     )
     lead.full_clean(exclude=["name_key", "domain_key"])
     lead.save()
+    if lead.partner_id:
+        signals.lead_assigned.send(sender=Lead, leads=[lead])
     return lead
 
 
@@ -716,6 +729,7 @@ def lead_update(*, lead: Lead, **changes) -> Lead:
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    passed_from = lead.partner_id
     if "company_name" in changes and not (changes["company_name"] or "").strip():
         raise ValidationError({"company_name": "A lead needs a company name."})
     if "domain" in changes:
@@ -728,6 +742,8 @@ def lead_update(*, lead: Lead, **changes) -> Lead:
         lead.account = account_matching(name=lead.company_name, domain=lead.domain)
     lead.full_clean(exclude=["name_key", "domain_key"])
     lead.save()
+    if lead.partner_id and lead.partner_id != passed_from:
+        signals.lead_assigned.send(sender=Lead, leads=[lead])
     return lead
 
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     # The project's apps, lowest layer first (see ARCHITECTURE.md).
     "prm",
     "partners",
+    "integrations",
     "enablement",
     "incentives",
     "deals",
@@ -449,6 +450,8 @@ NOTICE_RETENTION_DAYS = env.int("NOTICE_RETENTION_DAYS", default=180)
 LOGIN_DAY_RETENTION_DAYS = env.int("LOGIN_DAY_RETENTION_DAYS", default=2 * 365)
 # The change history of deals, claims, MDF, ledger entries, partners and tiers.
 HISTORY_RETENTION_YEARS = env.int("HISTORY_RETENTION_YEARS", default=7)
+# Events handed to webhooks and the CRM sync, with their delivery log.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=90)
 # The admin's "Recent actions" log.
 ADMIN_LOG_RETENTION_DAYS = env.int("ADMIN_LOG_RETENTION_DAYS", default=2 * 365)
 # Records of sign-in attempts (axes: failures, lockout counters, the access log).
