@@ -44,7 +44,7 @@ def run_manage(*args, **env):
 # The apps stack one way (README, "Architecture"): each imports only the apps below it,
 # wherever the import sits (a module of a services package, a function's body). The
 # project's URLconf is the one place that wires every app in.
-STACK = ("scoring", "deals", "incentives", "enablement", "partners", "prm")
+STACK = ("scoring", "deals", "incentives", "enablement", "integrations", "partners", "prm")
 WIRING = {"prm/urls.py"}
 
 
