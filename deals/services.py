@@ -17,6 +17,8 @@ from enablement.services import onboarding_event
 from incentives import rules as incentive_rules
 from incentives.services.ledger import deal_incentives_accrue
 from incentives.services.mdf import MDF_SOURCING_STATUSES
+from integrations.models import EventKind
+from integrations.services import event_publish
 from partners.models import (
     Account,
     Partner,
@@ -134,6 +136,7 @@ def _expire_lapsed_on_account(account: Account, *, today: date) -> None:
         deal.expire(at=timezone.now())
         deal._change_reason = gettext_noop("Protection lapsed")
         deal.save()
+        _publish(deal, EventKind.DEAL_EXPIRED)
 
 
 def _notify_managers(partner: Partner, subject: str, body: str) -> None:
@@ -322,7 +325,45 @@ def deal_register(
         deal._change_reason = gettext_noop("Registered") if live else gettext_noop("Imported")
         _save_registration(deal, products)
         _after_registration(deal, decision=decision, live=live)
+        if live:  # imported history is not news to webhooks and the CRM
+            _publish(deal, EventKind.DEAL_REGISTERED)
+            if deal.status == DealStatus.REJECTED:
+                _publish(deal, EventKind.DEAL_REJECTED)
     return deal
+
+
+def deal_facts(deal: Deal) -> dict:
+    """What an event about a registration says (webhooks and the CRM sync send it)."""
+    return {
+        "deal_id": deal.pk,
+        "partner_id": deal.partner_id,
+        "account_id": deal.account_id,
+        "customer_name": deal.customer_name,
+        "customer_domain": deal.customer_domain,
+        "amount": _cents(deal.amount),
+        "currency": deal.currency,
+        "deal_type": deal.deal_type,
+        "compensation_model": deal.compensation_model,
+        "status": deal.status,
+        "reason": deal.reason,
+        "direct_conflict": deal.direct_conflict,
+        "submitted_at": deal.submitted_at,
+        "approved_at": deal.approved_at,
+        "expires_on": deal.expires_on,
+        "expected_close": deal.expected_close,
+        "closed_on": deal.closed_on,
+        "closed_amount": _cents(deal.closed_amount),
+        "partner_credit": _cents(deal.partner_credit),
+    }
+
+
+def _cents(amount) -> str | None:
+    """Money in an event: a string with two decimals, as the API writes it."""
+    return None if amount is None else f"{Decimal(amount):.2f}"
+
+
+def _publish(deal: Deal, kind: str) -> None:
+    event_publish(partner_id=deal.partner_id, kind=kind, data=deal_facts(deal))
 
 
 def _check_registration(
@@ -631,6 +672,7 @@ def deal_approve(
             accounts_set_separate(account=deal.account, other=match.account)
         _review_case_resolve(deal, by=by, resolution=f"A separate customer: approved by {by}.")
     deal.save()
+    _publish(deal, EventKind.DEAL_APPROVED)
     notice_send(
         partner=deal.partner,
         user=deal.submitted_by,
@@ -659,6 +701,7 @@ def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
         _review_case_resolve(deal, by=by, resolution=f"Rejected by {by}: {reason}")
     deal.save()
     _summary_apply(before, deal)
+    _publish(deal, EventKind.DEAL_REJECTED)
     notice_send(
         partner=deal.partner,
         user=deal.submitted_by,
@@ -700,6 +743,7 @@ def deal_review_decide(*, deal: Deal, by: User, same_customer: bool, note: str =
     deal._change_reason = gettext_noop("Rejected: the same customer as an earlier registration")
     deal.save()
     _summary_apply(before, deal)
+    _publish(deal, EventKind.DEAL_REJECTED)
     _review_case_resolve(
         deal,
         by=by,
@@ -838,6 +882,7 @@ def deal_win(
         owning_partner=partner
     )
     deal_accrue_incentives(deal, by=by)
+    _publish(deal, EventKind.DEAL_WON)
     return deal
 
 
@@ -950,6 +995,7 @@ def deals_expire_lapsed(*, today: date | None = None) -> int:
             deal.expire(at=timezone.now())
             deal._change_reason = gettext_noop("Protection lapsed")
             deal.save()
+            _publish(deal, EventKind.DEAL_EXPIRED)
             expired += 1
     return expired
 

@@ -1,6 +1,7 @@
 """Publishing events (the higher apps call ``event_publish`` in their transaction) and
 handing them to what delivers them once the transaction commits."""
 
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -37,15 +38,26 @@ def events_publish(events: Iterable[tuple[int, str, dict]]) -> list[Event]:
     if not rows:
         return []
     rows = Event.objects.bulk_create(rows)
-    ids = [row.pk for row in rows]
-
-    def deliver() -> None:
-        from .tasks import events_deliver
-
-        events_deliver.delay(ids)
-
-    transaction.on_commit(deliver)
+    _pending.__dict__.setdefault("ids", []).extend(row.pk for row in rows)
+    transaction.on_commit(_send_pending)
     return rows
+
+
+# The events published in this thread's transaction, sent in one task when it commits
+# (a transaction that records a thousand wins sends one task, not a thousand).
+_pending = threading.local()
+SEND_BATCH = 1000
+
+
+def _send_pending() -> None:
+    """After a commit: send what this thread published. The first callback of the
+    transaction sends everything, the others find nothing left; ids of events rolled back
+    with a savepoint are skipped by ``events_deliver``."""
+    from .tasks import events_deliver
+
+    ids, _pending.ids = _pending.__dict__.get("ids", []), []
+    for start in range(0, len(ids), SEND_BATCH):
+        events_deliver.delay(ids[start : start + SEND_BATCH])
 
 
 def event_publish(*, partner_id: int, kind: str, data: dict) -> Event:

@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
+from integrations.models import EventKind
+from integrations.services import event_publish
 from partners.models import Partner, User
 from partners.queries import business_calendar
 from partners.services import notice_send
@@ -124,6 +126,7 @@ def claim_approve(*, claim: IncentiveClaim, by: User) -> IncentiveClaim:
     claim._change_reason = "Approved"
     claim.save()
     _approve_claim_entries(claim, by, "Claim approved")
+    _publish_approved(claim)
     notice_send(
         partner=claim.partner,
         level="success",
@@ -132,6 +135,20 @@ def claim_approve(*, claim: IncentiveClaim, by: User) -> IncentiveClaim:
         email_subject="Your incentive claim is approved",
     )
     return claim
+
+
+def _publish_approved(claim: IncentiveClaim) -> None:
+    event_publish(
+        partner_id=claim.partner_id,
+        kind=EventKind.CLAIM_APPROVED,
+        data={
+            "claim_id": claim.pk,
+            "partner_id": claim.partner_id,
+            "amount": claim.amount,
+            "entry_ids": list(claim.entries.order_by("pk").values_list("pk", flat=True)),
+            "decided_at": claim.decided_at,
+        },
+    )
 
 
 @audited
@@ -218,6 +235,7 @@ def claim_resolve_dispute(
         claim._change_reason = gettext_noop("Dispute: rejection overturned")
         claim.save()
         _approve_claim_entries(claim, by, "Dispute won")
+        _publish_approved(claim)
         text = f"Your dispute of claim {claim.pk} succeeded; the claim is approved."
     else:
         claim.uphold(by=by, at=now, note=note.strip())

@@ -14,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.models import EventKind
+from integrations.services import events_publish
 from partners.models import Partner, Program, User
 from partners.queries import rebate_brackets
 from partners.services import notice_send
@@ -350,4 +352,24 @@ def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> i
         entry.pay(by=by, at=now, reference=reference[:120])
         entry._change_reason = "Paid"
         entry.save()
+    events_publish(
+        (
+            entry.partner_id,
+            EventKind.LEDGER_PAID,
+            {
+                "entry_id": entry.pk,
+                "partner_id": entry.partner_id,
+                "kind": entry.kind,
+                "code": entry.code,
+                "description": entry.description,
+                "amount": entry.amount,
+                "currency": entry.currency,
+                "quarter": entry.quarter,
+                "earned_on": entry.earned_on,
+                "paid_at": now,
+                "reference": entry.payment_reference,
+            },
+        )
+        for entry in entries
+    )
     return len(entries)
