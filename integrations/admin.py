@@ -4,6 +4,7 @@ with redelivery."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
@@ -50,6 +51,13 @@ class WebhookSubscriptionAdmin(ScopedAdminMixin, HistoryAdmin):
             if can_manage_webhook(request.user, obj.partner):
                 fields.append("signing_secret")
         return fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        # ``event_kinds`` is the form's own field (the model's is a JSON list, not editable
+        # in model forms): the form factory is given the model's fields only.
+        fields = flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [field for field in fields if field != "event_kinds"]
+        return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

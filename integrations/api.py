@@ -36,6 +36,26 @@ EVENTS_HELP = (
 )
 
 
+class EventKindsField(serializers.ListField):
+    """A list of ``EventKind`` values; an unknown one is refused in one plain message."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.ChoiceField(choices=EventKind.choices))
+        kwargs.setdefault("max_length", len(EventKind.values) * 2)
+        kwargs.setdefault("help_text", EVENTS_HELP)
+        super().__init__(**kwargs)
+
+    def run_child_validation(self, data):
+        unknown = [str(item)[:100] for item in data if item not in EventKind.values]
+        if unknown:
+            raise serializers.ValidationError(
+                "Unknown event kind: {}. Known kinds: {}.".format(
+                    ", ".join(unknown), ", ".join(EventKind.values)
+                )
+            )
+        return list(data)
+
+
 class WebhookSerializer(serializers.ModelSerializer):
     partner = serializers.PrimaryKeyRelatedField(
         read_only=True,
@@ -89,23 +109,13 @@ class WebhookCreateSerializer(serializers.Serializer):
     )
     url = serializers.URLField(max_length=500, help_text="https:// address that receives POSTs.")
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=EventKind.choices),
-        required=False,
-        max_length=len(EventKind.values) * 2,
-        help_text=EVENTS_HELP,
-    )
+    events = EventKindsField(required=False)
 
 
 class WebhookUpdateSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500, required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=EventKind.choices),
-        required=False,
-        max_length=len(EventKind.values) * 2,
-        help_text=EVENTS_HELP,
-    )
+    events = EventKindsField(required=False)
     is_active = serializers.BooleanField(
         required=False, help_text="false switches it off; true on again (its failures reset)."
     )
