@@ -13,7 +13,7 @@ class WebhookForm(forms.Form):
     )
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     event_kinds = forms.MultipleChoiceField(
-        label=_("Events"),
+        label=_("Event kinds"),
         choices=EventKind.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
