@@ -8,7 +8,17 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from prm import retention
 
-        from . import receivers  # noqa: F401  (partners' signals become events)
-        from .services import events_prune
+        from . import (
+            permissions,  # noqa: F401  (registers the rules permissions)
+            receivers,  # noqa: F401  (partners' signals become events)
+        )
+        from .services import (
+            deliverer_register,
+            events_prune,
+            webhook_deliveries_prune,
+            webhooks_deliver,
+        )
 
+        deliverer_register("webhooks", webhooks_deliver)
         retention.register("delivered events", events_prune)
+        retention.register("webhook delivery log", webhook_deliveries_prune)

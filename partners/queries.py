@@ -49,13 +49,18 @@ from .models import (
 
 
 def partner_id_of(user) -> int | None:
-    """The partner a partner person works for (cached on the user object)."""
+    """The partner a partner person works for (cached on the user object, with their role
+    there: one query for both)."""
     if not hasattr(user, "_partner_id_cache"):
-        membership = PartnerUser.objects.filter(user_id=user.pk).values_list(
-            "partner_id", flat=True
-        )
-        user._partner_id_cache = membership.first()
+        membership = PartnerUser.objects.filter(user_id=user.pk).values_list("partner_id", "role")
+        user._partner_id_cache, user._partner_role_cache = membership.first() or (None, None)
     return user._partner_id_cache
+
+
+def partner_role_of(user) -> str | None:
+    """The person's role at their partner (``PartnerRole``), or None; see ``partner_id_of``."""
+    partner_id_of(user)
+    return getattr(user, "_partner_role_cache", None)
 
 
 def scope_to_user(queryset: QuerySet, user, *, partner_field: str = "partner") -> QuerySet:

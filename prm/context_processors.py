@@ -25,6 +25,7 @@ NAV_PAGES = (
     "set_language",
     "mfa_index",
     "portal-tokens",
+    "portal-webhooks",
     "account_change_password",
     "account_logout",
 )

@@ -17,6 +17,7 @@ from incentives.api import (
     MdfFundViewSet,
     MdfRequestViewSet,
 )
+from integrations.api import WebhookDeliveryViewSet, WebhookViewSet
 from partners.api import (
     AccountViewSet,
     LeadViewSet,
@@ -63,6 +64,8 @@ router.register("contributions", ContributionViewSet, basename="contribution")
 router.register("mdf/funds", MdfFundViewSet, basename="mdf-fund")
 router.register("mdf/requests", MdfRequestViewSet, basename="mdf-request")
 router.register("mdf/claims", MdfClaimViewSet, basename="mdf-claim")
+router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 
 # The admin's own login form would bypass allauth's failed-login limits: anonymous visitors
@@ -75,6 +78,7 @@ admin.site.index_title = "Channel operations"
 urlpatterns = [
     path("", include("scoring.urls")),
     path("portal/", include("partners.urls")),
+    path("portal/", include("integrations.urls")),
     path("portal/deals/", include("deals.urls")),
     path("portal/", include("enablement.urls")),
     path("apply/", enablement_views.apply, name="apply"),

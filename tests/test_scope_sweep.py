@@ -40,6 +40,8 @@ from incentives.models import (
     MdfProof,
     MdfRequest,
 )
+from integrations.models import Event, WebhookDelivery, WebhookSubscription
+from integrations.webhooks import secret_generate
 from partners.models import Account, Lead, Partner, PartnerUser, RedFlag, User
 from scoring.models import JointBusinessPlan, Qbr, QbrActionItem, Scorecard
 
@@ -159,7 +161,16 @@ def objects_of(partner: Partner) -> dict:
         shared_with_partner=True,  # even shared, it is only its own partner's
     )
     QbrActionItem.objects.create(qbr=qbr, text="Send the plan", owner=member.user)
+    subscription = WebhookSubscription.objects.create(
+        partner=partner, url=f"https://hooks.{partner.domain}/prm", secret=secret_generate()
+    )
+    event = Event.objects.create(partner=partner, kind="deal.won", data={"partner_id": partner.pk})
     return {
+        WebhookSubscription: subscription,
+        # Ended, so that a redelivery that got through would show.
+        WebhookDelivery: WebhookDelivery.objects.create(
+            subscription=subscription, event=event, status="failed", attempts=6
+        ),
         Campaign: Campaign.objects.create(
             partner=partner,
             activity=CoMarketingActivity.objects.filter(program=partner.program).first(),

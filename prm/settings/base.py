@@ -434,11 +434,42 @@ SPECTACULAR_SETTINGS = {
         "OpenOrResolvedEnum": "partners.models.RedFlag.Status",
         "QuarterCloseStateEnum": "scoring.models.QuarterClose.State",
         "ReviewCadenceEnum": "partners.models.ReviewCadence",
+        "EventKindEnum": "integrations.models.EventKind",
+        "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
     },
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
+    # What the outbound webhooks POST, one entry per event kind (integrations.api); an
+    # OpenAPI 3.0 document holds them as ``x-webhooks`` (integrations.api.webhooks_as_extension).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.api.webhooks_as_extension",
+    ],
+    "WEBHOOKS": [
+        f"integrations.api.webhook_doc_{kind}"
+        for kind in (
+            "deal_registered",
+            "deal_approved",
+            "deal_rejected",
+            "deal_won",
+            "deal_expired",
+            "claim_approved",
+            "ledger_paid",
+            "tier_changed",
+            "red_flag_opened",
+            "lead_assigned",
+        )
+    ],
 }
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+
+# Outbound webhooks (integrations.webhooks, docs/webhooks.md). A subscription's address
+# must be https unless WEBHOOKS_REQUIRE_HTTPS is off, and may not be (or resolve to) a
+# private, loopback or link-local address unless WEBHOOKS_ALLOW_PRIVATE_ADDRESSES is on: a
+# partner could otherwise make the workers call into the vendor's own network. Development
+# (DEBUG) allows both, so that a receiver on localhost works.
+WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=not DEBUG)
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=DEBUG)
 
 # Retention (prm.retention; pruned nightly by prm.prune, or `manage.py prune`). Expired
 # sessions go at once; anonymous form posts after a day. Nothing a scorecard, a rerun of
@@ -452,6 +483,9 @@ LOGIN_DAY_RETENTION_DAYS = env.int("LOGIN_DAY_RETENTION_DAYS", default=2 * 365)
 HISTORY_RETENTION_YEARS = env.int("HISTORY_RETENTION_YEARS", default=7)
 # Events handed to webhooks and the CRM sync, with their delivery log.
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=90)
+# Webhook deliveries that ended (delivered or given up) are logged this long; their
+# events' own retention (above) caps it.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 # The admin's "Recent actions" log.
 ADMIN_LOG_RETENTION_DAYS = env.int("ADMIN_LOG_RETENTION_DAYS", default=2 * 365)
 # Records of sign-in attempts (axes: failures, lockout counters, the access log).

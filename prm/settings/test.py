@@ -32,6 +32,10 @@ STORAGES = {
     else {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The webhook tests run their receiver on 127.0.0.1 over plain HTTP: allowed here, and
+# only here and in development (tests/test_webhooks.py checks the production defaults).
+WEBHOOKS_REQUIRE_HTTPS = False
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
 ACCOUNT_RATE_LIMITS = {"login_failed": "5/5m/ip,5/5m/key"}
 
 STATIC_ROOT = None  # static files come from static/ through the finders
