@@ -3,6 +3,7 @@
 ``webhooks`` (``WEBHOOK_DOCS``, SPECTACULAR_SETTINGS["WEBHOOKS"])."""
 
 from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import (
     OpenApiResponse,
     OpenApiWebhook,
@@ -45,7 +46,7 @@ class EventKindsField(serializers.ListField):
         kwargs.setdefault("help_text", EVENTS_HELP)
         super().__init__(**kwargs)
 
-    def run_child_validation(self, data):
+    def run_child_validation(self, data) -> list:
         unknown = [str(item)[:100] for item in data if item not in EventKind.values]
         if unknown:
             raise serializers.ValidationError(
@@ -212,10 +213,10 @@ class WebhookViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     filterset_fields = {"partner": ["exact"], "is_active": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return webhooks_visible_to(self.request.user).order_by("-created_at", "-id")
 
-    def get_object(self):
+    def get_object(self) -> Model:
         subscription = webhook_for_user(self.request.user, self.kwargs["pk"])
         self.check_object_permissions(self.request, subscription)
         return subscription
@@ -226,7 +227,7 @@ class WebhookViewSet(
         responses={201: WebhookWithSecretSerializer, 400: BAD_REQUEST, 403: ErrorSerializer},
         description="A new subscription; the answer holds its secret (`GET …/secret/` again).",
     )
-    def create(self, request, *args, **kwargs):
+    def create(self, request, *args, **kwargs) -> Response:
         given = WebhookCreateSerializer(data=request.data, context={"request": request})
         given.is_valid(raise_exception=True)
         data = given.validated_data
@@ -262,7 +263,7 @@ class WebhookViewSet(
         request=WebhookUpdateSerializer,
         responses={200: WebhookSerializer, 400: BAD_REQUEST, 403: ErrorSerializer},
     )
-    def partial_update(self, request, *args, **kwargs):
+    def partial_update(self, request, *args, **kwargs) -> Response:
         subscription = self.get_object()
         given = WebhookUpdateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -277,12 +278,12 @@ class WebhookViewSet(
         )
         return Response(WebhookSerializer(subscription).data)
 
-    def perform_destroy(self, instance):
+    def perform_destroy(self, instance) -> None:
         services.webhook_subscription_delete(subscription=instance, by=self.request.user)
 
     @extend_schema(tags=["webhooks"], responses={200: SecretSerializer, 403: ErrorSerializer})
     @action(detail=True, methods=["get"])
-    def secret(self, request, pk=None):
+    def secret(self, request, pk=None) -> Response:
         """The signing secret, for whoever manages the subscription."""
         subscription = self.get_object()
         return Response(SecretSerializer({"secret": subscription.secret}).data)
@@ -297,7 +298,7 @@ class WebhookViewSet(
         ),
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
-    def rotate_secret(self, request, pk=None):
+    def rotate_secret(self, request, pk=None) -> Response:
         subscription = self.get_object()
         secret = services.webhook_secret_rotate(subscription=subscription, by=request.user)
         return Response(SecretSerializer({"secret": secret}).data)
@@ -308,7 +309,7 @@ class WebhookViewSet(
         description="The subscription's delivery log, newest first (`?status=` filters).",
     )
     @action(detail=True, methods=["get"])
-    def deliveries(self, request, pk=None):
+    def deliveries(self, request, pk=None) -> Response:
         subscription = self.get_object()
         rows = deliveries_visible_to(request.user).filter(subscription=subscription)
         wanted = request.query_params.get("status")
@@ -331,10 +332,10 @@ class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [WebhookPermission]
     filterset_fields = {"subscription": ["exact"], "status": ["exact"]}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet:
         return deliveries_visible_to(self.request.user)
 
-    def get_object(self):
+    def get_object(self) -> Model:
         delivery = delivery_for_user(self.request.user, self.kwargs["pk"])
         self.check_object_permissions(self.request, delivery)
         return delivery
@@ -350,7 +351,7 @@ class WebhookDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
         ),
     )
     @action(detail=True, methods=["post"])
-    def redeliver(self, request, pk=None):
+    def redeliver(self, request, pk=None) -> Response:
         delivery = self.get_object()
         try:
             delivery = services.webhook_redeliver(delivery=delivery, by=request.user)

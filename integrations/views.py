@@ -4,7 +4,7 @@ with its delivery log, its secret, redelivery (docs/webhooks.md)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -30,7 +30,7 @@ def _form_errors(form, exc: ValidationError) -> None:
 
 
 @role_required(Role.PARTNER)
-def webhooks(request):
+def webhooks(request) -> HttpResponse:
     """The partner's subscriptions, and a new one."""
     if partner_role_of(request.user) != PartnerRole.ADMIN:
         raise PermissionDenied
@@ -68,7 +68,7 @@ def _manageable(request, pk) -> WebhookSubscription:
 
 @scoped(pk=WebhookSubscription)
 @login_required
-def webhook(request, pk: int):
+def webhook(request, pk: int) -> HttpResponse:
     """One subscription: its settings, its secret and its delivery log."""
     subscription = _manageable(request, pk)
     initial = {
@@ -108,7 +108,7 @@ def webhook(request, pk: int):
 
 @scoped(pk=WebhookSubscription)
 @login_required
-def webhook_rotate(request, pk: int):
+def webhook_rotate(request, pk: int) -> HttpResponse:
     subscription = _manageable(request, pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -125,7 +125,7 @@ def webhook_rotate(request, pk: int):
 
 @scoped(pk=WebhookSubscription)
 @login_required
-def webhook_delete(request, pk: int):
+def webhook_delete(request, pk: int) -> HttpResponse:
     subscription = _manageable(request, pk)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -136,7 +136,7 @@ def webhook_delete(request, pk: int):
 
 @scoped(pk=WebhookDelivery)
 @login_required
-def webhook_redeliver(request, pk: int):
+def webhook_redeliver(request, pk: int) -> HttpResponse:
     delivery = delivery_for_user(request.user, pk)
     if not can_manage_webhook(request.user, delivery.subscription.partner):
         raise PermissionDenied
