@@ -8,7 +8,12 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from prm import retention
 
-        from . import receivers  # noqa: F401  (partners' signals become events)
-        from .services import events_prune
+        from . import (
+            permissions,  # noqa: F401  (registers the rules permissions)
+            receivers,  # noqa: F401  (partners' signals become events)
+        )
+        from .crm.services import crm_events_record
+        from .services import deliverer_register, events_prune
 
         retention.register("delivered events", events_prune)
+        deliverer_register("crm", crm_events_record)
