@@ -32,7 +32,7 @@ OPPORTUNITIES = f"{SF_API}/composite/sobjects/Opportunity/PRM_Id__c"
 
 @pytest.fixture
 def sf_connection(db):
-    connection = CrmConnection.objects.get(provider="salesforce")
+    connection = CrmConnection.objects.get_or_create(provider="salesforce")[0]
     connection.enabled = True
     connection.save()
     return connection
@@ -196,7 +196,7 @@ def test_an_edit_on_both_sides_keeps_the_newer_and_logs_it(sf_connection, caplog
 
 @responses.activate
 def test_hubspot_companies_carry_their_owner_as_the_direct_rep(partner_a):
-    connection = CrmConnection.objects.get(provider="hubspot")
+    connection = CrmConnection.objects.get_or_create(provider="hubspot")[0]
     responses.post(f"{HS}/crm/v3/objects/companies/search", json=load("hs_companies_search"))
     responses.post(f"{HS}/crm/v3/objects/contacts/search", json=load("hs_contacts_search"))
     responses.get(f"{HS}/crm/v3/owners/", json=load("hs_owners"))

@@ -567,7 +567,11 @@ def crm_push(
 def sync_records_retry(*, records, by) -> int:
     """Queue failed (or skipped) records to sync on the next run, which follows at once.
     The caller scopes ``records`` to what ``by`` may act on. Returns how many."""
-    rows = list(records.select_for_update().filter(state__in=[SyncState.ERROR, SyncState.SKIPPED]))
+    rows = list(
+        SyncRecord.objects.select_for_update().filter(
+            pk__in=records.values("pk"), state__in=[SyncState.ERROR, SyncState.SKIPPED]
+        )
+    )
     for record in rows:
         record.state = SyncState.PENDING
         record.next_attempt_at = None
@@ -585,7 +589,7 @@ def sync_records_skip(*, records, by) -> int:
     skipped, with who did it (a later change of the object syncs it again). The caller
     scopes ``records``. Returns how many."""
     now = timezone.now()
-    return records.filter(state=SyncState.ERROR).update(
+    return SyncRecord.objects.filter(pk__in=records.values("pk"), state=SyncState.ERROR).update(
         state=SyncState.SKIPPED,
         skipped_by=by,
         next_attempt_at=None,
