@@ -12,6 +12,7 @@ class IntegrationsConfig(AppConfig):
             permissions,  # noqa: F401  (registers the rules permissions)
             receivers,  # noqa: F401  (partners' signals become events)
         )
+        from .crm.services import crm_events_record
         from .services import (
             deliverer_register,
             events_prune,
@@ -22,3 +23,4 @@ class IntegrationsConfig(AppConfig):
         deliverer_register("webhooks", webhooks_deliver)
         retention.register("delivered events", events_prune)
         retention.register("webhook delivery log", webhook_deliveries_prune)
+        deliverer_register("crm", crm_events_record)

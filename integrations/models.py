@@ -182,3 +182,167 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event.kind} → {self.subscription.url}"
+
+
+# ---------------------------------------------------------------- the CRM sync
+
+
+class CrmProvider(models.TextChoices):
+    SALESFORCE = "salesforce", _("Salesforce")
+    HUBSPOT = "hubspot", _("HubSpot")
+
+
+class SyncObject(models.TextChoices):
+    """What is synced, and which way: customer accounts and leads come in from the CRM;
+    partners and their registrations go out to it."""
+
+    ACCOUNT = "account", _("Customer account (in)")
+    LEAD = "lead", _("Lead (in)")
+    PARTNER = "partner", _("Partner account (out)")
+    DEAL = "deal", _("Registration as opportunity (out)")
+
+
+INBOUND_OBJECTS = (SyncObject.ACCOUNT, SyncObject.LEAD)
+OUTBOUND_OBJECTS = (SyncObject.PARTNER, SyncObject.DEAL)
+
+
+class CrmConnection(models.Model):
+    """One CRM the program syncs with. Its credentials come from the environment (see
+    docs/crm.md), never from this row; the row holds what a person switches."""
+
+    provider = models.CharField(max_length=20, choices=CrmProvider.choices, unique=True)
+    enabled = models.BooleanField(
+        default=False, help_text=_("Synced on the schedule and by “Sync now”.")
+    )
+    inbound = models.BooleanField(default=True, help_text=_("Pull accounts and leads."))
+    outbound = models.BooleanField(default=True, help_text=_("Push partners and registrations."))
+    # Claimed by a run (a conditional update), so that two never overlap.
+    running_since = models.DateTimeField(null=True, blank=True, editable=False)
+    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_run_summary = models.CharField(max_length=500, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["provider"]
+        verbose_name = _("CRM connection")
+
+    def __str__(self) -> str:
+        return self.get_provider_display()
+
+
+class SyncWatermark(models.Model):
+    """How far the inbound sync has read one object type of one CRM: the last-modified
+    time of the newest record applied (the next pull asks for records modified since)."""
+
+    connection = models.ForeignKey(CrmConnection, on_delete=models.CASCADE, related_name="marks")
+    object_type = models.CharField(max_length=20, choices=SyncObject.choices)
+    modified_since = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "object_type"], name="sync_watermark_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.object_type} since {self.modified_since:%Y-%m-%d %H:%M}"
+
+
+class FieldMapping(models.Model):
+    """One CRM field and the local fact it holds, per CRM and object type. Defaults are
+    installed by migration ``0003_crm``; a person adds, changes or switches them off."""
+
+    provider = models.CharField(max_length=20, choices=CrmProvider.choices)
+    object_type = models.CharField(max_length=20, choices=SyncObject.choices)
+    local_field = models.CharField(max_length=60)
+    crm_field = models.CharField(max_length=120)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["provider", "object_type", "local_field"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "object_type", "crm_field"], name="field_mapping_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.local_field} ↔ {self.crm_field}"
+
+
+class SyncState(models.TextChoices):
+    PENDING = "pending", _("To sync")
+    SYNCED = "synced", _("Synced")
+    ERROR = "error", _("Error")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class SyncRecord(models.Model):
+    """One object as the CRM sync knows it: the local id and the CRM's, what was last
+    pushed (its hash) or pulled (its last-modified time), and its state. A failed object
+    stays ``error``, with the CRM's message, until it syncs or a person skips it: nothing
+    is dropped silently."""
+
+    connection = models.ForeignKey(CrmConnection, on_delete=models.CASCADE, related_name="+")
+    object_type = models.CharField(max_length=20, choices=SyncObject.choices)
+    local_id = models.BigIntegerField(null=True, blank=True)
+    # Who the object is about, for scoping the admin: a partner and its registrations;
+    # empty for customer accounts and leads (the vendor's own records).
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    external_id = models.CharField(max_length=64, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+    # Out: the latest local facts to push (each event's data merged in). In: the fields
+    # as last pulled, so that a retry applies them again without asking the CRM.
+    facts = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    pushed_hash = models.CharField(max_length=64, blank=True)
+    pulled_modified_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=SyncState.choices, default=SyncState.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+    skipped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("synced object")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "object_type", "local_id"],
+                condition=models.Q(local_id__isnull=False),
+                name="sync_record_local_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["connection", "object_type", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="sync_record_external_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(local_id__isnull=False) | ~models.Q(external_id=""),
+                name="sync_record_has_an_id",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["connection", "object_type", "next_attempt_at"],
+                condition=models.Q(state__in=["pending", "error"]),
+                name="sync_record_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"{self.object_type} {self.local_id or self.external_id}"
+
+
+class SyncError(SyncRecord):
+    """The sync-error queue: the synced objects whose last attempt failed."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("sync error")

@@ -1,10 +1,18 @@
-"""Who may manage which webhook subscriptions (django-rules, for the admin; the API and the
-portal ask ``can_manage_webhook``). Which rows a user sees is ``integrations.queries``."""
+"""Admin permissions of the integrations app (django-rules). Who may manage which webhook
+subscriptions (the API and the portal ask ``can_manage_webhook``; which rows a user sees
+is ``integrations.queries``), and who reads and acts on the CRM sync."""
 
 import rules
 
 from partners.permissions import is_own_partner_admin, manages_partner
-from prm.roles import Role, is_manager_or_higher, is_vendor_staff, role_of
+from prm.roles import (
+    Role,
+    is_manager_or_higher,
+    is_vendor_admin,
+    is_vendor_staff,
+    role_of,
+    sees_all_partners,
+)
 
 # The vendor's own subscriptions receive every partner's events: only the roles that see
 # every partner and write (channel chiefs and administrators) manage them.
@@ -25,3 +33,15 @@ for model in ("webhooksubscription", "webhookdelivery"):
 for action in ("add", "change", "delete"):
     rules.add_perm(f"integrations.{action}_webhooksubscription", is_manager_or_higher)
 rules.add_perm("integrations.redeliver_webhookdelivery", is_manager_or_higher)
+
+# The CRM sync: every member of the vendor's staff reads it; the managers act on the error
+# queue (rows scoped to their partners); only administrators change the connections and
+# field mappings.
+for model in ("syncrecord", "syncerror"):
+    rules.add_perm(f"integrations.view_{model}", is_vendor_staff)
+    rules.add_perm(f"integrations.change_{model}", is_manager_or_higher)
+for model in ("crmconnection", "fieldmapping"):
+    rules.add_perm(f"integrations.view_{model}", sees_all_partners)
+    rules.add_perm(f"integrations.change_{model}", is_vendor_admin)
+rules.add_perm("integrations.add_fieldmapping", is_vendor_admin)
+rules.add_perm("integrations.delete_fieldmapping", is_vendor_admin)

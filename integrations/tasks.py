@@ -4,6 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from . import services
+from .models import CrmConnection
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +59,38 @@ def webhook_deliver(self, delivery_id: int) -> str:
 @shared_task(name="integrations.webhook_deliveries_due")
 def webhook_deliveries_due() -> int:
     return services.webhook_deliveries_due()
+
+
+CRM_LIMITS = {
+    "soft_time_limit": settings.CRM_SYNC_SOFT_TIME_LIMIT,
+    "time_limit": settings.CRM_SYNC_TIME_LIMIT,
+}
+
+
+@shared_task(name="integrations.crm_sync", **CRM_LIMITS)
+def crm_sync(connection_id: int) -> str:
+    from .crm.services import crm_sync as run
+
+    connection = CrmConnection.objects.filter(pk=connection_id, enabled=True).first()
+    if connection is None:
+        return "not enabled"
+    return str(run(connection=connection))
+
+
+@shared_task(name="integrations.crm_push", **CRM_LIMITS)
+def crm_push(connection_id: int) -> str:
+    from .crm.services import crm_sync as run
+
+    connection = CrmConnection.objects.filter(pk=connection_id, enabled=True).first()
+    if connection is None:
+        return "not enabled"
+    return str(run(connection=connection, pull=False))
+
+
+@shared_task(name="integrations.crm_sync_all", **CRM_LIMITS)
+def crm_sync_all() -> int:
+    """On beat: a run of every enabled connection, each a task of its own."""
+    ids = list(CrmConnection.objects.filter(enabled=True).values_list("pk", flat=True))
+    for connection_id in ids:
+        crm_sync.delay(connection_id)
+    return len(ids)

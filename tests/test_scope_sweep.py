@@ -330,6 +330,8 @@ ADMIN_PROGRAM_WIDE = {
     "deals.Product": "the product list",
     "scoring.QuarterClose": "one run per quarter for the whole program",
     "scoring.CompanyRevenue": "the company's own revenue",
+    "integrations.CrmConnection": "the CRM connections: administrators only",
+    "integrations.FieldMapping": "the CRM field mappings: administrators only",
 }
 
 # URL arguments of custom admin views other than the object's id, and the values swept.
@@ -352,6 +354,7 @@ ADMIN_ACTION_DATA = {
 def admin_objects_of(partner: Partner) -> dict:
     """``objects_of`` plus the rows only the admin shows."""
     from enablement.models import LoginDay, Milestone, OnboardingTask
+    from integrations.models import CrmConnection, SyncError, SyncRecord
     from partners.models import OutreachTask, TierChange
 
     objects = objects_of(partner)
@@ -371,6 +374,21 @@ def admin_objects_of(partner: Partner) -> dict:
             ),
             OnboardingTask: OnboardingTask.objects.create(
                 partner=partner, milestone=milestone, due_on=date(2026, 12, 1)
+            ),
+            SyncRecord: SyncRecord.objects.create(
+                connection=CrmConnection.objects.get_or_create(provider="salesforce")[0],
+                object_type="partner",
+                local_id=partner.pk,
+                partner=partner,
+                state="synced",
+            ),
+            SyncError: SyncError.objects.create(
+                connection=CrmConnection.objects.get_or_create(provider="salesforce")[0],
+                object_type="deal",
+                local_id=objects[Deal].pk,
+                partner=partner,
+                state="error",
+                error="REQUIRED_FIELD_MISSING: Required fields are missing: [StageName]",
             ),
         }
     )

@@ -547,3 +547,31 @@ if SENTRY_DSN:
         release=env("SENTRY_RELEASE", default="") or None,
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
+
+# The CRM sync (integrations.crm; docs/crm.md). Credentials only from the environment; a
+# CRM whose variables are unset is not synced (its connection shows "not configured").
+# Salesforce: a connected app's OAuth refresh token (refresh-token flow).
+SALESFORCE_CLIENT_ID = env("SALESFORCE_CLIENT_ID", default="")
+SALESFORCE_CLIENT_SECRET = env("SALESFORCE_CLIENT_SECRET", default="")
+SALESFORCE_REFRESH_TOKEN = env("SALESFORCE_REFRESH_TOKEN", default="")
+# The org's My Domain address (https://acme.my.salesforce.com).
+SALESFORCE_INSTANCE_URL = env("SALESFORCE_INSTANCE_URL", default="")
+# https://test.salesforce.com for a sandbox.
+SALESFORCE_LOGIN_URL = env("SALESFORCE_LOGIN_URL", default="https://login.salesforce.com")
+SALESFORCE_API_VERSION = env("SALESFORCE_API_VERSION", default="62.0")
+# The external-id field (unique, on Account and Opportunity) holding the PRM's key.
+SALESFORCE_EXTERNAL_ID_FIELD = env("SALESFORCE_EXTERNAL_ID_FIELD", default="PRM_Id__c")
+# Share of the org's daily API calls (Sforce-Limit-Info) past which a run stops.
+SALESFORCE_API_USAGE_CEILING = env.float("SALESFORCE_API_USAGE_CEILING", default=0.9)
+# HubSpot: a private app's access token, or a public app's OAuth client and refresh token.
+HUBSPOT_ACCESS_TOKEN = env("HUBSPOT_ACCESS_TOKEN", default="")
+HUBSPOT_CLIENT_ID = env("HUBSPOT_CLIENT_ID", default="")
+HUBSPOT_CLIENT_SECRET = env("HUBSPOT_CLIENT_SECRET", default="")
+HUBSPOT_REFRESH_TOKEN = env("HUBSPOT_REFRESH_TOKEN", default="")
+# The unique-value property (on companies and deals) holding the PRM's key.
+HUBSPOT_EXTERNAL_ID_PROPERTY = env("HUBSPOT_EXTERNAL_ID_PROPERTY", default="prm_id")
+# The longest a sync waits in one go for a CRM that asks it to (429 Retry-After); a
+# longer wait ends the run, and the next one goes on.
+CRM_MAX_WAIT_SECONDS = env.int("CRM_MAX_WAIT_SECONDS", default=60)
+CRM_SYNC_SOFT_TIME_LIMIT = env.int("CRM_SYNC_SOFT_TIME_LIMIT", default=10 * 60)
+CRM_SYNC_TIME_LIMIT = env.int("CRM_SYNC_TIME_LIMIT", default=12 * 60)
