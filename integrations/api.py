@@ -391,15 +391,68 @@ class LeadAssignedData(serializers.Serializer):
 
 
 class PartnerFactsData(serializers.Serializer):
-    """The kinds the deals and incentives apps publish: the partner's id, and the facts of
-    the record named by the kind."""
-
     partner_id = serializers.IntegerField()
 
 
-# The ``data`` of each kind. A kind without its own serializer documents ``partner_id``
-# only; the app that publishes it adds its serializer here.
+MONEY = {"help_text": "A decimal string with two places, e.g. `52000.00`."}
+
+
+class DealData(serializers.Serializer):
+    """A registration as ``deals.services.deal_facts`` tells it, the same for each deal.*
+    kind (its ``status`` says where it stands)."""
+
+    deal_id = serializers.IntegerField()
+    partner_id = serializers.IntegerField()
+    account_id = serializers.IntegerField()
+    customer_name = serializers.CharField()
+    customer_domain = serializers.CharField(allow_blank=True)
+    amount = serializers.CharField(**MONEY)
+    currency = serializers.CharField()
+    deal_type = serializers.CharField(help_text="new_logo, upsell, cross_sell, renewal")
+    compensation_model = serializers.CharField(help_text="reseller, referral, co_sell, oem")
+    status = serializers.CharField(help_text="pending, approved, rejected, won, lost, expired")
+    reason = serializers.CharField(allow_blank=True, help_text="Why it was rejected, if it was.")
+    direct_conflict = serializers.BooleanField()
+    submitted_at = serializers.DateTimeField()
+    approved_at = serializers.DateTimeField(allow_null=True)
+    expires_on = serializers.DateField(allow_null=True, help_text="End of its protection.")
+    expected_close = serializers.DateField()
+    closed_on = serializers.DateField(allow_null=True)
+    closed_amount = serializers.CharField(allow_null=True, **MONEY)
+    partner_credit = serializers.CharField(allow_null=True, **MONEY)
+
+
+class ClaimApprovedData(serializers.Serializer):
+    claim_id = serializers.IntegerField()
+    partner_id = serializers.IntegerField()
+    amount = serializers.CharField(**MONEY)
+    entry_ids = serializers.ListField(child=serializers.IntegerField())
+    decided_at = serializers.DateTimeField()
+
+
+class LedgerPaidData(serializers.Serializer):
+    entry_id = serializers.IntegerField()
+    partner_id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="spiff, rebate, bonus, award, commission, …")
+    code = serializers.CharField(help_text="The rule that earned it, e.g. `spiff_new_logo`.")
+    description = serializers.CharField()
+    amount = serializers.CharField(**MONEY)
+    currency = serializers.CharField()
+    quarter = serializers.CharField()
+    earned_on = serializers.DateField()
+    paid_at = serializers.DateTimeField()
+    reference = serializers.CharField(help_text="The payment run's reference.")
+
+
+# The ``data`` of each kind (the apps that publish them write these facts).
 WEBHOOK_DATA = {
+    EventKind.DEAL_REGISTERED: DealData,
+    EventKind.DEAL_APPROVED: DealData,
+    EventKind.DEAL_REJECTED: DealData,
+    EventKind.DEAL_WON: DealData,
+    EventKind.DEAL_EXPIRED: DealData,
+    EventKind.CLAIM_APPROVED: ClaimApprovedData,
+    EventKind.LEDGER_PAID: LedgerPaidData,
     EventKind.TIER_CHANGED: TierChangedData,
     EventKind.RED_FLAG_OPENED: RedFlagOpenedData,
     EventKind.LEAD_ASSIGNED: LeadAssignedData,

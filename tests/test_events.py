@@ -166,6 +166,7 @@ def test_a_registration_s_life_is_told_in_events_but_imported_history_is_not(
     assert Event.objects.count() == before  # imported: approved and expired long ago
     assert deals.deals_expire_lapsed() == 1
     assert _kinds(partner_a)[-1] == "deal.expired"
+    _assert_documented(Event.objects.all())
 
 
 def test_approved_claims_and_paid_entries_are_events_once(partner_a, a_admin, manager):
@@ -184,6 +185,15 @@ def test_approved_claims_and_paid_entries_are_events_once(partner_a, a_admin, ma
     paid = Event.objects.filter(kind=EventKind.LEDGER_PAID).order_by("pk")
     assert [e.data["entry_id"] for e in paid] == ids
     assert {e.data["reference"] for e in paid} == {"RUN-1"}
+    _assert_documented(Event.objects.all())
+
+
+def _assert_documented(events) -> None:
+    """Each event's data has exactly the fields the API schema documents for its kind."""
+    from integrations.api import WEBHOOK_DATA
+
+    for event in events:
+        assert set(event.data) == set(WEBHOOK_DATA[event.kind]().fields), event.kind
 
 
 def test_a_transaction_that_publishes_many_events_sends_one_task(

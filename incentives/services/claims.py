@@ -144,7 +144,7 @@ def _publish_approved(claim: IncentiveClaim) -> None:
         data={
             "claim_id": claim.pk,
             "partner_id": claim.partner_id,
-            "amount": claim.amount,
+            "amount": f"{claim.amount:.2f}",
             "entry_ids": list(claim.entries.order_by("pk").values_list("pk", flat=True)),
             "decided_at": claim.decided_at,
         },

@@ -362,7 +362,7 @@ def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> i
                 "kind": entry.kind,
                 "code": entry.code,
                 "description": entry.description,
-                "amount": entry.amount,
+                "amount": f"{entry.amount:.2f}",
                 "currency": entry.currency,
                 "quarter": entry.quarter,
                 "earned_on": entry.earned_on,
