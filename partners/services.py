@@ -555,12 +555,13 @@ def staff_user_create(
     *,
     username: str,
     email: str,
-    password: str,
+    password: str | None,
     role: str,
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    """A login for the vendor's own staff (channel manager, chief, executive, admin)."""
+    """A login for the vendor's own staff (channel manager, chief, executive, admin), with a
+    password, or none (``None``: the person signs in through the vendor's single sign-on)."""
     if role == Role.PARTNER or role not in Role.values:
         raise ValidationError({"role": "Staff users take a vendor role."})
     _check_new_login(username=username, email=email)
@@ -573,7 +574,10 @@ def staff_user_create(
         is_staff=True,
         is_superuser=role == Role.ADMIN,
     )
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
     user.save()
     return user
 
