@@ -134,6 +134,11 @@ class SsoSetupForm(forms.ModelForm):
             )
         self.saved: SsoSetup | None = None
 
+    def _post_clean(self) -> None:
+        # The set-up is checked (and saved) by the service in clean(); the model's own
+        # checks would only see the row just saved as a clash with itself.
+        pass
+
     def clean(self):
         cleaned = super().clean()
         if self.errors:

@@ -412,8 +412,12 @@ def sso_setup_save(
 def sso_setup_delete(*, setup: SsoSetup) -> None:
     """The set-up, its domains, its identity provider and the links of logins to it (the
     logins stay, and sign in with a password again)."""
+    from allauth.socialaccount.models import SocialAccount
+
     app = setup.app
     setup.delete()
+    # A login's link names its provider by the app's provider_id (no foreign key).
+    SocialAccount.objects.filter(provider=app.provider_id or app.provider).delete()
     app.delete()
 
 

@@ -50,7 +50,15 @@ def passwords_off_message(setup: SsoSetup) -> str:
     ) % {"organisation": setup.organisation_name}
 
 
-def _refusal(request: HttpRequest, message: str, *, status: int = 403) -> HttpResponse:
+def answer_refused_message() -> str:
+    return gettext(
+        "The identity provider's answer could not be accepted, so you are not signed in. "
+        "Start again from the sign-in page; if it happens again, tell the vendor's channel "
+        "team."
+    )
+
+
+def refusal_page(request: HttpRequest, message: str, *, status: int = 403) -> HttpResponse:
     return render(request, "socialaccount/sso_refused.html", {"message": message}, status=status)
 
 
@@ -112,8 +120,17 @@ class ResetPasswordForm(AllauthResetPasswordForm):
                 code="sso_required",
             )
         email = super().clean_email()
-        self.users = [user for user in self.users if _passwords_allowed(user)]
+        allowed = [user for user in self.users if _passwords_allowed(user)]
+        # Everyone with this address signs in through an IdP: no mail at all (allauth would
+        # otherwise mail an "unknown account" notice, which would be untrue).
+        self.sso_only = bool(self.users) and not allowed
+        self.users = allowed
         return email
+
+    def save(self, request, **kwargs) -> str:
+        if getattr(self, "sso_only", False):
+            return self.cleaned_data["email"]
+        return super().save(request, **kwargs)
 
 
 class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
@@ -210,29 +227,15 @@ def sso_start(
         problem = exc.__class__.__name__
     else:
         location = response.get("Location") if response.status_code in (301, 302) else None
-        if location:
-            # A page of ours, not a redirect: the sign-in form's Content-Security-Policy
-            # (form-action 'self') would stop a form's answer from leading to another site.
-            page = render(
-                request,
-                "account/sso_continue.html",
-                {
-                    "setup": setup,
-                    "location": location,
-                    "idp_host": urlsplit(location).netloc,
-                },
-            )
-            page["Cache-Control"] = "no-store"
-            return page
-        return response
+        return hop_page(request, setup, location) if location else response
     message = gettext(
-        "The sign-in through %(organisation)s's identity provider cannot start: it does not "
-        "answer or is not set up correctly. Try again in a few minutes; if it persists, "
+        "The sign-in through the identity provider of %(organisation)s cannot start: it does "
+        "not answer or is not set up correctly. Try again in a few minutes; if it persists, "
         "tell the vendor's channel team."
     ) % {"organisation": setup.organisation_name}
     logger.info("SSO start refused for set-up %s: %s", setup.pk, problem)
     if form is None:
-        return _refusal(request, message, status=502)
+        return refusal_page(request, message, status=502)
     form.add_error(None, message)
     return render(
         request,
@@ -240,6 +243,19 @@ def sso_start(
         {"form": form, "redirect_field_name": "next", "redirect_field_value": next_url},
         status=400,
     )
+
+
+def hop_page(request: HttpRequest, setup: SsoSetup, location: str) -> HttpResponse:
+    """The page that goes on to the identity provider at ``location``. A page of ours, not
+    a redirect: the Content-Security-Policy (form-action 'self') stops a form's answer from
+    redirecting to another site; a meta refresh and a link are not forms."""
+    page = render(
+        request,
+        "account/sso_continue.html",
+        {"setup": setup, "location": location, "idp_host": urlsplit(location).netloc},
+    )
+    page["Cache-Control"] = "no-store"
+    return page
 
 
 # ---------------------------------------------------------------- the identity provider's answer
@@ -272,13 +288,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         setup = sso_setup_for_app(getattr(app, "pk", None))
         if setup is None or not setup.is_active:
             raise ImmediateHttpResponse(
-                _refusal(request, gettext("This identity provider is not set up for sign-in."))
+                refusal_page(request, gettext("This identity provider is not set up for sign-in."))
             )
         if sociallogin.state.get("process", AuthProcess.LOGIN) != AuthProcess.LOGIN:
             # Linking an identity provider to the signed-in person is not offered: a link is
             # only ever made by the set-up's own rules.
             raise ImmediateHttpResponse(
-                _refusal(request, gettext("Sign in through the sign-in page."), status=400)
+                refusal_page(request, gettext("Sign in through the sign-in page."), status=400)
             )
         user = sociallogin.user
         email = (user.email if user else "") or next(
@@ -294,7 +310,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 claims=claims_of(sociallogin),
             )
         except services.SsoRefused as refused:
-            raise ImmediateHttpResponse(_refusal(request, refused.message)) from None
+            raise ImmediateHttpResponse(refusal_page(request, refused.message)) from None
         if not sociallogin.is_existing:
             sociallogin.connect(request, resolved)
         if setup.for_staff and setup.idp_enforces_mfa:
@@ -315,12 +331,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if error == AuthError.CANCELLED:
             message = gettext("The sign-in was cancelled at the identity provider.")
         else:
-            message = gettext(
-                "The identity provider's answer could not be accepted, so you are not signed "
-                "in. Start again from the sign-in page; if it happens again, tell the "
-                "vendor's channel team."
-            )
-        raise ImmediateHttpResponse(_refusal(request, message, status=400))
+            message = answer_refused_message()
+        raise ImmediateHttpResponse(refusal_page(request, message, status=400))
 
 
 def claims_of(sociallogin) -> dict:

@@ -1130,7 +1130,12 @@ def api_token_sign_in(
     def locked() -> SignInRefused:
         return SignInRefused(sign_in_locked_message(), "throttled", retry_after_seconds())
 
-    user = get_adapter(request).authenticate(request, username=username, password=password)
+    try:
+        user = get_adapter(request).authenticate(request, username=username, password=password)
+    except ValidationError as exc:
+        # The adapter refuses a right password with a reason (the organisation signs in
+        # through its identity provider only): said as it says it.
+        raise SignInRefused(" ".join(exc.messages), exc.error_list[0].code or "refused") from exc
     if getattr(request, "axes_locked_out", False):
         raise locked()
     if user is None:
