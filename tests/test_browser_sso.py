@@ -124,6 +124,12 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def hold_the_hop(route) -> None:
+    response = route.fetch()
+    body = response.text().replace('http-equiv="refresh"', 'name="held"')
+    route.fulfill(response=response, body=body)
+
+
 def continue_with_sso(page, live_server, login: str) -> None:
     """Type the work e-mail on the sign-in page, no password, and continue."""
     page.goto(f"{live_server.url}/auth/login/")
@@ -149,11 +155,18 @@ def test_a_partner_person_signs_in_through_openid_connect_as_their_partner_with_
 ):
     PartnerFactory(name="Bravo Networks", domain="bravo.example")
     page.set_viewport_size({"width": 390, "height": 844})
+    # The hop page goes on by itself at once; held here (its refresh taken out) to be seen.
+    page.route("**/auth/login/", hold_the_hop)
     page.goto(f"{live_server.url}/auth/login/")
     screenshot(page, "sign-in-390")
     page.fill("#id_login", "olivia@alpha.example")
     page.click("button[type=submit]")
 
+    hop = page.text_content("[data-testid=sso-continue]")
+    assert f"Alpha Systems at {oidc_idp.base.removeprefix('http://')}" in hop
+    screenshot(page, "sso-hop-390")
+    page.unroute("**/auth/login/")
+    page.click("text=Continue")
     page.wait_for_url(f"{oidc_idp.base}/login/**")
     # The IdP was told who is coming (login_hint) and shows its own sign-in form.
     assert page.input_value("#id_username") == "olivia@alpha.example"
