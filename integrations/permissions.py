@@ -45,3 +45,10 @@ for model in ("crmconnection", "fieldmapping"):
     rules.add_perm(f"integrations.change_{model}", is_vendor_admin)
 rules.add_perm("integrations.add_fieldmapping", is_vendor_admin)
 rules.add_perm("integrations.delete_fieldmapping", is_vendor_admin)
+
+
+# Single sign-on decides who may sign in, as what, and for staff whether a second factor
+# is asked here: administrators only.
+rules.add_perm("integrations", is_vendor_admin)
+for action in ("view", "add", "change", "delete"):
+    rules.add_perm(f"integrations.{action}_ssosetup", is_vendor_admin)

@@ -9,9 +9,10 @@ from django.http import Http404
 
 from partners.models import Partner, PartnerRole
 from partners.queries import partner_id_of, partner_role_of, partners_writable_by
-from prm.roles import ALL_PARTNER_ROLES, Role, role_of
+from prm.roles import ALL_PARTNER_ROLES, VENDOR_ROLES, Role, role_of
 
-from .models import WebhookDelivery, WebhookSubscription
+from .models import SsoDomain, SsoSetup, WebhookDelivery, WebhookSubscription
+from .rules import email_domain
 
 
 def _scope(queryset: QuerySet, user, *, partner_field: str) -> QuerySet:
@@ -64,3 +65,49 @@ def webhook_partners_for(user) -> QuerySet[Partner]:
             return Partner.objects.filter(pk=partner_id_of(user))
         return Partner.objects.none()
     return partners_writable_by(user)
+
+
+def sso_setups() -> QuerySet[SsoSetup]:
+    return SsoSetup.objects.select_related("app", "partner")
+
+
+def sso_setup_for_login(login: str) -> SsoSetup | None:
+    """The switched-on set-up whose e-mail domains hold what was typed on the sign-in page
+    (``name@domain``), or ``None``."""
+    domain = email_domain(login)
+    if not domain:
+        return None
+    row = (
+        SsoDomain.objects.select_related("setup__app", "setup__partner")
+        .filter(domain=domain, setup__is_active=True)
+        .first()
+    )
+    return row.setup if row else None
+
+
+def sso_setup_for_app(app_id: int | None) -> SsoSetup | None:
+    if app_id is None:
+        return None
+    return sso_setups().filter(app_id=app_id).first()
+
+
+def organisation_of(user) -> int | str | None:
+    """Where a login belongs: its partner's id, ``"vendor"`` for the staff roles, ``None``
+    for a login of neither (a partner role without a membership)."""
+    if user.is_superuser or getattr(user, "role", None) in VENDOR_ROLES:
+        return "vendor"
+    if getattr(user, "role", None) == Role.PARTNER:
+        membership = getattr(user, "membership", None) if user.pk else None
+        return membership.partner_id if membership is not None else None
+    return None
+
+
+def sso_setup_of_user(user) -> SsoSetup | None:
+    """The switched-on set-up of the organisation ``user`` belongs to, or ``None``."""
+    organisation = organisation_of(user)
+    if organisation is None:
+        return None
+    setups = sso_setups().filter(is_active=True)
+    if organisation == "vendor":
+        return setups.filter(partner__isnull=True).first()
+    return setups.filter(partner_id=organisation).first()

@@ -1,12 +1,23 @@
 """Portal pages of the outbound webhooks, for a partner's admin: their subscriptions, each
 with its delivery log, its secret, redelivery (docs/webhooks.md)."""
 
+import binascii
+import functools
+import logging
+import zlib
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from allauth.socialaccount.providers.openid_connect import views as oidc_views
+from allauth.socialaccount.providers.saml import views as saml_views
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, HttpResponseNotAllowed
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from lxml.etree import LxmlError
+from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
 
 from partners.models import PartnerRole
 from partners.queries import partner_for_user, partner_id_of, partner_role_of
@@ -18,7 +29,14 @@ from . import services
 from .forms import WebhookEditForm, WebhookForm
 from .models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from .permissions import can_manage_webhook
-from .queries import deliveries_visible_to, delivery_for_user, webhook_for_user, webhooks_visible_to
+from .queries import (
+    deliveries_visible_to,
+    delivery_for_user,
+    sso_setups,
+    webhook_for_user,
+    webhooks_visible_to,
+)
+from .sso import answer_refused_message, hop_page, refusal_page
 
 
 def _form_errors(form, exc: ValidationError) -> None:
@@ -149,3 +167,48 @@ def webhook_redeliver(request, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Sent again, with the same webhook-id."))
     return redirect("portal-webhook", pk=delivery.subscription_id)
+
+
+logger = logging.getLogger(__name__)
+
+# What allauth and python3-saml raise on an answer or a configuration they cannot read.
+UNREADABLE = (
+    KeyError,
+    ValueError,
+    TypeError,
+    OSError,
+    binascii.Error,
+    zlib.error,
+    LxmlError,
+    OneLogin_Saml2_Error,
+    OneLogin_Saml2_ValidationError,
+    ImproperlyConfigured,
+)
+
+
+def guarded(view: Callable, *, protocol: str) -> Callable:
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, **kwargs) -> HttpResponse:
+        try:
+            response = view(request, **kwargs)
+        except UNREADABLE:
+            logger.exception("SSO answer or set-up not readable at %s", request.path)
+            return refusal_page(request, answer_refused_message(), status=400)
+        location = response.get("Location", "") if response.status_code == 302 else ""
+        if request.method == "POST" and urlsplit(location).netloc not in ("", request.get_host()):
+            key = kwargs.get("provider_id") or kwargs.get("organization_slug")
+            field = "app__provider_id" if protocol == "oidc" else "app__client_id"
+            setup = sso_setups().filter(**{field: key}).first()
+            if setup is not None:
+                return hop_page(request, setup, location)
+        return response
+
+    return wrapper
+
+
+oidc_login = guarded(oidc_views.login, protocol="oidc")
+oidc_callback = guarded(oidc_views.callback, protocol="oidc")
+saml_login = guarded(saml_views.login, protocol="saml")
+saml_acs = guarded(saml_views.acs, protocol="saml")
+saml_finish_acs = guarded(saml_views.finish_acs, protocol="saml")
+saml_metadata = guarded(saml_views.metadata, protocol="saml")

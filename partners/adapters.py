@@ -53,6 +53,15 @@ class AccountAdapter(DefaultAccountAdapter):
             return None
         return user
 
+    def get_login_stages(self) -> list[str]:
+        # The code step, skipped for a single sign-on trusted for two-factor sign-in (prm.mfa).
+        return [
+            "prm.mfa.AuthenticateStage"
+            if stage == "allauth.mfa.stages.AuthenticateStage"
+            else stage
+            for stage in super().get_login_stages()
+        ]
+
     def set_password(self, user, password: str) -> None:
         """Password change, set and reset all come here."""
         from .services import user_tokens_revoke

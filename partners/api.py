@@ -97,7 +97,8 @@ class TokenView(APIView):
                 description=(
                     "Field errors, or `{detail, code}` with `code` one of "
                     "`invalid_credentials` (also for a switched-off login), `mfa_required`, "
-                    "`mfa_invalid`, `mfa_setup_required`."
+                    "`mfa_invalid`, `mfa_setup_required`, `sso_required` (the organisation "
+                    "signs in through its identity provider only)."
                 ),
             ),
             429: ErrorSerializer,

@@ -555,12 +555,13 @@ def staff_user_create(
     *,
     username: str,
     email: str,
-    password: str,
+    password: str | None,
     role: str,
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    """A login for the vendor's own staff (channel manager, chief, executive, admin)."""
+    """A login for the vendor's own staff (channel manager, chief, executive, admin), with a
+    password, or none (``None``: the person signs in through the vendor's single sign-on)."""
     if role == Role.PARTNER or role not in Role.values:
         raise ValidationError({"role": "Staff users take a vendor role."})
     _check_new_login(username=username, email=email)
@@ -573,7 +574,10 @@ def staff_user_create(
         is_staff=True,
         is_superuser=role == Role.ADMIN,
     )
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
     user.save()
     return user
 
@@ -1147,7 +1151,12 @@ def api_token_sign_in(
     def locked() -> SignInRefused:
         return SignInRefused(sign_in_locked_message(), "throttled", retry_after_seconds())
 
-    user = get_adapter(request).authenticate(request, username=username, password=password)
+    try:
+        user = get_adapter(request).authenticate(request, username=username, password=password)
+    except ValidationError as exc:
+        # The adapter refuses a right password with a reason (the organisation signs in
+        # through its identity provider only): said as it says it.
+        raise SignInRefused(" ".join(exc.messages), exc.error_list[0].code or "refused") from exc
     if getattr(request, "axes_locked_out", False):
         raise locked()
     if user is None:

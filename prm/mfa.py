@@ -4,12 +4,20 @@ Everyone may turn it on; the staff roles must: a staff member without it is sent
 up before any other page (``StaffMfaRequiredMiddleware``). Failed codes count as failed
 sign-ins in axes' database (``AuthenticateForm``), so guessing a code is locked out like
 guessing a password, whatever the state of the cache.
+
+Single sign-on (integrations.sso, docs/sso.md): a sign-in through an identity provider
+asks for the authenticator app's code like a password sign-in does, unless the vendor's
+set-up says its identity provider enforces a second factor itself. Such a sign-in carries
+``MFA_BY_IDP`` in its state: then no code is asked (``AuthenticateStage``), and the staff
+member is not sent to set up an app for that session.
 """
 
+from allauth.account.signals import user_logged_in as allauth_user_logged_in
 from allauth.core import context
 from allauth.mfa.base.forms import AuthenticateForm as AllauthAuthenticateForm
 from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added, authenticator_removed
+from allauth.mfa.stages import AuthenticateStage as AllauthAuthenticateStage
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY as auth_session_key
@@ -27,6 +35,9 @@ from prm.throttles import sign_in_locked_message
 # partner person, or staff with an authenticator app. The middleware then reads only the
 # session on each request, not the user's authenticators.
 SESSION_KEY = "prm_mfa_ok"
+# Set in a single sign-on's state (allauth's SocialLogin.state) when the vendor's set-up
+# trusts its identity provider to have asked for a second factor.
+MFA_BY_IDP = "prm_mfa_by_idp"
 
 
 # Pages a staff member without two-factor sign-in may still open: setting it up (under
@@ -95,6 +106,30 @@ def _remember_requirement_on_login(sender, request, user, **kwargs) -> None:
     session = getattr(request, "session", None)
     if session is not None and meets_requirement(user):
         session[SESSION_KEY] = str(user.pk)
+
+
+def _second_factor_by_idp(signal_kwargs: dict | None) -> bool:
+    sociallogin = (signal_kwargs or {}).get("sociallogin")
+    return bool(sociallogin is not None and sociallogin.state.get(MFA_BY_IDP))
+
+
+@receiver(allauth_user_logged_in, dispatch_uid="prm.mfa.requirement_met_by_idp")
+def _remember_idp_second_factor(sender, request, user, **kwargs) -> None:
+    # allauth's signal (after Django's): it carries the single sign-on, if that is how the
+    # person signed in. An identity provider trusted for two-factor sign-in meets the
+    # requirement for this session.
+    if _second_factor_by_idp(kwargs) and getattr(request, "session", None) is not None:
+        request.session[SESSION_KEY] = str(user.pk)
+
+
+class AuthenticateStage(AllauthAuthenticateStage):
+    """allauth's code step at sign-in, skipped for a single sign-on whose identity provider
+    the vendor's set-up trusts to have asked for a second factor."""
+
+    def _should_handle(self, request: HttpRequest) -> bool:
+        if _second_factor_by_idp(self.login.signal_kwargs):
+            return False
+        return super()._should_handle(request)
 
 
 @receiver(authenticator_added, dispatch_uid="prm.mfa.enrolled")

@@ -95,6 +95,8 @@ urlpatterns = [
         )(account_views.password_reset),
         name="account_reset_password",
     ),
+    # The identity providers' addresses (single sign-on), guarded (integrations.views).
+    path("auth/", include("integrations.sso_urls")),
     path("auth/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", TokenView.as_view(), name="api-token"),

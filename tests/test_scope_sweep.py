@@ -62,10 +62,10 @@ from .factories import (
 pytestmark = pytest.mark.django_db
 
 # Namespaces and names outside the partner-facing faces: the admin has its own sweep,
-# allauth's arguments are tokens, not object ids.
+# allauth's arguments are tokens or identity providers' names (single sign-on), not object ids.
 SKIP_NAMESPACES = {"admin"}
 # ``export`` names a dashboard table (its rows are scoped by the dashboard's own tests).
-SKIP_ARGUMENTS = {"format", "uidb36", "key", "export"}
+SKIP_ARGUMENTS = {"format", "uidb36", "key", "export", "provider_id", "organization_slug"}
 
 
 @dataclass
@@ -309,6 +309,10 @@ ADMIN_PROGRAM_WIDE = {
     "axes.AccessLog": "sign-ins: no staff role holds its permissions",
     "axes.AccessFailureLog": "failed sign-ins: no staff role holds its permissions",
     "account.EmailAddress": "login e-mail addresses: no staff role holds its permissions",
+    # Single sign-on decides who signs in as whom: administrators only (integrations.permissions;
+    # tests/test_sso.py shows managers and chiefs refused).
+    "integrations.SsoSetup": "single sign-on set-ups: administrators only",
+    "socialaccount.SocialAccount": "logins' links to identity providers: administrators only",
     "django_celery_beat.PeriodicTask": "the schedule",
     "django_celery_beat.ClockedSchedule": "the schedule",
     "django_celery_beat.CrontabSchedule": "the schedule",

@@ -40,6 +40,11 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    # Single sign-on through each organisation's identity provider (integrations.SsoSetup):
+    # OpenID Connect and SAML 2.0, configured in the database (allauth's SocialApp).
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     # Failed sign-ins counted in the database, per username and per address (prm.throttles).
     "axes",
     # The project's apps, lowest layer first (see ARCHITECTURE.md).
@@ -186,7 +191,17 @@ LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
-ACCOUNT_ADAPTER = "partners.adapters.AccountAdapter"
+# partners' adapter (invitations only, failures counted by axes), with the SSO set-ups' rule
+# on passwords (integrations.sso).
+ACCOUNT_ADAPTER = "integrations.sso.AccountAdapter"
+# The sign-in form sends a work e-mail whose domain has single sign-on to that organisation's
+# identity provider, and refuses passwords where the organisation turned them off; so do the
+# password-reset forms (integrations.sso).
+ACCOUNT_FORMS = {
+    "login": "integrations.sso.LoginForm",
+    "reset_password": "integrations.sso.ResetPasswordForm",
+    "reset_password_from_key": "integrations.sso.ResetPasswordKeyForm",
+}
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 # allauth's own limits live in the cache and so fail open while Redis is down: password
@@ -202,6 +217,18 @@ MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="PRM")
 # A code is accepted from the step before and after the current one too: phones drift.
 MFA_TOTP_TOLERANCE = 1
 MFA_FORMS = {"authenticate": "prm.mfa.AuthenticateForm"}
+
+# Single sign-on (integrations.sso, docs/sso.md): who an identity provider may sign in, and
+# as what, is decided by the organisation's SSO set-up, never by allauth's defaults: no
+# sign-up form, no link to an existing login by e-mail alone, no tokens kept.
+SOCIALACCOUNT_ADAPTER = "integrations.sso.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# Seconds to wait for an identity provider (discovery, token and user-info requests).
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.int("SSO_REQUESTS_TIMEOUT", default=5)
 
 # Failed sign-ins (portal, admin through the portal, API token): axes keeps them in the
 # database, so the lockout holds whatever the state of the cache. Locked out: five
