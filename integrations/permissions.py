@@ -48,7 +48,6 @@ rules.add_perm("integrations.delete_fieldmapping", is_vendor_admin)
 
 
 # Single sign-on decides who may sign in, as what, and for staff whether a second factor
-# is asked here: administrators only.
-rules.add_perm("integrations", is_vendor_admin)
+# is asked here: administrators only (the app itself shows to all staff, above).
 for action in ("view", "add", "change", "delete"):
     rules.add_perm(f"integrations.{action}_ssosetup", is_vendor_admin)
