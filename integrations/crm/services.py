@@ -22,6 +22,7 @@ from django.utils import timezone
 from partners.models import Account, Lead, Partner
 from partners.queries import account_matching
 from partners.services import account_create, account_update, lead_create, lead_update
+from prm.queue import send_task
 
 from ..models import (
     CrmConnection,
@@ -179,9 +180,9 @@ def _push_on_commit(connection: CrmConnection) -> None:
     def push() -> None:
         from ..tasks import crm_push
 
-        crm_push.delay(connection.pk)
+        send_task(crm_push, connection.pk)  # broker down: the beat's next run pushes them
 
-    transaction.on_commit(push)
+    transaction.on_commit(push, robust=True)
 
 
 @transaction.atomic
@@ -602,9 +603,9 @@ def _sync_on_commit(connection: CrmConnection) -> None:
     def sync() -> None:
         from ..tasks import crm_sync
 
-        crm_sync.delay(connection.pk)
+        send_task(crm_sync, connection.pk)  # broker down: the beat's next run syncs
 
-    transaction.on_commit(sync)
+    transaction.on_commit(sync, robust=True)
 
 
 def crm_sync_enqueue(*, connections) -> int:
