@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
+from prm.admin_lists import LongListAdmin, QuarterFilter
 from prm.admin_style import colour_class
 from prm.downloads import csv_attachment
 from prm.roles import DISPUTE_ROLES, role_of
@@ -245,7 +246,7 @@ class IncentiveClaimAdmin(MoneyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(MoneyAdmin):
+class LedgerEntryAdmin(LongListAdmin, MoneyAdmin):
     list_display = [
         "description",
         "partner",
@@ -257,7 +258,7 @@ class LedgerEntryAdmin(MoneyAdmin):
         "due_on",
         "quarter",
     ]
-    list_filter = ["status", "kind", "quarter", "due_on"]
+    list_filter = ["status", "kind", QuarterFilter, "due_on"]
     list_select_related = ["partner"]
     search_fields = ["partner__name", "description", "idempotency_key", "payment_reference"]
     readonly_fields = [f.name for f in LedgerEntry._meta.fields]
