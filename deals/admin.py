@@ -17,7 +17,7 @@ from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import Program
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
-from prm.admin_lists import ChannelManagerFilter, LongListAdmin
+from prm.admin_lists import ChannelManagerFilter
 from prm.admin_style import colour_class
 from prm.roles import MANAGER_ROLES, role_of
 
@@ -98,7 +98,7 @@ class DecisionMixin:
 
 
 @admin.register(Deal)
-class DealAdmin(LongListAdmin, ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmin):
+class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmin):
     list_display = [
         "customer_name",
         "partner",

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
-from prm.admin_lists import LongListAdmin, QuarterFilter
+from prm.admin_lists import ChannelManagerFilter, QuarterFilter
 from prm.admin_style import colour_class
 from prm.downloads import csv_attachment
 from prm.roles import DISPUTE_ROLES, role_of
@@ -152,7 +152,7 @@ class IncentiveClaimAdmin(MoneyAdmin):
     list_filter = [
         "status",
         DueFilter,
-        ("partner__channel_manager", admin.RelatedOnlyFieldListFilter),
+        ("partner__channel_manager", ChannelManagerFilter),
     ]
     list_select_related = ["partner"]
     search_fields = ["partner__name", "note", "=id"]
@@ -246,7 +246,7 @@ class IncentiveClaimAdmin(MoneyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(LongListAdmin, MoneyAdmin):
+class LedgerEntryAdmin(MoneyAdmin):
     list_display = [
         "description",
         "partner",

@@ -201,7 +201,11 @@ class IncentiveClaim(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="claim_amount_positive")
         ]
-        indexes = [models.Index(fields=["status", "verify_by"])]
+        indexes = [
+            models.Index(fields=["status", "verify_by"]),
+            # Claims newest first (the API's list).
+            models.Index(fields=["submitted_at", "id"], name="claim_submitted_id"),
+        ]
 
     def __str__(self) -> str:
         return f"Claim {self.pk} by {self.partner}: {self.amount}"

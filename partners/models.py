@@ -528,6 +528,8 @@ class Account(models.Model):
             # The probes for a probable same customer (deals.queries.customer_check).
             models.Index(fields=["domain_skeleton"], name="account_domain_skeleton_idx"),
             models.Index(fields=["name_skeleton"], name="account_name_skeleton_idx"),
+            # The accounts by name (the admin's list and the API's).
+            models.Index(fields=["name"], name="account_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -6,8 +6,8 @@ from django.db import connection
 from django.db.models import Q
 
 from deals.models import Deal
-from incentives.models import LedgerEntry
-from partners.models import Notice
+from incentives.models import IncentiveClaim, LedgerEntry
+from partners.models import Account, Notice
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +24,8 @@ EXPECTED = [
     (LedgerEntry, "ledger_quarter_idx", ["quarter"], ["kind", "status", "amount"], None),
     (LedgerEntry, "ledger_spiff_paid", ["paid_at"], ["amount"], Q(kind="spiff", status="paid")),
     (Notice, "notice_partner_user_created", ["partner", "user", "created_at"], [], None),
+    (Account, "account_name_idx", ["name"], [], None),
+    (IncentiveClaim, "claim_submitted_id", ["submitted_at", "id"], [], None),
 ]
 
 

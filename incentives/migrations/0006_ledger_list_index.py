@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """The ledger newest first (the admin's list, the API's keyset pages); SPIFFs paid in
     a quarter, and a quarter's entries with what the executive dashboard sums of them,
-    read from the indexes alone."""
+    read from the indexes alone; claims newest first (the API's list)."""
 
     dependencies = [
         ("incentives", "0005_money_fits_its_sums"),
@@ -30,5 +30,9 @@ class Migration(migrations.Migration):
             index=models.Index(
                 fields=["quarter"], include=("kind", "status", "amount"), name="ledger_quarter_idx"
             ),
+        ),
+        migrations.AddIndex(
+            model_name="incentiveclaim",
+            index=models.Index(fields=["submitted_at", "id"], name="claim_submitted_id"),
         ),
     ]
