@@ -497,6 +497,9 @@ class AccountAdmin(LongListAdmin, PartnerChoicesMixin, HistoryAdmin):
     ]
     list_select_related = ["owning_partner"]
     search_fields = ["name", "domain", "name_key", "domain_key", "direct_rep"]
+    # Partners looked up as one types, not a list of every partner in the page: 20,000
+    # options took 4 s to draw (bench/pages.py).
+    autocomplete_fields = ["owning_partner"]
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and not accounts_writable_by(request.user).filter(pk=obj.pk).exists():
@@ -571,6 +574,7 @@ class LeadAdmin(LongListAdmin, PartnerChoicesMixin, admin.ModelAdmin):
     search_fields = ["company_name", "domain", "name_key", "domain_key"]
     date_hierarchy = "created_at"
     fields = ["company_name", "domain", "source", "created_at", "partner", "account"]
+    autocomplete_fields = ["partner"]  # as on accounts: not 20,000 options in the page
     readonly_fields = ["account"]
 
     def _writable(self, request, obj) -> bool:
