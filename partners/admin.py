@@ -61,6 +61,17 @@ class PartnerChoicesMixin:
             kwargs["queryset"] = partners_writable_by(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_autocomplete_fields(self, request):
+        """A partner is looked up as one types (among the partners one sees; the form
+        still accepts only those above), not picked from every partner drawn into the
+        page: 20,000 options took 4 s to draw (bench/pages.py)."""
+        partners = [
+            field.name
+            for field in self.model._meta.fields
+            if field.is_relation and field.related_model is Partner and field.editable
+        ]
+        return list(dict.fromkeys([*super().get_autocomplete_fields(request), *partners]))
+
 
 class ScopedAdminMixin(LongListAdmin, PartnerChoicesMixin):
     """Rows limited to the partners the user may see (``partners.queries.scope_to_user``).
@@ -497,9 +508,6 @@ class AccountAdmin(LongListAdmin, PartnerChoicesMixin, HistoryAdmin):
     ]
     list_select_related = ["owning_partner"]
     search_fields = ["name", "domain", "name_key", "domain_key", "direct_rep"]
-    # Partners looked up as one types, not a list of every partner in the page: 20,000
-    # options took 4 s to draw (bench/pages.py).
-    autocomplete_fields = ["owning_partner"]
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and not accounts_writable_by(request.user).filter(pk=obj.pk).exists():
@@ -574,7 +582,6 @@ class LeadAdmin(LongListAdmin, PartnerChoicesMixin, admin.ModelAdmin):
     search_fields = ["company_name", "domain", "name_key", "domain_key"]
     date_hierarchy = "created_at"
     fields = ["company_name", "domain", "source", "created_at", "partner", "account"]
-    autocomplete_fields = ["partner"]  # as on accounts: not 20,000 options in the page
     readonly_fields = ["account"]
 
     def _writable(self, request, obj) -> bool:
