@@ -17,6 +17,7 @@ from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import Program
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
+from prm.admin_lists import ChannelManagerFilter
 from prm.admin_style import colour_class
 from prm.roles import MANAGER_ROLES, role_of
 
@@ -66,6 +67,23 @@ class SlaFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReasonFilter(admin.SimpleListFilter):
+    """Why a registration was rejected: the rulebook's codes, not the distinct codes of
+    every row (a pass over the table)."""
+
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request, model_admin):
+        codes = [value for name, value in vars(rules.Reason).items() if name.isupper()]
+        return [(code, code.replace("_", " ").capitalize()) for code in codes]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(reason=self.value())
+        return queryset
+
+
 def _countdown(delta: timedelta) -> str:
     hours = int(abs(delta.total_seconds()) // 3600)
     minutes = int(abs(delta.total_seconds()) % 3600 // 60)
@@ -98,8 +116,8 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
         "direct_conflict",
         "deal_type",
         "compensation_model",
-        "reason",
-        ("partner__channel_manager", admin.RelatedOnlyFieldListFilter),
+        ReasonFilter,
+        ("partner__channel_manager", ChannelManagerFilter),
     ]
     list_select_related = ["partner__program"]
     search_fields = ["customer_name", "customer_domain", "partner__name", "account__domain_key"]

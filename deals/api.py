@@ -14,7 +14,7 @@ from incentives.queries import mdf_requests_visible_to
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of, partners_visible_to
-from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
+from prm.api import BAD_REQUEST, ErrorSerializer, KeysetPagination, ReasonSerializer
 from prm.bounds import column_bounds
 from prm.roles import MANAGER_ROLES, Role, role_of
 
@@ -230,6 +230,10 @@ class DealViewSet(
 
     queryset = Deal.objects.all()
     serializer_class = DealSerializer
+    # Pages by position on the (submitted_at, id) index: a chief's list of millions
+    # answers its thousandth page as fast as its first (prm.api.KeysetPagination).
+    pagination_class = KeysetPagination
+    keyset = ("-submitted_at", "-pk")
     filterset_fields = {
         "status": ["exact", "in"],
         "partner": ["exact"],

@@ -217,6 +217,20 @@ class Deal(models.Model):
             models.Index(
                 fields=["submitted_at"], condition=Q(needs_review=True), name="deal_review_queue"
             ),
+            # Every list of all registrations, newest first (the admin's, the API's keyset
+            # pages for chiefs and executives): read backwards, a page at a time.
+            models.Index(fields=["submitted_at", "id"], name="deal_submitted_id"),
+            # Wins of every partner by close date, with their credit: the dashboard's
+            # quarter to date, read from the index alone. Its condition names the credit
+            # (set on every win) so that only a statement naming it too uses the index:
+            # reads of some partners' wins keep the (partner, status, closed_on) index,
+            # which the planner would otherwise leave for this one (bench/pages.py).
+            models.Index(
+                fields=["closed_on"],
+                include=["partner_credit"],
+                condition=Q(status="won", partner_credit__isnull=False),
+                name="deal_won_closed",
+            ),
         ]
 
     def __str__(self) -> str:

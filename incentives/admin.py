@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
+from prm.admin_lists import ChannelManagerFilter, QuarterFilter
 from prm.admin_style import colour_class
 from prm.downloads import csv_attachment
 from prm.roles import DISPUTE_ROLES, role_of
@@ -160,7 +161,7 @@ class IncentiveClaimAdmin(MoneyAdmin):
     list_filter = [
         "status",
         DueFilter,
-        ("partner__channel_manager", admin.RelatedOnlyFieldListFilter),
+        ("partner__channel_manager", ChannelManagerFilter),
     ]
     list_select_related = ["partner"]
     search_fields = ["partner__name", "note", "=id"]
@@ -266,7 +267,7 @@ class LedgerEntryAdmin(MoneyAdmin):
         "due_on",
         "quarter",
     ]
-    list_filter = ["status", "kind", "quarter", "due_on"]
+    list_filter = ["status", "kind", QuarterFilter, "due_on"]
     list_select_related = ["partner"]
     search_fields = ["partner__name", "description", "idempotency_key", "payment_reference"]
     readonly_fields = [f.name for f in LedgerEntry._meta.fields]

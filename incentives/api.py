@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
-from prm.api import BAD_REQUEST, ErrorSerializer, ReasonSerializer
+from prm.api import BAD_REQUEST, ErrorSerializer, KeysetPagination, ReasonSerializer
 from prm.bounds import column_bounds
 from prm.downloads import csv_attachment
 from prm.money import money_field_kwargs
@@ -172,6 +172,9 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
 
     queryset = LedgerEntry.objects.all()
     serializer_class = LedgerEntrySerializer
+    # Pages by position on the (earned_on, id) index (prm.api.KeysetPagination).
+    pagination_class = KeysetPagination
+    keyset = ("-earned_on", "-pk")
     filterset_fields = {
         "partner": ["exact"],
         "status": ["exact", "in"],

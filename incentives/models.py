@@ -126,7 +126,19 @@ class LedgerEntry(models.Model):
             models.Index(fields=["partner", "status", "earned_on"]),
             models.Index(fields=["status", "due_on"]),
             models.Index(fields=["source_type", "source_id"]),
-            models.Index(fields=["quarter"], name="ledger_quarter_idx"),
+            # A quarter's entries, and what the dashboard sums of them, from the index alone.
+            models.Index(
+                fields=["quarter"], include=["kind", "status", "amount"], name="ledger_quarter_idx"
+            ),
+            # The ledger newest first, all partners' (admin, API keyset pages).
+            models.Index(fields=["earned_on", "id"], name="ledger_earned_id"),
+            # SPIFFs paid in a quarter (the executive dashboard).
+            models.Index(
+                fields=["paid_at"],
+                include=["amount"],
+                condition=Q(kind="spiff", status="paid"),
+                name="ledger_spiff_paid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -191,7 +203,11 @@ class IncentiveClaim(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="claim_amount_positive")
         ]
-        indexes = [models.Index(fields=["status", "verify_by"])]
+        indexes = [
+            models.Index(fields=["status", "verify_by"]),
+            # Claims newest first (the API's list).
+            models.Index(fields=["submitted_at", "id"], name="claim_submitted_id"),
+        ]
 
     def __str__(self) -> str:
         return f"Claim {self.pk} by {self.partner}: {self.amount}"

@@ -95,7 +95,11 @@ def mdf_sourced(funds: QuerySet[MdfFund]) -> dict:
     the activities of ``funds`` sourced, and how many deals, in one query. Deals point at
     their MDF activity (``sourced_deals``)."""
     deals = "requests__sourced_deals"
-    return funds.order_by().aggregate(
+    # Only the deals an activity sourced: named by the join and by ``mdf_request IS NOT
+    # NULL`` (an index range of the few), else the planner hashes every deal of the book
+    # to find them (bench/pages.py: 820 ms on 2,000,000 deals, 0.1 ms with it).
+    sourced = funds.order_by().filter(**{f"{deals}__mdf_request__isnull": False})
+    return sourced.aggregate(
         pipeline=Coalesce(
             Sum(f"{deals}__amount", filter=Q(**{f"{deals}__status__in": SOURCING})), ZERO
         ),

@@ -528,6 +528,8 @@ class Account(models.Model):
             # The probes for a probable same customer (deals.queries.customer_check).
             models.Index(fields=["domain_skeleton"], name="account_domain_skeleton_idx"),
             models.Index(fields=["name_skeleton"], name="account_name_skeleton_idx"),
+            # The accounts by name (the admin's list and the API's).
+            models.Index(fields=["name"], name="account_name_idx"),
         ]
 
     def __str__(self) -> str:
@@ -692,7 +694,14 @@ class Notice(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["partner", "created_at"], name="notice_partner_created")]
+        indexes = [
+            models.Index(fields=["partner", "created_at"], name="notice_partner_created"),
+            # the unread badge: the notices for everyone (user NULL) and one person's, each
+            # a range by date (partners.queries.unread_notice_count)
+            models.Index(
+                fields=["partner", "user", "created_at"], name="notice_partner_user_created"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.text

@@ -329,14 +329,19 @@ UNREAD_BADGE_MAX = 99
 
 def unread_notice_count(user, partner: Partner | int) -> int:
     """How many of ``notices_for`` are new to this person, counted up to one more than
-    ``UNREAD_BADGE_MAX``: an index range that stops early, not a scan of the partner's
-    every notice."""
-    return (
-        Notice.objects.filter(partner=partner, created_at__gt=_notices_seen_at(user))
-        .filter(Q(user__isnull=True) | Q(user=user))
-        .order_by()[: UNREAD_BADGE_MAX + 1]
-        .count()
-    )
+    ``UNREAD_BADGE_MAX``, in one statement: the partner's notices for everyone and this
+    person's own, each an index-only range of the (partner, user, created_at) index that
+    stops after ``UNREAD_BADGE_MAX + 1`` rows, never a pass over the partner's notices for
+    other people. bench/pages.py, for a person who never opened their notices at a partner
+    whose 100 colleagues get 100,000 of their own: 1.5 ms, against 377 ms for the one
+    range of (partner, created_at) that read every colleague's notice to skip it."""
+    seen = _notices_seen_at(user)
+    new = Notice.objects.filter(partner=partner, created_at__gt=seen).order_by()
+    new = new.values("created_at")  # in the index: an index-only scan
+    cap = UNREAD_BADGE_MAX + 1
+    everyone = new.filter(user__isnull=True)[:cap]
+    own = new.filter(user=user)[:cap]
+    return min(everyone.union(own, all=True).count(), cap)
 
 
 def business_calendar(program: Program) -> BusinessCalendar:

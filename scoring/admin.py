@@ -20,6 +20,7 @@ from partners.models import OutreachTask, RedFlag, User
 from partners.permissions import manages_partner
 from prm.admin_errors import BadInputIs400Mixin
 from prm.admin_history import HistoryAdmin
+from prm.admin_lists import ChannelManagerFilter
 from prm.quarters import Quarter
 from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
@@ -193,7 +194,7 @@ class ScorecardAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 @admin.register(RedFlag)
 class RedFlagAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["partner", "kind", "status", "opened_at", "resolved_at"]
-    list_filter = ["status", "kind", ("partner__channel_manager", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["status", "kind", ("partner__channel_manager", ChannelManagerFilter)]
     list_select_related = ["partner"]
     search_fields = ["partner__name"]
     readonly_fields = ["partner", "kind", "status", "opened_at", "resolved_at", "details"]
@@ -412,7 +413,7 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
         QbrHeldFilter,
         "cadence",
         "shared_with_partner",
-        ("partner__channel_manager", admin.RelatedOnlyFieldListFilter),
+        ("partner__channel_manager", ChannelManagerFilter),
     ]
     list_select_related = ["partner"]
     search_fields = ["partner__name"]
@@ -717,7 +718,7 @@ class BusinessPlanForm(forms.ModelForm):
 class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
     form = BusinessPlanForm
     list_display = ["partner", "fiscal_year", "revenue_goal", "updated_at", "updated_by"]
-    list_filter = ["fiscal_year", ("partner__channel_manager", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["fiscal_year", ("partner__channel_manager", ChannelManagerFilter)]
     list_select_related = ["partner", "updated_by"]
     search_fields = ["partner__name"]
 

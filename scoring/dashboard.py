@@ -12,7 +12,7 @@ Every figure has a definition (``DEFINITIONS``), shown as its tooltip and in the
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -28,6 +28,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from deals.models import Deal, DealQuarter, DealStatus, SummarizedQuarter
@@ -348,8 +349,13 @@ def revenue(ids, quarter: Quarter, *, today: date, summaries: set[str], series: 
     to_date = is_open(quarter, today)
     if to_date:
         through = same_point_before(quarter, today)
+        # ``partner_credit`` is set on every win; naming it lets the wins of every
+        # partner be read from the deal_won_closed index alone (deals.models.Deal).
         before = Deal.objects.filter(
-            **_of(ids), status=DealStatus.WON, closed_on__range=(previous.start, through)
+            **_of(ids),
+            status=DealStatus.WON,
+            partner_credit__isnull=False,
+            closed_on__range=(previous.start, through),
         ).aggregate(won_credit=Coalesce(Sum("partner_credit"), ZERO))
     else:
         through = previous.end
@@ -471,19 +477,22 @@ def enablement(partners: QuerySet[Partner], ids, quarter: Quarter) -> dict:
 
 
 def incentives(ids, quarter: Quarter, *, credit: Decimal) -> dict:
+    # Paid in the quarter: from its first moment to the next quarter's, in the site's time
+    # zone (what ``paid_at__date__range`` meant), as a range an index can read.
+    paid_from = timezone.make_aware(datetime.combine(quarter.start, time.min))
+    paid_before = timezone.make_aware(datetime.combine(quarter.end + timedelta(days=1), time.min))
+    spiffs_paid = Q(
+        kind=EntryKind.SPIFF,
+        status=EntryStatus.PAID,
+        paid_at__gte=paid_from,
+        paid_at__lt=paid_before,
+    )
+    # Two reads of the rows they count, each from an index alone (the quarter's entries,
+    # the SPIFFs paid in it), not one pass over the whole ledger (bench/pages.py: 260 ms
+    # on 1,000,000 entries, against about 60 and 5 ms).
     entries = LedgerEntry.objects.filter(**_of(ids))
-    row = entries.aggregate(
-        spiffs_paid=Coalesce(
-            Sum(
-                "amount",
-                filter=Q(
-                    kind=EntryKind.SPIFF,
-                    status=EntryStatus.PAID,
-                    paid_at__date__range=(quarter.start, quarter.end),
-                ),
-            ),
-            ZERO,
-        ),
+    paid = entries.filter(spiffs_paid).aggregate(total=Coalesce(Sum("amount"), ZERO))
+    row = entries.filter(quarter=quarter.label).aggregate(
         rebates_committed=Coalesce(
             Sum(
                 "amount",
@@ -522,7 +531,7 @@ def incentives(ids, quarter: Quarter, *, credit: Decimal) -> dict:
         pipeline=year_sourced["pipeline"], revenue=year_sourced["revenue"], used=used
     )
     return {
-        "spiffs_paid": _m(row["spiffs_paid"]),
+        "spiffs_paid": _m(paid["total"]),
         "rebates_committed": _m(row["rebates_committed"]),
         "incentives_owed": _m(row["owed_for_quarter"]),
         "mdf_allocated": _m(funds["allocated"]),

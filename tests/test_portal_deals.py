@@ -262,6 +262,26 @@ def test_the_unread_badge_counts_to_99_then_says_99_plus(client, a_rep, partner_
     assert 'data-testid="unread" title="New notices">99+<' in page
 
 
+def test_the_badge_counts_notices_for_everyone_and_for_this_person_not_for_colleagues(
+    a_admin, a_rep, partner_a, partner_b, django_assert_num_queries
+):
+    from partners.models import Notice
+    from partners.queries import UNREAD_BADGE_MAX, unread_notice_count
+
+    Notice.objects.bulk_create(
+        [Notice(partner=partner_a, user=a_admin, text=f"For Alice {i}") for i in range(150)]
+        + [Notice(partner=partner_a, text=f"For all {i}") for i in range(3)]
+        + [Notice(partner=partner_a, user=a_rep, text=f"For Andy {i}") for i in range(2)]
+        + [Notice(partner=partner_b, text=f"Elsewhere {i}") for i in range(5)]
+    )
+    with django_assert_num_queries(1):  # both ranges, bounded, in one statement
+        assert unread_notice_count(a_rep, partner_a.pk) == 5
+    # counted up to one past the badge's most, whichever part the notices are in
+    assert unread_notice_count(a_admin, partner_a.pk) == UNREAD_BADGE_MAX + 1
+    Notice.objects.bulk_create(Notice(partner=partner_a, text=f"News {i}") for i in range(120))
+    assert unread_notice_count(a_rep, partner_a.pk) == UNREAD_BADGE_MAX + 1
+
+
 def test_each_line_of_the_list_links_to_its_deal_and_shows_its_state(client, a_rep, partner_a):
     """The list formats its lines in Python: same links, badges and protection as before."""
     approved = DealFactory(

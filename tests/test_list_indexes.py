@@ -1,0 +1,44 @@
+"""The indexes the long lists, the badge and the dashboard read are declared on their models
+and built by the migrations (a query plan on a test's few rows would prove nothing)."""
+
+import pytest
+from django.db import connection
+from django.db.models import Q
+
+from deals.models import Deal
+from incentives.models import IncentiveClaim, LedgerEntry
+from partners.models import Account, Notice
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED = [
+    (Deal, "deal_submitted_id", ["submitted_at", "id"], [], None),
+    (
+        Deal,
+        "deal_won_closed",
+        ["closed_on"],
+        ["partner_credit"],
+        Q(status="won", partner_credit__isnull=False),
+    ),
+    (LedgerEntry, "ledger_earned_id", ["earned_on", "id"], [], None),
+    (LedgerEntry, "ledger_quarter_idx", ["quarter"], ["kind", "status", "amount"], None),
+    (LedgerEntry, "ledger_spiff_paid", ["paid_at"], ["amount"], Q(kind="spiff", status="paid")),
+    (Notice, "notice_partner_user_created", ["partner", "user", "created_at"], [], None),
+    (Account, "account_name_idx", ["name"], [], None),
+    (IncentiveClaim, "claim_submitted_id", ["submitted_at", "id"], [], None),
+]
+
+
+@pytest.mark.parametrize(("model", "name", "fields", "include", "condition"), EXPECTED)
+def test_the_index_is_declared_and_built(model, name, fields, include, condition):
+    declared = {index.name: index for index in model._meta.indexes}
+    assert name in declared
+    index = declared[name]
+    assert list(index.fields) == fields
+    assert list(index.include) == include
+    assert index.condition == condition
+    with connection.cursor() as cursor:
+        built = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    assert name in built and built[name]["index"]
+    columns = [model._meta.get_field(f).column if f != "id" else "id" for f in fields + include]
+    assert built[name]["columns"] == columns  # the key, then the included columns
