@@ -1106,6 +1106,8 @@ ZH: dict = {
     "Back to the sign-in page": "返回登录页",
     "Enter these at the identity provider": "请在身份提供商处填写以下内容",
     "You are not signed in": "您尚未登录",
+    # Admin lists counted to a bound (prm.admin_lists).
+    "Show all": "显示全部",
 }
 
 
