@@ -60,9 +60,9 @@ class ChannelManagerFilter(admin.RelatedFieldListFilter):
     table, not of the distinct managers of every row listed."""
 
     def field_choices(self, field, request, model_admin) -> list:
-        from partners.models import User
+        from django.contrib.auth import get_user_model
 
-        managers = User.objects.filter(role=Role.CHANNEL_MANAGER, is_active=True)
+        managers = get_user_model().objects.filter(role=Role.CHANNEL_MANAGER, is_active=True)
         return [(user.pk, str(user)) for user in managers.order_by("username")]
 
 
