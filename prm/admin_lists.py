@@ -94,9 +94,15 @@ class SpanDates:
 
     def __init__(self, queryset):
         self.queryset = queryset
+        self.bounds: dict = {}
 
     def aggregate(self, **kwargs) -> dict:
-        return self.queryset.aggregate(**kwargs)
+        # date_hierarchy asks for the first and last dates, then for the periods: one read
+        # answers both.
+        result = self.queryset.aggregate(**kwargs)
+        if set(kwargs) == {"first", "last"}:
+            self.bounds[kwargs["first"].source_expressions[0].name] = result
+        return result
 
     def _span(self, field_name: str, kind: str, *, dates: bool) -> list:
         from datetime import date, datetime, timedelta
@@ -104,7 +110,9 @@ class SpanDates:
         from django.db.models import Max, Min
         from django.utils import timezone
 
-        bounds = self.queryset.aggregate(first=Min(field_name), last=Max(field_name))
+        bounds = self.bounds.get(field_name) or self.queryset.aggregate(
+            first=Min(field_name), last=Max(field_name)
+        )
         first, last = bounds["first"], bounds["last"]
         if first is None or last is None:
             return []
