@@ -117,7 +117,7 @@ def _second_factor_by_idp(signal_kwargs: dict | None) -> bool:
 def _remember_idp_second_factor(sender, request, user, **kwargs) -> None:
     # allauth's signal (after Django's): it carries the single sign-on, if that is how the
     # person signed in. An identity provider trusted for two-factor sign-in meets the
-    # requirement for this session.
+    # requirement until the person signs out.
     if _second_factor_by_idp(kwargs) and getattr(request, "session", None) is not None:
         request.session[SESSION_KEY] = str(user.pk)
 
