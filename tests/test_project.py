@@ -254,10 +254,15 @@ def test_the_embedded_default_runs_on_sqlite(tmp_path):
         " customer_domain='lite.example', amount='100', expected_close=date(2030, 1, 1),"
         " deal_type='new_logo', compensation_model='reseller')\n"
         "print(d.status, account_status_for(p, customer_name='', customer_domain='lite.example'))\n"
+        "from partners.models import PartnerUser\n"
+        "from partners.queries import unread_notice_count\n"
+        "m = PartnerUser.objects.filter(partner=p).first()\n"
+        "print('badge', unread_notice_count(m.user, p.pk))\n"
     )
     shell = run_manage("shell", "-c", script, **env)
     assert shell.returncode == 0, shell.stdout + shell.stderr
     assert "pending {'state': 'yours'" in shell.stdout
+    assert "badge " in shell.stdout  # the notice badge counts on SQLite too
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
