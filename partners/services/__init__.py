@@ -26,8 +26,8 @@ from prm.roles import Role
 from prm.uploads import KINDS as UPLOAD_KINDS
 from prm.uploads import upload_from, upload_problem
 
-from . import signals
-from .models import (
+from .. import signals
+from ..models import (
     Account,
     ApiToken,
     Lead,
@@ -47,8 +47,8 @@ from .models import (
     TierChangeCause,
     User,
 )
-from .presets import PRESETS
-from .queries import account_matching, default_program
+from ..presets import PRESETS
+from ..queries import account_matching, default_program
 
 logger = logging.getLogger(__name__)
 
