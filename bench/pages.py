@@ -327,12 +327,8 @@ def load_book(args) -> None:
 
     from deals.services import deal_quarters_summarize
     from prm.quarters import Quarter
-    from scoring.services import quarter_close
-
-    try:
-        from scoring.qbr_services import qbr_schedule_quarter
-    except ImportError:  # the services as a package
-        from scoring.services.reviews import qbr_schedule_quarter
+    from scoring.services.close import quarter_close
+    from scoring.services.reviews import qbr_schedule_quarter
 
     today = date.today()
     quarter = Quarter.containing(today).previous()
