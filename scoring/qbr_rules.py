@@ -36,6 +36,8 @@ DIMENSIONS = (
     ("engagement", gettext_noop("Engagement")),
 )
 PIPELINE_ROWS = 50  # a pipeline walk lists the first 50 open deals; the totals count all
+# The win/loss table lists the 50 largest decided deals, by date; the totals count all.
+WIN_LOSS_ROWS = 50
 
 
 def _money(value) -> str | None:
@@ -316,6 +318,8 @@ def win_loss_section(deals: Iterable[ClosedDeal], *, quarter: str) -> dict:
     lost = [d for d in rows if not d.won]
     rate = win_rate(len(won), len(lost))
     won_amount = sum((d.amount for d in won), Decimal(0))
+    largest = set(sorted(range(len(rows)), key=lambda i: -rows[i].amount)[:WIN_LOSS_ROWS])
+    listed = [d for i, d in enumerate(rows) if i in largest]
     return {
         "quarter": quarter,
         "won": {
@@ -334,8 +338,9 @@ def win_loss_section(deals: Iterable[ClosedDeal], *, quarter: str) -> dict:
                 "partner_credit": _money(d.partner_credit),
                 "closed_on": _day(d.closed_on),
             }
-            for d in rows
+            for d in listed
         ],
+        "more": len(rows) - len(listed),
     }
 
 

@@ -1,7 +1,8 @@
 """The QBR's seven pre-filled sections (RULEBOOK §10), against a quarter with known answers
 (``tests/qbr_scenario.py``), and the fixed query count of preparing them."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -313,3 +314,23 @@ def test_preparing_many_qbrs_takes_as_many_queries_as_preparing_one(qbr_clock, m
         return len(queries)
 
     assert count_for(1) == count_for(6)
+
+
+def test_the_win_loss_table_lists_the_largest_deals_by_date_and_counts_them_all():
+    from scoring.qbr_rules import WIN_LOSS_ROWS, ClosedDeal, win_loss_section
+
+    deals = [
+        ClosedDeal(
+            customer=f"C{n}",
+            won=n % 3 != 0,
+            amount=Decimal(1000 + n),
+            partner_credit=None,
+            closed_on=date(2026, 7, 1) + timedelta(days=n % 90),
+        )
+        for n in range(WIN_LOSS_ROWS + 30)
+    ]
+    s = win_loss_section(deals, quarter="2026Q3")
+    assert s["won"]["count"] + s["lost"]["count"] == WIN_LOSS_ROWS + 30
+    assert len(s["deals"]) == WIN_LOSS_ROWS and s["more"] == 30
+    assert {d["customer"] for d in s["deals"]} == {f"C{n}" for n in range(30, WIN_LOSS_ROWS + 30)}
+    assert [d["closed_on"] for d in s["deals"]] == sorted(d["closed_on"] for d in s["deals"])
