@@ -4,6 +4,7 @@ business reviews and joint business plan."""
 import json
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -102,6 +103,12 @@ def partner_detail(request, pk: int) -> HttpResponse:
     return _standing_page(request, partner, template="portal/home.html")
 
 
+# Partners per page of the managers' list: a manager's whole book is usually one page; the
+# staff who see every partner page through the program (each row's standing reads that
+# partner's deals, certifications and claims).
+MANAGER_PAGE = 100
+
+
 @role_required(Role.CHANNEL_MANAGER, *ALL_PARTNER_ROLES)
 def manager_home(request) -> HttpResponse:
     """The manager's partners with their standing, weakest fit first."""
@@ -110,7 +117,10 @@ def manager_home(request) -> HttpResponse:
     tier = request.GET.get("tier")
     if tier:
         partners = partners.filter(tier__slug=tier)
-    rows = standings(partners.order_by("name")[:500], as_of)
+    page = Paginator(partners.order_by("name", "pk"), MANAGER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    rows = standings(page.object_list, as_of)
     queue = work_queue([row["partner"].pk for row in rows])
     empty = {"pending": 0, "claims": 0, "mdf": 0, "flags": 0}
     weights = {}
@@ -136,6 +146,7 @@ def manager_home(request) -> HttpResponse:
         "portal/manager_home.html",
         {
             "rows": rows,
+            "page": page,
             "at_risk": at_risk,
             "ready": ready,
             "as_of": as_of,

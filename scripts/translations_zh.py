@@ -679,6 +679,8 @@ ZH: dict = {
     "%(days)s day": "%(days)s 天",
     "And %(more)s more.": "另有 %(more)s 个。",
     "And %(more)s smaller ones.": "另有 %(more)s 个较小的。",
+    "The figures below are of partners %(first)s–%(last)s, in name order.": "以下数字为按名称排序的第 %(first)s–%(last)s 个合作伙伴。",
+    "Pages": "分页",
     "3. Wins and losses in %(quarter)s": "3. %(quarter)s 赢单与丢单",
     'Won <strong data-testid="won-count">%(won)s</strong> (%(amount)s, partner credit %(credit)s': '赢单 <strong data-testid="won-count">%(won)s</strong> 笔（%(amount)s，合作伙伴计入收入 %(credit)s',
     ", %(average)s on average": "，平均每笔 %(average)s",

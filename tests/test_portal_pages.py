@@ -111,6 +111,29 @@ def test_manager_home_flags_partners_below_their_tier(client, manager, partner_a
     assert [row["partner"] for row in response.context["at_risk"]] == [partner_a]
 
 
+def test_manager_home_pages_through_every_partner(client, chief, manager):
+    from scoring import views
+
+    names = sorted(PartnerFactory(channel_manager=manager).name for _ in range(5))
+    original = views.MANAGER_PAGE
+    views.MANAGER_PAGE = 2
+    try:
+        client.force_login(chief)
+        seen = []
+        for number in (1, 2, 3):
+            response = client.get(reverse("manager-home"), {"page": number})
+            assert response.context["page"].paginator.count == 5
+            seen += [row["partner"].name for row in response.context["rows"]]
+        # A page past the end, or not a number, is answered with a page, not an error.
+        assert client.get(reverse("manager-home"), {"page": "99"}).status_code == 200
+        assert client.get(reverse("manager-home"), {"page": "x"}).status_code == 200
+    finally:
+        views.MANAGER_PAGE = original
+    assert seen == names
+    page = response.content.decode()
+    assert "Page 3 of 3" in page and "partners 5–5" in page
+
+
 def _many_partners(manager, count):
     for _ in range(count):
         partner = PartnerFactory(channel_manager=manager, tier=default_tier("gold"))
