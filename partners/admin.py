@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from prm.admin_history import HistoryAdmin
 from prm.admin_lists import LongListAdmin
@@ -19,6 +21,7 @@ from .forms import InviteForm
 from .models import (
     Account,
     ApiToken,
+    ExchangeRate,
     Lead,
     Partner,
     PartnerUser,
@@ -37,6 +40,7 @@ from .queries import (
     partners_writable_by,
     scope_to_user,
 )
+from .services import currencies
 
 
 class ReadOnlyAdminMixin:
@@ -723,3 +727,105 @@ try:
     admin.site.unregister(KnoxAuthToken)
 except admin.sites.NotRegistered:
     pass
+
+
+class ExchangeRateForm(forms.ModelForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ["currency", "base", "day", "rate", "source"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                # On a rate's own page its currency, base and day are read-only.
+                currencies.exchange_rate_check(
+                    currency=data.get("currency", self.instance.currency),
+                    base=data.get("base", self.instance.base),
+                    day=data.get("day", self.instance.day),
+                    rate=data.get("rate"),
+                )
+            except ValidationError as exc:
+                raise forms.ValidationError(exc.messages) from exc
+        return data
+
+
+class RateImportForm(forms.Form):
+    file = forms.FileField(
+        allow_empty_file=True,
+        label=_("File"),
+        help_text=_("CSV with a header line: currency, base, day, rate (and optionally source)."),
+    )
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(HistoryAdmin):
+    """Finance's rate table (RULEBOOK §12): typed one by one or imported as CSV; every
+    change goes through ``partners.services.currencies`` and keeps its history."""
+
+    form = ExchangeRateForm
+    change_list_template = "admin/partners/exchangerate/change_list.html"
+    list_display = ["day", "currency", "base", "rate", "source", "entered_by", "entered_at"]
+    list_filter = ["currency", "base"]
+    date_hierarchy = "day"
+    search_fields = ["currency", "source"]
+    readonly_fields = ["entered_by", "entered_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A rate is corrected on its page; another currency or day is another rate.
+        keys = ["currency", "base", "day"] if obj is not None else []
+        return keys + self.readonly_fields
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="partners_exchangerate_import",
+            )
+        ] + super().get_urls()
+
+    def save_model(self, request, obj, form, change):
+        saved = currencies.exchange_rate_set(
+            currency=obj.currency,
+            base=obj.base,
+            day=obj.day,
+            rate=obj.rate,
+            source=obj.source,
+            by=request.user,
+        )
+        obj.pk = saved.pk
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = RateImportForm(request.POST or None, request.FILES or None)
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                count = currencies.exchange_rates_import_csv(
+                    file=form.cleaned_data["file"], by=request.user
+                )
+            except ValidationError as exc:
+                problems = exc.messages
+            else:
+                self.message_user(
+                    request,
+                    ngettext("Imported %(count)d rate.", "Imported %(count)d rates.", count)
+                    % {"count": count},
+                    messages.SUCCESS,
+                )
+                return redirect(reverse("admin:partners_exchangerate_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import exchange rates"),
+            "form": form,
+            "problems": problems,
+            "opts": self.model._meta,
+        }
+        return render(
+            request,
+            "admin/partners/exchangerate/import.html",
+            context,
+            status=400 if problems or form.errors else 200,
+        )

@@ -750,3 +750,41 @@ class OutreachTask(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ExchangeRate(models.Model):
+    """What one unit of ``currency`` was worth in ``base``, a program's reporting currency,
+    on ``day``: the table finance keeps (RULEBOOK §12). An event converts at the newest
+    rate on or before its date, at most ``RATE_LOOKBACK_DAYS`` old (rates are published
+    on working days), and stores the result; correcting a rate later moves no stored
+    amount."""
+
+    currency = models.CharField(max_length=3, help_text=_("ISO 4217 code, e.g. EUR."))
+    base = models.CharField(
+        max_length=3, help_text=_("The reporting currency the rate converts into, e.g. USD.")
+    )
+    day = models.DateField()
+    rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        help_text=_("Units of the reporting currency for one unit of the currency."),
+    )
+    source = models.CharField(max_length=100, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    entered_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords()  # a corrected rate keeps the one it replaced
+
+    class Meta:
+        ordering = ["-day", "currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "base", "day"], name="one_rate_a_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="rate_positive"),
+            models.CheckConstraint(
+                condition=~Q(currency=models.F("base")), name="rate_between_two"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} {self.base} on {self.day}"

@@ -7,6 +7,7 @@ actions a role may take. Executives read everything and write nothing.
 import rules
 
 from prm.roles import (
+    handles_payments,
     is_executive,
     is_manager_or_higher,
     is_partner_person,
@@ -66,6 +67,10 @@ for model in ("program", "tier", "user"):
     for action in ("add", "change", "delete"):
         rules.add_perm(f"partners.{action}_{model}", is_vendor_admin)
 rules.add_perm("partners.change_tierchange", rules.always_deny)
+# Finance keeps the exchange-rate table (RULEBOOK §12); every member of staff reads it.
+rules.add_perm("partners.view_exchangerate", is_vendor_staff)
+for action in ("add", "change", "delete"):
+    rules.add_perm(f"partners.{action}_exchangerate", handles_payments)
 
 # API tokens in the admin: staff see their own (admins everyone's: the queryset is scoped)
 # and revoke them, except executives, whose admin is read-only (they revoke in the portal).

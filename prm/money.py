@@ -16,3 +16,15 @@ def round_money(value: Decimal | int | str) -> Decimal:
 
 def money_field_kwargs() -> dict:
     return {"max_digits": MAX_DIGITS, "decimal_places": DECIMAL_PLACES}
+
+
+# Exchange rates carry ten places; a converted amount is rounded once, half-up to the cent,
+# when it is stored (RULEBOOK §12), so it differs from the exact product by at most half a
+# cent, and it is never converted again.
+RATE_PLACES = 10
+
+
+def convert(amount: Decimal, rate: Decimal) -> Decimal:
+    """``amount`` in the reporting currency at ``rate`` (reporting units per unit), rounded
+    half-up to the cent."""
+    return round_money(Decimal(amount) * Decimal(rate))
