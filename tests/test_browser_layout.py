@@ -171,3 +171,15 @@ def test_navbar_is_one_line_on_a_laptop(browser, live_server, people, language):
         context.close()
     assert not problems, problems
 
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_error_pages_fit_a_phone_and_lead_back(browser, live_server, people, language):
+    context = signed_in_context(browser, live_server, people["partner admin"], PHONE, language)
+    page = context.new_page()
+    response = page.goto(f"{live_server.url}/portal/deals/999999/")
+    assert response.status == 404
+    page.screenshot(path=f"/tmp/layout-error-404-390-{language}.png", full_page=True)
+    assert page.evaluate(MEASURE)["overflow"] <= 0
+    page.click("[data-testid=way-back] a")
+    page.wait_for_url(f"{live_server.url}/portal/home/")
+    context.close()

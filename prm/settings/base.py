@@ -450,6 +450,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "prm.api_errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# A form refused for its security token answers the site's own 403 page (prm.errors).
+CSRF_FAILURE_VIEW = "prm.errors.csrf_failure"
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "PRM API",
     "DESCRIPTION": "Partner relationship management: programs, partners, deals, incentives.",
