@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.db.models import (
+    BooleanField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     Min,
     OuterRef,
@@ -686,6 +688,18 @@ def _qbr_conflicts(
                     )
                 )
     return conflicts
+
+
+def qbr_overdue(today: date) -> Q:
+    """An overdue QBR: still scheduled, its day passed without it being held (or cancelled)."""
+    return Q(status="scheduled", scheduled_for__lt=today)
+
+
+def qbrs_with_overdue(queryset: QuerySet, today: date) -> QuerySet:
+    """``queryset`` with ``overdue`` on each QBR (``qbr_overdue``), computed in the query."""
+    return queryset.annotate(
+        overdue=ExpressionWrapper(qbr_overdue(today), output_field=BooleanField())
+    )
 
 
 def qbrs_visible_to(user) -> QuerySet:
