@@ -2,12 +2,13 @@
 the content library and co-marketing (RULEBOOK §10)."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -473,6 +474,61 @@ def onboarding_plan_create(*, partner: Partner, start: date | None = None) -> in
         ignore_conflicts=True,
     )
     return len(created)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A fact that proves an onboarding step, found by the app that records it."""
+
+    on: date
+    note: str
+
+
+@transaction.atomic
+def onboarding_plan_backfill(
+    *, partner: Partner, events: dict[str, Proof] | None = None
+) -> tuple[int, int]:
+    """The plan of a partner that started before onboarding plans were kept: the
+    curriculum due from its start date, each step its data already proves completed on the
+    date of the proof (its certifications and courses, its first campaign, and ``events``,
+    the higher apps' facts by ``AutoEvent``: first registration, first MDF activity, first
+    QBR held). A partner that has a plan already is left as it is. Returns the steps
+    created and completed."""
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if OnboardingTask.objects.filter(partner=partner).exists():
+        return 0, 0
+    created = onboarding_plan_create(partner=partner)
+    proofs: list[tuple[Q, Proof]] = []
+    for type_id, name, first in (
+        Certification.objects.filter(partner=partner)
+        .values_list("certification_type_id", "certification_type__name")
+        .annotate(first=Min("issued_on"))
+        .order_by("first")
+    ):
+        proofs.append(
+            (Q(milestone__certification_type_id=type_id), Proof(first, f"{name} awarded"))
+        )
+    for course, first in (
+        TrainingCompletion.objects.filter(partner=partner)
+        .values_list("course")
+        .annotate(first=Min("completed_on"))
+        .order_by("first")
+    ):
+        proofs.append((Q(milestone__name__iexact=course), Proof(first, "Course completed")))
+    campaign = Campaign.objects.filter(partner=partner).order_by("created_at").first()
+    found = dict(events or {})
+    if campaign is not None:
+        on = timezone.localdate(campaign.created_at)
+        if AutoEvent.FIRST_CAMPAIGN not in found or on < found[AutoEvent.FIRST_CAMPAIGN].on:
+            found[AutoEvent.FIRST_CAMPAIGN] = Proof(on, f"Campaign “{campaign.name}”")
+    for event, proof in found.items():
+        if event not in AutoEvent.values:
+            raise ValueError(f"Unknown onboarding event {event!r}.")
+        proofs.append((Q(milestone__auto_event=event), proof))
+    completed = sum(
+        _complete_proven(partner, match, on=proof.on, note=proof.note) for match, proof in proofs
+    )
+    return created, completed
 
 
 @transaction.atomic

@@ -13,8 +13,11 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
+from django.urls import reverse
+from django.utils.functional import empty
 from django.utils.translation import gettext
-from django.views import defaults
+
+from .roles import VENDOR_ROLES, Role, role_of
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +30,52 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def _is_admin(request) -> bool:
+    return request.path.startswith(reverse("admin:index"))
+
+
+def audience(request, *, may_query: bool = True) -> str:
+    """Who an error page speaks to: ``anonymous``, ``partner`` or ``staff``; ``unknown``
+    when finding out would need the database and ``may_query`` is off (the 500 page: the
+    error may be the database's own)."""
+    user = getattr(request, "user", None)
+    if user is None:
+        return "unknown"
+    if not may_query and getattr(user, "_wrapped", None) is empty:
+        return "unknown"
+    try:
+        role = role_of(user)
+    except DATABASE_UNAVAILABLE:
+        return "unknown"
+    if role is None:
+        return "anonymous" if not user.is_authenticated else "unknown"
+    if role == Role.PARTNER:
+        return "partner"
+    return "staff" if role in VENDOR_ROLES else "unknown"
+
+
+def error_page(
+    request, template: str, status: int, *, may_query: bool = True, **extra
+) -> HttpResponse:
+    """An error page in the site's look, worded for whoever sees it, with a way back: the
+    admin's index for staff who were in the admin, the home page (which sends each role to
+    its own) otherwise, the sign-in page for someone not signed in. Rendered without the
+    context processors, which query the database."""
+    context = {
+        "audience": audience(request, may_query=may_query),
+        "home": reverse("home"),
+        "admin": reverse("admin:index") if _is_admin(request) else "",
+        "sign_in": f"{reverse('account_login')}",
+        "request_id": getattr(request, "request_id", ""),
+        **extra,
+    }
+    return HttpResponse(loader.render_to_string(template, context), status=status)
+
+
 def bad_request(request, exception=None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
-    return defaults.bad_request(request, exception)
+    return error_page(request, "400.html", 400)
 
 
 def permission_denied(request, exception=None) -> HttpResponse:
@@ -39,13 +84,24 @@ def permission_denied(request, exception=None) -> HttpResponse:
             {"detail": "You do not have permission to do this.", "code": "permission_denied"},
             status=403,
         )
-    return defaults.permission_denied(request, exception)
+    return error_page(request, "403.html", 403)
+
+
+def csrf_failure(request, reason: str = "") -> HttpResponse:
+    """A form sent without its (or with a stale) security token: typically a page left open
+    across a sign-out, or cookies refused. Nothing was saved; reloading the form fixes it."""
+    logger.warning("CSRF failure on %s %s: %s", request.method, request.path, reason)
+    if _is_api(request):
+        return JsonResponse(
+            {"detail": "CSRF check failed: " + reason, "code": "csrf_failed"}, status=403
+        )
+    return error_page(request, "403_csrf.html", 403)
 
 
 def page_not_found(request, exception=None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
-    return defaults.page_not_found(request, exception)
+    return error_page(request, "404.html", 404)
 
 
 def request_too_large(request, limit: int) -> HttpResponse:
@@ -60,8 +116,7 @@ def request_too_large(request, limit: int) -> HttpResponse:
             },
             status=413,
         )
-    page = loader.get_template("413.html").render({"size": size})
-    return HttpResponse(page, status=413)
+    return error_page(request, "413.html", 413, may_query=False, size=size)
 
 
 class RequestSizeMiddleware:
@@ -104,7 +159,7 @@ class NulInQueryMiddleware:
                     },
                     status=400,
                 )
-            return defaults.bad_request(request, None)
+            return error_page(request, "400.html", 400, may_query=False)
         return self.get_response(request)
 
 
@@ -122,7 +177,7 @@ def database_unavailable(request, exception=None) -> HttpResponse:
             status=503,
         )
     else:
-        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response = error_page(request, "503.html", 503, may_query=False)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -152,4 +207,4 @@ def server_error(request) -> HttpResponse:
             {"detail": "Something went wrong on our side; it has been logged.", "code": "error"},
             status=500,
         )
-    return defaults.server_error(request)
+    return error_page(request, "500.html", 500, may_query=False)

@@ -6,11 +6,12 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 
@@ -34,7 +35,7 @@ from .models import (
     QuarterClose,
     Scorecard,
 )
-from .queries import closed_quarter
+from .queries import closed_quarter, qbr_overdue
 from .services.close import CloseRefused, quarter_close_check, quarter_close_request
 from .services.reviews import (
     QbrError,
@@ -260,7 +261,7 @@ class QbrHeldFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(status=QbrStatus.HELD)
         if self.value() == "overdue":
-            return scheduled.filter(scheduled_for__lt=today)
+            return queryset.filter(qbr_overdue(today))
         if self.value() == "upcoming":
             return scheduled.filter(scheduled_for__gte=today)
         return queryset
@@ -406,6 +407,7 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
         "shared_with_partner",
         "open_items",
         "held_on",
+        "overdue_marker",
     ]
     list_filter = [
         "quarter",
@@ -426,13 +428,28 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                open_count=Count("action_items", filter=Q(action_items__done_at__isnull=True))
+                open_count=Count("action_items", filter=Q(action_items__done_at__isnull=True)),
+                overdue=ExpressionWrapper(
+                    qbr_overdue(timezone.localdate()), output_field=BooleanField()
+                ),
             )
         )
 
     @admin.display(description="Open action items", ordering="open_count")
     def open_items(self, obj):
         return obj.open_count
+
+    @admin.display(description="Overdue", ordering="overdue")
+    def overdue_marker(self, obj):
+        """A scheduled QBR whose day has passed without it being held."""
+        if not getattr(obj, "overdue", False):
+            return ""
+        days = (timezone.localdate() - obj.scheduled_for).days
+        return format_html(
+            '<span class="c-bad" title="Scheduled for {}, not held">Overdue · {} d</span>',
+            date_format(obj.scheduled_for, "DATE_FORMAT"),
+            days,
+        )
 
     @admin.display(description="Reviews")
     def reviews(self, obj):

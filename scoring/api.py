@@ -1,5 +1,6 @@
 """REST API: scorecards, red flags, the quarter close, QBRs and business plans (API.md)."""
 
+import django_filters
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -23,7 +24,9 @@ from .models import JointBusinessPlan, Qbr, QbrActionItem, QuarterClose, Scoreca
 from .queries import (
     business_plan_progress,
     business_plans_visible_to,
+    qbr_overdue,
     qbrs_visible_to,
+    qbrs_with_overdue,
     red_flags_visible_to,
     scorecards_visible_to,
 )
@@ -226,6 +229,10 @@ class QbrSerializer(serializers.ModelSerializer):
     held_by = serializers.StringRelatedField()
     check_ins = serializers.SerializerMethodField()
     action_items = QbrActionItemSerializer(many=True, read_only=True)
+    overdue = serializers.BooleanField(
+        read_only=True,
+        help_text="Still scheduled, and its day has passed without it being held.",
+    )
 
     class Meta:
         model = Qbr
@@ -235,6 +242,7 @@ class QbrSerializer(serializers.ModelSerializer):
             "quarter",
             "reviewed_quarter",
             "status",
+            "overdue",
             "scheduled_for",
             "held_on",
             "held_by",
@@ -253,16 +261,37 @@ class QbrSerializer(serializers.ModelSerializer):
         return [{"day": day, "kind": kind} for day, kind in obj.check_ins()]
 
 
+class QbrFilter(django_filters.FilterSet):
+    # A choice rather than a BooleanFilter, which takes any other word for "no filter":
+    # ``?overdue=sometimes`` is a 400 that names the parameter.
+    overdue = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_overdue",
+        label="true: only scheduled QBRs whose day has passed without being held; "
+        "false: all the others.",
+    )
+
+    class Meta:
+        model = Qbr
+        fields = {"partner": ["exact"], "quarter": ["exact"], "status": ["exact"]}
+
+    def filter_overdue(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        condition = qbr_overdue(timezone.localdate())
+        return queryset.filter(condition) if value == "true" else queryset.exclude(condition)
+
+
 class QbrViewSet(viewsets.ReadOnlyModelViewSet):
     """Quarterly business reviews (RULEBOOK §10) in the caller's scope; a partner's people
     see those shared with them. ``quarter`` is the quarter the meeting is held in."""
 
     queryset = Qbr.objects.all()
     serializer_class = QbrSerializer
-    filterset_fields = {"partner": ["exact"], "quarter": ["exact"], "status": ["exact"]}
+    filterset_class = QbrFilter
 
     def get_queryset(self) -> QuerySet:
-        return qbrs_visible_to(self.request.user).order_by("-quarter", "partner_id")
+        return qbrs_with_overdue(qbrs_visible_to(self.request.user), timezone.localdate()).order_by(
+            "-quarter", "partner_id"
+        )
 
 
 class PlanProgressSerializer(serializers.Serializer):

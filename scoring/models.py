@@ -1,6 +1,8 @@
 """The quarter close: its runs and the scorecards it writes (RULEBOOK §2, §3); QBRs and
 joint business plans (§10)."""
 
+from datetime import date
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -218,6 +220,11 @@ class Qbr(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == QbrStatus.SCHEDULED
+
+    def overdue_on(self, day: date) -> bool:
+        """Still scheduled on ``day`` though its own day has passed (``queries.qbr_overdue``
+        says the same in a query)."""
+        return self.is_open and self.scheduled_for < day
 
     def check_ins(self) -> list[tuple]:
         """The review dates the cadence adds after this QBR, up to the quarter's end."""

@@ -6,8 +6,21 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
-from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.http import Http404
+from django.utils import timezone
 
 from deals.models import Deal, DealStatus, DealType
 from deals.queries import (
@@ -17,7 +30,9 @@ from deals.queries import (
     revenue_by_partner,
     strategic_wins_by_partner,
 )
+from enablement.models import AutoEvent, OnboardingTask
 from enablement.queries import certified_rep_counts
+from incentives.models import MdfRequest
 from partners.models import Partner, PartnerStatus, Program
 from prm.quarters import Quarter, trailing_twelve_months
 
@@ -675,6 +690,18 @@ def _qbr_conflicts(
     return conflicts
 
 
+def qbr_overdue(today: date) -> Q:
+    """An overdue QBR: still scheduled, its day passed without it being held (or cancelled)."""
+    return Q(status="scheduled", scheduled_for__lt=today)
+
+
+def qbrs_with_overdue(queryset: QuerySet, today: date) -> QuerySet:
+    """``queryset`` with ``overdue`` on each QBR (``qbr_overdue``), computed in the query."""
+    return queryset.annotate(
+        overdue=ExpressionWrapper(qbr_overdue(today), output_field=BooleanField())
+    )
+
+
 def qbrs_visible_to(user) -> QuerySet:
     """QBRs in the user's scope. A partner's people see only those shared with them."""
     from partners.queries import scope_to_user
@@ -770,3 +797,46 @@ def failed_quarter_closes() -> int:
     from .models import QuarterClose
 
     return QuarterClose.objects.filter(state=QuarterClose.State.FAILED).count()
+
+
+def partners_without_onboarding_plan() -> QuerySet[Partner]:
+    """Partners in the program (not prospects, not exited) that have no onboarding plan:
+    those that started before plans were kept."""
+    return (
+        Partner.objects.exclude(status__in=[PartnerStatus.PROSPECT, PartnerStatus.EXITED])
+        .filter(~Exists(OnboardingTask.objects.filter(partner=OuterRef("pk"))))
+        .order_by("pk")
+    )
+
+
+def onboarding_proofs(partner_ids: Iterable[int]) -> dict[int, dict[str, tuple[date, str]]]:
+    """For each partner, the first of the facts that prove onboarding steps recorded
+    outside enablement, by ``AutoEvent``: its first registration (not rejected), its first
+    MDF activity and its first QBR held. Three grouped queries, whatever the number."""
+    from .models import Qbr, QbrStatus
+
+    ids = list(partner_ids)
+    found: dict[int, dict[str, tuple[date, str]]] = defaultdict(dict)
+    for partner_id, first in (
+        Deal.objects.filter(partner_id__in=ids)
+        .exclude(status=DealStatus.REJECTED)
+        .values_list("partner_id")
+        .annotate(first=Min("submitted_at"))
+    ):
+        found[partner_id][AutoEvent.FIRST_REGISTRATION] = (
+            timezone.localdate(first),
+            "First deal registration",
+        )
+    for partner_id, first in (
+        MdfRequest.objects.filter(partner_id__in=ids)
+        .values_list("partner_id")
+        .annotate(first=Min("submitted_at"))
+    ):
+        found[partner_id][AutoEvent.FIRST_CAMPAIGN] = (timezone.localdate(first), "MDF activity")
+    for partner_id, first in (
+        Qbr.objects.filter(partner_id__in=ids, status=QbrStatus.HELD)
+        .values_list("partner_id")
+        .annotate(first=Min("held_on"))
+    ):
+        found[partner_id][AutoEvent.FIRST_QBR] = (first, "First QBR held")
+    return dict(found)

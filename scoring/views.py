@@ -35,6 +35,7 @@ from .queries import (
     partner_standing,
     qbr_for_user,
     qbrs_visible_to,
+    qbrs_with_overdue,
     scorecards_visible_to,
     standings,
     work_queue,
@@ -311,7 +312,11 @@ def qbr_list(request) -> HttpResponse:
     joint business plan for this fiscal year."""
     partner = _page_partner(request)
     today = timezone.localdate()
-    qbrs = list(qbrs_visible_to(request.user).filter(partner=partner).order_by("-quarter"))
+    qbrs = list(
+        qbrs_with_overdue(qbrs_visible_to(request.user), today)
+        .filter(partner=partner)
+        .order_by("-quarter")
+    )
     for qbr in qbrs:
         qbr.open_items = sum(1 for item in qbr.action_items.all() if item.done_at is None)
     plans = list(business_plans_visible_to(request.user).filter(partner=partner)[:1])
@@ -337,7 +342,12 @@ def qbr_detail(request, pk: int) -> HttpResponse:
     return render(
         request,
         "portal/qbr.html",
-        {"qbr": qbr, "items": list(qbr.action_items.all()), "partner": qbr.partner},
+        {
+            "qbr": qbr,
+            "items": list(qbr.action_items.all()),
+            "partner": qbr.partner,
+            "overdue": qbr.overdue_on(timezone.localdate()),
+        },
     )
 
 

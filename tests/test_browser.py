@@ -422,7 +422,8 @@ def test_a_new_staff_member_sets_up_two_factor_sign_in_then_signs_in_with_it(pag
     page.goto(f"{live_server.url}/manager/")
     assert page.url == f"{live_server.url}/manager/"
 
-    page.click("text=Sign out")
+    page.click("[data-testid=whoami]")
+    page.click("[data-testid=sign-out]")
     page.goto(f"{live_server.url}/auth/login/")
     page.fill("#id_login", "tess")
     page.fill("#id_password", PASSWORD)

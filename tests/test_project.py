@@ -226,6 +226,18 @@ def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settin
     demo = Partner.objects.get(members__user__username="partner")
     assert Qbr.objects.filter(partner=demo, shared_with_partner=True).count() == 2
     assert JointBusinessPlan.objects.filter(partner=demo, fiscal_year=current.year).exists()
+    # Every partner in the program has an onboarding plan, the demo partner's (which
+    # started before plans were kept) with the steps its data proves done.
+    from enablement.models import OnboardingTask
+
+    assert (
+        not Partner.objects.exclude(status__in=["prospect", "exited"])
+        .exclude(onboarding__isnull=False)
+        .exists()
+    )
+    plan = OnboardingTask.objects.filter(partner=demo)
+    assert plan.count() > 0
+    assert plan.filter(milestone__auto_event="first_registration", completed_on__isnull=False)
     # Running again with --if-empty adds nothing.
     before = Deal.objects.count()
     call_command("seed_demo", if_empty=True)

@@ -446,13 +446,37 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "prm.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Tags by resource and a summary on every operation (prm.api_schema).
+    "DEFAULT_SCHEMA_CLASS": "prm.api_schema.Schema",
     "EXCEPTION_HANDLER": "prm.api_errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# The API docs' tags (prm.api_schema), in the order the docs list them.
+API_TAGS = [
+    {"name": "auth", "description": "API tokens: sign in, sign out."},
+    {"name": "programs", "description": "Partner programs and their tiers."},
+    {"name": "partners", "description": "Partners and their people."},
+    {"name": "enablement", "description": "Certifications, trainings and events, per partner."},
+    {"name": "accounts", "description": "Customer accounts (the vendor's CRM view)."},
+    {"name": "leads", "description": "CRM leads."},
+    {"name": "deals", "description": "Deal registrations, their decisions, and conflicts."},
+    {"name": "incentives", "description": "The ledger, incentive claims, and contributions."},
+    {"name": "mdf", "description": "Market development funds: funds, requests, claims."},
+    {"name": "scoring", "description": "Scorecards, red flags and the quarter close."},
+    {"name": "reviews", "description": "Quarterly business reviews and joint business plans."},
+    {"name": "dashboard", "description": "The executive dashboard's figures."},
+    {"name": "webhooks", "description": "Outbound webhook subscriptions and their deliveries."},
+]
+# A form refused for its security token answers the site's own 403 page (prm.errors).
+CSRF_FAILURE_VIEW = "prm.errors.csrf_failure"
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "PRM API",
-    "DESCRIPTION": "Partner relationship management: programs, partners, deals, incentives.",
+    "DESCRIPTION": (
+        "Partner relationship management: programs, partners, deals, incentives. "
+        "Back to the app: [the portal](/) · [the admin](/admin/)."
+    ),
+    "TAGS": API_TAGS,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

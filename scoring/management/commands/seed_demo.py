@@ -52,6 +52,7 @@ from partners.services import (
 from prm.money import round_money
 from prm.quarters import Quarter
 from prm.roles import Role
+from scoring.services.onboarding import onboarding_plans_backfill
 
 DEMO_PASSWORD = "demo-Partner-2026"
 
@@ -242,10 +243,18 @@ class Command(BaseCommand):
             money = self._incentives()
         with self._step("Business reviews and plans"):
             reviews = self._qbrs()
+        # The partners that started before the last six months got no plan above, as in a
+        # program that kept none then: the same command an upgraded installation runs
+        # (onboarding_backfill) gives them theirs, steps their data proves already done.
+        with self._step("Onboarding plans of the partners that started before plans"):
+            backfill = onboarding_plans_backfill()
         # What the nightly job does: the dashboards read ended quarters from summaries.
         with self._step("Quarter summaries for the dashboards"):
             deal_quarters_summarize(today=self.today)
-        closing = f"closed {', '.join(closed)}; {relationship}; {money}; {reviews}"
+        closing = (
+            f"closed {', '.join(closed)}; {relationship}; {money}; {reviews}; "
+            f"{len(backfill.partners)} earlier partners' onboarding plans"
+        )
         return created, len(accounts), deals, closing
 
     @contextmanager
