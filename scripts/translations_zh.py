@@ -1157,7 +1157,6 @@ ZH: dict = {
     "Directory profile saved.": "目录资料已保存。",
     "Looking for a partner near you?": "正在寻找您附近的合作伙伴？",
     "Browse the partner directory": "浏览合作伙伴目录",
-    ("partner directory", "Directory"): "目录",
     "Find a partner": "寻找合作伙伴",
     "Certified partners who sell, implement and support our products near you. Contact one directly: your message goes to that partner.": "在您附近销售、实施和支持我们产品的认证合作伙伴。直接联系其中一家：您的留言将发送给该合作伙伴。",
     "Some filters are not valid:": "部分筛选条件无效：",
