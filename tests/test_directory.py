@@ -415,3 +415,32 @@ def test_tier_badge_comes_from_the_partners_tier(client, partner_a):
     partner_a.save()
     page = client.get(reverse("directory-partner", args=[partner_a.pk])).content.decode()
     assert "tier-platinum" in page
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/directory/99999999999999999999/", "/directory/99999999999999999999/logo/", "/directory/0/"],
+)
+def test_an_id_out_of_range_is_a_404(client, url):
+    assert client.get(url).status_code == 404
+    assert client.post(url, INQUIRY).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"company_name": "x" * 201},
+        {"contact_name": "x" * 151},
+        {"domain": "x" * 256},
+        {"contact_email": "a@" + "b" * 300 + ".example"},
+        {"message": "\x00"},
+    ],
+)
+def test_oversized_or_binary_inquiry_fields_are_a_400(client, partner_a, changes):
+    listed(partner_a)
+    response = client.post(
+        reverse("directory-partner", args=[partner_a.pk]), {**INQUIRY, **changes}
+    )
+    assert response.status_code == 400
+    assert 'data-testid="field-error"' in response.content.decode()
+    assert not Lead.objects.exists()
