@@ -444,3 +444,34 @@ def test_oversized_or_binary_inquiry_fields_are_a_400(client, partner_a, changes
     assert response.status_code == 400
     assert 'data-testid="field-error"' in response.content.decode()
     assert not Lead.objects.exists()
+
+
+def test_the_profile_page_takes_a_bounded_number_of_queries(
+    client, a_admin, partner_a, django_assert_max_num_queries
+):
+    listed(partner_a)
+    client.force_login(a_admin)
+    url = reverse("portal-directory-profile")
+    client.get(url)
+    for _ in range(3):
+        client.post(reverse("directory-partner", args=[partner_a.pk]), INQUIRY)
+    with django_assert_max_num_queries(10):
+        client.get(url)
+    for n in range(12):
+        client.post(
+            reverse("directory-partner", args=[partner_a.pk]),
+            INQUIRY,
+            REMOTE_ADDR=f"198.51.100.{n + 30}",
+        )
+    with django_assert_max_num_queries(10):  # the same with five times the inquiries
+        page = client.get(url)
+    assert page.content.decode().count("carla@contoso.example</a>") == 10  # the latest ten
+
+
+def test_the_profile_page_speaks_chinese(client, a_admin, partner_a):
+    listed(partner_a)
+    client.force_login(a_admin)
+    page = client.get(reverse("portal-directory-profile"), **ZH).content.decode()
+    assert "目录资料" in page and "本月目录线索" in page and "营销手册预期每月 5–15 条" in page
+    for english in ("Directory profile", "Specialties", "Regions served", "Save", "Logo"):
+        assert f">{english}<" not in page, english
