@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -35,12 +36,16 @@ from .queries import (
     accounts_writable_by,
     api_tokens_visible_to,
     channel_managers_assignable_by,
+    directory_lead_counts,
+    directory_report_partners,
     leads_writable_by,
+    month_start,
     partner_for_user,
     partners_writable_by,
     scope_to_user,
 )
 from .services import currencies
+from .services.directory import directory_lead_band
 
 
 class ReadOnlyAdminMixin:
@@ -369,14 +374,32 @@ class PartnerAdmin(ScopedAdminMixin, HistoryAdmin):
     search_fields = ["name", "domain"]
     date_hierarchy = "started_on"
     inlines = [PartnerUserInline, TierChangeInline]
-    readonly_fields = ["latest_score", "latest_score_quarter", "created_at"]
+    readonly_fields = [
+        "latest_score",
+        "latest_score_quarter",
+        "created_at",
+        "directory_leads_this_month",
+    ]
+    change_list_template = "admin/partners/partner/change_list.html"
 
     def get_fields(self, request, obj=None):
         fields = list(PartnerForm.Meta.fields) + ["tier_reason"]
         if obj is not None:
             fields.remove("program")
-            fields += ["latest_score", "latest_score_quarter", "created_at"]
+            fields += [
+                "latest_score",
+                "latest_score_quarter",
+                "created_at",
+                "directory_leads_this_month",
+            ]
         return fields
+
+    @admin.display(description="Directory leads this month")
+    def directory_leads_this_month(self, obj):
+        """This month's leads from the public directory against the playbook's range."""
+        since = month_start(timezone.localdate())
+        band = directory_lead_band(directory_lead_counts([obj.pk], since=since).get(obj.pk, 0))
+        return f"{band.count} (playbook: {band.low}–{band.high} a month; {band.state})"
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and not manages_partner(request.user, obj):
@@ -424,8 +447,31 @@ class PartnerAdmin(ScopedAdminMixin, HistoryAdmin):
                 "<int:pk>/invite/",
                 self.admin_site.admin_view(self.invite_view),
                 name="partners_partner_invite",
-            )
+            ),
+            path(
+                "directory-leads/",
+                self.admin_site.admin_view(self.directory_leads_view),
+                name="partners_partner_directory_leads",
+            ),
         ] + super().get_urls()
+
+    def directory_leads_view(self, request):
+        """This month's directory leads of each partner the user sees that is in the
+        directory (or was, and got leads this month), against the playbook's range."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        since = month_start(timezone.localdate())
+        partners = list(directory_report_partners(request.user, since=since))
+        counts = directory_lead_counts([p.pk for p in partners], since=since)
+        rows = [{"partner": p, "band": directory_lead_band(counts.get(p.pk, 0))} for p in partners]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Directory leads this month",
+            "rows": rows,
+            "since": since,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/partners/partner/directory_leads.html", context)
 
     def invite_view(self, request, pk):
         """Invite one of the partner's people; the e-mail carries a set-password link."""

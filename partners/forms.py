@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import PartnerRole
+from .models import Language, PartnerRole, Region, Specialty
 
 
 class InviteForm(forms.Form):
@@ -9,3 +9,83 @@ class InviteForm(forms.Form):
     first_name = forms.CharField(max_length=150, required=False, label=_("First name"))
     last_name = forms.CharField(max_length=150, required=False, label=_("Last name"))
     role = forms.ChoiceField(choices=PartnerRole.choices, initial=PartnerRole.REP, label=_("Role"))
+
+
+class DirectoryProfileForm(forms.Form):
+    """The partner admin's directory profile (shape only; the service decides)."""
+
+    listed = forms.BooleanField(required=False, label=_("Show us in the partner directory"))
+    description = forms.CharField(
+        required=False,
+        max_length=2000,
+        label=_("Description"),
+        help_text=_("What you do and for whom; customers read this first."),
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    specialties = forms.MultipleChoiceField(
+        required=False,
+        choices=Specialty.choices,
+        label=_("Specialties"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    regions = forms.MultipleChoiceField(
+        required=False,
+        choices=Region.choices,
+        label=_("Regions served"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    languages = forms.MultipleChoiceField(
+        required=False,
+        choices=Language.choices,
+        label=_("Languages"),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    logo = forms.FileField(
+        required=False,
+        label=_("Logo"),
+        help_text=_("PNG or JPEG, at most 1 MB."),
+        widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg"}),
+    )
+    remove_logo = forms.BooleanField(required=False, label=_("Remove the logo"))
+
+
+class DirectoryFilterForm(forms.Form):
+    """The public directory's filters; an unknown value is a 400 with the field named."""
+
+    q = forms.CharField(required=False, max_length=100, label=_("Name"))
+    region = forms.ChoiceField(required=False, label=_("Region"))
+    specialty = forms.ChoiceField(required=False, label=_("Specialty"))
+    language = forms.ChoiceField(required=False, label=_("Language"))
+    tier = forms.ChoiceField(required=False, label=_("Tier"))
+
+    def __init__(self, *args, tiers: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        anything = [("", _("Any"))]
+        self.fields["region"].choices = anything + list(Region.choices)
+        self.fields["specialty"].choices = anything + list(Specialty.choices)
+        self.fields["language"].choices = anything + list(Language.choices)
+        self.fields["tier"].choices = anything + tiers
+
+
+class DirectoryInquiryForm(forms.Form):
+    """ "Contact this partner". ``website`` is a trap field for robots: people never see it,
+    so anything in it refuses the submission (RULEBOOK §11)."""
+
+    contact_name = forms.CharField(max_length=150, label=_("Your name"))
+    company_name = forms.CharField(max_length=200, label=_("Company"))
+    contact_email = forms.EmailField(label=_("Work e-mail"))
+    domain = forms.CharField(
+        max_length=255,
+        required=False,
+        label=_("Company web domain"),
+        help_text=_("For example example.com."),
+    )
+    message = forms.CharField(
+        max_length=2000, label=_("Message"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+    website = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_website(self) -> str:
+        if self.cleaned_data.get("website"):
+            raise forms.ValidationError(_("Please leave this field empty."))
+        return ""

@@ -553,6 +553,7 @@ class LeadSource(models.TextChoices):
     WEBINAR = "webinar", _("Webinar")
     REFERRAL = "referral", _("Referral")
     PARTNER = "partner", _("Partner")
+    DIRECTORY = "directory", _("Partner directory")
     OTHER = "other", _("Other")
 
 
@@ -788,3 +789,118 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 {self.currency} = {self.rate} {self.base} on {self.day}"
+
+
+# ---------------------------------------------------------------- the partner directory
+
+
+class Specialty(models.TextChoices):
+    IMPLEMENTATION = "implementation", _("Implementation")
+    INTEGRATION = "integration", _("Integration")
+    MANAGED_SERVICES = "managed_services", _("Managed services")
+    CLOUD_MIGRATION = "cloud_migration", _("Cloud migration")
+    SECURITY = "security", _("Security")
+    DATA_ANALYTICS = "data_analytics", _("Data and analytics")
+    TRAINING = "training", _("Training")
+    CONSULTING = "consulting", _("Consulting")
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    CHINESE = "zh", _("Chinese")
+    SPANISH = "es", _("Spanish")
+    FRENCH = "fr", _("French")
+    GERMAN = "de", _("German")
+    PORTUGUESE = "pt", _("Portuguese")
+    JAPANESE = "ja", _("Japanese")
+    KOREAN = "ko", _("Korean")
+    ARABIC = "ar", _("Arabic")
+    HINDI = "hi", _("Hindi")
+
+
+def codes_stored(codes) -> str:
+    """A set of choice codes as one column, wrapped in commas (``,emea,apac,``), so that
+    "has this code" is ``__contains=",emea,"`` on every database, SQLite included (which
+    has no array type and no JSON containment)."""
+    return f",{','.join(codes)}," if codes else ""
+
+
+def codes_read(stored: str) -> list[str]:
+    return [code for code in stored.split(",") if code]
+
+
+def directory_logo_path(instance: "DirectoryProfile", filename: str) -> str:
+    return f"directory/logos/{instance.partner_id}/{filename}"
+
+
+class DirectoryProfile(models.Model):
+    """How a partner shows in the public partner directory (RULEBOOK §11): written by its
+    partner admin in the portal; shown only while ``listed`` (the opt-in) and the partner
+    is active. The tier badge is the partner's tier, never stored here."""
+
+    partner = models.OneToOneField(
+        Partner, on_delete=models.CASCADE, related_name="directory_profile", primary_key=True
+    )
+    listed = models.BooleanField(_("show in the partner directory"), default=False)
+    description = models.TextField(_("description"), max_length=2000, blank=True)
+    # Choice codes: Specialty, Region, Language (codes_stored / codes_read).
+    specialties = models.CharField(max_length=300, blank=True, default="")
+    regions = models.CharField(max_length=100, blank=True, default="")
+    languages = models.CharField(max_length=100, blank=True, default="")
+    logo = models.FileField(upload_to=directory_logo_path, blank=True, max_length=300)
+    logo_type = models.CharField(max_length=30, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("directory profile")
+        indexes = [models.Index(fields=["listed"], name="directory_listed_idx")]
+
+    def __str__(self) -> str:
+        return str(self.partner_id)
+
+    @property
+    def specialty_list(self) -> list[str]:
+        return codes_read(self.specialties)
+
+    @property
+    def region_list(self) -> list[str]:
+        return codes_read(self.regions)
+
+    @property
+    def language_list(self) -> list[str]:
+        return codes_read(self.languages)
+
+    def specialty_labels(self) -> list[str]:
+        return [Specialty(code).label for code in self.specialty_list if code in Specialty.values]
+
+    def region_labels(self) -> list[str]:
+        return [Region(code).label for code in self.region_list if code in Region.values]
+
+    def language_labels(self) -> list[str]:
+        return [Language(code).label for code in self.language_list if code in Language.values]
+
+
+class DirectoryInquiry(models.Model):
+    """What a customer wrote through "Contact this partner": the lead it became keeps the
+    company and domain; the person, their address and their message are kept here."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, related_name="directory_inquiry")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="directory_inquiries"
+    )
+    contact_name = models.CharField(max_length=150)
+    contact_email = models.EmailField()
+    message = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["partner", "created_at"], name="directory_inquiry_partner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_name} ({self.lead_id})"

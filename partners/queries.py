@@ -371,3 +371,85 @@ def api_tokens_visible_to(user: User) -> QuerySet[ApiToken]:
     if role_of(user) == Role.ADMIN:
         return tokens
     return tokens.filter(user=user)
+
+
+# ---------------------------------------------------------------- the partner directory
+
+
+def directory_partners() -> QuerySet[Partner]:
+    """The partners the public directory shows: active ones that opted in, with their
+    profile and tier (the badge) in the same query."""
+    return (
+        Partner.objects.filter(status=PartnerStatus.ACTIVE, directory_profile__listed=True)
+        .select_related("tier", "directory_profile")
+        .order_by("-tier__rank", "name", "pk")
+    )
+
+
+def directory_search(
+    *, q: str = "", region: str = "", specialty: str = "", language: str = "", tier: str = ""
+) -> QuerySet[Partner]:
+    """``directory_partners`` narrowed by the public page's filters; each value has been
+    checked against its choices by the caller (an unknown one would match nothing)."""
+    partners = directory_partners()
+    if q:
+        partners = partners.filter(name__icontains=q)
+    if region:
+        partners = partners.filter(directory_profile__regions__contains=f",{region},")
+    if specialty:
+        partners = partners.filter(directory_profile__specialties__contains=f",{specialty},")
+    if language:
+        partners = partners.filter(directory_profile__languages__contains=f",{language},")
+    if tier:
+        partners = partners.filter(tier__slug=tier)
+    return partners
+
+
+def directory_partner(partner_id) -> Partner:
+    """One partner of the public directory; 404 for any other (not listed, not active)."""
+    try:
+        return directory_partners().get(pk=int(partner_id))
+    except (Partner.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such partner in the directory.") from exc
+
+
+def directory_tiers() -> list[tuple[str, str]]:
+    """The tiers to filter the directory by, lowest first: (slug, name), each slug once
+    across programs."""
+    seen: dict[str, str] = {}
+    for slug, name in Tier.objects.order_by("rank", "program_id").values_list("slug", "name"):
+        seen.setdefault(slug, name)
+    return list(seen.items())
+
+
+def month_start(day: date) -> datetime:
+    """The first instant of ``day``'s month, in the site's time zone."""
+    return timezone.make_aware(datetime(day.year, day.month, 1))
+
+
+def directory_lead_counts(partner_ids, *, since: datetime) -> dict[int, int]:
+    """Directory leads passed to each of ``partner_ids`` since ``since``: one grouped
+    query however many partners."""
+    rows = (
+        Lead.objects.filter(partner_id__in=partner_ids, source="directory", created_at__gte=since)
+        .values("partner_id")
+        .annotate(n=Count("pk"))
+        .values_list("partner_id", "n")
+    )
+    return dict(rows)
+
+
+def directory_report_partners(user, *, since: datetime) -> QuerySet[Partner]:
+    """The partners ``user`` sees that are in the directory now, or got directory leads
+    since ``since`` (and left it): the managers' report of leads against the range."""
+    had_leads = Lead.objects.filter(
+        partner=OuterRef("pk"), source="directory", created_at__gte=since
+    )
+    listed = Q(status=PartnerStatus.ACTIVE, directory_profile__listed=True)
+    return scope_to_user(
+        Partner.objects.filter(listed | Exists(had_leads))
+        .select_related("tier", "channel_manager", "directory_profile")
+        .order_by("name", "pk"),
+        user,
+        partner_field="pk",
+    )

@@ -1,22 +1,43 @@
-"""Portal pages of the partners app: the partner's team and invitations, and one's own API
-tokens."""
+"""Pages of the partners app: the partner's team and invitations, one's own API tokens,
+the public partner directory and the partner admin's directory profile."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from prm.downloads import DOWNLOAD_POLICY
 from prm.roles import Role
-from prm.views import role_required
+from prm.throttles import anonymous_posts_limited
+from prm.views import role_required, scoped
 
 from . import services
-from .forms import InviteForm
-from .permissions import can_invite_partner_users
-from .queries import api_tokens_of, members_visible_to, partner_for_user, partner_id_of
+from .forms import DirectoryFilterForm, DirectoryInquiryForm, DirectoryProfileForm, InviteForm
+from .models import DirectoryInquiry, DirectoryProfile, Partner
+from .permissions import can_invite_partner_users, is_own_partner_admin
+from .queries import (
+    api_tokens_of,
+    directory_lead_counts,
+    directory_partner,
+    directory_search,
+    directory_tiers,
+    members_visible_to,
+    month_start,
+    partner_for_user,
+    partner_id_of,
+)
+from .services.directory import (
+    directory_inquiry_submit,
+    directory_lead_band,
+    directory_profile_update,
+)
+
+DIRECTORY_PAGE_SIZE = 12
 
 
 @role_required(Role.PARTNER)
@@ -78,3 +99,127 @@ def tokens(request) -> HttpResponse:
         messages.success(request, _("Token revoked: it no longer works."))
         return redirect("portal-tokens")
     return render(request, "partners/tokens.html", {"tokens": mine.order_by("-created")})
+
+
+# ---------------------------------------------------------------- the public directory
+
+
+def _form_errors_from(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def directory(request) -> HttpResponse:
+    """The public partner directory (no sign-in): active partners that opted in, filtered
+    by region, specialty, language, tier and name, a page at a time."""
+    form = DirectoryFilterForm(request.GET or None, tiers=directory_tiers())
+    if form.is_bound and not form.is_valid():
+        page = Paginator(Partner.objects.none(), DIRECTORY_PAGE_SIZE).get_page(1)
+        status = 400
+    else:
+        filters = form.cleaned_data if form.is_bound else {}
+        partners = directory_search(**{k: v for k, v in filters.items() if v})
+        page = Paginator(partners, DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+        status = 200
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "partners/directory.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+        status=status,
+    )
+
+
+@scoped(pk=Partner)
+@anonymous_posts_limited("directory_inquiry", counts=lambda response: response.status_code == 200)
+def directory_partner_page(request, pk: int) -> HttpResponse:
+    """One partner of the directory, with "Contact this partner": the inquiry becomes a
+    lead passed to it directly. Each address may send a few an hour (prm.throttles);
+    ``website`` is the honeypot (RULEBOOK §11). A partner not listed is a 404, also to
+    signed-in people of other partners (the scope sweep)."""
+    partner = directory_partner(pk)
+    form = DirectoryInquiryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "website"}
+        try:
+            inquiry = directory_inquiry_submit(partner=partner, **data)
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            return render(
+                request, "partners/directory_sent.html", {"partner": partner, "inquiry": inquiry}
+            )
+    return render(
+        request,
+        "partners/directory_partner.html",
+        {"partner": partner, "profile": partner.directory_profile, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@scoped(pk=Partner)
+def directory_logo(request, pk: int) -> HttpResponse:
+    """The logo of a listed partner, shown in the public pages: the one public way to a
+    stored file, and only to this one (a PNG or JPEG whose first bytes were checked on
+    upload), with the stored type, ``nosniff`` and a sandboxing policy."""
+    profile = directory_partner(pk).directory_profile
+    if not profile.logo or not profile.logo.storage.exists(profile.logo.name):
+        raise Http404("No logo.")
+    response = FileResponse(profile.logo.open("rb"), content_type=profile.logo_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = DOWNLOAD_POLICY
+    # Short, so that a partner leaving the directory is soon gone from caches too.
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@role_required(Role.PARTNER)
+def directory_profile(request) -> HttpResponse:
+    """The partner's directory profile: its admin edits it (reps read it), and everyone
+    sees this month's directory leads against the playbook's range and the latest
+    inquiries, to answer them."""
+    partner = partner_for_user(request.user, partner_id_of(request.user))
+    profile = DirectoryProfile.objects.filter(partner=partner).first() or DirectoryProfile(
+        partner=partner
+    )
+    can_edit = is_own_partner_admin(request.user, partner)
+    initial = {
+        "listed": profile.listed,
+        "description": profile.description,
+        "specialties": profile.specialty_list,
+        "regions": profile.region_list,
+        "languages": profile.language_list,
+    }
+    form = DirectoryProfileForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            try:
+                directory_profile_update(partner=partner, by=request.user, **data)
+            except ValidationError as exc:
+                _form_errors_from(form, exc)
+            else:
+                messages.success(request, _("Directory profile saved."))
+                return redirect("portal-directory-profile")
+    since = month_start(timezone.localdate())
+    count = directory_lead_counts([partner.pk], since=since).get(partner.pk, 0)
+    inquiries = DirectoryInquiry.objects.filter(partner=partner).select_related("lead")[:10]
+    return render(
+        request,
+        "partners/directory_profile.html",
+        {
+            "partner": partner,
+            "profile": profile,
+            "form": form,
+            "can_edit": can_edit,
+            "band": directory_lead_band(count),
+            "inquiries": inquiries,
+        },
+        status=400 if form.errors else 200,
+    )

@@ -21,6 +21,7 @@ NAV_PAGES = (
     "portal-content",
     "portal-campaigns",
     "portal-team",
+    "portal-directory-profile",
     "manager-home",
     "admin:index",
     "executive-home",
@@ -61,6 +62,9 @@ NAV_MENUS: dict[str, tuple[NavEntry, ...]] = {
         NavEntry("portal-content", _("Content library"), more=True, section=_("Enablement")),
         NavEntry(
             "portal-campaigns", _("Co-marketing campaigns"), more=True, section=_("Enablement")
+        ),
+        NavEntry(
+            "portal-directory-profile", _("Directory profile"), more=True, section=_("Enablement")
         ),
         NavEntry("api-docs", _("API documentation"), more=True, section=_("Developers")),
     ),

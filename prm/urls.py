@@ -18,6 +18,7 @@ from incentives.api import (
     MdfRequestViewSet,
 )
 from integrations.api import WebhookDeliveryViewSet, WebhookViewSet
+from partners import views as partner_views
 from partners.api import (
     AccountViewSet,
     LeadViewSet,
@@ -82,6 +83,9 @@ urlpatterns = [
     path("portal/deals/", include("deals.urls")),
     path("portal/", include("enablement.urls")),
     path("apply/", enablement_views.apply, name="apply"),
+    path("directory/", partner_views.directory, name="directory"),
+    path("directory/<int:pk>/", partner_views.directory_partner_page, name="directory-partner"),
+    path("directory/<int:pk>/logo/", partner_views.directory_logo, name="directory-logo"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("portal/", include(incentive_urls.portal_urlpatterns)),
     path("portal/", include("incentives.urls")),

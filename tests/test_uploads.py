@@ -28,6 +28,7 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 FILING_DAY = datetime(2026, 11, 26, 9, tzinfo=UTC)
 
 
@@ -129,11 +130,18 @@ UPLOAD_SITES = {
     "incentives/api.py": 4,  # the API's MDF claim: parser, serializer, request.FILES
     "enablement/models.py": 1,  # ContentItem.file: the admin's content library
     "partners/admin.py": 2,  # the admin's lead import
+    "partners/models.py": 1,  # DirectoryProfile.logo: the partner admin's directory logo
+    "partners/forms.py": 1,  # the portal's directory profile form
+    "partners/views.py": 1,
     # The API's default parsers take multipart bodies on every operation; only the MDF
     # claim above reads their files.
     "prm/settings/base.py": 1,
 }
-FILE_FIELDS = {("incentives", "mdfproof", "file"), ("enablement", "contentitem", "file")}
+FILE_FIELDS = {
+    ("incentives", "mdfproof", "file"),
+    ("enablement", "contentitem", "file"),
+    ("partners", "directoryprofile", "logo"),
+}
 UPLOAD_CODE = re.compile(
     r"\b(forms|models|serializers)\.(FileField|ImageField)\b|request\.FILES|"
     r"MultiPartParser|FileUploadParser"
@@ -201,7 +209,7 @@ class Site:
 
 def sites(approved_request) -> list[Site]:
     from enablement.models import ContentItem
-    from partners.models import Program
+    from partners.models import DirectoryProfile, Program
 
     claim = {"actual_cost": "100", "leads_generated": "3"}
     now = timezone.localtime()
@@ -251,13 +259,22 @@ def sites(approved_request) -> list[Site]:
             ("battle-card.pdf", PDF),
             kept=lambda: ContentItem.objects.count(),
         ),
+        Site(
+            "portal directory logo",
+            lambda: reverse("portal-directory-profile"),
+            "a_admin",
+            {"listed": "on", "description": "Swept"},
+            "logo",
+            ("logo.png", PNG),
+            kept=lambda: DirectoryProfile.objects.exclude(logo="").count(),
+        ),
     ]
 
 
 BAD_FILES = {
     # case: (file name (None: the site's own), content (None: the site's own), message)
     "empty": (None, b"", r"empty"),
-    "11 MB": (None, "11MB", r"11\.0 MB; the limit is 10 MB"),
+    "11 MB": (None, "11MB", r"11\.0 MB; the limit is (10|1) MB"),
     "wrong kind": ("setup.exe", b"MZ\x90\x00\x03\x00\x00\x00", r"not accepted"),
     "script as pdf": ("report.pdf", SCRIPT_SVG, r"not really a \.pdf file|Line 1"),
     "page as csv": (
@@ -292,7 +309,7 @@ def text_of(response) -> str:
 
 
 @pytest.mark.parametrize("case", BAD_FILES)
-@pytest.mark.parametrize("index", range(4), ids=lambda i: str(i))
+@pytest.mark.parametrize("index", range(5), ids=lambda i: str(i))
 def test_a_bad_file_is_refused_with_a_message_and_nothing_kept(
     request, approved_request, vendor_admin, manager, a_admin, index, case
 ):
@@ -300,11 +317,13 @@ def test_a_bad_file_is_refused_with_a_message_and_nothing_kept(
     name, content, message = BAD_FILES[case]
     if site.name == "admin lead import" and case == "script as pdf":
         name = "report.csv"  # a page renamed to the kind this path takes
+    if site.name == "portal directory logo" and case in ("script as pdf", "page as csv"):
+        name, message = "logo.png", r"not really a \.png file"  # renamed to a picture
     response = post(site, request, (name or site.good[0]).encode(), content_of(site, content))
     assert 400 <= response.status_code < 500, (site.name, response.status_code)
     assert re.search(message, text_of(response), re.IGNORECASE), (site.name, case)
     assert site.kept() == 0
-    assert stored("mdf") == [] and stored("content") == []
+    assert stored("mdf") == [] and stored("content") == [] and stored("directory") == []
 
 
 @pytest.mark.parametrize(
@@ -312,7 +331,7 @@ def test_a_bad_file_is_refused_with_a_message_and_nothing_kept(
     [b"../../etc/passwd.%s", b"..\\..\\windows\\win.%s", b"in\x00voice.%s", b"\x00.%s", b".."],
     ids=["traversal", "windows-traversal", "nul", "only-nul", "dot-dot"],
 )
-@pytest.mark.parametrize("index", range(4), ids=lambda i: str(i))
+@pytest.mark.parametrize("index", range(5), ids=lambda i: str(i))
 def test_a_hostile_file_name_never_escapes_its_folder(
     request, approved_request, vendor_admin, manager, a_admin, index, filename
 ):
@@ -326,14 +345,14 @@ def test_a_hostile_file_name_never_escapes_its_folder(
     if response.status_code >= 400:
         assert site.kept() == 0
         assert re.search(r"empty|not accepted|Attach (at least one|a file)", text_of(response))
-    for path in stored("mdf") + stored("content"):
+    for path in stored("mdf") + stored("content") + stored("directory"):
         folder, _, kept_name = path.rpartition("/")
-        assert re.fullmatch(r"(mdf/proofs/\d+/\d+|content/\d+)", folder), path
+        assert re.fullmatch(r"(mdf/proofs/\d+/\d+|content/\d+|directory/logos/\d+)", folder), path
         assert re.fullmatch(r"[\w-][\w.-]*", kept_name), path
         assert ".." not in kept_name and "passwd" not in folder
 
 
-@pytest.mark.parametrize("index", range(4), ids=lambda i: str(i))
+@pytest.mark.parametrize("index", range(5), ids=lambda i: str(i))
 def test_a_good_file_is_accepted_on_every_path(
     request, approved_request, vendor_admin, manager, a_admin, index
 ):
