@@ -205,3 +205,20 @@ def test_gold_partner_header(client, chief, partner_b):
     partner_b.tier = default_tier("gold")
     client.force_login(chief)
     assert "Gold" in client.get(url(partner_b)).content.decode()
+
+
+def test_every_link_to_a_full_admin_list_opens_that_partners_rows(client, manager, partner_a):
+    import html
+    import re
+
+    _history(partner_a, 1)
+    client.force_login(manager)
+    page = client.get(url(partner_a)).content.decode()
+    links = {html.unescape(h) for h in re.findall(r'href="(/admin/[^"]*\?[^"]*)"', page)}
+    assert len(links) >= 11
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, link  # an unknown lookup would redirect (?e=1)
+        rows = list(response.context["cl"].result_list)
+        assert rows, link
+        assert {row.partner_id for row in rows} == {partner_a.pk}, link
