@@ -35,3 +35,45 @@ def test_import_leads_only_for_those_who_may_add_them(client, request, who, sees
     page = client.get(reverse("admin:partners_lead_changelist"))
     assert page.status_code == 200
     assert (reverse("admin:partners_lead_import") in page.content.decode()) is sees
+
+
+def _changelists(user) -> list[str]:
+    from django.contrib import admin
+
+    names = []
+    for model, model_admin in admin.site._registry.items():
+        request = type("Request", (), {"user": user})()
+        if model_admin.has_view_or_change_permission(request):
+            opts = model._meta
+            names.append(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    return sorted(names)
+
+
+@pytest.mark.parametrize("who", ["executive"])
+def test_a_read_only_role_is_offered_no_action_anywhere_in_the_admin(
+    client, request, who, manager, partner_a
+):
+    """Executives read everything and change nothing: no list offers them an action, an
+    add button or a run button (each would end on a refusal)."""
+    from tests.test_scope_sweep import admin_objects_of
+
+    admin_objects_of(partner_a)  # a row in every list, so that actions would show
+    client.force_login(manager)  # the control: a manager is offered the deal actions
+    assert 'name="action"' in client.get(reverse("admin:deals_deal_changelist")).content.decode()
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    lists = _changelists(user)
+    assert len(lists) > 10
+    offered = {}
+    for name in lists:
+        response = client.get(reverse(name))
+        assert response.status_code == 200, name
+        page = response.content.decode()
+        found = [
+            marker
+            for marker in ('name="action"', 'class="addlink"', reverse(RUN))
+            if marker in page
+        ]
+        if found:
+            offered[name] = found
+    assert offered == {}
