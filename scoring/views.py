@@ -103,8 +103,11 @@ def portal_home(request) -> HttpResponse:
 @scoped(pk=Partner)
 @role_required(*Role.values)
 def partner_detail(request, pk: int) -> HttpResponse:
-    """One partner's standing, for its own people and the staff who may see it."""
+    """One partner's standing, for its own people; the staff who may see it are sent to
+    its partner 360 page (this one is written to the partner: "Your benefits")."""
     partner = partner_for_user(request.user, pk)
+    if role_of(request.user) in VENDOR_ROLES:
+        return redirect("manager-partner", pk=partner.pk)
     return _standing_page(request, partner, template="portal/home.html")
 
 
