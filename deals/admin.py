@@ -176,7 +176,6 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
     date_hierarchy = "submitted_at"
     actions = ["approve_selected", "reject_selected"]
     readonly_fields = [
-        "review_summary",
         *(f.name for f in Deal._meta.fields),
         "products_list",
         "co_sell_share",
@@ -223,7 +222,6 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
                     ("extended", "extension_justification"),
                     "direct_conflict",
                     ("needs_review", "review_reason"),
-                    "review_summary",
                 ]
             },
         ),
@@ -256,24 +254,6 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
             },
         ),
     ]
-
-    @admin.display(description="Held for review")
-    def review_summary(self, obj):
-        """Which other registration a held one probably duplicates, and who holds it."""
-        if not obj.needs_review or obj.review_match is None:
-            return "—"
-        match = obj.review_match
-        return format_html(
-            "<b>{}</b><br>{} ({}) is held by <b>{}</b>: registered {}, {}.<br>"
-            "Decide: a separate customer, or the same one (rejected as registered by "
-            "another partner).",
-            obj.get_review_reason_display(),
-            match.customer_name,
-            match.customer_domain or "no domain",
-            match.partner,
-            date_format(timezone.localtime(match.submitted_at), "DATETIME_FORMAT"),
-            match.get_status_display().lower(),
-        )
 
     exclude = ["products"]
     ordering = ["-submitted_at"]

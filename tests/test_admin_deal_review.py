@@ -71,6 +71,8 @@ def test_the_panel_shows_the_probable_duplicate_and_its_context(client, manager,
     leads = page[page.index('data-testid="decision-leads"') :].split("</table>")[0]
     assert "Globex Corporation" in leads
     assert "Probable same customer" in page
+    # Another manager's partner's registration is named, never linked (it would be a 404).
+    assert change(held.review_match) not in page
     assert "$21,235.79" in page  # money the one way
     assert "21235.79" not in page.replace("$21,235.79", "")
     # Decisions in place: a separate customer (approve) or the same (reject).
