@@ -6,12 +6,16 @@ Every decision calls the same service as the API and the scheduler.
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.models import Program
@@ -24,7 +28,7 @@ from prm.roles import MANAGER_ROLES, role_of
 from . import rules, services
 from .forms import LoseForm, ReasonForm, ResolutionForm, ReviewNoteForm, WinForm
 from .models import ConflictCase, Deal, DealStatus, Product
-from .queries import deal_for_user
+from .queries import deal_for_user, deal_review_context
 
 
 @admin.register(Product)
@@ -33,6 +37,48 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["strategic", "is_active"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The status filter, whose default is the queue: the list opens on the pending
+    registrations (a search looks through every status); "All" shows every status."""
+
+    title = _("status")
+    parameter_name = "status__exact"
+    ALL = "all"
+
+    @classmethod
+    def chosen(cls, request) -> str:
+        value = request.GET.get(cls.parameter_name)
+        if value:
+            return value
+        return cls.ALL if request.GET.get("q") else DealStatus.PENDING
+
+    def __init__(self, request, params, model, model_admin):
+        self.default = self.chosen(request)
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [(self.ALL, _("All")), *DealStatus.choices]
+
+    def value(self):
+        return super().value() or self.default
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.ALL:
+            return queryset
+        if value not in DealStatus.values:
+            raise IncorrectLookupParameters(gettext("Unknown status: %(value)s") % {"value": value})
+        return queryset.filter(status=value)
 
 
 class SlaFilter(admin.SimpleListFilter):
@@ -84,6 +130,12 @@ class ReasonFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _percent(rate) -> str:
+    if rate is None:
+        return "—"
+    return f"{(rate * 100).normalize():f}%"
+
+
 def _countdown(delta: timedelta) -> str:
     hours = int(abs(delta.total_seconds()) // 3600)
     minutes = int(abs(delta.total_seconds()) % 3600 // 60)
@@ -110,7 +162,7 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
         "direct_conflict",
     ]
     list_filter = [
-        "status",
+        QueueFilter,
         "needs_review",
         SlaFilter,
         "direct_conflict",
@@ -123,28 +175,121 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
     search_fields = ["customer_name", "customer_domain", "partner__name", "account__domain_key"]
     date_hierarchy = "submitted_at"
     actions = ["approve_selected", "reject_selected"]
-    readonly_fields = ["review_summary"] + [f.name for f in Deal._meta.fields] + ["products_list"]
-
-    @admin.display(description="Held for review")
-    def review_summary(self, obj):
-        """Which other registration a held one probably duplicates, and who holds it."""
-        if not obj.needs_review or obj.review_match is None:
-            return "—"
-        match = obj.review_match
-        return format_html(
-            "<b>{}</b><br>{} ({}) is held by <b>{}</b>: registered {}, {}.<br>"
-            "Decide: a separate customer, or the same one (rejected as registered by "
-            "another partner).",
-            obj.get_review_reason_display(),
-            match.customer_name,
-            match.customer_domain or "no domain",
-            match.partner,
-            timezone.localtime(match.submitted_at).strftime("%Y-%m-%d %H:%M"),
-            match.get_status_display().lower(),
-        )
+    readonly_fields = [
+        *(f.name for f in Deal._meta.fields),
+        "products_list",
+        "co_sell_share",
+        "oem_discount_rate",
+        "margin",
+        "csat_score",
+        "csat_surveyed",
+        "csat_recorded",
+    ]
+    # The review page in the order a manager reads it; ``prm.admin_money`` writes the money.
+    fieldsets = [
+        (
+            _("Customer"),
+            {
+                "fields": [
+                    ("customer_name", "customer_domain"),
+                    ("account", "partner"),
+                    "products_list",
+                    ("deal_type", "contract_years"),
+                    "expected_close",
+                    "notes",
+                    ("submitted_by", "submitted_at"),
+                ]
+            },
+        ),
+        (
+            _("Money"),
+            {
+                "fields": [
+                    ("amount", "currency"),
+                    "compensation_model",
+                    ("co_sell_share", "oem_discount_rate"),
+                    "mdf_request",
+                ]
+            },
+        ),
+        (
+            _("Protection"),
+            {
+                "fields": [
+                    "status",
+                    ("approved_at", "auto_approved"),
+                    "expires_on",
+                    ("extended", "extension_justification"),
+                    "direct_conflict",
+                    ("needs_review", "review_reason"),
+                ]
+            },
+        ),
+        (
+            _("Outcome"),
+            {
+                "fields": [
+                    ("closed_on", "protected_when_won"),
+                    ("closed_amount", "partner_credit"),
+                    ("margin", "partner_price", "commission"),
+                    ("csat_score", "csat_surveyed"),
+                    ("reason", "reason_note"),
+                ]
+            },
+        ),
+        (
+            _("History"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "approved_by",
+                    ("rejected_at", "rejected_by"),
+                    ("extended_at", "extended_by"),
+                    "expired_at",
+                    ("closed_at", "closed_by"),
+                    "csat_recorded",
+                    "imported",
+                    ("created_at", "updated_at"),
+                ],
+            },
+        ),
+    ]
 
     exclude = ["products"]
     ordering = ["-submitted_at"]
+
+    def get_ordering(self, request):
+        """The queue (pending, the default list): held for review first, then the oldest
+        submission, the one nearest its approval SLA. Any other list: newest first."""
+        if QueueFilter.chosen(request) == DealStatus.PENDING:
+            return ["-needs_review", "submitted_at"]
+        return super().get_ordering(request)
+
+    @admin.display(description=_("Co-sell partner share"))
+    def co_sell_share(self, obj):
+        return _percent(obj.co_sell_partner_share)
+
+    @admin.display(description=_("OEM discount"))
+    def oem_discount_rate(self, obj):
+        return _percent(obj.oem_discount)
+
+    @admin.display(description=_("Margin"))
+    def margin(self, obj):
+        return _percent(obj.margin_rate)
+
+    @admin.display(description=_("CSAT (1–5)"))
+    def csat_score(self, obj):
+        return obj.csat if obj.csat is not None else "—"
+
+    @admin.display(description=_("CSAT survey date"))
+    def csat_surveyed(self, obj):
+        return date_format(obj.csat_surveyed_on, "DATE_FORMAT") if obj.csat_surveyed_on else "—"
+
+    @admin.display(description=_("CSAT recorded at"))
+    def csat_recorded(self, obj):
+        if obj.csat_recorded_at is None:
+            return "—"
+        return date_format(timezone.localtime(obj.csat_recorded_at), "DATETIME_FORMAT")
 
     @admin.display(description="Products")
     def products_list(self, obj):
@@ -243,12 +388,12 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
         ] + super().get_urls()
 
     LABELS = {
-        "approve": "Approve",
-        "reject": "Reject",
-        "win": "Record a win",
-        "lose": "Record a loss",
-        "separate": "A separate customer: approve",
-        "same": "The same customer: reject",
+        "approve": _("Approve"),
+        "reject": _("Reject"),
+        "win": _("Record a win"),
+        "lose": _("Record a loss"),
+        "separate": _("A separate customer: approve"),
+        "same": _("The same customer: reject"),
     }
     QUESTIONS = {
         "approve": "Approve this registration? It will be protected for the program's "
@@ -303,6 +448,7 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
                 return redirect(reverse("admin:deals_deal_change", args=[deal.pk]))
             if form is None or not form.errors:
                 return redirect(reverse("admin:deals_deal_change", args=[deal.pk]))
+        status = 400 if request.method == "POST" else 200  # sent back with errors
         return render(
             request,
             "admin/deals/deal/decide.html",
@@ -315,24 +461,112 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
                 "question": self.QUESTIONS.get(decision, ""),
                 "opts": self.model._meta,
             },
+            status=status,
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         deal = self.get_object(request, object_id)
-        if deal is not None and self.has_decide_permission(request):
+        if deal is not None:
+            may_decide = self.has_decide_permission(request) and manages_partner(
+                request.user, deal.partner
+            )
             allowed = []
-            if deal.needs_review:
-                allowed += ["separate", "same"]
-            elif deal.status == DealStatus.PENDING:
-                allowed += ["approve", "reject"]
-            if deal.status in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
+            if may_decide and deal.status in (
+                DealStatus.PENDING,
+                DealStatus.APPROVED,
+                DealStatus.EXPIRED,
+            ):
                 allowed += ["win", "lose"]
             extra_context["decisions"] = [
                 (self.LABELS[name], reverse("admin:deals_deal_decide", args=[deal.pk, name]))
                 for name in allowed
             ]
+            extra_context["panel"] = self._panel(request, deal, may_decide=may_decide)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _panel(self, request, deal: Deal, *, may_decide: bool) -> dict:
+        """The decision panel: the account, the other registrations and leads on it and on
+        the probable same customer (staff-only context), the direct-rep relationship, the
+        rules that applied, and the decisions this person may take, with their forms."""
+        context = deal_review_context(deal)
+        program = deal.partner.program
+        decide = []
+        if may_decide and deal.status == DealStatus.PENDING:
+            url = lambda name: reverse("admin:deals_deal_decide", args=[deal.pk, name])  # noqa: E731
+            if deal.needs_review:
+                decide = [
+                    {"label": self.LABELS["separate"], "url": url("separate"), "form": None},
+                    {"label": self.LABELS["same"], "url": url("same"), "form": ReviewNoteForm()},
+                ]
+            else:
+                decide = [
+                    {"label": self.LABELS["approve"], "url": url("approve"), "form": None},
+                    {"label": self.LABELS["reject"], "url": url("reject"), "form": ReasonForm()},
+                ]
+        return {
+            **context,
+            "deal": deal,
+            "rules": deal_rules_applied(deal, program),
+            "decide": decide,
+            "partner_url": reverse("manager-partner", args=[deal.partner_id]),
+        }
+
+
+def deal_rules_applied(deal: Deal, program: Program) -> list[str]:
+    """The rulebook's lines (§4) that decided where this registration stands, in words."""
+    lines = []
+    if deal.needs_review:
+        lines.append(
+            gettext(
+                "Probable same customer (%(why)s): held for a manager, never approved "
+                "automatically. A separate customer: approve it. The same customer: reject it "
+                "as registered by another partner (the first to register wins)."
+            )
+            % {"why": deal.get_review_reason_display().lower()}
+        )
+    if deal.reason == rules.Reason.EXISTING_LEAD:
+        lines.append(
+            gettext(
+                "No double-dipping: a CRM lead for this customer existed before it was registered."
+            )
+        )
+    elif deal.reason == rules.Reason.REGISTERED_BY_ANOTHER_PARTNER:
+        lines.append(
+            gettext("First to register wins: another partner holds an open registration on it.")
+        )
+    elif deal.reason == rules.Reason.MANAGER_REJECTED:
+        lines.append(gettext("Rejected by a manager: %(note)s") % {"note": deal.reason_note or "—"})
+    if deal.direct_conflict:
+        share = program.direct_conflict_partner_share
+        lines.append(
+            gettext(
+                "Direct relationship: the vendor's own rep owns this account; once approved, "
+                "the revenue credit splits %(direct)s/%(partner)s (direct/partner)."
+            )
+            % {"direct": _percent(1 - share), "partner": _percent(share)}
+        )
+    if deal.status == DealStatus.PENDING:
+        due = rules.approval_due_at(deal.submitted_at, program.registration_sla_hours)
+        text = gettext(
+            "Approval SLA: decide within %(hours)s hours, by %(due)s; a registration not held "
+            "for review is approved automatically after that."
+        )
+        lines.append(
+            text
+            % {
+                "hours": program.registration_sla_hours,
+                "due": date_format(timezone.localtime(due), "DATETIME_FORMAT"),
+            }
+        )
+    elif deal.status == DealStatus.APPROVED and deal.expires_on:
+        lines.append(
+            gettext("Approved: protected until %(day)s.")
+            % {"day": date_format(deal.expires_on, "DATE_FORMAT")}
+        )
+    if not lines:
+        lines.append(gettext("First to register: no other partner held this customer."))
+    return lines
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -368,6 +602,7 @@ class ConflictCaseAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, His
     search_fields = ["account__name", "partner__name", "other_partner__name", "direct_rep"]
     readonly_fields = [f.name for f in ConflictCase._meta.fields]
     actions = ["resolve_selected", "escalate_selected"]
+    ordering = ["status", "sla_due_at", "pk"]  # open cases first, the nearest SLA first
 
     @admin.display(description="SLA")
     def sla_state(self, obj):

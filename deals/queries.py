@@ -528,3 +528,47 @@ def registrations_past_approval_sla(now: datetime) -> int:
     if not overdue:
         return 0
     return Deal.objects.filter(overdue, status=DealStatus.PENDING).count()
+
+
+# Rows of each list of the deal review panel.
+REVIEW_ROWS = 10
+
+
+def deal_review_context(deal: Deal, *, rows: int = REVIEW_ROWS) -> dict:
+    """What a manager needs beside a registration to decide it (the admin's decision
+    panel): the matched account, and for that account and the one it is probably the same
+    customer as (``review_match``), the other registrations — any partner's, which only
+    staff see — and the CRM leads. Two bounded queries whatever the history; none when the
+    registration matched no account."""
+    match = deal.review_match
+    account_ids = {pk for pk in (deal.account_id, match.account_id if match else None) if pk}
+    if not account_ids:
+        return {"account": deal.account, "match": match, "others": [], "leads": []}
+    others = list(
+        Deal.objects.filter(Q(account_id__in=account_ids) | Q(pk=deal.review_match_id))
+        .exclude(pk=deal.pk)
+        .select_related("partner", "account")
+        .only(
+            "pk",
+            "customer_name",
+            "customer_domain",
+            "amount",
+            "currency",
+            "status",
+            "reason",
+            "needs_review",
+            "submitted_at",
+            "expires_on",
+            "partner__name",
+            "account__name",
+            "account__domain",
+        )
+        .order_by("-submitted_at", "-pk")[:rows]
+    )
+    leads = list(
+        Lead.objects.filter(account_id__in=account_ids)
+        .select_related("partner")
+        .only("pk", "company_name", "domain", "source", "created_at", "partner__name")
+        .order_by("-created_at", "-pk")[:rows]
+    )
+    return {"account": deal.account, "match": match, "others": others, "leads": leads}

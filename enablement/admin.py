@@ -13,6 +13,7 @@ from partners.models import User
 from partners.permissions import manages_partner
 from prm.admin_errors import BadInputIs400Mixin
 from prm.admin_history import HistoryAdmin
+from prm.admin_money import MoneyAdmin
 from prm.admin_style import colour_class
 from prm.roles import MANAGER_ROLES, Role, role_of
 
@@ -168,7 +169,7 @@ class DeclineForm(forms.Form):
 
 
 @admin.register(PartnerApplication)
-class PartnerApplicationAdmin(ReadOnlyAdminMixin, HistoryAdmin):
+class PartnerApplicationAdmin(ReadOnlyAdminMixin, MoneyAdmin, HistoryAdmin):
     list_display = [
         "company_name",
         "fit",

@@ -15,8 +15,10 @@ from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from partners.permissions import manages_partner
 from prm.admin_history import HistoryAdmin
 from prm.admin_lists import ChannelManagerFilter, QuarterFilter
+from prm.admin_money import money_display
 from prm.admin_style import colour_class
 from prm.downloads import csv_attachment
+from prm.money import format_money
 from prm.roles import DISPUTE_ROLES, role_of
 
 from .models import (
@@ -29,6 +31,7 @@ from .models import (
     MdfClaim,
     MdfFund,
     MdfRequest,
+    MdfRequestStatus,
 )
 from .queries import ledger_csv
 from .services.claims import claim_approve, claim_reject, claim_resolve_dispute
@@ -145,8 +148,9 @@ class DueFilter(admin.SimpleListFilter):
 
 class EntryInline(admin.TabularInline):
     model = LedgerEntry
-    fields = ["kind", "description", "amount", "earned_on", "claim_by", "status", "due_on"]
+    fields = ["kind", "description", "amount_money", "earned_on", "claim_by", "status", "due_on"]
     readonly_fields = fields
+    amount_money = staticmethod(money_display(LedgerEntry._meta.get_field("amount")))
     extra = 0
     can_delete = False
     show_change_link = True
@@ -398,7 +402,7 @@ class MdfFundAdmin(MoneyAdmin):
 
     @admin.display(description="Available")
     def available_amount(self, obj):
-        return obj.available
+        return format_money(obj.available)
 
 
 @admin.register(MdfRequest)
@@ -420,7 +424,12 @@ class MdfRequestAdmin(MoneyAdmin):
     search_fields = ["title", "partner__name"]
     readonly_fields = [f.name for f in MdfRequest._meta.fields]
     actions = ["approve_selected", "reject_selected"]
-    ordering = ["status", "starts_on"]
+    # The queue first: requests awaiting pre-approval, the oldest submission first.
+    ordering = [
+        Case(When(status=MdfRequestStatus.SUBMITTED, then=0), default=1).asc(),
+        "submitted_at",
+        "pk",
+    ]
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
@@ -487,7 +496,7 @@ class MdfClaimAdmin(MoneyAdmin):
 
     @admin.display(description="Reserved")
     def reserved(self, obj):
-        return obj.request.reserved_amount
+        return format_money(obj.request.reserved_amount)
 
     @admin.display(description="Proof")
     def proof_links(self, obj):

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from prm.admin_history import HistoryAdmin
 from prm.admin_lists import LongListAdmin
+from prm.admin_money import MoneyAdmin
 from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import services
@@ -82,8 +83,9 @@ class PartnerChoicesMixin:
         return list(dict.fromkeys([*super().get_autocomplete_fields(request), *partners]))
 
 
-class ScopedAdminMixin(LongListAdmin, PartnerChoicesMixin):
+class ScopedAdminMixin(MoneyAdmin, LongListAdmin, PartnerChoicesMixin):
     """Rows limited to the partners the user may see (``partners.queries.scope_to_user``).
+    Their money is written one way (``prm.admin_money``).
 
     Their tables grow with the program: the lists count at most ``COUNT_CAP`` rows and
     drill down by date without a pass over them (``prm.admin_lists.LongListAdmin``).
@@ -166,7 +168,7 @@ class TierInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(HistoryAdmin):
+class ProgramAdmin(MoneyAdmin, HistoryAdmin):
     list_display = ["name", "slug", "is_default", "fiscal_year_start_month", "currency"]
     search_fields = ["name", "slug"]
     inlines = [TierInline]
@@ -263,7 +265,7 @@ class ProgramAdmin(HistoryAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(HistoryAdmin):
+class TierAdmin(MoneyAdmin, HistoryAdmin):
     """Tier definitions one by one, with their history (who changed a threshold, when)."""
 
     list_display = ["name", "program", "rank", "revenue_floor", "margin", "review_cadence"]
@@ -506,7 +508,10 @@ class PartnerAdmin(ScopedAdminMixin, HistoryAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        extra_context["invite_url"] = reverse("admin:partners_partner_invite", args=[object_id])
+        partner = self.get_object(request, object_id)
+        # Only the actions this person may take: inviting is for the partner's managers.
+        if partner is not None and manages_partner(request.user, partner):
+            extra_context["invite_url"] = reverse("admin:partners_partner_invite", args=[object_id])
         return super().change_view(request, object_id, form_url, extra_context)
 
 

@@ -89,3 +89,14 @@ class DirectoryInquiryForm(forms.Form):
         if self.cleaned_data.get("website"):
             raise forms.ValidationError(_("Please leave this field empty."))
         return ""
+
+
+class ManagerNoteForm(forms.Form):
+    """A note on the partner 360 page (checked again by ``manager_note_add``)."""
+
+    text = forms.CharField(
+        label=_("Note"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        error_messages={"required": _("Write the note before adding it.")},
+    )

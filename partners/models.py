@@ -904,3 +904,29 @@ class DirectoryInquiry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_name} ({self.lead_id})"
+
+
+class ManagerNote(models.Model):
+    """A channel manager's note on a partner: internal to the vendor's staff, never shown
+    in the partner's portal or API (the partner 360 page lists them)."""
+
+    TEXT_MAX = 4000
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="manager_notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="manager_notes"
+    )
+    text = models.TextField(max_length=TEXT_MAX)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["partner", "-created_at"], name="managernote_partner_created")
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="managernote_text_not_empty")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.text[:40]}"

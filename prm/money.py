@@ -28,3 +28,24 @@ def convert(amount: Decimal, rate: Decimal) -> Decimal:
     """``amount`` in the reporting currency at ``rate`` (reporting units per unit), rounded
     half-up to the cent."""
     return round_money(Decimal(amount) * Decimal(rate))
+
+
+# Currencies written with their symbol; any other is written with its ISO 4217 code.
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "CN¥"}
+
+
+def format_money(value: Decimal | int | str | None, currency: str = "USD") -> str:
+    """The one way money is written for people: currency symbol (or ISO code), thousands
+    separated by commas, two decimals, the sign first: ``$21,235.79``, ``-€5.00``,
+    ``CHF 1,000.00``; an em dash for no amount."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = round_money(value)
+    except (ArithmeticError, ValueError, TypeError):
+        return "—"
+    code = (currency or "USD").upper()
+    symbol = CURRENCY_SYMBOLS.get(code)
+    sign = "-" if amount < 0 else ""
+    number = f"{abs(amount):,.2f}"
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{code} {number}"

@@ -1,8 +1,6 @@
 """Admin for the quarter close: runs with progress, scorecards with their inputs, flags;
 QBRs with their agenda and action items, and joint business plans."""
 
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,6 +20,8 @@ from partners.permissions import manages_partner
 from prm.admin_errors import BadInputIs400Mixin
 from prm.admin_history import HistoryAdmin
 from prm.admin_lists import ChannelManagerFilter
+from prm.admin_money import MoneyAdmin
+from prm.money import format_money
 from prm.quarters import Quarter
 from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 
@@ -80,6 +80,11 @@ class QuarterCloseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def _may_close(self, request) -> bool:
         return role_of(request.user) in (Role.CHANNEL_CHIEF, Role.ADMIN)
+
+    def changelist_view(self, request, extra_context=None):
+        # The "Run a quarter close" button only for the roles that may run one.
+        extra_context = {**(extra_context or {}), "may_close": self._may_close(request)}
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="Progress")
     def progress_bar(self, obj):
@@ -230,7 +235,7 @@ class OutreachTaskAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CompanyRevenue)
-class CompanyRevenueAdmin(HistoryAdmin):
+class CompanyRevenueAdmin(MoneyAdmin, HistoryAdmin):
     """Finance enters the company's total revenue per quarter: the channel share's base."""
 
     list_display = ["quarter", "amount", "entered_by", "entered_at"]
@@ -756,7 +761,7 @@ class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin)
         plan = JointBusinessPlan.objects.select_related("partner__program").get(pk=obj.pk)
         shown = business_plan_progress([plan], timezone.localdate())[plan.pk]
         return (
-            f"${Decimal(shown['revenue_to_date']):,.2f} of ${Decimal(shown['revenue_goal']):,.2f} "
+            f"{format_money(shown['revenue_to_date'])} of {format_money(shown['revenue_goal'])} "
             f"({shown['percent']}%)"
         )
 

@@ -840,3 +840,128 @@ def onboarding_proofs(partner_ids: Iterable[int]) -> dict[int, dict[str, tuple[d
     ):
         found[partner_id][AutoEvent.FIRST_QBR] = (first, "First QBR held")
     return dict(found)
+
+
+# ---------------------------------------------------------------- the partner 360 page
+
+# Rows each section of the partner 360 page shows; each links to the full admin list.
+SECTION_ROWS = 8
+CONTACT_ROWS = 25
+NOTE_ROWS = 50
+
+
+def partner_360(partner: Partner, *, rows: int = SECTION_ROWS) -> dict[str, list]:
+    """Everything a channel manager reads about one partner, one bounded query per
+    section, so the page costs the same whatever the partner's history: its people, tier
+    history, scorecards, open and recent registrations, ledger, incentive claims, MDF
+    requests, red flags, conflict cases (raised by it or against it), business reviews,
+    business plans and the managers' internal notes (newest first)."""
+    from deals.models import ConflictCase
+    from incentives.models import IncentiveClaim, LedgerEntry, MdfRequest
+    from partners.models import ManagerNote, PartnerUser, RedFlag, TierChange
+
+    from .models import JointBusinessPlan, Qbr, Scorecard
+
+    open_statuses = [DealStatus.PENDING, DealStatus.APPROVED]
+    return {
+        "contacts": list(
+            PartnerUser.objects.filter(partner=partner)
+            .select_related("user")
+            .order_by("role", "user__last_name", "user__first_name", "pk")[:CONTACT_ROWS]
+        ),
+        "tier_history": list(
+            TierChange.objects.filter(partner=partner)
+            .select_related("from_tier", "to_tier", "changed_by")
+            .order_by("-changed_at", "-pk")[:rows]
+        ),
+        "scorecards": list(
+            Scorecard.objects.filter(partner=partner)
+            .select_related("tier_before", "tier_after")
+            .order_by("-quarter")[:rows]
+        ),
+        # Held for review, then pending (awaiting a decision), then approved; oldest first.
+        "open_deals": list(
+            Deal.objects.filter(partner=partner, status__in=open_statuses)
+            .order_by("-needs_review", "-status", "submitted_at")
+            .only(
+                "pk",
+                "customer_name",
+                "customer_domain",
+                "amount",
+                "currency",
+                "status",
+                "needs_review",
+                "submitted_at",
+                "approved_at",
+                "expires_on",
+                "direct_conflict",
+            )[:rows]
+        ),
+        "recent_deals": list(
+            Deal.objects.filter(partner=partner)
+            .exclude(status__in=open_statuses)
+            .order_by("-updated_at", "-pk")
+            .only(
+                "pk",
+                "customer_name",
+                "amount",
+                "currency",
+                "status",
+                "reason",
+                "closed_on",
+                "closed_amount",
+                "partner_credit",
+                "updated_at",
+            )[:rows]
+        ),
+        "ledger": list(
+            LedgerEntry.objects.filter(partner=partner)
+            .order_by("-earned_on", "-pk")
+            .only("pk", "kind", "description", "amount", "currency", "status", "earned_on")[:rows]
+        ),
+        "claims": list(
+            IncentiveClaim.objects.filter(partner=partner)
+            .order_by("-submitted_at", "-pk")
+            .only("pk", "amount", "status", "submitted_at", "verify_by")[:rows]
+        ),
+        "mdf": list(
+            MdfRequest.objects.filter(partner=partner)
+            .order_by("-submitted_at", "-pk")
+            .only(
+                "pk",
+                "title",
+                "activity_type",
+                "planned_cost",
+                "status",
+                "starts_on",
+                "submitted_at",
+            )[:rows]
+        ),
+        "flags": list(
+            RedFlag.objects.filter(partner=partner)
+            .order_by(F("resolved_at").asc(nulls_first=True), "-opened_at")
+            .only("pk", "kind", "status", "opened_at", "resolved_at")[:rows]
+        ),
+        "conflicts": list(
+            ConflictCase.objects.filter(Q(partner=partner) | Q(other_partner=partner))
+            .select_related("account", "partner", "other_partner")
+            .order_by("status", "sla_due_at")[:rows]  # open ones first
+        ),
+        "qbrs": list(
+            Qbr.objects.filter(partner=partner)
+            .order_by("-scheduled_for", "-pk")
+            .only("pk", "quarter", "status", "scheduled_for", "held_on", "shared_with_partner")[
+                :rows
+            ]
+        ),
+        "plans": list(
+            JointBusinessPlan.objects.filter(partner=partner)
+            .order_by("-fiscal_year")
+            .only("pk", "fiscal_year", "revenue_goal", "updated_at")[:rows]
+        ),
+        "notes": list(
+            ManagerNote.objects.filter(partner=partner)
+            .select_related("author")
+            .order_by("-created_at", "-pk")[:NOTE_ROWS]
+        ),
+    }

@@ -8,6 +8,7 @@ urlpatterns = [
     path("partners/<int:pk>/", views.partner_detail, name="portal-partner"),
     path("portal/scorecards/", views.scorecards, name="portal-scorecards"),
     path("manager/", views.manager_home, name="manager-home"),
+    path("manager/partners/<int:pk>/", views.manager_partner, name="manager-partner"),
     path("executive/", views.executive_home, name="executive-home"),
     path(
         "executive/export/<slug:export>.csv",

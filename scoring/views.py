@@ -4,6 +4,8 @@ business reviews and joint business plan."""
 import json
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +16,9 @@ from django.utils.text import slugify
 from django.utils.translation import gettext, pgettext_lazy
 
 from enablement.queries import onboarding_summary
+from partners.forms import ManagerNoteForm
 from partners.models import Partner, Region, Tier
+from partners.permissions import manages_partner
 from partners.queries import (
     notices_for,
     partner_for_user,
@@ -22,9 +26,10 @@ from partners.queries import (
     partners_visible_to,
 )
 from partners.services import notices_mark_read
+from partners.services.notes import manager_note_add
 from prm.downloads import csv_attachment, csv_text
 from prm.quarters import Quarter
-from prm.roles import ALL_PARTNER_ROLES, Role, role_of
+from prm.roles import ALL_PARTNER_ROLES, VENDOR_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
 from .dashboard import DEFINITIONS, dashboard, dashboard_request, tiers_of
@@ -32,6 +37,7 @@ from .models import Qbr
 from .queries import (
     business_plan_progress,
     business_plans_visible_to,
+    partner_360,
     partner_standing,
     qbr_for_user,
     qbrs_visible_to,
@@ -99,8 +105,11 @@ def portal_home(request) -> HttpResponse:
 @scoped(pk=Partner)
 @role_required(*Role.values)
 def partner_detail(request, pk: int) -> HttpResponse:
-    """One partner's standing, for its own people and the staff who may see it."""
+    """One partner's standing, for its own people; the staff who may see it are sent to
+    its partner 360 page (this one is written to the partner: "Your benefits")."""
     partner = partner_for_user(request.user, pk)
+    if role_of(request.user) in VENDOR_ROLES:
+        return redirect("manager-partner", pk=partner.pk)
     return _standing_page(request, partner, template="portal/home.html")
 
 
@@ -156,6 +165,44 @@ def manager_home(request) -> HttpResponse:
             "totals": totals,
         },
     )
+
+
+@scoped(pk=Partner)
+@login_required
+def manager_partner(request, pk: int) -> HttpResponse:
+    """The partner 360 page: everything the vendor's staff know about one partner, and the
+    managers' internal notes, which its channel manager (or a chief) adds here. A partner's
+    own people are answered 404, as for any page that is not theirs."""
+    if role_of(request.user) not in VENDOR_ROLES:
+        raise Http404("No such partner.")
+    partner = partner_for_user(request.user, pk)
+    may_note = manages_partner(request.user, partner)
+    form = ManagerNoteForm(request.POST or None) if may_note else None
+    status = 200
+    if request.method == "POST":
+        if not may_note:
+            raise PermissionDenied(gettext("Only the partner's channel manager may add notes."))
+        if form.is_valid():
+            try:
+                manager_note_add(partner=partner, by=request.user, text=form.cleaned_data["text"])
+            except ValidationError as exc:
+                form.add_error("text", exc.messages)
+            else:
+                messages.success(request, gettext("Note added."))
+                return redirect("manager-partner", pk=partner.pk)
+        status = 400
+    as_of = timezone.localdate()
+    facts, progress = partner_standing(partner, as_of)
+    context = {
+        "partner": partner,
+        "facts": facts,
+        "progress": progress,
+        "as_of": as_of,
+        "sections": partner_360(partner),
+        "form": form,
+        "may_decide": may_note,
+    }
+    return render(request, "scoring/partner_360.html", context, status=status)
 
 
 EXPORTS = {

@@ -90,7 +90,7 @@ def test_record_a_win_from_the_deal_page(client, manager, partner_a):
     assert reverse("admin:deals_deal_decide", args=[deal.pk, "win"]) in page
     url = reverse("admin:deals_deal_decide", args=[deal.pk, "win"])
     bad = client.post(url, {"amount": "", "closed_on": "tomorrow"})
-    assert bad.status_code == 200
+    assert bad.status_code == 400  # sent back with its errors
     future = client.post(
         url, {"amount": "100", "closed_on": str(timezone.localdate() + timedelta(days=3))}
     )

@@ -87,7 +87,10 @@ def test_top_tier_partner_sees_no_next_tier(client, partner_b, b_admin):
 
 def test_staff_open_a_partners_page_in_scope(client, manager, partner_a, partner_b):
     client.force_login(manager)
-    assert client.get(reverse("portal-partner", args=[partner_a.pk])).status_code == 200
+    # Staff read a partner on its partner 360 page, not on the partner's own home.
+    response = client.get(reverse("portal-partner", args=[partner_a.pk]))
+    assert response.status_code == 302
+    assert response.url == reverse("manager-partner", args=[partner_a.pk])
     assert client.get(reverse("portal-partner", args=[partner_b.pk])).status_code == 404
 
 

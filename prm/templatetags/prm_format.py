@@ -7,6 +7,8 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.translation import gettext, ngettext
 
+from prm.money import format_money
+
 register = template.Library()
 
 
@@ -50,16 +52,15 @@ def bootstrap(field) -> str:
 
 @register.filter
 def cents(value) -> str:
-    """``Decimal("1234.5")`` → ``$1,234.50``: money owed, to the cent."""
-    if value is None or value == "":
-        return "—"
-    try:
-        amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    except InvalidOperation:
-        return "—"
-    sign = "-" if amount < 0 else ""
-    whole, fraction = f"{abs(amount):.2f}".split(".")
-    return f"{sign}${intcomma(int(whole))}.{fraction}"
+    """``Decimal("1234.5")`` → ``$1,234.50``: money owed, to the cent (``prm.money``)."""
+    return format_money(value)
+
+
+@register.filter
+def money_in(value, currency="USD") -> str:
+    """``{{ deal.amount|money_in:deal.currency }}`` → ``€1,234.50``: an amount in its own
+    currency, written the one way the admin and the manager pages write money."""
+    return format_money(value, currency or "USD")
 
 
 @register.filter
