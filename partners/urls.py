@@ -5,4 +5,7 @@ from . import views
 urlpatterns = [
     path("team/", views.team, name="portal-team"),
     path("tokens/", views.tokens, name="portal-tokens"),
+    path("leads/", views.leads_inbox, name="portal-leads"),
+    path("leads/<int:pk>/accept/", views.lead_accept, name="portal-lead-accept"),
+    path("leads/<int:pk>/decline/", views.lead_decline, name="portal-lead-decline"),
 ]

@@ -9,6 +9,7 @@ NAV_PAGES = (
     "home",
     "portal-home",
     "portal-deals",
+    "portal-leads",
     "portal-earnings",
     "portal-mdf",
     "portal-scorecards",
