@@ -66,7 +66,8 @@ SELECT a.id,
        EXISTS (SELECT 1 FROM {lead} l
                WHERE (l.account_id = a.id OR {lead_key})
                  AND l.created_at < %(at)s
-                 AND (l.partner_id IS NULL OR l.partner_id <> %(partner)s)),
+                 AND NOT (COALESCE(l.partner_id = %(partner)s, FALSE)
+                          AND l.status = 'accepted')),
        {probe},
        a.merged_into_id
 FROM (SELECT 1) AS one
@@ -106,7 +107,8 @@ def customer_check(
     Finds the account by registrable domain, else by normalised name (or takes
     ``account_id`` when the caller already holds it, locked), and returns with it the
     partner whose registration protects it at ``at``, whether a CRM lead for it was
-    created before ``at`` (leads passed to this partner do not count), and, now
+    created before ``at`` (leads this partner accepted, or was passed directly, do not
+    count: RULEBOOK §11; one merely offered to it does), and, now
     (``live``), another partner's open registration on a probably-same customer.
     ``live`` false: judged as of a past moment (imports), as ``protecting`` describes,
     without the probe. An account merged into another is checked as that one, and a

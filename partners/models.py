@@ -109,6 +109,17 @@ class Program(models.Model):
 
     # §4 registration and §5 compensation.
     registration_sla_hours = models.PositiveIntegerField(default=48)
+    # §11 lead distribution.
+    lead_answer_hours = models.PositiveIntegerField(
+        default=48,
+        validators=[MinValueValidator(1)],
+        help_text="Hours a partner has to accept or decline a lead offered to it.",
+    )
+    lead_max_offers = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Offers of one lead by the routing rules before it returns to the manager.",
+    )
     protection_days = models.PositiveIntegerField(default=90)
     extension_days = models.PositiveIntegerField(default=30)
     partner_conflict_sla_hours = models.PositiveIntegerField(default=24)
@@ -303,6 +314,9 @@ class Tier(models.Model):
         max_length=20, choices=ReviewCadence.choices, default=ReviewCadence.NONE
     )
     benefits = models.TextField(blank=True, help_text="One benefit per line, shown to partners.")
+    lead_capacity = models.PositiveIntegerField(
+        default=5, help_text="Open leads a partner of this tier holds at most (RULEBOOK §11)."
+    )
 
     # A tier's thresholds and benefits decide partners' moves and money: who changed them,
     # and when, is kept.
@@ -341,6 +355,7 @@ class Tier(models.Model):
         "support_level",
         "review_cadence",
         "benefits",
+        "lead_capacity",
     )
 
     def __str__(self) -> str:
@@ -392,6 +407,19 @@ class Partner(models.Model):
         db_index=False,  # the (channel_manager, status) index serves lookups by manager
     )
     started_on = models.DateField(default=timezone.localdate)
+    # What lead routing matches on (RULEBOOK §11): lists, empty for none.
+    lead_countries = models.JSONField(
+        _("countries covered"),
+        default=list,
+        blank=True,
+        help_text=_("ISO country codes (e.g. DE, FR) of the leads it takes; empty: its region."),
+    )
+    lead_specialties = models.JSONField(
+        _("specialties"), default=list, blank=True, help_text=_("Specialty codes, e.g. security.")
+    )
+    lead_languages = models.JSONField(
+        _("languages"), default=list, blank=True, help_text=_("Language codes, e.g. en, de.")
+    )
     # Written by the quarter close (scoring); read by every face.
     latest_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     latest_score_quarter = models.CharField(max_length=6, blank=True)
@@ -557,8 +585,21 @@ class LeadSource(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class LeadStatus(models.TextChoices):
+    """Where a lead stands in distribution (RULEBOOK §11)."""
+
+    NEW = "new", _("Not passed on")
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    RETURNED = "returned", _("Returned to the manager")
+
+
 class Lead(models.Model):
-    """A lead in the vendor's CRM; a registration on its account after it existed is rejected."""
+    """A lead in the vendor's CRM; a registration on its account after it existed is rejected,
+    unless the registering partner accepted the lead.
+
+    ``partner`` is the one partner that holds it: offered to it (awaiting its answer until
+    ``offer_expires_at``) or accepted by it."""
 
     company_name = models.CharField(max_length=200)
     name_key = models.CharField(max_length=200, editable=False, db_index=True)
@@ -577,9 +618,52 @@ class Lead(models.Model):
         related_name="leads",
         help_text="Partner the lead was passed to, if any; that partner can see it.",
     )
+    # What routing matches on; empty: any.
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, default="", db_default="", help_text=_("ISO code.")
+    )
+    region = models.CharField(
+        _("region"),
+        max_length=10,
+        choices=Region.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    specialty = models.CharField(_("specialty"), max_length=40, blank=True, default="")
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
+    status = models.CharField(
+        _("distribution"),
+        max_length=10,
+        choices=LeadStatus.choices,
+        default=LeadStatus.NEW,
+        db_default=LeadStatus.NEW,
+    )
+    offer_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    returned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Offers made by the routing rules since a manager last sent it to be routed.
+    rule_offers = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["new", "returned"], partner__isnull=True)
+                | Q(status__in=["offered", "accepted"], partner__isnull=False),
+                name="lead_held_when_offered_or_accepted",
+                violation_error_message=_("An offered or accepted lead has its partner."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="offered") | Q(offer_expires_at__isnull=False),
+                name="lead_offer_has_deadline",
+            ),
+        ]
+        indexes = [
+            # The queue (new and returned leads), the inboxes and the pullback job.
+            models.Index(fields=["status", "offer_expires_at"], name="lead_status_expiry"),
+            models.Index(fields=["partner", "status"], name="lead_partner_status"),
+        ]
 
     def __str__(self) -> str:
         return self.company_name
@@ -588,6 +672,135 @@ class Lead(models.Model):
         self.name_key = normalize_company_name(self.company_name)
         self.domain_key = normalize_domain(self.domain)
         super().save(*args, **kwargs)
+
+
+class RoutingRule(models.Model):
+    """A lead routing rule (RULEBOOK §11), tried in ``priority`` order (lowest first).
+
+    A lead fits the rule when it fits each criterion the rule sets (an empty one: any);
+    the rule's candidates are the program's active partners in ``tiers`` (empty: any) that
+    cover the lead on each dimension the rule names: its country (or, for a partner that
+    lists no countries, its region), its specialty, its language."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="routing_rules")
+    name = models.CharField(_("name"), max_length=120)
+    priority = models.PositiveIntegerField(_("priority"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    countries = models.JSONField(
+        _("countries"),
+        default=list,
+        blank=True,
+        help_text=_("ISO country codes of the leads it routes; empty: any."),
+    )
+    region = models.CharField(
+        _("region"), max_length=10, choices=Region.choices, blank=True, default=""
+    )
+    match_location = models.BooleanField(
+        _("match location"),
+        default=True,
+        help_text=_("Partners must cover the lead's country or region."),
+    )
+    specialty = models.CharField(
+        _("specialty"),
+        max_length=40,
+        blank=True,
+        help_text=_("Leads of this specialty only, to partners that have it; empty: any."),
+    )
+    match_specialty = models.BooleanField(
+        _("match specialty"),
+        default=False,
+        help_text=_("Partners must have the lead's specialty."),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        help_text=_("Leads in this language only, to partners that speak it; empty: any."),
+    )
+    match_language = models.BooleanField(
+        _("match language"),
+        default=False,
+        help_text=_("Partners must speak the lead's language."),
+    )
+    tiers = models.ManyToManyField(
+        Tier, blank=True, related_name="+", help_text=_("Partners of these tiers; none: any.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(m2m_fields=[tiers])
+
+    class Meta:
+        ordering = ["program", "priority", "id"]
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeclineReason(models.TextChoices):
+    NO_CAPACITY = "no_capacity", _("No capacity right now")
+    NOT_OUR_MARKET = "not_our_market", _("Not our market or region")
+    NO_EXPERTISE = "no_expertise", _("Outside our expertise")
+    EXISTING_CUSTOMER = "existing_customer", _("Already our customer or in talks")
+    POOR_FIT = "poor_fit", _("Poor fit or not a real opportunity")
+    OTHER = "other", _("Other")
+
+
+class LeadOffer(models.Model):
+    """One offer of a lead to a partner, and how it ended: the lead's offer history."""
+
+    class Kind(models.TextChoices):
+        RULE = "rule", _("Routing rule")
+        MANUAL = "manual", _("Manager")
+
+    class Answer(models.TextChoices):
+        PENDING = "pending", _("Awaiting answer")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        EXPIRED = "expired", _("Pulled back unanswered")
+        WITHDRAWN = "withdrawn", _("Withdrawn by a manager")
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="offers")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="lead_offers")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RULE)
+    rule = models.ForeignKey(
+        RoutingRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    offered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    offered_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    answer = models.CharField(max_length=10, choices=Answer.choices, default=Answer.PENDING)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decline_reason = models.CharField(max_length=20, choices=DeclineReason.choices, blank=True)
+    decline_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["lead", "offered_at", "id"]
+        verbose_name = _("lead offer")
+        verbose_name_plural = _("lead offers")
+        constraints = [
+            # A lead is never offered to two partners at once.
+            models.UniqueConstraint(
+                fields=["lead"], condition=Q(answer="pending"), name="one_pending_offer_per_lead"
+            ),
+            models.CheckConstraint(
+                condition=~Q(answer="declined") | ~Q(decline_reason=""),
+                name="lead_decline_has_reason",
+            ),
+        ]
+        indexes = [
+            # Each partner's last offer (the longest wait) and its answers (the figures).
+            models.Index(fields=["partner", "offered_at"], name="leadoffer_partner_offered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead} → {self.partner} ({self.answer})"
 
 
 class TierChangeCause(models.TextChoices):

@@ -39,6 +39,7 @@ from .models import (
     Account,
     ApiToken,
     Lead,
+    LeadStatus,
     Notice,
     Partner,
     PartnerStatus,
@@ -238,6 +239,24 @@ def lead_for_user(user, lead_id, *, for_write: bool = False) -> Lead:
     if for_write and not leads_writable_by(user).filter(pk=lead.pk).exists():
         raise PermissionDenied("This lead is not one of your partners' to change.")
     return lead
+
+
+def lead_offers_pending(partner_id: int) -> QuerySet[Lead]:
+    """The leads offered to a partner and awaiting its answer, the soonest due first."""
+    return (
+        Lead.objects.filter(partner_id=partner_id, status=LeadStatus.OFFERED)
+        .select_related("account")
+        .order_by("offer_expires_at", "pk")
+    )
+
+
+def leads_accepted_by(partner_id: int) -> QuerySet[Lead]:
+    """The leads a partner holds as its own, the latest accepted first."""
+    return (
+        Lead.objects.filter(partner_id=partner_id, status=LeadStatus.ACCEPTED)
+        .select_related("account")
+        .order_by("-accepted_at", "-pk")
+    )
 
 
 def account_matching(*, name: str, domain: str) -> Account | None:

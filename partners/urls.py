@@ -6,4 +6,7 @@ urlpatterns = [
     path("team/", views.team, name="portal-team"),
     path("tokens/", views.tokens, name="portal-tokens"),
     path("directory/", views.directory_profile, name="portal-directory-profile"),
+    path("leads/", views.leads_inbox, name="portal-leads"),
+    path("leads/<int:pk>/accept/", views.lead_accept, name="portal-lead-accept"),
+    path("leads/<int:pk>/decline/", views.lead_decline, name="portal-lead-decline"),
 ]

@@ -1,5 +1,6 @@
 """Pages of the partners app: the partner's team and invitations, one's own API tokens,
-the public partner directory and the partner admin's directory profile."""
+the leads the vendor passes to the partner, the public partner directory and the partner
+admin's directory profile."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,13 +13,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from prm.downloads import DOWNLOAD_POLICY
+from prm.pages import page_of
 from prm.roles import Role
 from prm.throttles import anonymous_posts_limited
 from prm.views import role_required, scoped
 
 from . import services
-from .forms import DirectoryFilterForm, DirectoryInquiryForm, DirectoryProfileForm, InviteForm
-from .models import DirectoryInquiry, DirectoryProfile, Partner
+from .forms import (
+    DirectoryFilterForm,
+    DirectoryInquiryForm,
+    DirectoryProfileForm,
+    InviteForm,
+    LeadDeclineForm,
+)
+from .models import DirectoryInquiry, DirectoryProfile, Lead, Partner
 from .permissions import can_invite_partner_users, is_own_partner_admin
 from .queries import (
     api_tokens_of,
@@ -26,11 +34,15 @@ from .queries import (
     directory_partner,
     directory_search,
     directory_tiers,
+    lead_for_user,
+    lead_offers_pending,
+    leads_accepted_by,
     members_visible_to,
     month_start,
     partner_for_user,
     partner_id_of,
 )
+from .services import leads as lead_services
 from .services.directory import (
     directory_inquiry_submit,
     directory_lead_band,
@@ -222,4 +234,88 @@ def directory_profile(request) -> HttpResponse:
             "inquiries": inquiries,
         },
         status=400 if form.errors else 200,
+    )
+
+
+@role_required(Role.PARTNER)
+def leads_inbox(request) -> HttpResponse:
+    """The leads offered to the partner, to accept or decline within the window, and the
+    leads it holds."""
+    partner = partner_for_user(request.user, partner_id_of(request.user))
+    return render(
+        request,
+        "partners/leads.html",
+        {
+            "partner": partner,
+            "offers": lead_offers_pending(partner.pk),
+            "page": page_of(leads_accepted_by(partner.pk), request.GET.get("page")),
+            "now": timezone.now(),
+        },
+    )
+
+
+def _answered_lead(request, pk: int) -> tuple[Lead, object]:
+    lead = lead_for_user(request.user, pk)  # another partner's lead is a 404
+    return lead, partner_for_user(request.user, partner_id_of(request.user))
+
+
+@scoped(pk=Lead)
+@role_required(Role.PARTNER)
+def lead_accept(request, pk: int) -> HttpResponse:
+    lead, partner = _answered_lead(request, pk)
+    if request.method != "POST":
+        return redirect("portal-leads")
+    try:
+        lead_services.lead_accept(lead=lead, partner=partner, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return render(
+            request,
+            "partners/leads.html",
+            {
+                "partner": partner,
+                "offers": lead_offers_pending(partner.pk),
+                "page": page_of(leads_accepted_by(partner.pk), 1),
+                "now": timezone.now(),
+            },
+            status=409,
+        )
+    messages.success(
+        request,
+        _("You accepted %(company)s: it is yours to work, and to register as a deal.")
+        % {"company": lead.company_name},
+    )
+    return redirect("portal-leads")
+
+
+@scoped(pk=Lead)
+@role_required(Role.PARTNER)
+def lead_decline(request, pk: int) -> HttpResponse:
+    """Decline an offered lead with a reason from the list (and words for “Other”)."""
+    lead, partner = _answered_lead(request, pk)
+    form = LeadDeclineForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                lead_services.lead_decline(
+                    lead=lead, partner=partner, by=request.user, **form.cleaned_data
+                )
+            except lead_services.LeadAnswerRefused as exc:
+                form.add_error(None, exc.messages)
+                status = 409
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(
+                    request,
+                    _("You declined %(company)s; it goes to another partner.")
+                    % {"company": lead.company_name},
+                )
+                return redirect("portal-leads")
+        if form.errors and status == 200:
+            status = 400
+    return render(
+        request, "partners/lead_decline.html", {"lead": lead, "form": form}, status=status
     )

@@ -11,6 +11,7 @@ from .roles import Role, role_of
 NAV_PAGES = (
     "home",
     "portal-home",
+    "portal-leads",
     "portal-deals",
     "portal-earnings",
     "portal-mdf",
@@ -51,6 +52,7 @@ class NavEntry:
 NAV_MENUS: dict[str, tuple[NavEntry, ...]] = {
     Role.PARTNER: (
         NavEntry("portal-home", _("My tier")),
+        NavEntry("portal-leads", _("Leads")),
         NavEntry("portal-deals", _("Deals")),
         NavEntry("portal-earnings", _("Earnings")),
         NavEntry("portal-mdf", _("MDF")),

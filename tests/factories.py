@@ -135,6 +135,11 @@ class LeadFactory(factory.django.DjangoModelFactory):
     company_name = factory.Sequence(lambda n: f"Lead {n} GmbH")
     domain = factory.Sequence(lambda n: f"lead{n}.example")
     source = "inbound"
+    created_at = factory.LazyFunction(timezone.now)
+    partner = None
+    # A lead made with its partner was passed to it directly: that partner holds it, accepted.
+    status = factory.LazyAttribute(lambda lead: "accepted" if lead.partner else "new")
+    accepted_at = factory.LazyAttribute(lambda lead: lead.created_at if lead.partner else None)
 
 
 class CertificationTypeFactory(factory.django.DjangoModelFactory):

@@ -15,8 +15,10 @@ def install(apps, schema_editor):
     if not Program.objects.filter(is_default=True).exists():
         program.is_default = True
         program.save(update_fields=["is_default"])
+    # Fields the presets gained later are set by the migrations that add them.
+    known = {field.name for field in Tier._meta.get_fields()}
     for tier in data["tiers"]:
-        tier = dict(tier)
+        tier = {key: value for key, value in tier.items() if key in known}
         Tier.objects.get_or_create(program=program, slug=tier.pop("slug"), defaults=tier)
 
 

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partners', '0022_manager_note'),
-        ('partners', '0023_merge_0022_directory_0022_exchange_rates'),
+        ("partners", "0022_manager_note"),
+        ("partners", "0023_merge_0022_directory_0022_exchange_rates"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -31,7 +31,9 @@ from ..models import (
     Account,
     ApiToken,
     Lead,
+    LeadOffer,
     LeadSource,
+    LeadStatus,
     Notice,
     OutreachTask,
     Partner,
@@ -701,8 +703,16 @@ def lead_create(
     source: str = "inbound",
     created_at: datetime | None = None,
     partner: Partner | None = None,
+    country: str = "",
+    region: str = "",
+    specialty: str = "",
+    language: str = "",
+    route: bool = False,
 ) -> Lead:
-    """Record a CRM lead and attach it to its account if one exists."""
+    """Record a CRM lead and attach it to its account if one exists. Created with its
+    ``partner`` (passed on by a manager, or chosen by the customer in the directory), the
+    lead is that partner's, accepted: there is no offer to answer and no routing. Without
+    one, ``route`` offers it at once by the routing rules (RULEBOOK §11)."""
     if not company_name.strip():
         raise ValidationError({"company_name": "A lead needs a company name."})
     customer_domain_key(domain)
@@ -713,15 +723,41 @@ def lead_create(
         created_at=created_at or timezone.now(),
         partner=partner,
         account=account_matching(name=company_name, domain=domain),
+        country=country.strip().upper(),
+        region=region,
+        specialty=specialty.strip().lower(),
+        language=language.strip().lower(),
+        **_passed_directly(partner, created_at or timezone.now()),
     )
     lead.full_clean(exclude=["name_key", "domain_key"])
     lead.save()
     if lead.partner_id:
         signals.lead_assigned.send(sender=Lead, leads=[lead])
+    elif route:
+        from .leads import lead_route  # the module imports this one
+
+        lead = lead_route(lead=lead)
     return lead
 
 
-LEAD_EDITABLE = {"company_name", "domain", "source", "created_at", "partner"}
+def _passed_directly(partner: Partner | None, at: datetime) -> dict:
+    """A lead's distribution fields when a manager (or the customer) picks its partner."""
+    if partner is None:
+        return {"status": LeadStatus.NEW, "accepted_at": None, "offer_expires_at": None}
+    return {"status": LeadStatus.ACCEPTED, "accepted_at": at, "offer_expires_at": None}
+
+
+LEAD_EDITABLE = {
+    "company_name",
+    "domain",
+    "source",
+    "created_at",
+    "partner",
+    "country",
+    "region",
+    "specialty",
+    "language",
+}
 
 
 @transaction.atomic
@@ -744,6 +780,15 @@ def lead_update(*, lead: Lead, **changes) -> Lead:
         setattr(lead, field, value)
     if {"company_name", "domain"} & set(changes):
         lead.account = account_matching(name=lead.company_name, domain=lead.domain)
+    if lead.partner_id != passed_from:
+        # Passed on directly (or taken back): a pending offer is withdrawn, and the new
+        # partner holds the lead as accepted.
+        now = timezone.now()
+        lead.offers.filter(answer=LeadOffer.Answer.PENDING).update(
+            answer=LeadOffer.Answer.WITHDRAWN, answered_at=now
+        )
+        for field, value in _passed_directly(lead.partner, now).items():
+            setattr(lead, field, value)
     lead.full_clean(exclude=["name_key", "domain_key"])
     lead.save()
     if lead.partner_id and lead.partner_id != passed_from:
