@@ -256,7 +256,7 @@ class QbrHeldFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             ("yes", "Held"),
-            ("overdue", "Not held, date passed"),
+            ("overdue", "Overdue: date passed, not held"),
             ("upcoming", "Upcoming"),
         ]
 
@@ -408,11 +408,11 @@ class QbrAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
         "quarter",
         "scheduled_for",
         "status",
+        "overdue_marker",
         "cadence",
         "shared_with_partner",
         "open_items",
         "held_on",
-        "overdue_marker",
     ]
     list_filter = [
         "quarter",

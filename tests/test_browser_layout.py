@@ -92,6 +92,19 @@ def people(manager):
     WonDealFactory(partner=partner, closed_on=timezone.localdate() - timedelta(days=5))
     for n in range(3):
         PartnerFactory(name=f"Managed Partner {n}", channel_manager=manager)
+    # A review whose day passed a week ago without being held: overdue.
+    from prm.quarters import Quarter
+    from scoring.models import Qbr
+
+    quarter = Quarter.containing(timezone.localdate())
+    Qbr.objects.create(
+        partner=partner,
+        quarter=quarter.label,
+        cadence="quarterly",
+        scheduled_for=timezone.localdate() - timedelta(days=7),
+        shared_with_partner=True,
+        sections={},
+    )
     return {
         "partner admin": admin,
         "partner rep": rep,
@@ -102,7 +115,7 @@ def people(manager):
 
 
 PAGES = {
-    "partner admin": ["/portal/home/", "/portal/deals/", "/portal/team/"],
+    "partner admin": ["/portal/home/", "/portal/deals/", "/portal/team/", "/portal/qbrs/"],
     "partner rep": ["/portal/home/", "/portal/deals/", "/portal/team/"],
     "manager": ["/manager/"],
     "chief": ["/executive/", "/manager/"],
@@ -182,4 +195,28 @@ def test_error_pages_fit_a_phone_and_lead_back(browser, live_server, people, lan
     assert page.evaluate(MEASURE)["overflow"] <= 0
     page.click("[data-testid=way-back] a")
     page.wait_for_url(f"{live_server.url}/portal/home/")
+    context.close()
+
+
+def test_the_overdue_review_the_api_docs_and_the_admin_list_on_a_laptop(
+    browser, live_server, people
+):
+    """Screenshots for a person to look at; the marker, the docs' way back and the admin's
+    column are checked here, the layout by the tests above."""
+    context = signed_in_context(browser, live_server, people["partner admin"], LAPTOP, "en")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/portal/qbrs/")
+    page.screenshot(path="/tmp/layout-partner-admin-qbrs-overdue-1366-en.png")
+    assert page.locator("[data-testid^=overdue-]").count() == 1
+    page.goto(f"{live_server.url}/api/docs/")
+    page.wait_for_selector(".opblock-tag")
+    page.screenshot(path="/tmp/layout-api-docs-1366-en.png")
+    page.click("[data-testid=back-to-app]")
+    page.wait_for_url(f"{live_server.url}/portal/home/")
+    context.close()
+    context = signed_in_context(browser, live_server, people["manager"], LAPTOP, "en")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/scoring/qbr/")
+    page.screenshot(path="/tmp/layout-admin-qbrs-1366-en.png")
+    assert "Overdue · 7 d" in page.text_content("#result_list")
     context.close()
