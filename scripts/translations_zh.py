@@ -1187,6 +1187,7 @@ ZH: dict = {
     "Back to the partner directory": "返回合作伙伴目录",
     "Show us in the partner directory": "在合作伙伴目录中展示我们",
     "What you do and for whom; customers read this first.": "您做什么、为谁服务；客户会首先看到这段介绍。",
+    "You opted in: the directory shows you once your partnership is active.": "您已选择加入：合作关系生效后，目录将展示您的资料。",
 }
 
 
