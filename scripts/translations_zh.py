@@ -1333,6 +1333,7 @@ ZH: dict = {
     "CSAT survey date": "客户满意度调查日期",
     "CSAT recorded at": "客户满意度记录时间",
     "raised against it": "针对该合作伙伴提出",
+    "You opted in: the directory shows you once your partnership is active.": "您已选择加入：合作关系生效后，目录将展示您的资料。",
 }
 
 

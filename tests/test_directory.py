@@ -143,6 +143,16 @@ def test_a_rep_reads_the_profile_and_cannot_change_it(client, a_rep, partner_a):
     assert DirectoryProfile.objects.get(partner=partner_a).description != "Hijacked"
 
 
+def test_an_opted_in_partner_not_yet_active_is_told_why_it_is_not_shown(client, a_admin, partner_a):
+    partner_a.status = PartnerStatus.ONBOARDING
+    partner_a.save()
+    listed(partner_a)
+    client.force_login(a_admin)
+    page = client.get(reverse("portal-directory-profile")).content.decode()
+    assert 'data-testid="not-active"' in page and 'data-testid="public-link"' not in page
+    assert client.get(reverse("directory-partner", args=[partner_a.pk])).status_code == 404
+
+
 def test_staff_have_no_directory_profile_page(client, manager):
     client.force_login(manager)
     assert client.get(reverse("portal-directory-profile")).status_code == 403
