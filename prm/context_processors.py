@@ -18,6 +18,7 @@ NAV_PAGES = (
     "portal-content",
     "portal-campaigns",
     "portal-team",
+    "portal-notifications",
     "manager-home",
     "admin:index",
     "executive-home",
