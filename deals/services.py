@@ -21,6 +21,7 @@ from integrations.models import EventKind
 from integrations.services import event_publish
 from partners.models import (
     Account,
+    NoticeKind,
     Partner,
     PartnerStatus,
     Program,
@@ -38,6 +39,7 @@ from partners.services import (
     partner_set_tier,
 )
 from prm.audit import audited
+from prm.deferred_text import date_value, text_value
 from prm.mail import mail_on_commit
 from prm.normalize import NotADomain, normalize_company_name, registrable_domain
 from prm.quarters import Quarter
@@ -582,16 +584,23 @@ def _tell_about_registration(deal: Deal) -> None:
             partner=deal.partner,
             user=deal.submitted_by,
             level="warning",
-            text=f"{deal.customer_name}: {rules.MESSAGES[deal.reason]}",
+            kind=NoticeKind.DEALS,
+            message=gettext_noop("%(customer)s: %(reason)s"),
+            params={
+                "customer": deal.customer_name,
+                "reason": text_value(rules.MESSAGES[deal.reason]),
+            },
             link=f"/portal/deals/{deal.pk}/",
-            email_subject=f"Your registration of {deal.customer_name} was not accepted",
+            email_subject=gettext_noop("Your registration of %(customer)s was not accepted"),
         )
     elif deal.needs_review:
         notice_send(
             partner=deal.partner,
             user=deal.submitted_by,
             level="info",
-            text=f"{deal.customer_name}: {rules.UNDER_REVIEW}",
+            kind=NoticeKind.DEALS,
+            message=gettext_noop("%(customer)s: %(reason)s"),
+            params={"customer": deal.customer_name, "reason": text_value(rules.UNDER_REVIEW)},
             link=f"/portal/deals/{deal.pk}/",
         )
     else:
@@ -677,9 +686,11 @@ def deal_approve(
         partner=deal.partner,
         user=deal.submitted_by,
         level="success",
-        text=f"{deal.customer_name} is approved and protected until {deal.expires_on:%d %b %Y}.",
+        kind=NoticeKind.DEALS,
+        message=gettext_noop("%(customer)s is approved and protected until %(day)s."),
+        params={"customer": deal.customer_name, "day": date_value(deal.expires_on)},
         link=f"/portal/deals/{deal.pk}/",
-        email_subject=f"Registration approved: {deal.customer_name}",
+        email_subject=gettext_noop("Registration approved: %(customer)s"),
     )
     return deal
 
@@ -706,9 +717,11 @@ def deal_reject(*, deal: Deal, by: User, reason: str) -> Deal:
         partner=deal.partner,
         user=deal.submitted_by,
         level="warning",
-        text=f"{deal.customer_name} was not approved: {reason}",
+        kind=NoticeKind.DEALS,
+        message=gettext_noop("%(customer)s was not approved: %(reason)s"),
+        params={"customer": deal.customer_name, "reason": reason},
         link=f"/portal/deals/{deal.pk}/",
-        email_subject=f"Registration not approved: {deal.customer_name}",
+        email_subject=gettext_noop("Registration not approved: %(customer)s"),
     )
     return deal
 
@@ -756,9 +769,14 @@ def deal_review_decide(*, deal: Deal, by: User, same_customer: bool, note: str =
         partner=deal.partner,
         user=deal.submitted_by,
         level="warning",
-        text=f"{deal.customer_name}: {rules.MESSAGES[rules.Reason.REGISTERED_BY_ANOTHER_PARTNER]}",
+        kind=NoticeKind.DEALS,
+        message=gettext_noop("%(customer)s: %(reason)s"),
+        params={
+            "customer": deal.customer_name,
+            "reason": text_value(rules.MESSAGES[rules.Reason.REGISTERED_BY_ANOTHER_PARTNER]),
+        },
         link=f"/portal/deals/{deal.pk}/",
-        email_subject=f"Your registration of {deal.customer_name} was not accepted",
+        email_subject=gettext_noop("Your registration of %(customer)s was not accepted"),
     )
     return deal
 
@@ -1256,8 +1274,10 @@ def conflict_case_escalate(*, case: ConflictCase, by: User, reason: str) -> Conf
     notice_send(
         partner=partner,
         level="warning",
-        text=f"Channel conflict: {case.get_escalation_step_display()}. {reason}",
-        email_subject=f"Channel conflict: {case.get_escalation_step_display()}",
+        kind=NoticeKind.CONFLICTS,
+        message=gettext_noop("Channel conflict: %(step)s. %(reason)s"),
+        params={"step": text_value(EscalationStep(case.escalation_step).label), "reason": reason},
+        email_subject=gettext_noop("Channel conflict: %(step)s"),
     )
     return case
 

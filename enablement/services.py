@@ -10,9 +10,17 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
-from partners.models import Partner, PartnerRole, PartnerStatus, PartnerUser, Program, User
+from partners.models import (
+    NoticeKind,
+    Partner,
+    PartnerRole,
+    PartnerStatus,
+    PartnerUser,
+    Program,
+    User,
+)
 from partners.queries import default_program
 from partners.services import (
     notice_send,
@@ -21,6 +29,7 @@ from partners.services import (
     partner_update,
     partner_user_invite,
 )
+from prm.deferred_text import date_value
 from prm.mail import mail_on_commit
 from prm.normalize import normalize_host
 from prm.quarters import add_months
@@ -274,10 +283,16 @@ def certifications_remind_expiring(*, today: date | None = None) -> int:
                 partner=certification.partner,
                 user=certification.user,
                 level="warning",
-                text=f"Your {certification.certification_type} expires on "
-                f"{certification.expires_on:%d %b %Y}. Renew it to stay certified.",
+                kind=NoticeKind.ENABLEMENT,
+                message=gettext_noop(
+                    "Your %(certification)s expires on %(day)s. Renew it to stay certified."
+                ),
+                params={
+                    "certification": str(certification.certification_type),
+                    "day": date_value(certification.expires_on),
+                },
                 link="/portal/certifications/",
-                email_subject=f"Your {certification.certification_type} expires in 30 days",
+                email_subject=gettext_noop("Your %(certification)s expires in 30 days"),
             )
             count += 1
     return count

@@ -111,6 +111,8 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
     partner_name = serializers.CharField(source="partner.name", read_only=True)
+    # in the request's language (the text the ledger composed, or as it was recorded)
+    description = serializers.CharField(source="shown_description", read_only=True)
     source = serializers.CharField(source="source_label", read_only=True)
     source_type = serializers.SerializerMethodField()
     claimable = serializers.SerializerMethodField()
@@ -455,6 +457,8 @@ class ContributionViewSet(
 
 class MdfFundSerializer(serializers.ModelSerializer):
     available = serializers.DecimalField(**money_field_kwargs(), read_only=True)
+    # in the request's language (how the close sized it), or as a manager typed it
+    basis = serializers.CharField(source="shown_basis", read_only=True)
 
     class Meta:
         model = MdfFund

@@ -18,6 +18,7 @@ from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from partners.models import Partner
+from prm.deferred_text import text_render
 from prm.money import money_field_kwargs
 
 USER = settings.AUTH_USER_MODEL
@@ -55,6 +56,11 @@ class LedgerEntry(models.Model):
     kind = models.CharField(max_length=12, choices=EntryKind.choices)
     code = models.CharField(max_length=40, help_text="Which rule earned it, e.g. spiff_new_logo.")
     description = models.CharField(max_length=300)
+    # The description as an untranslated source and its values, shown in the reader's
+    # language (``shown_description``); empty for an entry recorded before: its English
+    # ``description`` is shown.
+    description_message = models.CharField(max_length=300, blank=True, editable=False)
+    description_params = models.JSONField(default=dict, blank=True, editable=False)
     amount = models.DecimalField(**money_field_kwargs())
     currency = models.CharField(max_length=3, default="USD")
     source_type = models.ForeignKey(
@@ -143,6 +149,13 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.currency}: {self.description}"
+
+    @property
+    def shown_description(self) -> str:
+        """The description in the reader's language."""
+        return text_render(
+            self.description_message, self.description_params, fallback=self.description
+        )
 
     @transition(field=status, source=EntryStatus.ACCRUED, target=EntryStatus.APPROVED)
     def approve(self, *, by, at, due_on) -> None:
@@ -299,6 +312,10 @@ class MdfFund(models.Model):
         help_text="Vendor:partner match r:1; empty: the vendor pays the whole cost.",
     )
     basis = models.CharField(max_length=200, help_text="How the fund was sized.")
+    # The basis the quarter close wrote, as an untranslated source and its values, shown in
+    # the reader's language (``shown_basis``); empty for a basis a manager typed.
+    basis_message = models.CharField(max_length=200, blank=True, editable=False)
+    basis_params = models.JSONField(default=dict, blank=True, editable=False)
     reserved = models.DecimalField(**money_field_kwargs(), default=0)
     reimbursed = models.DecimalField(**money_field_kwargs(), default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -322,6 +339,11 @@ class MdfFund(models.Model):
 
     def __str__(self) -> str:
         return f"MDF {self.fiscal_year} of {self.partner}"
+
+    @property
+    def shown_basis(self) -> str:
+        """How the fund was sized, in the reader's language (a manager's words as typed)."""
+        return text_render(self.basis_message, self.basis_params, fallback=self.basis)
 
     @property
     def available(self) -> Decimal:

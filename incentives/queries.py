@@ -178,7 +178,7 @@ def ledger_csv(entries: QuerySet[LedgerEntry]) -> str:
                     entry.partner.name,
                     entry.kind,
                     entry.code,
-                    entry.description,
+                    entry.shown_description,
                     entry.amount.quantize(cent),
                     entry.currency,
                     entry.quarter,

@@ -5,9 +5,11 @@ way it is stored. Percentage incentives apply to the deal's partner credit (RULE
 §1); thresholds compare the deal's amount.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+
+from django.utils.translation import gettext_noop
 
 from prm.money import round_money
 
@@ -17,10 +19,22 @@ ONE = Decimal("1")
 
 @dataclass(frozen=True)
 class Accrual:
+    """``description`` in English; ``message`` and ``params``, its untranslated source
+    and values, for the reader's language (``prm.deferred_text``)."""
+
     kind: str  # spiff / bonus / commission / rebate / award / mdf
     code: str
     amount: Decimal
     description: str
+    message: str = ""
+    params: dict = field(default_factory=dict)
+
+
+def described(source: str, **values) -> dict:
+    """A description as its English text, its source (marked with ``gettext_noop``) and
+    its values, each value already written the same way in every language."""
+    values = {name: str(value) for name, value in values.items()}
+    return {"description": source % values, "message": source, "params": values}
 
 
 # ---------------------------------------------------------------- per won deal (§5, §6)
@@ -60,7 +74,10 @@ def deal_incentives(deal: WonDeal, table: DealIncentiveTable) -> list[Accrual]:
                 "spiff",
                 "spiff_new_logo",
                 round_money(table.spiff_new_logo),
-                f"New logo won within {table.spiff_new_logo_days} days of registration",
+                **described(
+                    gettext_noop("New logo won within %(days)s days of registration"),
+                    days=table.spiff_new_logo_days,
+                ),
             )
         )
     if deal.strategic:
@@ -69,7 +86,7 @@ def deal_incentives(deal: WonDeal, table: DealIncentiveTable) -> list[Accrual]:
                 "spiff",
                 "spiff_strategic",
                 round_money(table.spiff_strategic),
-                "Strategic product line",
+                **described(gettext_noop("Strategic product line")),
             )
         )
     if deal.first_win:
@@ -78,7 +95,7 @@ def deal_incentives(deal: WonDeal, table: DealIncentiveTable) -> list[Accrual]:
                 "spiff",
                 "spiff_first_deal",
                 round_money(table.spiff_first_deal),
-                "The partner's first won deal",
+                **described(gettext_noop("The partner's first won deal")),
             )
         )
     if deal.amount > table.spiff_large_deal_over:
@@ -87,8 +104,11 @@ def deal_incentives(deal: WonDeal, table: DealIncentiveTable) -> list[Accrual]:
                 "spiff",
                 "spiff_large_deal",
                 round_money(deal.partner_credit * table.spiff_large_deal_rate),
-                f"Deal over {table.spiff_large_deal_over:,.0f}: "
-                f"{table.spiff_large_deal_rate:.1%} of the amount",
+                **described(
+                    gettext_noop("Deal over %(threshold)s: %(rate)s of the amount"),
+                    threshold=f"{table.spiff_large_deal_over:,.0f}",
+                    rate=f"{table.spiff_large_deal_rate:.1%}",
+                ),
             )
         )
     if deal.deal_type == "cross_sell":
@@ -97,7 +117,10 @@ def deal_incentives(deal: WonDeal, table: DealIncentiveTable) -> list[Accrual]:
                 "bonus",
                 "bonus_cross_sell",
                 round_money(deal.partner_credit * table.bonus_cross_sell_rate),
-                f"Cross-sell: {table.bonus_cross_sell_rate:.1%} of the amount",
+                **described(
+                    gettext_noop("Cross-sell: %(rate)s of the amount"),
+                    rate=f"{table.bonus_cross_sell_rate:.1%}",
+                ),
             )
         )
     if deal.deal_type == "upsell":
@@ -106,7 +129,10 @@ def deal_incentives(deal: WonDeal, table: DealIncentiveTable) -> list[Accrual]:
                 "bonus",
                 "bonus_upsell",
                 round_money(deal.partner_credit * table.bonus_upsell_rate),
-                f"Upsell: {table.bonus_upsell_rate:.1%} of the amount",
+                **described(
+                    gettext_noop("Upsell: %(rate)s of the amount"),
+                    rate=f"{table.bonus_upsell_rate:.1%}",
+                ),
             )
         )
     extra_years = max(deal.contract_years - 1, 0)
@@ -116,13 +142,21 @@ def deal_incentives(deal: WonDeal, table: DealIncentiveTable) -> list[Accrual]:
                 "bonus",
                 "bonus_multi_year",
                 round_money(deal.partner_credit * table.bonus_multi_year_rate * extra_years),
-                f"Multi-year: {table.bonus_multi_year_rate:.1%} a year beyond the first "
-                f"× {extra_years}",
+                **described(
+                    gettext_noop("Multi-year: %(rate)s a year beyond the first × %(years)s"),
+                    rate=f"{table.bonus_multi_year_rate:.1%}",
+                    years=extra_years,
+                ),
             )
         )
     if deal.commission > 0:
         out.append(
-            Accrual("commission", "commission", round_money(deal.commission), "Referral commission")
+            Accrual(
+                "commission",
+                "commission",
+                round_money(deal.commission),
+                **described(gettext_noop("Referral commission")),
+            )
         )
     return [accrual for accrual in out if accrual.amount > 0]
 
@@ -183,18 +217,27 @@ class QuarterStats:
 
 @dataclass(frozen=True)
 class AwardProposal:
+    """``why`` in English; ``message`` and ``params``, its source and values."""
+
     code: str
     partner_id: int
     amount: Decimal
     why: str
+    message: str = ""
+    params: dict = field(default_factory=dict)
+
+
+def _why(source: str, **values) -> dict:
+    described_ = described(source, **values)
+    return {"why": described_["description"], "message": source, "params": described_["params"]}
 
 
 AWARD_NAMES = {
-    "award_partner_of_quarter": "Partner of the Quarter",
-    "award_top_new_logo": "Top New Logo Generator",
-    "award_highest_growth": "Highest Growth Partner",
-    "award_training_champion": "Training Champion",
-    "award_community_mvp": "Community MVP",
+    "award_partner_of_quarter": gettext_noop("Partner of the Quarter"),
+    "award_top_new_logo": gettext_noop("Top New Logo Generator"),
+    "award_highest_growth": gettext_noop("Highest Growth Partner"),
+    "award_training_champion": gettext_noop("Training Champion"),
+    "award_community_mvp": gettext_noop("Community MVP"),
 }
 
 
@@ -220,7 +263,7 @@ def propose_awards(stats: list[QuarterStats], table: AwardTable) -> list[AwardPr
                 "award_partner_of_quarter",
                 top.partner_id,
                 round_money(table.partner_of_quarter),
-                f"Top score of the quarter: {top.score}",
+                **_why(gettext_noop("Top score of the quarter: %(score)s"), score=top.score),
             )
         )
     logos = _best([s for s in stats if s.new_logo_wins > 0], lambda s: s.new_logo_wins)
@@ -230,7 +273,7 @@ def propose_awards(stats: list[QuarterStats], table: AwardTable) -> list[AwardPr
                 "award_top_new_logo",
                 logos.partner_id,
                 round_money(table.top_new_logo),
-                f"{logos.new_logo_wins} new logos won",
+                **_why(gettext_noop("%(count)s new logos won"), count=logos.new_logo_wins),
             )
         )
     growing = [
@@ -246,7 +289,9 @@ def propose_awards(stats: list[QuarterStats], table: AwardTable) -> list[AwardPr
                 "award_highest_growth",
                 growth.partner_id,
                 round_money(table.highest_growth),
-                f"Revenue up {rate:.1%} on the prior quarter",
+                **_why(
+                    gettext_noop("Revenue up %(rate)s on the prior quarter"), rate=f"{rate:.1%}"
+                ),
             )
         )
     beyond = [s for s in stats if s.current_certifications > s.certifications_required]
@@ -258,8 +303,13 @@ def propose_awards(stats: list[QuarterStats], table: AwardTable) -> list[AwardPr
                 "award_training_champion",
                 champion.partner_id,
                 round_money(table.training_champion_per_cert * extra),
-                f"{champion.current_certifications} current certifications, "
-                f"{extra} beyond the tier's requirement",
+                **_why(
+                    gettext_noop(
+                        "%(count)s current certifications, %(extra)s beyond the tier's requirement"
+                    ),
+                    count=champion.current_certifications,
+                    extra=extra,
+                ),
             )
         )
     mvp = _best(
@@ -271,7 +321,10 @@ def propose_awards(stats: list[QuarterStats], table: AwardTable) -> list[AwardPr
                 "award_community_mvp",
                 mvp.partner_id,
                 round_money(table.community_mvp),
-                f"{mvp.approved_contributions} approved community contributions",
+                **_why(
+                    gettext_noop("%(count)s approved community contributions"),
+                    count=mvp.approved_contributions,
+                ),
             )
         )
     return proposals

@@ -20,10 +20,10 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext as _
 
-from partners.models import Notice, Partner, User
+from partners.models import Notice, NoticeKind, Partner, User
 from partners.services import notice_send, partner_user_create, staff_user_create
 from prm.audit import audited
 from prm.mail import mail_on_commit
@@ -519,9 +519,15 @@ def _subscription_disable(subscription: WebhookSubscription, *, failures: int) -
         notice_send(
             partner=subscription.partner,
             level=Notice.Level.WARNING,
-            text=text,
+            kind=NoticeKind.INTEGRATIONS,
+            message=gettext_noop(
+                "Webhooks to %(url)s are switched off: %(count)s deliveries in a row failed. "
+                "Fix the receiver, then switch the subscription on again and redeliver what "
+                "it missed."
+            ),
+            params={"url": subscription.url, "count": failures},
             link=reverse("portal-webhook", args=[subscription.pk]),
-            email_subject="Webhook subscription switched off",
+            email_subject=gettext_noop("Webhook subscription switched off"),
         )
         return
     recipients = list(

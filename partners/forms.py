@@ -1,7 +1,16 @@
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .models import DeclineReason, Language, PartnerRole, Region, Specialty
+from .models import (
+    DeclineReason,
+    Language,
+    NoticeDelivery,
+    NoticeKind,
+    PartnerRole,
+    Region,
+    Specialty,
+)
 from .services.leads import DECLINE_NOTE_MAX, decline_problems
 
 
@@ -121,3 +130,42 @@ class LeadDeclineForm(forms.Form):
             for field, problem in decline_problems(data["reason"], data["note"]).items():
                 self.add_error(field, problem)
         return data
+
+
+class NoticeFilterForm(forms.Form):
+    """The notification centre's filters, from the query string."""
+
+    kind = forms.ChoiceField(
+        choices=[("", _("All kinds"))] + NoticeKind.choices, required=False, label=_("Kind")
+    )
+    state = forms.ChoiceField(
+        choices=[("", _("Read and unread")), ("unread", _("Unread")), ("read", _("Read"))],
+        required=False,
+        label=_("State"),
+    )
+    page = forms.IntegerField(min_value=1, max_value=1_000_000, required=False, label=_("Page"))
+
+    @property
+    def unread(self) -> bool | None:
+        state = self.cleaned_data.get("state")
+        return {"unread": True, "read": False}.get(state)
+
+
+class NoticePreferencesForm(forms.Form):
+    """One choice of e-mail per kind of notice, and the language of the mail."""
+
+    language = forms.ChoiceField(choices=settings.LANGUAGES, label=_("Language of your e-mails"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for kind, label in NoticeKind.choices:
+            self.fields[f"kind_{kind}"] = forms.ChoiceField(
+                choices=NoticeDelivery.choices, label=label, widget=forms.RadioSelect
+            )
+
+    def kind_fields(self) -> list:
+        return [self[f"kind_{kind}"] for kind in NoticeKind.values]
+
+    @property
+    def deliveries(self) -> dict[str, str]:
+        return {kind: self.cleaned_data[f"kind_{kind}"] for kind in NoticeKind.values}

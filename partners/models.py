@@ -8,10 +8,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from knox.models import AbstractAuthToken
 from simple_history.models import HistoricalRecords
 
+from prm.deferred_text import text_render
 from prm.money import MAX_DEAL_AMOUNT, money_field_kwargs
 from prm.normalize import (
     domain_skeleton,
@@ -30,6 +32,11 @@ class User(AbstractUser):
     """Everyone who signs in: partner people and the vendor's staff (see ``prm.roles``)."""
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.PARTNER)
+    # The language of the person's e-mails (notices, digests): the pages follow the browser
+    # or the language switch, a mail sent by a worker has neither. Empty: the site's default.
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, blank=True, default=""
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -363,7 +370,14 @@ class Tier(models.Model):
 
     @property
     def benefit_lines(self) -> list[str]:
-        return [line.strip() for line in self.benefits.splitlines() if line.strip()]
+        """The benefits, one a line, in the reader's language: the presets' lines are in
+        the catalogue (``partners.presets``); a line a manager typed shows as typed."""
+        return [gettext(line.strip()) for line in self.benefits.splitlines() if line.strip()]
+
+    @property
+    def support_level_shown(self) -> str:
+        """The support level in the reader's language (as typed, if not a preset's)."""
+        return gettext(self.support_level) if self.support_level else ""
 
 
 class Region(models.TextChoices):
@@ -483,8 +497,10 @@ class PartnerUser(models.Model):
     # Notices created up to then are read: each person reads the partner's notices for
     # themselves (a visit to the portal's home page reads them all).
     notices_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The notices created up to then are in a daily digest already (partners.services.notices).
+    notices_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["notices_seen_at"])
+    history = HistoricalRecords(excluded_fields=["notices_seen_at", "notices_digest_at"])
 
     class Meta:
         ordering = ["partner", "user__username"]
@@ -884,8 +900,28 @@ class RedFlag(models.Model):
         return f"{self.partner}: {self.get_kind_display()} ({self.status})"
 
 
+class NoticeKind(models.TextChoices):
+    """What a notice is about: the notification centre filters by it, and each person
+    chooses per kind how notices reach them by e-mail."""
+
+    DEALS = "deals", _("Deal registrations")
+    LEADS = "leads", _("Leads")
+    EARNINGS = "earnings", _("Incentives and claims")
+    MDF = "mdf", _("Market development funds")
+    ENABLEMENT = "enablement", _("Certifications and enablement")
+    REVIEWS = "reviews", _("Business reviews")
+    CONFLICTS = "conflicts", _("Channel conflicts")
+    INTEGRATIONS = "integrations", _("Webhooks and integrations")
+    GENERAL = "general", _("Other")
+
+
 class Notice(models.Model):
-    """A message for a partner's people, shown in the portal (and usually e-mailed too)."""
+    """A message for a partner's people, shown in the portal (and usually e-mailed too).
+
+    Its words are kept as an untranslated source (``message``) and its values
+    (``params``), and put together in the reader's language when shown
+    (``prm.deferred_text``); ``text`` is the same in English, for the admin and for the
+    notices stored before, which have no ``message``."""
 
     class Level(models.TextChoices):
         INFO = "info", _("Information")
@@ -902,7 +938,10 @@ class Notice(models.Model):
         help_text="Empty: for everyone at the partner.",
     )
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    kind = models.CharField(max_length=20, choices=NoticeKind.choices, default=NoticeKind.GENERAL)
     text = models.CharField(max_length=500)
+    message = models.CharField(max_length=500, blank=True, editable=False)
+    params = models.JSONField(default=dict, blank=True, editable=False)
     link = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -915,10 +954,44 @@ class Notice(models.Model):
             models.Index(
                 fields=["partner", "user", "created_at"], name="notice_partner_user_created"
             ),
+            # the notification centre filtered by kind
+            models.Index(fields=["partner", "kind", "created_at"], name="notice_partner_kind"),
         ]
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def shown_text(self) -> str:
+        """The notice in the active language (the stored text for a notice from before)."""
+        return text_render(self.message, self.params, fallback=self.text)
+
+
+class NoticeDelivery(models.TextChoices):
+    IMMEDIATELY = "immediately", _("Immediately")
+    DAILY = "daily", _("In a daily digest")
+    NEVER = "never", _("Never")
+
+
+class NoticeEmailPreference(models.Model):
+    """How one person wants one kind of notice e-mailed. No row: immediately (the
+    notices that come with an e-mail are sent as they happen)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notice_preferences"
+    )
+    kind = models.CharField(max_length=20, choices=NoticeKind.choices)
+    delivery = models.CharField(
+        max_length=12, choices=NoticeDelivery.choices, default=NoticeDelivery.IMMEDIATELY
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="notice_preference_one_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.kind} {self.delivery}"
 
 
 class OutreachTask(models.Model):

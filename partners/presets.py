@@ -7,6 +7,15 @@ documents, loadable with ``manage.py load_program seed002``. Keys are field name
 
 from decimal import Decimal as D
 
+from django.utils.translation import gettext_noop
+
+
+def _lines(*lines: str) -> str:
+    """A tier's benefits, one a line; each line is marked for translation, and shown in
+    the reader's language (``Tier.benefit_lines``)."""
+    return "\n".join(lines)
+
+
 # RULEBOOK §6: quarter revenue from which a bracket's rate applies to the whole revenue.
 REBATE_BRACKETS = [
     {"revenue_from": D("100000"), "rate": D("0.02")},
@@ -36,10 +45,16 @@ PRESETS: dict[str, dict] = {
                 "margin": D("0.15"),
                 "referral_commission_rate": D("0.10"),
                 "default_annual_quota": D("50000"),
-                "support_level": "Portal only",
+                "support_level": gettext_noop("Portal only"),
                 "review_cadence": "none",
-                "benefits": "Deal registration with 90-day protection\n15% reseller margin\n"
-                "10% referral commission\nPortal, training and sales collateral",
+                "benefits": _lines(
+                    gettext_noop("Deal registration with 90-day protection"),
+                    # xgettext:no-python-format
+                    gettext_noop("15% reseller margin"),
+                    # xgettext:no-python-format
+                    gettext_noop("10% referral commission"),
+                    gettext_noop("Portal, training and sales collateral"),
+                ),
             },
             {
                 "slug": "silver",
@@ -52,11 +67,18 @@ PRESETS: dict[str, dict] = {
                 "referral_commission_rate": D("0.125"),
                 "mdf_rate": D("0.02"),
                 "default_annual_quota": D("200000"),
-                "support_level": "Dedicated customer success manager",
+                "support_level": gettext_noop("Dedicated customer success manager"),
                 "review_cadence": "quarterly",
-                "benefits": "20% reseller margin\n12.5% referral commission\n"
-                "MDF: 2% of prior-year revenue\nDedicated customer success manager\n"
-                "Quarterly business review",
+                "benefits": _lines(
+                    # xgettext:no-python-format
+                    gettext_noop("20% reseller margin"),
+                    # xgettext:no-python-format
+                    gettext_noop("12.5% referral commission"),
+                    # xgettext:no-python-format
+                    gettext_noop("MDF: 2% of prior-year revenue"),
+                    gettext_noop("Dedicated customer success manager"),
+                    gettext_noop("Quarterly business review"),
+                ),
             },
             {
                 "slug": "gold",
@@ -69,11 +91,18 @@ PRESETS: dict[str, dict] = {
                 "referral_commission_rate": D("0.15"),
                 "mdf_rate": D("0.04"),
                 "default_annual_quota": D("500000"),
-                "support_level": "Priority support queue",
+                "support_level": gettext_noop("Priority support queue"),
                 "review_cadence": "quarterly",
-                "benefits": "25% reseller margin\n15% referral commission\n"
-                "MDF: 4% of prior-year revenue\nPriority support queue\n"
-                "Quarterly business review",
+                "benefits": _lines(
+                    # xgettext:no-python-format
+                    gettext_noop("25% reseller margin"),
+                    # xgettext:no-python-format
+                    gettext_noop("15% referral commission"),
+                    # xgettext:no-python-format
+                    gettext_noop("MDF: 4% of prior-year revenue"),
+                    gettext_noop("Priority support queue"),
+                    gettext_noop("Quarterly business review"),
+                ),
             },
             {
                 "slug": "platinum",
@@ -86,11 +115,18 @@ PRESETS: dict[str, dict] = {
                 "referral_commission_rate": D("0.20"),
                 "mdf_rate": D("0.06"),
                 "default_annual_quota": D("1000000"),
-                "support_level": "Named executive sponsor",
+                "support_level": gettext_noop("Named executive sponsor"),
                 "review_cadence": "quarterly",
-                "benefits": "30% reseller margin\n20% referral commission\n"
-                "MDF: 6% of prior-year revenue\nNamed executive sponsor\n"
-                "Quarterly business review and joint business plan",
+                "benefits": _lines(
+                    # xgettext:no-python-format
+                    gettext_noop("30% reseller margin"),
+                    # xgettext:no-python-format
+                    gettext_noop("20% referral commission"),
+                    # xgettext:no-python-format
+                    gettext_noop("MDF: 6% of prior-year revenue"),
+                    gettext_noop("Named executive sponsor"),
+                    gettext_noop("Quarterly business review and joint business plan"),
+                ),
             },
         ],
     },
@@ -114,10 +150,15 @@ PRESETS: dict[str, dict] = {
                 "margin": D("0.15"),
                 "referral_commission_rate": D("0.10"),
                 "default_annual_quota": D("0"),
-                "support_level": "Self-service portal, community forums",
+                "support_level": gettext_noop("Self-service portal, community forums"),
                 "review_cadence": "none",
-                "benefits": "Deal registration\nBasic marketing collateral\n"
-                "Signed agreement and basic training required; 90 days to advance",
+                "benefits": _lines(
+                    gettext_noop("Deal registration"),
+                    gettext_noop("Basic marketing collateral"),
+                    gettext_noop(
+                        "Signed agreement and basic training required; 90 days to advance"
+                    ),
+                ),
             },
             {
                 "slug": "silver",
@@ -132,9 +173,13 @@ PRESETS: dict[str, dict] = {
                 "mdf_fund": D("5000"),
                 "mdf_match_ratio": D("1"),
                 "default_annual_quota": D("250000"),
-                "support_level": "Dedicated partner manager",
+                "support_level": gettext_noop("Dedicated partner manager"),
                 "review_cadence": "quarterly",
-                "benefits": "Standard margin\nMDF: $5,000 a year, matched 1:1\nSales training",
+                "benefits": _lines(
+                    gettext_noop("Standard margin"),
+                    gettext_noop("MDF: $5,000 a year, matched 1:1"),
+                    gettext_noop("Sales training"),
+                ),
             },
             {
                 "slug": "gold",
@@ -149,10 +194,15 @@ PRESETS: dict[str, dict] = {
                 "mdf_fund": D("20000"),
                 "mdf_match_ratio": D("1"),
                 "default_annual_quota": D("1000000"),
-                "support_level": "Named partner manager, co-sell support",
+                "support_level": gettext_noop("Named partner manager, co-sell support"),
                 "review_cadence": "monthly",
-                "benefits": "Enhanced margin (+5%)\nMDF: $20,000 a year, matched 1:1\n"
-                "Co-marketing\nPreview access",
+                "benefits": _lines(
+                    # xgettext:no-python-format
+                    gettext_noop("Enhanced margin (+5%)"),
+                    gettext_noop("MDF: $20,000 a year, matched 1:1"),
+                    gettext_noop("Co-marketing"),
+                    gettext_noop("Preview access"),
+                ),
             },
             {
                 "slug": "platinum",
@@ -167,10 +217,15 @@ PRESETS: dict[str, dict] = {
                 "mdf_fund": D("50000"),
                 "mdf_match_ratio": D("2"),
                 "default_annual_quota": D("5000000"),
-                "support_level": "Executive relationship, dedicated TAM",
+                "support_level": gettext_noop("Executive relationship, dedicated TAM"),
                 "review_cadence": "weekly",
-                "benefits": "Maximum margin (+8%)\nMDF: $50,000 a year, matched 2:1\n"
-                "Dedicated TAM and executive sponsor\nJoint business planning, co-sell embed",
+                "benefits": _lines(
+                    # xgettext:no-python-format
+                    gettext_noop("Maximum margin (+8%)"),
+                    gettext_noop("MDF: $50,000 a year, matched 2:1"),
+                    gettext_noop("Dedicated TAM and executive sponsor"),
+                    gettext_noop("Joint business planning, co-sell embed"),
+                ),
             },
         ],
     },

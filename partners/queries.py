@@ -41,6 +41,8 @@ from .models import (
     Lead,
     LeadStatus,
     Notice,
+    NoticeDelivery,
+    NoticeKind,
     Partner,
     PartnerStatus,
     PartnerUser,
@@ -340,6 +342,25 @@ def notices_for(user, partner: Partner | int) -> QuerySet[Notice]:
             )
         )
     )
+
+
+def notices_listed(
+    user, partner: Partner | int, *, kind: str = "", unread: bool | None = None
+) -> QuerySet[Notice]:
+    """The notification centre's list: ``notices_for``, of one kind if ``kind``, only the
+    new ones (``unread=True``) or only the seen ones (``False``), newest first."""
+    listed = notices_for(user, partner)
+    if kind:
+        listed = listed.filter(kind=kind)
+    if unread is not None:
+        listed = listed.filter(read=not unread)
+    return listed.order_by("-created_at", "-pk")
+
+
+def notice_deliveries_of(user) -> dict[str, str]:
+    """``user``'s choice of e-mail per kind of notice (a kind not chosen: immediately)."""
+    chosen = dict(user.notice_preferences.values_list("kind", "delivery"))
+    return {kind: chosen.get(kind, NoticeDelivery.IMMEDIATELY) for kind in NoticeKind.values}
 
 
 # The badge counts up to this many and then shows "99+": a person who never opened their

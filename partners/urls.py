@@ -9,4 +9,11 @@ urlpatterns = [
     path("leads/", views.leads_inbox, name="portal-leads"),
     path("leads/<int:pk>/accept/", views.lead_accept, name="portal-lead-accept"),
     path("leads/<int:pk>/decline/", views.lead_decline, name="portal-lead-decline"),
+    path("notifications/", views.notifications, name="portal-notifications"),
+    path("notifications/read/", views.notifications_read, name="portal-notifications-read"),
+    path(
+        "notifications/settings/",
+        views.notification_settings,
+        name="portal-notification-settings",
+    ),
 ]

@@ -1,16 +1,18 @@
 """Pages of the partners app: the partner's team and invitations, one's own API tokens,
-the leads the vendor passes to the partner, the public partner directory and the partner
-admin's directory profile."""
+the leads the vendor passes to the partner, the notification centre (one's notices and how
+they are e-mailed), the public partner directory and the partner admin's directory
+profile."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from prm.downloads import DOWNLOAD_POLICY
 from prm.pages import page_of
@@ -25,8 +27,10 @@ from .forms import (
     DirectoryProfileForm,
     InviteForm,
     LeadDeclineForm,
+    NoticeFilterForm,
+    NoticePreferencesForm,
 )
-from .models import DirectoryInquiry, DirectoryProfile, Lead, Partner
+from .models import DirectoryInquiry, DirectoryProfile, Lead, NoticeKind, Partner
 from .permissions import can_invite_partner_users, is_own_partner_admin
 from .queries import (
     api_tokens_of,
@@ -39,10 +43,13 @@ from .queries import (
     leads_accepted_by,
     members_visible_to,
     month_start,
+    notice_deliveries_of,
+    notices_listed,
     partner_for_user,
     partner_id_of,
 )
 from .services import leads as lead_services
+from .services import notices as notice_services
 from .services.directory import (
     directory_inquiry_submit,
     directory_lead_band,
@@ -50,6 +57,7 @@ from .services.directory import (
 )
 
 DIRECTORY_PAGE_SIZE = 12
+NOTICES_PER_PAGE = 25
 
 
 @role_required(Role.PARTNER)
@@ -318,4 +326,65 @@ def lead_decline(request, pk: int) -> HttpResponse:
             status = 400
     return render(
         request, "partners/lead_decline.html", {"lead": lead, "form": form}, status=status
+    )
+
+
+@role_required(Role.PARTNER)
+def notifications(request) -> HttpResponse:
+    """Every notice meant for the signed-in person, read or not, newest first, by kind."""
+    partner = partner_for_user(request.user, partner_id_of(request.user))
+    form = NoticeFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        listed = notices_listed(
+            request.user, partner, kind=form.cleaned_data["kind"], unread=form.unread
+        )
+        try:
+            page = Paginator(listed, NOTICES_PER_PAGE).page(form.cleaned_data["page"] or 1)
+        except EmptyPage as exc:
+            raise Http404(_("There is no such page of notices.")) from exc
+    return render(
+        request,
+        "partners/notifications.html",
+        {
+            "partner": partner,
+            "form": form,
+            "page": page,
+            "kinds": dict(NoticeKind.choices),
+            "query": {name: form.data[name] for name in ("kind", "state") if form.data.get(name)},
+        },
+        status=200 if page is not None else 400,
+    )
+
+
+@require_POST
+@role_required(Role.PARTNER)
+def notifications_read(request) -> HttpResponse:
+    """Mark every notice meant for the signed-in person read (their teammates' stay new)."""
+    partner = partner_for_user(request.user, partner_id_of(request.user))
+    notice_services.notices_mark_read(user=request.user, partner=partner)
+    messages.success(request, _("All your notices are marked read."))
+    return redirect("portal-notifications")
+
+
+@role_required(Role.PARTNER)
+def notification_settings(request) -> HttpResponse:
+    """How each kind of notice reaches the signed-in person by e-mail, and in which
+    language."""
+    initial = {f"kind_{kind}": value for kind, value in notice_deliveries_of(request.user).items()}
+    initial["language"] = request.user.language or request.LANGUAGE_CODE
+    form = NoticePreferencesForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        notice_services.notice_preferences_set(
+            user=request.user,
+            deliveries=form.deliveries,
+            language=form.cleaned_data["language"],
+        )
+        messages.success(request, _("Your notification settings are saved."))
+        return redirect("portal-notification-settings")
+    return render(
+        request,
+        "partners/notification_settings.html",
+        {"form": form},
+        status=400 if form.errors else 200,
     )

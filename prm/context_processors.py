@@ -23,6 +23,7 @@ NAV_PAGES = (
     "portal-campaigns",
     "portal-team",
     "portal-directory-profile",
+    "portal-notifications",
     "manager-home",
     "admin:index",
     "executive-home",

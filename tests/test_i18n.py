@@ -284,6 +284,14 @@ PAGES = [
         "邀请同事",
         ["Invite a colleague", "Send invitation", "Current certifications", "First name"],
     ),
+    ("portal-notifications", None, True, "全部标为已读", ["Mark all read", "E-mail settings"]),
+    (
+        "portal-notification-settings",
+        None,
+        True,
+        "每日摘要",
+        ["Notification settings", "daily digest", "Immediately", "Deal registrations"],
+    ),
 ]
 NAVIGATION = ["My tier", "Earnings", "Scorecards", "Reviews", "Sign out", "Partner user"]
 

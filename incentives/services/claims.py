@@ -17,10 +17,11 @@ from django.utils.translation import gettext, gettext_noop
 
 from integrations.models import EventKind
 from integrations.services import event_publish
-from partners.models import Partner, User
+from partners.models import NoticeKind, Partner, User
 from partners.queries import business_calendar
 from partners.services import notice_send
 from prm.audit import audited
+from prm.deferred_text import amount_value
 from prm.mail import mail_on_commit
 from prm.roles import Role
 
@@ -64,20 +65,20 @@ def claim_submit(
         if entry.claim_id is not None:
             raise IncentiveError(
                 gettext("“%(what)s” is already part of claim %(number)s.")
-                % {"what": entry.description, "number": entry.claim_id},
+                % {"what": entry.shown_description, "number": entry.claim_id},
                 code="already_claimed",
             )
         if entry.status != EntryStatus.ACCRUED:
             raise IncentiveError(
                 gettext("“%(what)s” is %(status)s; there is nothing to claim.")
-                % {"what": entry.description, "status": entry.get_status_display().lower()},
+                % {"what": entry.shown_description, "status": entry.get_status_display().lower()},
                 code="wrong_state",
             )
         if rules.claim_is_late(today, entry.claim_by):
             raise IncentiveError(
                 gettext("The claim for “%(what)s” was due by %(day)s (%(iso)s).")
                 % {
-                    "what": entry.description,
+                    "what": entry.shown_description,
                     "day": date_format(entry.claim_by),
                     "iso": entry.claim_by.isoformat(),
                 },
@@ -130,9 +131,11 @@ def claim_approve(*, claim: IncentiveClaim, by: User) -> IncentiveClaim:
     notice_send(
         partner=claim.partner,
         level="success",
-        text=f"Your claim {claim.pk} for {claim.amount:,.2f} is approved.",
+        kind=NoticeKind.EARNINGS,
+        message=gettext_noop("Your claim %(number)s for %(amount)s is approved."),
+        params={"number": claim.pk, "amount": amount_value(claim.amount)},
         link=f"/portal/claims/{claim.pk}/",
-        email_subject="Your incentive claim is approved",
+        email_subject=gettext_noop("Your incentive claim is approved"),
     )
     return claim
 
@@ -165,9 +168,11 @@ def claim_reject(*, claim: IncentiveClaim, by: User, reason: str) -> IncentiveCl
     notice_send(
         partner=claim.partner,
         level="warning",
-        text=f"Your claim {claim.pk} was rejected: {reason.strip()[:300]}. You may dispute it.",
+        kind=NoticeKind.EARNINGS,
+        message=gettext_noop("Your claim %(number)s was rejected: %(reason)s. You may dispute it."),
+        params={"number": claim.pk, "reason": reason.strip()[:300]},
         link=f"/portal/claims/{claim.pk}/",
-        email_subject="Your incentive claim was rejected",
+        email_subject=gettext_noop("Your incentive claim was rejected"),
     )
     return claim
 
@@ -236,7 +241,7 @@ def claim_resolve_dispute(
         claim.save()
         _approve_claim_entries(claim, by, "Dispute won")
         _publish_approved(claim)
-        text = f"Your dispute of claim {claim.pk} succeeded; the claim is approved."
+        message = gettext_noop("Your dispute of claim %(number)s succeeded; the claim is approved.")
     else:
         claim.uphold(by=by, at=now, note=note.strip())
         claim._change_reason = gettext_noop("Dispute: rejection upheld")
@@ -245,13 +250,15 @@ def claim_resolve_dispute(
             LedgerEntry.objects.filter(claim=claim, status=EntryStatus.ACCRUED),
             f"Claim {claim.pk} rejected; dispute upheld",
         )
-        text = f"The rejection of claim {claim.pk} was upheld: {note.strip()[:300]}"
+        message = gettext_noop("The rejection of claim %(number)s was upheld: %(reason)s")
     notice_send(
         partner=claim.partner,
         level="info",
-        text=text,
+        kind=NoticeKind.EARNINGS,
+        message=message,
+        params={"number": claim.pk, "reason": note.strip()[:300]},
         link=f"/portal/claims/{claim.pk}/",
-        email_subject="Your incentive dispute was decided",
+        email_subject=gettext_noop("Your incentive dispute was decided"),
     )
     return claim
 

@@ -5,11 +5,13 @@ approved one earns its bonus, owed at once.
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from partners.models import Partner, User
 from prm.audit import audited
+from prm.deferred_text import text_stored, text_value
 
-from ..models import Contribution, ContributionStatus, EntryKind
+from ..models import Contribution, ContributionKind, ContributionStatus, EntryKind
 from .common import IncentiveError
 from .ledger import _record_owed
 
@@ -63,7 +65,7 @@ def contribution_decide(
             partner=contribution.partner,
             kind=EntryKind.BONUS,
             code="bonus_reference" if reference else "bonus_community",
-            description=f"{contribution.get_kind_display()}: {contribution.title}",
+            description=_contribution_described(contribution),
             amount=amount,
             source=contribution,
             key=f"contribution:{contribution.pk}",
@@ -71,3 +73,14 @@ def contribution_decide(
             reason="Contribution approved",
         )
     return contribution
+
+
+def _contribution_described(contribution: Contribution) -> dict:
+    """The bonus's description: the contribution's kind (in the reader's language) and its
+    title (as the partner wrote it)."""
+    source = gettext_noop("%(kind)s: %(title)s")
+    params = {
+        "kind": text_value(ContributionKind(contribution.kind).label),
+        "title": contribution.title,
+    }
+    return {"description": text_stored(source, params), "message": source, "params": params}

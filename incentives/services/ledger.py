@@ -13,13 +13,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from integrations.models import EventKind
 from integrations.services import events_publish
-from partners.models import Partner, Program, User
+from partners.models import NoticeKind, Partner, Program, User
 from partners.queries import rebate_brackets
 from partners.services import notice_send
 from prm.audit import audited
+from prm.deferred_text import amount_value, date_value, text_value
 from prm.quarters import Quarter
 
 from .. import rules
@@ -98,7 +100,8 @@ def _record_quarter(
     """Record the quarter's entries whose idempotency key is new, with their history rows,
     in a few set-wise statements whatever their number; return how many were recorded.
 
-    ``rows``: (partner id, kind, code, description, amount, status, idempotency key).
+    ``rows``: (partner id, kind, code, description, amount, status, idempotency key), the
+    description as ``rules.described`` gives it.
     Approved ones carry the approval time and ``due_on``, accrued ones neither. The keys
     already in the ledger are skipped, so a rerun records nothing twice (the close's lock
     keeps two closes of a quarter from racing; the key's uniqueness backs it).
@@ -117,7 +120,7 @@ def _record_quarter(
                 partner_id=partner_id,
                 kind=kind,
                 code=code,
-                description=description,
+                **_description_fields(description),
                 amount=amount,
                 currency=program.currency,
                 quarter=quarter.label,
@@ -136,6 +139,18 @@ def _record_quarter(
         entries, default_user=by, default_change_reason=reason, default_date=stamp
     )
     return len(entries)
+
+
+def _description_fields(description: dict | str) -> dict:
+    """A ledger entry's description fields from ``rules.described``'s dict (shown in the
+    reader's language), or from a text (shown as it is)."""
+    if isinstance(description, str):
+        return {"description": description[:300]}
+    return {
+        "description": description["description"][:300],
+        "description_message": description["message"],
+        "description_params": description["params"],
+    }
 
 
 def _source_fields(source) -> dict:
@@ -161,7 +176,7 @@ def _record_owed(
         partner=partner,
         kind=kind,
         code=code,
-        description=description[:300],
+        **_description_fields(description),
         amount=amount,
         currency=program.currency,
         quarter=_quarter_of(program, today),
@@ -199,6 +214,8 @@ def deal_incentives_accrue(
                 kind=accrual.kind,
                 code=accrual.code,
                 description=accrual.description,
+                description_message=accrual.message,
+                description_params=accrual.params,
                 amount=accrual.amount,
                 currency=program.currency,
                 quarter=quarter,
@@ -217,8 +234,17 @@ def deal_incentives_accrue(
         notice_send(
             partner=partner,
             level="success",
-            text=f"{source} earned {program.currency} {claimable_total:,.2f} in SPIFFs and "
-            f"bonuses. Claim them by {claim_by:%d %b %Y}.",
+            kind=NoticeKind.EARNINGS,
+            message=gettext_noop(
+                "%(source)s earned %(currency)s %(amount)s in SPIFFs and bonuses. "
+                "Claim them by %(day)s."
+            ),
+            params={
+                "source": str(source),
+                "currency": program.currency,
+                "amount": amount_value(claimable_total),
+                "day": date_value(claim_by),
+            },
             link="/portal/earnings/",
         )
     return created
@@ -243,13 +269,21 @@ def quarter_incentives_accrue(
         rebate = rules.volume_rebate(item.revenue, brackets)
         if rebate.amount <= 0:
             continue
-        fast = " (reaches the fast-track bracket)" if rebate.fast_track else ""
+        if rebate.fast_track:
+            source = gettext_noop(
+                "Volume rebate %(quarter)s: %(rate)s of %(revenue)s "
+                "(reaches the fast-track bracket)"
+            )
+        else:
+            source = gettext_noop("Volume rebate %(quarter)s: %(rate)s of %(revenue)s")
         rows.append(
             (
                 item.partner_id,
                 EntryKind.REBATE,
                 "rebate",
-                f"Volume rebate {label}: {rebate.rate:.1%} of {item.revenue:,.2f}{fast}",
+                rules.described(
+                    source, quarter=label, rate=f"{rebate.rate:.1%}", revenue=f"{item.revenue:,.2f}"
+                ),
                 rebate.amount,
                 EntryStatus.APPROVED,
                 f"rebate:{item.partner_id}:{label}",
@@ -262,7 +296,15 @@ def quarter_incentives_accrue(
                 proposal.partner_id,
                 EntryKind.AWARD,
                 proposal.code,
-                f"{name} {label}: {proposal.why}",
+                {
+                    "description": f"{name} {label}: {proposal.why}",
+                    "message": gettext_noop("%(award)s %(quarter)s: %(why)s"),
+                    "params": {
+                        "award": text_value(name),
+                        "quarter": label,
+                        "why": text_value(proposal.message, **proposal.params),
+                    },
+                },
                 proposal.amount,
                 EntryStatus.ACCRUED,
                 f"{proposal.code}:{program.slug}:{label}",
@@ -308,9 +350,15 @@ def award_confirm(*, entry: LedgerEntry, by: User) -> LedgerEntry:
     notice_send(
         partner=entry.partner,
         level="success",
-        text=f"Congratulations: {entry.description}.",
+        kind=NoticeKind.EARNINGS,
+        message=gettext_noop("Congratulations: %(award)s."),
+        params={
+            "award": text_value(entry.description_message, **entry.description_params)
+            if entry.description_message
+            else entry.description
+        },
         link="/portal/earnings/",
-        email_subject="You won a partner award",
+        email_subject=gettext_noop("You won a partner award"),
     )
     return entry
 

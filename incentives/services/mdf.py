@@ -16,9 +16,10 @@ from django.utils.translation import gettext, gettext_noop
 from simple_history.utils import bulk_update_with_history
 
 from enablement.services import onboarding_event
-from partners.models import Partner, Program, Tier, User
+from partners.models import NoticeKind, Partner, Program, Tier, User
 from partners.services import notice_send
 from prm.audit import audited
+from prm.deferred_text import amount_value, date_value, text_stored
 from prm.quarters import Quarter
 
 from .. import rules
@@ -50,13 +51,23 @@ def fiscal_year_of(program: Program, day: date) -> int:
     return Quarter.containing(day, start_month=program.fiscal_year_start_month).year
 
 
-def _fund_basis(tier, prior_revenue: Decimal) -> str:
+def _fund_basis(tier, prior_revenue: Decimal) -> tuple[str, str, dict]:
+    """How a tier sizes a fund: (the text in English, its untranslated source, its values),
+    shown in the reader's language (``MdfFund.shown_basis``)."""
+    values = {"tier": tier.name}
     if tier.mdf_fund is not None:
-        ratio = f", matched {tier.mdf_match_ratio:g}:1" if tier.mdf_match_ratio else ""
-        return f"{tier.name}: fixed {tier.mdf_fund:,.0f} a year{ratio}"
-    if tier.mdf_rate is not None:
-        return f"{tier.name}: {tier.mdf_rate:.0%} of {prior_revenue:,.2f} prior-year revenue"
-    return f"{tier.name}: no MDF"
+        values["amount"] = f"{tier.mdf_fund:,.0f}"
+        if tier.mdf_match_ratio:
+            values["ratio"] = f"{tier.mdf_match_ratio:g}"
+            source = gettext_noop("%(tier)s: fixed %(amount)s a year, matched %(ratio)s:1")
+        else:
+            source = gettext_noop("%(tier)s: fixed %(amount)s a year")
+    elif tier.mdf_rate is not None:
+        values |= {"rate": f"{tier.mdf_rate:.0%}", "revenue": amount_value(prior_revenue)}
+        source = gettext_noop("%(tier)s: %(rate)s of %(revenue)s prior-year revenue")
+    else:
+        source = gettext_noop("%(tier)s: no MDF")
+    return text_stored(source, values), source, values
 
 
 def mdf_funds_open(
@@ -91,9 +102,9 @@ def mdf_funds_open(
         amount = rules.mdf_fund_size(rate=tier.mdf_rate, fixed=tier.mdf_fund, prior_revenue=revenue)
         fund = existing.get(partner_id)
         if fund is None:
-            fresh.append((partner_id, amount, tier.mdf_match_ratio, _fund_basis(tier, revenue)))
+            fresh.append((partner_id, amount, tier.mdf_match_ratio, *_fund_basis(tier, revenue)))
         elif fund[1] == 0 and amount > 0 and fund[2] == 0:
-            grown.append((fund[0], amount, tier.mdf_match_ratio, _fund_basis(tier, revenue)))
+            grown.append((fund[0], amount, tier.mdf_match_ratio, *_fund_basis(tier, revenue)))
     stamp = timezone.now()
     with transaction.atomic():
         opened = MdfFund.objects.bulk_create(
@@ -104,9 +115,11 @@ def mdf_funds_open(
                     amount=amount,
                     match_ratio=ratio,
                     basis=basis,
+                    basis_message=source,
+                    basis_params=values,
                     created_at=stamp,
                 )
-                for partner_id, amount, ratio, basis in fresh
+                for partner_id, amount, ratio, basis, source, values in fresh
             ]
         )
         MdfFund.history.bulk_history_create(
@@ -114,12 +127,13 @@ def mdf_funds_open(
         )
         if grown:
             funds = MdfFund.objects.in_bulk([pk for pk, *_ in grown])
-            for pk, amount, ratio, basis in grown:
+            for pk, amount, ratio, basis, source, values in grown:
                 funds[pk].amount, funds[pk].match_ratio, funds[pk].basis = amount, ratio, basis
+                funds[pk].basis_message, funds[pk].basis_params = source, values
             bulk_update_with_history(
                 list(funds.values()),
                 MdfFund,
-                ["amount", "match_ratio", "basis"],
+                ["amount", "match_ratio", "basis", "basis_message", "basis_params"],
                 default_change_reason="Sized by the tier's MDF",
                 default_date=stamp,
             )
@@ -141,12 +155,13 @@ def mdf_fund_set(*, partner: Partner, fiscal_year: int, amount, by: User, basis:
             amount=amount,
             match_ratio=partner.tier.mdf_match_ratio,
             basis=basis,
-        )
+        )  # a manager's words: shown as typed
     if amount < fund.reserved + fund.reimbursed:
         raise ValidationError(
             {"amount": f"The fund already holds {fund.reserved + fund.reimbursed:,.2f}."}
         )
     fund.amount, fund.basis = amount, basis
+    fund.basis_message, fund.basis_params = "", {}  # a manager's words: shown as typed
     fund._change_reason = f"Resized by {by}"
     fund.save()
     return fund
@@ -196,7 +211,7 @@ def mdf_request_submit(
     if fund is None or fund.amount <= 0:
         raise IncentiveError(
             gettext("%(partner)s has no MDF fund for FY%(year)s%(basis)s.")
-            % {"partner": partner, "year": year, "basis": f" ({fund.basis})" if fund else ""}
+            % {"partner": partner, "year": year, "basis": f" ({fund.shown_basis})" if fund else ""}
             + " "
             + gettext("Funds open with the quarter close, by tier."),
             code="no_fund",
@@ -278,10 +293,17 @@ def mdf_request_approve(
     notice_send(
         partner=request.partner,
         level="success",
-        text=f"MDF request “{request.title}” approved: {amount:,.2f} reserved. "
-        f"File the claim by {request.claim_due_on:%d %b %Y}.",
+        kind=NoticeKind.MDF,
+        message=gettext_noop(
+            "MDF request “%(title)s” approved: %(amount)s reserved. File the claim by %(day)s."
+        ),
+        params={
+            "title": request.title,
+            "amount": amount_value(amount),
+            "day": date_value(request.claim_due_on),
+        },
         link=f"/portal/mdf/requests/{request.pk}/",
-        email_subject="Your MDF request is approved",
+        email_subject=gettext_noop("Your MDF request is approved"),
     )
     return request
 
@@ -300,9 +322,11 @@ def mdf_request_reject(*, request: MdfRequest, by: User, note: str) -> MdfReques
     notice_send(
         partner=request.partner,
         level="warning",
-        text=f"MDF request “{request.title}” was not approved: {note.strip()[:300]}",
+        kind=NoticeKind.MDF,
+        message=gettext_noop("MDF request “%(title)s” was not approved: %(reason)s"),
+        params={"title": request.title, "reason": note.strip()[:300]},
         link=f"/portal/mdf/requests/{request.pk}/",
-        email_subject="Your MDF request was not approved",
+        email_subject=gettext_noop("Your MDF request was not approved"),
     )
     return request
 
@@ -464,7 +488,7 @@ def mdf_claim_approve(*, claim: MdfClaim, by: User) -> MdfClaim:
         partner=request.partner,
         kind=EntryKind.MDF,
         code="mdf_reimbursement",
-        description=f"MDF: {request.title}",
+        description=rules.described(gettext_noop("MDF: %(title)s"), title=request.title),
         amount=amount,
         source=request,
         key=f"mdf_request:{request.pk}",
@@ -474,9 +498,11 @@ def mdf_claim_approve(*, claim: MdfClaim, by: User) -> MdfClaim:
     notice_send(
         partner=request.partner,
         level="success",
-        text=f"MDF claim for “{request.title}” approved: {amount:,.2f} reimbursed.",
+        kind=NoticeKind.MDF,
+        message=gettext_noop("MDF claim for “%(title)s” approved: %(amount)s reimbursed."),
+        params={"title": request.title, "amount": amount_value(amount)},
         link=f"/portal/mdf/requests/{request.pk}/",
-        email_subject="Your MDF claim is approved",
+        email_subject=gettext_noop("Your MDF claim is approved"),
     )
     return claim
 
@@ -505,8 +531,10 @@ def mdf_claim_reject(*, claim: MdfClaim, by: User, reason: str) -> MdfClaim:
     notice_send(
         partner=request.partner,
         level="warning",
-        text=f"MDF claim for “{request.title}” was rejected: {reason.strip()[:300]}",
+        kind=NoticeKind.MDF,
+        message=gettext_noop("MDF claim for “%(title)s” was rejected: %(reason)s"),
+        params={"title": request.title, "reason": reason.strip()[:300]},
         link=f"/portal/mdf/requests/{request.pk}/",
-        email_subject="Your MDF claim was rejected",
+        email_subject=gettext_noop("Your MDF claim was rejected"),
     )
     return claim

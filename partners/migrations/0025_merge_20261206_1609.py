@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partners', '0023_schedule_lead_pullback'),
-        ('partners', '0024_merge_20261206_1608'),
+        ("partners", "0023_schedule_lead_pullback"),
+        ("partners", "0024_merge_20261206_1608"),
     ]
 
-    operations = [
-    ]
+    operations = []

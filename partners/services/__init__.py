@@ -34,7 +34,6 @@ from ..models import (
     LeadOffer,
     LeadSource,
     LeadStatus,
-    Notice,
     OutreachTask,
     Partner,
     PartnerRole,
@@ -809,72 +808,9 @@ def outreach_tasks_done(*, tasks: QuerySet[OutreachTask], by: User) -> int:
 
 # ---------------------------------------------------------------- notices
 
-
-def notice_send(
-    *,
-    partner: Partner,
-    text: str,
-    user: User | None = None,
-    level: str = "info",
-    link: str = "",
-    email_subject: str = "",
-    email_body: str = "",
-) -> Notice:
-    """A portal notice for the partner (or one of its people), e-mailed after commit.
-
-    The text often quotes someone's words (a rejection's reason): the notice shows as much
-    as its column holds, the e-mail all of it."""
-    limit = Notice._meta.get_field("text").max_length
-    shown = text if len(text) <= limit else text[: limit - 1] + "…"
-    notice = Notice.objects.create(partner=partner, user=user, level=level, text=shown, link=link)
-    if email_subject:
-        recipients = (
-            [user.email]
-            if user is not None and user.email
-            else list(
-                PartnerUser.objects.filter(
-                    partner=partner, role=PartnerRole.ADMIN, user__is_active=True
-                )
-                .exclude(user__email="")
-                .values_list("user__email", flat=True)
-            )
-        )
-        if recipients:
-            body = email_body or text
-            mail_on_commit(email_subject, body, recipients)
-    return notice
-
-
-def notices_mark_read(*, user: User, partner: Partner, up_to: datetime | None = None) -> None:
-    """``user`` has seen the notices of ``partner`` meant for them, up to the one created
-    at ``up_to`` (default: now); their teammates have not. One statement, however many."""
-    PartnerUser.objects.filter(user=user, partner=partner).update(
-        notices_seen_at=up_to or timezone.now()
-    )
-
-
-def notices_prune(*, now: datetime, dry_run: bool = False) -> int:
-    """Delete the notices older than ``NOTICE_RETENTION_DAYS`` that every active person
-    they are meant for has seen (the partner's people for a notice to all, the one person
-    otherwise); a notice someone has not seen yet is kept, however old. In batches;
-    returns how many (``dry_run``: counts them only)."""
-    from django.db.models import Exists, OuterRef
-
-    from prm.retention import delete_in_batches
-
-    cutoff = now - timedelta(days=settings.NOTICE_RETENTION_DAYS)
-    unseen = PartnerUser.objects.filter(
-        Q(notices_seen_at__isnull=True) | Q(notices_seen_at__lt=OuterRef("created_at")),
-        partner=OuterRef("partner"),
-        user__is_active=True,
-    )
-    seen_by_all = Q(user__isnull=True) & ~Exists(unseen)
-    seen_by_its_person = Q(user__isnull=False) & ~Exists(unseen.filter(user=OuterRef("user")))
-    return delete_in_batches(
-        Notice.objects.filter(seen_by_all | seen_by_its_person, created_at__lt=cutoff),
-        dry_run=dry_run,
-    )
-
+# In their own module (partners.services.notices); named here too, where every caller
+# has always imported them from.
+from .notices import notice_send, notices_mark_read, notices_prune  # noqa: E402, F401
 
 # ---------------------------------------------------------------- CRM lead import
 

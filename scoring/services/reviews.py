@@ -17,11 +17,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history
 
 from enablement.models import AutoEvent
 from enablement.services import onboarding_event
-from partners.models import Partner, PartnerStatus, PartnerUser, ReviewCadence, User
+from partners.models import NoticeKind, Partner, PartnerStatus, PartnerUser, ReviewCadence, User
 from partners.queries import business_calendar
 from partners.services import notice_send
 from prm.money import round_money
@@ -327,12 +328,21 @@ def qbr_share(*, qbr: Qbr, by: User | None, shared: bool = True) -> Qbr:
     qbr.shared_at = timezone.now() if shared else None
     _save(qbr, by, "Shared with the partner" if shared else "No longer shared")
     if shared:
-        what = "the notes of" if qbr.status == QbrStatus.HELD else "the agenda of"
+        if qbr.status == QbrStatus.HELD:
+            message = gettext_noop(
+                "Your channel manager shared the notes of your %(quarter)s business review."
+            )
+        else:
+            message = gettext_noop(
+                "Your channel manager shared the agenda of your %(quarter)s business review."
+            )
         notice_send(
             partner=qbr.partner,
-            text=f"Your channel manager shared {what} your {qbr.quarter} business review.",
+            kind=NoticeKind.REVIEWS,
+            message=message,
+            params={"quarter": str(qbr.quarter)},
             link=reverse("portal-qbr", args=[qbr.pk]),
-            email_subject=f"Your {qbr.quarter} business review",
+            email_subject=gettext_noop("Your %(quarter)s business review"),
         )
     return qbr
 
