@@ -1213,7 +1213,7 @@ ZH: dict = {
     "Tell the partner what you need.": "请告诉合作伙伴您的需求。",
     "New lead from the partner directory: %(company)s (%(name)s).": "来自合作伙伴目录的新线索：%(company)s（%(name)s）。",
     "New lead from the partner directory: %(company)s": "来自合作伙伴目录的新线索：%(company)s",
-    "%(name)s of %(company)s (%(email)s) contacted you through the partner directory:": "%(company)s 的 %(name)s（%(email)s）通过合作伙伴目录联系了您：",
+    "%(name)s of %(company)s (%(email)s) contacted you through the partner directory. The lead is yours: reply to them directly. Their message: %(message)s": "%(company)s 的 %(name)s（%(email)s）通过合作伙伴目录联系了您。该线索归您所有：请直接回复对方。对方留言：%(message)s",
     "The lead is yours: reply to them directly.": "该线索归您所有：请直接回复对方。",
     "Directory profile saved.": "目录资料已保存。",
     "Looking for a partner near you?": "正在寻找您附近的合作伙伴？",

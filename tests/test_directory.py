@@ -297,10 +297,16 @@ def test_an_inquiry_becomes_a_lead_of_that_partner_and_tells_it(
     assert "carla@contoso.example" in sent.body and "40 stores" in sent.body
 
 
-def test_the_notice_is_in_the_sites_language_whatever_the_customers(client, partner_a):
+def test_the_notice_is_in_its_readers_language_whatever_the_customers(client, partner_a):
+    from django.utils import translation
+
     listed(partner_a)
     client.post(reverse("directory-partner", args=[partner_a.pk]), INQUIRY, **ZH)
-    assert Notice.objects.get().text.startswith("New lead from the partner directory")
+    notice = Notice.objects.get()
+    assert notice.kind == "leads"
+    assert notice.shown_text.startswith("New lead from the partner directory")
+    with translation.override("zh-hans"):
+        assert notice.shown_text.startswith("来自合作伙伴目录的新线索")
 
 
 def test_the_honeypot_refuses_and_records_nothing(client, partner_a):

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partners', '0023_notice_kinds_and_digest'),
-        ('partners', '0025_merge_20261206_1609'),
+        ("partners", "0023_notice_kinds_and_digest"),
+        ("partners", "0025_merge_20261206_1609"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from prm.uploads import KINDS as UPLOAD_KINDS
 from prm.uploads import upload_from, upload_problem
@@ -20,6 +20,7 @@ from ..models import (
     DirectoryProfile,
     Language,
     LeadSource,
+    NoticeKind,
     Partner,
     PartnerStatus,
     Region,
@@ -199,24 +200,18 @@ def _tell_partner(inquiry: DirectoryInquiry) -> None:
     notice_send(
         partner=partner,
         level="success",
-        text=gettext("New lead from the partner directory: %(company)s (%(name)s).")
-        % {"company": lead.company_name, "name": contact_name},
+        kind=NoticeKind.LEADS,
+        message=gettext_noop("New lead from the partner directory: %(company)s (%(name)s)."),
+        params={
+            "company": lead.company_name,
+            "name": contact_name,
+            "email": inquiry.contact_email,
+            "message": message,
+        },
         link=reverse("portal-directory-profile"),
-        email_subject=gettext("New lead from the partner directory: %(company)s")
-        % {"company": lead.company_name},
-        email_body="\n\n".join(
-            [
-                gettext(
-                    "%(name)s of %(company)s (%(email)s) contacted you through the partner "
-                    "directory:"
-                )
-                % {
-                    "name": contact_name,
-                    "company": lead.company_name,
-                    "email": inquiry.contact_email,
-                },
-                message,
-                gettext("The lead is yours: reply to them directly."),
-            ]
+        email_subject=gettext_noop("New lead from the partner directory: %(company)s"),
+        email_body=gettext_noop(
+            "%(name)s of %(company)s (%(email)s) contacted you through the partner "
+            "directory. The lead is yours: reply to them directly. Their message: %(message)s"
         ),
     )
