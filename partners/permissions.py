@@ -7,6 +7,7 @@ actions a role may take. Executives read everything and write nothing.
 import rules
 
 from prm.roles import (
+    is_channel_chief,
     is_executive,
     is_manager_or_higher,
     is_partner_person,
@@ -66,6 +67,12 @@ for model in ("program", "tier", "user"):
     for action in ("add", "change", "delete"):
         rules.add_perm(f"partners.{action}_{model}", is_vendor_admin)
 rules.add_perm("partners.change_tierchange", rules.always_deny)
+# Lead distribution (RULEBOOK §11): every staff member reads the routing rules and each
+# lead's offers; the routing rules are program data that chiefs and administrators edit.
+rules.add_perm("partners.view_routingrule", is_vendor_staff)
+rules.add_perm("partners.view_leadoffer", is_vendor_staff)
+for action in ("add", "change", "delete"):
+    rules.add_perm(f"partners.{action}_routingrule", is_vendor_admin | is_channel_chief)
 
 # API tokens in the admin: staff see their own (admins everyone's: the queryset is scoped)
 # and revoke them, except executives, whose admin is read-only (they revoke in the portal).

@@ -320,6 +320,7 @@ ADMIN_PROGRAM_WIDE = {
     "django_celery_beat.IntervalSchedule": "the schedule",
     "partners.Program": "program rules",
     "partners.Tier": "program rules",
+    "partners.RoutingRule": "program rules: lead routing, the same for every partner",
     "partners.User": "every login: only roles that see all partners may open it",
     # Read by every manager; who writes them is swept by the write pass (ADMIN_VENDOR_WIDE).
     "partners.Account": "customer accounts are the vendor's own records",
