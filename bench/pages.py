@@ -203,14 +203,16 @@ LEADS_SQL = """
 WITH p AS (SELECT array_agg(id ORDER BY id) AS ids, count(*)::int AS n FROM partners_partner),
 raw AS (SELECT i, random() AS r FROM generate_series(1, %(leads)s) AS i)
 INSERT INTO partners_lead
-    (company_name, name_key, domain, domain_key, source, created_at, account_id, partner_id)
+    (company_name, name_key, domain, domain_key, source, created_at, account_id, partner_id,
+     status)
 SELECT 'Prospect ' || i || ' Ltd', 'prospect ' || i,
        'prospect' || i || '.example', 'prospect' || i || '.example',
        (ARRAY['inbound', 'outbound', 'event', 'webinar', 'referral', 'other'])
            [1 + floor(random() * 6)::int],
        now() - random() * interval '730 days',
        NULL,
-       CASE WHEN r < 0.3 THEN p.ids[1 + floor(p.n * random() ^ 2)::int] END
+       CASE WHEN r < 0.3 THEN p.ids[1 + floor(p.n * random() ^ 2)::int] END,
+       CASE WHEN r < 0.3 THEN 'accepted' ELSE 'new' END
 FROM raw, p
 """
 

@@ -170,7 +170,8 @@ raw AS (
     FROM generate_series(1, {leads}) AS i
 )
 INSERT INTO partners_lead
-    (company_name, name_key, domain, domain_key, source, created_at, account_id, partner_id)
+    (company_name, name_key, domain, domain_key, source, created_at, account_id, partner_id,
+     status)
 SELECT CASE WHEN mod(i, 2) = 0 THEN 'Customer ' || g || ' Inc' ELSE 'Prospect ' || i || ' Ltd' END,
        CASE WHEN mod(i, 2) = 0 THEN 'customer ' || g ELSE 'prospect ' || i END,
        CASE WHEN mod(i, 2) = 0 THEN 'customer' || g ELSE 'prospect' || i END || '.example',
@@ -179,7 +180,8 @@ SELECT CASE WHEN mod(i, 2) = 0 THEN 'Customer ' || g || ' Inc' ELSE 'Prospect ' 
            [1 + floor(random() * 6)::int],
        now() - random() * interval '730 days',
        CASE WHEN mod(i, 2) = 0 THEN {base} + g END,
-       CASE WHEN r < 0.1 THEN p.ids[1 + floor(p.n * random())::int] END
+       CASE WHEN r < 0.1 THEN p.ids[1 + floor(p.n * random())::int] END,
+       CASE WHEN r < 0.1 THEN 'accepted' ELSE 'new' END
 FROM raw, p
 """
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from prm.admin_errors import BadInputIs400Mixin
 from prm.admin_history import HistoryAdmin
 from prm.admin_lists import LongListAdmin
 from prm.admin_money import MoneyAdmin
@@ -25,9 +26,12 @@ from .models import (
     ApiToken,
     ExchangeRate,
     Lead,
+    LeadOffer,
+    LeadStatus,
     Partner,
     PartnerUser,
     Program,
+    RoutingRule,
     Tier,
     TierChange,
     User,
@@ -46,6 +50,7 @@ from .queries import (
     scope_to_user,
 )
 from .services import currencies
+from .services import leads as lead_services
 from .services.directory import directory_lead_band
 
 
@@ -229,6 +234,10 @@ class ProgramAdmin(MoneyAdmin, HistoryAdmin):
             },
         ),
         (
+            "Lead distribution (§11)",
+            {"classes": ["collapse"], "fields": [("lead_answer_hours", "lead_max_offers")]},
+        ),
+        (
             "Red flags (§8)",
             {
                 "classes": ["collapse"],
@@ -320,6 +329,36 @@ class TierChangeInline(admin.TabularInline):
         return False
 
 
+class CodeListField(forms.CharField):
+    """A list of codes (countries, specialties, languages) typed as ``DE, FR``."""
+
+    def __init__(self, *, upper: bool = False, encoder=None, decoder=None, **kwargs):
+        self.upper = upper
+        kwargs.setdefault("help_text", "Separated by commas.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, list):
+            return value
+        items = [item.strip() for item in (value or "").replace(";", ",").split(",")]
+        for item in items:
+            if len(item) > 40:
+                raise ValidationError(f"{item[:40]}… is too long for a code.")
+        if self.upper:
+            items = [item.upper() for item in items]
+        return list(dict.fromkeys(item for item in items if item))
+
+
+class UpperCodeListField(CodeListField):
+    def __init__(self, **kwargs):
+        super().__init__(upper=True, **kwargs)
+
+
 class PartnerForm(forms.ModelForm):
     tier_reason = forms.CharField(
         required=False,
@@ -339,7 +378,16 @@ class PartnerForm(forms.ModelForm):
             "agreement_signed_on",
             "started_on",
             "channel_manager",
+            "region",
+            "lead_countries",
+            "lead_specialties",
+            "lead_languages",
         ]
+        field_classes = {
+            "lead_countries": UpperCodeListField,
+            "lead_specialties": CodeListField,
+            "lead_languages": CodeListField,
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -586,8 +634,111 @@ class LeadImportForm(forms.Form):
     )
 
 
+class LeadQueueFilter(admin.SimpleListFilter):
+    """The managers' queue: leads no partner holds (new, or returned after their offers)."""
+
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("waiting", "Waiting for a manager (new or returned)"),
+            ("returned", "Returned after their offers"),
+            ("offered", "Offered, awaiting an answer"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "waiting":
+            return queryset.filter(status__in=[LeadStatus.NEW, LeadStatus.RETURNED])
+        if value in ("returned", "offered"):
+            return queryset.filter(status=value)
+        return queryset
+
+
+class LeadOfferInline(admin.TabularInline):
+    """The lead's offer history: who was offered it, when, and how they answered."""
+
+    model = LeadOffer
+    extra = 0
+    can_delete = False
+    fields = [
+        "partner",
+        "kind",
+        "rule",
+        "offered_at",
+        "expires_at",
+        "answer",
+        "answered_at",
+        "answered_by",
+        "decline_reason",
+        "decline_note",
+    ]
+    readonly_fields = fields
+    ordering = ["offered_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("partner", "rule", "answered_by")
+
+
+class LeadReassignForm(forms.Form):
+    partner = forms.ModelChoiceField(
+        queryset=Partner.objects.none(),
+        help_text="One of your partners; it answers within the program's window, and if it "
+        "declines or lets the time pass the lead comes back to the queue.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["partner"].queryset = partners_writable_by(user).order_by("name")
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(BadInputIs400Mixin, HistoryAdmin):
+    """Lead routing rules (RULEBOOK §11), tried in priority order, lowest first."""
+
+    list_display = [
+        "name",
+        "priority",
+        "is_active",
+        "program",
+        "region",
+        "countries",
+        "specialty",
+        "language",
+        "match_location",
+        "match_specialty",
+        "match_language",
+    ]
+    list_editable = ["priority", "is_active"]
+    list_filter = ["is_active", "program", "region"]
+    search_fields = ["name"]
+    filter_horizontal = ["tiers"]
+    fieldsets = [
+        (None, {"fields": ["program", "name", ("priority", "is_active")]}),
+        ("Leads it routes", {"fields": ["countries", "region", "specialty", "language"]}),
+        (
+            "Partners it chooses from",
+            {"fields": ["tiers", ("match_location", "match_specialty", "match_language")]},
+        ),
+    ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "countries":
+            return CodeListField(
+                upper=True,
+                required=False,
+                label="Countries",
+                help_text="ISO codes separated by commas (DE, FR); empty: any.",
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
 @admin.register(Lead)
-class LeadAdmin(LongListAdmin, PartnerChoicesMixin, admin.ModelAdmin):
+class LeadAdmin(BadInputIs400Mixin, LongListAdmin, PartnerChoicesMixin, admin.ModelAdmin):
     """Every manager reads every CRM lead; a lead passed to a partner is changed or deleted
     only by that partner's manager or a chief (``partners.queries.leads_writable_by``)."""
 
@@ -631,13 +782,105 @@ class LeadAdmin(LongListAdmin, PartnerChoicesMixin, admin.ModelAdmin):
             status=400 if problems or form.errors else 200,
         )
 
-    list_display = ["company_name", "domain", "source", "created_at", "account", "partner"]
-    list_filter = ["source", ("partner", admin.EmptyFieldListFilter)]
+    list_display = [
+        "company_name",
+        "domain",
+        "source",
+        "created_at",
+        "status",
+        "partner",
+        "offer_expires_at",
+        "region",
+        "country",
+    ]
+    list_filter = [
+        LeadQueueFilter,
+        "status",
+        "source",
+        "region",
+        ("partner", admin.EmptyFieldListFilter),
+    ]
     list_select_related = ["account", "partner"]
     search_fields = ["company_name", "domain", "name_key", "domain_key"]
     date_hierarchy = "created_at"
-    fields = ["company_name", "domain", "source", "created_at", "partner", "account"]
-    readonly_fields = ["account"]
+    fields = [
+        "company_name",
+        "domain",
+        "source",
+        "created_at",
+        ("country", "region"),
+        ("specialty", "language"),
+        "partner",
+        "account",
+        "status",
+        "offer_expires_at",
+        "accepted_at",
+        "returned_at",
+    ]
+    readonly_fields = ["account", "status", "offer_expires_at", "accepted_at", "returned_at"]
+    inlines = [LeadOfferInline]
+    actions = ["route_selected", "reassign_selected"]
+
+    @admin.action(description="Route selected leads by the routing rules", permissions=["change"])
+    def route_selected(self, request, queryset):
+        done, refused = 0, []
+        writable = leads_writable_by(request.user)
+        for lead in queryset:
+            if not writable.filter(pk=lead.pk).exists():
+                refused.append(f"{lead}: not one of your partners' leads")
+                continue
+            try:
+                routed = lead_services.lead_route(lead=lead)
+            except ValidationError as exc:
+                refused.append(f"{lead}: {' '.join(exc.messages)}")
+                continue
+            if routed.status == LeadStatus.OFFERED:
+                done += 1
+            else:
+                refused.append(f"{lead}: no partner matched with room; it stays in the queue")
+        if done:
+            self.message_user(request, f"Offered {done} lead(s).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
+    @admin.action(description="Offer selected leads to a partner…", permissions=["change"])
+    def reassign_selected(self, request, queryset):
+        form = LeadReassignForm(
+            request.POST if "partner" in request.POST else None, user=request.user
+        )
+        if form.is_valid():
+            partner = form.cleaned_data["partner"]
+            done, refused = 0, []
+            writable = leads_writable_by(request.user)
+            for lead in queryset:
+                if not writable.filter(pk=lead.pk).exists():
+                    refused.append(f"{lead}: not one of your partners' leads")
+                    continue
+                try:
+                    lead_services.lead_reassign(lead=lead, partner=partner, by=request.user)
+                    done += 1
+                except ValidationError as exc:
+                    refused.append(f"{lead}: {' '.join(exc.messages)}")
+            if done:
+                self.message_user(
+                    request, f"Offered {done} lead(s) to {partner}.", messages.SUCCESS
+                )
+            for line in refused:
+                self.message_user(request, line, messages.WARNING)
+            return None
+        return render(
+            request,
+            "admin/partners/lead/reassign.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Offer leads to a partner",
+                "leads": queryset,
+                "form": form,
+                "action": "reassign_selected",
+                "opts": self.model._meta,
+            },
+            status=400 if form.errors else 200,
+        )
 
     def _writable(self, request, obj) -> bool:
         return obj is None or leads_writable_by(request.user).filter(pk=obj.pk).exists()
@@ -675,6 +918,10 @@ class LeadAdmin(LongListAdmin, PartnerChoicesMixin, admin.ModelAdmin):
             source=obj.source,
             created_at=obj.created_at,
             partner=obj.partner,
+            country=obj.country,
+            region=obj.region,
+            specialty=obj.specialty,
+            language=obj.language,
         )
         obj.pk = saved.pk
 

@@ -2,14 +2,25 @@
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, Throttled
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from prm.api import ErrorSerializer, ManagerWritesOthersRead, ScopedPrimaryKeyRelatedField
+from prm.api import (
+    BAD_REQUEST,
+    ErrorSerializer,
+    ManagerWritesOthersRead,
+    ScopedPrimaryKeyRelatedField,
+)
 from prm.money import money_field_kwargs
 from prm.roles import Role, role_of
 
@@ -17,8 +28,11 @@ from . import services
 from .models import (
     Account,
     ApiToken,
+    DeclineReason,
     Lead,
+    LeadOffer,
     LeadSource,
+    LeadStatus,
     Partner,
     PartnerRole,
     PartnerUser,
@@ -33,13 +47,16 @@ from .queries import (
     channel_managers,
     channel_managers_assignable_by,
     lead_for_user,
+    leads_held_visible_to,
     leads_visible_to,
     members_visible_to,
     partner_for_user,
+    partner_id_of,
     partners_visible_to,
     partners_writable_by,
     programs_with_tiers,
 )
+from .services import leads as lead_services
 
 # ---------------------------------------------------------------- auth
 
@@ -457,6 +474,56 @@ class LeadSerializer(serializers.ModelSerializer):
         read_only_fields = ["account"]
 
 
+class AssignedLeadSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "company_name",
+            "domain",
+            "source",
+            "created_at",
+            "account",
+            "partner",
+            "country",
+            "region",
+            "specialty",
+            "language",
+            "status",
+            "offer_expires_at",
+            "accepted_at",
+        ]
+        read_only_fields = fields
+
+
+class LeadAnswerSerializer(serializers.ModelSerializer):
+    """A partner's answer to an offer: once declined, the lead is no longer the partner's to
+    see, so the answer is all it is told."""
+
+    lead = serializers.IntegerField(source="lead_id", read_only=True)
+
+    class Meta:
+        model = LeadOffer
+        fields = ["lead", "answer", "answered_at", "decline_reason", "decline_note"]
+        read_only_fields = fields
+
+
+class LeadDeclineSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=DeclineReason.choices)
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=lead_services.DECLINE_NOTE_MAX,
+        help_text="Needed when the reason is `other`.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        problems = lead_services.decline_problems(attrs["reason"], attrs.get("note", ""))
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
+
+
 class LeadViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -483,3 +550,105 @@ class LeadViewSet(
 
     def perform_create(self, serializer) -> None:
         serializer.instance = services.lead_create(**serializer.validated_data)
+
+    @extend_schema(
+        summary="Leads assigned to the partner",
+        description="The leads passed to the caller's partner (a manager: to the partners "
+        "they see): offered and awaiting an answer until `offer_expires_at`, or accepted "
+        "(RULEBOOK §11). Filter with `?status=offered` or `?status=accepted`.",
+        parameters=[
+            OpenApiParameter(
+                "status",
+                enum=[LeadStatus.OFFERED, LeadStatus.ACCEPTED],
+                required=False,
+                description="Only the offered, or only the accepted, leads.",
+            )
+        ],
+        responses={200: AssignedLeadSerializer(many=True), 400: ErrorSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        permission_classes=[IsAuthenticated],
+        filter_backends=[],
+    )
+    def assigned(self, request) -> Response:
+        wanted = request.query_params.get("status", "")
+        statuses = [LeadStatus.OFFERED, LeadStatus.ACCEPTED]
+        if wanted:
+            if wanted not in statuses:
+                return Response(
+                    {"detail": "status is offered or accepted.", "code": "invalid"},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            statuses = [wanted]
+        leads = leads_held_visible_to(request.user).filter(status__in=statuses)
+        page = self.paginate_queryset(leads)
+        return self.get_paginated_response(AssignedLeadSerializer(page, many=True).data)
+
+    def _answer(self, request, pk, run) -> Response:
+        if role_of(request.user) != Role.PARTNER:
+            raise PermissionDenied("Only the partner the lead is offered to answers it.")
+        lead = lead_for_user(request.user, pk)  # another partner's lead is a 404
+        partner = partner_for_user(request.user, partner_id_of(request.user))
+        try:
+            return Response(run(lead, partner))
+        except lead_services.LeadAnswerRefused as exc:
+            return Response(
+                {"detail": " ".join(exc.messages), "code": exc.code or "refused"},
+                status=status.HTTP_409_CONFLICT,
+            )
+
+    @extend_schema(
+        summary="Accept a lead offered to the partner",
+        description="Within the answer window (RULEBOOK §11). The lead becomes the partner's: "
+        "its registrations of the customer are not refused as `existing_lead`. 409 when the "
+        "lead is no longer offered to the partner or the window has passed.",
+        request=None,
+        responses={
+            200: AssignedLeadSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def accept(self, request, pk=None) -> Response:
+        return self._answer(
+            request,
+            pk,
+            lambda lead, partner: (
+                AssignedLeadSerializer(
+                    lead_services.lead_accept(lead=lead, partner=partner, by=request.user)
+                ).data
+            ),
+        )
+
+    @extend_schema(
+        summary="Decline a lead offered to the partner",
+        description="With a reason from the list (`other` needs a `note`). The lead is "
+        "offered to the next match, or returns to the channel manager (RULEBOOK §11).",
+        request=LeadDeclineSerializer,
+        responses={
+            200: LeadAnswerSerializer,
+            400: BAD_REQUEST,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def decline(self, request, pk=None) -> Response:
+        body = LeadDeclineSerializer(data=request.data)
+
+        def run(lead, partner):
+            body.is_valid(raise_exception=True)
+            lead_services.lead_decline(
+                lead=lead, partner=partner, by=request.user, **body.validated_data
+            )
+            answered = LeadOffer.objects.filter(
+                lead=lead, partner=partner, answer=LeadOffer.Answer.DECLINED
+            ).latest("answered_at", "pk")
+            return LeadAnswerSerializer(answered).data
+
+        return self._answer(request, pk, run)

@@ -743,7 +743,7 @@ class RoutingRule(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords(m2m_fields=[tiers])
+    history = HistoricalRecords()  # who changed a rule's fields, and when (not its tiers)
 
     class Meta:
         ordering = ["program", "priority", "id"]

@@ -8,6 +8,7 @@ import rules
 
 from prm.roles import (
     handles_payments,
+    is_channel_chief,
     is_executive,
     is_manager_or_higher,
     is_partner_person,
@@ -71,6 +72,12 @@ rules.add_perm("partners.change_tierchange", rules.always_deny)
 rules.add_perm("partners.view_exchangerate", is_vendor_staff)
 for action in ("add", "change", "delete"):
     rules.add_perm(f"partners.{action}_exchangerate", handles_payments)
+# Lead distribution (RULEBOOK §11): every staff member reads the routing rules and each
+# lead's offers; the routing rules are program data that chiefs and administrators edit.
+rules.add_perm("partners.view_routingrule", is_vendor_staff)
+rules.add_perm("partners.view_leadoffer", is_vendor_staff)
+for action in ("add", "change", "delete"):
+    rules.add_perm(f"partners.{action}_routingrule", is_vendor_admin | is_channel_chief)
 
 # API tokens in the admin: staff see their own (admins everyone's: the queryset is scoped)
 # and revoke them, except executives, whose admin is read-only (they revoke in the portal).

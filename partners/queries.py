@@ -243,6 +243,13 @@ def lead_for_user(user, lead_id, *, for_write: bool = False) -> Lead:
     return lead
 
 
+def leads_held_visible_to(user) -> QuerySet[Lead]:
+    """The leads partners hold (offered or accepted) among those ``user`` may see: a partner
+    person, their partner's; vendor staff, those of the partners they see."""
+    queryset = Lead.objects.filter(partner__isnull=False).order_by("-created_at", "-pk")
+    return scope_to_user(queryset, user)
+
+
 def lead_offers_pending(partner_id: int) -> QuerySet[Lead]:
     """The leads offered to a partner and awaiting its answer, the soonest due first."""
     return (

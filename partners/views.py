@@ -301,7 +301,7 @@ def lead_accept(request, pk: int) -> HttpResponse:
 def lead_decline(request, pk: int) -> HttpResponse:
     """Decline an offered lead with a reason from the list (and words for “Other”)."""
     lead, partner = _answered_lead(request, pk)
-    form = LeadDeclineForm(request.POST or None)
+    form = LeadDeclineForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():

@@ -43,6 +43,7 @@ from prm.quarters import Quarter
 from prm.roles import Role
 
 from .models import CompanyRevenue, QuarterClose, Scorecard
+from .queries import lead_figures
 
 MONEY = DecimalField(**money_field_kwargs())
 ZERO = Value(Decimal("0"), output_field=MONEY)
@@ -131,6 +132,14 @@ DEFINITIONS = {
         "partners. The rulebook expects about 80%."
     ),
     "manager_load": _("Active partners per channel manager; the rulebook expects 20–30."),
+    "lead_acceptance": _(
+        "Leads offered in the quarter and answered: the share accepted (declined and "
+        "unanswered offers count against it)."
+    ),
+    "lead_time_to_accept": _("Median time from a lead's offer to its acceptance, in hours."),
+    "lead_conversion": _(
+        "Leads accepted in the quarter on which the partner has won a deal since: their share."
+    ),
 }
 
 
@@ -246,7 +255,24 @@ def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> 
         "top_partners": top_partners(ids, quarter, summaries=summaries),
         "revenue_series": series,
         "program": program_health(partners, ids, quarter, summaries=summaries),
+        "leads": leads(ids, quarter),
         "definitions": DEFINITIONS,
+    }
+
+
+def leads(ids, quarter: Quarter, *, limit: int = 10) -> dict:
+    """Lead distribution in ``quarter`` (RULEBOOK §11): the figures in all, and those of the
+    ``limit`` partners offered the most leads. Three queries."""
+    start = timezone.make_aware(datetime.combine(quarter.start, time.min))
+    until = timezone.make_aware(datetime.combine(quarter.end + timedelta(days=1), time.min))
+    total, per_partner = lead_figures(ids, start=start, until=until)
+    busiest = sorted(
+        per_partner.items(),
+        key=lambda item: (-item[1]["offers"], -item[1]["leads_accepted"], item[0]),
+    )[:limit]
+    names = dict(Partner.objects.filter(pk__in=[pk for pk, _ in busiest]).values_list("pk", "name"))
+    return total | {
+        "partners": [{"id": pk, "name": names.get(pk, ""), **figures} for pk, figures in busiest]
     }
 
 

@@ -219,6 +219,8 @@ class QbrFacts:
     flags: tuple[FlagRow, ...]
     conflicts: tuple[ConflictRow, ...]
     until: datetime | None = None  # the first moment after ``as_of``
+    # Lead distribution in the reviewed quarter (scoring.lead_rules), if read.
+    leads: dict | None = None
 
 
 # ---------------------------------------------------------------- the sections
@@ -529,6 +531,19 @@ def escalations_section(
     }
 
 
+def leads_section(figures: dict | None, *, quarter: str) -> dict | None:
+    """Lead distribution in the reviewed quarter (RULEBOOK §11), stored as JSON."""
+    if figures is None:
+        return None
+    return {
+        "quarter": quarter,
+        **{
+            key: str(value) if isinstance(value, Decimal) else value
+            for key, value in figures.items()
+        },
+    }
+
+
 def sections(facts: QbrFacts) -> dict:
     """The whole agenda of one QBR."""
     return {
@@ -545,6 +560,7 @@ def sections(facts: QbrFacts) -> dict:
         ),
         "pipeline": pipeline_section(facts.open_deals, as_of=facts.as_of),
         "win_loss": win_loss_section(facts.closed_deals, quarter=facts.reviewed),
+        "leads": leads_section(facts.leads, quarter=facts.reviewed),
         "enablement": enablement_section(
             certified_reps=facts.certified_reps,
             reps_required=facts.reps_required,

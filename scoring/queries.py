@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -33,10 +33,10 @@ from deals.queries import (
 from enablement.models import AutoEvent, OnboardingTask
 from enablement.queries import certified_rep_counts
 from incentives.models import MdfRequest
-from partners.models import Partner, PartnerStatus, Program
+from partners.models import Lead, LeadOffer, LeadStatus, Partner, PartnerStatus, Program
 from prm.quarters import Quarter, trailing_twelve_months
 
-from . import qbr_rules
+from . import lead_rules, qbr_rules
 from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
 
 if TYPE_CHECKING:
@@ -315,6 +315,49 @@ def work_queue(partner_ids) -> dict[int, dict]:
     return queue
 
 
+# ---------------------------------------------------------------- lead distribution (§11)
+
+
+def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[int, dict]]:
+    """Acceptance rate, median time to accept and conversion to a won deal (RULEBOOK §11)
+    of the partners ``ids`` (``None``: all): the offers made in [``start``, ``until``) and
+    answered by ``until``, the leads accepted in it, each counted as won if its partner won
+    a deal on the lead's customer (its account, else its registrable domain, else its name)
+    closed before ``until``. Two queries; returns the figures in all and per partner."""
+    answered = (LeadOffer.Answer.ACCEPTED, LeadOffer.Answer.DECLINED, LeadOffer.Answer.EXPIRED)
+    offers = LeadOffer.objects.filter(
+        offered_at__gte=start, offered_at__lt=until, answer__in=answered, answered_at__lt=until
+    )
+    won_on_it = Deal.objects.filter(
+        Q(account_id=OuterRef("account_id"))
+        | (Q(account__domain_key=OuterRef("domain_key")) & ~Q(account__domain_key=""))
+        | Q(account__domain_key="", account__name_key=OuterRef("name_key")),
+        partner_id=OuterRef("partner_id"),
+        status=DealStatus.WON,
+        closed_on__lt=until.date(),
+    )
+    leads = Lead.objects.filter(
+        status=LeadStatus.ACCEPTED, accepted_at__gte=start, accepted_at__lt=until
+    )
+    if ids is not None:
+        offers = offers.filter(partner_id__in=ids)
+        leads = leads.filter(partner_id__in=ids)
+    return lead_rules.lead_figures(
+        (
+            lead_rules.OfferRow(partner_id, answer == LeadOffer.Answer.ACCEPTED, at, answered_at)
+            for partner_id, answer, at, answered_at in offers.values_list(
+                "partner_id", "answer", "offered_at", "answered_at"
+            )
+        ),
+        (
+            lead_rules.AcceptedLead(partner_id, won)
+            for partner_id, won in leads.annotate(won=Exists(won_on_it)).values_list(
+                "partner_id", "won"
+            )
+        ),
+    )
+
+
 # ---------------------------------------------------------------- QBRs and business plans (§10)
 
 
@@ -355,6 +398,12 @@ def qbr_facts(
     plans, year_revenue = _qbr_plans(partners, programs, as_of=as_of, until=until)
     flags = _qbr_flags(ids, until=until)
     conflicts = _qbr_conflicts(ids, facts, until=until)
+    lead_start = timezone.make_aware(datetime.combine(reviewed.start, time.min))
+    lead_until = min(
+        until, timezone.make_aware(datetime.combine(reviewed.end + timedelta(days=1), time.min))
+    )
+    _, leads = lead_figures(ids, start=lead_start, until=lead_until)
+    no_leads = lead_rules.lead_figures([], [])[0]
 
     result = {}
     for partner in partners:
@@ -407,6 +456,7 @@ def qbr_facts(
             flags=tuple(flags[partner.pk]),
             conflicts=tuple(conflicts[partner.pk]),
             until=until,
+            leads=leads.get(partner.pk, no_leads),
         )
     return result
 

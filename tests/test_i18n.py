@@ -278,6 +278,13 @@ PAGES = [
         ["Record a lead", "Dates", "No leads recorded yet"],
     ),
     (
+        "portal-leads",
+        None,
+        True,
+        "等待您的答复",
+        ["Waiting for your answer", "Your leads", "No lead is waiting for your answer."],
+    ),
+    (
         "portal-team",
         None,
         True,

@@ -321,6 +321,7 @@ ADMIN_PROGRAM_WIDE = {
     "partners.Program": "program rules",
     "partners.Tier": "program rules",
     "partners.ExchangeRate": "the rate table finance keeps for every program",
+    "partners.RoutingRule": "program rules: lead routing, the same for every partner",
     "partners.User": "every login: only roles that see all partners may open it",
     # Read by every manager; who writes them is swept by the write pass (ADMIN_VENDOR_WIDE).
     "partners.Account": "customer accounts are the vendor's own records",

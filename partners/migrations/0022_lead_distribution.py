@@ -132,22 +132,6 @@ class Migration(migrations.Migration):
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name="HistoricalRoutingRule_tiers",
-            fields=[
-                (
-                    "id",
-                    models.BigIntegerField(
-                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
-                    ),
-                ),
-                ("m2m_history_id", models.AutoField(primary_key=True, serialize=False)),
-            ],
-            options={
-                "verbose_name": "HistoricalRoutingRule_tiers",
-            },
-            bases=(simple_history.models.HistoricalChanges, models.Model),
-        ),
-        migrations.CreateModel(
             name="LeadOffer",
             fields=[
                 (
@@ -530,28 +514,6 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddField(
-            model_name="historicalroutingrule_tiers",
-            name="history",
-            field=models.ForeignKey(
-                db_constraint=False,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                to="partners.historicalroutingrule",
-            ),
-        ),
-        migrations.AddField(
-            model_name="historicalroutingrule_tiers",
-            name="tier",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_tablespace="",
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
-                related_name="+",
-                to="partners.tier",
-            ),
-        ),
-        migrations.AddField(
             model_name="leadoffer",
             name="answered_by",
             field=models.ForeignKey(
@@ -617,19 +579,6 @@ class Migration(migrations.Migration):
                 blank=True,
                 null=True,
                 on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="partners.routingrule",
-            ),
-        ),
-        migrations.AddField(
-            model_name="historicalroutingrule_tiers",
-            name="routingrule",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_tablespace="",
-                null=True,
-                on_delete=django.db.models.deletion.DO_NOTHING,
                 related_name="+",
                 to="partners.routingrule",
             ),

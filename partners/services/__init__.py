@@ -131,6 +131,9 @@ def partner_create(
     started_on: date | None = None,
     channel_manager: User | None = None,
     region: str = "",
+    lead_countries: Sequence[str] = (),
+    lead_specialties: Sequence[str] = (),
+    lead_languages: Sequence[str] = (),
     created_by: User | None = None,
 ) -> Partner:
     """A partner in ``tier`` from ``started_on`` (today by default): its tier history starts
@@ -150,6 +153,9 @@ def partner_create(
         started_on=started_on or timezone.localdate(),
         channel_manager=channel_manager,
         region=region,
+        lead_countries=list(lead_countries or ()),
+        lead_specialties=list(lead_specialties or ()),
+        lead_languages=list(lead_languages or ()),
     )
     partner.full_clean(exclude=["domain_key"])
     try:
@@ -198,6 +204,9 @@ PARTNER_EDITABLE = {
     "agreement_signed_on",
     "started_on",
     "channel_manager",
+    "lead_countries",
+    "lead_specialties",
+    "lead_languages",
 }
 
 

@@ -490,6 +490,7 @@ SPECTACULAR_SETTINGS = {
         "ReviewCadenceEnum": "partners.models.ReviewCadence",
         "EventKindEnum": "integrations.models.EventKind",
         "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
+        "LeadDeclineReasonEnum": "partners.models.DeclineReason",
     },
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
     # What the outbound webhooks POST, one entry per event kind (integrations.api); an
