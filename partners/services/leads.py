@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from prm.mail import mail_on_commit
 from prm.roles import Role
@@ -26,6 +26,7 @@ from ..models import (
     Lead,
     LeadOffer,
     LeadStatus,
+    NoticeKind,
     Partner,
     PartnerStatus,
     RoutingRule,
@@ -153,14 +154,15 @@ def _offer(
     if kind == LeadOffer.Kind.RULE:
         lead.rule_offers += 1
     lead.save(update_fields=["partner", "status", "offer_expires_at", "returned_at", "rule_offers"])
-    text = gettext(
-        "A new lead for you: %(company)s. Accept or decline it within %(hours)d hours."
-    ) % {"company": lead.company_name, "hours": partner.program.lead_answer_hours}
     notice_send(
         partner=partner,
-        text=text,
+        kind=NoticeKind.LEADS,
+        message=gettext_noop(
+            "A new lead for you: %(company)s. Accept or decline it within %(hours)d hours."
+        ),
+        params={"company": lead.company_name, "hours": partner.program.lead_answer_hours},
         link=reverse("portal-leads"),
-        email_subject=gettext("A new lead: %(company)s") % {"company": lead.company_name},
+        email_subject=gettext_noop("A new lead: %(company)s"),
     )
     signals.lead_assigned.send(sender=Lead, leads=[lead])
     return offer
