@@ -498,9 +498,9 @@ class PartnerUser(models.Model):
     # themselves (a visit to the portal's home page reads them all).
     notices_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The notices created up to then are in a daily digest already (partners.services.notices).
-    notices_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
+    notices_mailed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["notices_seen_at", "notices_digest_at"])
+    history = HistoricalRecords(excluded_fields=["notices_seen_at", "notices_mailed_at"])
 
     class Meta:
         ordering = ["partner", "user__username"]

@@ -59,15 +59,15 @@ NAV_MENUS: dict[str, tuple[NavEntry, ...]] = {
         NavEntry("portal-mdf", _("MDF")),
         NavEntry("portal-scorecards", _("Scorecards")),
         NavEntry("portal-qbrs", _("Reviews")),
-        NavEntry("portal-team", _("Team")),
         NavEntry("portal-onboarding", _("Onboarding plan"), more=True, section=_("Enablement")),
         NavEntry("portal-certifications", _("Certifications"), more=True, section=_("Enablement")),
         NavEntry("portal-content", _("Content library"), more=True, section=_("Enablement")),
         NavEntry(
             "portal-campaigns", _("Co-marketing campaigns"), more=True, section=_("Enablement")
         ),
+        NavEntry("portal-team", _("Team"), more=True, section=_("Your company")),
         NavEntry(
-            "portal-directory-profile", _("Directory profile"), more=True, section=_("Enablement")
+            "portal-directory-profile", _("Directory profile"), more=True, section=_("Your company")
         ),
         NavEntry("api-docs", _("API documentation"), more=True, section=_("Developers")),
     ),

@@ -681,6 +681,7 @@ ZH: dict = {
     "And %(more)s smaller ones.": "另有 %(more)s 个较小的。",
     "The figures below are of partners %(first)s–%(last)s, in name order.": "以下数字为按名称排序的第 %(first)s–%(last)s 个合作伙伴。",
     "Pages": "分页",
+    "Your company": "贵公司",
     # Exchange rates (RULEBOOK §12).
     "File": "文件",
     "CSV with a header line: currency, base, day, rate (and optionally source).": "CSV 文件，首行为列名：currency, base, day, rate（可选 source）。",
@@ -1510,7 +1511,7 @@ ZH: dict = {
     "Withdrawn by a manager": "经理已撤回",
     "lead offer": "线索分配",
     "lead offers": "线索分配",
-    "A new lead for you: %(company)s. Accept or decline it within %(hours)d hours.": "您有一条新线索：%(company)s。请在 %(hours)d 小时内接受或拒绝。",
+    "A new lead for you: %(company)s. Accept or decline it within %(hours)s hours.": "您有一条新线索：%(company)s。请在 %(hours)s 小时内接受或拒绝。",
     "A new lead: %(company)s": "新线索：%(company)s",
     "it was offered %(count)d times": "已分配 %(count)d 次",
     "no partner matched with room": "没有尚有余量的匹配合作伙伴",

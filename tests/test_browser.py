@@ -60,6 +60,7 @@ def test_partner_signs_in_and_sees_its_tier_and_progress(page, live_server):
     bar = page.get_attribute("[data-testid=gap-revenue] .progress", "aria-valuenow")
     assert bar == "40"
 
+    page.click("[data-testid=nav-more]")  # the partner's company pages are in "More"
     page.click("text=Team")
     page.wait_for_url(f"{live_server.url}/portal/team/")
     assert "gina@example.com" in page.text_content("[data-testid=members]")

@@ -129,7 +129,7 @@ UPLOAD_SITES = {
     "incentives/views.py": 1,
     "incentives/api.py": 4,  # the API's MDF claim: parser, serializer, request.FILES
     "enablement/models.py": 1,  # ContentItem.file: the admin's content library
-    "partners/admin.py": 2,  # the admin's lead import
+    "partners/admin.py": 4,  # the admin's lead and exchange-rate imports
     "partners/models.py": 1,  # DirectoryProfile.logo: the partner admin's directory logo
     "partners/forms.py": 1,  # the portal's directory profile form
     "partners/views.py": 1,
@@ -191,6 +191,7 @@ SCRIPT_SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
 )
 LEADS = b"company_name,domain,source,created_at\nGlobex,globex.example,inbound,\n"
+RATES = b"currency,base,day,rate\nEUR,USD,2026-03-02,1.08\n"
 
 
 @dataclass
@@ -209,7 +210,7 @@ class Site:
 
 def sites(approved_request) -> list[Site]:
     from enablement.models import ContentItem
-    from partners.models import DirectoryProfile, Program
+    from partners.models import DirectoryProfile, ExchangeRate, Program
 
     claim = {"actual_cost": "100", "leads_generated": "3"}
     now = timezone.localtime()
@@ -268,6 +269,15 @@ def sites(approved_request) -> list[Site]:
             ("logo.png", PNG),
             kept=lambda: DirectoryProfile.objects.exclude(logo="").count(),
         ),
+        Site(
+            "admin exchange-rate import",
+            lambda: reverse("admin:partners_exchangerate_import"),
+            "finance",
+            {},
+            "file",
+            ("rates.csv", RATES),
+            kept=lambda: ExchangeRate.objects.count(),
+        ),
     ]
 
 
@@ -309,13 +319,13 @@ def text_of(response) -> str:
 
 
 @pytest.mark.parametrize("case", BAD_FILES)
-@pytest.mark.parametrize("index", range(5), ids=lambda i: str(i))
+@pytest.mark.parametrize("index", range(6), ids=lambda i: str(i))
 def test_a_bad_file_is_refused_with_a_message_and_nothing_kept(
-    request, approved_request, vendor_admin, manager, a_admin, index, case
+    request, approved_request, vendor_admin, manager, finance, a_admin, index, case
 ):
     site = sites(approved_request)[index]
     name, content, message = BAD_FILES[case]
-    if site.name == "admin lead import" and case == "script as pdf":
+    if site.name.endswith("import") and case == "script as pdf":
         name = "report.csv"  # a page renamed to the kind this path takes
     if site.name == "portal directory logo" and case in ("script as pdf", "page as csv"):
         name, message = "logo.png", r"not really a \.png file"  # renamed to a picture
@@ -331,9 +341,9 @@ def test_a_bad_file_is_refused_with_a_message_and_nothing_kept(
     [b"../../etc/passwd.%s", b"..\\..\\windows\\win.%s", b"in\x00voice.%s", b"\x00.%s", b".."],
     ids=["traversal", "windows-traversal", "nul", "only-nul", "dot-dot"],
 )
-@pytest.mark.parametrize("index", range(5), ids=lambda i: str(i))
+@pytest.mark.parametrize("index", range(6), ids=lambda i: str(i))
 def test_a_hostile_file_name_never_escapes_its_folder(
-    request, approved_request, vendor_admin, manager, a_admin, index, filename
+    request, approved_request, vendor_admin, manager, finance, a_admin, index, filename
 ):
     """Django keeps the last part of a name and drops control characters; what is left is
     refused with a message or stored inside the object's folder under a clean name."""
@@ -352,9 +362,9 @@ def test_a_hostile_file_name_never_escapes_its_folder(
         assert ".." not in kept_name and "passwd" not in folder
 
 
-@pytest.mark.parametrize("index", range(5), ids=lambda i: str(i))
+@pytest.mark.parametrize("index", range(6), ids=lambda i: str(i))
 def test_a_good_file_is_accepted_on_every_path(
-    request, approved_request, vendor_admin, manager, a_admin, index
+    request, approved_request, vendor_admin, manager, finance, a_admin, index
 ):
     site = sites(approved_request)[index]
     response = post(site, request, site.good[0].encode(), site.good[1])

@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="partneruser",
-            name="notices_digest_at",
+            name="notices_mailed_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(

@@ -158,7 +158,7 @@ def _offer(
         partner=partner,
         kind=NoticeKind.LEADS,
         message=gettext_noop(
-            "A new lead for you: %(company)s. Accept or decline it within %(hours)d hours."
+            "A new lead for you: %(company)s. Accept or decline it within %(hours)s hours."
         ),
         params={"company": lead.company_name, "hours": partner.program.lead_answer_hours},
         link=reverse("portal-leads"),

@@ -163,7 +163,7 @@ def notice_digests_send(*, now: datetime | None = None) -> int:
             PartnerUser.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("user")
             .filter(
-                Q(notices_digest_at__isnull=True) | Q(notices_digest_at__lte=now - DIGEST_MIN_GAP),
+                Q(notices_mailed_at__isnull=True) | Q(notices_mailed_at__lte=now - DIGEST_MIN_GAP),
                 user__is_active=True,
                 user__in=NoticeEmailPreference.objects.filter(delivery=NoticeDelivery.DAILY).values(
                     "user"
@@ -204,7 +204,7 @@ def notice_digests_send(*, now: datetime | None = None) -> int:
                 _digest_mail(member.user, mine, now)
                 sent += 1
         PartnerUser.objects.filter(pk__in=[member.pk for member in due]).update(
-            notices_digest_at=now
+            notices_mailed_at=now
         )
     return sent
 
@@ -212,7 +212,7 @@ def notice_digests_send(*, now: datetime | None = None) -> int:
 def _digest_start(member: PartnerUser, now: datetime) -> datetime:
     """A digest lists what is newer than the last one (a first one: the last day) and than
     what the person saw in the portal."""
-    start = member.notices_digest_at or now - timedelta(days=1)
+    start = member.notices_mailed_at or now - timedelta(days=1)
     if member.notices_seen_at and member.notices_seen_at > start:
         start = member.notices_seen_at
     return start
