@@ -179,7 +179,8 @@ raw AS (
            now() - random() * interval '548 days' AS at
     FROM generate_series(1, %(notices)s) AS g, p
 )
-INSERT INTO partners_notice (partner_id, user_id, level, text, link, created_at)
+INSERT INTO partners_notice (partner_id, user_id, level, text, link, created_at,
+                             kind, message, params)
 SELECT p.ids[k],
        CASE WHEN r < 0.3 THEN NULL
             ELSE (SELECT m.user_id FROM partners_partneruser m
@@ -188,7 +189,8 @@ SELECT p.ids[k],
        (ARRAY['info', 'success', 'warning'])[1 + mod(g, 3)],
        'Notice ' || g || ': your registration was decided',
        '/portal/deals/',
-       at
+       at,
+       'deals', '', '{}'
 FROM raw, p
 """
 
@@ -797,10 +799,11 @@ def badge_crowd(runs: int, focus) -> dict:
         person, colleagues = people[0], [p.pk for p in people[1:]]
         with connection.cursor() as cur:
             cur.execute(
-                "INSERT INTO partners_notice (partner_id, user_id, level, text, link, created_at) "
+                "INSERT INTO partners_notice "
+                "(partner_id, user_id, level, text, link, created_at, kind, message, params) "
                 "SELECT %s, CASE WHEN g <= 50 THEN NULL WHEN g <= 70 THEN %s "
                 "ELSE (%s::bigint[])[1 + mod(g, 100)] END, 'info', 'Notice ' || g, '', "
-                "now() - random() * interval '548 days' "
+                "now() - random() * interval '548 days', 'general', '', '{}' "
                 "FROM generate_series(1, 100070) AS g",
                 [partner.pk, person.pk, colleagues],
             )
