@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.core.files import File
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
@@ -142,3 +142,24 @@ def upload_problem(
             "extension": upload.extension,
         }
     return None
+
+
+def csv_upload_text(file, *, default_name: str, kinds: dict[str, Kind]) -> str:
+    """An uploaded CSV file's text, for the imports; ``ValidationError`` if it is not an
+    accepted upload or not UTF-8 (the message names the line of the first bad byte)."""
+    upload = upload_from(file, default_name=default_name, kinds=kinds)
+    problem = upload_problem(upload, kinds=kinds, check_content=False)
+    if problem:
+        raise ValidationError([problem])
+    file.seek(0)
+    data = file.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            gettext(
+                "Line %(line)d: the file is not UTF-8 text; save it as CSV (UTF-8) and "
+                "import it again."
+            )
+            % {"line": data[: exc.start].count(b"\n") + 1}
+        ) from exc

@@ -24,7 +24,7 @@ from prm.mail import mail_on_commit
 from prm.normalize import NotADomain, normalize_host, registrable_domain
 from prm.roles import Role
 from prm.uploads import KINDS as UPLOAD_KINDS
-from prm.uploads import upload_from, upload_problem
+from prm.uploads import csv_upload_text
 
 from .. import signals
 from ..models import (
@@ -954,27 +954,6 @@ def _lead_created_at(raw: str, default_tz) -> datetime:
         raise ValueError(gettext("is not a real date or time")) from exc
 
 
-def _lead_csv_text(file) -> str:
-    """The uploaded lead file's text; ``ValidationError`` if it is no CSV upload or not
-    UTF-8."""
-    upload = upload_from(file, default_name="leads.csv", kinds=LEAD_CSV_KINDS)
-    problem = upload_problem(upload, kinds=LEAD_CSV_KINDS, check_content=False)
-    if problem:
-        raise ValidationError([problem])
-    file.seek(0)
-    data = file.read()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            gettext(
-                "Line %(line)d: the file is not UTF-8 text; save it as CSV (UTF-8) and "
-                "import it again."
-            )
-            % {"line": data[: exc.start].count(b"\n") + 1}
-        ) from exc
-
-
 class _BadLeadLine(Exception):
     """A lead line that cannot be imported; the message says why, with its number."""
 
@@ -1037,7 +1016,7 @@ def leads_import_csv(*, file) -> int:
     or a date and time; without a zone, the site's); empty means now. Returns the number
     imported.
     """
-    text = _lead_csv_text(file)
+    text = csv_upload_text(file, default_name="leads.csv", kinds=LEAD_CSV_KINDS)
     errors: list[str] = []
     leads = []
     default_tz = timezone.get_current_timezone()

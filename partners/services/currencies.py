@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 
 from prm.money import RATE_PLACES, convert
 from prm.uploads import KINDS as UPLOAD_KINDS
-from prm.uploads import upload_from, upload_problem
+from prm.uploads import csv_upload_text
 
 from ..models import ExchangeRate, User
 
@@ -213,19 +213,7 @@ def exchange_rates_import_csv(*, file, by: User | None = None) -> int:
     with its line number (the first 50), and nothing is imported. A rate already in the
     table for the same currency, base and day is corrected. Returns the number of lines
     imported."""
-    upload = upload_from(file, default_name="rates.csv", kinds=RATE_CSV_KINDS)
-    problem = upload_problem(upload, kinds=RATE_CSV_KINDS, check_content=False)
-    if problem:
-        raise ValidationError([problem])
-    file.seek(0)
-    data = file.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            gettext("Line %(line)d: the file is not UTF-8 text; save it as CSV (UTF-8).")
-            % {"line": data[: exc.start].count(b"\n") + 1}
-        ) from exc
+    text = csv_upload_text(file, default_name="rates.csv", kinds=RATE_CSV_KINDS)
     errors: list[str] = []
     rows = []
     seen: dict[tuple, int] = {}
