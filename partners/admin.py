@@ -824,9 +824,11 @@ class LeadAdmin(BadInputIs400Mixin, LongListAdmin, PartnerChoicesMixin, admin.Mo
     @admin.action(description="Route selected leads by the routing rules", permissions=["change"])
     def route_selected(self, request, queryset):
         done, refused = 0, []
-        writable = leads_writable_by(request.user)
+        writable = set(
+            leads_writable_by(request.user).filter(pk__in=queryset).values_list("pk", flat=True)
+        )
         for lead in queryset:
-            if not writable.filter(pk=lead.pk).exists():
+            if lead.pk not in writable:
                 refused.append(f"{lead}: not one of your partners' leads")
                 continue
             try:
@@ -851,9 +853,11 @@ class LeadAdmin(BadInputIs400Mixin, LongListAdmin, PartnerChoicesMixin, admin.Mo
         if form.is_valid():
             partner = form.cleaned_data["partner"]
             done, refused = 0, []
-            writable = leads_writable_by(request.user)
+            writable = set(
+                leads_writable_by(request.user).filter(pk__in=queryset).values_list("pk", flat=True)
+            )
             for lead in queryset:
-                if not writable.filter(pk=lead.pk).exists():
+                if lead.pk not in writable:
                     refused.append(f"{lead}: not one of your partners' leads")
                     continue
                 try:
