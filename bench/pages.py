@@ -93,7 +93,7 @@ INSERT INTO incentives_ledgerentry (
     partner_id, kind, code, description, amount, currency, source_type_id, source_id,
     source_label, quarter, earned_on, claim_by, status, due_on, idempotency_key, claim_id,
     approved_at, approved_by_id, paid_at, paid_by_id, payment_reference, voided_at,
-    void_reason, created_at
+    void_reason, created_at, description_message, description_params
 )
 SELECT p.ids[1 + floor(p.n * random() ^ 2)::int],
        kind,
@@ -115,7 +115,7 @@ SELECT p.ids[1 + floor(p.n * random() ^ 2)::int],
        CASE WHEN status = 'paid' THEN 'PAY-' || g ELSE '' END,
        CASE WHEN status = 'void' THEN (earned + 20)::timestamptz END,
        CASE WHEN status = 'void' THEN 'Deal reopened' ELSE '' END,
-       earned::timestamptz
+       earned::timestamptz, '', '{}'
 FROM shaped, p
 """
 
@@ -203,19 +203,44 @@ SET notices_seen_at = CASE WHEN mod(id, 2) = 0 THEN now() - random() * interval 
 
 LEADS_SQL = """
 WITH p AS (SELECT array_agg(id ORDER BY id) AS ids, count(*)::int AS n FROM partners_partner),
-raw AS (SELECT i, random() AS r FROM generate_series(1, %(leads)s) AS i)
+raw AS (SELECT i, random() AS r, now() - random() * interval '730 days' AS created
+        FROM generate_series(1, %(leads)s) AS i)
 INSERT INTO partners_lead
     (company_name, name_key, domain, domain_key, source, created_at, account_id, partner_id,
-     status)
+     status, specialty, language, accepted_at)
 SELECT 'Prospect ' || i || ' Ltd', 'prospect ' || i,
-       'prospect' || i || '.example', 'prospect' || i || '.example',
+       CASE WHEN mod(i, 5) = 0 THEN '' ELSE 'prospect' || i || '.example' END,
+       CASE WHEN mod(i, 5) = 0 THEN '' ELSE 'prospect' || i || '.example' END,
        (ARRAY['inbound', 'outbound', 'event', 'webinar', 'referral', 'other'])
            [1 + floor(random() * 6)::int],
-       now() - random() * interval '730 days',
+       created,
        NULL,
        CASE WHEN r < 0.3 THEN p.ids[1 + floor(p.n * random() ^ 2)::int] END,
-       CASE WHEN r < 0.3 THEN 'accepted' ELSE 'new' END
+       CASE WHEN r < 0.3 THEN 'accepted' ELSE 'new' END,
+       '', '',
+       CASE WHEN r < 0.3 THEN created + random() * interval '40 hours' END
 FROM raw, p
+"""
+
+# Each accepted lead's offer, and a declined or unanswered offer for one lead in five of the
+# others (the acceptance rate and the time to accept read these).
+LEAD_OFFERS_SQL = """
+WITH p AS (SELECT array_agg(id ORDER BY id) AS ids, count(*)::int AS n FROM partners_partner)
+INSERT INTO partners_leadoffer
+    (lead_id, partner_id, kind, rule_id, offered_by_id, offered_at, expires_at, answer,
+     answered_at, answered_by_id, decline_reason, decline_note)
+SELECT l.id, l.partner_id, 'rule', NULL::bigint, NULL::bigint, l.created_at,
+       l.created_at + interval '48 hours',
+       'accepted', l.accepted_at, NULL::bigint, '', ''
+FROM partners_lead l WHERE l.status = 'accepted'
+UNION ALL
+SELECT l.id, p.ids[1 + floor(p.n * random() ^ 2)::int], 'rule', NULL, NULL, l.created_at,
+       l.created_at + interval '48 hours',
+       CASE WHEN mod(l.id, 2) = 0 THEN 'declined' ELSE 'expired' END,
+       CASE WHEN mod(l.id, 2) = 0 THEN l.created_at + interval '20 hours'
+            ELSE l.created_at + interval '48 hours' END,
+       NULL, CASE WHEN mod(l.id, 2) = 0 THEN 'poor_fit' ELSE '' END, ''
+FROM partners_lead l, p WHERE l.status = 'new' AND mod(l.id, 5) = 0
 """
 
 # A case for each of a share of the deals rejected as another partner's customer.
@@ -242,8 +267,8 @@ WHERE d.status = 'rejected' AND d.reason = 'registered_by_another_partner'
 
 MDF_FUNDS_SQL = """
 INSERT INTO incentives_mdffund (partner_id, fiscal_year, amount, match_ratio, basis, reserved,
-                                reimbursed, created_at)
-SELECT p.id, y, 250000, 0.5, 'Bench allocation', 0, 0, now()
+                                reimbursed, created_at, basis_message, basis_params)
+SELECT p.id, y, 250000, 0.5, 'Bench allocation', 0, 0, now(), '', '{}'
 FROM partners_partner p, unnest(%(years)s::int[]) AS y
 ON CONFLICT (partner_id, fiscal_year) DO NOTHING
 """
@@ -379,6 +404,7 @@ def load_book(args) -> None:
         ("notices", NOTICES_SQL),
         ("notices seen", NOTICES_SEEN_SQL),
         ("CRM leads", LEADS_SQL),
+        ("lead offers", LEAD_OFFERS_SQL),
         ("conflict cases", CONFLICTS_SQL),
         ("MDF funds", MDF_FUNDS_SQL),
         ("MDF requests", MDF_REQUESTS_SQL),
