@@ -322,26 +322,51 @@ def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[i
     """Acceptance rate, median time to accept and conversion to a won deal (RULEBOOK §11)
     of the partners ``ids`` (``None``: all): the offers made in [``start``, ``until``) and
     answered by ``until``, the leads accepted in it, each counted as won if its partner won
-    a deal on the lead's customer (its account, else its registrable domain, else its name)
-    closed before ``until``. Two queries; returns the figures in all and per partner."""
+    a deal closed before ``until`` on the lead's customer: its account, an account with its
+    registrable domain, or a domain-less account with its name. Five queries whatever the
+    number of leads; returns the figures in all and per partner.
+
+    The three ways a won deal matches a lead are read as three keyed lookups (deals on the
+    leads' accounts, on accounts with their domains, on domain-less accounts with their
+    names) and paired with the leads here. One correlated EXISTS that OR-ed the three took
+    6.4 s for 5,427 accepted leads on the 2,000,000-deal book: PostgreSQL cannot drive an
+    OR of joined columns from the indexes, so it walked every won deal of each partner.
+    """
     answered = (LeadOffer.Answer.ACCEPTED, LeadOffer.Answer.DECLINED, LeadOffer.Answer.EXPIRED)
     offers = LeadOffer.objects.filter(
         offered_at__gte=start, offered_at__lt=until, answer__in=answered, answered_at__lt=until
     )
-    won_on_it = Deal.objects.filter(
-        Q(account_id=OuterRef("account_id"))
-        | (Q(account__domain_key=OuterRef("domain_key")) & ~Q(account__domain_key=""))
-        | Q(account__domain_key="", account__name_key=OuterRef("name_key")),
-        partner_id=OuterRef("partner_id"),
-        status=DealStatus.WON,
-        closed_on__lt=until.date(),
-    )
     leads = Lead.objects.filter(
         status=LeadStatus.ACCEPTED, accepted_at__gte=start, accepted_at__lt=until
     )
+    won = Deal.objects.filter(status=DealStatus.WON, closed_on__lt=until.date())
     if ids is not None:
         offers = offers.filter(partner_id__in=ids)
         leads = leads.filter(partner_id__in=ids)
+        won = won.filter(partner_id__in=ids)
+    accepted = list(leads.values_list("partner_id", "account_id", "domain_key", "name_key"))
+    on_accounts = {row[1] for row in accepted if row[1] is not None}
+    on_domains = {row[2] for row in accepted if row[2]}
+    on_names = {row[3] for row in accepted if row[3]}
+    by_account = set(
+        won.filter(account_id__in=on_accounts).values_list("partner_id", "account_id")
+        if on_accounts
+        else ()
+    )
+    by_domain = set(
+        won.filter(account__domain_key__in=on_domains).values_list(
+            "partner_id", "account__domain_key"
+        )
+        if on_domains
+        else ()
+    )
+    by_name = set(
+        won.filter(account__domain_key="", account__name_key__in=on_names).values_list(
+            "partner_id", "account__name_key"
+        )
+        if on_names
+        else ()
+    )
     return lead_rules.lead_figures(
         (
             lead_rules.OfferRow(partner_id, answer == LeadOffer.Answer.ACCEPTED, at, answered_at)
@@ -350,10 +375,13 @@ def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[i
             )
         ),
         (
-            lead_rules.AcceptedLead(partner_id, won)
-            for partner_id, won in leads.annotate(won=Exists(won_on_it)).values_list(
-                "partner_id", "won"
+            lead_rules.AcceptedLead(
+                partner_id,
+                (partner_id, account_id) in by_account
+                or (partner_id, domain_key) in by_domain
+                or (partner_id, name_key) in by_name,
             )
+            for partner_id, account_id, domain_key, name_key in accepted
         ),
     )
 

@@ -78,7 +78,7 @@ def test_figures_from_the_database_count_a_won_deal_on_the_leads_customer(
     quarter = Quarter.parse("2026Q2")
     start = datetime(2026, 4, 1, tzinfo=UTC)
     until = datetime(2026, 7, 1, tzinfo=UTC)
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(5):
         total, per_partner = lead_figures(None, start=start, until=until)
     assert per_partner[partner_a.pk]["acceptance_rate"] == Decimal("1.000")
     assert per_partner[partner_a.pk]["median_hours_to_accept"] == Decimal("4.0")
@@ -94,6 +94,39 @@ def test_figures_from_the_database_count_a_won_deal_on_the_leads_customer(
     assert shown["acceptance_rate"] == Decimal("0.667")
     section = leads_section(per_partner[partner_a.pk], quarter="2026Q2")
     assert section["acceptance_rate"] == "1.000" and section["quarter"] == "2026Q2"
+
+
+def test_a_lead_converts_by_its_account_or_by_its_name_when_neither_has_a_domain(
+    partner_a, manager, django_assert_max_num_queries
+):
+    person = PartnerUserFactory(partner=partner_a).user
+    known = AccountFactory(name="Globex", domain="globex.example")
+    with time_machine.travel(T0, tick=False):
+        by_account = lead_create(company_name="Globex", domain="globex.example")
+        by_name = lead_create(company_name="Soylent")
+        unmatched = lead_create(company_name="Vandelay")
+        for lead in (by_account, by_name, unmatched):
+            lead_services.lead_reassign(lead=lead, partner=partner_a, by=manager)
+            lead_services.lead_accept(lead=lead, partner=partner_a, by=person)
+    WonDealFactory(partner=partner_a, account=known, closed_on=date(2026, 5, 2))
+    WonDealFactory(
+        partner=partner_a, account=AccountFactory(name="Soylent", domain=""), closed_on=T0.date()
+    )
+    # A domain-less account with another name is not the third lead's customer.
+    WonDealFactory(
+        partner=partner_a,
+        account=AccountFactory(name="Vandelay Industries", domain=""),
+        closed_on=date(2026, 5, 3),
+    )
+    with django_assert_max_num_queries(5):
+        _, per_partner = lead_figures(
+            [partner_a.pk],
+            start=datetime(2026, 4, 1, tzinfo=UTC),
+            until=datetime(2026, 7, 1, tzinfo=UTC),
+        )
+    assert by_account.account_id == known.pk
+    assert per_partner[partner_a.pk]["leads_accepted"] == 3
+    assert per_partner[partner_a.pk]["leads_won"] == 2
 
 
 def test_the_dashboard_page_and_its_json_show_the_lead_figures(client, api, executive):
