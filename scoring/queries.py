@@ -338,39 +338,34 @@ def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[i
     )
     leads = Lead.objects.filter(
         status=LeadStatus.ACCEPTED, accepted_at__gte=start, accepted_at__lt=until
-    )
-    won = Deal.objects.filter(status=DealStatus.WON, closed_on__lt=until.date())
+    ).order_by()
+    won = Deal.objects.filter(status=DealStatus.WON, closed_on__lt=until.date()).order_by()
     if ids is not None:
         offers = offers.filter(partner_id__in=ids)
         leads = leads.filter(partner_id__in=ids)
         won = won.filter(partner_id__in=ids)
     accepted = list(leads.values_list("partner_id", "account_id", "domain_key", "name_key"))
-    on_accounts = {row[1] for row in accepted if row[1] is not None}
-    on_domains = {row[2] for row in accepted if row[2]}
-    on_names = {row[3] for row in accepted if row[3]}
+    # The leads' keys go to PostgreSQL as subqueries, not as lists of thousands of values.
     by_account = set(
-        won.filter(account_id__in=on_accounts).values_list("partner_id", "account_id")
-        if on_accounts
-        else ()
+        won.filter(account_id__in=leads.values("account_id")).values_list(
+            "partner_id", "account_id"
+        )
     )
     by_domain = set(
-        won.filter(account__domain_key__in=on_domains).values_list(
-            "partner_id", "account__domain_key"
-        )
-        if on_domains
-        else ()
+        # "Not empty" lets PostgreSQL use the partial index on accounts' domains.
+        won.filter(account__domain_key__in=leads.exclude(domain_key="").values("domain_key"))
+        .exclude(account__domain_key="")
+        .values_list("partner_id", "account__domain_key")
     )
     by_name = set(
-        won.filter(account__domain_key="", account__name_key__in=on_names).values_list(
-            "partner_id", "account__name_key"
-        )
-        if on_names
-        else ()
+        won.filter(
+            account__domain_key="", account__name_key__in=leads.values("name_key")
+        ).values_list("partner_id", "account__name_key")
     )
     return lead_rules.lead_figures(
         (
             lead_rules.OfferRow(partner_id, answer == LeadOffer.Answer.ACCEPTED, at, answered_at)
-            for partner_id, answer, at, answered_at in offers.values_list(
+            for partner_id, answer, at, answered_at in offers.order_by().values_list(
                 "partner_id", "answer", "offered_at", "answered_at"
             )
         ),
