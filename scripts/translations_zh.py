@@ -1602,6 +1602,12 @@ ZH: dict = {
     "All disputes": "全部异议",
     "%(quarter)s scorecard, disputed by %(who)s on %(when)s": "%(quarter)s 记分卡，%(who)s 于 %(when)s 提出异议",
     "Your answer": "您的答复",
+    # why a tier changed (the close and the services)
+    "Agreement violation (%(scenario)s): %(reason)s": "违反协议（%(scenario)s）：%(reason)s",
+    "Qualified for %(tier)s at two consecutive closes.": "连续两次结算达到 %(tier)s 的要求。",
+    "Fast-track: score %(score)s or quarter revenue.": "快速晋级：得分 %(score)s 或季度收入达标。",
+    "Below the tier's requirements at two consecutive closes (qualifies for %(tier)s).": "连续两次结算低于该等级的要求（符合 %(tier)s 的要求）。",
+    "Below the entry tier's requirements at four consecutive closes.": "连续四次结算低于入门等级的要求。",
 }
 
 
