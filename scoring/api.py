@@ -144,6 +144,7 @@ class ScorecardViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
     @extend_schema(
+        summary="Dispute a scorecard",
         request=DisputeRaiseSerializer,
         responses={
             201: ScorecardDisputeSerializer,
