@@ -1269,7 +1269,11 @@ def conflict_case_escalate(*, case: ConflictCase, by: User, reason: str) -> Conf
             tier=partner.tier,
             cause=TierChangeCause.EXIT,
             changed_by=by,
-            reason=f"Agreement violation ({case.get_scenario_display()}): {reason}",
+            reason_message=gettext_noop("Agreement violation (%(scenario)s): %(reason)s"),
+            reason_params={
+                "scenario": text_value(ConflictScenario(case.scenario).label),
+                "reason": reason,
+            },
         )
     notice_send(
         partner=partner,

@@ -939,12 +939,29 @@ class TierChangeAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         "to_tier",
         "cause",
         "quarter",
+        "why",
         "changed_by",
     ]
     list_filter = ["cause", "quarter", "to_tier__slug"]
     list_select_related = ["partner", "from_tier", "to_tier", "changed_by"]
     search_fields = ["partner__name", "reason"]
     date_hierarchy = "changed_at"
+    fields = [
+        "partner",
+        "from_tier",
+        "to_tier",
+        "cause",
+        "quarter",
+        "why",
+        "changed_by",
+        "changed_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("Reason"))
+    def why(self, obj):
+        """In the reader's language when the close or a service wrote it; as typed otherwise."""
+        return obj.shown_reason or "—"
 
 
 class TokenEndingPasswordChangeForm(AdminPasswordChangeForm):

@@ -829,6 +829,14 @@ class TierChangeCause(models.TextChoices):
 
 
 class TierChange(models.Model):
+    """A partner's move between tiers, and why.
+
+    The reason a close or a service gives is kept as an untranslated source
+    (``reason_message``) and its values (``reason_params``), put together in the reader's
+    language when shown (``prm.deferred_text``); ``reason`` is the same in English, for
+    searches, webhooks and the rows from before, which have no source. A manager's override
+    reason is what they typed: ``reason`` only."""
+
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="tier_changes")
     from_tier = models.ForeignKey(
         Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -837,6 +845,8 @@ class TierChange(models.Model):
     cause = models.CharField(max_length=20, choices=TierChangeCause.choices)
     quarter = models.CharField(max_length=6, blank=True)
     reason = models.TextField(blank=True)
+    reason_message = models.CharField(max_length=300, blank=True, editable=False)
+    reason_params = models.JSONField(default=dict, blank=True, editable=False)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -858,6 +868,11 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner}: {self.from_tier} → {self.to_tier} ({self.cause})"
+
+    @property
+    def shown_reason(self) -> str:
+        """The reason in the active language (as typed, or stored, when it has no source)."""
+        return text_render(self.reason_message, self.reason_params, fallback=self.reason)
 
 
 class RedFlagKind(models.TextChoices):

@@ -4,13 +4,14 @@ QBRs with their agenda and action items, and joint business plans."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Q, Value, When
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
 from partners import services as partner_services
@@ -28,15 +29,18 @@ from prm.roles import MANAGER_ROLES, VENDOR_ROLES, Role, role_of
 from . import tasks
 from .models import (
     CompanyRevenue,
+    DisputeStatus,
     JointBusinessPlan,
     Qbr,
     QbrActionItem,
     QbrStatus,
     QuarterClose,
     Scorecard,
+    ScorecardDispute,
 )
 from .queries import closed_quarter, qbr_overdue
 from .services.close import CloseRefused, quarter_close_check, quarter_close_request
+from .services.disputes import DisputeError, dispute_answer
 from .services.reviews import (
     QbrError,
     action_item_clean,
@@ -195,6 +199,150 @@ class ScorecardAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
             "<table>{}</table>",
             format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", sorted(obj.inputs.items())),
         )
+
+
+class DisputeAnswerForm(forms.ModelForm):
+    class Meta:
+        model = ScorecardDispute
+        fields = ["answer"]
+        widgets = {"answer": forms.Textarea(attrs={"rows": 5})}
+
+    def clean_answer(self):
+        answer = self.cleaned_data.get("answer", "").strip()
+        if not answer:
+            raise ValidationError("Write an answer to the dispute.")
+        return answer
+
+
+class DisputeStatusFirst(admin.SimpleListFilter):
+    """Open or answered; the list shows open disputes first, oldest first among them."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return DisputeStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in DisputeStatus.values:
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+@admin.register(ScorecardDispute)
+class ScorecardDisputeAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
+    """Partners' disputes of their scorecards: open ones first. The partner's channel
+    manager (a chief, an admin) answers on the dispute's page; the answer is final."""
+
+    partner_field = "scorecard__partner"
+    form = DisputeAnswerForm
+    # Open before answered; the longest waiting first.
+    ordering = [
+        Case(When(status=DisputeStatus.OPEN, then=Value(0)), default=Value(1)).asc(),
+        "raised_at",
+        "pk",
+    ]
+    list_display = ["partner", "quarter", "status", "raised_at", "raised_by", "answered_at"]
+    list_filter = [
+        DisputeStatusFirst,
+        ("scorecard__partner__channel_manager", ChannelManagerFilter),
+    ]
+    list_select_related = ["scorecard__partner", "raised_by"]
+    search_fields = ["scorecard__partner__name", "reason"]
+    readonly_fields = [
+        "partner",
+        "quarter",
+        "scorecard_link",
+        "explanation",
+        "raised_by",
+        "raised_at",
+        "reason",
+        "status",
+        "answered_by",
+        "answered_at",
+    ]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # one partner's disputes, linked from its 360 page (rows stay scoped)
+        return lookup == "scorecard__partner__id__exact" or super().lookup_allowed(
+            lookup, value, request
+        )
+
+    def get_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if obj is not None and obj.is_open and manages_partner(request.user, obj.scorecard.partner):
+            return fields + ["answer"]
+        return fields + ["answer_shown"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "answer_shown"]
+
+    @admin.display(description="Partner", ordering="scorecard__partner__name")
+    def partner(self, obj):
+        return obj.scorecard.partner
+
+    @admin.display(description="Quarter", ordering="scorecard__quarter")
+    def quarter(self, obj):
+        return obj.scorecard.quarter
+
+    @admin.display(description="Scorecard")
+    def scorecard_link(self, obj):
+        card = obj.scorecard
+        return format_html(
+            '<a href="{}">{} of 100</a> · <a href="{}?partner={}#scorecard-{}">as the partner '
+            "sees it</a>",
+            reverse("admin:scoring_scorecard_change", args=[card.pk]),
+            card.total,
+            reverse("portal-scorecards"),
+            card.partner_id,
+            card.quarter,
+        )
+
+    @admin.display(description="How the points came about")
+    def explanation(self, obj):
+        from .queries import scorecard_explanation
+        from .services.close import weights_for
+
+        card = obj.scorecard
+        program = card.partner.program
+        return format_html_join(
+            "",
+            "<p><strong>{}</strong> {} / {}<br>{}</p>",
+            (
+                (
+                    part["label"],
+                    part["points"],
+                    part["max_points"],
+                    format_html_join(mark_safe("<br>"), "{}", ((line,) for line in part["lines"])),
+                )
+                for part in scorecard_explanation(card, weights_for(program), program.currency)
+            ),
+        )
+
+    @admin.display(description="Answer")
+    def answer_shown(self, obj):
+        return obj.answer or "—"
+
+    def has_add_permission(self, request):
+        return False  # partners raise disputes from their scorecards
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not manages_partner(request.user, obj.scorecard.partner):
+            return False
+        return role_of(request.user) in MANAGER_ROLES or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # kept, answered or not
+
+    def save_model(self, request, obj, form, change):
+        if not obj.is_open and "answer" not in form.changed_data:
+            return
+        try:
+            saved = dispute_answer(dispute=obj, by=request.user, answer=form.cleaned_data["answer"])
+        except DisputeError as exc:
+            raise PermissionDenied(exc.message) from exc
+        obj.refresh_from_db()
+        obj.pk = saved.pk
 
 
 @admin.register(RedFlag)

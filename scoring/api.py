@@ -1,7 +1,7 @@
 """REST API: scorecards, red flags, the quarter close, QBRs and business plans (API.md)."""
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -20,7 +20,15 @@ from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import tasks
 from .dashboard import dashboard, dashboard_request
-from .models import JointBusinessPlan, Qbr, QbrActionItem, QuarterClose, Scorecard
+from .models import (
+    DISPUTE_TEXT_MAX,
+    JointBusinessPlan,
+    Qbr,
+    QbrActionItem,
+    QuarterClose,
+    Scorecard,
+    ScorecardDispute,
+)
 from .queries import (
     business_plan_progress,
     business_plans_visible_to,
@@ -28,13 +36,53 @@ from .queries import (
     qbrs_visible_to,
     qbrs_with_overdue,
     red_flags_visible_to,
+    scorecard_explanation,
     scorecards_visible_to,
 )
-from .services.close import CloseRefused, QuarterNotEnded, quarter_close_request
+from .services.close import CloseRefused, QuarterNotEnded, quarter_close_request, weights_for
+from .services.disputes import DisputeError, dispute_raise
+
+
+class ScorecardDisputeSerializer(serializers.ModelSerializer):
+    raised_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    answered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ScorecardDispute
+        fields = [
+            "id",
+            "scorecard",
+            "status",
+            "reason",
+            "raised_by",
+            "raised_at",
+            "answer",
+            "answered_by",
+            "answered_at",
+        ]
+        read_only_fields = fields
+
+
+class DisputeRaiseSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=DISPUTE_TEXT_MAX, help_text="Why the partner disputes the scorecard."
+    )
+
+
+class ExplanationSerializer(serializers.Serializer):
+    dimension = serializers.CharField()
+    label = serializers.CharField(help_text="In the request's language.")
+    points = serializers.DecimalField(max_digits=5, decimal_places=2)
+    max_points = serializers.CharField()
+    lines = serializers.ListField(
+        child=serializers.CharField(), help_text="The inputs and the arithmetic, in words."
+    )
 
 
 class ScorecardSerializer(serializers.ModelSerializer):
     tier = serializers.SlugRelatedField(source="tier_before", slug_field="slug", read_only=True)
+    explanation = serializers.SerializerMethodField()
+    disputes = ScorecardDisputeSerializer(many=True, read_only=True)
     qualified_tier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     tier_after = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
@@ -58,19 +106,73 @@ class ScorecardSerializer(serializers.ModelSerializer):
             "decision",
             "tier_after",
             "closed_at",
+            "explanation",
+            "disputes",
         ]
         read_only_fields = fields
 
+    @extend_schema_field(ExplanationSerializer(many=True))
+    def get_explanation(self, card) -> list[dict]:
+        """Each dimension's inputs and arithmetic, with the program's weights (one
+        computation of them per program and request)."""
+        program = card.partner.program
+        weights = self.context.setdefault("_weights", {})
+        if program.pk not in weights:
+            weights[program.pk] = weights_for(program)
+        return scorecard_explanation(card, weights[program.pk], program.currency)
+
 
 class ScorecardViewSet(viewsets.ReadOnlyModelViewSet):
-    """Quarterly scorecards in the caller's scope (RULEBOOK §2)."""
+    """Quarterly scorecards in the caller's scope (RULEBOOK §2), each explained, with its
+    disputes; ``POST /scorecards/{id}/disputes/`` disputes one (the partner's people)."""
 
     queryset = Scorecard.objects.all()
     serializer_class = ScorecardSerializer
     filterset_fields = {"partner": ["exact"], "quarter": ["exact"], "band": ["exact"]}
 
     def get_queryset(self) -> QuerySet:
-        return scorecards_visible_to(self.request.user).order_by("-quarter", "partner_id")
+        return (
+            scorecards_visible_to(self.request.user)
+            .select_related("partner__program")
+            .prefetch_related(
+                Prefetch(
+                    "disputes",
+                    queryset=ScorecardDispute.objects.select_related("raised_by", "answered_by"),
+                )
+            )
+            .order_by("-quarter", "partner_id")
+        )
+
+    @extend_schema(
+        summary="Dispute a scorecard",
+        request=DisputeRaiseSerializer,
+        responses={
+            201: ScorecardDisputeSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="disputes")
+    def disputes(self, request, pk=None) -> Response:
+        """Dispute the scorecard with a reason (at most 2,000 characters); one open dispute
+        per scorecard (409 while one waits for its answer). Its channel manager answers."""
+        card = self.get_object()
+        body = DisputeRaiseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            dispute = dispute_raise(
+                scorecard=card, by=request.user, reason=body.validated_data["reason"]
+            )
+        except DisputeError as exc:
+            if exc.code == "forbidden":
+                raise PermissionDenied(exc.message) from exc
+            if exc.code == "already_open":
+                raise Conflict(exc.message) from exc
+            return Response(
+                {"detail": exc.message, "code": exc.code}, status=status.HTTP_400_BAD_REQUEST
+            )
+        return Response(ScorecardDisputeSerializer(dispute).data, status=status.HTTP_201_CREATED)
 
 
 class RedFlagSerializer(serializers.ModelSerializer):

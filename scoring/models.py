@@ -82,6 +82,61 @@ class Scorecard(models.Model):
         return f"{self.partner} {self.quarter}: {self.total}"
 
 
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ANSWERED = "answered", _("Answered")
+
+
+DISPUTE_TEXT_MAX = 2000
+
+
+class ScorecardDispute(models.Model):
+    """A partner's objection to one of its scorecards, and the channel manager's answer
+    (RULEBOOK §2). At most one is open per scorecard; answered ones are kept."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="disputes")
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    reason = models.TextField(max_length=DISPUTE_TEXT_MAX)
+    raised_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
+    )
+    answer = models.TextField(max_length=DISPUTE_TEXT_MAX, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-raised_at", "-pk"]
+        verbose_name = "scorecard dispute"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scorecard"],
+                condition=Q(status="open"),
+                name="one_open_dispute_per_scorecard",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="dispute_has_a_reason"),
+            models.CheckConstraint(
+                condition=Q(status="open", answered_at__isnull=True)
+                | (Q(status="answered", answered_at__isnull=False) & ~Q(answer="")),
+                name="dispute_answered_has_an_answer",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "raised_at"], name="dispute_status_raised")]
+
+    def __str__(self) -> str:
+        return f"Dispute of {self.scorecard}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DisputeStatus.OPEN
+
+
 class QuarterClose(models.Model):
     """One quarter's close: its state, counts and timings (a rerun updates the same row)."""
 

@@ -22,3 +22,8 @@ for model in ("qbr", "qbractionitem", "jointbusinessplan"):
     rules.add_perm(f"scoring.view_{model}", is_vendor_staff)
     rules.add_perm(f"scoring.add_{model}", is_manager_or_higher)
     rules.add_perm(f"scoring.change_{model}", is_manager_or_higher)
+
+# Scorecard disputes: staff read them; the partner's channel manager (a chief, an admin)
+# answers (rows are scoped; the answer is checked against the partner's manager too).
+rules.add_perm("scoring.view_scorecarddispute", is_vendor_staff)
+rules.add_perm("scoring.change_scorecarddispute", is_manager_or_higher)

@@ -933,10 +933,16 @@ def partner_360(partner: Partner, *, rows: int = SECTION_ROWS) -> dict[str, list
     from incentives.models import IncentiveClaim, LedgerEntry, MdfRequest
     from partners.models import ManagerNote, PartnerUser, RedFlag, TierChange
 
-    from .models import JointBusinessPlan, Qbr, Scorecard
+    from .models import DisputeStatus, JointBusinessPlan, Qbr, Scorecard, ScorecardDispute
 
     open_statuses = [DealStatus.PENDING, DealStatus.APPROVED]
     return {
+        # Scorecard disputes waiting for an answer, the longest waiting first.
+        "open_disputes": list(
+            ScorecardDispute.objects.filter(scorecard__partner=partner, status=DisputeStatus.OPEN)
+            .select_related("scorecard", "raised_by")
+            .order_by("raised_at", "pk")[:rows]
+        ),
         "contacts": list(
             PartnerUser.objects.filter(partner=partner)
             .select_related("user")
@@ -1038,3 +1044,32 @@ def partner_360(partner: Partner, *, rows: int = SECTION_ROWS) -> dict[str, list
             .order_by("-created_at", "-pk")[:NOTE_ROWS]
         ),
     }
+
+
+def scorecard_explanation(card, weights, currency: str) -> list[dict]:
+    """``card``'s dimensions explained in the active language (``rules.explain_scorecard``)
+    with ``weights``, its program's, and its amounts written in ``currency``."""
+    from prm.money import format_money
+
+    from .rules import DIMENSIONS, explain_scorecard, explanation_shown
+
+    return explanation_shown(
+        explain_scorecard(
+            card.inputs,
+            {key: getattr(card, key) for key in DIMENSIONS},
+            weights,
+            money=lambda amount: format_money(amount, currency),
+        )
+    )
+
+
+def scorecard_disputes(cards) -> dict[int, list]:
+    """The disputes of ``cards``, newest first, by scorecard id (one query)."""
+    from .models import ScorecardDispute
+
+    found = defaultdict(list)
+    for dispute in ScorecardDispute.objects.filter(scorecard__in=cards).select_related(
+        "raised_by", "answered_by"
+    ):
+        found[dispute.scorecard_id].append(dispute)
+    return found

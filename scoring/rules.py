@@ -5,7 +5,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-from django.utils.translation import gettext, gettext_noop, ngettext, pgettext
+from django.utils.translation import gettext, gettext_noop, ngettext, ngettext_lazy, pgettext
 
 
 @dataclass(frozen=True)
@@ -521,3 +521,252 @@ def how_to_raise(inputs: dict, weights: ScoringWeights = ScoringWeights()) -> di
             "steps": pgettext("list separator", ", ").join(engagement)
         }
     return tips
+
+
+# ---------------------------------------------------------------- the scorecard explained (§2)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A sentence to be shown in the reader's language: an untranslated source and its
+    values, already written as text. The source is marked with ``gettext_noop``, or is a
+    plural made with ``ngettext_lazy(singular, plural, "n")``, whose form is chosen by the
+    value ``n`` when it is rendered."""
+
+    source: object
+    params: dict
+
+    def render(self) -> str:
+        if isinstance(self.source, str):
+            return gettext(self.source) % self.params
+        return self.source % self.params
+
+
+@dataclass(frozen=True)
+class DimensionExplained:
+    """One dimension of a scorecard: its points, its maximum and how they came about."""
+
+    key: str
+    points: Decimal
+    max_points: Decimal
+    lines: tuple[Phrase, ...]
+
+
+DIMENSIONS = ("revenue", "pipeline", "certification", "satisfaction", "engagement")
+
+
+def _number(value: Decimal | int) -> str:
+    """A share or a count written for people: whole numbers bare, shares to 4 places."""
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return str(int(value))
+    return str(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize())
+
+
+def _points_text(value: Decimal) -> str:
+    return str(_round(Decimal(value)))
+
+
+def explain_scorecard(
+    inputs: dict,
+    points: dict,
+    weights: ScoringWeights = ScoringWeights(),
+    *,
+    money=lambda amount: f"{Decimal(amount):,.2f}",
+) -> list[DimensionExplained]:
+    """RULEBOOK §2 in plain words, per dimension: the inputs a scorecard stored and the
+    arithmetic that turned them into its points (``points``: each dimension's stored
+    points, which the lines arrive at). ``money`` writes an amount (the caller knows the
+    currency). Pure: the lines are phrases rendered later in the reader's language."""
+    return [
+        _revenue_explained(inputs, points["revenue"], weights, money),
+        _pipeline_explained(inputs, points["pipeline"], weights),
+        _certification_explained(inputs, points["certification"], weights),
+        _satisfaction_explained(inputs, points["satisfaction"], weights),
+        _engagement_explained(inputs, points["engagement"], weights),
+    ]
+
+
+def _revenue_explained(inputs, result, weights, money) -> DimensionExplained:
+    maximum = weights.revenue_points
+    revenue = Decimal(inputs.get("quarter_revenue") or 0)
+    quota = Decimal(inputs.get("quarterly_quota") or 0)
+    if quota <= 0:
+        line = Phrase(
+            gettext_noop(
+                "%(revenue)s of revenue in the quarter, but no quarterly quota: revenue "
+                "scores 0 of %(max)s."
+            ),
+            {"revenue": money(revenue), "max": _number(maximum)},
+        )
+    else:
+        line = Phrase(
+            gettext_noop(
+                "%(revenue)s of a %(quota)s quarterly quota → %(max)s × %(share)s = "
+                "%(points)s of %(max)s"
+            ),
+            {
+                "revenue": money(revenue),
+                "quota": money(quota),
+                "max": _number(maximum),
+                "share": _number(_share(max(revenue, _ZERO), quota)),
+                "points": _points_text(result),
+            },
+        )
+    lines = [line]
+    if quota > 0 and revenue > quota:
+        lines.append(Phrase(gettext_noop("Revenue above the quota counts as the quota."), {}))
+    return DimensionExplained("revenue", Decimal(result), maximum, tuple(lines))
+
+
+def _pipeline_explained(inputs, result, weights) -> DimensionExplained:
+    maximum = weights.pipeline_points
+    approved = int(inputs.get("approved_registrations") or 0)
+    target = int(inputs.get("pipeline_target") or weights.pipeline_target)
+    line = Phrase(
+        ngettext_lazy(
+            "%(n)s approved registration of %(target)s → %(max)s × %(share)s = "
+            "%(points)s of %(max)s",
+            "%(n)s approved registrations of %(target)s → %(max)s × %(share)s = "
+            "%(points)s of %(max)s",
+            "n",
+        ),
+        {
+            "n": approved,
+            "target": target,
+            "max": _number(maximum),
+            "share": _number(_share(approved, target)),
+            "points": _points_text(result),
+        },
+    )
+    return DimensionExplained("pipeline", Decimal(result), maximum, (line,))
+
+
+def _certification_explained(inputs, result, weights) -> DimensionExplained:
+    maximum = weights.certification_points
+    certified = int(inputs.get("certified_reps") or 0)
+    required = int(inputs.get("reps_required") or 0)
+    if not required:
+        line = Phrase(
+            ngettext_lazy(
+                "%(n)s certified rep; the tier requires none → %(points)s of %(max)s",
+                "%(n)s certified reps; the tier requires none → %(points)s of %(max)s",
+                "n",
+            ),
+            {"n": certified, "points": _points_text(result), "max": _number(maximum)},
+        )
+    else:
+        line = Phrase(
+            ngettext_lazy(
+                "%(n)s certified rep of %(required)s required → %(max)s × %(share)s = "
+                "%(points)s of %(max)s",
+                "%(n)s certified reps of %(required)s required → %(max)s × %(share)s = "
+                "%(points)s of %(max)s",
+                "n",
+            ),
+            {
+                "n": certified,
+                "required": required,
+                "max": _number(maximum),
+                "share": _number(_share(certified, required)),
+                "points": _points_text(result),
+            },
+        )
+    return DimensionExplained("certification", Decimal(result), maximum, (line,))
+
+
+def _satisfaction_explained(inputs, result, weights) -> DimensionExplained:
+    maximum = weights.satisfaction_points
+    responses = int(inputs.get("csat_responses") or 0)
+    if not responses:
+        line = Phrase(
+            gettext_noop("No data: no survey response in the quarter → %(points)s of %(max)s"),
+            {"points": _points_text(result), "max": _number(maximum)},
+        )
+    else:
+        average = inputs.get("csat_average") or "0"
+        line = Phrase(
+            ngettext_lazy(
+                "Average CSAT %(average)s of 5 over %(n)s response → %(max)s × "
+                "%(average)s / 5 = %(points)s of %(max)s",
+                "Average CSAT %(average)s of 5 over %(n)s responses → %(max)s × "
+                "%(average)s / 5 = %(points)s of %(max)s",
+                "n",
+            ),
+            {
+                "average": average,
+                "n": responses,
+                "max": _number(maximum),
+                "points": _points_text(result),
+            },
+        )
+    return DimensionExplained("satisfaction", Decimal(result), maximum, (line,))
+
+
+def _engagement_explained(inputs, result, weights) -> DimensionExplained:
+    maximum = weights.login_days_points + weights.training_points + weights.events_points
+    parts = (
+        (
+            gettext_noop("Portal login days: %(n)s of %(target)s → %(max)s × %(share)s = %(part)s"),
+            int(inputs.get("login_days") or 0),
+            weights.login_days_target,
+            weights.login_days_points,
+        ),
+        (
+            gettext_noop(
+                "Trainings completed: %(n)s of %(target)s → %(max)s × %(share)s = %(part)s"
+            ),
+            int(inputs.get("trainings") or 0),
+            weights.training_target,
+            weights.training_points,
+        ),
+        (
+            gettext_noop("Events attended: %(n)s of %(target)s → %(max)s × %(share)s = %(part)s"),
+            int(inputs.get("events") or 0),
+            weights.events_target,
+            weights.events_points,
+        ),
+    )
+    lines = [
+        Phrase(
+            source,
+            {
+                "n": have,
+                "target": target,
+                "max": _number(part_max),
+                "share": _number(_share(have, target)),
+                "part": _points_text(part_max * _share(have, target)),
+            },
+        )
+        for source, have, target, part_max in parts
+    ]
+    lines.append(
+        Phrase(
+            gettext_noop("Together: %(points)s of %(max)s"),
+            {"points": _points_text(result), "max": _number(maximum)},
+        )
+    )
+    return DimensionExplained("engagement", Decimal(result), maximum, tuple(lines))
+
+
+DIMENSION_LABELS = {
+    "revenue": gettext_noop("Revenue"),
+    "pipeline": gettext_noop("Pipeline"),
+    "certification": gettext_noop("Certification"),
+    "satisfaction": gettext_noop("Satisfaction"),
+    "engagement": gettext_noop("Engagement"),
+}
+
+
+def explanation_shown(explained: list[DimensionExplained]) -> list[dict]:
+    """The explanation in the active language, as the page and the API show it."""
+    return [
+        {
+            "dimension": part.key,
+            "label": gettext(DIMENSION_LABELS[part.key]),
+            "points": str(_round(part.points)),
+            "max_points": _number(part.max_points),
+            "lines": [line.render() for line in part.lines],
+        }
+        for part in explained
+    ]

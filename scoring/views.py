@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -24,6 +24,7 @@ from partners.queries import (
     partner_for_user,
     partner_id_of,
     partners_visible_to,
+    scope_to_user,
 )
 from partners.services import notices_mark_read
 from partners.services.notes import manager_note_add
@@ -33,7 +34,7 @@ from prm.roles import ALL_PARTNER_ROLES, VENDOR_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
 from .dashboard import DEFINITIONS, dashboard, dashboard_request, tiers_of
-from .models import Qbr
+from .models import DISPUTE_TEXT_MAX, Qbr, Scorecard, ScorecardDispute
 from .queries import (
     business_plan_progress,
     business_plans_visible_to,
@@ -42,12 +43,15 @@ from .queries import (
     qbr_for_user,
     qbrs_visible_to,
     qbrs_with_overdue,
+    scorecard_disputes,
+    scorecard_explanation,
     scorecards_visible_to,
     standings,
     work_queue,
 )
 from .rules import band_for, how_to_raise
 from .services.close import weights_for
+from .services.disputes import DisputeError, dispute_answer, dispute_raise
 
 # The band's one word on the managers' list (the scorecard model's labels carry the ranges).
 BAND_NAMES = {
@@ -191,6 +195,12 @@ def manager_partner(request, pk: int) -> HttpResponse:
                 messages.success(request, gettext("Note added."))
                 return redirect("manager-partner", pk=partner.pk)
         status = 400
+    return _partner_360_page(request, partner, form=form, status=status)
+
+
+def _partner_360_page(
+    request, partner: Partner, *, form, status: int = 200, dispute_error: dict | None = None
+) -> HttpResponse:
     as_of = timezone.localdate()
     facts, progress = partner_standing(partner, as_of)
     context = {
@@ -200,9 +210,54 @@ def manager_partner(request, pk: int) -> HttpResponse:
         "as_of": as_of,
         "sections": partner_360(partner),
         "form": form,
-        "may_decide": may_note,
+        "may_decide": manages_partner(request.user, partner),
+        "dispute_error": dispute_error or {},
+        "answer_max": DISPUTE_TEXT_MAX,
     }
     return render(request, "scoring/partner_360.html", context, status=status)
+
+
+@scoped(pk=ScorecardDispute)
+@role_required(*Role.values)
+def manager_dispute_answer(request, pk: int) -> HttpResponse:
+    """The partner's channel manager answers a scorecard dispute from the partner 360 page
+    (POST); the admin's dispute page does the same. Anyone else: 404 outside their scope,
+    403 within it (the service refuses)."""
+    dispute = (
+        scope_to_user(
+            ScorecardDispute.objects.select_related("scorecard__partner"),
+            request.user,
+            partner_field="scorecard__partner",
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if dispute is None:
+        raise Http404("No such dispute.")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    partner = dispute.scorecard.partner
+    try:
+        dispute_answer(dispute=dispute, by=request.user, answer=request.POST.get("answer", ""))
+    except DisputeError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from exc
+        if exc.code == "answered":  # no form on the page to show it beside
+            messages.error(request, exc.message)
+        form = ManagerNoteForm() if manages_partner(request.user, partner) else None
+        return _partner_360_page(
+            request,
+            partner,
+            form=form,
+            status=400,
+            dispute_error={
+                "pk": dispute.pk,
+                "error": exc.message,
+                "answer": request.POST.get("answer", ""),
+            },
+        )
+    messages.success(request, gettext("Answer sent; the partner is told."))
+    return redirect("manager-partner", pk=partner.pk)
 
 
 EXPORTS = {
@@ -317,18 +372,40 @@ def _board_report(request, figures, quarter, filters, today):
 
 @role_required(*Role.values)
 def scorecards(request) -> HttpResponse:
-    """The partner's scorecards, newest first: each dimension, its inputs, how to raise it;
-    and its tier history. Staff open a partner's through ``?partner=``."""
+    """The partner's scorecards, newest first: each dimension, its inputs and arithmetic,
+    how to raise it, its disputes; and its tier history. Staff open a partner's through
+    ``?partner=``."""
     if role_of(request.user) == Role.PARTNER:
         partner = partner_for_user(request.user, partner_id_of(request.user))
     else:
         partner = partner_for_user(request.user, request.GET.get("partner"))
+    return _scorecards_page(request, partner)
+
+
+def _scorecards_page(
+    request, partner: Partner, *, failed: int | None = None, error: str = "", reason: str = ""
+) -> HttpResponse:
+    """The scorecards page; ``failed``: the scorecard whose dispute was refused with
+    ``error`` (the form keeps the ``reason`` typed), answered 400."""
     cards = list(
         scorecards_visible_to(request.user).filter(partner=partner).order_by("-quarter")[:8]
     )
     program = partner.program
     weights = weights_for(program)
-    rows = [{"card": card, "tips": how_to_raise(card.inputs, weights)} for card in cards]
+    disputes = scorecard_disputes(cards)
+    may_dispute = role_of(request.user) == Role.PARTNER
+    rows = [
+        {
+            "card": card,
+            "tips": how_to_raise(card.inputs, weights),
+            "explanation": scorecard_explanation(card, weights, program.currency),
+            "disputes": disputes.get(card.pk, []),
+            "may_dispute": may_dispute and not any(d.is_open for d in disputes.get(card.pk, [])),
+            "error": error if card.pk == failed else "",
+            "reason": reason if card.pk == failed else "",
+        }
+        for card in cards
+    ]
     changes = partner.tier_changes.select_related("from_tier", "to_tier", "changed_by")[:20]
     return render(
         request,
@@ -339,8 +416,36 @@ def scorecards(request) -> HttpResponse:
             "changes": changes,
             "weights": weights,
             "flags": partner.red_flags.filter(status="open"),
+            "reason_max": DISPUTE_TEXT_MAX,
         },
+        status=400 if failed else 200,
     )
+
+
+@scoped(pk=Scorecard)
+@role_required(*Role.values)
+def scorecard_dispute(request, pk: int) -> HttpResponse:
+    """A partner's person disputes one of its scorecards (POST, from the scorecards page)."""
+    card = scorecards_visible_to(request.user).filter(pk=pk).first()
+    if card is None:
+        raise Http404("No such scorecard.")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    reason = request.POST.get("reason", "")
+    try:
+        dispute_raise(scorecard=card, by=request.user, reason=reason)
+    except DisputeError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied(exc.message) from exc
+        if exc.code == "already_open":  # no form on the page to show it beside
+            messages.error(request, exc.message)
+        return _scorecards_page(
+            request, card.partner, failed=card.pk, error=exc.message, reason=reason
+        )
+    messages.success(
+        request, gettext("Your dispute is sent; your channel manager will answer it here.")
+    )
+    return redirect(reverse("portal-scorecards") + f"#scorecard-{card.quarter}")
 
 
 # ---------------------------------------------------------------- QBRs and business plans

@@ -243,6 +243,26 @@ class ScorecardFactory(factory.django.DjangoModelFactory):
     total = Decimal("50")
     band = "maintain"
     closed_at = factory.LazyFunction(timezone.now)
+    # What the close stores (scoring.services.close._stored_inputs).
+    inputs = factory.LazyFunction(
+        lambda: {
+            "quarter_revenue": "50000.00",
+            "quarterly_quota": "150000.00",
+            "approved_registrations": 2,
+            "pipeline_target": 5,
+            "certified_reps": 1,
+            "reps_required": 2,
+            "csat_responses": 2,
+            "csat_average": "4.00",
+            "login_days": 6,
+            "trainings": 1,
+            "events": 0,
+            "trailing_revenue": "200000.00",
+            "open_registrations": 1,
+            "new_logos": 0,
+            "strategic_wins": 0,
+        }
+    )
 
 
 class LedgerEntryFactory(factory.django.DjangoModelFactory):

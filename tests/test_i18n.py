@@ -209,8 +209,15 @@ PAGES = [
         "portal-scorecards",
         None,
         True,
-        "维度",
-        ["Scorecards", "Dimension", "Points", "Tier history", "quarterly quota", "To raise it"],
+        "合计：",
+        [
+            "Scorecards",
+            "Together",
+            "Tier history",
+            "quarterly quota",
+            "To raise it",
+            "Dispute this scorecard",
+        ],
     ),
     (
         "portal-qbrs",

@@ -401,3 +401,38 @@ def test_production_logs_json_lines_and_development_plain_text():
     assert run_python(LOG_STATE, **production(LOG_FORMAT="text")).stdout.strip() == "text"
     local = run_python(LOG_STATE, DJANGO_SETTINGS_MODULE="prm.settings.local")
     assert local.stdout.strip() == "text", local.stderr
+
+
+# `make run`'s settings, answering a missing page and a static file as its server does.
+LOCAL_PAGES = (
+    "import django; django.setup(); from django.conf import settings; "
+    "from django.test import Client; c = Client(raise_request_exception=False); "
+    "print(settings.DEBUG); "
+    "r = c.get('/static/css/prm.css'); print(r.status_code, r.get('Content-Type')); "
+    "r = c.get('/no-such-page/'); page = r.content.decode(); "
+    "print(r.status_code, 'data-testid=\"error\"' in page, "
+    "'/static/vendor/bootstrap/bootstrap.min.css' in page, 'URLconf' in page)"
+)
+
+
+@pytest.mark.parametrize(
+    ("debug", "shown"),
+    [
+        ({}, ["False", "200 text/css", "404 True True False"]),
+        ({"DJANGO_DEBUG": "1"}, ["True", "200 text/css", "404 False False True"]),
+    ],
+)
+def test_make_runs_settings_show_the_styled_error_pages_unless_debug_is_asked_for(
+    tmp_path, debug, shown
+):
+    result = run_python(
+        LOCAL_PAGES,
+        DJANGO_SETTINGS_MODULE="prm.settings.local",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        CELERY_BROKER_URL="memory://",
+        REDIS_URL="",
+        ALLOWED_HOSTS="testserver",
+        **debug,
+    )
+    lines = [line.replace('; charset="utf-8"', "") for line in result.stdout.splitlines()]
+    assert lines == shown, result.stderr

@@ -43,7 +43,7 @@ from incentives.models import (
 from integrations.models import Event, WebhookDelivery, WebhookSubscription
 from integrations.webhooks import secret_generate
 from partners.models import Account, Lead, Partner, PartnerUser, RedFlag, User
-from scoring.models import JointBusinessPlan, Qbr, QbrActionItem, Scorecard
+from scoring.models import JointBusinessPlan, Qbr, QbrActionItem, Scorecard, ScorecardDispute
 
 from .factories import (
     AccountFactory,
@@ -165,6 +165,7 @@ def objects_of(partner: Partner) -> dict:
         partner=partner, url=f"https://hooks.{partner.domain}/prm", secret=secret_generate()
     )
     event = Event.objects.create(partner=partner, kind="deal.won", data={"partner_id": partner.pk})
+    scorecard = ScorecardFactory(partner=partner)
     return {
         WebhookSubscription: subscription,
         # Ended, so that a redelivery that got through would show.
@@ -203,7 +204,11 @@ def objects_of(partner: Partner) -> dict:
         Deal: DealFactory(partner=partner),
         ConflictCase: ConflictCaseFactory(partner=partner),
         RedFlag: RedFlagFactory(partner=partner),
-        Scorecard: ScorecardFactory(partner=partner),
+        Scorecard: scorecard,
+        # Open, so that an answer that got through would show.
+        ScorecardDispute: ScorecardDispute.objects.create(
+            scorecard=scorecard, raised_by=member.user, reason="Swept", raised_at=timezone.now()
+        ),
         Qbr: qbr,
         JointBusinessPlan: JointBusinessPlan.objects.create(
             partner=partner, fiscal_year=2026, revenue_goal=100000
@@ -350,6 +355,7 @@ ADMIN_URL_ARGUMENT_VALUES = {
 ADMIN_ACTION_DATA = {
     "confirmed": "yes",
     "reason": "Swept",
+    "answer": "Swept",
     "text": "Swept",
     "resolution": "Swept",
     "agreement_signed_on": "2026-01-05",

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from prm.audit import audited
+from prm.deferred_text import text_stored
 from prm.mail import mail_on_commit
 from prm.normalize import NotADomain, normalize_host, registrable_domain
 from prm.roles import Role
@@ -256,10 +257,16 @@ def partner_set_tier(
     cause: str,
     changed_by: User | None = None,
     reason: str = "",
+    reason_message: str = "",
+    reason_params: dict | None = None,
     quarter: str = "",
     at: datetime | None = None,
 ) -> TierChange:
-    """Move a partner to ``tier`` and record why (RULEBOOK §3)."""
+    """Move a partner to ``tier`` and record why (RULEBOOK §3): ``reason`` as a person
+    typed it (a manager's override), or ``reason_message``, a source marked with
+    ``gettext_noop``, and its ``reason_params``, shown in the reader's language."""
+    if reason_message:
+        reason = text_stored(reason_message, reason_params)
     if cause == TierChangeCause.OVERRIDE and not reason.strip():
         raise ValidationError({"tier_reason": "A tier override needs a written reason."})
     if tier.program_id != partner.program_id:
@@ -271,6 +278,8 @@ def partner_set_tier(
         cause=cause,
         quarter=quarter,
         reason=reason.strip(),
+        reason_message=reason_message,
+        reason_params=reason_params or {},
         changed_by=changed_by,
         changed_at=at or timezone.now(),
     )
@@ -295,7 +304,9 @@ class CloseOutcome:
     exits: bool
     score: Decimal
     cause: str = ""  # a TierChangeCause when the tier moves or the partner exits
-    reason: str = ""
+    reason: str = ""  # the reason in English; with its source and values, shown translated
+    reason_message: str = ""
+    reason_params: dict | None = None
 
 
 def partners_close_apply(
@@ -315,7 +326,9 @@ def partners_close_apply(
             to_tier_id=o.tier_after_id,
             cause=o.cause,
             quarter=quarter,
-            reason=o.reason,
+            reason=text_stored(o.reason_message, o.reason_params) if o.reason_message else o.reason,
+            reason_message=o.reason_message,
+            reason_params=o.reason_params or {},
             changed_by=by,
             changed_at=at,
         )
@@ -339,7 +352,8 @@ def partners_close_apply(
         status = PartnerStatus.EXITED if o.exits else partner.status
         if partner.tier_id != o.tier_after_id or partner.status != status:
             partner.tier_id, partner.status = o.tier_after_id, status
-            partner._change_reason = (o.reason or f"Quarter close {quarter}")[:100]
+            why = text_stored(o.reason_message, o.reason_params) if o.reason_message else o.reason
+            partner._change_reason = (why or f"Quarter close {quarter}")[:100]
             moved[o.tier_after_id, status].append(partner)
         if partner.latest_score_quarter <= quarter and (
             partner.latest_score_quarter != quarter or partner.latest_score != o.score

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from deals.queries import day_span, deal_figures, strategic_wins_by_partner
 from enablement.queries import (
@@ -532,8 +532,10 @@ def _decide_partner(
         exits=decision.action == rules.Action.EXIT,
         score=card.total,
         cause=decision.action if moves else "",
-        reason=_why(decision, qualified, card) if moves else "",
     )
+    if moves:
+        message, params = _why(decision, qualified, card)
+        outcome = dataclasses.replace(outcome, reason_message=message, reason_params=params)
     return scorecard, outcome
 
 
@@ -591,14 +593,23 @@ def _stored_inputs(inputs: rules.ScoreInputs, facts: PartnerFacts, *, pipeline_t
     }
 
 
-def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> str:
-    return {
-        rules.Action.ADVANCE: f"Qualified for {qualified.name} at two consecutive closes.",
-        rules.Action.FAST_TRACK: f"Fast-track: score {card.total} or quarter revenue.",
-        rules.Action.DEMOTE: f"Below the tier's requirements at two consecutive closes "
-        f"(qualifies for {qualified.name}).",
-        rules.Action.EXIT: "Below the entry tier's requirements at four consecutive closes.",
-    }.get(decision.action, "")
+def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> tuple[str, dict]:
+    """Why the tier moves: a source shown in the reader's language, and its values."""
+    if decision.action == rules.Action.ADVANCE:
+        return gettext_noop("Qualified for %(tier)s at two consecutive closes."), {
+            "tier": qualified.name
+        }
+    if decision.action == rules.Action.FAST_TRACK:
+        return gettext_noop("Fast-track: score %(score)s or quarter revenue."), {
+            "score": str(card.total)
+        }
+    if decision.action == rules.Action.DEMOTE:
+        return gettext_noop(
+            "Below the tier's requirements at two consecutive closes (qualifies for %(tier)s)."
+        ), {"tier": qualified.name}
+    if decision.action == rules.Action.EXIT:
+        return gettext_noop("Below the entry tier's requirements at four consecutive closes."), {}
+    return "", {}
 
 
 # ---------------------------------------------------------------- writing
