@@ -321,9 +321,10 @@ def work_queue(partner_ids) -> dict[int, dict]:
 def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[int, dict]]:
     """Acceptance rate, median time to accept and conversion to a won deal (RULEBOOK §11)
     of the partners ``ids`` (``None``: all): the offers made in [``start``, ``until``) and
-    answered by ``until``, the leads accepted in it, each counted as won if its partner won
-    a deal on the lead's customer (its account, else its registrable domain, else its name)
-    closed before ``until``. Two queries; returns the figures in all and per partner."""
+    answered by ``until``, the leads accepted in it (registered or closed since, or not),
+    each counted as won if its partner won a deal on the lead's customer (the registration
+    it converted into, its account, else its registrable domain, else its name) closed
+    before ``until``. Two queries; returns the figures in all and per partner."""
     answered = (LeadOffer.Answer.ACCEPTED, LeadOffer.Answer.DECLINED, LeadOffer.Answer.EXPIRED)
     offers = LeadOffer.objects.filter(
         offered_at__gte=start, offered_at__lt=until, answer__in=answered, answered_at__lt=until
@@ -331,13 +332,16 @@ def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[i
     won_on_it = Deal.objects.filter(
         Q(account_id=OuterRef("account_id"))
         | (Q(account__domain_key=OuterRef("domain_key")) & ~Q(account__domain_key=""))
-        | Q(account__domain_key="", account__name_key=OuterRef("name_key")),
+        | Q(account__domain_key="", account__name_key=OuterRef("name_key"))
+        | Q(pk=OuterRef("converted_deal_id")),
         partner_id=OuterRef("partner_id"),
         status=DealStatus.WON,
         closed_on__lt=until.date(),
     )
     leads = Lead.objects.filter(
-        status=LeadStatus.ACCEPTED, accepted_at__gte=start, accepted_at__lt=until
+        status__in=(LeadStatus.ACCEPTED, LeadStatus.CONVERTED, LeadStatus.CLOSED),
+        accepted_at__gte=start,
+        accepted_at__lt=until,
     )
     if ids is not None:
         offers = offers.filter(partner_id__in=ids)
