@@ -362,6 +362,32 @@ def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[i
     )
 
 
+def pipeline_lead_counts(start: date, end: date) -> dict[int, int]:
+    """The leads each partner accepted in [``start``, ``end``] that count towards its
+    pipeline (RULEBOOK §2 and §11): every one it still holds as its own (open, registered
+    or closed since), except those it registered as a deal that the pipeline's approved
+    registrations already count (submitted in the span and approved), so that a lead and
+    its registration are not counted twice. One grouped query."""
+    low, high = day_span(start, end)
+    not_counted = (
+        Q(converted_deal__isnull=True)
+        | Q(converted_deal__approved_at__isnull=True)
+        | Q(converted_deal__submitted_at__lt=low)
+        | Q(converted_deal__submitted_at__gte=high)
+    )
+    rows = (
+        Lead.objects.filter(
+            status__in=(LeadStatus.ACCEPTED, LeadStatus.CONVERTED, LeadStatus.CLOSED),
+            accepted_at__gte=low,
+            accepted_at__lt=high,
+        )
+        .values("partner_id")
+        .annotate(n=Count("pk", filter=not_counted))
+        .order_by()
+    )
+    return {row["partner_id"]: row["n"] for row in rows if row["n"]}
+
+
 # ---------------------------------------------------------------- QBRs and business plans (§10)
 
 
