@@ -38,6 +38,7 @@ from .models import (
     PartnerRole,
     PartnerUser,
     Program,
+    Specialty,
     Tier,
     User,
 )
@@ -469,10 +470,61 @@ class LeadSerializer(serializers.ModelSerializer):
         "to their own partners.",
     )
 
+    country = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2,
+        help_text="ISO 3166 country code of the customer, e.g. DE.",
+    )
+    specialty = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text="What the customer needs: " + ", ".join(Specialty.values) + ".",
+    )
+    language = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=10,
+        help_text="ISO 639 language code the customer speaks, e.g. de.",
+    )
+    route = serializers.BooleanField(
+        required=False,
+        default=False,
+        write_only=True,
+        help_text="Offer the lead at once by the routing rules (RULEBOOK §11); ignored when "
+        "a `partner` is given. The answer's `status` says whether it was offered.",
+    )
+
     class Meta:
         model = Lead
-        fields = ["id", "company_name", "domain", "source", "created_at", "account", "partner"]
-        read_only_fields = ["account"]
+        fields = [
+            "id",
+            "company_name",
+            "domain",
+            "source",
+            "created_at",
+            "account",
+            "partner",
+            "country",
+            "region",
+            "specialty",
+            "language",
+            "route",
+            "status",
+        ]
+        read_only_fields = ["account", "status"]
+
+    def validate(self, attrs: dict) -> dict:
+        problems = services.lead_routing_problems(
+            **{
+                field: attrs.get(field) or ""
+                for field in ("country", "region", "specialty", "language")
+            }
+        )
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
 
 
 class AssignedLeadSerializer(serializers.ModelSerializer):
