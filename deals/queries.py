@@ -67,7 +67,7 @@ SELECT a.id,
                WHERE (l.account_id = a.id OR {lead_key})
                  AND l.created_at < %(at)s
                  AND NOT (COALESCE(l.partner_id = %(partner)s, FALSE)
-                          AND l.status = 'accepted')),
+                          AND l.status IN ('accepted', 'converted', 'closed'))),
        {probe},
        a.merged_into_id
 FROM (SELECT 1) AS one
@@ -108,7 +108,8 @@ def customer_check(
     ``account_id`` when the caller already holds it, locked), and returns with it the
     partner whose registration protects it at ``at``, whether a CRM lead for it was
     created before ``at`` (leads this partner accepted, or was passed directly, do not
-    count: RULEBOOK §11; one merely offered to it does), and, now
+    count, nor do those it has since registered or closed: RULEBOOK §11; one merely
+    offered to it does), and, now
     (``live``), another partner's open registration on a probably-same customer.
     ``live`` false: judged as of a past moment (imports), as ``protecting`` describes,
     without the probe. An account merged into another is checked as that one, and a

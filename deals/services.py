@@ -38,6 +38,7 @@ from partners.services import (
     notice_send,
     partner_set_tier,
 )
+from partners.services.leads import lead_convert
 from prm.audit import audited
 from prm.deferred_text import date_value, text_value
 from prm.mail import mail_on_commit
@@ -491,8 +492,9 @@ def _approve_history(deal: Deal, *, program, approved_at, by, now) -> None:
 
 def _after_registration(deal: Deal, *, decision: rules.Decision, live: bool) -> None:
     """What a stored registration sets off, in its transaction: its conflict case if it
-    has one, the notices (not for an import), the partner's quarter sums, and the
-    first-registration step of the partner's onboarding."""
+    has one, the notices (not for an import), the partner's quarter sums, the partner's
+    accepted leads of the customer (converted: RULEBOOK §11), and the first-registration
+    step of the partner's onboarding."""
     holder = (
         protecting_deal(deal.account_id, at=deal.submitted_at, live=live)
         if decision.reason == rules.Reason.REGISTERED_BY_ANOTHER_PARTNER
@@ -503,6 +505,9 @@ def _after_registration(deal: Deal, *, decision: rules.Decision, live: bool) -> 
         _tell_about_registration(deal)
     _summary_apply(None, deal)
     if deal.status != DealStatus.REJECTED:
+        lead_convert(
+            partner_id=deal.partner_id, account=deal.account, deal_id=deal.pk, at=deal.submitted_at
+        )
         onboarding_event(
             partner=deal.partner,
             event="first_registration",

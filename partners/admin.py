@@ -645,13 +645,15 @@ class LeadQueueFilter(admin.SimpleListFilter):
             ("waiting", "Waiting for a manager (new or returned)"),
             ("returned", "Returned after their offers"),
             ("offered", "Offered, awaiting an answer"),
+            ("converted", "Registered as a deal by its partner"),
+            ("closed", "Closed by its partner"),
         ]
 
     def queryset(self, request, queryset):
         value = self.value()
         if value == "waiting":
             return queryset.filter(status__in=[LeadStatus.NEW, LeadStatus.RETURNED])
-        if value in ("returned", "offered"):
+        if value in ("returned", "offered", "converted", "closed"):
             return queryset.filter(status=value)
         return queryset
 
@@ -816,8 +818,23 @@ class LeadAdmin(BadInputIs400Mixin, LongListAdmin, PartnerChoicesMixin, admin.Mo
         "offer_expires_at",
         "accepted_at",
         "returned_at",
+        ("converted_deal", "converted_at"),
+        ("close_reason", "closed_at", "closed_by"),
+        "close_note",
     ]
-    readonly_fields = ["account", "status", "offer_expires_at", "accepted_at", "returned_at"]
+    readonly_fields = [
+        "account",
+        "status",
+        "offer_expires_at",
+        "accepted_at",
+        "returned_at",
+        "converted_deal",
+        "converted_at",
+        "close_reason",
+        "closed_at",
+        "closed_by",
+        "close_note",
+    ]
     inlines = [LeadOfferInline]
     actions = ["route_selected", "reassign_selected"]
 

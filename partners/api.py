@@ -30,6 +30,7 @@ from .models import (
     ApiToken,
     DeclineReason,
     Lead,
+    LeadCloseReason,
     LeadOffer,
     LeadSource,
     LeadStatus,
@@ -37,6 +38,7 @@ from .models import (
     PartnerRole,
     PartnerUser,
     Program,
+    Specialty,
     Tier,
     User,
 )
@@ -468,10 +470,61 @@ class LeadSerializer(serializers.ModelSerializer):
         "to their own partners.",
     )
 
+    country = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2,
+        help_text="ISO 3166 country code of the customer, e.g. DE.",
+    )
+    specialty = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text="What the customer needs: " + ", ".join(Specialty.values) + ".",
+    )
+    language = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=10,
+        help_text="ISO 639 language code the customer speaks, e.g. de.",
+    )
+    route = serializers.BooleanField(
+        required=False,
+        default=False,
+        write_only=True,
+        help_text="Offer the lead at once by the routing rules (RULEBOOK §11); ignored when "
+        "a `partner` is given. The answer's `status` says whether it was offered.",
+    )
+
     class Meta:
         model = Lead
-        fields = ["id", "company_name", "domain", "source", "created_at", "account", "partner"]
-        read_only_fields = ["account"]
+        fields = [
+            "id",
+            "company_name",
+            "domain",
+            "source",
+            "created_at",
+            "account",
+            "partner",
+            "country",
+            "region",
+            "specialty",
+            "language",
+            "route",
+            "status",
+        ]
+        read_only_fields = ["account", "status"]
+
+    def validate(self, attrs: dict) -> dict:
+        problems = services.lead_routing_problems(
+            **{
+                field: attrs.get(field) or ""
+                for field in ("country", "region", "specialty", "language")
+            }
+        )
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
 
 
 class AssignedLeadSerializer(serializers.ModelSerializer):
@@ -492,6 +545,11 @@ class AssignedLeadSerializer(serializers.ModelSerializer):
             "status",
             "offer_expires_at",
             "accepted_at",
+            "converted_deal",
+            "converted_at",
+            "close_reason",
+            "close_note",
+            "closed_at",
         ]
         read_only_fields = fields
 
@@ -519,6 +577,22 @@ class LeadDeclineSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         problems = lead_services.decline_problems(attrs["reason"], attrs.get("note", ""))
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
+
+
+class LeadCloseSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=LeadCloseReason.choices)
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=lead_services.CLOSE_NOTE_MAX,
+        help_text="Needed when the reason is `other`.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        problems = lead_services.close_problems(attrs["reason"], attrs.get("note", ""))
         if problems:
             raise serializers.ValidationError(problems)
         return attrs
@@ -588,7 +662,7 @@ class LeadViewSet(
 
     def _answer(self, request, pk, run) -> Response:
         if role_of(request.user) != Role.PARTNER:
-            raise PermissionDenied("Only the partner the lead is offered to answers it.")
+            raise PermissionDenied("Only the partner holding the lead answers or closes it.")
         lead = lead_for_user(request.user, pk)  # another partner's lead is a 404
         partner = partner_for_user(request.user, partner_id_of(request.user))
         try:
@@ -650,5 +724,33 @@ class LeadViewSet(
                 lead=lead, partner=partner, answer=LeadOffer.Answer.DECLINED
             ).latest("answered_at", "pk")
             return LeadAnswerSerializer(answered).data
+
+        return self._answer(request, pk, run)
+
+    @extend_schema(
+        summary="Close a lead the partner accepted",
+        description="The partner will not register it: with a reason from the list (`other` "
+        "needs a `note`). The lead stays the partner's, closed, and no longer takes a place "
+        "of its tier's lead capacity (RULEBOOK §11). 409 unless the partner holds the lead "
+        "as accepted; another partner's lead is a 404.",
+        request=LeadCloseSerializer,
+        responses={
+            200: AssignedLeadSerializer,
+            400: BAD_REQUEST,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def close(self, request, pk=None) -> Response:
+        body = LeadCloseSerializer(data=request.data)
+
+        def run(lead, partner):
+            body.is_valid(raise_exception=True)
+            closed = lead_services.lead_close(
+                lead=lead, partner=partner, by=request.user, **body.validated_data
+            )
+            return AssignedLeadSerializer(closed).data
 
         return self._answer(request, pk, run)

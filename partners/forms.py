@@ -5,13 +5,14 @@ from django.utils.translation import gettext_lazy as _
 from .models import (
     DeclineReason,
     Language,
+    LeadCloseReason,
     NoticeDelivery,
     NoticeKind,
     PartnerRole,
     Region,
     Specialty,
 )
-from .services.leads import DECLINE_NOTE_MAX, decline_problems
+from .services.leads import CLOSE_NOTE_MAX, DECLINE_NOTE_MAX, close_problems, decline_problems
 
 
 class InviteForm(forms.Form):
@@ -128,6 +129,26 @@ class LeadDeclineForm(forms.Form):
         data = super().clean()
         if "reason" in data and "note" in data:
             for field, problem in decline_problems(data["reason"], data["note"]).items():
+                self.add_error(field, problem)
+        return data
+
+
+class LeadCloseForm(forms.Form):
+    reason = forms.ChoiceField(
+        choices=[("", "—"), *LeadCloseReason.choices], label=_("Why do you close it?")
+    )
+    note = forms.CharField(
+        label=_("In your words"),
+        required=False,
+        max_length=CLOSE_NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Needed when the reason is “Other”; your channel manager reads it."),
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if "reason" in data and "note" in data:
+            for field, problem in close_problems(data["reason"], data["note"]).items():
                 self.add_error(field, problem)
         return data
 

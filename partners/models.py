@@ -608,6 +608,18 @@ class LeadStatus(models.TextChoices):
     OFFERED = "offered", _("Offered")
     ACCEPTED = "accepted", _("Accepted")
     RETURNED = "returned", _("Returned to the manager")
+    CONVERTED = "converted", _("Registered as a deal")
+    CLOSED = "closed", _("Closed by the partner")
+
+
+class LeadCloseReason(models.TextChoices):
+    """Why a partner closed a lead it had accepted without registering it."""
+
+    NO_INTEREST = "no_interest", _("No interest")
+    NO_BUDGET = "no_budget", _("No budget")
+    DUPLICATE = "duplicate", _("Duplicate of another lead")
+    UNREACHABLE = "unreachable", _("Could not reach the contact")
+    OTHER = "other", _("Other")
 
 
 class Lead(models.Model):
@@ -615,7 +627,9 @@ class Lead(models.Model):
     unless the registering partner accepted the lead.
 
     ``partner`` is the one partner that holds it: offered to it (awaiting its answer until
-    ``offer_expires_at``) or accepted by it."""
+    ``offer_expires_at``) or accepted by it; once the partner registered the customer
+    (``converted``, with ``converted_deal``) or closed it with a reason (``closed``), the
+    lead stays that partner's but no longer takes a place of its capacity."""
 
     company_name = models.CharField(max_length=200)
     name_key = models.CharField(max_length=200, editable=False, db_index=True)
@@ -660,15 +674,53 @@ class Lead(models.Model):
     returned_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Offers made by the routing rules since a manager last sent it to be routed.
     rule_offers = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
+    # The registration the holding partner made of the lead's customer (by a string
+    # reference: ``deals`` sits above this app and tells it, through ``lead_convert``).
+    converted_deal = models.ForeignKey(
+        "deals.Deal",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("registered as"),
+    )
+    converted_at = models.DateTimeField(_("registered at"), null=True, blank=True, editable=False)
+    close_reason = models.CharField(
+        _("closed because"),
+        max_length=20,
+        choices=LeadCloseReason.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+    )
+    close_note = models.TextField(_("closing note"), blank=True, default="", editable=False)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True, editable=False)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("closed by"),
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["new", "returned"], partner__isnull=True)
-                | Q(status__in=["offered", "accepted"], partner__isnull=False),
+                | Q(
+                    status__in=["offered", "accepted", "converted", "closed"], partner__isnull=False
+                ),
                 name="lead_held_when_offered_or_accepted",
                 violation_error_message=_("An offered or accepted lead has its partner."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="closed") | ~Q(close_reason=""),
+                name="lead_closed_has_reason",
             ),
             models.CheckConstraint(
                 condition=~Q(status="offered") | Q(offer_expires_at__isnull=False),

@@ -260,9 +260,13 @@ def lead_offers_pending(partner_id: int) -> QuerySet[Lead]:
 
 
 def leads_accepted_by(partner_id: int) -> QuerySet[Lead]:
-    """The leads a partner holds as its own, the latest accepted first."""
+    """The leads a partner accepted and still holds as its own: open, registered as a
+    deal, or closed; the latest accepted first."""
     return (
-        Lead.objects.filter(partner_id=partner_id, status=LeadStatus.ACCEPTED)
+        Lead.objects.filter(
+            partner_id=partner_id,
+            status__in=(LeadStatus.ACCEPTED, LeadStatus.CONVERTED, LeadStatus.CLOSED),
+        )
         .select_related("account")
         .order_by("-accepted_at", "-pk")
     )

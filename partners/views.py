@@ -26,6 +26,7 @@ from .forms import (
     DirectoryInquiryForm,
     DirectoryProfileForm,
     InviteForm,
+    LeadCloseForm,
     LeadDeclineForm,
     NoticeFilterForm,
     NoticePreferencesForm,
@@ -327,6 +328,38 @@ def lead_decline(request, pk: int) -> HttpResponse:
     return render(
         request, "partners/lead_decline.html", {"lead": lead, "form": form}, status=status
     )
+
+
+@scoped(pk=Lead)
+@role_required(Role.PARTNER)
+def lead_close(request, pk: int) -> HttpResponse:
+    """Close an accepted lead the partner will not register, with a reason from the list
+    (and words for “Other”): it frees a place of the partner's lead capacity."""
+    lead, partner = _answered_lead(request, pk)
+    form = LeadCloseForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                lead_services.lead_close(
+                    lead=lead, partner=partner, by=request.user, **form.cleaned_data
+                )
+            except lead_services.LeadAnswerRefused as exc:
+                form.add_error(None, exc.messages)
+                status = 409
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(
+                    request,
+                    _("You closed %(company)s. It no longer counts against your lead capacity.")
+                    % {"company": lead.company_name},
+                )
+                return redirect("portal-leads")
+        if form.errors and status == 200:
+            status = 400
+    return render(request, "partners/lead_close.html", {"lead": lead, "form": form}, status=status)
 
 
 @role_required(Role.PARTNER)

@@ -321,9 +321,10 @@ def work_queue(partner_ids) -> dict[int, dict]:
 def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[int, dict]]:
     """Acceptance rate, median time to accept and conversion to a won deal (RULEBOOK §11)
     of the partners ``ids`` (``None``: all): the offers made in [``start``, ``until``) and
-    answered by ``until``, the leads accepted in it, each counted as won if its partner won
-    a deal closed before ``until`` on the lead's customer: its account, an account with its
-    registrable domain, or a domain-less account with its name. Five queries whatever the
+    answered by ``until``, the leads accepted in it (registered or closed since, or not),
+    each counted as won if its partner won a deal closed before ``until`` on the lead's
+    customer: the registration it converted into, its account, an account with its
+    registrable domain, or a domain-less account with its name. Six queries whatever the
     number of leads; returns the figures in all and per partner.
 
     The three ways a won deal matches a lead are read as three keyed lookups (deals on the
@@ -337,14 +338,18 @@ def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[i
         offered_at__gte=start, offered_at__lt=until, answer__in=answered, answered_at__lt=until
     )
     leads = Lead.objects.filter(
-        status=LeadStatus.ACCEPTED, accepted_at__gte=start, accepted_at__lt=until
+        status__in=(LeadStatus.ACCEPTED, LeadStatus.CONVERTED, LeadStatus.CLOSED),
+        accepted_at__gte=start,
+        accepted_at__lt=until,
     ).order_by()
     won = Deal.objects.filter(status=DealStatus.WON, closed_on__lt=until.date()).order_by()
     if ids is not None:
         offers = offers.filter(partner_id__in=ids)
         leads = leads.filter(partner_id__in=ids)
         won = won.filter(partner_id__in=ids)
-    accepted = list(leads.values_list("partner_id", "account_id", "domain_key", "name_key"))
+    accepted = list(
+        leads.values_list("partner_id", "account_id", "domain_key", "name_key", "converted_deal_id")
+    )
     # The leads' keys go to PostgreSQL as subqueries, not as lists of thousands of values.
     by_account = set(
         won.filter(account_id__in=leads.values("account_id")).values_list(
@@ -362,6 +367,11 @@ def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[i
             account__domain_key="", account__name_key__in=leads.values("name_key")
         ).values_list("partner_id", "account__name_key")
     )
+    converted_won = set(
+        won.filter(
+            pk__in=leads.exclude(converted_deal=None).values("converted_deal_id")
+        ).values_list("pk", flat=True)
+    )
     return lead_rules.lead_figures(
         (
             lead_rules.OfferRow(partner_id, answer == LeadOffer.Answer.ACCEPTED, at, answered_at)
@@ -372,13 +382,40 @@ def lead_figures(ids, *, start: datetime, until: datetime) -> tuple[dict, dict[i
         (
             lead_rules.AcceptedLead(
                 partner_id,
-                (partner_id, account_id) in by_account
+                converted_id in converted_won
+                or (partner_id, account_id) in by_account
                 or (partner_id, domain_key) in by_domain
                 or (partner_id, name_key) in by_name,
             )
-            for partner_id, account_id, domain_key, name_key in accepted
+            for partner_id, account_id, domain_key, name_key, converted_id in accepted
         ),
     )
+
+
+def pipeline_lead_counts(start: date, end: date) -> dict[int, int]:
+    """The leads each partner accepted in [``start``, ``end``] that count towards its
+    pipeline (RULEBOOK §2 and §11): every one it still holds as its own (open, registered
+    or closed since), except those it registered as a deal that the pipeline's approved
+    registrations already count (submitted in the span and approved), so that a lead and
+    its registration are not counted twice. One grouped query."""
+    low, high = day_span(start, end)
+    not_counted = (
+        Q(converted_deal__isnull=True)
+        | Q(converted_deal__approved_at__isnull=True)
+        | Q(converted_deal__submitted_at__lt=low)
+        | Q(converted_deal__submitted_at__gte=high)
+    )
+    rows = (
+        Lead.objects.filter(
+            status__in=(LeadStatus.ACCEPTED, LeadStatus.CONVERTED, LeadStatus.CLOSED),
+            accepted_at__gte=low,
+            accepted_at__lt=high,
+        )
+        .values("partner_id")
+        .annotate(n=Count("pk", filter=not_counted))
+        .order_by()
+    )
+    return {row["partner_id"]: row["n"] for row in rows if row["n"]}
 
 
 # ---------------------------------------------------------------- QBRs and business plans (§10)

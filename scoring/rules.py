@@ -209,6 +209,14 @@ class ScoreInputs:
     login_days: int
     trainings: int
     events: int
+    # Leads accepted in the quarter that count as pipeline too (RULEBOOK §11): not those
+    # whose registration is among ``approved_registrations``.
+    accepted_leads: int = 0
+
+    @property
+    def pipeline(self) -> int:
+        """n of RULEBOOK §2's pipeline dimension."""
+        return self.approved_registrations + self.accepted_leads
 
 
 class Band:
@@ -247,9 +255,7 @@ def score(inputs: ScoreInputs, weights: ScoringWeights = ScoringWeights()) -> Sc
     else:
         revenue = _ZERO  # quota 0 → 0 points
     revenue = _round(max(revenue, _ZERO))
-    pipeline = _points(
-        weights.pipeline_points, inputs.approved_registrations, weights.pipeline_target
-    )
+    pipeline = _points(weights.pipeline_points, inputs.pipeline, weights.pipeline_target)
     certification = _points(
         weights.certification_points, inputs.certified_reps, inputs.reps_required
     )
@@ -479,12 +485,12 @@ def how_to_raise(inputs: dict, weights: ScoringWeights = ScoringWeights()) -> di
         tips["revenue"] = gettext(
             "Agree a quota with your channel manager: without one, revenue scores 0."
         )
-    approved = inputs["approved_registrations"]
+    approved = inputs["approved_registrations"] + inputs.get("accepted_leads", 0)
     if approved < weights.pipeline_target:
         more = weights.pipeline_target - approved
         tips["pipeline"] = ngettext(
-            "Register %(n)s more deal that gets approved.",
-            "Register %(n)s more deals that get approved.",
+            "Register %(n)s more deal that gets approved, or accept a lead.",
+            "Register %(n)s more deals that get approved, or accept leads.",
             more,
         ) % {"n": more}
     certified, required = inputs["certified_reps"], inputs["reps_required"]
@@ -622,7 +628,25 @@ def _revenue_explained(inputs, result, weights, money) -> DimensionExplained:
 def _pipeline_explained(inputs, result, weights) -> DimensionExplained:
     maximum = weights.pipeline_points
     approved = int(inputs.get("approved_registrations") or 0)
+    leads = int(inputs.get("accepted_leads") or 0)
     target = int(inputs.get("pipeline_target") or weights.pipeline_target)
+    if leads:
+        line = Phrase(
+            gettext_noop(
+                "%(approved)s approved registrations + %(leads)s accepted leads = %(n)s of "
+                "%(target)s → %(max)s × %(share)s = %(points)s of %(max)s"
+            ),
+            {
+                "approved": approved,
+                "leads": leads,
+                "n": approved + leads,
+                "target": target,
+                "max": _number(maximum),
+                "share": _number(_share(approved + leads, target)),
+                "points": _points_text(result),
+            },
+        )
+        return DimensionExplained("pipeline", Decimal(result), maximum, (line,))
     line = Phrase(
         ngettext_lazy(
             "%(n)s approved registration of %(target)s → %(max)s × %(share)s = "

@@ -128,3 +128,39 @@ def test_a_returned_lead_waits_in_the_queue_and_a_manager_passes_it_on(page, liv
     page.goto(f"{live_server.url}/admin/partners/lead/{nowhere.pk}/change/")
     assert "Awaiting answer" in page.content()
     shot(page, "admin-offer-history-1366")
+
+
+def test_a_partner_closes_an_accepted_lead_with_a_reason_on_a_phone(page, live_server, emea):
+    manager, first, _ = emea
+    lead = lead_create(company_name="Initech", domain="initech.example")
+    lead_services.lead_reassign(lead=lead, partner=first, by=manager)
+    alice = first.members.get().user
+    lead_services.lead_accept(lead=lead, partner=first, by=alice)
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, "alice")
+    page.goto(f"{live_server.url}/portal/leads/")
+    page.click(f"[data-testid=close-{lead.pk}]")
+    # No reason, then "Other" without words: refused, with the reason why.
+    page.click("[data-testid=close-submit]")
+    page.wait_for_selector("[data-testid=error-reason]")
+    page.select_option("#id_reason", "other")
+    page.click("[data-testid=close-submit]")
+    assert "Say why in a few words" in page.text_content("[data-testid=error-note]")
+    shot(page, "close-refused-390-en")
+    page.select_option("#id_reason", "no_budget")
+    page.fill("#id_note", "Budget frozen until next year.")
+    page.click("[data-testid=close-submit]")
+    page.wait_for_selector("text=You closed Initech")
+    row = page.text_content(f"[data-testid=lead-{lead.pk}]")
+    assert "Closed by you" in row and "No budget" in row
+    assert not page.query_selector(f"[data-testid=close-{lead.pk}]")
+    # Nothing wider than the phone's screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "closed-390-en")
+    lead.refresh_from_db()
+    assert (lead.status, lead.close_reason, lead.close_note, lead.closed_by) == (
+        LeadStatus.CLOSED,
+        "no_budget",
+        "Budget frozen until next year.",
+        alice,
+    )

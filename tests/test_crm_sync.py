@@ -475,3 +475,31 @@ def test_money_and_dates_in_facts_are_what_the_crm_takes():
         "event",
         "other",
     ]
+
+
+@responses.activate
+def test_inbound_leads_carry_their_routing_facts_through_mapped_fields(sf_connection):
+    from integrations.models import FieldMapping
+
+    for crm_field, local_field in (
+        ("CountryCode", "country"),
+        ("PRM_Region__c", "region"),
+        ("PRM_Specialty__c", "specialty"),
+        ("PRM_Language__c", "language"),
+    ):
+        FieldMapping.objects.create(
+            provider="salesforce", object_type="lead", crm_field=crm_field, local_field=local_field
+        )
+    answer_soql(accounts=["sf_empty"], leads=["sf_leads_routing"])
+    summary = crm_sync(connection=sf_connection, connector=salesforce(), push=False)
+    assert (summary.pulled, summary.failed) == (2, 1)
+    assert "CountryCode" in soqls()[-1] and "PRM_Language__c" in soqls()[-1]
+    lead = Lead.objects.get()
+    assert (lead.country, lead.region, lead.specialty, lead.language) == (
+        "DE",
+        "emea",
+        "security",
+        "de",
+    )
+    bad = SyncRecord.objects.get(external_id="00Q5g00000LdDDDDD1")
+    assert bad.state == SyncState.ERROR and "not an ISO country code" in bad.error

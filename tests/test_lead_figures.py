@@ -78,7 +78,7 @@ def test_figures_from_the_database_count_a_won_deal_on_the_leads_customer(
     quarter = Quarter.parse("2026Q2")
     start = datetime(2026, 4, 1, tzinfo=UTC)
     until = datetime(2026, 7, 1, tzinfo=UTC)
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         total, per_partner = lead_figures(None, start=start, until=until)
     assert per_partner[partner_a.pk]["acceptance_rate"] == Decimal("1.000")
     assert per_partner[partner_a.pk]["median_hours_to_accept"] == Decimal("4.0")
@@ -118,7 +118,7 @@ def test_a_lead_converts_by_its_account_or_by_its_name_when_neither_has_a_domain
         account=AccountFactory(name="Vandelay Industries", domain=""),
         closed_on=date(2026, 5, 3),
     )
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         _, per_partner = lead_figures(
             [partner_a.pk],
             start=datetime(2026, 4, 1, tzinfo=UTC),

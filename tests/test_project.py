@@ -238,6 +238,21 @@ def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settin
     plan = OnboardingTask.objects.filter(partner=demo)
     assert plan.count() > 0
     assert plan.filter(milestone__auto_event="first_registration", completed_on__isnull=False)
+    # Lead distribution to click through: the demo partner's offers to answer, leads it
+    # accepted and one it registered; other partners' offers; one back with the managers;
+    # partners in the directory and customers who wrote to them.
+    from partners.models import DirectoryInquiry, DirectoryProfile, Lead, RoutingRule
+
+    mine = Lead.objects.filter(partner=demo)
+    assert 2 <= mine.filter(status="offered").count() <= 3
+    assert mine.filter(status="accepted", domain__endswith="-demo.example").count() == 2
+    converted = mine.get(status="converted")
+    assert converted.converted_deal.partner == demo
+    assert Lead.objects.filter(status="offered").exclude(partner=demo).count() >= 3
+    assert Lead.objects.filter(status="returned").exists()
+    assert 6 <= DirectoryProfile.objects.filter(listed=True).count() <= 10
+    assert DirectoryInquiry.objects.count() == 2
+    assert RoutingRule.objects.count() >= 3
     # Running again with --if-empty adds nothing.
     before = Deal.objects.count()
     call_command("seed_demo", if_empty=True)

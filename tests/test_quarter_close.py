@@ -10,9 +10,11 @@ from django.test.utils import CaptureQueriesContext
 
 from enablement.models import EventAttendance, LoginDay, TrainingCompletion
 from partners.models import OutreachTask, Partner, RedFlag, Tier, TierChange
+from partners.services import lead_create
 from scoring.models import QuarterClose, Scorecard
 from scoring.services.close import QuarterNotEnded, quarter_close, red_flags_refresh
 from tests.factories import (
+    AccountFactory,
     CertificationFactory,
     DealFactory,
     PartnerFactory,
@@ -249,6 +251,12 @@ def test_query_count_does_not_grow_with_partners(clock):
         for partner in partners[:5]:
             WonDealFactory(partner=partner, closed_on=date(2026, 5, 5))
             CertificationFactory(partner=partner)
+            for month in (2, 5):  # an accepted lead in each quarter closed
+                lead_create(
+                    company_name=f"Lead {partner.pk}-{month}",
+                    partner=partner,
+                    created_at=datetime(2026, month, 3, tzinfo=UTC),
+                )
 
     def queries(label):
         with CaptureQueriesContext(connection) as captured:
@@ -441,3 +449,44 @@ def test_a_partner_exiting_at_the_close_no_longer_vouches_for_its_peoples_certif
     OutreachTask.objects.all().delete()
     red_flags_refresh(as_of=date(2026, 6, 30))
     assert _open_flags_and_tasks() == from_close
+
+
+def test_accepted_leads_count_as_pipeline_once(silver):
+    """RULEBOOK §11: a lead the partner accepted in the quarter counts towards n, unless
+    its registration is already one of the quarter's approved registrations."""
+    from partners.services import leads as lead_services
+
+    partner, (ann, _) = silver
+
+    def lead(name, at, **fields):
+        AccountFactory(name=name, domain=f"{name.lower()}.example")
+        return lead_create(
+            company_name=name, domain=f"{name.lower()}.example", created_at=at, **fields
+        )
+
+    def converted(name, **deal):
+        held = lead(name, in_q2(), partner=partner)
+        registration = DealFactory(
+            partner=partner, account=held.account, submitted_at=in_q2(days=1), **deal
+        )
+        lead_services.lead_convert(
+            partner_id=partner.pk, account=held.account, deal_id=registration.pk, at=in_q2(days=1)
+        )
+
+    lead("Open", in_q2(), partner=partner)
+    closing = lead("Closed", in_q2(), partner=partner)
+    lead_services.lead_close(lead=closing, partner=partner, by=ann, reason="no_budget")
+    converted("Counted", status="approved", approved_at=in_q2(days=2), expires_on=date(2026, 9, 1))
+    converted("Pending", status="pending")  # not approved: the lead counts instead
+    lead("Earlier", datetime(2026, 3, 20, tzinfo=UTC), partner=partner)  # accepted in Q1
+    lead("Unheld", in_q2())  # nobody's
+    other = PartnerFactory(started_on=date(2024, 1, 1))
+    lead("Theirs", in_q2(), partner=other)
+
+    quarter_close(quarter="2026Q2")
+
+    card = Scorecard.objects.get(partner=partner, quarter="2026Q2")
+    assert (card.inputs["approved_registrations"], card.inputs["accepted_leads"]) == (1, 3)
+    assert card.pipeline == Decimal("16.00")  # 20 × 4 / 5
+    theirs = Scorecard.objects.get(partner=other, quarter="2026Q2")
+    assert theirs.inputs["accepted_leads"] == 1

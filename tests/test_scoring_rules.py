@@ -30,6 +30,7 @@ from scoring.rules import (
     TierRules,
     band_for,
     decide_tier,
+    how_to_raise,
     score,
 )
 
@@ -102,6 +103,33 @@ def test_quota_zero_gives_zero_revenue_points_even_with_revenue(revenue):
 )
 def test_pipeline_points_are_20_times_the_capped_share_of_5_registrations(registrations, points):
     assert score(inputs(approved_registrations=registrations)).pipeline == D(points)
+
+
+@pytest.mark.parametrize(
+    ("registrations", "leads", "points"),
+    [(0, 1, "4.00"), (2, 2, "16.00"), (3, 2, "20.00"), (0, 9, "20.00")],
+)
+def test_accepted_leads_add_to_the_pipeline_registrations(registrations, leads, points):
+    card = score(inputs(approved_registrations=registrations, accepted_leads=leads))
+    assert card.pipeline == D(points)
+
+
+TIP_REST = {
+    "certified_reps": 1,
+    "reps_required": 1,
+    "csat_responses": 2,
+    "csat_average": "5.00",
+    "login_days": 12,
+    "trainings": 3,
+    "events": 1,
+}
+
+
+def test_the_pipeline_tip_counts_accepted_leads():
+    counted = {**FULL_REVENUE, "approved_registrations": 2, "accepted_leads": 3}
+    assert "pipeline" not in how_to_raise({**counted, **TIP_REST})
+    short = {**FULL_REVENUE, "approved_registrations": 2, "accepted_leads": 1}
+    assert "2 more deals" in how_to_raise({**short, **TIP_REST})["pipeline"]
 
 
 # ---------------------------------------------------------------- certification (max 15)

@@ -16,7 +16,18 @@ from django.utils.dateparse import parse_date, parse_datetime
 # The local facts each object type offers (out) or takes (in).
 LOCAL_FIELDS = {
     "account": ["name", "domain", "direct_rep"],
-    "lead": ["company_name", "domain", "source", "created_at"],
+    # The routing facts (RULEBOOK §11) have no default mapping: a CRM holds them in fields
+    # of its own, which a person maps in the admin.
+    "lead": [
+        "company_name",
+        "domain",
+        "source",
+        "created_at",
+        "country",
+        "region",
+        "specialty",
+        "language",
+    ],
     "partner": ["name", "domain", "tier", "status", "region", "partner_type"],
     "deal": [
         "customer_name",
@@ -209,6 +220,13 @@ def inbound_values(object_type: str, fields: dict, mappings: list[tuple[str, str
             value = crm_datetime(value)
         elif local_field == "direct_rep":
             value = str(value or "").strip().lower()
+        elif local_field == "country":
+            value = str(value or "").strip().upper()
+        elif local_field in ("region", "specialty"):
+            value = str(value or "").strip().lower()
+        elif local_field == "language":
+            # A locale (``pt-BR``, ``en_US``) routes by its language.
+            value = re.split(r"[-_]", str(value or "").strip().lower())[0]
         else:
             value = "" if value is None else str(value).strip()
         values[local_field] = value

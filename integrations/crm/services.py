@@ -365,6 +365,10 @@ def _apply_lead(record: SyncRecord, values: dict) -> str:
             domain=values.get("domain", ""),
             source=values.get("source") or "other",
             created_at=values.get("created_at"),
+            country=values.get("country", ""),
+            region=values.get("region", ""),
+            specialty=values.get("specialty", ""),
+            language=values.get("language", ""),
         )
         record.local_id = lead.pk
         return ""

@@ -3,6 +3,7 @@
 import csv
 import io
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from prm.audit import audited
+from prm.countries import COUNTRY_CODES
 from prm.deferred_text import text_stored
 from prm.mail import mail_on_commit
 from prm.normalize import NotADomain, normalize_host, registrable_domain
@@ -44,6 +46,8 @@ from ..models import (
     RebateBracket,
     RedFlag,
     RedFlagKind,
+    Region,
+    Specialty,
     Tier,
     TierChange,
     TierChangeCause,
@@ -717,6 +721,37 @@ def account_update(*, account: Account, **changes) -> Account:
     return account
 
 
+LANGUAGE_CODE_SHAPE = re.compile(r"[a-z]{2,3}")
+
+
+def lead_routing_problems(
+    *, country: str = "", region: str = "", specialty: str = "", language: str = ""
+) -> dict[str, str]:
+    """What is wrong with a lead's routing facts, by field (empty: nothing; each may be
+    left out). ``country``: an ISO 3166 code (DE); ``region``, ``specialty``: codes of
+    ``Region`` and ``Specialty``; ``language``: an ISO 639 code (de)."""
+    problems = {}
+    if country and country.strip().upper() not in COUNTRY_CODES:
+        problems["country"] = gettext("%(value)s is not an ISO country code (like DE or US).") % {
+            "value": _shown(country)
+        }
+    if region and region not in Region.values:
+        problems["region"] = gettext("%(value)s is not a region; use one of %(codes)s.") % {
+            "value": _shown(region),
+            "codes": ", ".join(Region.values),
+        }
+    if specialty and specialty.strip().lower() not in Specialty.values:
+        problems["specialty"] = gettext("%(value)s is not a specialty; use one of %(codes)s.") % {
+            "value": _shown(specialty),
+            "codes": ", ".join(Specialty.values),
+        }
+    if language and not LANGUAGE_CODE_SHAPE.fullmatch(language.strip().lower()):
+        problems["language"] = gettext("%(value)s is not a language code (like en or de).") % {
+            "value": _shown(language)
+        }
+    return problems
+
+
 @transaction.atomic
 def lead_create(
     *,
@@ -738,6 +773,11 @@ def lead_create(
     if not company_name.strip():
         raise ValidationError({"company_name": "A lead needs a company name."})
     customer_domain_key(domain)
+    problems = lead_routing_problems(
+        country=country, region=region, specialty=specialty, language=language
+    )
+    if problems:
+        raise ValidationError(problems)
     lead = Lead(
         company_name=company_name.strip(),
         domain=domain.strip(),
@@ -796,7 +836,19 @@ def lead_update(*, lead: Lead, **changes) -> Lead:
         raise ValidationError({"company_name": "A lead needs a company name."})
     if "domain" in changes:
         customer_domain_key(changes["domain"] or "")
+    routing = {
+        field: changes[field] or ""
+        for field in ("country", "region", "specialty", "language")
+        if field in changes
+    }
+    problems = lead_routing_problems(**routing)
+    if problems:
+        raise ValidationError(problems)
     for field, value in changes.items():
+        if field == "country":
+            value = (value or "").strip().upper()
+        elif field in ("specialty", "language"):
+            value = (value or "").strip().lower()
         if field in ("company_name", "domain"):
             value = (value or "").strip()
         setattr(lead, field, value)

@@ -24,6 +24,7 @@ from .. import rules, signals
 from ..models import (
     DeclineReason,
     Lead,
+    LeadCloseReason,
     LeadOffer,
     LeadStatus,
     NoticeKind,
@@ -35,8 +36,10 @@ from ..models import (
 from ..queries import default_program
 from . import notice_send
 
+# What takes a place of a partner's tier capacity: a converted or closed lead frees it.
 OPEN_LEAD_STATUSES = (LeadStatus.OFFERED, LeadStatus.ACCEPTED)
 DECLINE_NOTE_MAX = 1000
+CLOSE_NOTE_MAX = 1000
 
 
 class LeadAnswerRefused(ValidationError):
@@ -273,6 +276,11 @@ def lead_reassign(*, lead: Lead, partner: Partner, by: User, now: datetime | Non
             gettext("%(partner)s cannot take leads: it is not active with a signed agreement.")
             % {"partner": partner.name}
         )
+    if lead.status in (LeadStatus.CONVERTED, LeadStatus.CLOSED):
+        raise ValidationError(
+            gettext("%(company)s was registered or closed by its partner: it is not offered again.")
+            % {"company": lead.company_name}
+        )
     if lead.partner_id == partner.pk:
         raise ValidationError(
             gettext("%(company)s is already with %(partner)s.")
@@ -400,3 +408,72 @@ def leads_pull_back(*, now: datetime | None = None) -> int:
                 why=gettext("%(partner)s did not answer in time") % {"partner": offer.partner.name},
             )
             done += 1
+
+
+# ---------------------------------------------------------------- after accepting
+
+
+def close_problems(reason: str, note: str) -> dict[str, str]:
+    """What is wrong with a closing's reason and note, by field (empty: nothing)."""
+    problems = {}
+    if reason not in LeadCloseReason.values:
+        problems["reason"] = gettext("Choose a reason from the list.")
+    note = (note or "").strip()
+    if reason == LeadCloseReason.OTHER and not note:
+        problems["note"] = gettext("Say why in a few words when the reason is “Other”.")
+    if len(note) > CLOSE_NOTE_MAX:
+        problems["note"] = gettext("Keep the note under %(count)d characters.") % {
+            "count": CLOSE_NOTE_MAX
+        }
+    return problems
+
+
+@transaction.atomic
+def lead_close(
+    *,
+    lead: Lead,
+    partner: Partner,
+    by: User,
+    reason: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Lead:
+    """``partner`` closes a lead it accepted and will not register, with a reason from
+    ``LeadCloseReason`` (``other`` needs a note). The lead stays the partner's, in its
+    history, but no longer takes a place of its capacity. Refused (``LeadAnswerRefused``)
+    unless the partner holds the lead as accepted."""
+    problems = close_problems(reason, note)
+    if problems:
+        raise ValidationError(problems)
+    now = now or timezone.now()
+    lead = _locked(lead)
+    if lead.partner_id != partner.pk or lead.status != LeadStatus.ACCEPTED:
+        raise LeadAnswerRefused(
+            gettext("Only a lead you accepted and have not registered can be closed."),
+            code="not_accepted",
+        )
+    lead.status = LeadStatus.CLOSED
+    lead.close_reason = reason
+    lead.close_note = (note or "").strip()
+    lead.closed_at = now
+    lead.closed_by = by
+    lead.save(update_fields=["status", "close_reason", "close_note", "closed_at", "closed_by"])
+    return lead
+
+
+def lead_convert(*, partner_id: int, account, deal_id: int, at: datetime) -> int:
+    """A registration by ``partner_id`` of ``account``'s customer, stored at ``at``: the
+    leads of that customer the partner accepted by then become ``converted``, linked to
+    the registration, and free their places. The customer is matched as the registration's
+    ``existing_lead`` check matches leads (``deals.queries.customer_check``): the same
+    account, else the same registrable domain, else (without one) the same name. Called
+    in the registration's transaction; returns how many leads it converted."""
+    same_customer = Q(account_id=account.pk) | (
+        Q(domain_key=account.domain_key) if account.domain_key else Q(name_key=account.name_key)
+    )
+    return Lead.objects.filter(
+        same_customer,
+        partner_id=partner_id,
+        status=LeadStatus.ACCEPTED,
+        accepted_at__lte=at,
+    ).update(status=LeadStatus.CONVERTED, converted_deal_id=deal_id, converted_at=at)

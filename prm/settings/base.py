@@ -491,6 +491,8 @@ SPECTACULAR_SETTINGS = {
         "EventKindEnum": "integrations.models.EventKind",
         "DeliveryStatusEnum": "integrations.models.DeliveryStatus",
         "LeadDeclineReasonEnum": "partners.models.DeclineReason",
+        "LeadCloseReasonEnum": "partners.models.LeadCloseReason",
+        "LeadStatusEnum": "partners.models.LeadStatus",
     },
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui/favicon-32x32.png",
     # What the outbound webhooks POST, one entry per event kind (integrations.api); an

@@ -53,6 +53,7 @@ from ..queries import (
     active_partner_ids,
     active_partners,
     first_partner_started,
+    pipeline_lead_counts,
     scorecard_history,
     tier_requirements,
     tiers_before_close,
@@ -376,6 +377,7 @@ class _Gathered:
     certifications: dict[int, int]  # current certifications held (awards count them)
     engagement: dict[int, dict]
     strategic: dict[int, int]
+    leads: dict[int, int]  # accepted leads that count as pipeline (RULEBOOK §11)
     already: dict[int, int]
     history: dict[int, tuple]
     flag_inputs: "_FlagInputs"
@@ -404,6 +406,7 @@ def _gather(quarter: Quarter) -> _Gathered:
         certifications={pk: held for pk, (_, held) in other["certifications"].items()},
         engagement=other["engagement"],
         strategic=other["strategic"],
+        leads=other["leads"],
         already=other["already"],
         history=other["history"],
         flag_inputs=_FlagInputs.as_of_day(
@@ -428,6 +431,7 @@ def _enablement_and_history(quarter: Quarter) -> dict:
         "engagement": engagement_counts(None, quarter.start, as_of),
         "strategic": strategic_wins_by_partner(scored, *trailing_twelve_months(as_of)),
         "already": tiers_before_close(quarter.label),
+        "leads": pipeline_lead_counts(quarter.start, as_of),
         "history": scorecard_history(scored, [q.label for q in quarter.trailing(4)[:-1]]),
         # A current certification at any active partner vouches for its holder, as in the
         # daily refresh, whether or not that partner is scored for this quarter.
@@ -553,6 +557,7 @@ def _partner_inputs(
         quarter_revenue=mine.get("quarter_revenue") or _ZERO,
         quarterly_quota=quota / 4,
         approved_registrations=mine.get("approved_in_quarter", 0),
+        accepted_leads=gathered.leads.get(pk, 0),
         certified_reps=certified,
         reps_required=tier_before.certified_reps_required,
         csat_responses=mine.get("csat_quarter_n", 0),
@@ -576,6 +581,7 @@ def _stored_inputs(inputs: rules.ScoreInputs, facts: PartnerFacts, *, pipeline_t
         "quarter_revenue": str(inputs.quarter_revenue),
         "quarterly_quota": str(inputs.quarterly_quota),
         "approved_registrations": inputs.approved_registrations,
+        "accepted_leads": inputs.accepted_leads,
         "pipeline_target": pipeline_target,
         "certified_reps": inputs.certified_reps,
         "reps_required": inputs.reps_required,

@@ -40,15 +40,20 @@ from partners.models import (
     PartnerUser,
     Program,
     Region,
+    RoutingRule,
+    Specialty,
     User,
 )
 from partners.services import (
     account_create,
     lead_create,
     partner_create,
+    partner_update,
     partner_user_create,
     staff_user_create,
 )
+from partners.services import leads as lead_services
+from partners.services.directory import directory_inquiry_submit, directory_profile_update
 from prm.money import round_money
 from prm.quarters import Quarter
 from prm.roles import Role
@@ -231,6 +236,8 @@ class Command(BaseCommand):
             self._leads(accounts, created)
         with self._step("Two years of deal registrations, wins and losses"):
             deals = self._deals(created, accounts, products)
+        with self._step("Lead routing and the partner directory"):
+            self._lead_distribution(created)
         with self._step("Portal logins, trainings and events"):
             self._engagement(created)
         with self._step("Company revenue"):
@@ -723,6 +730,133 @@ class Command(BaseCommand):
                 submitted_at=submitted_at,
             )
         return None  # refused (the rules' answer is the refusal itself)
+
+    # ------------------------------------------------------------ lead distribution
+
+    DIRECTORY_BLURBS = (
+        "We plan, build and run {topic} for mid-sized companies, from the first workshop "
+        "to the support desk.",
+        "A team of certified engineers for {topic}: projects in weeks, not quarters.",
+        "{topic} specialists with a fixed-price offer and local people who speak your language.",
+    )
+    ROUTING_RULES = (
+        # name, priority, criteria
+        ("Security leads to security partners", 10, {"specialty": "security"}),
+        ("Data and analytics leads", 20, {"specialty": "data_analytics"}),
+        ("EMEA by region", 50, {"region": "emea"}),
+        ("German-speaking customers", 60, {"language": "de", "match_language": True}),
+        ("Americas by region", 90, {"region": "americas"}),
+    )
+
+    def _lead_distribution(self, partners) -> None:
+        """RULEBOOK §11 as a channel team meets it on a morning: partners in the directory
+        with their routing facts, a few routing rules, and the day's leads routed by them.
+        The demo partner (the `partner` login) has three offers waiting for its answer, two
+        leads it accepted and one it registered; other partners have offers of their own;
+        one lead that no rule fits is back with the managers; and two customers wrote to
+        partners through the directory. Everything relative to now, through the services."""
+        now = timezone.now()
+        program = self.demo.program
+        others = [
+            p
+            for p in partners
+            if p.status == PartnerStatus.ACTIVE and p.agreement_signed_on and p.pk != self.demo.pk
+        ]
+        listed = [self.demo, *self.rng.sample(others, k=min(7, len(others)))]
+        plain = [code for code in Specialty.values if code not in ("security", "data_analytics")]
+        for index, partner in enumerate(listed):
+            # Only the demo partner does security, and three others data and analytics, so
+            # that the rules below send those leads to them.
+            own = self.rng.sample(plain, k=2)
+            if partner.pk == self.demo.pk:
+                own = ["security", *own[:1]]
+            elif index <= 3:
+                own = ["data_analytics", *own[:1]]
+            languages = ["en", *self.rng.sample(["de", "fr", "es", "pt", "ja", "zh"], k=1)]
+            regions = [partner.region] if partner.region else []
+            directory_profile_update(
+                partner=partner,
+                by=self.people[partner.pk][0].user,
+                listed=True,
+                description=self.rng.choice(self.DIRECTORY_BLURBS).format(
+                    topic=Specialty(own[0]).label.lower()
+                ),
+                specialties=own,
+                regions=regions,
+                languages=languages,
+            )
+            partner_update(
+                partner=partner, changed_by=None, lead_specialties=own, lead_languages=languages
+            )
+        for name, priority, criteria in self.ROUTING_RULES:
+            specialty = criteria.get("specialty", "")
+            RoutingRule.objects.create(
+                program=program,
+                name=name,
+                priority=priority,
+                region=criteria.get("region", ""),
+                specialty=specialty,
+                match_specialty=bool(specialty),
+                match_location=not specialty,
+                language=criteria.get("language", ""),
+                match_language=criteria.get("match_language", False),
+            )
+        # Routed over the last two days: each offer has its own time left to answer.
+        plan = [
+            ("Brightline Security", "security", "emea", 40),  # offered to the demo partner
+            ("Kestrel Banking", "security", "americas", 20),
+            ("Harbor Logistics", "security", "emea", 2),
+            ("Quarry Health", "security", "americas", 30),  # accepted below
+            ("Tallis Insurance", "security", "emea", 26),
+            ("Meridian Retail", "security", "americas", 44),  # accepted, then registered
+            ("Lumen Analytics", "data_analytics", "emea", 10),  # other partners' offers
+            ("Cobalt Mining", "data_analytics", "americas", 12),
+            ("Oakridge Foods", "data_analytics", "apac", 14),
+            ("Vértice Telecom", "data_analytics", "emea", 6),
+            ("Sakura Robotics", "training", "apac", 3),  # fits no rule: back to a manager
+        ]
+        leads = []
+        for name, specialty, region, hours in plan:
+            at = now - timedelta(hours=hours)
+            lead = lead_create(
+                company_name=name,
+                domain=f"{name.split()[0].lower().replace('é', 'e')}-demo.example",
+                source=LeadSource.INBOUND,
+                created_at=at - timedelta(minutes=20),
+                region=region,
+                specialty=specialty,
+                language="ja" if region == "apac" else "en",
+            )
+            leads.append(lead_services.lead_route(lead=lead, now=at))
+        person = self.people[self.demo.pk][0].user  # the `partner` login
+        for lead, hours in ((leads[3], 6), (leads[4], 3), (leads[5], 40)):
+            lead_services.lead_accept(
+                lead=lead, partner=self.demo, by=person, now=now - timedelta(hours=hours)
+            )
+        registered = leads[5]
+        deal_register(
+            partner=self.demo,
+            submitted_by=person,
+            customer_name=registered.company_name,
+            customer_domain=registered.domain,
+            amount=Decimal("48000.00"),
+            expected_close=self.today + timedelta(days=45),
+            deal_type=DealType.NEW_LOGO,
+            compensation_model=CompensationModel.RESELLER,
+        )
+        for partner, company, contact in (
+            (listed[1], "Fernwood Clinics", "Dana Whitfield"),
+            (listed[-1], "Polar Freight", "Ilse Berg"),
+        ):
+            directory_inquiry_submit(
+                partner=partner,
+                contact_name=contact,
+                company_name=company,
+                contact_email=f"{contact.split()[0].lower()}@{company.split()[0].lower()}.example",
+                domain=f"{company.split()[0].lower()}.example",
+                message="We are looking for a partner to help us this quarter. "
+                "Could you call us next week?",
+            )
 
     # ------------------------------------------------------------ engagement and closes
 
