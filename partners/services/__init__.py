@@ -296,6 +296,7 @@ class CloseOutcome:
     score: Decimal
     cause: str = ""  # a TierChangeCause when the tier moves or the partner exits
     reason: str = ""
+    version_id: int | None = None  # the program version it was decided under
 
 
 def partners_close_apply(
@@ -318,6 +319,7 @@ def partners_close_apply(
             reason=o.reason,
             changed_by=by,
             changed_at=at,
+            version_id=o.version_id,
         )
         for o in outcomes
         if o.cause
