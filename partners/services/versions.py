@@ -105,6 +105,11 @@ def _version_for_close(program: Program, label: str) -> ProgramVersion:
     version = _effective(versions, label)
     if version is None:
         return _new_version(program, label, live_rules(program), note=FIRST_NOTE)
+    if version.effective_from > label:
+        # A quarter before the first version's (made before any close): the first version
+        # decides it, and takes effect from it.
+        version.effective_from = label
+        version.save(update_fields=["effective_from"])
     if last and label <= last:
         return version  # closed before, or older than the latest close: as it was decided
     if version.origin == Origin.DRAFT and not version.last_used_quarter:
