@@ -28,7 +28,13 @@ from partners.services.versions import (
     version_publish,
     version_update_draft,
 )
-from partners.version_rules import TIER_FIELDS, WHOLE
+from partners.version_rules import (
+    AWARD_FIELDS,
+    SCORING_FIELDS,
+    TIER_FIELDS,
+    TIER_RULE_FIELDS,
+    WHOLE,
+)
 from prm.admin_errors import BadInputIs400Mixin
 from prm.admin_history import HistoryAdmin
 from prm.admin_lists import ChannelManagerFilter
@@ -872,9 +878,15 @@ class VersionRulesForm(forms.Form):
         self.version = version
         self.fields["note"].initial = version.note
         self.fields["note"].disabled = disabled
-        for section in ("scoring", "tier_rules", "awards"):
-            for name, value in rules[section].items():
-                self.fields[f"{section}__{name}"] = _number_field(name, value, disabled=disabled)
+        for section, names in (
+            ("scoring", SCORING_FIELDS),
+            ("tier_rules", TIER_RULE_FIELDS),
+            ("awards", AWARD_FIELDS),
+        ):
+            for name in names:
+                self.fields[f"{section}__{name}"] = _number_field(
+                    name, rules[section][name], disabled=disabled
+                )
         self.tier_rows = []
         for pk, tier in sorted(rules["tiers"].items(), key=lambda item: item[1]["rank"]):
             names = []
@@ -968,7 +980,6 @@ class ProgramVersionAdmin(admin.ModelAdmin):
         "origin",
         "effective_from",
         "last_used_quarter",
-        "created_by",
         "published_at",
     ]
     list_filter = ["program", "status"]
@@ -1017,7 +1028,11 @@ class ProgramVersionAdmin(admin.ModelAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "copy_form": CopyForm()}
+        default = Program.objects.filter(is_default=True).values_list("pk", flat=True).first()
+        extra_context = {
+            **(extra_context or {}),
+            "copy_form": CopyForm(initial={"program": default}),
+        }
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
