@@ -149,6 +149,7 @@ def _apply_to_live(program: Program, rules: dict) -> None:
         setattr(program, name, rules["awards"][key])
     program._change_reason = "A published program version takes effect"
     program.save()
+    program.refresh_from_db()  # the numbers as the database keeps them (decimals, not text)
     for tier in program.tiers.all():
         numbers = rules["tiers"].get(str(tier.pk))
         if numbers is None:
