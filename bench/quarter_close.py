@@ -48,8 +48,10 @@ run is not held against the targets). The tables a close writes are VACUUM ANALY
 between runs, as autovacuum would. It EXPLAIN ANALYZEs the slowest SELECT of the first
 close, then times ONE hand-written SQL statement (the floor: one pass over deals plus the
 enablement tables) computing every active partner's scorecard inputs on the same data,
-checks them against the inputs stored on the scorecards, and prints whether the targets
-hold: close <= 60 s, <= 4x the floor, memory < 1 GiB. Prints facts; asserts nothing.
+checks them against the inputs stored on the scorecards, times the what-if of a draft
+version (gold's floor 10% lower) on the quarter just closed, and prints whether the
+targets hold: close <= 60 s, <= 4x the floor, memory < 1 GiB, what-if <= 2x the close.
+Prints facts; asserts nothing.
 """
 
 import argparse
@@ -69,6 +71,7 @@ from benchdb import drop_secondary_indexes, recreate_database, save_database
 
 CLOSE_TARGET_S = 60.0
 FLOOR_RATIO_TARGET = 4.0
+WHAT_IF_RATIO_TARGET = 2.0  # the what-if of a draft, against the real close on the same book
 MEMORY_TARGET = 1024**3
 GIB = 1024**3
 MIB = 1024**2
@@ -80,7 +83,8 @@ PEOPLE_SLOTS = 6  # user ids are allotted six per partner; 3-6 of them are used
 
 MANAGERS_SQL = """
 INSERT INTO partners_user (id, password, last_login, is_superuser, username, first_name,
-                           last_name, email, is_staff, is_active, date_joined, role, language)
+                           last_name, email, is_staff, is_active, date_joined, role,
+                           language)
 SELECT %(user_base)s + g, '!', now() - random() * interval '5 days', false,
        'cm' || g, 'Channel', 'Manager ' || g, 'cm' || g || '@vendor.example',
        false, true, now() - interval '1500 days', 'channel_manager', ''
@@ -111,7 +115,7 @@ SELECT %(partner_base)s + g,
             WHEN g <= %(gold_upto)s THEN %(tier2)s
             WHEN g <= %(silver_upto)s THEN %(tier1)s
             ELSE %(tier0)s END,
-       '[]', '[]', '[]'
+       '[]'::jsonb, '[]'::jsonb, '[]'::jsonb
 FROM (SELECT g, %(today)s::date - 400 - floor(random() * 2500)::int AS started
       FROM generate_series(1, %(partners)s) AS g) AS s
 """
@@ -139,7 +143,8 @@ USERS_SQL = (
     + PEOPLE_CTE
     + """
 INSERT INTO partners_user (id, password, last_login, is_superuser, username, first_name,
-                           last_name, email, is_staff, is_active, date_joined, role, language)
+                           last_name, email, is_staff, is_active, date_joined, role,
+                           language)
 SELECT user_id, '!',
        CASE WHEN random() < 0.8 THEN now() - random() * interval '60 days' END,
        false, 'p' || g || '.' || s, 'Person', s || ' of partner ' || g,
@@ -736,6 +741,34 @@ def run_close(label: str, *, traced: bool = False, steps: bool = False) -> dict:
     }
 
 
+def run_what_if(runs: int) -> tuple[float, object]:
+    """A chief's draft of the default program with gold's revenue floor 10% lower, tried on
+    the quarter just closed ``runs`` times (it writes nothing): the median seconds and the
+    last result."""
+    from decimal import Decimal
+
+    from partners.models import Program, User
+    from partners.services.versions import version_copy_to_draft, version_update_draft
+    from prm.roles import Role
+    from scoring.services.versions import what_if
+
+    chief, _ = User.objects.get_or_create(
+        username="bench-chief", defaults={"role": Role.CHANNEL_CHIEF}
+    )
+    draft = version_copy_to_draft(program=Program.objects.get(is_default=True), by=chief)
+    rules = draft.rules
+    for tier in rules["tiers"].values():
+        if tier["slug"] == "gold":
+            tier["revenue_floor"] = str(Decimal(tier["revenue_floor"]) * Decimal("0.9"))
+    draft = version_update_draft(version=draft, rules=rules, by=chief)
+    times, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = what_if(draft)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
 def explain_slowest(captured: list[dict]) -> tuple[float, str, list[str]]:
     """EXPLAIN (ANALYZE, BUFFERS) the slowest SELECT the close ran, as it ran it."""
     from django.db import connection
@@ -1236,6 +1269,7 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=20_000)
     parser.add_argument("--deals", type=int, default=2_000_000)
     parser.add_argument("--floor-runs", type=int, default=3, help="median of this many")
+    parser.add_argument("--what-if-runs", type=int, default=3, help="median of this many")
     parser.add_argument("--top", type=int, default=10, help="slowest statements to show")
     parser.add_argument(
         "--save-copy",
@@ -1324,6 +1358,19 @@ def main() -> None:
     print_close("(3) rerun under tracemalloc (slower; not timed against the targets)", third, 0)
     print(f"  scorecards unchanged again: {yes(third['checksum'] == first['checksum'])}")
 
+    what_if_s, tried = run_what_if(args.what_if_runs)
+    what_if_ratio = what_if_s / first["wall"]
+    print(
+        f"\nthe what-if of a draft (gold's floor 10% lower) on {tried.quarter}: median "
+        f"{what_if_s:.2f} s of {args.what_if_runs} runs, {len(tried.rows):,} partners, "
+        f"{tried.movers:,} would move tier, payout difference "
+        f"{tried.total('payout_difference'):,.2f}"
+    )
+    print(
+        f"  the close {first['wall']:.2f} s (rerun {second['wall']:.2f} s), the what-if "
+        f"{what_if_s:.2f} s: {what_if_ratio:.2f}x the close"
+    )
+
     seconds, sql, plan = explain_slowest(first["captured"])
     print(f"\nslowest SELECT of the first close ({seconds:.3f} s), EXPLAIN (ANALYZE, BUFFERS) now:")
     print(f"  {_short(sql, 400)}")
@@ -1379,6 +1426,10 @@ def main() -> None:
     print(
         f"  memory < 1 GiB: peak RSS {peak_rss / GIB:.2f} GiB {yes(peak_rss < MEMORY_TARGET)}, "
         f"tracemalloc peak {traced / GIB:.2f} GiB {yes(traced < MEMORY_TARGET)}"
+    )
+    print(
+        f"  what-if <= {WHAT_IF_RATIO_TARGET:g}x the close: {what_if_ratio:.2f}x "
+        f"{yes(what_if_ratio <= WHAT_IF_RATIO_TARGET)}"
     )
     print(f"\ntotal run time: {time.perf_counter() - overall:.1f} s")
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from partners.models import Partner
+from partners.models import Partner, ProgramVersion
 from prm.deferred_text import text_render
 from prm.money import money_field_kwargs
 
@@ -84,6 +84,16 @@ class LedgerEntry(models.Model):
     )
     due_on = models.DateField(null=True, blank=True, help_text="When payment is due.")
     idempotency_key = models.CharField(max_length=120, unique=True)
+    # The program version a quarter close decided the entry under (rebates, awards); none
+    # for the other entries.
+    version = models.ForeignKey(
+        ProgramVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     claim = models.ForeignKey(
         "IncentiveClaim",
         on_delete=models.SET_NULL,

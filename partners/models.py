@@ -871,6 +871,72 @@ class LeadOffer(models.Model):
         return f"{self.lead} → {self.partner} ({self.answer})"
 
 
+class ProgramVersion(models.Model):
+    """One version of a program's rules (RULEBOOK §12): a snapshot of every number the
+    quarter close decides with (scorecard weights and targets, tier movement, each tier's
+    requirements and default quota, rebate brackets, award amounts), in ``rules``.
+
+    A draft is a copy a channel chief edits and tries on the last closed quarter; a
+    published version decides every close from its ``effective_from`` quarter until a
+    later published one takes over. A version a close has decided under is never
+    changed: ``last_used_quarter`` says it was. ``origin``: recorded from the live
+    program by a close, or a draft a chief published.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    class Origin(models.TextChoices):
+        LIVE = "live", _("The live program")
+        DRAFT = "draft", _("A published draft")
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.DRAFT)
+    effective_from = models.CharField(
+        max_length=6, blank=True, help_text="The first quarter it decides, e.g. 2027Q1."
+    )
+    rules = models.JSONField(default=dict)
+    note = models.CharField(max_length=300, blank=True)
+    last_used_quarter = models.CharField(
+        max_length=6, blank=True, editable=False, help_text="The latest quarter closed under it."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["program", "-number"]
+        verbose_name = _("program version")
+        verbose_name_plural = _("program versions")
+        constraints = [
+            models.UniqueConstraint(fields=["program", "number"], name="program_version_number"),
+            models.UniqueConstraint(
+                fields=["program", "effective_from"],
+                condition=Q(status="published"),
+                name="one_published_version_per_quarter",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | ~Q(effective_from=""),
+                name="published_version_has_a_quarter",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program} v{self.number}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
 class TierChangeCause(models.TextChoices):
     INITIAL = "initial", _("Initial placement")
     ADVANCE = "advance", _("Advance")
@@ -903,6 +969,15 @@ class TierChange(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     changed_at = models.DateTimeField(default=timezone.now)
+    # The program version a close decided the change under (none for overrides).
+    version = models.ForeignKey(
+        ProgramVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["-changed_at", "-id"]

@@ -1,10 +1,13 @@
 """Admin for the quarter close: runs with progress, scorecards with their inputs, flags;
 QBRs with their agenda and action items, and joint business plans."""
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Q, Value, When
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -13,11 +16,26 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from partners import services as partner_services
 from partners.admin import ReadOnlyAdminMixin, ScopedAdminMixin
-from partners.models import OutreachTask, RedFlag, User
+from partners.models import OutreachTask, Program, ProgramVersion, RedFlag, User
 from partners.permissions import manages_partner
+from partners.services.versions import (
+    last_closed_quarter,
+    may_edit_versions,
+    version_copy_to_draft,
+    version_publish,
+    version_update_draft,
+)
+from partners.version_rules import (
+    AWARD_FIELDS,
+    SCORING_FIELDS,
+    TIER_FIELDS,
+    TIER_RULE_FIELDS,
+    WHOLE,
+)
 from prm.admin_errors import BadInputIs400Mixin
 from prm.admin_history import HistoryAdmin
 from prm.admin_lists import ChannelManagerFilter
@@ -57,6 +75,7 @@ from .services.reviews import (
     qbr_share,
     qbr_update,
 )
+from .services.versions import what_if
 
 
 class CloseForm(forms.Form):
@@ -938,3 +957,318 @@ class JointBusinessPlanAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin)
             raise PermissionDenied(_words(exc)) from exc
         obj.pk = saved.pk
         obj.refresh_from_db()
+
+
+# ---------------------------------------------------------------- program versions (§12)
+
+_NUMBER_LABELS = {
+    "revenue_points": _("Revenue points"),
+    "pipeline_points": _("Pipeline points"),
+    "pipeline_target": _("Approved registrations for full pipeline points"),
+    "certification_points": _("Certification points"),
+    "satisfaction_points": _("Satisfaction points"),
+    "login_days_points": _("Login-day points"),
+    "login_days_target": _("Login days for full points"),
+    "training_points": _("Training points"),
+    "training_target": _("Trainings for full points"),
+    "events_points": _("Event points"),
+    "events_target": _("Events for full points"),
+    "band_maintain_from": _("Maintain band from"),
+    "band_grow_from": _("Grow band from"),
+    "band_invest_from": _("Invest band from"),
+    "advance_after_closes": _("Closes qualified above before advancing"),
+    "demote_after_closes": _("Closes qualified below before demoting"),
+    "exit_after_closes": _("Closes below the entry tier before exit"),
+    "fast_track_score": _("Fast-track score"),
+    "fast_track_quarter_revenue": _("Fast-track quarter revenue"),
+    "revenue_floor": _("Revenue floor"),
+    "certified_reps_required": _("Certified reps"),
+    "open_registrations_required": _("Open registrations"),
+    "new_logos_required": _("New logos"),
+    "strategic_wins_required": _("Strategic wins"),
+    "default_annual_quota": _("Default annual quota"),
+    "partner_of_quarter": _("Partner of the Quarter"),
+    "top_new_logo": _("Top New Logo Generator"),
+    "highest_growth": _("Highest Growth Partner"),
+    "growth_min_prior": _("Highest growth: prior quarter at least"),
+    "training_champion_per_cert": _("Training Champion, per certification"),
+    "community_mvp": _("Community MVP"),
+    "revenue_from": _("Quarter revenue from"),
+    "rate": _("Rebate rate"),
+}
+
+
+def _number_field(name: str, value, *, disabled: bool) -> forms.Field:
+    label = _NUMBER_LABELS.get(name, name)
+    if name in WHOLE:
+        return forms.IntegerField(
+            label=label, min_value=0, max_value=10**6, initial=value, disabled=disabled
+        )
+    return forms.DecimalField(
+        label=label,
+        min_value=0,
+        max_digits=16,
+        decimal_places=4,
+        initial=Decimal(value),
+        disabled=disabled,
+        localize=False,
+    )
+
+
+class VersionRulesForm(forms.Form):
+    """Every number of a version's rules, one field each (a draft's are editable)."""
+
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+    def __init__(self, version: ProgramVersion, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        rules, disabled = version.rules, not version.is_draft
+        self.version = version
+        self.fields["note"].initial = version.note
+        self.fields["note"].disabled = disabled
+        for section, names in (
+            ("scoring", SCORING_FIELDS),
+            ("tier_rules", TIER_RULE_FIELDS),
+            ("awards", AWARD_FIELDS),
+        ):
+            for name in names:
+                self.fields[f"{section}__{name}"] = _number_field(
+                    name, rules[section][name], disabled=disabled
+                )
+        self.tier_rows = []
+        for pk, tier in sorted(rules["tiers"].items(), key=lambda item: item[1]["rank"]):
+            names = []
+            for name in TIER_FIELDS:
+                key = f"tier_{pk}__{name}"
+                self.fields[key] = _number_field(name, tier[name], disabled=disabled)
+                names.append(key)
+            self.tier_rows.append((tier["name"], names))
+        self.bracket_rows = []
+        for index, (start, rate, fast) in enumerate(rules["rebate_brackets"]):
+            self.fields[f"bracket_{index}__from"] = _number_field(
+                "revenue_from", start, disabled=disabled
+            )
+            self.fields[f"bracket_{index}__rate"] = _number_field("rate", rate, disabled=disabled)
+            self.fields[f"bracket_{index}__fast"] = forms.BooleanField(
+                required=False, initial=fast, disabled=disabled
+            )
+            self.bracket_rows.append(
+                [f"bracket_{index}__{part}" for part in ("from", "rate", "fast")]
+            )
+
+    def section(self, name: str) -> list:
+        return [self[key] for key in self.fields if key.startswith(f"{name}__")]
+
+    def scoring_fields(self):
+        return self.section("scoring")
+
+    def tier_rule_fields(self):
+        return self.section("tier_rules")
+
+    def award_fields(self):
+        return self.section("awards")
+
+    def tiers(self):
+        return [(name, [self[key] for key in keys]) for name, keys in self.tier_rows]
+
+    def brackets(self):
+        return [[self[key] for key in keys] for keys in self.bracket_rows]
+
+    def rules(self) -> dict:
+        """The rules as the form says them (after ``is_valid``)."""
+        data, rules = self.cleaned_data, self.version.rules
+        return {
+            section: {name: str(data[f"{section}__{name}"]) for name in rules[section]}
+            for section in ("scoring", "tier_rules", "awards")
+        } | {
+            "tiers": {
+                pk: {**tier, **{name: str(data[f"tier_{pk}__{name}"]) for name in TIER_FIELDS}}
+                for pk, tier in rules["tiers"].items()
+            },
+            "rebate_brackets": [
+                [
+                    str(data[f"bracket_{index}__from"]),
+                    str(data[f"bracket_{index}__rate"]),
+                    bool(data[f"bracket_{index}__fast"]),
+                ]
+                for index in range(len(rules["rebate_brackets"]))
+            ],
+        }
+
+
+class PublishForm(forms.Form):
+    effective_from = forms.CharField(
+        label=_("Effective from the close of"), max_length=6, help_text=_("e.g. 2027Q1")
+    )
+
+
+class CopyForm(forms.Form):
+    program = forms.ModelChoiceField(label=_("Program"), queryset=Program.objects.order_by("name"))
+
+
+BAND_NAMES = {
+    "probation": _("Probation"),
+    "maintain": _("Maintain"),
+    "grow": _("Grow"),
+    "invest": _("Invest"),
+}
+
+# Rows of the what-if shown on the page: the partners whose result changes, movers first.
+WHAT_IF_ROWS = 200
+
+
+@admin.register(ProgramVersion)
+class ProgramVersionAdmin(admin.ModelAdmin):
+    """Versions of each program's rules: a chief copies the live program to a draft, edits
+    its numbers, tries it on the last closed quarter and publishes it (RULEBOOK §12)."""
+
+    list_display = [
+        "__str__",
+        "status",
+        "origin",
+        "effective_from",
+        "last_used_quarter",
+        "published_at",
+    ]
+    list_filter = ["program", "status"]
+    change_list_template = "admin/partners/programversion/change_list.html"
+
+    def has_module_permission(self, request) -> bool:
+        return may_edit_versions(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return may_edit_versions(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return may_edit_versions(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("program", "created_by")
+
+    def get_urls(self):
+        return [
+            path(
+                "copy/",
+                self.admin_site.admin_view(self.copy_view),
+                name="partners_programversion_copy",
+            ),
+        ] + super().get_urls()
+
+    def copy_view(self, request):
+        """Copy a program's live rules to a new draft (POST), then edit it."""
+        if not may_edit_versions(request.user):
+            raise PermissionDenied
+        form = CopyForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            draft = version_copy_to_draft(program=form.cleaned_data["program"], by=request.user)
+            return redirect(reverse("admin:partners_programversion_change", args=[draft.pk]))
+        return HttpResponseBadRequest(
+            gettext("Choose a program to copy: %(errors)s")
+            % {"errors": " ".join(str(e) for errors in form.errors.values() for e in errors)}
+            if form.errors
+            else gettext("Copy a program with the button on the versions page.")
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        default = Program.objects.filter(is_default=True).values_list("pk", flat=True).first()
+        extra_context = {
+            **(extra_context or {}),
+            "copy_form": CopyForm(initial={"program": default}),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The version's numbers (a draft's editable), "Run what-if" and "Publish"."""
+        if not may_edit_versions(request.user):
+            raise PermissionDenied
+        try:
+            version = ProgramVersion.objects.select_related("program").get(pk=int(object_id))
+        except (ValueError, ProgramVersion.DoesNotExist):
+            raise Http404(gettext("No such program version.")) from None
+        posted = request.method == "POST"
+        action = request.POST.get("action", "") if posted else ""
+        if posted and not version.is_draft:
+            return HttpResponseBadRequest(
+                gettext("Version %(number)s is published: only a draft can be changed.")
+                % {"number": version.number}
+            )
+        if posted and action not in ("save", "what_if", "publish"):
+            return HttpResponseBadRequest(gettext("Unknown action."))
+        form = VersionRulesForm(version, request.POST if posted else None)
+        publish = PublishForm(request.POST if action == "publish" else None)
+        result, status = None, 200
+        if posted and form.is_valid():
+            try:
+                version = version_update_draft(
+                    version=version,
+                    rules=form.rules(),
+                    by=request.user,
+                    note=form.cleaned_data["note"],
+                )
+                if action == "what_if":
+                    result = what_if(version, by=request.user)
+                elif action == "publish" and publish.is_valid():
+                    version = version_publish(
+                        version=version,
+                        effective_from=publish.cleaned_data["effective_from"].strip().upper(),
+                        by=request.user,
+                    )
+                    self.message_user(
+                        request,
+                        gettext("Version %(number)s takes effect from the close of %(quarter)s.")
+                        % {"number": version.number, "quarter": version.effective_from},
+                        messages.SUCCESS,
+                    )
+                    return redirect(
+                        reverse("admin:partners_programversion_change", args=[version.pk])
+                    )
+                elif action == "save":
+                    self.message_user(request, gettext("The draft is saved."), messages.SUCCESS)
+                    return redirect(
+                        reverse("admin:partners_programversion_change", args=[version.pk])
+                    )
+            except ValidationError as exc:
+                target = publish if action == "publish" else form
+                target.add_error(None, exc)
+        if posted and (form.errors or publish.errors):
+            status = 400
+        shown = []
+        if result is not None:
+            shown = [row for row in result.rows if row.changes][:WHAT_IF_ROWS]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("%(program)s, version %(number)s")
+            % {"program": version.program, "number": version.number},
+            "version": version,
+            "form": form,
+            "publish": publish,
+            "result": result,
+            "totals": {
+                name: result.total(name)
+                for name in (
+                    "rebate_actual",
+                    "rebate_draft",
+                    "awards_actual",
+                    "awards_draft",
+                    "payout_actual",
+                    "payout_draft",
+                    "payout_difference",
+                )
+            }
+            if result
+            else {},
+            "shown": shown,
+            "bands": BAND_NAMES,
+            "unchanged": len(result.rows) - sum(r.changes for r in result.rows) if result else 0,
+            "hidden": max(0, sum(r.changes for r in result.rows) - len(shown)) if result else 0,
+            "currency": version.program.currency,
+            "opts": self.model._meta,
+            "last_closed": last_closed_quarter(version.program),
+        }
+        return render(request, "admin/partners/programversion/version.html", context, status=status)

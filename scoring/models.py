@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from partners.models import Partner, ReviewCadence, Tier
+from partners.models import Partner, ProgramVersion, ReviewCadence, Tier
 from prm.money import money_field_kwargs
 from prm.quarters import Quarter
 
@@ -65,6 +65,16 @@ class Scorecard(models.Model):
     band = models.CharField(max_length=10, choices=Band.choices)
     csat_no_data = models.BooleanField(default=False)
     closed_at = models.DateTimeField()
+    # The program version the close decided it under (RULEBOOK §12): with ``inputs``, what
+    # it is replayed from.
+    version = models.ForeignKey(
+        ProgramVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["-quarter", "partner"]

@@ -325,6 +325,8 @@ ADMIN_PROGRAM_WIDE = {
     "django_celery_beat.IntervalSchedule": "the schedule",
     "partners.Program": "program rules",
     "partners.Tier": "program rules",
+    "partners.ProgramVersion": "program rules: versions, chiefs and admins only "
+    "(tests/test_admin_program_versions.py shows the others refused)",
     "partners.ExchangeRate": "the rate table finance keeps for every program",
     "partners.RoutingRule": "program rules: lead routing, the same for every partner",
     "partners.User": "every login: only roles that see all partners may open it",

@@ -95,7 +95,14 @@ def _record(entries: list[LedgerEntry], *, by: User | None, reason: str) -> list
 
 
 def _record_quarter(
-    rows: list[tuple], *, program: Program, quarter: Quarter, due_on: date, by, reason: str
+    rows: list[tuple],
+    *,
+    program: Program,
+    quarter: Quarter,
+    due_on: date,
+    by,
+    reason: str,
+    version_id: int | None = None,
 ) -> int:
     """Record the quarter's entries whose idempotency key is new, with their history rows,
     in a few set-wise statements whatever their number; return how many were recorded.
@@ -130,6 +137,7 @@ def _record_quarter(
                 due_on=due_on if status == EntryStatus.APPROVED else None,
                 idempotency_key=key,
                 created_at=stamp,
+                version_id=version_id,
             )
             for partner_id, kind, code, description, amount, status, key in rows
             if key not in known
@@ -258,12 +266,20 @@ def quarter_incentives_accrue(
     quarter: Quarter,
     stats: list[rules.QuarterStats],
     by: User | None = None,
+    brackets: list[tuple] | None = None,
+    awards: rules.AwardTable | None = None,
+    version_id: int | None = None,
 ) -> dict:
     """The quarter close's money: volume rebates (owed, due 30 days after the quarter) and
     award proposals (owed once a manager confirms them). A rerun adds nothing: rebates are
-    keyed by partner and quarter, awards by award and quarter."""
+    keyed by partner and quarter, awards by award and quarter.
+
+    ``brackets`` and ``awards``: the rebate table and award amounts of the program version
+    the close decides under (``version_id``, kept on each entry); the live program's
+    when not given."""
     label = quarter.label
-    brackets = rebate_brackets(program)
+    if brackets is None:
+        brackets = rebate_brackets(program)
     rows = []  # (partner, kind, code, description, amount, status, idempotency key)
     for item in stats:
         rebate = rules.volume_rebate(item.revenue, brackets)
@@ -289,7 +305,7 @@ def quarter_incentives_accrue(
                 f"rebate:{item.partner_id}:{label}",
             )
         )
-    for proposal in rules.propose_awards(stats, award_table(program)):
+    for proposal in rules.propose_awards(stats, awards or award_table(program)):
         name = rules.AWARD_NAMES[proposal.code]
         rows.append(
             (
@@ -317,6 +333,7 @@ def quarter_incentives_accrue(
         due_on=rules.rebate_due_on(quarter.end, program.rebate_due_days),
         by=by,
         reason=f"Quarter close {label}",
+        version_id=version_id,
     )
     recorded = LedgerEntry.objects.filter(
         quarter=label, partner__program=program, kind__in=(EntryKind.REBATE, EntryKind.AWARD)

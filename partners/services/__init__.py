@@ -311,6 +311,7 @@ class CloseOutcome:
     reason: str = ""  # the reason in English; with its source and values, shown translated
     reason_message: str = ""
     reason_params: dict | None = None
+    version_id: int | None = None  # the program version it was decided under
 
 
 def partners_close_apply(
@@ -335,6 +336,7 @@ def partners_close_apply(
             reason_params=o.reason_params or {},
             changed_by=by,
             changed_at=at,
+            version_id=o.version_id,
         )
         for o in outcomes
         if o.cause

@@ -30,7 +30,6 @@ from enablement.queries import (
     engagement_counts,
     lapsed_certification_partners,
 )
-from incentives import rules as incentive_rules
 from incentives.queries import approved_contributions
 from incentives.services.ledger import quarter_incentives_accrue
 from incentives.services.mdf import mdf_funds_open
@@ -42,11 +41,12 @@ from partners.models import (
     TierChange,
     User,
 )
+from partners.services.versions import program_versions_for_close
 from prm.audit import audited
 from prm.mail import mail_on_commit
 from prm.quarters import Quarter, trailing_twelve_months
 
-from .. import rules
+from .. import rules, version_rules
 from ..models import QuarterClose, Scorecard
 from ..queries import (
     PartnerRow,
@@ -55,10 +55,10 @@ from ..queries import (
     first_partner_started,
     pipeline_lead_counts,
     scorecard_history,
-    tier_requirements,
     tiers_before_close,
 )
 from ..rules import PartnerFacts
+from ..version_rules import CloseInputs, ProgramRules
 
 BATCH_SIZE = 2000  # partners per transaction; the admin shows progress batch by batch
 # A running close with no heartbeat for this long has stopped (its worker was killed): the
@@ -329,30 +329,24 @@ def quarter_close_stopped(quarter: str, *, limit_seconds: int) -> str:
 
 @dataclass(frozen=True)
 class _ProgramSetup:
-    """A program's tiers and numbers, computed once per close."""
+    """A program's version for the quarter closed, and its rules, read once per close."""
 
-    tiers: dict[int, Tier]  # by id
-    by_rank: dict[int, Tier]
-    requirements: list[rules.TierRequirement]
-    lowest: rules.TierRequirement
-    weights: rules.ScoringWeights
-    tier_rules: rules.TierRules
+    version_id: int
+    rules: ProgramRules
     pipeline_target: int
 
 
-def _program_setups(programs: dict[int, Program], tiers: dict[int, Tier]) -> dict:
+def _program_setups(programs: dict[int, Program], label: str) -> dict:
+    """Each program's version for the quarter ``label`` (RULEBOOK §12): the close decides
+    with its rules, not with the live program's."""
+    versions = program_versions_for_close(programs.values(), label)
     setups = {}
-    for pk, program in programs.items():
-        own = [tier for tier in tiers.values() if tier.program_id == pk]
-        requirements = tier_requirements(program, own)
+    for pk, version in versions.items():
+        decided_by = version_rules.program_rules(version.rules)
         setups[pk] = _ProgramSetup(
-            tiers={tier.pk: tier for tier in own},
-            by_rank={tier.rank: tier for tier in own},
-            requirements=requirements,
-            lowest=min(requirements, key=lambda tier: tier.rank),
-            weights=weights_for(program),
-            tier_rules=_tier_rules(program),
-            pipeline_target=program.pipeline_target,
+            version_id=version.pk,
+            rules=decided_by,
+            pipeline_target=decided_by.weights.pipeline_target,
         )
     return setups
 
@@ -380,6 +374,7 @@ class _Gathered:
     leads: dict[int, int]  # accepted leads that count as pipeline (RULEBOOK §11)
     already: dict[int, int]
     history: dict[int, tuple]
+    contributions: dict[int, int]  # approved community contributions in the quarter
     flag_inputs: "_FlagInputs"
 
 
@@ -399,7 +394,7 @@ def _gather(quarter: Quarter) -> _Gathered:
     return _Gathered(
         partners=partners,
         programs=programs,
-        setups=_program_setups(programs, tiers),
+        setups=_program_setups(programs, quarter.label),
         tiers=tiers,
         figures=figures,
         reps=reps,
@@ -409,6 +404,11 @@ def _gather(quarter: Quarter) -> _Gathered:
         leads=other["leads"],
         already=other["already"],
         history=other["history"],
+        contributions={
+            pid: count
+            for program in programs
+            for pid, count in approved_contributions(program, quarter.start, quarter.end).items()
+        },
         flag_inputs=_FlagInputs.as_of_day(
             as_of,
             programs,
@@ -459,6 +459,7 @@ _CARD_FIELDS = [
     "band",
     "csat_no_data",
     "closed_at",
+    "version",
 ]
 _NO_FIGURES: dict = {}
 _NO_ENGAGEMENT = {"login_days": 0, "trainings": 0, "events": 0}
@@ -486,38 +487,26 @@ def _decide_partner(
     gathered: _Gathered, partner: PartnerRow, *, label: str, now: datetime
 ) -> tuple[Scorecard, partner_services.CloseOutcome]:
     """One partner's scorecard (unsaved) and what the close decided for it: its score, the
-    tier it qualifies for, and its tier after the close (RULEBOOK §2, §3)."""
+    tier it qualifies for, and its tier after the close (RULEBOOK §2, §3), under the
+    rules of its program's version for the quarter."""
     pk = partner.pk
     setup = gathered.setups[partner.program_id]
-    tier_before = setup.tiers.get(gathered.already.get(pk)) or gathered.tiers[partner.tier_id]
-    inputs, facts = _partner_inputs(gathered, partner, tier_before)
-    card = rules.score(inputs, setup.weights)
-    qualified = rules.qualified_tier(setup.requirements, facts)
-    meets_lowest = rules.qualifies(setup.lowest, facts)
-    earlier_ranks, earlier_meets = gathered.history.get(pk, ((), ()))
-    decision = rules.decide_tier(
-        rules.CloseFacts(
-            current_rank=tier_before.rank,
-            qualified_rank=qualified.rank,
-            meets_lowest=meets_lowest,
-            total=card.total,
-            quarter_revenue=inputs.quarter_revenue,
-            previous_qualified_ranks=earlier_ranks,
-            previous_meets_lowest=earlier_meets,
-        ),
-        ranks=list(setup.by_rank),
-        rules=setup.tier_rules,
-    )
-    tier_after = setup.by_rank[decision.to_rank]
+    decides = setup.rules
+    before_id = gathered.already.get(pk)
+    if before_id not in decides.tiers:
+        before_id = partner.tier_id
+    given = _partner_inputs(gathered, partner)
+    decided = version_rules.decide_partner(decides, before_id, given)
+    card, decision, qualified = decided.card, decided.decision, decided.qualified
     scorecard = Scorecard(
         partner_id=pk,
         quarter=label,
-        tier_before_id=tier_before.pk,
-        qualified_tier_id=setup.by_rank[qualified.rank].pk,
-        meets_lowest=meets_lowest,
+        tier_before_id=before_id,
+        qualified_tier_id=decided.qualified_tier_id,
+        meets_lowest=decided.meets_lowest,
         decision=decision.action,
-        tier_after_id=tier_after.pk,
-        inputs=_stored_inputs(inputs, facts, pipeline_target=setup.pipeline_target),
+        tier_after_id=decided.tier_after_id,
+        inputs=version_rules.stored_inputs(decided, given, pipeline_target=setup.pipeline_target),
         revenue=card.revenue,
         pipeline=card.pipeline,
         certification=card.certification,
@@ -527,15 +516,17 @@ def _decide_partner(
         band=card.band,
         csat_no_data=card.csat_no_data,
         closed_at=now,
+        version_id=setup.version_id,
     )
     moves = decision.action != rules.Action.STAY
     outcome = partner_services.CloseOutcome(
         partner_id=pk,
-        tier_before_id=tier_before.pk,
-        tier_after_id=tier_after.pk,
+        tier_before_id=before_id,
+        tier_after_id=decided.tier_after_id,
         exits=decision.action == rules.Action.EXIT,
         score=card.total,
         cause=decision.action if moves else "",
+        version_id=setup.version_id,
     )
     if moves:
         message, params = _why(decision, qualified, card)
@@ -543,60 +534,39 @@ def _decide_partner(
     return scorecard, outcome
 
 
-def _partner_inputs(
-    gathered: _Gathered, partner: PartnerRow, tier_before: Tier
-) -> tuple[rules.ScoreInputs, PartnerFacts]:
-    """What the score and the tier decision read of one partner, from what was gathered."""
+def _partner_inputs(gathered: _Gathered, partner: PartnerRow) -> CloseInputs:
+    """What the score, the tier decision and the money read of one partner, from what was
+    gathered: whatever the rules, so a scorecard keeps them and can be decided again."""
     pk = partner.pk
-    quota = partner.annual_quota
-    if quota is None:
-        quota = tier_before.default_annual_quota
     mine = gathered.figures.get(pk, _NO_FIGURES)
     certified = gathered.reps.get(pk, 0)
-    inputs = rules.ScoreInputs(
+    earlier_ranks, earlier_meets = gathered.history.get(pk, ((), ()))
+    engagement = gathered.engagement.get(pk, _NO_ENGAGEMENT)
+    return CloseInputs(
         quarter_revenue=mine.get("quarter_revenue") or _ZERO,
-        quarterly_quota=quota / 4,
+        annual_quota=partner.annual_quota,
         approved_registrations=mine.get("approved_in_quarter", 0),
         accepted_leads=gathered.leads.get(pk, 0),
         certified_reps=certified,
-        reps_required=tier_before.certified_reps_required,
         csat_responses=mine.get("csat_quarter_n", 0),
         csat_total=mine.get("csat_quarter_sum") or 0,
-        **gathered.engagement.get(pk, _NO_ENGAGEMENT),
+        login_days=engagement["login_days"],
+        trainings=engagement["trainings"],
+        events=engagement["events"],
+        facts=PartnerFacts(
+            revenue=mine.get("trailing_revenue") or _ZERO,
+            certified_reps=certified,
+            open_registrations=mine.get("open_registrations", 0),
+            new_logos=mine.get("new_logos", 0),
+            strategic_wins=gathered.strategic.get(pk, 0),
+        ),
+        previous_qualified_ranks=tuple(earlier_ranks),
+        previous_meets_lowest=tuple(earlier_meets),
+        previous_revenue=mine.get("previous_revenue") or _ZERO,
+        quarter_new_logos=mine.get("quarter_new_logos", 0),
+        certifications=gathered.certifications.get(pk, 0),
+        contributions=gathered.contributions.get(pk, 0),
     )
-    facts = PartnerFacts(
-        revenue=mine.get("trailing_revenue") or _ZERO,
-        certified_reps=certified,
-        open_registrations=mine.get("open_registrations", 0),
-        new_logos=mine.get("new_logos", 0),
-        strategic_wins=gathered.strategic.get(pk, 0),
-    )
-    return inputs, facts
-
-
-def _stored_inputs(inputs: rules.ScoreInputs, facts: PartnerFacts, *, pipeline_target: int) -> dict:
-    """What the scorecard keeps of the figures it was computed from (shown with it)."""
-    responses = inputs.csat_responses
-    return {
-        "quarter_revenue": str(inputs.quarter_revenue),
-        "quarterly_quota": str(inputs.quarterly_quota),
-        "approved_registrations": inputs.approved_registrations,
-        "accepted_leads": inputs.accepted_leads,
-        "pipeline_target": pipeline_target,
-        "certified_reps": inputs.certified_reps,
-        "reps_required": inputs.reps_required,
-        "csat_responses": responses,
-        "csat_average": str(round(Decimal(inputs.csat_total) / responses, 2))
-        if responses
-        else None,
-        "login_days": inputs.login_days,
-        "trainings": inputs.trainings,
-        "events": inputs.events,
-        "trailing_revenue": str(facts.revenue),
-        "open_registrations": facts.open_registrations,
-        "new_logos": facts.new_logos,
-        "strategic_wins": facts.strategic_wins,
-    }
 
 
 def _why(decision: rules.TierDecision, qualified, card: rules.ScoreCard) -> tuple[str, dict]:
@@ -886,28 +856,24 @@ def close_incentives(
     tier after the close, decision and score), so it needs no scorecard stored yet. A few
     grouped queries, whatever the count of partners; a rerun adds nothing."""
     totals = {"rebates": 0, "awards_proposed": 0, "funds_opened": 0}
-    figures, certs, tiers = gathered.figures, gathered.certifications, gathered.tiers
-    staying: dict[int, list[int]] = defaultdict(list)
+    figures = gathered.figures
+    staying: dict[int, list[PartnerRow]] = defaultdict(list)
     for partner in gathered.partners:
         if after[partner.pk][1] != rules.Action.EXIT:
-            staying[partner.program_id].append(partner.pk)
-    for program_id, partner_ids in staying.items():
+            staying[partner.program_id].append(partner)
+    for program_id, partners in staying.items():
         program = gathered.programs[program_id]
-        contributions = approved_contributions(program.pk, quarter.start, quarter.end)
+        setup = gathered.setups[program_id]
+        partner_ids = [partner.pk for partner in partners]
         stats = []
-        for pid in partner_ids:
-            mine = figures.get(pid, _NO_FIGURES)
-            tier_id, _, total = after[pid]
+        for partner in partners:
+            tier_id, _, total = after[partner.pk]
             stats.append(
-                incentive_rules.QuarterStats(
-                    partner_id=pid,
+                version_rules.quarter_stats(
+                    partner.pk,
+                    _partner_inputs(gathered, partner),
                     score=total,
-                    revenue=mine.get("quarter_revenue") or _ZERO,
-                    prior_revenue=mine.get("previous_revenue") or _ZERO,
-                    new_logo_wins=mine.get("quarter_new_logos", 0),
-                    current_certifications=certs.get(pid, 0),
-                    certifications_required=tiers[tier_id].certified_reps_required,
-                    approved_contributions=contributions.get(pid, 0),
+                    reps_required=setup.rules.reps_required(tier_id),
                 )
             )
         # One transaction: the foreign-key checks of the entries and the funds lock each
@@ -916,7 +882,13 @@ def close_incentives(
             with connection.cursor() as cursor:
                 _commit_without_waiting(cursor)
             accrued = quarter_incentives_accrue(
-                program=program, quarter=quarter, stats=stats, by=by
+                program=program,
+                quarter=quarter,
+                stats=stats,
+                by=by,
+                brackets=list(setup.rules.brackets),
+                awards=setup.rules.awards,
+                version_id=setup.version_id,
             )
             funds = mdf_funds_open(
                 program=program,

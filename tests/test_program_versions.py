@@ -1,0 +1,249 @@
+"""Program versions (RULEBOOK §12): the close decides under its quarter's version and names
+it; every stored decision replays from its inputs and version; a draft is tried on the
+last closed quarter without writing anything, and published for a quarter still to close.
+"""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.apps import apps
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
+
+from incentives.models import LedgerEntry
+from partners.models import Program, ProgramVersion, Tier, TierChange
+from partners.services.versions import (
+    version_copy_to_draft,
+    version_publish,
+    version_update_draft,
+)
+from scoring.models import Scorecard
+from scoring.services.close import quarter_close
+from scoring.services.versions import (
+    replay_differences,
+    replay_money_differences,
+    replay_scorecard,
+    what_if,
+)
+from tests.factories import (
+    CertificationFactory,
+    PartnerFactory,
+    PartnerUserFactory,
+    ScorecardFactory,
+    WonDealFactory,
+    default_tier,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(datetime(2026, 7, 15, 9, 0, tzinfo=UTC), tick=False):
+        yield
+
+
+def _program() -> Program:
+    return Program.objects.get(is_default=True)
+
+
+def _book():
+    """Two silver partners: one with $150,000 of trailing revenue, one with $60,000."""
+    near = PartnerFactory(
+        name="Near Gold", tier=default_tier("silver"), started_on=date(2024, 1, 1)
+    )
+    far = PartnerFactory(name="Far Below", tier=default_tier("silver"), started_on=date(2024, 1, 1))
+    for partner, amount in ((near, "150000"), (far, "60000")):
+        CertificationFactory(
+            partner=partner,
+            user=PartnerUserFactory(partner=partner).user,
+            issued_on=date(2025, 1, 1),
+        )
+        CertificationFactory(
+            partner=partner,
+            user=PartnerUserFactory(partner=partner).user,
+            issued_on=date(2025, 1, 1),
+        )
+        WonDealFactory(partner=partner, partner_credit=Decimal(amount), closed_on=date(2026, 5, 1))
+        ScorecardFactory(partner=partner, quarter="2026Q1", qualified_tier=default_tier("gold"))
+    return near, far
+
+
+def _counts() -> dict[str, int]:
+    return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+
+
+def test_the_close_decides_under_its_version_and_names_it(clock):
+    near, _ = _book()
+    close = quarter_close(quarter="2026Q2")
+    assert close.state == "done"
+    version = ProgramVersion.objects.get(program=_program())
+    assert (version.number, version.status, version.last_used_quarter) == (1, "published", "2026Q2")
+    cards = Scorecard.objects.filter(quarter="2026Q2")
+    assert cards.count() == 2
+    assert set(cards.values_list("version_id", flat=True)) == {version.pk}
+    assert set(
+        TierChange.objects.filter(quarter="2026Q2").values_list("version_id", flat=True)
+    ) <= {version.pk}
+    rebates = LedgerEntry.objects.filter(quarter="2026Q2", kind__in=("rebate", "award"))
+    assert rebates.exists()
+    assert set(rebates.values_list("version_id", flat=True)) == {version.pk}
+    assert replay_differences(cards.select_related("version")) == []
+
+
+def test_a_live_edit_after_a_close_makes_a_new_version_and_the_rerun_keeps_the_old(clock):
+    near, _ = _book()
+    quarter_close(quarter="2026Q1")
+    first = ProgramVersion.objects.get(program=_program())
+    Tier.objects.filter(program=_program(), slug="gold").update(revenue_floor=Decimal("100000"))
+    quarter_close(quarter="2026Q2")
+    second = ProgramVersion.objects.exclude(pk=first.pk).get(program=_program())
+    assert (second.number, second.effective_from, second.origin) == (2, "2026Q2", "live")
+    gold = str(Tier.objects.get(program=_program(), slug="gold").pk)
+    assert Decimal(second.rules["tiers"][gold]["revenue_floor"]) == Decimal("100000")
+    assert Decimal(first.rules["tiers"][gold]["revenue_floor"]) == Decimal("200000.00")
+    card = Scorecard.objects.get(partner=near, quarter="2026Q2")
+    assert card.version_id == second.pk
+    assert card.qualified_tier.slug == "gold"  # under the new floor
+    # Closing 2026Q1 again decides under the version it was closed under.
+    quarter_close(quarter="2026Q1")
+    assert Scorecard.objects.get(partner=near, quarter="2026Q1").version_id == first.pk
+    assert (
+        replay_differences(Scorecard.objects.select_related("version").exclude(version=None)) == []
+    )
+
+
+def test_a_draft_tried_on_the_last_close_writes_nothing_and_shows_the_movers(clock, chief):
+    near, far = _book()
+    quarter_close(quarter="2026Q2")
+    draft = version_copy_to_draft(program=_program(), by=chief)
+    assert draft.status == "draft"
+
+    unchanged = what_if(draft, by=chief)
+    assert unchanged.quarter == "2026Q2"
+    assert len(unchanged.rows) == 2
+    assert unchanged.movers == 0 and unchanged.band_changes == 0
+    assert unchanged.total("payout_difference") == 0
+    assert unchanged.total("payout_actual") > 0
+
+    rules = draft.rules
+    gold = str(Tier.objects.get(program=_program(), slug="gold").pk)
+    rules["tiers"][gold]["revenue_floor"] = "120000"
+    rules["scoring"]["revenue_points"] = "10"
+    version_update_draft(version=draft, rules=rules, by=chief)
+    before = _counts()
+    tried = what_if(draft, by=chief)
+    assert _counts() == before  # not a row written
+    assert tried.movers == 1
+    mover = tried.rows[0]  # movers first
+    assert (mover.partner, mover.tier_actual, mover.tier_draft) == ("Near Gold", "Silver", "Gold")
+    assert all(row.total_draft < row.total_actual for row in tried.rows)
+    assert tried.total("payout_difference") == sum(r.payout_difference for r in tried.rows)
+
+
+def test_what_if_reads_a_fixed_number_of_queries(clock, chief, django_assert_max_num_queries):
+    _book()
+    for number in range(6):
+        PartnerFactory(name=f"More {number}", tier=default_tier("registered"))
+    quarter_close(quarter="2026Q2")
+    draft = version_copy_to_draft(program=_program(), by=chief)
+    draft = ProgramVersion.objects.select_related("program").get(pk=draft.pk)
+    with django_assert_max_num_queries(3):
+        assert len(what_if(draft).rows) == 8
+
+
+def test_only_a_chief_or_an_admin_changes_versions(clock, manager, chief):
+    _book()
+    quarter_close(quarter="2026Q2")
+    with pytest.raises(PermissionDenied):
+        version_copy_to_draft(program=_program(), by=manager)
+    draft = version_copy_to_draft(program=_program(), by=chief)
+    with pytest.raises(PermissionDenied):
+        what_if(draft, by=manager)
+    with pytest.raises(PermissionDenied):
+        version_update_draft(version=draft, rules=draft.rules, by=manager)
+    with pytest.raises(PermissionDenied):
+        version_publish(version=draft, effective_from="2027Q1", by=manager)
+
+
+@pytest.mark.parametrize(
+    "section,name,value,code",
+    [
+        ("scoring", "revenue_points", "abc", "not_number"),
+        ("scoring", "revenue_points", "-1", "out_of_range"),
+        ("scoring", "pipeline_target", "2.5", "not_whole"),
+        ("scoring", "revenue_points", "80", "points_over_100"),
+        ("scoring", "band_grow_from", "90", "bands_out_of_order"),
+    ],
+)
+def test_a_draft_refuses_numbers_that_do_not_fit(clock, chief, section, name, value, code):
+    draft = version_copy_to_draft(program=_program(), by=chief)
+    rules = draft.rules
+    rules[section][name] = value
+    with pytest.raises(ValidationError) as caught:
+        version_update_draft(version=draft, rules=rules, by=chief)
+    assert caught.value.code == code
+    draft.refresh_from_db()
+    assert draft.rules == version_copy_to_draft(program=_program(), by=chief).rules
+
+
+def test_a_published_draft_decides_from_its_quarter_and_becomes_the_live_program(clock, chief):
+    near, _ = _book()
+    quarter_close(quarter="2026Q2")
+    draft = version_copy_to_draft(program=_program(), by=chief)
+    rules = draft.rules
+    gold = Tier.objects.get(program=_program(), slug="gold")
+    rules["tiers"][str(gold.pk)]["revenue_floor"] = "120000"
+    version_update_draft(version=draft, rules=rules, by=chief)
+    for closed in ("2026Q2", "2026Q1", "2025Q4"):
+        with pytest.raises(ValidationError) as caught:
+            version_publish(version=draft, effective_from=closed, by=chief)
+        assert caught.value.code == "quarter_closed"
+    with pytest.raises(ValidationError):
+        version_publish(version=draft, effective_from="next year", by=chief)
+    version_publish(version=draft, effective_from="2026Q3", by=chief)
+    draft.refresh_from_db()
+    assert (draft.status, draft.effective_from, draft.published_by) == (
+        "published",
+        "2026Q3",
+        chief,
+    )
+    with pytest.raises(ValidationError) as caught:
+        version_update_draft(version=draft, rules=rules, by=chief)
+    assert caught.value.code == "not_draft"
+    gold.refresh_from_db()
+    assert gold.revenue_floor == Decimal("200000")  # live until its quarter is closed
+    with time_machine.travel(datetime(2026, 10, 5, 9, 0, tzinfo=UTC), tick=False):
+        quarter_close(quarter="2026Q3")
+    assert Scorecard.objects.get(partner=near, quarter="2026Q3").version_id == draft.pk
+    gold.refresh_from_db()
+    assert gold.revenue_floor == Decimal("120000")
+
+
+def test_every_decision_of_the_demo_replays_from_its_inputs_and_version(db, tmp_path, settings):
+    settings.BASE_DIR = tmp_path
+    call_command("seed_demo", partners=20, seed=7)
+    cards = list(Scorecard.objects.select_related("version", "partner"))
+    assert len(cards) > 20
+    assert all(card.version_id for card in cards)
+    assert replay_differences(cards) == []
+    for card in cards[:3]:
+        assert replay_scorecard(card).total == card.total
+    # Each tier change a close made is its scorecard's decision.
+    by_card = {(c.partner_id, c.quarter): c for c in cards}
+    changes = TierChange.objects.exclude(quarter="").exclude(cause__in=("override", "initial"))
+    assert changes.exists()
+    for change in changes:
+        card = by_card[change.partner_id, change.quarter]
+        again = replay_scorecard(card)
+        assert change.version_id == card.version_id
+        assert (change.cause, change.from_tier_id, change.to_tier_id) == (
+            again.decision,
+            card.tier_before_id,
+            again.tier_after_id,
+        )
+    # The close's rebates and award proposals are what the stored inputs give.
+    assert LedgerEntry.objects.filter(kind="rebate").exists()
+    assert replay_money_differences(cards) == []
