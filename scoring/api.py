@@ -37,6 +37,7 @@ from .queries import (
     qbrs_with_overdue,
     red_flags_visible_to,
     scorecard_explanation,
+    scorecard_weights,
     scorecards_visible_to,
 )
 from .services.close import CloseRefused, QuarterNotEnded, quarter_close_request, weights_for
@@ -85,6 +86,12 @@ class ScorecardSerializer(serializers.ModelSerializer):
     disputes = ScorecardDisputeSerializer(many=True, read_only=True)
     qualified_tier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     tier_after = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    version = serializers.IntegerField(
+        source="version.number",
+        read_only=True,
+        allow_null=True,
+        help_text="The number of the program version it was decided under (RULEBOOK §12).",
+    )
 
     class Meta:
         model = Scorecard
@@ -106,6 +113,7 @@ class ScorecardSerializer(serializers.ModelSerializer):
             "decision",
             "tier_after",
             "closed_at",
+            "version",
             "explanation",
             "disputes",
         ]
@@ -117,9 +125,10 @@ class ScorecardSerializer(serializers.ModelSerializer):
         computation of them per program and request)."""
         program = card.partner.program
         weights = self.context.setdefault("_weights", {})
-        if program.pk not in weights:
-            weights[program.pk] = weights_for(program)
-        return scorecard_explanation(card, weights[program.pk], program.currency)
+        key = ("version", card.version_id) if card.version_id else ("program", program.pk)
+        if key not in weights:
+            weights[key] = scorecard_weights(card, weights_for(program))
+        return scorecard_explanation(card, weights[key], program.currency)
 
 
 class ScorecardViewSet(viewsets.ReadOnlyModelViewSet):
@@ -133,7 +142,7 @@ class ScorecardViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet:
         return (
             scorecards_visible_to(self.request.user)
-            .select_related("partner__program")
+            .select_related("partner__program", "version")
             .prefetch_related(
                 Prefetch(
                     "disputes",

@@ -37,7 +37,7 @@ from partners.models import Lead, LeadOffer, LeadStatus, Partner, PartnerStatus,
 from prm.quarters import Quarter, trailing_twelve_months
 
 from . import lead_rules, qbr_rules
-from .rules import PartnerFacts, TierProgress, TierRequirement, tier_progress
+from .rules import PartnerFacts, ScoringWeights, TierProgress, TierRequirement, tier_progress
 
 if TYPE_CHECKING:
     from .models import Qbr, QuarterClose
@@ -1081,6 +1081,17 @@ def partner_360(partner: Partner, *, rows: int = SECTION_ROWS) -> dict[str, list
             .order_by("-created_at", "-pk")[:NOTE_ROWS]
         ),
     }
+
+
+def scorecard_weights(card, program_weights: ScoringWeights) -> ScoringWeights:
+    """The weights ``card`` was decided with: its program version's (RULEBOOK §12), else
+    (a scorecard from before versions were kept) ``program_weights``, the program's now.
+    Select ``version`` with the cards."""
+    from .version_rules import program_rules
+
+    if card.version_id is None:
+        return program_weights
+    return program_rules(card.version.rules).weights
 
 
 def scorecard_explanation(card, weights, currency: str) -> list[dict]:

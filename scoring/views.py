@@ -45,6 +45,7 @@ from .queries import (
     qbrs_with_overdue,
     scorecard_disputes,
     scorecard_explanation,
+    scorecard_weights,
     scorecards_visible_to,
     standings,
     work_queue,
@@ -388,7 +389,10 @@ def _scorecards_page(
     """The scorecards page; ``failed``: the scorecard whose dispute was refused with
     ``error`` (the form keeps the ``reason`` typed), answered 400."""
     cards = list(
-        scorecards_visible_to(request.user).filter(partner=partner).order_by("-quarter")[:8]
+        scorecards_visible_to(request.user)
+        .filter(partner=partner)
+        .select_related("version")
+        .order_by("-quarter")[:8]
     )
     program = partner.program
     weights = weights_for(program)
@@ -397,8 +401,10 @@ def _scorecards_page(
     rows = [
         {
             "card": card,
-            "tips": how_to_raise(card.inputs, weights),
-            "explanation": scorecard_explanation(card, weights, program.currency),
+            "tips": how_to_raise(card.inputs, scorecard_weights(card, weights)),
+            "explanation": scorecard_explanation(
+                card, scorecard_weights(card, weights), program.currency
+            ),
             "disputes": disputes.get(card.pk, []),
             "may_dispute": may_dispute and not any(d.is_open for d in disputes.get(card.pk, [])),
             "error": error if card.pk == failed else "",

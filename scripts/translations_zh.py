@@ -12,6 +12,7 @@ from pathlib import Path
 # Keys are msgids, or (context, msgid) for strings marked with a context; a plural entry
 # takes one text, Chinese having a single plural form.
 ZH: dict = {
+    "Decided under program version %(number)s, in force from %(since)s.": "依据计划版本 %(number)s 决定，自 %(since)s 起生效。",
     "Americas": "美洲",
     "Europe, Middle East and Africa": "欧洲、中东和非洲",
     "Asia-Pacific": "亚太",

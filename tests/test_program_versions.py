@@ -247,3 +247,19 @@ def test_every_decision_of_the_demo_replays_from_its_inputs_and_version(db, tmp_
     # The close's rebates and award proposals are what the stored inputs give.
     assert LedgerEntry.objects.filter(kind="rebate").exists()
     assert replay_money_differences(cards) == []
+
+
+def test_a_scorecard_is_explained_with_the_weights_of_its_version(clock, client):
+    near, _ = _book()
+    quarter_close(quarter="2026Q2")
+    # The live program changes its weights after the close: the scorecard keeps its own.
+    Program.objects.filter(pk=_program().pk).update(pipeline_points=25, revenue_points=25)
+    person = PartnerUserFactory(partner=near).user
+    client.force_login(person)
+    page = client.get("/portal/scorecards/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Decided under program version 1, in force from" in text
+    shown = {part["dimension"]: part for part in page.context["rows"][0]["explanation"]}
+    assert str(shown["pipeline"]["max_points"]) == "20"
+    assert str(shown["revenue"]["max_points"]) == "30"
