@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -970,10 +970,8 @@ def deal_win(
     Account.objects.filter(pk=deal.account_id, owning_partner__isnull=True).update(
         owning_partner=partner
     )
-    try:
-        deal_accrue_incentives(deal, by=by)
-    except RateMissing as exc:  # the partner is paid in a currency with no rate that day
-        raise ValidationError({NON_FIELD_ERRORS: exc.messages}) from exc
+    # Refused (``ValidationError``) if the partner is paid in a currency with no rate that day.
+    deal_accrue_incentives(deal, by=by)
     _publish(deal, EventKind.DEAL_WON)
     return deal
 

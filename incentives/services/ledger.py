@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -20,7 +20,7 @@ from integrations.services import events_publish
 from partners.models import NoticeKind, Partner, Program, User
 from partners.queries import rebate_brackets
 from partners.services import notice_send
-from partners.services.currencies import Rates
+from partners.services.currencies import Converted, RateMissing, Rates
 from prm.audit import audited
 from prm.deferred_text import amount_value, date_value, text_value
 from prm.quarters import Quarter
@@ -62,6 +62,14 @@ def _quarter_of(program: Program, day: date) -> str:
 # ---------------------------------------------------------------- recording entries
 
 
+def _converted(rates: Rates, amount, currency: str, day: date) -> Converted:
+    """``rates.from_reporting``, its refusal worded for a form or an API answer."""
+    try:
+        return rates.from_reporting(amount, currency, day)
+    except RateMissing as exc:
+        raise ValidationError({NON_FIELD_ERRORS: exc.messages}) from exc
+
+
 def _partner_amounts(entries: list[LedgerEntry], base: str) -> None:
     """Give each entry its amount in the currency its partner is paid in, at the rate of
     its accrual day (``earned_on``), stored beside the reporting amount (RULEBOOK §12).
@@ -78,7 +86,7 @@ def _partner_amounts(entries: list[LedgerEntry], base: str) -> None:
     rates = Rates(base)
     for entry in entries:
         paid_in = currencies.get(entry.partner_id) or base
-        converted = rates.from_reporting(entry.amount, paid_in, entry.earned_on)
+        converted = _converted(rates, entry.amount, paid_in, entry.earned_on)
         entry.partner_amount, entry.partner_currency = converted.amount, paid_in
         entry.partner_rate, entry.partner_rate_day = converted.rate, converted.rate_day
 
@@ -425,7 +433,7 @@ def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> i
         # Paid in the partner's currency at the payment date's rate; a missing rate
         # refuses the whole run (nothing is marked).
         book = rates.setdefault(entry.currency, Rates(entry.currency))
-        paid = book.from_reporting(entry.amount, entry.partner_currency, today)
+        paid = _converted(book, entry.amount, entry.partner_currency, today)
         entry.pay(by=by, at=now, reference=reference[:120], paid=paid)
         entry._change_reason = "Paid"
         entry.save()
