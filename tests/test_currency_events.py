@@ -239,3 +239,14 @@ def test_the_portal_registers_in_euros_and_lists_both_amounts(
         assert client.get(reverse("portal-deals")).status_code == 200
     detail = client.get(reverse("portal-deal", args=[deal.pk])).content.decode()
     assert "€3,000.00" in detail and "$3,300.00" in detail
+
+
+def test_a_partners_payment_currency_is_an_iso_code_or_empty(partner_a, manager):
+    from partners.services import partner_update
+
+    assert partner_a.payment_currency == "USD"  # empty: the program's
+    updated = partner_update(partner=partner_a, changed_by=manager, currency=" eur ")
+    assert (updated.currency, updated.payment_currency) == ("EUR", "EUR")
+    with pytest.raises(ValidationError, match="ISO 4217"):
+        partner_update(partner=partner_a, changed_by=manager, currency="EURO")
+    assert partner_update(partner=partner_a, changed_by=manager, currency="").currency == ""
