@@ -80,10 +80,11 @@ PEOPLE_SLOTS = 6  # user ids are allotted six per partner; 3-6 of them are used
 
 MANAGERS_SQL = """
 INSERT INTO partners_user (id, password, last_login, is_superuser, username, first_name,
-                           last_name, email, is_staff, is_active, date_joined, role)
+                           last_name, email, is_staff, is_active, date_joined, role,
+                           language)
 SELECT %(user_base)s + g, '!', now() - random() * interval '5 days', false,
        'cm' || g, 'Channel', 'Manager ' || g, 'cm' || g || '@vendor.example',
-       false, true, now() - interval '1500 days', 'channel_manager'
+       false, true, now() - interval '1500 days', 'channel_manager', ''
 FROM generate_series(1, %(managers)s) AS g
 """
 
@@ -92,7 +93,8 @@ PARTNERS_SQL = """
 INSERT INTO partners_partner (id, name, domain, domain_key, status, annual_quota,
                               agreement_signed_on, started_on, latest_score,
                               latest_score_quarter, created_at, channel_manager_id,
-                              program_id, tier_id)
+                              program_id, tier_id, lead_countries, lead_specialties,
+                              lead_languages)
 SELECT %(partner_base)s + g,
        'Partner ' || g || ' Systems',
        'partner' || g || '.example',
@@ -109,7 +111,8 @@ SELECT %(partner_base)s + g,
        CASE WHEN g <= %(platinum_upto)s THEN %(tier3)s
             WHEN g <= %(gold_upto)s THEN %(tier2)s
             WHEN g <= %(silver_upto)s THEN %(tier1)s
-            ELSE %(tier0)s END
+            ELSE %(tier0)s END,
+       '[]'::jsonb, '[]'::jsonb, '[]'::jsonb
 FROM (SELECT g, %(today)s::date - 400 - floor(random() * 2500)::int AS started
       FROM generate_series(1, %(partners)s) AS g) AS s
 """
@@ -137,12 +140,13 @@ USERS_SQL = (
     + PEOPLE_CTE
     + """
 INSERT INTO partners_user (id, password, last_login, is_superuser, username, first_name,
-                           last_name, email, is_staff, is_active, date_joined, role)
+                           last_name, email, is_staff, is_active, date_joined, role,
+                           language)
 SELECT user_id, '!',
        CASE WHEN random() < 0.8 THEN now() - random() * interval '60 days' END,
        false, 'p' || g || '.' || s, 'Person', s || ' of partner ' || g,
        'p' || g || '.' || s || '@partner' || g || '.example', false, is_active,
-       now() - interval '400 days' - random() * interval '1000 days', 'partner'
+       now() - interval '400 days' - random() * interval '1000 days', 'partner', ''
 FROM people
 """
 )
