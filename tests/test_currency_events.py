@@ -250,3 +250,12 @@ def test_a_partners_payment_currency_is_an_iso_code_or_empty(partner_a, manager)
     with pytest.raises(ValidationError, match="ISO 4217"):
         partner_update(partner=partner_a, changed_by=manager, currency="EURO")
     assert partner_update(partner=partner_a, changed_by=manager, currency="").currency == ""
+
+
+def test_the_admin_writes_each_amount_in_its_own_currency(client, partner_a, manager, now, rates):
+    deal = register(partner_a, currency="EUR")
+    client.force_login(manager)
+    page = client.get(reverse("admin:deals_deal_change", args=[deal.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "€1,000.00" in text and "$1,100.00" in text
