@@ -91,17 +91,23 @@ shaped AS (
     FROM raw
 )
 INSERT INTO incentives_ledgerentry (
-    partner_id, kind, code, description, amount, currency, source_type_id, source_id,
+    partner_id, kind, code, description, amount, currency, partner_amount, partner_currency,
+    partner_rate, source_type_id, source_id,
     source_label, quarter, earned_on, claim_by, status, due_on, idempotency_key, claim_id,
-    approved_at, approved_by_id, paid_at, paid_by_id, payment_reference, voided_at,
-    void_reason, created_at, description_message, description_params
+    approved_at, approved_by_id, paid_at, paid_by_id, paid_amount, paid_rate,
+    payment_reference, voided_at, void_reason, created_at, description_message,
+    description_params
 )
 SELECT p.ids[1 + floor(p.n * random() ^ 2)::int],
        kind,
        kind || '_' || (1 + mod(g, 4)),
        initcap(kind) || ' on deal ' || g,
        round((50 + 19950 * r3 ^ 3)::numeric, 2),
-       'USD', NULL, NULL, 'Deal ' || g,
+       'USD',
+       round((50 + 19950 * r3 ^ 3)::numeric, 2),
+       'USD',
+       1,
+       NULL, NULL, 'Deal ' || g,
        extract(year FROM earned)::int || 'Q' || extract(quarter FROM earned)::int,
        earned,
        CASE WHEN kind IN ('spiff', 'bonus') THEN earned + 90 END,
@@ -113,6 +119,8 @@ SELECT p.ids[1 + floor(p.n * random() ^ 2)::int],
        NULL,
        CASE WHEN status = 'paid' THEN least(now(), (earned + 40)::timestamptz) END,
        NULL,
+       CASE WHEN status = 'paid' THEN round((50 + 19950 * r3 ^ 3)::numeric, 2) END,
+       CASE WHEN status = 'paid' THEN 1 END,
        CASE WHEN status = 'paid' THEN 'PAY-' || g ELSE '' END,
        CASE WHEN status = 'void' THEN (earned + 20)::timestamptz END,
        CASE WHEN status = 'void' THEN 'Deal reopened' ELSE '' END,
@@ -208,7 +216,7 @@ raw AS (SELECT i, random() AS r, now() - random() * interval '730 days' AS creat
         FROM generate_series(1, %(leads)s) AS i)
 INSERT INTO partners_lead
     (company_name, name_key, domain, domain_key, source, created_at, account_id, partner_id,
-     status, specialty, language, accepted_at)
+     status, specialty, language, close_note, accepted_at)
 SELECT 'Prospect ' || i || ' Ltd', 'prospect ' || i,
        CASE WHEN mod(i, 5) = 0 THEN '' ELSE 'prospect' || i || '.example' END,
        CASE WHEN mod(i, 5) = 0 THEN '' ELSE 'prospect' || i || '.example' END,
@@ -218,7 +226,7 @@ SELECT 'Prospect ' || i || ' Ltd', 'prospect ' || i,
        NULL,
        CASE WHEN r < 0.3 THEN p.ids[1 + floor(p.n * random() ^ 2)::int] END,
        CASE WHEN r < 0.3 THEN 'accepted' ELSE 'new' END,
-       '', '',
+       '', '', '',
        CASE WHEN r < 0.3 THEN created + random() * interval '40 hours' END
 FROM raw, p
 """

@@ -110,11 +110,13 @@ dated AS (
     FROM shaped
 )
 INSERT INTO deals_deal (
-    partner_id, account_id, customer_name, customer_domain, amount, currency, expected_close,
+    partner_id, account_id, customer_name, customer_domain, amount, currency,
+    amount_reporting, amount_rate, expected_close,
     deal_type, compensation_model, contract_years, notes, status, reason, reason_note,
     submitted_at, approved_at, auto_approved, rejected_at, expires_on, extended,
     extension_justification, expired_at, direct_conflict, co_sell_partner_share,
-    oem_discount, imported, closed_on, closed_at, closed_amount, protected_when_won,
+    oem_discount, imported, closed_on, closed_at, closed_amount,
+    closed_amount_reporting, closed_rate, protected_when_won,
     margin_rate, partner_credit, partner_price, commission, needs_review, review_reason,
     created_at, updated_at
 )
@@ -124,6 +126,8 @@ SELECT p.ids[1 + floor(p.n * random() ^ 2)::int],
        'customer' || g || '.example',
        amount,
        'USD',
+       amount,
+       1,
        submitted_at::date + 60 + floor(random() * 120)::int,
        (ARRAY['new_logo', 'upsell', 'cross_sell', 'renewal'])[1 + floor(random() * 4)::int],
        model,
@@ -149,6 +153,8 @@ SELECT p.ids[1 + floor(p.n * random() ^ 2)::int],
        CASE WHEN status IN ('won', 'lost') THEN close_day END,
        CASE WHEN status IN ('won', 'lost') THEN close_day + interval '16 hours' END,
        CASE WHEN status = 'won' THEN won_amount END,
+       CASE WHEN status = 'won' THEN won_amount END,
+       CASE WHEN status = 'won' THEN 1 END,
        CASE WHEN status = 'won' THEN true END,
        CASE WHEN status = 'won' THEN 0.2000 END,
        CASE WHEN status = 'won' THEN won_amount END,
@@ -171,7 +177,7 @@ raw AS (
 )
 INSERT INTO partners_lead
     (company_name, name_key, domain, domain_key, source, created_at, account_id, partner_id,
-     status)
+     status, specialty, language, close_note, accepted_at)
 SELECT CASE WHEN mod(i, 2) = 0 THEN 'Customer ' || g || ' Inc' ELSE 'Prospect ' || i || ' Ltd' END,
        CASE WHEN mod(i, 2) = 0 THEN 'customer ' || g ELSE 'prospect ' || i END,
        CASE WHEN mod(i, 2) = 0 THEN 'customer' || g ELSE 'prospect' || i END || '.example',
@@ -181,7 +187,9 @@ SELECT CASE WHEN mod(i, 2) = 0 THEN 'Customer ' || g || ' Inc' ELSE 'Prospect ' 
        now() - random() * interval '730 days',
        CASE WHEN mod(i, 2) = 0 THEN {base} + g END,
        CASE WHEN r < 0.1 THEN p.ids[1 + floor(p.n * random())::int] END,
-       CASE WHEN r < 0.1 THEN 'accepted' ELSE 'new' END
+       CASE WHEN r < 0.1 THEN 'accepted' ELSE 'new' END,
+       '', '', '',
+       CASE WHEN r < 0.1 THEN now() - random() * interval '30 days' END
 FROM raw, p
 """
 

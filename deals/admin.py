@@ -206,6 +206,7 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
             {
                 "fields": [
                     ("amount", "currency"),
+                    ("amount_reporting", "amount_rate", "amount_rate_day"),
                     "compensation_model",
                     ("co_sell_share", "oem_discount_rate"),
                     "mdf_request",
@@ -231,6 +232,7 @@ class DealAdmin(ReadOnlyAdminMixin, DecisionMixin, ScopedAdminMixin, HistoryAdmi
                 "fields": [
                     ("closed_on", "protected_when_won"),
                     ("closed_amount", "partner_credit"),
+                    ("closed_amount_reporting", "closed_rate", "closed_rate_day"),
                     ("margin", "partner_price", "commission"),
                     ("csat_score", "csat_surveyed"),
                     ("reason", "reason_note"),

@@ -69,6 +69,9 @@ class DealSerializer(serializers.ModelSerializer):
             "customer_domain",
             "amount",
             "currency",
+            "amount_reporting",
+            "amount_rate",
+            "amount_rate_day",
             "expected_close",
             "products",
             "deal_type",
@@ -93,6 +96,9 @@ class DealSerializer(serializers.ModelSerializer):
             "oem_discount",
             "closed_on",
             "closed_amount",
+            "closed_amount_reporting",
+            "closed_rate",
+            "closed_rate_day",
             "protected_when_won",
             "margin_rate",
             "partner_credit",
@@ -143,6 +149,13 @@ class DealCreateSerializer(serializers.Serializer):
     # The column's range; the program's maximum deal amount is the service's to check.
     amount = serializers.DecimalField(
         **column_bounds(Deal, "amount", min_value=rules.MIN_DEAL_AMOUNT)
+    )
+    currency = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        help_text="ISO 4217 code of the amount (e.g. EUR); default: the program's reporting "
+        "currency. The amount is converted at the rate of the submission's day.",
     )
     expected_close = serializers.DateField()
     products = serializers.SlugRelatedField(

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from incentives.models import MdfRequest
 from incentives.services.mdf import MDF_SOURCING_STATUSES
 from prm.bounds import column_bounds
+from prm.money import ISO_4217
 
 from . import rules
 from .models import CompensationModel, Deal, DealType, Product
@@ -64,7 +65,16 @@ class RegistrationForm(forms.Form):
     # The column's range; the program's maximum deal amount is the service's to check.
     amount = forms.DecimalField(
         **column_bounds(Deal, "amount", min_value=rules.MIN_DEAL_AMOUNT),
-        label=_("Estimated amount (USD)"),
+        label=_("Estimated amount"),
+    )
+    currency = forms.ChoiceField(
+        choices=[(code, code) for code in sorted(ISO_4217)],
+        required=False,
+        label=_("Currency"),
+        help_text=_(
+            "The deal's own currency. Sums and your credit are in the program's currency, "
+            "at the rate of the day."
+        ),
     )
     expected_close = forms.DateField(
         label=_("Expected close"), widget=forms.DateInput(attrs={"type": "date"})
@@ -95,6 +105,7 @@ class RegistrationForm(forms.Form):
     def __init__(self, *args, partner=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["expected_close"].widget.attrs["min"] = timezone.localdate().isoformat()
+        self.fields["currency"].initial = partner.program.currency if partner else "USD"
         if partner is not None:
             self.fields["mdf_request"].queryset = MdfRequest.objects.filter(
                 partner=partner, status__in=MDF_SOURCING_STATUSES

@@ -14,8 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from partners.models import Account, Partner
-from prm.money import money_field_kwargs
+from partners.models import Account, Partner, validate_currency
+from prm.money import RATE_PLACES, money_field_kwargs
 
 
 class Product(models.Model):
@@ -72,8 +72,24 @@ class Deal(models.Model):
     )
     customer_name = models.CharField(max_length=200)
     customer_domain = models.CharField(max_length=255, blank=True)
+    # What the partner typed, in the deal's own currency (ISO 4217) ...
     amount = models.DecimalField(**money_field_kwargs())
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    # ... and in the program's reporting currency at the rate of the registration's day,
+    # stored once and never converted again (RULEBOOK §12): every sum reads this one.
+    amount_reporting = models.DecimalField(
+        **money_field_kwargs(),
+        help_text=_("The amount in the program's reporting currency, at the registration's rate."),
+    )
+    amount_rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=RATE_PLACES,
+        default=1,
+        help_text=_("Reporting-currency units for one unit of the deal's currency."),
+    )
+    amount_rate_day = models.DateField(
+        null=True, blank=True, help_text=_("The rate's day; empty: the same currency.")
+    )
     expected_close = models.DateField()
     products = models.ManyToManyField(Product, blank=True, related_name="deals")
     deal_type = models.CharField(max_length=20, choices=DealType.choices)
@@ -155,6 +171,17 @@ class Deal(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     closed_amount = models.DecimalField(**money_field_kwargs(), null=True, blank=True)
+    closed_amount_reporting = models.DecimalField(
+        **money_field_kwargs(),
+        null=True,
+        blank=True,
+        help_text=_("The won amount in the reporting currency, at the rate of the close date."),
+    )
+    closed_rate = models.DecimalField(
+        max_digits=20, decimal_places=RATE_PLACES, null=True, blank=True
+    )
+    closed_rate_day = models.DateField(null=True, blank=True)
+    # What the win earns (RULEBOOK §5), from the reporting amount: in the reporting currency.
     protected_when_won = models.BooleanField(null=True, blank=True)
     margin_rate = models.DecimalField(max_digits=6, decimal_places=4, null=True, blank=True)
     partner_credit = models.DecimalField(**money_field_kwargs(), null=True, blank=True)
@@ -181,6 +208,10 @@ class Deal(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
             models.CheckConstraint(
                 condition=Q(csat__isnull=True) | Q(csat__gte=1, csat__lte=5), name="deal_csat_1_5"
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_amount__isnull=True) | Q(closed_amount_reporting__isnull=False),
+                name="deal_closed_amount_converted",
             ),
             models.CheckConstraint(
                 condition=~Q(status="won")
@@ -236,6 +267,24 @@ class Deal(models.Model):
     def __str__(self) -> str:
         return f"{self.customer_name} ({self.partner})"
 
+    # The columns in the reporting currency (the others are in the deal's ``currency``),
+    # for the admin's money display (``prm.admin_money``).
+    MONEY_CURRENCIES = dict.fromkeys(
+        (
+            "amount_reporting",
+            "closed_amount_reporting",
+            "partner_credit",
+            "partner_price",
+            "commission",
+        ),
+        "reporting_currency",
+    )
+
+    @property
+    def reporting_currency(self) -> str:
+        """The program's reporting currency, which the stored conversions are in."""
+        return self.partner.program.currency
+
     # Transitions: each records who and when; the services decide whether to call them.
 
     @transition(field=status, source=DealStatus.PENDING, target=DealStatus.APPROVED)
@@ -254,9 +303,11 @@ class Deal(models.Model):
         source=[DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED],
         target=DealStatus.WON,
     )
-    def win(self, *, by, at, closed_on, amount) -> None:
+    def win(self, *, by, at, closed_on, amount, reporting, rate, rate_day) -> None:
         self.closed_by, self.closed_at = by, at
         self.closed_on, self.closed_amount = closed_on, amount
+        self.closed_amount_reporting, self.closed_rate = reporting, rate
+        self.closed_rate_day = rate_day
 
     @transition(
         field=status,

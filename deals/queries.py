@@ -254,12 +254,15 @@ LIST_FIELDS = (
     "partner_id",
     "customer_name",
     "amount",
+    "currency",
+    "amount_reporting",
     "status",
     "submitted_at",
     "expires_on",
     "extended",
     "partner_credit",
     "closed_amount",
+    "closed_amount_reporting",
     "direct_conflict",
     "needs_review",
 )
@@ -342,7 +345,7 @@ def pipeline_by_partner(partner_ids: Iterable[int], as_of: date) -> dict[int, di
         )
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
         .values("partner_id")
-        .annotate(count=Count("id"), amount=Sum("amount"))
+        .annotate(count=Count("id"), amount=Sum("amount_reporting"))
     )
     return {
         row["partner_id"]: {"count": row["count"], "amount": row["amount"] or Decimal("0")}
@@ -496,11 +499,11 @@ def outcome_figures() -> dict:
     won = Q(status=DealStatus.WON)
     return {
         "won_deals": Count("pk", filter=won),
-        "won_priced": Count("closed_amount", filter=won),
-        "won_amount": _money_sum("closed_amount", filter=won),
+        "won_priced": Count("closed_amount_reporting", filter=won),
+        "won_amount": _money_sum("closed_amount_reporting", filter=won),
         "won_credit": _money_sum("partner_credit", filter=won),
-        "sourced_amount": _money_sum("closed_amount", filter=won & ~ASSISTED),
-        "assisted_amount": _money_sum("closed_amount", filter=won & ASSISTED),
+        "sourced_amount": _money_sum("closed_amount_reporting", filter=won & ~ASSISTED),
+        "assisted_amount": _money_sum("closed_amount_reporting", filter=won & ASSISTED),
         "lost_deals": Count("pk", filter=Q(status=DealStatus.LOST)),
         "won_direct": Count("pk", filter=won & Q(direct_conflict=True)),
         "closed_direct": Count("pk", filter=Q(direct_conflict=True)),
@@ -516,7 +519,7 @@ def closed_in(start: date, end: date) -> QuerySet[Deal]:
 
 def pipeline_figures() -> dict:
     """Aggregates of the registrations open on a day (``open_on``), as a row holds them."""
-    return {"pipeline_amount": _money_sum("amount"), "pipeline_deals": Count("pk")}
+    return {"pipeline_amount": _money_sum("amount_reporting"), "pipeline_deals": Count("pk")}
 
 
 def registrations_past_approval_sla(now: datetime) -> int:

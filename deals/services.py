@@ -38,10 +38,12 @@ from partners.services import (
     notice_send,
     partner_set_tier,
 )
+from partners.services.currencies import Converted, RateMissing, to_reporting
 from partners.services.leads import lead_convert
 from prm.audit import audited
 from prm.deferred_text import date_value, text_value
 from prm.mail import mail_on_commit
+from prm.money import MAX_DEAL_AMOUNT, currency_code, format_money
 from prm.normalize import NotADomain, normalize_company_name, registrable_domain
 from prm.quarters import Quarter
 from prm.roles import Role
@@ -101,6 +103,41 @@ def _money(value, field: str, *, most: Decimal) -> Decimal:
             }
         )
     return amount
+
+
+def _currency(value, program: Program) -> str:
+    """The deal's currency: an active ISO 4217 code, or the program's when none is given."""
+    if value is None or str(value).strip() == "":
+        return program.currency
+    try:
+        return currency_code(value)
+    except ValueError:
+        raise ValidationError(
+            {
+                "currency": gettext(
+                    "“%(value)s” is not an ISO 4217 currency code (such as USD, EUR or GBP)."
+                )
+                % {"value": str(value)[:20]}
+            }
+        ) from None
+
+
+def _in_reporting(amount: Decimal, currency: str, program: Program, day: date) -> Converted:
+    """``amount`` in the program's reporting currency at the rate of ``day``, within the
+    program's maximum deal amount (which is in the reporting currency). ``ValidationError``
+    naming the currency and the day when finance has entered no rate for it."""
+    try:
+        converted = to_reporting(amount, currency, base=program.currency, day=day)
+    except RateMissing as exc:
+        raise ValidationError({"currency": exc.messages}) from exc
+    if converted.reporting_amount > program.max_deal_amount:
+        raise ValidationError(
+            {
+                "amount": gettext("The amount may be at most %(most)s in this program.")
+                % {"most": format_money(program.max_deal_amount, program.currency)}
+            }
+        )
+    return converted
 
 
 def _rate(value, field: str, low: Decimal, high: Decimal) -> Decimal | None:
@@ -245,8 +282,13 @@ def deal_register(
     submitted_at: datetime | None = None,
     approved_at: datetime | None = None,
     mdf_request=None,
+    currency: str | None = None,
 ) -> Deal:
     """Register a deal for ``partner`` (RULEBOOK §4), race-safe.
+
+    ``amount`` is in ``currency`` (ISO 4217; default: the program's reporting currency). It
+    is converted into the reporting currency at the rate of the submission's day and the
+    result stored with the rate (RULEBOOK §12); a missing rate refuses the registration.
 
     ``mdf_request``: the partner's approved MDF activity that sourced the deal, if any
     (it counts towards the activity's return on investment).
@@ -278,14 +320,17 @@ def deal_register(
         live=live,
         now=now,
     )
+    currency = _currency(currency, program)
     amount, co_sell_partner_share, oem_discount = _registration_terms(
         program,
         amount=amount,
         compensation_model=compensation_model,
         co_sell_partner_share=co_sell_partner_share,
         oem_discount=oem_discount,
+        same_currency=currency == program.currency,
     )
     _check_registration_times(at=at, approved_at=approved_at, now=now)
+    converted = _in_reporting(amount, currency, program, timezone.localdate(at))
 
     with transaction.atomic():
         account, check, decision = _decide_on_locked_account(
@@ -300,7 +345,10 @@ def deal_register(
             customer_name=customer_name,
             customer_domain=customer_domain,
             amount=amount,
-            currency=program.currency,
+            currency=currency,
+            amount_reporting=converted.reporting_amount,
+            amount_rate=converted.rate,
+            amount_rate_day=converted.rate_day,
             expected_close=expected_close,
             deal_type=deal_type,
             compensation_model=compensation_model,
@@ -407,11 +455,20 @@ def _check_registration(
 
 
 def _registration_terms(
-    program: Program, *, amount, compensation_model: str, co_sell_partner_share, oem_discount
+    program: Program,
+    *,
+    amount,
+    compensation_model: str,
+    co_sell_partner_share,
+    oem_discount,
+    same_currency: bool = True,
 ) -> tuple[Decimal, Decimal | None, Decimal | None]:
     """The amount, the co-sell partner's share and the OEM discount, within the program's
-    limits (an OEM deal with no discount given gets the program's smallest)."""
-    amount = _money(amount, "amount", most=program.max_deal_amount)
+    limits (an OEM deal with no discount given gets the program's smallest). An amount in
+    another currency is held to the program's maximum once converted."""
+    amount = _money(
+        amount, "amount", most=program.max_deal_amount if same_currency else MAX_DEAL_AMOUNT
+    )
     co_sell_partner_share = _rate(co_sell_partner_share, "co_sell_partner_share", 0, 1)
     oem_discount = _rate(
         oem_discount, "oem_discount", program.oem_discount_min, program.oem_discount_max
@@ -872,11 +929,16 @@ def deal_win(
     if surveyed_on is not None and csat is None:
         raise ValidationError({"surveyed_on": gettext("A survey date goes with a CSAT answer.")})
     deal = _locked(deal)
-    amount = _money(amount, "amount", most=deal.partner.program.max_deal_amount)
+    program = deal.partner.program
+    same_currency = deal.currency == program.currency
+    amount = _money(
+        amount, "amount", most=program.max_deal_amount if same_currency else MAX_DEAL_AMOUNT
+    )
     if deal.status not in (DealStatus.PENDING, DealStatus.APPROVED, DealStatus.EXPIRED):
         raise _wrong_state(deal, "won")
     before = _sum_facts(deal)
     closed_on = _closed_on(closed_on, deal)
+    converted = _in_reporting(amount, deal.currency, program, closed_on)
     if surveyed_on is not None and not closed_on <= surveyed_on <= timezone.localdate():
         raise ValidationError(
             {"surveyed_on": gettext("The survey date is between the close date and today.")}
@@ -888,8 +950,17 @@ def deal_win(
         expires_on=deal.expires_on,
         on=closed_on,
     )
-    result = deal_compensation(deal=deal, amount=amount, protected=protected)
-    deal.win(by=by, at=timezone.now(), closed_on=closed_on, amount=amount)
+    # What the win earns is figured on the reporting amount: it is in the reporting currency.
+    result = deal_compensation(deal=deal, amount=converted.reporting_amount, protected=protected)
+    deal.win(
+        by=by,
+        at=timezone.now(),
+        closed_on=closed_on,
+        amount=amount,
+        reporting=converted.reporting_amount,
+        rate=converted.rate,
+        rate_day=converted.rate_day,
+    )
     deal.protected_when_won = protected
     deal.margin_rate = result.margin_rate
     deal.partner_credit = result.partner_credit
@@ -904,6 +975,7 @@ def deal_win(
     Account.objects.filter(pk=deal.account_id, owning_partner__isnull=True).update(
         owning_partner=partner
     )
+    # Refused (``ValidationError``) if the partner is paid in a currency with no rate that day.
     deal_accrue_incentives(deal, by=by)
     _publish(deal, EventKind.DEAL_WON)
     return deal
@@ -926,7 +998,7 @@ def deal_accrue_incentives(deal: Deal, *, by: User | None = None) -> None:
         partner=deal.partner,
         source=deal,
         won=incentive_rules.WonDeal(
-            amount=deal.closed_amount,
+            amount=deal.closed_amount_reporting,
             partner_credit=deal.partner_credit,
             deal_type=deal.deal_type,
             days_to_win=(deal.closed_on - submitted_on).days,
@@ -1150,8 +1222,8 @@ def _sum_facts(deal: Deal) -> rules.DealFacts:
         submitted_on=timezone.localdate(deal.submitted_at),
         closed_on=deal.closed_on,
         expires_on=deal.expires_on,
-        amount=deal.amount,
-        closed_amount=deal.closed_amount,
+        amount=deal.amount_reporting,
+        closed_amount=deal.closed_amount_reporting,
         partner_credit=deal.partner_credit,
         direct_conflict=deal.direct_conflict,
         co_sell=deal.compensation_model == CompensationModel.CO_SELL,

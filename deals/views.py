@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from partners.models import Partner
 from partners.permissions import manages_partner
 from partners.queries import partner_id_of
+from prm.money import format_money
 from prm.pages import page_of
 from prm.roles import MANAGER_ROLES, Role, role_of
 from prm.templatetags.prm_format import days_left, money
@@ -63,6 +64,7 @@ class DealRow:
     customer: str
     direct: bool
     amount: str
+    reporting: str  # the amount in the reporting currency, for a deal in another one
     badge: dict
     submitted: str
     protection: str
@@ -72,22 +74,42 @@ class DealRow:
     won_of: str
 
 
+def _reporting_currencies(deals: list[Deal]) -> dict[int, str]:
+    """Each partner's reporting currency (its program's), for the page's deals: one query
+    for the partners of the page whatever their number, none for an empty page."""
+    ids = {deal.partner_id for deal in deals}
+    if not ids:
+        return {}
+    return dict(Partner.objects.filter(pk__in=ids).values_list("pk", "program__currency"))
+
+
 def _rows(deals: list[Deal]) -> list[DealRow]:
     # One reverse for the page: each deal's page is the list's address plus its id.
     base = reverse("portal-deals")
+    reporting = _reporting_currencies(deals)
     rows = []
     for deal in deals:
+        currency = reporting.get(deal.partner_id, deal.currency)
         approved = deal.status == DealStatus.APPROVED
         won_of = ""
         if deal.status == DealStatus.WON and deal.closed_amount is not None:
-            won_of = _("of %(amount)s won") % {"amount": money(deal.closed_amount)}
+            won_of = _("of %(amount)s won") % {
+                "amount": money(deal.closed_amount)
+                if deal.currency == currency
+                else format_money(deal.closed_amount, deal.currency)
+            }
         rows.append(
             DealRow(
                 pk=deal.pk,
                 url=f"{base}{deal.pk}/",
                 customer=deal.customer_name,
                 direct=deal.direct_conflict,
-                amount=money(deal.amount),
+                amount=money(deal.amount)
+                if deal.currency == currency
+                else format_money(deal.amount, deal.currency),
+                reporting=""
+                if deal.currency == currency
+                else format_money(deal.amount_reporting, currency),
                 badge=status_badge(deal),
                 submitted=date_format(timezone.localtime(deal.submitted_at), "DATE_FORMAT"),
                 protection=days_left(deal.expires_on) if approved else "",

@@ -318,11 +318,15 @@ class LedgerEntryAdmin(MoneyAdmin):
     @admin.action(description="Mark selected approved entries paid…", permissions=["pay"])
     def mark_paid(self, request, queryset):
         def pay(reference):
-            paid = ledger_mark_paid(
-                entry_ids=queryset.values_list("pk", flat=True),
-                by=request.user,
-                reference=reference,
-            )
+            try:
+                paid = ledger_mark_paid(
+                    entry_ids=queryset.values_list("pk", flat=True),
+                    by=request.user,
+                    reference=reference,
+                )
+            except ValidationError as exc:  # e.g. no rate for a partner's currency today
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                return
             skipped = queryset.count() - paid
             self.message_user(request, f"Marked {paid} entries paid.", messages.SUCCESS)
             if skipped:

@@ -19,7 +19,7 @@ from simple_history.models import HistoricalRecords
 
 from partners.models import Partner, ProgramVersion
 from prm.deferred_text import text_render
-from prm.money import money_field_kwargs
+from prm.money import RATE_PLACES, money_field_kwargs
 
 USER = settings.AUTH_USER_MODEL
 
@@ -61,8 +61,25 @@ class LedgerEntry(models.Model):
     # ``description`` is shown.
     description_message = models.CharField(max_length=300, blank=True, editable=False)
     description_params = models.JSONField(default=dict, blank=True, editable=False)
-    amount = models.DecimalField(**money_field_kwargs())
+    # What is owed, in the program's reporting currency (every sum reads it) ...
+    amount = models.DecimalField(
+        **money_field_kwargs(), help_text=_("In the program's reporting currency.")
+    )
     currency = models.CharField(max_length=3, default="USD")
+    # ... and its value in the currency the partner is paid in at the rate of the accrual
+    # date (``earned_on``), stored once (RULEBOOK §12): what the partner sees beside it.
+    partner_amount = models.DecimalField(
+        **money_field_kwargs(),
+        help_text=_("The amount in the partner's payment currency, at the accrual date's rate."),
+    )
+    partner_currency = models.CharField(max_length=3, default="USD")
+    partner_rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=RATE_PLACES,
+        default=1,
+        help_text=_("Reporting-currency units for one unit of the partner's currency."),
+    )
+    partner_rate_day = models.DateField(null=True, blank=True)
     source_type = models.ForeignKey(
         ContentType,
         on_delete=models.PROTECT,
@@ -110,6 +127,17 @@ class LedgerEntry(models.Model):
         USER, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     payment_reference = models.CharField(max_length=120, blank=True)
+    # What was paid, in the partner's currency at the rate of the payment date.
+    paid_amount = models.DecimalField(
+        **money_field_kwargs(),
+        null=True,
+        blank=True,
+        help_text=_("Paid in the partner's currency, at the payment date's rate."),
+    )
+    paid_rate = models.DecimalField(
+        max_digits=20, decimal_places=RATE_PLACES, null=True, blank=True
+    )
+    paid_rate_day = models.DateField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -137,6 +165,10 @@ class LedgerEntry(models.Model):
                 condition=~Q(status="paid") | Q(paid_at__isnull=False),
                 name="ledger_paid_has_date",
             ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | Q(paid_amount__isnull=False),
+                name="ledger_paid_has_amount",
+            ),
         ]
         indexes = [
             models.Index(fields=["partner", "status", "earned_on"]),
@@ -160,6 +192,10 @@ class LedgerEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} {self.currency}: {self.description}"
 
+    # The columns in the partner's currency (``amount`` is in ``currency``, the reporting
+    # one), for the admin's money display (``prm.admin_money``).
+    MONEY_CURRENCIES = {"partner_amount": "partner_currency", "paid_amount": "partner_currency"}
+
     @property
     def shown_description(self) -> str:
         """The description in the reader's language."""
@@ -172,8 +208,11 @@ class LedgerEntry(models.Model):
         self.approved_by, self.approved_at, self.due_on = by, at, due_on
 
     @transition(field=status, source=EntryStatus.APPROVED, target=EntryStatus.PAID)
-    def pay(self, *, by, at, reference) -> None:
+    def pay(self, *, by, at, reference, paid) -> None:
+        """``paid``: the amount in the partner's currency at the payment date's rate (a
+        ``Converted``: its ``amount``, ``rate`` and ``rate_day``)."""
         self.paid_by, self.paid_at, self.payment_reference = by, at, reference
+        self.paid_amount, self.paid_rate, self.paid_rate_day = paid.amount, paid.rate, paid.rate_day
 
     @transition(field=status, source=EntryStatus.ACCRUED, target=EntryStatus.VOID)
     def void(self, *, at, reason) -> None:

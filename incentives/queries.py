@@ -101,7 +101,7 @@ def mdf_sourced(funds: QuerySet[MdfFund]) -> dict:
     sourced = funds.order_by().filter(**{f"{deals}__mdf_request__isnull": False})
     return sourced.aggregate(
         pipeline=Coalesce(
-            Sum(f"{deals}__amount", filter=Q(**{f"{deals}__status__in": SOURCING})), ZERO
+            Sum(f"{deals}__amount_reporting", filter=Q(**{f"{deals}__status__in": SOURCING})), ZERO
         ),
         revenue=Coalesce(
             Sum(f"{deals}__partner_credit", filter=Q(**{f"{deals}__status": "won"})), ZERO
@@ -158,6 +158,8 @@ EXPORT_COLUMNS = [
     "due_on",
     "claim",
     "idempotency_key",
+    "partner_amount",
+    "partner_currency",
 ]
 
 
@@ -187,6 +189,8 @@ def ledger_csv(entries: QuerySet[LedgerEntry]) -> str:
                     entry.due_on.isoformat() if entry.due_on else "",
                     entry.claim_id or "",
                     entry.idempotency_key,
+                    entry.partner_amount.quantize(cent),
+                    entry.partner_currency,
                 ]
                 for entry in entries.iterator(chunk_size=2000)
             ),

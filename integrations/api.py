@@ -436,8 +436,13 @@ class LedgerPaidData(serializers.Serializer):
     kind = serializers.CharField(help_text="spiff, rebate, bonus, award, commission, …")
     code = serializers.CharField(help_text="The rule that earned it, e.g. `spiff_new_logo`.")
     description = serializers.CharField()
-    amount = serializers.CharField(**MONEY)
+    amount = serializers.CharField(**MONEY)  # in the program's reporting currency
     currency = serializers.CharField()
+    paid_amount = serializers.CharField(
+        help_text="What was paid, in the partner's payment currency at the payment date's "
+        "rate: a decimal string with two places, e.g. `48000.00`."
+    )
+    paid_currency = serializers.CharField(help_text="The partner's payment currency.")
     quarter = serializers.CharField()
     earned_on = serializers.DateField()
     paid_at = serializers.DateTimeField()

@@ -375,6 +375,7 @@ class PartnerForm(forms.ModelForm):
             "tier",
             "status",
             "annual_quota",
+            "currency",
             "agreement_signed_on",
             "started_on",
             "channel_manager",

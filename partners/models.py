@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -14,7 +15,7 @@ from knox.models import AbstractAuthToken
 from simple_history.models import HistoricalRecords
 
 from prm.deferred_text import text_render
-from prm.money import MAX_DEAL_AMOUNT, money_field_kwargs
+from prm.money import MAX_DEAL_AMOUNT, currency_code, money_field_kwargs
 from prm.normalize import (
     domain_skeleton,
     name_skeleton,
@@ -70,6 +71,18 @@ class ApiToken(AbstractAuthToken):
         return f"{self.token_key[:8]}… ({self.client or self.user})"
 
 
+def validate_currency(value: str) -> None:
+    """A field's check that ``value`` is an active ISO 4217 code (``prm.money.ISO_4217``)."""
+    try:
+        currency_code(value)
+    except ValueError:
+        raise ValidationError(
+            _("“%(value)s” is not an ISO 4217 currency code (such as USD, EUR or GBP)."),
+            params={"value": value},
+            code="currency",
+        ) from None
+
+
 class Program(models.Model):
     """A partner program: its tiers and every number of the rulebook as editable data."""
 
@@ -77,7 +90,16 @@ class Program(models.Model):
     slug = models.SlugField(max_length=40, unique=True)
     is_default = models.BooleanField(default=False)
     description = models.TextField(blank=True)
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(
+        _("reporting currency"),
+        max_length=3,
+        default="USD",
+        validators=[validate_currency],
+        help_text=_(
+            "Every sum, tier, rebate and dashboard is in this currency; deals in others "
+            "are converted at the rate of the day (ISO 4217)."
+        ),
+    )
     fiscal_year_start_month = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(12)]
     )
@@ -410,6 +432,18 @@ class Partner(models.Model):
     annual_quota = models.DecimalField(
         **money_field_kwargs(), null=True, blank=True, help_text="Empty: the tier's default."
     )
+    currency = models.CharField(
+        _("payment currency"),
+        max_length=3,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_currency],
+        help_text=_(
+            "The currency the partner is paid in (ISO 4217); empty: the program's. Amounts "
+            "owed stay in the reporting currency; each also records its value in this one."
+        ),
+    )
     agreement_signed_on = models.DateField(null=True, blank=True)
     channel_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -465,6 +499,11 @@ class Partner(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.domain_key = normalize_host(self.domain)
         super().save(*args, **kwargs)
+
+    @property
+    def payment_currency(self) -> str:
+        """The currency the partner is paid in: its own, or the program's."""
+        return self.currency or self.program.currency
 
     @property
     def effective_annual_quota(self) -> Decimal:

@@ -4,7 +4,8 @@ Django's admin shows a ``DecimalField`` as its bare digits ("21235.79"). ``Money
 finds a model's money columns (the project's money precision, ``money_field_kwargs``) and
 shows each, in the lists and on the read-only fields of a change page, through a display
 function named ``<field>__money``: the currency symbol or code (the row's own ``currency``
-column where it has one), thousands separated, two decimals. Editable fields stay inputs.
+column where it has one, or the one the model's ``MONEY_CURRENCIES`` names for the field),
+thousands separated, two decimals. Editable fields stay inputs.
 """
 
 from collections.abc import Callable, Sequence
@@ -27,10 +28,13 @@ def is_money_field(field) -> bool:
 def money_display(field: models.Field) -> Callable:
     """A list column / read-only field showing ``field`` as money, sorted by the field."""
     name = field.name
-    has_currency = any(f.name == "currency" for f in field.model._meta.fields)
+    # A model whose amounts are in more than one currency names, per field, the attribute
+    # holding that field's currency (``MONEY_CURRENCIES``); else the row's ``currency``.
+    named = getattr(field.model, "MONEY_CURRENCIES", {}).get(name)
+    has_currency = named or any(f.name == "currency" for f in field.model._meta.fields)
 
     def show(obj) -> str:
-        currency = getattr(obj, "currency", None) if has_currency else None
+        currency = getattr(obj, named or "currency", None) if has_currency else None
         return format_money(getattr(obj, name), currency or "USD")
 
     show.short_description = field.verbose_name

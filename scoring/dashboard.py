@@ -545,7 +545,7 @@ def incentives(ids, quarter: Quarter, *, credit: Decimal) -> dict:
         Deal.objects.filter(**_of(ids), mdf_request__isnull=False)
         .exclude(status__in=(DealStatus.REJECTED, DealStatus.LOST, DealStatus.EXPIRED))
         .aggregate(
-            pipeline=Coalesce(Sum("amount", filter=Q(status__in=OPEN)), ZERO),
+            pipeline=Coalesce(Sum("amount_reporting", filter=Q(status__in=OPEN)), ZERO),
             revenue=Coalesce(Sum("partner_credit", filter=Q(status=DealStatus.WON)), ZERO),
         )
     )

@@ -567,7 +567,12 @@ def _qbr_open_deals(
         Deal.objects.filter(partner_id__in=ids, status__in=OPEN_STATUSES, submitted_at__lt=until)
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
         .values_list(
-            "partner_id", "customer_name", "status", "amount", "expected_close", "expires_on"
+            "partner_id",
+            "customer_name",
+            "status",
+            "amount_reporting",
+            "expected_close",
+            "expires_on",
         )
     ):
         open_deals[row[0]].append(qbr_rules.OpenDeal(*row[1:]))
@@ -587,8 +592,8 @@ def _qbr_closed_deals(
         "partner_id",
         "customer_name",
         "status",
-        "amount",
-        "closed_amount",
+        "amount_reporting",
+        "closed_amount_reporting",
         "partner_credit",
         "closed_on",
     ):
@@ -1005,6 +1010,7 @@ def partner_360(partner: Partner, *, rows: int = SECTION_ROWS) -> dict[str, list
                 "customer_domain",
                 "amount",
                 "currency",
+                "amount_reporting",
                 "status",
                 "needs_review",
                 "submitted_at",
@@ -1022,10 +1028,12 @@ def partner_360(partner: Partner, *, rows: int = SECTION_ROWS) -> dict[str, list
                 "customer_name",
                 "amount",
                 "currency",
+                "amount_reporting",
                 "status",
                 "reason",
                 "closed_on",
                 "closed_amount",
+                "closed_amount_reporting",
                 "partner_credit",
                 "updated_at",
             )[:rows]
@@ -1033,7 +1041,17 @@ def partner_360(partner: Partner, *, rows: int = SECTION_ROWS) -> dict[str, list
         "ledger": list(
             LedgerEntry.objects.filter(partner=partner)
             .order_by("-earned_on", "-pk")
-            .only("pk", "kind", "description", "amount", "currency", "status", "earned_on")[:rows]
+            .only(
+                "pk",
+                "kind",
+                "description",
+                "amount",
+                "currency",
+                "partner_amount",
+                "partner_currency",
+                "status",
+                "earned_on",
+            )[:rows]
         ),
         "claims": list(
             IncentiveClaim.objects.filter(partner=partner)

@@ -179,6 +179,9 @@ class DealFactory(factory.django.DjangoModelFactory):
     customer_name = factory.Sequence(lambda n: f"Deal customer {n}")
     customer_domain = factory.Sequence(lambda n: f"dealcustomer{n}.example")
     amount = Decimal("50000.00")
+    # In the program's currency unless a test says otherwise: the same amount, at rate 1.
+    amount_reporting = factory.LazyAttribute(lambda d: d.amount)
+    closed_amount_reporting = factory.LazyAttribute(lambda d: getattr(d, "closed_amount", None))
     expected_close = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=60))
     deal_type = DealType.NEW_LOGO
     compensation_model = CompensationModel.RESELLER
@@ -203,6 +206,7 @@ class WonDealFactory(DealFactory):
     approved_at = factory.LazyAttribute(lambda d: d.submitted_at + timedelta(hours=4))
     closed_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=10))
     closed_amount = factory.LazyAttribute(lambda d: d.amount)
+    closed_rate = Decimal(1)
     partner_credit = factory.LazyAttribute(lambda d: d.amount)
     margin_rate = Decimal("0.15")
 
@@ -276,6 +280,9 @@ class LedgerEntryFactory(factory.django.DjangoModelFactory):
     code = "spiff_strategic"
     description = "Strategic product line"
     amount = Decimal("750.00")
+    partner_amount = factory.LazyAttribute(lambda e: e.amount)
+    status = "accrued"
+    paid_amount = factory.LazyAttribute(lambda e: e.amount if e.status == "paid" else None)
     quarter = "2026Q4"
     earned_on = factory.LazyFunction(timezone.localdate)
     claim_by = factory.LazyAttribute(lambda e: e.earned_on + timedelta(days=30))

@@ -1,15 +1,21 @@
 """The exchange-rate table and conversion into the reporting currency (RULEBOOK §12)."""
 
-from datetime import date, timedelta
+import itertools
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from deals.models import Deal
+from deals.queries import closed_in, outcome_figures, revenue_by_partner
+from deals.services import deal_approve, deal_register, deal_win
+from incentives.models import LedgerEntry
 from partners.models import ExchangeRate
 from partners.services.currencies import (
     RATE_LOOKBACK_DAYS,
@@ -19,7 +25,8 @@ from partners.services.currencies import (
     rate_on,
     to_reporting,
 )
-from prm.money import CENT, convert
+from prm.money import CENT, convert, round_money
+from tests.factories import PartnerFactory
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("10000000000"), places=2)
 rates = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("1000000"), places=10)
@@ -235,3 +242,116 @@ def test_the_rate_list_reads_a_bounded_number_of_rows(
         exchange_rate_set(currency="EUR", base="USD", day=date(2026, 3, day), rate="1.08")
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(reverse("admin:partners_exchangerate_changelist")).status_code == 200
+
+
+# ---------------------------------------------------------------- stored conversions (§12)
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday: the registrations' day
+CLOSE = date(2026, 3, 20)  # a Friday: the wins' day
+Q1 = (date(2026, 1, 1), date(2026, 3, 31))
+FOREIGN = ["EUR", "GBP", "JPY"]
+names = itertools.count()
+
+deal_amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("5000000"), places=2)
+demo_rates = st.decimals(min_value=Decimal("0.005"), max_value=Decimal("2"), places=6)
+wins = st.lists(
+    st.tuples(
+        st.sampled_from(["USD", *FOREIGN]),
+        deal_amounts,
+        st.decimals(min_value=Decimal("0.5"), max_value=Decimal("1"), places=2),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _set_rates(values: dict) -> None:
+    for (currency, day), rate in values.items():
+        exchange_rate_set(currency=currency, base="USD", day=day, rate=rate)
+
+
+def _snapshot(partner) -> dict:
+    """Everything the deals and the ledger of ``partner`` store or sum, as read now."""
+    deals = Deal.objects.filter(partner=partner).order_by("pk")
+    return {
+        "deals": list(
+            deals.values_list(
+                "amount_reporting",
+                "amount_rate",
+                "closed_amount_reporting",
+                "closed_rate",
+                "partner_credit",
+            )
+        ),
+        "figures": closed_in(*Q1).filter(partner=partner).aggregate(**outcome_figures()),
+        "revenue": revenue_by_partner([partner.pk], *Q1),
+        "ledger": list(
+            LedgerEntry.objects.filter(partner=partner)
+            .order_by("pk")
+            .values_list("amount", "partner_amount", "partner_rate")
+        ),
+    }
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(deals=wins, before=st.lists(demo_rates, min_size=6, max_size=6), after=demo_rates)
+def test_a_stored_conversion_never_moves_and_sums_never_mix_currencies(
+    program_data, manager, deals, before, after
+):
+    days = [T0.date(), CLOSE]
+    rates = dict(zip([(c, d) for c in FOREIGN for d in days], before, strict=True))
+    with time_machine.travel(T0, tick=False) as clock:
+        _set_rates(rates)
+        partner = PartnerFactory(currency="EUR")
+        registered = []
+        for currency, amount, share in deals:
+            n = next(names)
+            deal = deal_register(
+                partner=partner,
+                submitted_by=None,
+                customer_name=f"Currency customer {n}",
+                customer_domain=f"currency{n}.example",
+                amount=amount,
+                currency=currency,
+                expected_close=date(2026, 6, 30),
+                deal_type="new_logo",
+                compensation_model="reseller",
+            )
+            deal_approve(deal=deal, by=manager)
+            registered.append((deal, round_money(amount * share)))
+        clock.move_to(datetime(2026, 3, 23, 9, tzinfo=UTC))
+        for deal, closed in registered:
+            deal_win(deal=deal, by=manager, amount=closed, closed_on=CLOSE)
+        stored = _snapshot(partner)
+        # Finance corrects every rate afterwards: nothing stored or summed moves.
+        _set_rates(dict.fromkeys(rates, after))
+        assert _snapshot(partner) == stored
+    won = Deal.objects.filter(partner=partner)
+    # Each stored amount is its exact conversion, to within half a cent.
+    for deal in won:
+        rate = rates.get((deal.currency, CLOSE), Decimal(1))
+        assert abs(deal.closed_amount_reporting - deal.closed_amount * rate) <= Decimal("0.005")
+        rate = rates.get((deal.currency, T0.date()), Decimal(1))
+        assert abs(deal.amount_reporting - deal.amount * rate) <= Decimal("0.005")
+    for entry in LedgerEntry.objects.filter(partner=partner):
+        exact = entry.amount / rates[("EUR", CLOSE)]
+        assert abs(entry.partner_amount - exact) <= Decimal("0.005")
+    # The quarter's sums are the sums of the reporting amounts, whatever the currencies,
+    # and differ from the exact sum by at most half a cent an entry.
+    figures = stored["figures"]
+    assert figures["won_amount"] == sum(d.closed_amount_reporting for d in won)
+    exact = sum(d.closed_amount * rates.get((d.currency, CLOSE), Decimal(1)) for d in won)
+    assert abs(figures["won_amount"] - exact) <= Decimal("0.005") * len(won)
+    assert stored["revenue"][partner.pk] == sum(d.partner_credit for d in won)
+
+
+@given(amount=amounts, rate=rates)
+def test_an_amount_in_the_partners_currency_is_within_half_a_cent(amount, rate):
+    paid = round_money(amount / rate)
+    assert paid == paid.quantize(CENT)
+    assert abs(paid - amount / rate) <= Decimal("0.005")

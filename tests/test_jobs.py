@@ -121,6 +121,15 @@ def test_every_periodic_task_run_twice_in_a_row_adds_nothing_the_second_time(
     (no duplicate notice, history record, ledger entry, flag, task…) and queues no mail or
     job."""
     call_command("seed_demo", partners=20, seed=7)
+    # Finance keeps entering the day's rates in the weeks that pass (the close converts
+    # the rebates of partners paid in euros at the quarter end's rate).
+    from partners.services.currencies import exchange_rate_set
+    from scoring.management.commands.seed_demo import DEMO_RATES, demo_rate
+
+    for n in range(1, 41):
+        day = timezone.localdate() + timedelta(days=n)
+        for currency in DEMO_RATES:
+            exchange_rate_set(currency=currency, base="USD", day=day, rate=demo_rate(currency, day))
     found = project_tasks()
     schedule = list(PeriodicTask.objects.filter(enabled=True).order_by("name"))
     assert len(schedule) >= 10

@@ -202,9 +202,20 @@ def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settin
     assert PartnerUser.objects.get(user__username="partner").role == "admin"
     assert Deal.objects.filter(status="won").exists()
     assert Certification.objects.exists()
+    # Money in three currencies besides dollars: daily rates, deals registered and won in
+    # euros and pounds (their reporting amounts converted), some partners paid in euros.
+    from partners.models import ExchangeRate
+
+    assert set(ExchangeRate.objects.values_list("currency", flat=True)) == {"EUR", "GBP", "JPY"}
+    assert {"USD", "EUR", "GBP"} <= set(Deal.objects.values_list("currency", flat=True))
+    euro_win = Deal.objects.filter(status="won", currency="EUR").first()
+    assert euro_win and euro_win.closed_amount_reporting != euro_win.closed_amount
+    assert euro_win.closed_rate_day is not None
+    assert Partner.objects.filter(currency="EUR").exists()
     # Money in every state: to claim, approved, paid; claims and MDF activities.
     from incentives.models import IncentiveClaim, LedgerEntry, MdfRequest
 
+    assert LedgerEntry.objects.filter(partner_currency="EUR", currency="USD").exists()
     statuses = set(LedgerEntry.objects.values_list("status", flat=True))
     assert {"accrued", "approved", "paid"} <= statuses
     assert {"spiff", "rebate"} <= set(LedgerEntry.objects.values_list("kind", flat=True))

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -20,6 +20,7 @@ from integrations.services import events_publish
 from partners.models import NoticeKind, Partner, Program, User
 from partners.queries import rebate_brackets
 from partners.services import notice_send
+from partners.services.currencies import Converted, RateMissing, Rates
 from prm.audit import audited
 from prm.deferred_text import amount_value, date_value, text_value
 from prm.quarters import Quarter
@@ -61,6 +62,35 @@ def _quarter_of(program: Program, day: date) -> str:
 # ---------------------------------------------------------------- recording entries
 
 
+def _converted(rates: Rates, amount, currency: str, day: date) -> Converted:
+    """``rates.from_reporting``, its refusal worded for a form or an API answer."""
+    try:
+        return rates.from_reporting(amount, currency, day)
+    except RateMissing as exc:
+        raise ValidationError({NON_FIELD_ERRORS: exc.messages}) from exc
+
+
+def _partner_amounts(entries: list[LedgerEntry], base: str) -> None:
+    """Give each entry its amount in the currency its partner is paid in, at the rate of
+    its accrual day (``earned_on``), stored beside the reporting amount (RULEBOOK §12).
+    One query for the partners' currencies unless the entries carry their partner, and
+    one per currency and day for the rates; ``RateMissing`` refuses the whole batch."""
+    currencies = {
+        entry.partner_id: entry.partner.currency
+        for entry in entries
+        if LedgerEntry.partner.is_cached(entry)
+    }
+    unknown = {entry.partner_id for entry in entries} - set(currencies)
+    if unknown:
+        currencies |= dict(Partner.objects.filter(pk__in=unknown).values_list("pk", "currency"))
+    rates = Rates(base)
+    for entry in entries:
+        paid_in = currencies.get(entry.partner_id) or base
+        converted = _converted(rates, entry.amount, paid_in, entry.earned_on)
+        entry.partner_amount, entry.partner_currency = converted.amount, paid_in
+        entry.partner_rate, entry.partner_rate_day = converted.rate, converted.rate_day
+
+
 def _record(entries: list[LedgerEntry], *, by: User | None, reason: str) -> list[LedgerEntry]:
     """Insert the entries whose idempotency key is new; return those inserted.
 
@@ -79,6 +109,7 @@ def _record(entries: list[LedgerEntry], *, by: User | None, reason: str) -> list
     fresh = [entry for entry in entries if entry.idempotency_key not in existing]
     if not fresh:
         return []
+    _partner_amounts(fresh, fresh[0].currency)
     stamp = timezone.now()
     for entry in fresh:
         entry.created_at = stamp
@@ -121,28 +152,28 @@ def _record_quarter(
         )
     )
     stamp = timezone.now()
-    entries = LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(
-                partner_id=partner_id,
-                kind=kind,
-                code=code,
-                **_description_fields(description),
-                amount=amount,
-                currency=program.currency,
-                quarter=quarter.label,
-                earned_on=quarter.end,
-                status=status,
-                approved_at=stamp if status == EntryStatus.APPROVED else None,
-                due_on=due_on if status == EntryStatus.APPROVED else None,
-                idempotency_key=key,
-                created_at=stamp,
-                version_id=version_id,
-            )
-            for partner_id, kind, code, description, amount, status, key in rows
-            if key not in known
-        ]
-    )
+    fresh = [
+        LedgerEntry(
+            partner_id=partner_id,
+            kind=kind,
+            code=code,
+            **_description_fields(description),
+            amount=amount,
+            currency=program.currency,
+            quarter=quarter.label,
+            earned_on=quarter.end,
+            status=status,
+            approved_at=stamp if status == EntryStatus.APPROVED else None,
+            due_on=due_on if status == EntryStatus.APPROVED else None,
+            idempotency_key=key,
+            created_at=stamp,
+            version_id=version_id,
+        )
+        for partner_id, kind, code, description, amount, status, key in rows
+        if key not in known
+    ]
+    _partner_amounts(fresh, program.currency)
+    entries = LedgerEntry.objects.bulk_create(fresh)
     LedgerEntry.history.bulk_history_create(
         entries, default_user=by, default_change_reason=reason, default_date=stamp
     )
@@ -408,13 +439,19 @@ def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> i
     if not reference:
         raise ValidationError({"reference": "Give the payment run's reference."})
     now = timezone.now()
+    today = timezone.localdate(now)
     entries = list(
         LedgerEntry.objects.select_for_update()
         .filter(pk__in=list(entry_ids), status=EntryStatus.APPROVED)
         .order_by("pk")
     )
+    rates = {}
     for entry in entries:
-        entry.pay(by=by, at=now, reference=reference[:120])
+        # Paid in the partner's currency at the payment date's rate; a missing rate
+        # refuses the whole run (nothing is marked).
+        book = rates.setdefault(entry.currency, Rates(entry.currency))
+        paid = _converted(book, entry.amount, entry.partner_currency, today)
+        entry.pay(by=by, at=now, reference=reference[:120], paid=paid)
         entry._change_reason = "Paid"
         entry.save()
     events_publish(
@@ -429,6 +466,8 @@ def ledger_mark_paid(*, entry_ids: Iterable[int], by: User, reference: str) -> i
                 "description": entry.description,
                 "amount": f"{entry.amount:.2f}",
                 "currency": entry.currency,
+                "paid_amount": f"{entry.paid_amount:.2f}",
+                "paid_currency": entry.partner_currency,
                 "quarter": entry.quarter,
                 "earned_on": entry.earned_on,
                 "paid_at": now,

@@ -136,6 +136,7 @@ def partner_create(
     started_on: date | None = None,
     channel_manager: User | None = None,
     region: str = "",
+    currency: str = "",
     lead_countries: Sequence[str] = (),
     lead_specialties: Sequence[str] = (),
     lead_languages: Sequence[str] = (),
@@ -158,6 +159,7 @@ def partner_create(
         started_on=started_on or timezone.localdate(),
         channel_manager=channel_manager,
         region=region,
+        currency=(currency or "").strip().upper(),
         lead_countries=list(lead_countries or ()),
         lead_specialties=list(lead_specialties or ()),
         lead_languages=list(lead_languages or ()),
@@ -202,6 +204,7 @@ def tier_update(*, tier: Tier, by: User, reason: str = "", **changes) -> Tier:
 
 PARTNER_EDITABLE = {
     "name",
+    "currency",
     "region",
     "domain",
     "status",
@@ -234,6 +237,8 @@ def partner_update(
         partner_domain_check(changes["domain"], exclude_pk=partner.pk)
     if "channel_manager" in changes:
         _check_channel_manager(changes["channel_manager"])
+    if "currency" in changes:
+        changes["currency"] = (changes["currency"] or "").strip().upper()
     for field, value in changes.items():
         setattr(partner, field, value)
     partner.full_clean(exclude=["domain_key"])

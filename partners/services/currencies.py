@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext
 
-from prm.money import RATE_PLACES, convert
+from prm.money import RATE_PLACES, convert, round_money
 from prm.uploads import KINDS as UPLOAD_KINDS
 from prm.uploads import csv_upload_text
 
@@ -98,6 +98,43 @@ def to_reporting(amount: Decimal, currency: str, *, base: str, day: date) -> Con
         return Converted(amount, currency, amount, base, Decimal(1), None)
     rate = rate_on(currency, base, day)
     return Converted(amount, currency, convert(amount, rate.rate), base, rate.rate, rate.day)
+
+
+def from_reporting(amount: Decimal, currency: str, *, base: str, day: date) -> Converted:
+    """``amount`` of the reporting currency ``base`` in ``currency`` at the rate of ``day``
+    (what a partner paid in ``currency`` sees), rounded half-up to the cent: the amount
+    divided by the table's rate of ``currency``. ``Converted.amount`` is in ``currency``."""
+    amount = Decimal(amount)
+    if currency == base:
+        return Converted(amount, currency, amount, base, Decimal(1), None)
+    rate = rate_on(currency, base, day)
+    return Converted(round_money(amount / rate.rate), currency, amount, base, rate.rate, rate.day)
+
+
+class Rates:
+    """The rates a batch of events converts at (a quarter close's accruals, a payment run),
+    each read from the table once: as many queries as there are currencies and days, not
+    as entries."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._rows: dict[tuple[str, date], ExchangeRate] = {}
+
+    def _rate(self, currency: str, day: date) -> ExchangeRate:
+        key = (currency, day)
+        if key not in self._rows:
+            self._rows[key] = rate_on(currency, self.base, day)
+        return self._rows[key]
+
+    def from_reporting(self, amount: Decimal, currency: str, day: date) -> Converted:
+        """Like ``from_reporting``, with this batch's rates."""
+        amount = Decimal(amount)
+        if currency == self.base:
+            return Converted(amount, currency, amount, self.base, Decimal(1), None)
+        rate = self._rate(currency, day)
+        return Converted(
+            round_money(amount / rate.rate), currency, amount, self.base, rate.rate, rate.day
+        )
 
 
 def _clean(currency: str, base: str, day, rate) -> tuple[str, str, date, Decimal]:

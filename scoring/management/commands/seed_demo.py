@@ -7,6 +7,7 @@ of ``deal_register``), so the demo obeys the rules like any data; the default de
 partners, about 2,500 deals) loads in well under a minute.
 """
 
+import math
 import random
 import time as clock
 from contextlib import contextmanager, suppress
@@ -32,6 +33,7 @@ from enablement import services as enable
 from enablement.models import CertificationType
 from partners.models import (
     Account,
+    ExchangeRate,
     Lead,
     LeadSource,
     Partner,
@@ -60,6 +62,23 @@ from prm.roles import Role
 from scoring.services.onboarding import onboarding_plans_backfill
 
 DEMO_PASSWORD = "demo-Partner-2026"
+
+# The demo's exchange rates into USD, its reporting currency (RULEBOOK §12): one a working
+# day for each currency, drifting smoothly around its level: (level, swing, period in days).
+DEMO_RATES = {
+    "EUR": (Decimal("1.08"), 0.04, 41),
+    "GBP": (Decimal("1.27"), 0.035, 53),
+    "JPY": (Decimal("0.0068"), 0.05, 67),
+}
+
+
+def demo_rate(currency: str, day: date) -> Decimal:
+    """The demo's rate of ``currency`` on ``day`` (the same for every run)."""
+    level, swing, period = DEMO_RATES[currency]
+    n = day.toordinal()
+    factor = 1 + swing * math.sin(n / period) + swing / 3 * math.sin(n / 7.3)
+    return (level * Decimal(f"{factor:.8f}")).quantize(Decimal("0.000001"))
+
 
 PREFIXES = (
     "North",
@@ -226,6 +245,7 @@ class Command(BaseCommand):
             self.tiers = {tier.slug: tier for tier in program.tiers.all()}
             staff = self._staff()
             products = self._products()
+            rates = self._rates()
             created = self._partners(program, staff["managers"], partners)
         with self._step("Partner people, onboarding plans and certifications"):
             self._people(created)
@@ -259,6 +279,7 @@ class Command(BaseCommand):
         with self._step("Quarter summaries for the dashboards"):
             deal_quarters_summarize(today=self.today)
         closing = (
+            f"{rates} exchange rates; "
             f"closed {', '.join(closed)}; {relationship}; {money}; {reviews}; "
             f"{len(backfill.partners)} earlier partners' onboarding plans"
         )
@@ -387,7 +408,53 @@ class Command(BaseCommand):
         self.demo = next(
             p for p in partners if p.tier.slug == "gold" and p.status == PartnerStatus.ACTIVE
         )
+        # A third of the European partners (not the demo's own) are paid in euros.
+        paid_in_euros = [p for p in partners if self._deal_currency(p) == "EUR"]
+        Partner.objects.filter(pk__in=[p.pk for p in paid_in_euros]).update(currency="EUR")
+        for partner in paid_in_euros:
+            partner.currency = "EUR"
         return partners
+
+    def _rates(self) -> int:
+        """What finance enters: a rate a working day for each of the demo's currencies,
+        from before the first registration to today."""
+        finance = User.objects.get(username="finance")
+        start = Quarter.containing(self.today).trailing(6)[0].start - timedelta(days=14)
+        days = [
+            start + timedelta(days=n)
+            for n in range((self.today - start).days + 1)
+            if (start + timedelta(days=n)).weekday() < 5
+        ]
+        rows = ExchangeRate.objects.bulk_create(
+            ExchangeRate(
+                currency=currency,
+                base="USD",
+                day=day,
+                rate=demo_rate(currency, day),
+                source="Demo",
+                entered_by=finance,
+            )
+            for currency in DEMO_RATES
+            for day in days
+        )
+        return len(rows)
+
+    def _deal_currency(self, partner) -> str:
+        """The currency a partner's deals are in: some European partners sell in euros or
+        pounds, some Asia-Pacific ones in yen; the demo's own partner in dollars."""
+        if partner.pk == self.demo.pk:
+            return "USD"
+        if partner.region == Region.EMEA:
+            return ("EUR", "GBP", "USD")[partner.pk % 3]
+        if partner.region == Region.APAC and partner.pk % 4 == 0:
+            return "JPY"
+        return "USD"
+
+    def _in_currency(self, amount: Decimal, currency: str, day: date) -> Decimal:
+        """A dollar amount in ``currency`` (about: at that day's demo rate)."""
+        if currency == "USD":
+            return amount
+        return round_money(amount / demo_rate(currency, day))
 
     FIRST_NAMES = (
         "Alex",
@@ -610,6 +677,8 @@ class Command(BaseCommand):
         """What happens to one registration: still open, lost or won, and when."""
         age = (timezone.now() - submitted).days
         manager = partner.channel_manager
+        currency = self._deal_currency(partner)
+        amount = self._in_currency(amount, currency, submitted.date())
         plan = {
             "fields": {
                 "partner": partner,
@@ -617,6 +686,7 @@ class Command(BaseCommand):
                 "customer_name": account.name,
                 "customer_domain": account.domain,
                 "amount": amount,
+                "currency": currency,
                 "expected_close": (submitted + timedelta(days=self.rng.randint(30, 120))).date(),
                 "deal_type": self.rng.choices(list(DealType.values), weights=[45, 25, 15, 15])[0],
                 "compensation_model": self.rng.choices(
@@ -928,7 +998,7 @@ class Command(BaseCommand):
         for quarter in Quarter.containing(self.today).trailing(7)[:-1]:
             won = Deal.objects.filter(
                 status=DealStatus.WON, closed_on__range=(quarter.start, quarter.end)
-            ).aggregate(total=models.Sum("closed_amount"))["total"]
+            ).aggregate(total=models.Sum("closed_amount_reporting"))["total"]
             if won:
                 share = Decimal(str(round(self.rng.uniform(0.2, 0.3), 3)))
                 CompanyRevenue.objects.update_or_create(
