@@ -633,7 +633,7 @@ def _pipeline_explained(inputs, result, weights) -> DimensionExplained:
     if leads:
         line = Phrase(
             gettext_noop(
-                "%(approved)s approved registrations + %(leads)s accepted leads = %(n)s of "
+                "Approved registrations %(approved)s + accepted leads %(leads)s = %(n)s of "
                 "%(target)s → %(max)s × %(share)s = %(points)s of %(max)s"
             ),
             {

@@ -345,7 +345,7 @@ ZH: dict = {
     "Agree a quota with your channel manager: without one, revenue scores 0.": "请与渠道经理商定配额：没有配额时，收入项得分为 0。",
     "Register %(n)s more deal that gets approved.": "再注册 %(n)s 个获批的商机。",
     "Register %(n)s more deal that gets approved, or accept a lead.": "再注册 %(n)s 个获批的商机，或接受线索。",
-    "%(approved)s approved registrations + %(leads)s accepted leads = %(n)s of %(target)s → %(max)s × %(share)s = %(points)s of %(max)s": "%(approved)s 个获批注册 + %(leads)s 条已接受线索 = %(n)s / %(target)s → %(max)s × %(share)s = %(points)s / %(max)s",
+    "Approved registrations %(approved)s + accepted leads %(leads)s = %(n)s of %(target)s → %(max)s × %(share)s = %(points)s of %(max)s": "获批注册 %(approved)s + 已接受线索 %(leads)s = %(n)s / %(target)s → %(max)s × %(share)s = %(points)s / %(max)s",
     "Certify %(n)s more rep.": "再让 %(n)s 名销售代表通过认证。",
     "Ask customers of won deals for a satisfaction survey: none were recorded.": "请邀请已成交客户填写满意度调查：目前没有任何记录。",
     "Average CSAT was %(average)s of 5; follow up with unhappy customers.": "平均客户满意度为 %(average)s（满分 5）；请跟进不满意的客户。",

@@ -125,6 +125,21 @@ def test_revenue_above_the_quota_is_capped_and_said_so():
     ]
 
 
+def test_accepted_leads_are_counted_in_the_pipeline_and_said_so():
+    parts = shown({**INPUTS, "accepted_leads": 1}, {**POINTS, "pipeline": Decimal("20.00")})
+    assert parts["pipeline"]["lines"] == [
+        "Approved registrations 4 + accepted leads 1 = 5 of 5 → 20 × 1 = 20.00 of 20"
+    ]
+    chinese = shown(
+        {**INPUTS, "accepted_leads": 1},
+        {**POINTS, "pipeline": Decimal("20.00")},
+        language="zh-hans",
+    )
+    assert chinese["pipeline"]["lines"] == [
+        "获批注册 4 + 已接受线索 1 = 5 / 5 → 20 × 1 = 20.00 / 20"
+    ]
+
+
 def test_the_programs_weights_are_used():
     weights = ScoringWeights(revenue_points=Decimal("40"), events_points=Decimal("10"))
     parts = shown(weights=weights)
