@@ -319,7 +319,7 @@ class ScorecardDisputeAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
 
     @admin.display(description="How the points came about")
     def explanation(self, obj):
-        from .queries import scorecard_explanation
+        from .queries import scorecard_explanation, scorecard_weights
         from .services.close import weights_for
 
         card = obj.scorecard
@@ -334,7 +334,9 @@ class ScorecardDisputeAdmin(BadInputIs400Mixin, ScopedAdminMixin, HistoryAdmin):
                     part["max_points"],
                     format_html_join(mark_safe("<br>"), "{}", ((line,) for line in part["lines"])),
                 )
-                for part in scorecard_explanation(card, weights_for(program), program.currency)
+                for part in scorecard_explanation(
+                    card, scorecard_weights(card, weights_for(program)), program.currency
+                )
             ),
         )
 
