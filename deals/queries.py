@@ -8,7 +8,9 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 
+from incentives.rules import WonDeal
 from partners.models import Account, Lead, Program
 from partners.queries import scope_to_user
 from prm.money import money_field_kwargs
@@ -464,6 +466,72 @@ def strategic_wins_by_partner(partner_ids, start: date, end: date) -> dict[int, 
         .order_by()
     )
     return {row["partner_id"]: row["n"] for row in rows}
+
+
+def won_deal_facts(wins: QuerySet[Deal]) -> list[tuple[int, int, WonDeal]]:
+    """What each won deal of ``wins`` earns by (RULEBOOK §6), as the money engine takes it:
+    (deal id, partner id, facts), in one query whatever their number. A deal is its
+    partner's first win if no win of that partner was recorded before it: by when the
+    win was recorded, not by the close date a partner reports, so a win dated back
+    cannot earn a second first-deal SPIFF, and the answer never changes later."""
+    from django.db.models import Exists, OuterRef
+
+    strategic = Deal.products.through.objects.filter(
+        deal_id=OuterRef("pk"), product__strategic=True
+    )
+    earlier = Deal.objects.filter(partner_id=OuterRef("partner_id"), status=DealStatus.WON).filter(
+        Q(closed_at__lt=OuterRef("closed_at"))
+        | Q(closed_at=OuterRef("closed_at"), pk__lt=OuterRef("pk"))
+        # Wins recorded before the time was kept come first, by id.
+        | Q(closed_at__isnull=True, pk__lt=OuterRef("pk"))
+    )
+    rows = (
+        wins.filter(status=DealStatus.WON)
+        .annotate(strategic=Exists(strategic), earlier_win=Exists(earlier))
+        .order_by()
+        .values_list(
+            "pk",
+            "partner_id",
+            "closed_amount_reporting",
+            "partner_credit",
+            "deal_type",
+            "submitted_at",
+            "closed_on",
+            "strategic",
+            "earlier_win",
+            "contract_years",
+            "commission",
+        )
+    )
+    return [
+        (
+            pk,
+            partner_id,
+            WonDeal(
+                amount=amount,
+                partner_credit=credit,
+                deal_type=deal_type,
+                days_to_win=(closed_on - timezone.localdate(submitted_at)).days,
+                strategic=strategic,
+                first_win=not earlier_win,
+                contract_years=contract_years,
+                commission=commission or Decimal(0),
+            ),
+        )
+        for (
+            pk,
+            partner_id,
+            amount,
+            credit,
+            deal_type,
+            submitted_at,
+            closed_on,
+            strategic,
+            earlier_win,
+            contract_years,
+            commission,
+        ) in rows
+    ]
 
 
 # ---------------------------------------------------------------- quarter figures

@@ -9,12 +9,11 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from enablement.services import onboarding_event
-from incentives import rules as incentive_rules
 from incentives.services.ledger import deal_incentives_accrue
 from incentives.services.mdf import MDF_SOURCING_STATUSES
 from integrations.models import EventKind
@@ -69,6 +68,7 @@ from .queries import (
     outcome_figures,
     pipeline_figures,
     protecting_deal,
+    won_deal_facts,
 )
 
 OPEN = (DealStatus.PENDING, DealStatus.APPROVED)
@@ -987,26 +987,11 @@ def deal_accrue_incentives(deal: Deal, *, by: User | None = None) -> None:
 
     Called by the win; safe to call again (the ledger keys each accrual by deal and rule),
     which is how wins loaded from another system earn theirs."""
-    earlier_win = (
-        Deal.objects.filter(partner_id=deal.partner_id, status=DealStatus.WON)
-        .exclude(pk=deal.pk)
-        .filter(Q(closed_on__lt=deal.closed_on) | Q(closed_on=deal.closed_on, pk__lt=deal.pk))
-        .exists()
-    )
-    submitted_on = timezone.localdate(deal.submitted_at)
+    [(_, _, won)] = won_deal_facts(Deal.objects.filter(pk=deal.pk))
     deal_incentives_accrue(
         partner=deal.partner,
         source=deal,
-        won=incentive_rules.WonDeal(
-            amount=deal.closed_amount_reporting,
-            partner_credit=deal.partner_credit,
-            deal_type=deal.deal_type,
-            days_to_win=(deal.closed_on - submitted_on).days,
-            strategic=deal.products.filter(strategic=True).exists(),
-            first_win=not earlier_win,
-            contract_years=deal.contract_years,
-            commission=deal.commission or Decimal(0),
-        ),
+        won=won,
         closed_on=deal.closed_on,
         by=by,
     )

@@ -101,8 +101,8 @@ class LedgerEntry(models.Model):
     )
     due_on = models.DateField(null=True, blank=True, help_text="When payment is due.")
     idempotency_key = models.CharField(max_length=120, unique=True)
-    # The program version a quarter close decided the entry under (rebates, awards); none
-    # for the other entries.
+    # The program version the entry was figured by: a quarter close's rebates and awards,
+    # a won deal's SPIFFs and bonuses, a contribution's bonus; none for the other entries.
     version = models.ForeignKey(
         ProgramVersion,
         on_delete=models.PROTECT,

@@ -913,13 +913,16 @@ class LeadOffer(models.Model):
 class ProgramVersion(models.Model):
     """One version of a program's rules (RULEBOOK §12): a snapshot of every number the
     quarter close decides with (scorecard weights and targets, tier movement, each tier's
-    requirements and default quota, rebate brackets, award amounts), in ``rules``.
+    requirements and default quota, rebate brackets, award amounts) and of the incentive
+    amounts won deals and contributions earn, in ``rules``.
 
     A draft is a copy a channel chief edits and tries on the last closed quarter; a
-    published version decides every close from its ``effective_from`` quarter until a
-    later published one takes over. A version a close has decided under is never
-    changed: ``last_used_quarter`` says it was. ``origin``: recorded from the live
-    program by a close, or a draft a chief published.
+    published version decides every close, win and contribution from its
+    ``effective_from`` quarter until a later published one takes over (of two effective
+    from one quarter, the later number). A version anything was decided under is never
+    changed: ``last_used_quarter`` says a close used it, ``decided_entries`` that ledger
+    entries of wins or contributions did. ``origin``: recorded from the live program, or a
+    draft a chief published.
     """
 
     class Status(models.TextChoices):
@@ -942,6 +945,11 @@ class ProgramVersion(models.Model):
     last_used_quarter = models.CharField(
         max_length=6, blank=True, editable=False, help_text="The latest quarter closed under it."
     )
+    decided_entries = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Ledger entries of won deals or contributions were decided under it.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -957,10 +965,12 @@ class ProgramVersion(models.Model):
         verbose_name_plural = _("program versions")
         constraints = [
             models.UniqueConstraint(fields=["program", "number"], name="program_version_number"),
+            # Versions recorded from the live program may share a quarter (a live edit
+            # mid-quarter after a win); only one published draft takes effect from each.
             models.UniqueConstraint(
                 fields=["program", "effective_from"],
-                condition=Q(status="published"),
-                name="one_published_version_per_quarter",
+                condition=Q(status="published", origin="draft"),
+                name="one_published_draft_per_quarter",
             ),
             models.CheckConstraint(
                 condition=Q(status="draft") | ~Q(effective_from=""),

@@ -1,7 +1,8 @@
 """A program version's rules as a plain snapshot (RULEBOOK §12): the numbers the quarter
-close decides with, read from a program, its tiers and its rebate brackets, written as
-JSON (decimals as strings). Pure: objects with the fields in, a dict out; the data
-migration that makes every program's first version uses it on its historical models.
+close decides with, and the incentive amounts a won deal or a contribution earns, read
+from a program, its tiers and its rebate brackets, written as JSON (decimals as
+strings). Pure: objects with the fields in, a dict out; the data migration that makes
+every program's first version uses it on its historical models.
 """
 
 from decimal import Decimal
@@ -48,6 +49,23 @@ AWARD_FIELDS = {
     "training_champion_per_cert": "award_training_champion_per_cert",
     "community_mvp": "award_community_mvp",
 }
+# The amounts and rates a won deal earns (§6), and the contribution bonuses, named as on
+# the program (and as ``incentives.rules.DealIncentiveTable`` names the deal ones).
+INCENTIVE_FIELDS = (
+    "spiff_new_logo",
+    "spiff_new_logo_days",
+    "spiff_strategic",
+    "spiff_first_deal",
+    "spiff_large_deal_over",
+    "spiff_large_deal_rate",
+    "bonus_cross_sell_rate",
+    "bonus_upsell_rate",
+    "bonus_multi_year_rate",
+    "bonus_reference",
+    "bonus_community",
+)
+# Those that are shares (at most 1).
+INCENTIVE_RATES = tuple(name for name in INCENTIVE_FIELDS if name.endswith("_rate"))
 # Which of those are whole numbers (the rest are decimals).
 WHOLE = {
     "pipeline_target",
@@ -61,6 +79,7 @@ WHOLE = {
     "open_registrations_required",
     "new_logos_required",
     "strategic_wins_required",
+    "spiff_new_logo_days",
 }
 
 
@@ -88,6 +107,7 @@ def rules_snapshot(program, tiers, brackets) -> dict:
             for b in sorted(brackets, key=lambda b: b.revenue_from)
         ],
         "awards": {key: _plain(key, getattr(program, name)) for key, name in AWARD_FIELDS.items()},
+        "incentives": {name: _plain(name, getattr(program, name)) for name in INCENTIVE_FIELDS},
     }
 
 

@@ -31,6 +31,7 @@ from partners.services.versions import (
 )
 from partners.version_rules import (
     AWARD_FIELDS,
+    INCENTIVE_FIELDS,
     SCORING_FIELDS,
     TIER_FIELDS,
     TIER_RULE_FIELDS,
@@ -997,6 +998,17 @@ _NUMBER_LABELS = {
     "community_mvp": _("Community MVP"),
     "revenue_from": _("Quarter revenue from"),
     "rate": _("Rebate rate"),
+    "spiff_new_logo": _("New-logo SPIFF"),
+    "spiff_new_logo_days": _("New-logo SPIFF: won within days"),
+    "spiff_strategic": _("Strategic product SPIFF"),
+    "spiff_first_deal": _("First-deal SPIFF"),
+    "spiff_large_deal_over": _("Large-deal SPIFF: amount over"),
+    "spiff_large_deal_rate": _("Large-deal SPIFF rate"),
+    "bonus_cross_sell_rate": _("Cross-sell bonus rate"),
+    "bonus_upsell_rate": _("Upsell bonus rate"),
+    "bonus_multi_year_rate": _("Multi-year bonus rate, per extra year"),
+    "bonus_reference": _("Reference bonus"),
+    "bonus_community": _("Community bonus"),
 }
 
 
@@ -1032,6 +1044,7 @@ class VersionRulesForm(forms.Form):
             ("scoring", SCORING_FIELDS),
             ("tier_rules", TIER_RULE_FIELDS),
             ("awards", AWARD_FIELDS),
+            ("incentives", INCENTIVE_FIELDS),
         ):
             for name in names:
                 self.fields[f"{section}__{name}"] = _number_field(
@@ -1070,6 +1083,9 @@ class VersionRulesForm(forms.Form):
     def award_fields(self):
         return self.section("awards")
 
+    def incentive_fields(self):
+        return self.section("incentives")
+
     def tiers(self):
         return [(name, [self[key] for key in keys]) for name, keys in self.tier_rows]
 
@@ -1081,7 +1097,7 @@ class VersionRulesForm(forms.Form):
         data, rules = self.cleaned_data, self.version.rules
         return {
             section: {name: str(data[f"{section}__{name}"]) for name in rules[section]}
-            for section in ("scoring", "tier_rules", "awards")
+            for section in ("scoring", "tier_rules", "awards", "incentives")
         } | {
             "tiers": {
                 pk: {**tier, **{name: str(data[f"tier_{pk}__{name}"]) for name in TIER_FIELDS}}
@@ -1258,6 +1274,8 @@ class ProgramVersionAdmin(admin.ModelAdmin):
                     "rebate_draft",
                     "awards_actual",
                     "awards_draft",
+                    "incentives_actual",
+                    "incentives_draft",
                     "payout_actual",
                     "payout_draft",
                     "payout_difference",

@@ -1747,6 +1747,20 @@ ZH: dict = {
     "(%(amount)s at the rate of %(day)s)": "（按 %(day)s 汇率为 %(amount)s）",
     "%(amount)s paid": "已付 %(amount)s",
     "%(amount)s at the accrual date's rate": "按计提日汇率为 %(amount)s",
+    "A SPIFF or bonus rate is a share of the deal: at most 1 (100%).": "SPIFF 或奖金比率是交易金额的一部分：最多为 1（100%）。",
+    "New-logo SPIFF": "新客户 SPIFF",
+    "New-logo SPIFF: won within days": "新客户 SPIFF：在此天数内赢单",
+    "Strategic product SPIFF": "战略产品 SPIFF",
+    "First-deal SPIFF": "首单 SPIFF",
+    "Large-deal SPIFF: amount over": "大单 SPIFF：金额超过",
+    "Large-deal SPIFF rate": "大单 SPIFF 比率",
+    "Cross-sell bonus rate": "交叉销售奖金比率",
+    "Upsell bonus rate": "追加销售奖金比率",
+    "Multi-year bonus rate, per extra year": "多年期奖金比率（每增加一年）",
+    "Reference bonus": "客户推荐奖金",
+    "Community bonus": "社区贡献奖金",
+    "SPIFFs and bonuses": "SPIFF 和奖金",
+    "What a won deal or an approved contribution earns, from the first win or contribution in the version's quarter.": "赢单或已批准的贡献所得金额，自该版本生效季度的第一笔赢单或贡献起适用。",
 }
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from deals.services import deal_accrue_incentives
 from partners.models import Program, ProgramVersion, Tier
 from scoring.services.close import quarter_close
 from tests.factories import (
@@ -38,8 +39,11 @@ def closed(db):
                 user=PartnerUserFactory(partner=partner).user,
                 issued_on=date(2025, 1, 1),
             )
-        WonDealFactory(
-            partner=partner, partner_credit=Decimal("150000"), closed_on=date(2026, 5, 1)
+        # The win earns its SPIFFs as every win does.
+        deal_accrue_incentives(
+            WonDealFactory(
+                partner=partner, partner_credit=Decimal("150000"), closed_on=date(2026, 5, 1)
+            )
         )
         ScorecardFactory(partner=partner, quarter="2026Q1", qualified_tier=default_tier("gold"))
         for number in range(4):
@@ -57,7 +61,7 @@ def _program():
 def _form_data(version: ProgramVersion, **changes) -> dict:
     rules = version.rules
     data = {"note": version.note}
-    for section in ("scoring", "tier_rules", "awards"):
+    for section in ("scoring", "tier_rules", "awards", "incentives"):
         for name, value in rules[section].items():
             data[f"{section}__{name}"] = value
     for pk, tier in rules["tiers"].items():
@@ -118,6 +122,28 @@ def test_a_chief_copies_tries_and_publishes_a_draft(client, chief, closed):
     )
     again = client.post(f"{LIST}{draft.pk}/change/", _form_data(draft, action="save"))
     assert again.status_code == 400  # a published version is not changed
+
+
+def test_a_draft_edits_spiff_amounts_and_the_what_if_shows_them(client, chief, closed):
+    client.force_login(chief)
+    draft = _copy(client)
+    page = client.get(f"{LIST}{draft.pk}/change/")
+    assert b"First-deal SPIFF" in page.content
+    data = _form_data(draft, action="what_if", incentives__spiff_first_deal="1600")
+    with time_machine.travel(datetime(2026, 7, 20, 9, 0, tzinfo=UTC), tick=False):
+        tried = client.post(f"{LIST}{draft.pk}/change/", data)
+    assert tried.status_code == 200
+    totals = tried.context["totals"]
+    # Near Gold's win was its first: $1,000 as decided, $1,600 under the draft.
+    assert (totals["incentives_actual"], totals["incentives_draft"]) == (
+        Decimal("1000.00"),
+        Decimal("1600.00"),
+    )
+    assert totals["payout_difference"] == Decimal("600.00")
+    assert 'data-testid="incentives-draft"' in tried.content.decode()
+    draft.refresh_from_db()
+    assert Decimal(draft.rules["incentives"]["spiff_first_deal"]) == 1600
+    assert _program().spiff_first_deal == Decimal("1000")
 
 
 @pytest.mark.parametrize(

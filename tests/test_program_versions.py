@@ -3,7 +3,7 @@ it; every stored decision replays from its inputs and version; a draft is tried 
 last closed quarter without writing anything, and published for a quarter still to close.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,7 +12,9 @@ from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
+from deals.services import deal_accrue_incentives
 from incentives.models import LedgerEntry
+from incentives.services.contributions import contribution_decide, contribution_submit
 from partners.models import Program, ProgramVersion, Tier, TierChange
 from partners.services.versions import (
     version_copy_to_draft,
@@ -25,6 +27,7 @@ from scoring.services.versions import (
     replay_differences,
     replay_money_differences,
     replay_scorecard,
+    replay_win_differences,
     what_if,
 )
 from tests.factories import (
@@ -66,7 +69,11 @@ def _book():
             user=PartnerUserFactory(partner=partner).user,
             issued_on=date(2025, 1, 1),
         )
-        WonDealFactory(partner=partner, partner_credit=Decimal(amount), closed_on=date(2026, 5, 1))
+        deal_accrue_incentives(  # the win earns its SPIFFs as every win does
+            WonDealFactory(
+                partner=partner, partner_credit=Decimal(amount), closed_on=date(2026, 5, 1)
+            )
+        )
         ScorecardFactory(partner=partner, quarter="2026Q1", qualified_tier=default_tier("gold"))
     return near, far
 
@@ -150,7 +157,8 @@ def test_what_if_reads_a_fixed_number_of_queries(clock, chief, django_assert_max
     quarter_close(quarter="2026Q2")
     draft = version_copy_to_draft(program=_program(), by=chief)
     draft = ProgramVersion.objects.select_related("program").get(pk=draft.pk)
-    with django_assert_max_num_queries(3):
+    # The scorecards, the closed quarter, the wins' facts, and the entries paid.
+    with django_assert_max_num_queries(4):
         assert len(what_if(draft).rows) == 8
 
 
@@ -176,6 +184,9 @@ def test_only_a_chief_or_an_admin_changes_versions(clock, manager, chief):
         ("scoring", "pipeline_target", "2.5", "not_whole"),
         ("scoring", "revenue_points", "80", "points_over_100"),
         ("scoring", "band_grow_from", "90", "bands_out_of_order"),
+        ("incentives", "bonus_upsell_rate", "1.5", "rate_over_1"),
+        ("incentives", "spiff_new_logo_days", "2.5", "not_whole"),
+        ("incentives", "spiff_first_deal", "-5", "out_of_range"),
     ],
 )
 def test_a_draft_refuses_numbers_that_do_not_fit(clock, chief, section, name, value, code):
@@ -247,6 +258,12 @@ def test_every_decision_of_the_demo_replays_from_its_inputs_and_version(db, tmp_
     # The close's rebates and award proposals are what the stored inputs give.
     assert LedgerEntry.objects.filter(kind="rebate").exists()
     assert replay_money_differences(cards) == []
+    # Every SPIFF and bonus a win earned names its version and is what the deal earns by it.
+    wins = LedgerEntry.objects.filter(kind__in=("spiff", "bonus"), source_id__isnull=False)
+    wins = list(wins.exclude(code__in=("bonus_reference", "bonus_community")))
+    assert len(wins) > 20
+    assert all(entry.version_id for entry in wins)
+    assert replay_win_differences(wins) == []
 
 
 def test_a_scorecard_is_explained_with_the_weights_of_its_version(clock, client):
@@ -263,3 +280,100 @@ def test_a_scorecard_is_explained_with_the_weights_of_its_version(clock, client)
     shown = {part["dimension"]: part for part in page.context["rows"][0]["explanation"]}
     assert str(shown["pipeline"]["max_points"]) == "20"
     assert str(shown["revenue"]["max_points"]) == "30"
+
+
+def _first_win(name: str, closed_on: date) -> list[LedgerEntry]:
+    """A new partner's first win: it earns the first-deal SPIFF, and what the entries say."""
+    partner = PartnerFactory(name=name, tier=default_tier("registered"))
+    deal = WonDealFactory(partner=partner, partner_credit=Decimal("5000"), closed_on=closed_on)
+    deal_accrue_incentives(deal)
+    return list(LedgerEntry.objects.filter(partner=partner, code="spiff_first_deal"))
+
+
+def _spiff(entries: list[LedgerEntry]) -> tuple[Decimal, int]:
+    (entry,) = entries
+    return entry.amount, entry.version.number
+
+
+def test_a_win_earns_by_the_version_of_its_quarter_and_names_it(clock):
+    _book()
+    quarter_close(quarter="2026Q2")
+    first = ProgramVersion.objects.get(program=_program())
+    # The live program unchanged: the win earns by the version the last close used.
+    assert _spiff(_first_win("A", date(2026, 7, 10))) == (Decimal("1000.00"), 1)
+    first.refresh_from_db()
+    assert first.decided_entries
+    # An edit of the live program counts from the next win, recorded as a new version
+    # effective from the quarter; the first keeps what it decided.
+    Program.objects.filter(pk=_program().pk).update(spiff_first_deal=Decimal("2000"))
+    assert _spiff(_first_win("B", date(2026, 7, 11))) == (Decimal("2000.00"), 2)
+    Program.objects.filter(pk=_program().pk).update(spiff_first_deal=Decimal("3000"))
+    assert _spiff(_first_win("C", date(2026, 7, 12))) == (Decimal("3000.00"), 3)
+    third = ProgramVersion.objects.get(program=_program(), number=3)
+    assert (third.effective_from, third.origin) == ("2026Q3", "live")
+    first.refresh_from_db()
+    assert Decimal(first.rules["incentives"]["spiff_first_deal"]) == Decimal("1000")
+    # A late win in the closed quarter earns by the version that quarter was closed under.
+    assert _spiff(_first_win("Late", date(2026, 6, 20))) == (Decimal("1000.00"), 1)
+    # A contribution's bonus names its version too.
+    partner = PartnerFactory(name="Writer")
+    person = PartnerUserFactory(partner=partner).user
+    contribution = contribution_submit(partner=partner, by=person, kind="reference", title="Ref")
+    contribution_decide(contribution=contribution, by=person, approve=True)
+    bonus = LedgerEntry.objects.get(partner=partner, code="bonus_reference")
+    assert (bonus.amount, bonus.version_id) == (Decimal("250.00"), third.pk)
+    # The close of 2026Q3 decides under the latest version of the quarter, unchanged.
+    with time_machine.travel(datetime(2026, 10, 5, 9, 0, tzinfo=UTC), tick=False):
+        quarter_close(quarter="2026Q3")
+    assert set(Scorecard.objects.filter(quarter="2026Q3").values_list("version_id", flat=True)) == {
+        third.pk
+    }
+    assert ProgramVersion.objects.filter(program=_program()).count() == 3
+    everything = LedgerEntry.objects.filter(kind__in=("spiff", "bonus")).select_related("version")
+    assert replay_win_differences(list(everything)) == []
+
+
+def test_wins_in_a_published_drafts_quarter_earn_by_the_draft(clock, chief):
+    _book()
+    quarter_close(quarter="2026Q2")
+    draft = version_copy_to_draft(program=_program(), by=chief)
+    rules = draft.rules
+    rules["incentives"]["spiff_first_deal"] = "5000"
+    version_update_draft(version=draft, rules=rules, by=chief)
+    version_publish(version=draft, effective_from="2026Q4", by=chief)
+    # Before its quarter, wins earn by the live program.
+    assert _spiff(_first_win("Before", date(2026, 7, 10))) == (Decimal("1000.00"), 1)
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False):
+        assert _spiff(_first_win("During", date(2026, 10, 20))) == (Decimal("5000.00"), 2)
+    # The live program takes the draft's numbers at its first close, not before.
+    assert _program().spiff_first_deal == Decimal("1000")
+
+
+def test_a_draft_changing_spiffs_shows_the_payout_difference(clock, chief):
+    _book()  # two partners, each with its first win in 2026Q2
+    quarter_close(quarter="2026Q2")
+    draft = version_copy_to_draft(program=_program(), by=chief)
+    rules = draft.rules
+    rules["incentives"]["spiff_first_deal"] = "1500"
+    version_update_draft(version=draft, rules=rules, by=chief)
+    tried = what_if(draft, by=chief)
+    assert tried.total("incentives_actual") == Decimal("2000.00")
+    assert tried.total("incentives_draft") == Decimal("3000.00")
+    assert tried.total("payout_difference") == Decimal("1000.00")
+    assert {row.payout_difference for row in tried.rows} == {Decimal("500.00")}
+
+
+def test_a_win_dated_back_earns_no_second_first_deal_spiff(clock):
+    """The first win is the first one recorded: one reported later with an earlier close
+    date is not the partner's first (and a replay says the same as at the time)."""
+    partner = PartnerFactory(name="Backdater", tier=default_tier("registered"))
+    now = datetime(2026, 7, 15, 9, 0, tzinfo=UTC)
+    first = WonDealFactory(partner=partner, closed_on=date(2026, 7, 10), closed_at=now)
+    deal_accrue_incentives(first)
+    later = WonDealFactory(
+        partner=partner, closed_on=date(2026, 7, 1), closed_at=now + timedelta(hours=1)
+    )
+    deal_accrue_incentives(later)
+    spiffs = LedgerEntry.objects.filter(partner=partner, code="spiff_first_deal")
+    assert list(spiffs.values_list("source_id", flat=True)) == [first.pk]
+    assert replay_win_differences(list(LedgerEntry.objects.filter(partner=partner))) == []

@@ -2,6 +2,8 @@
 approved one earns its bonus, owed at once.
 """
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,7 +15,7 @@ from prm.deferred_text import text_stored, text_value
 
 from ..models import Contribution, ContributionKind, ContributionStatus, EntryKind
 from .common import IncentiveError
-from .ledger import _record_owed
+from .ledger import _record_owed, version_earning
 
 
 @audited
@@ -59,18 +61,19 @@ def contribution_decide(
     contribution.save()
     if approve:
         program = contribution.partner.program
-        reference = contribution.kind == "reference"
-        amount = program.bonus_reference if reference else program.bonus_community
+        code = "bonus_reference" if contribution.kind == "reference" else "bonus_community"
+        version = version_earning(program, timezone.localdate())
         _record_owed(
             partner=contribution.partner,
             kind=EntryKind.BONUS,
-            code="bonus_reference" if reference else "bonus_community",
+            code=code,
             description=_contribution_described(contribution),
-            amount=amount,
+            amount=Decimal(version.rules["incentives"][code]),
             source=contribution,
             key=f"contribution:{contribution.pk}",
             by=by,
             reason="Contribution approved",
+            version=version,
         )
     return contribution
 

@@ -17,10 +17,11 @@ from django.utils.translation import gettext_noop
 
 from integrations.models import EventKind
 from integrations.services import events_publish
-from partners.models import NoticeKind, Partner, Program, User
+from partners.models import NoticeKind, Partner, Program, ProgramVersion, User
 from partners.queries import rebate_brackets
 from partners.services import notice_send
 from partners.services.currencies import Converted, RateMissing, Rates
+from partners.services.versions import program_version_for_entries
 from prm.audit import audited
 from prm.deferred_text import amount_value, date_value, text_value
 from prm.quarters import Quarter
@@ -30,18 +31,22 @@ from ..models import EntryKind, EntryStatus, LedgerEntry
 from .common import CLAIMABLE_KINDS, IncentiveError, _payment_due, _wrong_state
 
 
-def deal_incentive_table(program: Program) -> rules.DealIncentiveTable:
+def deal_incentive_table(incentives: dict) -> rules.DealIncentiveTable:
+    """What a won deal earns, from a program version's ``incentives`` snapshot."""
     return rules.DealIncentiveTable(
-        spiff_new_logo=program.spiff_new_logo,
-        spiff_new_logo_days=program.spiff_new_logo_days,
-        spiff_strategic=program.spiff_strategic,
-        spiff_first_deal=program.spiff_first_deal,
-        spiff_large_deal_over=program.spiff_large_deal_over,
-        spiff_large_deal_rate=program.spiff_large_deal_rate,
-        bonus_cross_sell_rate=program.bonus_cross_sell_rate,
-        bonus_upsell_rate=program.bonus_upsell_rate,
-        bonus_multi_year_rate=program.bonus_multi_year_rate,
+        **{
+            name: int(incentives[name])
+            if name == "spiff_new_logo_days"
+            else Decimal(incentives[name])
+            for name in rules.DealIncentiveTable.__dataclass_fields__
+        }
     )
+
+
+def version_earning(program: Program, day: date) -> ProgramVersion:
+    """The program version what is earned on ``day`` is figured by (RULEBOOK §12); the
+    entries name it."""
+    return program_version_for_entries(program, _quarter_of(program, day))
 
 
 def award_table(program: Program) -> rules.AwardTable:
@@ -203,10 +208,21 @@ def _source_fields(source) -> dict:
 
 
 def _record_owed(
-    *, partner, kind, code, description, amount, source, key: str, by, reason: str
+    *,
+    partner,
+    kind,
+    code,
+    description,
+    amount,
+    source,
+    key: str,
+    by,
+    reason: str,
+    version: ProgramVersion | None = None,
 ) -> list[LedgerEntry]:
     """One amount owed at once by a manager's decision (approved, payable in 15 business
-    days); nothing when the amount is zero or the key is already in the ledger."""
+    days); nothing when the amount is zero or the key is already in the ledger.
+    ``version``: the program version the amount was figured by, if one was."""
     if amount <= 0:
         return []
     program = partner.program
@@ -225,6 +241,7 @@ def _record_owed(
         approved_by=by,
         due_on=_payment_due(program, today),
         idempotency_key=key,
+        version=version,
         **_source_fields(source),
     )
     return _record([entry], by=by, reason=reason)
@@ -237,15 +254,18 @@ def deal_incentives_accrue(
 ) -> list[LedgerEntry]:
     """What one won deal earns (SPIFFs, strategic bonuses, referral commission).
 
-    SPIFFs and bonuses wait for the partner's claim (window: 30 days from the close);
-    the commission is owed by the agreement and approved at once.
+    SPIFFs and bonuses are figured by the program version in force for the quarter of
+    the close (``version_earning``) and name it; they wait for the partner's claim
+    (window: 30 days from the close). The commission is owed by the agreement and
+    approved at once.
     """
     program = partner.program
     quarter = _quarter_of(program, closed_on)
     claim_by = rules.claim_deadline(closed_on, program.claim_window_days)
+    version = version_earning(program, closed_on)
     now = timezone.now()
     entries = []
-    for accrual in rules.deal_incentives(won, deal_incentive_table(program)):
+    for accrual in rules.deal_incentives(won, deal_incentive_table(version.rules["incentives"])):
         claimable = accrual.kind in CLAIMABLE_KINDS
         entries.append(
             LedgerEntry(
@@ -264,6 +284,7 @@ def deal_incentives_accrue(
                 approved_at=None if claimable else now,
                 due_on=None if claimable else _payment_due(program, closed_on),
                 idempotency_key=f"deal:{source.pk}:{accrual.code}",
+                version=version if claimable else None,
                 **_source_fields(source),
             )
         )

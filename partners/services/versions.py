@@ -3,10 +3,13 @@ channel chief copies, edits and publishes.
 
 How the live program and the versions relate. The first close of a quarter decides under
 the version effective for it, brought up to date with the live program's numbers first:
-in place while no close has used that version, else as a new version effective from that
-quarter, so no decision already taken changes. A published draft takes over instead: its
-first close decides under it and writes its numbers into the live program. A rerun of a
-quarter already closed decides under the version it was closed under, as it was.
+in place while nothing has been decided under that version, else as a new version
+effective from that quarter, so no decision already taken changes. A won deal or a
+contribution in a quarter still open earns by the same version the same way, so an edit
+of the live program's SPIFFs counts from the next win. A published draft takes over
+instead: wins in its quarter earn by it, and its first close decides under it and writes
+its numbers into the live program. A quarter already closed is decided (rerun, or a late
+win) under the version it was closed under, as it was.
 """
 
 from collections import defaultdict
@@ -25,6 +28,8 @@ from prm.roles import Role, role_of
 from ..models import Program, ProgramVersion, RebateBracket, User
 from ..version_rules import (
     AWARD_FIELDS,
+    INCENTIVE_FIELDS,
+    INCENTIVE_RATES,
     SCORING_FIELDS,
     TIER_FIELDS,
     TIER_RULE_FIELDS,
@@ -61,7 +66,10 @@ def last_closed_quarter(program: Program) -> str:
 
 def _effective(versions: list[ProgramVersion], label: str) -> ProgramVersion | None:
     published = sorted(
-        (v for v in versions if v.status == Status.PUBLISHED), key=lambda v: v.effective_from
+        (v for v in versions if v.status == Status.PUBLISHED),
+        # Of those effective from one quarter, a published draft (only one may be) takes
+        # over from the versions recorded from the live program; then the later number.
+        key=lambda v: (v.effective_from, v.origin == Origin.DRAFT, v.number),
     )
     chosen = None
     for version in published:
@@ -100,29 +108,64 @@ def program_versions_for_close(programs, label: str) -> dict[int, ProgramVersion
 
 
 def _version_for_close(program: Program, label: str) -> ProgramVersion:
+    return _version_deciding(program, label, close=True)
+
+
+def _version_deciding(
+    program: Program, label: str, *, close: bool, write: bool = True
+) -> ProgramVersion | None:
+    """The version that decides ``label``'s close (``close``) or an event in ``label``,
+    made or brought up to date first as the module's docstring says. With ``write``
+    false, nothing is written: None when something would have to be."""
     versions = list(program.versions.all())
     last = max((v.last_used_quarter for v in versions), default="")
     version = _effective(versions, label)
     if version is None:
+        if not write:
+            return None
         return _new_version(program, label, live_rules(program), note=FIRST_NOTE)
-    if version.effective_from > label:
-        # A quarter before the first version's (made before any close): the first version
-        # decides it, and takes effect from it.
+    if version.effective_from > label and not (last and label <= last):
+        # A quarter before the first version's, none closed yet: the first version decides
+        # it, and takes effect from it.
+        if not write:
+            return None
         version.effective_from = label
         version.save(update_fields=["effective_from"])
     if last and label <= last:
         return version  # closed before, or older than the latest close: as it was decided
     if version.origin == Origin.DRAFT and not version.last_used_quarter:
-        _apply_to_live(program, version.rules)
+        if close:
+            if not write:
+                return None
+            _apply_to_live(program, version.rules)
         return version
     live = live_rules(program)
     if rules_equal(version.rules, live):
         return version
-    if not version.last_used_quarter:
+    if not write:
+        return None
+    if not version.last_used_quarter and not version.decided_entries:
         version.rules = live
         version.save(update_fields=["rules"])
         return version
     return _new_version(program, label, live, note="Edited on the live program.")
+
+
+def program_version_for_entries(program: Program, label: str) -> ProgramVersion:
+    """The version a won deal or a contribution in quarter ``label`` earns by (the
+    module's docstring says which), marked as having decided ledger entries: it never
+    changes from now on. Locks the program only when a version is made or changed, or
+    first marked; a version already marked is read and returned as it is."""
+    version = _version_deciding(program, label, close=False, write=False)
+    if version is not None and version.decided_entries:
+        return version
+    with transaction.atomic():
+        program = Program.objects.select_for_update().get(pk=program.pk)
+        version = _version_deciding(program, label, close=False)
+        if not version.decided_entries:
+            ProgramVersion.objects.filter(pk=version.pk).update(decided_entries=True)
+            version.decided_entries = True
+    return version
 
 
 FIRST_NOTE = "The program's rules when versions began."
@@ -147,6 +190,8 @@ def _apply_to_live(program: Program, rules: dict) -> None:
         setattr(program, name, value)
     for key, name in AWARD_FIELDS.items():
         setattr(program, name, rules["awards"][key])
+    for name, value in rules["incentives"].items():
+        setattr(program, name, value)
     program._change_reason = "A published program version takes effect"
     program.save()
     program.refresh_from_db()  # the numbers as the database keeps them (decimals, not text)
@@ -257,6 +302,10 @@ def rules_checked(rules: dict) -> dict:
             "awards": {
                 key: _number(rules["awards"][key], key, whole=False) for key in AWARD_FIELDS
             },
+            "incentives": {
+                name: _number(rules["incentives"][name], name, whole=name in WHOLE)
+                for name in INCENTIVE_FIELDS
+            },
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationError(
@@ -276,6 +325,11 @@ def rules_checked(rules: dict) -> dict:
         raise ValidationError(
             gettext("The bands must start in order: maintain, then grow, then invest."),
             code="bands_out_of_order",
+        )
+    if any(Decimal(checked["incentives"][name]) > 1 for name in INCENTIVE_RATES):
+        raise ValidationError(
+            gettext("A SPIFF or bonus rate is a share of the deal: at most 1 (100%)."),
+            code="rate_over_1",
         )
     if any(Decimal(rate) > 1 for _, rate, _ in checked["rebate_brackets"]):
         raise ValidationError(
@@ -311,8 +365,9 @@ def version_update_draft(
 @audited
 @transaction.atomic
 def version_publish(*, version: ProgramVersion, effective_from: str, by: User) -> ProgramVersion:
-    """Publish a draft as the version that decides every close from ``effective_from``, a
-    quarter not yet closed (and not yet ended), until a later published version."""
+    """Publish a draft as the version that decides every close, and what wins and
+    contributions earn, from ``effective_from``, a quarter not yet closed (and not yet
+    ended), until a later published version."""
     _require(by)
     version = _locked_draft(version)
     try:
@@ -333,7 +388,7 @@ def version_publish(*, version: ProgramVersion, effective_from: str, by: User) -
             code="quarter_closed",
         )
     if version.program.versions.filter(
-        status=Status.PUBLISHED, effective_from=quarter.label
+        status=Status.PUBLISHED, origin=Origin.DRAFT, effective_from=quarter.label
     ).exists():
         raise ValidationError(
             gettext("Another version already takes effect from %(quarter)s.")

@@ -11,12 +11,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext
 
+from deals.models import Deal
+from deals.queries import won_deal_facts
+from incentives import rules as incentive_rules
 from incentives.models import EntryKind, EntryStatus, LedgerEntry
-from partners.models import ProgramVersion
+from incentives.services.ledger import deal_incentive_table
+from partners.models import Program, ProgramVersion
 from partners.services.versions import last_closed_quarter, may_edit_versions
+from prm.quarters import Quarter
 
 from .. import rules, version_rules
 from ..models import Scorecard
@@ -130,6 +136,8 @@ class WhatIfRow:
     rebate_draft: Decimal = _ZERO
     awards_actual: Decimal = _ZERO
     awards_draft: Decimal = _ZERO
+    incentives_actual: Decimal = _ZERO  # SPIFFs and bonuses of wins and contributions
+    incentives_draft: Decimal = _ZERO
 
     @property
     def moves(self) -> bool:
@@ -141,11 +149,11 @@ class WhatIfRow:
 
     @property
     def payout_actual(self) -> Decimal:
-        return self.rebate_actual + self.awards_actual
+        return self.rebate_actual + self.awards_actual + self.incentives_actual
 
     @property
     def payout_draft(self) -> Decimal:
-        return self.rebate_draft + self.awards_draft
+        return self.rebate_draft + self.awards_draft + self.incentives_draft
 
     @property
     def payout_difference(self) -> Decimal:
@@ -178,11 +186,13 @@ class WhatIf:
 
 def what_if(draft: ProgramVersion, *, by=None) -> WhatIf:
     """Try ``draft`` on its program's last closed quarter, writing nothing: for every
-    partner scored then, its tier, band, score, rebate and awards as they were decided
-    against as the draft decides them from the same stored inputs, movers first.
+    partner scored then, its tier, band, score, rebate, awards, and the SPIFFs and bonuses
+    of its wins and contributions, as they were decided against as the draft decides them
+    from the same stored inputs and deals, movers first.
 
     A handful of queries whatever the number of partners: the scorecards of the quarter
-    in one, the quarter's rebates and awards in another."""
+    in one, the quarter's wins in another, its rebates, awards, SPIFFs and bonuses in a
+    third."""
     if by is not None and not may_edit_versions(by):
         raise PermissionDenied(gettext("Only a channel chief or an admin may try versions."))
     program = draft.program
@@ -242,28 +252,87 @@ def what_if(draft: ProgramVersion, *, by=None) -> WhatIf:
         rows[pid].rebate_draft = amount
     for award in money.awards:
         rows[award.partner_id].awards_draft += award.amount
+    incentives = draft.rules["incentives"]
+    for pid, amount in _wins_earning(program, label, deal_incentive_table(incentives)).items():
+        if pid in rows:
+            rows[pid].incentives_draft += amount
     paid = (
         LedgerEntry.objects.filter(
             quarter=label,
             partner__program=program,
-            kind__in=(EntryKind.REBATE, EntryKind.AWARD),
+            kind__in=(EntryKind.REBATE, EntryKind.AWARD, EntryKind.SPIFF, EntryKind.BONUS),
         )
         .exclude(status=EntryStatus.VOID)
-        .values_list("partner_id", "kind", "amount")
+        .values_list("partner_id", "kind", "code", "amount")
     )
-    for pid, kind, amount in paid:
+    for pid, kind, code, amount in paid:
         row = rows.get(pid)
         if row is None:
             continue
         if kind == EntryKind.REBATE:
             row.rebate_actual += amount
-        else:
+        elif kind == EntryKind.AWARD:
             row.awards_actual += amount
+        else:
+            row.incentives_actual += amount
+            if code in CONTRIBUTION_BONUSES:  # a flat amount for each contribution
+                row.incentives_draft += Decimal(incentives[code])
     ordered = sorted(
         rows.values(),
         key=lambda row: (not row.moves, not row.changes, row.partner.casefold(), row.partner_id),
     )
     return WhatIf(quarter=label, currency=program.currency, rows=ordered)
+
+
+# The bonuses an approved contribution earns, each the version's flat amount.
+CONTRIBUTION_BONUSES = ("bonus_reference", "bonus_community")
+
+
+def _wins_earning(
+    program: Program, label: str, table: incentive_rules.DealIncentiveTable
+) -> dict[int, Decimal]:
+    """The SPIFFs and bonuses each partner's wins closed in quarter ``label`` earn by
+    ``table``: one query."""
+    quarter = Quarter.parse(label, start_month=program.fiscal_year_start_month)
+    wins = Deal.objects.filter(
+        partner__program=program, closed_on__range=(quarter.start, quarter.end)
+    )
+    earned: dict[int, Decimal] = defaultdict(lambda: _ZERO)
+    for _, pid, won in won_deal_facts(wins):
+        for accrual in incentive_rules.deal_incentives(won, table):
+            if accrual.kind in (EntryKind.SPIFF, EntryKind.BONUS):
+                earned[pid] += accrual.amount
+    return earned
+
+
+def replay_win_differences(entries) -> list[str]:
+    """Where the SPIFFs and bonuses of won deals among ``entries`` (ledger entries naming
+    their version) differ from what their deals' facts earn by that version, in words;
+    empty when every one can be explained."""
+    entries = [e for e in entries if e.kind in (EntryKind.SPIFF, EntryKind.BONUS)]
+    deal_type = ContentType.objects.get_for_model(Deal)
+    by_deal: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for entry in entries:
+        if entry.source_type_id == deal_type.pk:
+            by_deal[entry.source_id].append(entry)
+    problems = []
+    for pk, _, won in won_deal_facts(Deal.objects.filter(pk__in=list(by_deal))):
+        stored = by_deal[pk]
+        versions = {entry.version for entry in stored}
+        if len(versions) != 1 or None in versions:
+            problems.append(f"deal {pk}: versions {sorted(v.pk for v in versions if v)}")
+            continue
+        (version,) = versions
+        table = deal_incentive_table(version.rules["incentives"])
+        again = {
+            a.code: a.amount
+            for a in incentive_rules.deal_incentives(won, table)
+            if a.kind in (EntryKind.SPIFF, EntryKind.BONUS)
+        }
+        kept = {entry.code: entry.amount for entry in stored}
+        if kept != again:
+            problems.append(f"deal {pk}: {kept} stored, {again} replayed")
+    return problems
 
 
 def replay_differences(cards) -> list[tuple[Scorecard, Replayed, Replayed]]:
