@@ -770,6 +770,12 @@ class Lead(models.Model):
             # The queue (new and returned leads), the inboxes and the pullback job.
             models.Index(fields=["status", "offer_expires_at"], name="lead_status_expiry"),
             models.Index(fields=["partner", "status"], name="lead_partner_status"),
+            # The leads accepted in a quarter: the dashboards' lead figures, the close.
+            models.Index(
+                fields=["accepted_at"],
+                name="lead_accepted_at",
+                condition=Q(accepted_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

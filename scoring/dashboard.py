@@ -42,8 +42,9 @@ from prm.money import money_field_kwargs
 from prm.quarters import Quarter
 from prm.roles import Role
 
+from . import lead_rules
 from .models import CompanyRevenue, QuarterClose, Scorecard
-from .queries import lead_figures
+from .queries import lead_rows
 
 MONEY = DecimalField(**money_field_kwargs())
 ZERO = Value(Decimal("0"), output_field=MONEY)
@@ -262,17 +263,16 @@ def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> 
 
 def leads(ids, quarter: Quarter, *, limit: int = 10) -> dict:
     """Lead distribution in ``quarter`` (RULEBOOK §11): the figures in all, and those of the
-    ``limit`` partners offered the most leads. Three queries."""
+    ``limit`` partners offered the most leads, figured for those partners only. Three
+    queries."""
     start = timezone.make_aware(datetime.combine(quarter.start, time.min))
     until = timezone.make_aware(datetime.combine(quarter.end + timedelta(days=1), time.min))
-    total, per_partner = lead_figures(ids, start=start, until=until)
-    busiest = sorted(
-        per_partner.items(),
-        key=lambda item: (-item[1]["offers"], -item[1]["leads_accepted"], item[0]),
-    )[:limit]
-    names = dict(Partner.objects.filter(pk__in=[pk for pk, _ in busiest]).values_list("pk", "name"))
+    offers, counts = lead_rows(ids, start=start, until=until)
+    shown = lead_rules.busiest(offers, counts, limit=limit)
+    total, per_partner = lead_rules.lead_figures(offers, counts, partners=shown)
+    names = dict(Partner.objects.filter(pk__in=shown).values_list("pk", "name"))
     return total | {
-        "partners": [{"id": pk, "name": names.get(pk, ""), **figures} for pk, figures in busiest]
+        "partners": [{"id": pk, "name": names.get(pk, ""), **per_partner[pk]} for pk in shown]
     }
 
 
