@@ -393,6 +393,10 @@ def deal_facts(deal: Deal) -> dict:
         "customer_domain": deal.customer_domain,
         "amount": _cents(deal.amount),
         "currency": deal.currency,
+        # The amounts converted once, at the rates of their days (RULEBOOK §12).
+        "amount_reporting": _cents(deal.amount_reporting),
+        "closed_amount_reporting": _cents(deal.closed_amount_reporting),
+        "reporting_currency": deal.reporting_currency,
         "deal_type": deal.deal_type,
         "compensation_model": deal.compensation_model,
         "status": deal.status,

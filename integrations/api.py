@@ -408,6 +408,16 @@ class DealData(serializers.Serializer):
     customer_domain = serializers.CharField(allow_blank=True)
     amount = serializers.CharField(**MONEY)
     currency = serializers.CharField()
+    amount_reporting = serializers.CharField(
+        help_text="The amount in the reporting currency at the registration day's rate, "
+        "a decimal string with two places."
+    )
+    closed_amount_reporting = serializers.CharField(
+        allow_null=True,
+        help_text="The won amount in the reporting currency at the close date's rate, "
+        "a decimal string with two places.",
+    )
+    reporting_currency = serializers.CharField(help_text="The program's reporting currency.")
     deal_type = serializers.CharField(help_text="new_logo, upsell, cross_sell, renewal")
     compensation_model = serializers.CharField(help_text="reseller, referral, co_sell, oem")
     status = serializers.CharField(help_text="pending, approved, rejected, won, lost, expired")

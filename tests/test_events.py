@@ -151,6 +151,11 @@ def test_a_registration_s_life_is_told_in_events_but_imported_history_is_not(
     won = Event.objects.get(kind=EventKind.DEAL_WON)
     assert won.data["deal_id"] == deal.pk and won.data["closed_amount"] == "52000.00"
     assert won.data["partner_credit"] is not None and won.data["status"] == "won"
+    assert (won.data["closed_amount_reporting"], won.data["reporting_currency"]) == (
+        "52000.00",
+        "USD",
+    )
+    assert won.data["amount_reporting"] == f"{deal.amount_reporting:.2f}"
     before = Event.objects.count()
     deals.deal_register(
         partner=partner_a,
