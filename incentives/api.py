@@ -9,7 +9,7 @@ partners they manage; finance marks entries paid; the channel chief decides disp
 from collections.abc import Mapping
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -116,6 +116,10 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="source_label", read_only=True)
     source_type = serializers.SerializerMethodField()
     claimable = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField(
+        help_text="The number of the program version the amount was figured by (RULEBOOK "
+        "§12): rebates, awards, SPIFFs and bonuses; null for the others."
+    )
 
     class Meta:
         model = LedgerEntry
@@ -149,11 +153,17 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "paid_rate_day",
             "payment_reference",
             "void_reason",
+            "version",
         ]
         read_only_fields = fields
 
     def get_source_type(self, obj) -> str | None:
         return obj.source_type.model if obj.source_type_id else None
+
+    def get_version(self, obj) -> int | None:
+        if hasattr(obj, "version_number"):  # the list's queryset reads it with the entry
+            return obj.version_number
+        return obj.version.number if obj.version_id else None
 
     def get_claimable(self, obj) -> bool:
         return (
@@ -193,7 +203,7 @@ class LedgerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     }
 
     def get_queryset(self) -> QuerySet:
-        return ledger_visible_to(self.request.user)
+        return ledger_visible_to(self.request.user).annotate(version_number=F("version__number"))
 
     @extend_schema(request=None, responses={200: LedgerEntrySerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])

@@ -9,9 +9,11 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from deals.services import deal_accrue_incentives
 from incentives.models import IncentiveClaim, LedgerEntry, MdfClaim, MdfProof
 from incentives.services.claims import claim_submit
 from incentives.services.mdf import mdf_request_approve
+from partners.models import ProgramVersion
 from prm.roles import Role
 from tests.factories import (
     LedgerEntryFactory,
@@ -19,6 +21,7 @@ from tests.factories import (
     MdfRequestFactory,
     PartnerFactory,
     StaffFactory,
+    WonDealFactory,
 )
 from tests.test_incentives import PDF
 
@@ -51,6 +54,16 @@ def test_a_partner_sees_only_its_own_ledger(api, a_admin, partner_a, partner_b):
     assert row["amount"] == "750.00" and row["claimable"] is True
     other = api(a_admin).get(f"/api/v1/ledger/?partner={partner_b.pk}").json()
     assert other["results"] == []
+
+
+def test_a_won_deals_spiffs_name_their_program_version(api, a_admin, partner_a):
+    deal_accrue_incentives(WonDealFactory(partner=partner_a, closed_on=date(2026, 11, 2)))
+    rows = api(a_admin).get("/api/v1/ledger/?kind=spiff").json()["results"]
+    version = ProgramVersion.objects.get(program=partner_a.program)
+    assert rows and {row["version"] for row in rows} == {version.number}
+    other = LedgerEntryFactory(partner=partner_a, kind="commission", claim_by=None)
+    one = api(a_admin).get(f"/api/v1/ledger/{other.pk}/").json()
+    assert one["version"] is None
 
 
 def test_ledger_list_query_count_is_flat(api, chief, django_assert_max_num_queries):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from deals.services import deal_accrue_incentives
 from partners.models import Program, ProgramVersion, Tier
 from prm.quarters import Quarter
 from scoring.services.close import quarter_close
@@ -41,7 +42,9 @@ def _closed_quarter() -> str:
             user=PartnerUserFactory(partner=partner).user,
             issued_on=last.start,
         )
-    WonDealFactory(partner=partner, partner_credit=Decimal("150000"), closed_on=last.start)
+    deal_accrue_incentives(  # the first win earns its SPIFF, as every win does
+        WonDealFactory(partner=partner, partner_credit=Decimal("150000"), closed_on=last.start)
+    )
     ScorecardFactory(
         partner=partner, quarter=last.previous().label, qualified_tier=default_tier("gold")
     )
@@ -81,9 +84,12 @@ def test_a_chief_tries_a_draft_and_publishes_it(page, live_server):
 
     gold = Tier.objects.get(program__is_default=True, slug="gold")
     page.fill(f"input[name=tier_{gold.pk}__revenue_floor]", "120000")
+    page.fill("input[name=incentives__spiff_first_deal]", "1500")
     page.click("[data-testid=run-what-if]")
     page.wait_for_load_state()
     assert page.inner_text("[data-testid=movers]") == "1"
+    # The first win's $1,000 SPIFF would have been $1,500.
+    assert page.inner_text("[data-testid=incentives-draft]") == "$1,500.00"
     mover = page.locator("[data-testid=what-if-row]").first
     assert "Near Gold Partners" in mover.inner_text()
     assert "Silver → Gold" in mover.inner_text()
