@@ -3,6 +3,7 @@ it; every stored decision replays from its inputs and version; a draft is tried 
 last closed quarter without writing anything, and published for a quarter still to close.
 """
 
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -15,7 +16,8 @@ from django.core.management import call_command
 from deals.services import deal_accrue_incentives
 from incentives.models import LedgerEntry
 from incentives.services.contributions import contribution_decide, contribution_submit
-from partners.models import Program, ProgramVersion, Tier, TierChange
+from incentives.services.ledger import deal_incentive_table
+from partners.models import Program, ProgramVersion, Tier, TierChange, User
 from partners.services.versions import (
     version_copy_to_draft,
     version_publish,
@@ -24,6 +26,7 @@ from partners.services.versions import (
 from scoring.models import Scorecard
 from scoring.services.close import quarter_close
 from scoring.services.versions import (
+    _wins_earning,
     replay_differences,
     replay_money_differences,
     replay_scorecard,
@@ -264,6 +267,27 @@ def test_every_decision_of_the_demo_replays_from_its_inputs_and_version(db, tmp_
     assert len(wins) > 20
     assert all(entry.version_id for entry in wins)
     assert replay_win_differences(wins) == []
+    # A draft that keeps the SPIFFs is read from the ledger, not figured again: it gives what
+    # figuring the quarter's wins again gives.
+    program = Program.objects.get(is_default=True)
+    chief = User.objects.filter(role="channel_chief").first()
+    draft = version_copy_to_draft(program=program, by=chief)
+    tried = what_if(draft)
+    assert tried.total("incentives_actual") > 0 and tried.total("payout_difference") == 0
+    kept, voided = defaultdict(Decimal), set()
+    for pid, deal, code, amount, status in (
+        LedgerEntry.objects.filter(quarter=tried.quarter, kind__in=("spiff", "bonus"))
+        .exclude(code__in=("bonus_reference", "bonus_community"))
+        .values_list("partner_id", "source_id", "code", "amount", "status")
+    ):
+        if status == "void":  # lapsed unclaimed: it would have lapsed under the draft too
+            voided.add((deal, code))
+        else:
+            kept[pid] += amount
+    table = deal_incentive_table(draft.rules["incentives"])
+    again = _wins_earning(program, tried.quarter, table, voided)
+    assert voided and kept
+    assert {pid: again[pid] for pid in again if again[pid]} == dict(kept)
 
 
 def test_a_scorecard_is_explained_with_the_weights_of_its_version(clock, client):
@@ -361,6 +385,13 @@ def test_a_draft_changing_spiffs_shows_the_payout_difference(clock, chief):
     assert tried.total("incentives_draft") == Decimal("3000.00")
     assert tried.total("payout_difference") == Decimal("1000.00")
     assert {row.payout_difference for row in tried.rows} == {Decimal("500.00")}
+    # A SPIFF that lapsed unclaimed would have lapsed under the draft too.
+    LedgerEntry.objects.filter(partner__name="Far Below", code="spiff_first_deal").update(
+        status="void"
+    )
+    lapsed = what_if(draft, by=chief)
+    assert lapsed.total("incentives_actual") == Decimal("1000.00")
+    assert lapsed.total("incentives_draft") == Decimal("1500.00")
 
 
 def test_a_win_dated_back_earns_no_second_first_deal_spiff(clock):

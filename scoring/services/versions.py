@@ -22,6 +22,7 @@ from incentives.models import EntryKind, EntryStatus, LedgerEntry
 from incentives.services.ledger import deal_incentive_table
 from partners.models import Program, ProgramVersion
 from partners.services.versions import last_closed_quarter, may_edit_versions
+from partners.version_rules import rules_equal
 from prm.quarters import Quarter
 
 from .. import rules, version_rules
@@ -253,19 +254,24 @@ def what_if(draft: ProgramVersion, *, by=None) -> WhatIf:
     for award in money.awards:
         rows[award.partner_id].awards_draft += award.amount
     incentives = draft.rules["incentives"]
-    for pid, amount in _wins_earning(program, label, deal_incentive_table(incentives)).items():
-        if pid in rows:
-            rows[pid].incentives_draft += amount
-    paid = (
-        LedgerEntry.objects.filter(
-            quarter=label,
-            partner__program=program,
-            kind__in=(EntryKind.REBATE, EntryKind.AWARD, EntryKind.SPIFF, EntryKind.BONUS),
-        )
-        .exclude(status=EntryStatus.VOID)
-        .values_list("partner_id", "kind", "code", "amount")
-    )
-    for pid, kind, code, amount in paid:
+    paid = LedgerEntry.objects.filter(
+        quarter=label,
+        partner__program=program,
+        kind__in=(EntryKind.REBATE, EntryKind.AWARD, EntryKind.SPIFF, EntryKind.BONUS),
+    ).values_list("partner_id", "kind", "code", "amount", "status", "source_id", "version_id")
+    won_by = set()  # the versions the wins' SPIFFs and bonuses were figured by
+    wins_earned: dict[int, Decimal] = defaultdict(lambda: _ZERO)
+    voided = set()  # (deal, rule) of the wins' SPIFFs and bonuses voided (lapsed unclaimed)
+    for pid, kind, code, amount, status, source_id, version_id in paid:
+        won = kind in (EntryKind.SPIFF, EntryKind.BONUS) and code not in CONTRIBUTION_BONUSES
+        if won:
+            won_by.add(version_id)
+        if status == EntryStatus.VOID:
+            if won:
+                voided.add((source_id, code))
+            continue
+        if won:
+            wins_earned[pid] += amount
         row = rows.get(pid)
         if row is None:
             continue
@@ -277,6 +283,25 @@ def what_if(draft: ProgramVersion, *, by=None) -> WhatIf:
             row.incentives_actual += amount
             if code in CONTRIBUTION_BONUSES:  # a flat amount for each contribution
                 row.incentives_draft += Decimal(incentives[code])
+    if (
+        won_by
+        and None not in won_by
+        and all(
+            rules_equal(rules["incentives"], incentives)
+            for rules in ProgramVersion.objects.filter(pk__in=won_by).values_list(
+                "rules", flat=True
+            )
+        )
+    ):
+        # The draft keeps the amounts every win of the quarter was figured by, so each win
+        # earns under it what it earned (every SPIFF and bonus replays from its deal and
+        # version): the quarter's wins need not be figured again.
+        earned = wins_earned
+    else:
+        earned = _wins_earning(program, label, deal_incentive_table(incentives), voided)
+    for pid, amount in earned.items():
+        if pid in rows:
+            rows[pid].incentives_draft += amount
     ordered = sorted(
         rows.values(),
         key=lambda row: (not row.moves, not row.changes, row.partner.casefold(), row.partner_id),
@@ -289,18 +314,24 @@ CONTRIBUTION_BONUSES = ("bonus_reference", "bonus_community")
 
 
 def _wins_earning(
-    program: Program, label: str, table: incentive_rules.DealIncentiveTable
+    program: Program,
+    label: str,
+    table: incentive_rules.DealIncentiveTable,
+    voided: set[tuple[int, str]] = frozenset(),
 ) -> dict[int, Decimal]:
     """The SPIFFs and bonuses each partner's wins closed in quarter ``label`` earn by
-    ``table``: one query."""
+    ``table``, but those ``voided`` (deal id, rule) as decided: one query. A SPIFF that
+    lapsed unclaimed would have lapsed under the draft too."""
     quarter = Quarter.parse(label, start_month=program.fiscal_year_start_month)
     wins = Deal.objects.filter(
         partner__program=program, closed_on__range=(quarter.start, quarter.end)
     )
     earned: dict[int, Decimal] = defaultdict(lambda: _ZERO)
-    for _, pid, won in won_deal_facts(wins):
+    for pk, pid, won in won_deal_facts(wins):
         for accrual in incentive_rules.deal_incentives(won, table):
-            if accrual.kind in (EntryKind.SPIFF, EntryKind.BONUS):
+            if accrual.kind in (EntryKind.SPIFF, EntryKind.BONUS) and (
+                (pk, accrual.code) not in voided
+            ):
                 earned[pid] += accrual.amount
     return earned
 
