@@ -566,36 +566,37 @@ class LeadAnswerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LeadDeclineSerializer(serializers.Serializer):
+class _LeadReasonSerializer(serializers.Serializer):
+    # A reason from a list and, for `other`, words: each subclass gives its ``reason``
+    # field and the service's ``problems`` check.
+
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=lead_services.NOTE_MAX,
+        help_text="Needed when the reason is `other`.",
+    )
+    problems = None
+
+    def validate(self, attrs: dict) -> dict:
+        problems = type(self).problems(attrs["reason"], attrs.get("note", ""))
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
+
+
+class LeadDeclineSerializer(_LeadReasonSerializer):
+    """Why the partner declines an offered lead, and its words when the reason is `other`."""
+
     reason = serializers.ChoiceField(choices=DeclineReason.choices)
-    note = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=lead_services.DECLINE_NOTE_MAX,
-        help_text="Needed when the reason is `other`.",
-    )
-
-    def validate(self, attrs: dict) -> dict:
-        problems = lead_services.decline_problems(attrs["reason"], attrs.get("note", ""))
-        if problems:
-            raise serializers.ValidationError(problems)
-        return attrs
+    problems = staticmethod(lead_services.decline_problems)
 
 
-class LeadCloseSerializer(serializers.Serializer):
+class LeadCloseSerializer(_LeadReasonSerializer):
+    """Why the partner closes an accepted lead, and its words when the reason is `other`."""
+
     reason = serializers.ChoiceField(choices=LeadCloseReason.choices)
-    note = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        max_length=lead_services.CLOSE_NOTE_MAX,
-        help_text="Needed when the reason is `other`.",
-    )
-
-    def validate(self, attrs: dict) -> dict:
-        problems = lead_services.close_problems(attrs["reason"], attrs.get("note", ""))
-        if problems:
-            raise serializers.ValidationError(problems)
-        return attrs
+    problems = staticmethod(lead_services.close_problems)
 
 
 class LeadViewSet(

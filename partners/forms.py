@@ -12,7 +12,7 @@ from .models import (
     Region,
     Specialty,
 )
-from .services.leads import CLOSE_NOTE_MAX, DECLINE_NOTE_MAX, close_problems, decline_problems
+from .services.leads import NOTE_MAX, close_problems, decline_problems
 
 
 class InviteForm(forms.Form):
@@ -113,44 +113,42 @@ class ManagerNoteForm(forms.Form):
     )
 
 
-class LeadDeclineForm(forms.Form):
+class _LeadReasonForm(forms.Form):
+    """A reason from a list and, for “Other”, the partner's words: declining an offered
+    lead, or closing an accepted one. Each subclass gives its ``reason`` field and the
+    service's ``problems`` check."""
+
+    note = forms.CharField(
+        label=_("In your words"),
+        required=False,
+        max_length=NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Needed when the reason is “Other”; your channel manager reads it."),
+    )
+    problems = None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if "reason" in data and "note" in data:
+            for field, problem in type(self).problems(data["reason"], data["note"]).items():
+                self.add_error(field, problem)
+        return data
+
+
+class LeadDeclineForm(_LeadReasonForm):
     reason = forms.ChoiceField(
         choices=[("", "—"), *DeclineReason.choices], label=_("Why do you decline it?")
     )
-    note = forms.CharField(
-        label=_("In your words"),
-        required=False,
-        max_length=DECLINE_NOTE_MAX,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Needed when the reason is “Other”; your channel manager reads it."),
-    )
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if "reason" in data and "note" in data:
-            for field, problem in decline_problems(data["reason"], data["note"]).items():
-                self.add_error(field, problem)
-        return data
+    problems = staticmethod(decline_problems)
+    field_order = ["reason", "note"]
 
 
-class LeadCloseForm(forms.Form):
+class LeadCloseForm(_LeadReasonForm):
     reason = forms.ChoiceField(
         choices=[("", "—"), *LeadCloseReason.choices], label=_("Why do you close it?")
     )
-    note = forms.CharField(
-        label=_("In your words"),
-        required=False,
-        max_length=CLOSE_NOTE_MAX,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Needed when the reason is “Other”; your channel manager reads it."),
-    )
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if "reason" in data and "note" in data:
-            for field, problem in close_problems(data["reason"], data["note"]).items():
-                self.add_error(field, problem)
-        return data
+    problems = staticmethod(close_problems)
+    field_order = ["reason", "note"]
 
 
 class NoticeFilterForm(forms.Form):

@@ -297,19 +297,17 @@ def lead_accept(request, pk: int) -> HttpResponse:
     return redirect("portal-leads")
 
 
-@scoped(pk=Lead)
-@role_required(Role.PARTNER)
-def lead_decline(request, pk: int) -> HttpResponse:
-    """Decline an offered lead with a reason from the list (and words for “Other”)."""
+def _lead_reason_page(request, pk: int, *, action: str, form_class, answer, done: str):
+    """Declining an offered lead or closing an accepted one (``action``): the form, then
+    ``answer`` (the service) with the reason and note; ``done`` is said on success. A
+    refusal by the rules is a 409, bad input a 400, both with the form again."""
     lead, partner = _answered_lead(request, pk)
-    form = LeadDeclineForm(request.POST if request.method == "POST" else None)
+    form = form_class(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                lead_services.lead_decline(
-                    lead=lead, partner=partner, by=request.user, **form.cleaned_data
-                )
+                answer(lead=lead, partner=partner, by=request.user, **form.cleaned_data)
             except lead_services.LeadAnswerRefused as exc:
                 form.add_error(None, exc.messages)
                 status = 409
@@ -317,16 +315,25 @@ def lead_decline(request, pk: int) -> HttpResponse:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
-                messages.success(
-                    request,
-                    _("You declined %(company)s; it goes to another partner.")
-                    % {"company": lead.company_name},
-                )
+                messages.success(request, done % {"company": lead.company_name})
                 return redirect("portal-leads")
         if form.errors and status == 200:
             status = 400
-    return render(
-        request, "partners/lead_decline.html", {"lead": lead, "form": form}, status=status
+    context = {"lead": lead, "form": form, "action": action}
+    return render(request, "partners/lead_reason.html", context, status=status)
+
+
+@scoped(pk=Lead)
+@role_required(Role.PARTNER)
+def lead_decline(request, pk: int) -> HttpResponse:
+    """Decline an offered lead with a reason from the list (and words for “Other”)."""
+    return _lead_reason_page(
+        request,
+        pk,
+        action="decline",
+        form_class=LeadDeclineForm,
+        answer=lead_services.lead_decline,
+        done=_("You declined %(company)s; it goes to another partner."),
     )
 
 
@@ -335,31 +342,14 @@ def lead_decline(request, pk: int) -> HttpResponse:
 def lead_close(request, pk: int) -> HttpResponse:
     """Close an accepted lead the partner will not register, with a reason from the list
     (and words for “Other”): it frees a place of the partner's lead capacity."""
-    lead, partner = _answered_lead(request, pk)
-    form = LeadCloseForm(request.POST if request.method == "POST" else None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                lead_services.lead_close(
-                    lead=lead, partner=partner, by=request.user, **form.cleaned_data
-                )
-            except lead_services.LeadAnswerRefused as exc:
-                form.add_error(None, exc.messages)
-                status = 409
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                messages.success(
-                    request,
-                    _("You closed %(company)s. It no longer counts against your lead capacity.")
-                    % {"company": lead.company_name},
-                )
-                return redirect("portal-leads")
-        if form.errors and status == 200:
-            status = 400
-    return render(request, "partners/lead_close.html", {"lead": lead, "form": form}, status=status)
+    return _lead_reason_page(
+        request,
+        pk,
+        action="close",
+        form_class=LeadCloseForm,
+        answer=lead_services.lead_close,
+        done=_("You closed %(company)s. It no longer counts against your lead capacity."),
+    )
 
 
 @role_required(Role.PARTNER)

@@ -38,8 +38,7 @@ from . import notice_send
 
 # What takes a place of a partner's tier capacity: a converted or closed lead frees it.
 OPEN_LEAD_STATUSES = (LeadStatus.OFFERED, LeadStatus.ACCEPTED)
-DECLINE_NOTE_MAX = 1000
-CLOSE_NOTE_MAX = 1000
+NOTE_MAX = 1000  # the words a partner gives for declining or closing a lead
 
 
 class LeadAnswerRefused(ValidationError):
@@ -323,19 +322,25 @@ def lead_accept(*, lead: Lead, partner: Partner, by: User, now: datetime | None 
     return lead
 
 
-def decline_problems(reason: str, note: str) -> dict[str, str]:
-    """What is wrong with a decline's reason and note, by field (empty: nothing)."""
+def _reason_problems(reason: str, note: str, reasons) -> dict[str, str]:
+    """What is wrong with a reason from ``reasons`` (choices with an OTHER) and its note,
+    by field (empty: nothing)."""
     problems = {}
-    if reason not in DeclineReason.values:
+    if reason not in reasons.values:
         problems["reason"] = gettext("Choose a reason from the list.")
     note = (note or "").strip()
-    if reason == DeclineReason.OTHER and not note:
+    if reason == reasons.OTHER and not note:
         problems["note"] = gettext("Say why in a few words when the reason is “Other”.")
-    if len(note) > DECLINE_NOTE_MAX:
+    if len(note) > NOTE_MAX:
         problems["note"] = gettext("Keep the note under %(count)d characters.") % {
-            "count": DECLINE_NOTE_MAX
+            "count": NOTE_MAX
         }
     return problems
+
+
+def decline_problems(reason: str, note: str) -> dict[str, str]:
+    """What is wrong with a decline's reason and note, by field (empty: nothing)."""
+    return _reason_problems(reason, note, DeclineReason)
 
 
 @transaction.atomic
@@ -415,17 +420,7 @@ def leads_pull_back(*, now: datetime | None = None) -> int:
 
 def close_problems(reason: str, note: str) -> dict[str, str]:
     """What is wrong with a closing's reason and note, by field (empty: nothing)."""
-    problems = {}
-    if reason not in LeadCloseReason.values:
-        problems["reason"] = gettext("Choose a reason from the list.")
-    note = (note or "").strip()
-    if reason == LeadCloseReason.OTHER and not note:
-        problems["note"] = gettext("Say why in a few words when the reason is “Other”.")
-    if len(note) > CLOSE_NOTE_MAX:
-        problems["note"] = gettext("Keep the note under %(count)d characters.") % {
-            "count": CLOSE_NOTE_MAX
-        }
-    return problems
+    return _reason_problems(reason, note, LeadCloseReason)
 
 
 @transaction.atomic
