@@ -117,8 +117,9 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
     source_type = serializers.SerializerMethodField()
     claimable = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField(
-        help_text="The number of the program version the amount was figured by (RULEBOOK "
-        "§12): rebates, awards, SPIFFs and bonuses; null for the others."
+        help_text="The number of the program version in force when the entry was decided "
+        "(RULEBOOK §12): the one its amount was figured by for rebates, awards, SPIFFs and "
+        "bonuses. Null on entries made before versions."
     )
 
     class Meta:

@@ -101,8 +101,10 @@ class LedgerEntry(models.Model):
     )
     due_on = models.DateField(null=True, blank=True, help_text="When payment is due.")
     idempotency_key = models.CharField(max_length=120, unique=True)
-    # The program version the entry was figured by: a quarter close's rebates and awards,
-    # a won deal's SPIFFs and bonuses, a contribution's bonus; none for the other entries.
+    # The program version in force when the entry was decided (RULEBOOK §12): the one a
+    # close's rebates and awards, a win's SPIFFs and bonuses and a contribution's bonus
+    # were figured by; for a commission (the agreement's) and an MDF reimbursement (the
+    # claim's), the one in force that day. Empty on entries made before versions.
     version = models.ForeignKey(
         ProgramVersion,
         on_delete=models.PROTECT,

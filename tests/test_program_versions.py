@@ -267,6 +267,11 @@ def test_every_decision_of_the_demo_replays_from_its_inputs_and_version(db, tmp_
     assert len(wins) > 20
     assert all(entry.version_id for entry in wins)
     assert replay_win_differences(wins) == []
+    # Every entry names the version in force when it was decided: commissions and MDF
+    # reimbursements too.
+    kinds = set(LedgerEntry.objects.values_list("kind", flat=True))
+    assert {"commission", "mdf", "spiff", "rebate", "award", "bonus"} <= kinds
+    assert not LedgerEntry.objects.filter(version=None).exists()
     # A draft that keeps the SPIFFs is read from the ledger, not figured again: it gives what
     # figuring the quarter's wins again gives.
     program = Program.objects.get(is_default=True)

@@ -221,12 +221,14 @@ def _record_owed(
     version: ProgramVersion | None = None,
 ) -> list[LedgerEntry]:
     """One amount owed at once by a manager's decision (approved, payable in 15 business
-    days); nothing when the amount is zero or the key is already in the ledger.
-    ``version``: the program version the amount was figured by, if one was."""
+    days); nothing when the amount is zero or the key is already in the ledger. It names
+    ``version``, the program version the amount was figured by, or else the version in
+    force that day (RULEBOOK §12: every entry names the version it was decided under)."""
     if amount <= 0:
         return []
     program = partner.program
     today = timezone.localdate()
+    version = version or version_earning(program, today)
     entry = LedgerEntry(
         partner=partner,
         kind=kind,
@@ -255,9 +257,9 @@ def deal_incentives_accrue(
     """What one won deal earns (SPIFFs, strategic bonuses, referral commission).
 
     SPIFFs and bonuses are figured by the program version in force for the quarter of
-    the close (``version_earning``) and name it; they wait for the partner's claim
-    (window: 30 days from the close). The commission is owed by the agreement and
-    approved at once.
+    the close (``version_earning``); they wait for the partner's claim (window: 30 days
+    from the close). The commission is owed by the agreement and approved at once. Every
+    entry names the version.
     """
     program = partner.program
     quarter = _quarter_of(program, closed_on)
@@ -284,7 +286,7 @@ def deal_incentives_accrue(
                 approved_at=None if claimable else now,
                 due_on=None if claimable else _payment_due(program, closed_on),
                 idempotency_key=f"deal:{source.pk}:{accrual.code}",
-                version=version if claimable else None,
+                version=version,
                 **_source_fields(source),
             )
         )
