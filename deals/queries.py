@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -442,21 +442,21 @@ def deal_figures(
     return {row["partner_id"]: row for row in rows}
 
 
+def _strategic_product() -> QuerySet:
+    """The outer query's deal carries a strategic product line (for ``Exists``)."""
+    return Deal.products.through.objects.filter(deal_id=OuterRef("pk"), product__strategic=True)
+
+
 def strategic_wins_by_partner(partner_ids, start: date, end: date) -> dict[int, int]:
     """Wins closed in [start, end] with a strategic product, per partner — asked only when
     some tier requires them (preset 002), since it is the costliest of the close's inputs."""
-    from django.db.models import Exists, OuterRef
-
     from partners.models import Tier
 
     if not Tier.objects.filter(strategic_wins_required__gt=0).exists():
         return {}
-    strategic = Deal.products.through.objects.filter(
-        deal_id=OuterRef("pk"), product__strategic=True
-    )
     rows = (
         Deal.objects.filter(
-            Exists(strategic),
+            Exists(_strategic_product()),
             partner_id__in=partner_ids if isinstance(partner_ids, QuerySet) else list(partner_ids),
             status=DealStatus.WON,
             closed_on__range=(start, end),
@@ -474,11 +474,6 @@ def won_deal_facts(wins: QuerySet[Deal]) -> list[tuple[int, int, WonDeal]]:
     partner's first win if no win of that partner was recorded before it: by when the
     win was recorded, not by the close date a partner reports, so a win dated back
     cannot earn a second first-deal SPIFF, and the answer never changes later."""
-    from django.db.models import Exists, OuterRef
-
-    strategic = Deal.products.through.objects.filter(
-        deal_id=OuterRef("pk"), product__strategic=True
-    )
     earlier = Deal.objects.filter(partner_id=OuterRef("partner_id"), status=DealStatus.WON).filter(
         Q(closed_at__lt=OuterRef("closed_at"))
         | Q(closed_at=OuterRef("closed_at"), pk__lt=OuterRef("pk"))
@@ -487,7 +482,7 @@ def won_deal_facts(wins: QuerySet[Deal]) -> list[tuple[int, int, WonDeal]]:
     )
     rows = (
         wins.filter(status=DealStatus.WON)
-        .annotate(strategic=Exists(strategic), earlier_win=Exists(earlier))
+        .annotate(strategic=Exists(_strategic_product()), earlier_win=Exists(earlier))
         .order_by()
         .values_list(
             "pk",

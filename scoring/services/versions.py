@@ -346,15 +346,20 @@ def replay_win_differences(entries) -> list[str]:
     for entry in entries:
         if entry.source_type_id == deal_type.pk:
             by_deal[entry.source_id].append(entry)
+    named = {entry.version_id for entry in entries} - {None}
+    tables = {
+        pk: deal_incentive_table(rules["incentives"])
+        for pk, rules in ProgramVersion.objects.filter(pk__in=named).values_list("pk", "rules")
+    }
     problems = []
     for pk, _, won in won_deal_facts(Deal.objects.filter(pk__in=list(by_deal))):
         stored = by_deal[pk]
-        versions = {entry.version for entry in stored}
+        versions = {entry.version_id for entry in stored}
         if len(versions) != 1 or None in versions:
-            problems.append(f"deal {pk}: versions {sorted(v.pk for v in versions if v)}")
+            problems.append(f"deal {pk}: versions {sorted(v for v in versions if v)}")
             continue
-        (version,) = versions
-        table = deal_incentive_table(version.rules["incentives"])
+        (version_id,) = versions
+        table = tables[version_id]
         again = {
             a.code: a.amount
             for a in incentive_rules.deal_incentives(won, table)
