@@ -1701,7 +1701,7 @@ ZH: dict = {
     "Only a channel chief or an admin may try versions.": "只有渠道负责人或管理员可以试算版本。",
     "No quarter of %(program)s has been closed yet: there is nothing to try the draft on.": "%(program)s 尚无已结算的季度，无法试算草稿。",
     "Copy to a draft": "复制为草稿",
-    "A close decides under the version effective for its quarter. Edits of the live program reach the version of the next quarter to close: in place while no close has used it, else as a new version. A published draft decides from its quarter's close and then becomes the live program.": "每次结算按该季度生效的版本决定。对当前计划的修改会进入下一个待结算季度的版本：若该版本尚未被结算使用则直接修改，否则生成新版本。已发布的草稿从其季度的结算起生效，并随之成为当前计划。",
+    "A close, and what wins and contributions earn, are decided under the version effective for their quarter. Edits of the live program reach that version of the quarter still open: in place while nothing has been decided under it, else as a new version; a changed SPIFF counts from the next win. A published draft decides from its quarter and becomes the live program at its close.": "每次结算以及赢单和贡献所得，均按其季度生效的版本决定。对当前计划的修改会进入尚未结算季度的该版本：若尚无任何决定依据该版本则直接修改，否则生成新版本；修改后的 SPIFF 从下一笔赢单起生效。已发布的草稿自其季度起生效，并在该季度结算时成为当前计划。",
     "Run the what-if to see what it would have decided at the close of %(last)s.": "运行假设分析，查看它在 %(last)s 结算时会作出的决定。",
     "Decides every close from %(quarter)s until a later version.": "自 %(quarter)s 起决定每次结算，直到有更新的版本。",
     "Last used at the close of %(quarter)s.": "最近一次用于 %(quarter)s 的结算。",
