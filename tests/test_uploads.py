@@ -55,10 +55,10 @@ def stored(folder: str) -> list[str]:
 @pytest.fixture(autouse=True)
 def _empty_storage():
     """The test storage lives in memory for the whole run: each test starts with none."""
-    for path in stored("mdf") + stored("content"):
+    for path in stored("mdf") + stored("content") + stored("directory"):
         default_storage.delete(path)
     yield
-    for path in stored("mdf") + stored("content"):
+    for path in stored("mdf") + stored("content") + stored("directory"):
         default_storage.delete(path)
 
 
