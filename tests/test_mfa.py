@@ -138,16 +138,18 @@ def test_a_staff_token_needs_the_code(api, manager):
     )
     assert wrong.status_code == 400
     assert wrong.json() == {"detail": "The two-factor code is not correct.", "code": "mfa_invalid"}
+    code = totp_code()
     right = api().post(
-        TOKEN_URL, {"username": manager.username, "password": PASSWORD, "code": totp_code()}
+        TOKEN_URL, {"username": manager.username, "password": PASSWORD, "code": code}
     )
     assert right.status_code == 200, right.content
     client = api()
     client.credentials(HTTP_AUTHORIZATION=f"Token {right.json()['token']}")
     assert client.get("/api/v1/partners/").status_code == 200
-    # The code just used is not accepted a second time.
+    # The code just used is not accepted a second time (the same code: asking for the
+    # current one again would give a fresh one if the 30-second step had just turned).
     replay = api().post(
-        TOKEN_URL, {"username": manager.username, "password": PASSWORD, "code": totp_code()}
+        TOKEN_URL, {"username": manager.username, "password": PASSWORD, "code": code}
     )
     assert replay.status_code == 400 and replay.json()["code"] == "mfa_invalid"
 
