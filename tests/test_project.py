@@ -7,9 +7,11 @@ import secrets
 import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
@@ -170,7 +172,10 @@ def test_load_program_rejects_an_unknown_preset(db):
 
 def test_seed_demo_builds_a_pyramid_with_one_login_per_role(db, tmp_path, settings):
     settings.BASE_DIR = tmp_path
-    call_command("seed_demo", partners=40, seed=7)
+    # Built just after midnight: no registration is drawn for later in the day.
+    just_after_midnight = timezone.now().replace(hour=0, minute=15) - timedelta(days=1)
+    with time_machine.travel(just_after_midnight, tick=True):
+        call_command("seed_demo", partners=40, seed=7)
     from partners.models import TierChange
     from scoring.models import QuarterClose, Scorecard
 

@@ -631,6 +631,7 @@ class Command(BaseCommand):
         with_lead = [a for a in accounts if a.pk in self.lead_accounts]
         events = []
         owners: dict[int, int] = {}
+        now = timezone.now()
         for partner in partners:
             if partner.status == PartnerStatus.PROSPECT:
                 continue
@@ -657,6 +658,9 @@ class Command(BaseCommand):
                     datetime.combine(first_day, time(8))
                     + timedelta(days=self.rng.uniform(0, span), hours=self.rng.uniform(0, 10))
                 )
+                if submitted > now:
+                    # Drawn for later today: made earlier, before the demo is built.
+                    submitted = now - timedelta(minutes=self.rng.uniform(10, 300))
                 amount = round_money(average * Decimal(self.rng.uniform(0.4, 1.6)))
                 plan = self._plan(partner, account, submitted, amount, products)
                 events.append((submitted, 0, plan))
