@@ -67,8 +67,8 @@ def s3_endpoint():
         if process.poll() is not None:
             return True
         try:
-            return requests.get(endpoint, timeout=1).status_code < 500
-        except requests.ConnectionError:
+            return requests.get(endpoint, timeout=5).status_code < 500
+        except requests.RequestException:  # not listening yet, or slow to answer its first
             return False
 
     try:
