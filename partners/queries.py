@@ -95,8 +95,9 @@ def partners_visible_to(user) -> QuerySet[Partner]:
 
 
 def partner_for_user(user, partner_id, *, for_update: bool = False) -> Partner:
-    """The partner if the user may see it; 404 otherwise (never 403: no existence leak)."""
-    queryset = partners_visible_to(user)
+    """The partner if the user may see it, with its program; 404 otherwise (never 403: no
+    existence leak)."""
+    queryset = partners_visible_to(user).select_related("program")
     if for_update:
         queryset = queryset.select_for_update(of=("self",))
     try:

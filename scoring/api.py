@@ -19,7 +19,7 @@ from prm.money import money_field_kwargs
 from prm.roles import VENDOR_ROLES, Role, role_of
 
 from . import tasks
-from .dashboard import dashboard, dashboard_request
+from .dashboard import dashboard, dashboard_request, dashboard_scope
 from .models import (
     DISPUTE_TEXT_MAX,
     JointBusinessPlan,
@@ -296,6 +296,12 @@ class DashboardView(APIView):
             OpenApiParameter("tier", str, description="tier slug"),
             OpenApiParameter("manager", int, description="channel manager id"),
             OpenApiParameter("region", str, description="americas, emea or apac"),
+            OpenApiParameter(
+                "program",
+                int,
+                description="program id; when the partners' programs report in several "
+                "currencies, the default program's figures (sums never mix currencies)",
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: BAD_REQUEST, 403: ErrorSerializer},
     )
@@ -306,8 +312,8 @@ class DashboardView(APIView):
             quarter, filters = dashboard_request(request.query_params)
         except ValueError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from exc
-        partners = filters.apply(partners_visible_to(request.user))
-        figures = dashboard(partners, quarter, today=timezone.localdate())
+        partners, filters, currency = dashboard_scope(partners_visible_to(request.user), filters)
+        figures = dashboard(partners, quarter, today=timezone.localdate(), currency=currency)
         return Response(_plain(figures))
 
 

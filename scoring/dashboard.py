@@ -11,7 +11,7 @@ figures (tested).
 Every figure has a definition (``DEFINITIONS``), shown as its tooltip and in the API.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -37,7 +37,7 @@ from enablement.models import Certification, LoginDay, TrainingCompletion
 from incentives import rules as incentive_rules
 from incentives.models import EntryKind, EntryStatus, LedgerEntry, MdfFund, MdfRequest
 from incentives.queries import mdf_sourced
-from partners.models import Partner, PartnerStatus, Tier, TierChange, User
+from partners.models import Partner, PartnerStatus, Program, Tier, TierChange, User
 from prm.money import money_field_kwargs
 from prm.quarters import Quarter
 from prm.roles import Role
@@ -149,8 +149,11 @@ class Filters:
     tier: str = ""
     manager: int | None = None
     region: str = ""
+    program: int | None = None
 
     def apply(self, partners: QuerySet[Partner]) -> QuerySet[Partner]:
+        if self.program:
+            partners = partners.filter(program_id=self.program)
         if self.tier:
             partners = partners.filter(tier__slug=self.tier)
         if self.manager:
@@ -158,6 +161,30 @@ class Filters:
         if self.region:
             partners = partners.filter(region=self.region)
         return partners
+
+
+def dashboard_scope(
+    visible: QuerySet[Partner], filters: Filters
+) -> tuple[QuerySet[Partner], Filters, str]:
+    """The partners the dashboard adds up, its filters and their reporting currency.
+    Sums never mix currencies (RULEBOOK §12): when the filtered partners' programs report
+    in more than one, the dashboard keeps to one program, the default first. One query."""
+    partners = filters.apply(visible)
+    programs = list(
+        Program.objects.filter(pk__in=partners.order_by().values("program_id"))
+        .order_by("-is_default", "name")
+        .values_list("pk", "currency")
+    )
+    if len({currency for _, currency in programs}) > 1:
+        filters = replace(filters, program=programs[0][0])
+        partners = filters.apply(visible)
+    currency = programs[0][1] if programs else _default_currency()
+    return partners, filters, currency
+
+
+def _default_currency() -> str:
+    program = Program.objects.filter(is_default=True).values_list("currency", flat=True)
+    return program.first() or "USD"
 
 
 def _m(value) -> Decimal:
@@ -224,11 +251,12 @@ def outcomes(ids, quarter: Quarter, *, summaries: set[str], as_of: date | None =
     return row
 
 
-def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> dict:
+def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date, currency: str) -> dict:
     """Every figure of the executive dashboard for ``partners`` (already scoped to the
-    viewer and filtered) in ``quarter``: about twenty grouped queries, whatever the size
-    of the book; a few more for the quarter still open, and when the quarter has no
-    scorecards or company revenue yet (then the last close's stand in, labelled)."""
+    viewer and filtered, their programs reporting in ``currency``: ``dashboard_scope``) in
+    ``quarter``: about twenty grouped queries, whatever the size of the book; a few more
+    for the quarter still open, and when the quarter has no scorecards or company revenue
+    yet (then the last close's stand in, labelled)."""
     ids = partners.values("pk") if partners.query.where else None
     summaries = summarized(quarter.trailing(6), today=today)
     series = revenue_series(ids, quarter, summaries=summaries, today=today)
@@ -245,6 +273,7 @@ def dashboard(partners: QuerySet[Partner], quarter: Quarter, *, today: date) -> 
             )
     return {
         "quarter": quarter.label,
+        "currency": currency,
         "to_date": is_open(quarter, today),
         "as_of": min(today, quarter.end),
         "ecosystem": ecosystem(partners, quarter),
@@ -729,6 +758,16 @@ def tiers_of(partners: QuerySet[Partner]) -> list[tuple[str, str]]:
     return list(tiers.values_list("slug", "name").distinct().order_by("slug"))
 
 
+def programs_of(partners: QuerySet[Partner]) -> list[tuple[int, str, str]]:
+    """The programs the partners belong to, the default first: id, name and reporting
+    currency, for the program filter."""
+    return list(
+        Program.objects.filter(pk__in=partners.order_by().values("program_id"))
+        .order_by("-is_default", "name")
+        .values_list("pk", "name", "currency")
+    )
+
+
 def dashboard_request(params) -> tuple[Quarter, Filters]:
     """The quarter and filters of a dashboard request; ``ValueError`` says what is wrong."""
     from django.utils import timezone
@@ -743,8 +782,12 @@ def dashboard_request(params) -> tuple[Quarter, Filters]:
     region = (params.get("region") or "").strip()
     if region and region not in Region.values:
         raise ValueError(f"region must be one of {', '.join(Region.values)}.")
+    program = (params.get("program") or "").strip()
+    if program and not program.isdigit():
+        raise ValueError(f"program must be a program id, not {program!r}.")
     return quarter, Filters(
         tier=(params.get("tier") or "").strip(),
         manager=int(manager) if manager else None,
         region=region,
+        program=int(program) if program else None,
     )

@@ -820,7 +820,9 @@ def qbrs_visible_to(user) -> QuerySet:
     from .models import Qbr, QbrActionItem
 
     queryset = scope_to_user(
-        Qbr.objects.select_related("partner__tier", "partner__channel_manager", "held_by"),
+        Qbr.objects.select_related(
+            "partner__tier", "partner__program", "partner__channel_manager", "held_by"
+        ),
         user,
     ).prefetch_related(
         Prefetch("action_items", queryset=QbrActionItem.objects.select_related("owner"))

@@ -33,7 +33,14 @@ from prm.quarters import Quarter
 from prm.roles import ALL_PARTNER_ROLES, VENDOR_ROLES, Role, role_of
 from prm.views import role_required, scoped
 
-from .dashboard import DEFINITIONS, dashboard, dashboard_request, tiers_of
+from .dashboard import (
+    DEFINITIONS,
+    dashboard,
+    dashboard_request,
+    dashboard_scope,
+    programs_of,
+    tiers_of,
+)
 from .models import DISPUTE_TEXT_MAX, Qbr, Scorecard, ScorecardDispute
 from .queries import (
     business_plan_progress,
@@ -283,7 +290,8 @@ def executive_home(request, export: str = "") -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("executive-home")
     visible = partners_visible_to(request.user)
-    figures = dashboard(filters.apply(visible), quarter, today=today)
+    partners, filters, currency = dashboard_scope(visible, filters)
+    figures = dashboard(partners, quarter, today=today, currency=currency)
     if export == "report":
         return _board_report(request, figures, quarter, filters, today)
     if export:
@@ -292,6 +300,7 @@ def executive_home(request, export: str = "") -> HttpResponse:
         key, columns = EXPORTS[export]
         rows = figures[key[0]][key[1]] if isinstance(key, tuple) else figures[key]
         return csv_attachment(csv_text(columns, rows), filename=f"{export}-{quarter.label}.csv")
+    programs = programs_of(visible)
     current = Quarter.containing(today)
     # The quarter's scorecards, or the last close's while it has none (labelled on the page).
     bands = figures["health"] if figures["health"]["scored"] else figures["health"]["last_close"]
@@ -324,6 +333,8 @@ def executive_home(request, export: str = "") -> HttpResponse:
             "quarters": [q.label for q in reversed(current.trailing(8))],
             "filters": filters,
             "tiers": tiers_of(visible),
+            "programs": programs,
+            "mixed_currencies": len({currency for _, _, currency in programs}) > 1,
             "regions": Region.choices,
             # The filter's managers: those of the load table (every active one, loaded).
             "managers": [

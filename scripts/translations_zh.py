@@ -1761,6 +1761,8 @@ ZH: dict = {
     "Community bonus": "社区贡献奖金",
     "SPIFFs and bonuses": "SPIFF 和奖金",
     "What a won deal or an approved contribution earns, from the first win or contribution in the version's quarter.": "赢单或已批准的贡献所得金额，自该版本生效季度的第一笔赢单或贡献起适用。",
+    "All programs": "全部计划",
+    "Programs in different currencies are shown one at a time.": "不同币种的计划分开显示，一次显示一个。",
 }
 
 

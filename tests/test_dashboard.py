@@ -147,7 +147,9 @@ def figures(partners=None, filters=None):
     from partners.models import Partner
 
     filters = filters or Filters()
-    return dashboard(filters.apply(partners or Partner.objects.all()), Q3, today=TODAY)
+    return dashboard(
+        filters.apply(partners or Partner.objects.all()), Q3, today=TODAY, currency="USD"
+    )
 
 
 @pytest.mark.parametrize("summarised", [False, True], ids=["from deals", "from summaries"])
@@ -277,7 +279,7 @@ def test_the_nightly_task_summarises_ended_quarters(scenario):
 def open_quarter(partners=None):
     from partners.models import Partner
 
-    return dashboard(Partner.objects.all(), Quarter(2026, 4), today=TODAY)
+    return dashboard(Partner.objects.all(), Quarter(2026, 4), today=TODAY, currency="USD")
 
 
 def test_the_open_quarter_is_read_from_sums_written_today_and_kept_by_registrations(

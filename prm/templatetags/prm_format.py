@@ -7,7 +7,7 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.translation import gettext, ngettext
 
-from prm.money import format_money
+from prm.money import CURRENCY_SYMBOLS, format_money
 
 register = template.Library()
 
@@ -26,8 +26,9 @@ def percent(value) -> str:
 
 
 @register.filter
-def money(value) -> str:
-    """``Decimal("1234567.8")`` → ``$1,234,568`` (whole dollars, for display only)."""
+def money(value, currency="USD") -> str:
+    """``{{ amount|money:currency }}``: ``Decimal("1234567.8")`` → ``$1,234,568``, whole
+    units for display, with the currency's symbol or ISO code (``CHF 1,234,568``)."""
     if value is None or value == "":
         return "—"
     try:
@@ -35,7 +36,14 @@ def money(value) -> str:
     except InvalidOperation:
         return "—"
     sign = "-" if whole < 0 else ""
-    return f"{sign}${intcomma(abs(int(whole)))}"
+    return f"{sign}{_unit(currency)}{intcomma(abs(int(whole)))}"
+
+
+def _unit(currency) -> str:
+    """What is written before a number in ``currency``: its symbol, or its code and a
+    space."""
+    code = (currency or "USD").upper()
+    return CURRENCY_SYMBOLS.get(code) or f"{code} "
 
 
 @register.filter
@@ -101,8 +109,9 @@ def percent1(value) -> str:
 
 
 @register.filter
-def money_short(value) -> str:
-    """``Decimal("9430183.71")`` → ``$9.43M``; ``$943K``; small amounts in whole dollars."""
+def money_short(value, currency="USD") -> str:
+    """``Decimal("9430183.71")`` → ``$9.43M``; ``$943K``; small amounts in whole units;
+    in ``currency``'s symbol or code, like ``money``."""
     if value is None or value == "":
         return "—"
     try:
@@ -110,9 +119,10 @@ def money_short(value) -> str:
     except InvalidOperation:
         return "—"
     sign = "-" if amount < 0 else ""
+    unit = _unit(currency)
     amount = abs(amount)
     if amount >= 1_000_000:
-        return f"{sign}${amount / 1_000_000:.2f}M"
+        return f"{sign}{unit}{amount / 1_000_000:.2f}M"
     if amount >= 10_000:
-        return f"{sign}${amount / 1_000:.0f}K"
-    return f"{sign}${intcomma(int(amount.quantize(Decimal('1'), rounding=ROUND_HALF_UP)))}"
+        return f"{sign}{unit}{amount / 1_000:.0f}K"
+    return f"{sign}{unit}{intcomma(int(amount.quantize(Decimal('1'), rounding=ROUND_HALF_UP)))}"
