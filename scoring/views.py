@@ -305,6 +305,7 @@ def executive_home(request, export: str = "") -> HttpResponse:
     # The quarter's scorecards, or the last close's while it has none (labelled on the page).
     bands = figures["health"] if figures["health"]["scored"] else figures["health"]["last_close"]
     chart_data = {
+        "currency": currency,
         "revenue": [
             row | {"label": gettext("%(quarter)s to date") % {"quarter": row["quarter"]}}
             if row["to_date"]

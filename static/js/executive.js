@@ -1,6 +1,11 @@
 (function () {
   const data = JSON.parse(document.getElementById("chart-data").textContent);
-  const money = (v) => "$" + Number(v).toLocaleString(undefined, { maximumFractionDigits: 0 });
+  const inCurrency = new Intl.NumberFormat(undefined, {
+    style: "currency",
+    currency: data.currency,
+    maximumFractionDigits: 0,
+  });
+  const money = (v) => inCurrency.format(Number(v));
   Chart.defaults.maintainAspectRatio = false;
   const pct = (v) => (v === null || v === undefined ? "—" : (Number(v) * 100).toFixed(0) + "%");
   new Chart(document.getElementById("revenue-chart"), {
