@@ -168,17 +168,14 @@ def dashboard_scope(
 ) -> tuple[QuerySet[Partner], Filters, str]:
     """The partners the dashboard adds up, its filters and their reporting currency.
     Sums never mix currencies (RULEBOOK §12): when the filtered partners' programs report
-    in more than one, the dashboard keeps to one program, the default first. One query."""
+    in more than one, the dashboard keeps to one program, the default first. One query,
+    two when no partner is left."""
     partners = filters.apply(visible)
-    programs = list(
-        Program.objects.filter(pk__in=partners.order_by().values("program_id"))
-        .order_by("-is_default", "name")
-        .values_list("pk", "currency")
-    )
-    if len({currency for _, currency in programs}) > 1:
+    programs = programs_of(partners)
+    if len({currency for _, _, currency in programs}) > 1:
         filters = replace(filters, program=programs[0][0])
         partners = filters.apply(visible)
-    currency = programs[0][1] if programs else _default_currency()
+    currency = programs[0][2] if programs else _default_currency()
     return partners, filters, currency
 
 
