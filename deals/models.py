@@ -467,8 +467,16 @@ class DealQuarter(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["quarter", "partner"], name="one_deal_quarter_row")
         ]
-        # The dashboard's top partners: the quarter's largest credit first.
-        indexes = [models.Index(fields=["quarter", "-won_credit"], name="deal_quarter_top")]
+        # The dashboard's top partners (the quarter's largest credit first), its revenue
+        # series and revenue concentration, each read from the index alone (bench/pages.py:
+        # the series of six quarters over 120,000 rows 50-60 ms from the table, 23-28 ms).
+        indexes = [
+            models.Index(
+                fields=["quarter", "-won_credit"],
+                include=["won_deals", "year_credit", "partner"],
+                name="deal_quarter_sums",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.partner_id} {self.quarter}: {self.won_credit}"

@@ -41,6 +41,8 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
+        # The staff of a role (the channel managers) among tens of thousands of partner people.
+        indexes = [models.Index(fields=["role"], name="user_role")]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

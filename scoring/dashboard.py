@@ -35,7 +35,14 @@ from deals.models import Deal, DealQuarter, DealStatus, SummarizedQuarter
 from deals.queries import closed_in, open_on, outcome_figures, pipeline_figures
 from enablement.models import Certification, LoginDay, TrainingCompletion
 from incentives import rules as incentive_rules
-from incentives.models import EntryKind, EntryStatus, LedgerEntry, MdfFund, MdfRequest
+from incentives.models import (
+    EntryKind,
+    EntryStatus,
+    LedgerEntry,
+    MdfClaim,
+    MdfClaimStatus,
+    MdfFund,
+)
 from incentives.queries import mdf_sourced
 from partners.models import Partner, PartnerStatus, Program, Tier, TierChange, User
 from prm.money import money_field_kwargs
@@ -327,11 +334,12 @@ def last_closes(quarter: Quarter) -> list[tuple[str, Decimal | None]]:
 
 
 def _bands(ids, label: str) -> dict:
+    # Totals counted (never null), not ids: the quarter's are read from its index alone.
     return Scorecard.objects.filter(**_of(ids), quarter=label).aggregate(
-        on_target=Count("pk", filter=Q(total__gte=60)),
-        at_risk=Count("pk", filter=Q(total__gte=40, total__lt=60)),
-        off_target=Count("pk", filter=Q(total__lt=40)),
-        scored=Count("pk"),
+        on_target=Count("total", filter=Q(total__gte=60)),
+        at_risk=Count("total", filter=Q(total__gte=40, total__lt=60)),
+        off_target=Count("total", filter=Q(total__lt=40)),
+        scored=Count("total"),
     )
 
 
@@ -361,8 +369,9 @@ def ecosystem(partners: QuerySet[Partner], quarter: Quarter) -> dict:
     ids = partners.values("pk") if partners.query.where else None
     exits = TierChange.objects.filter(**_of(ids), cause="exit")
     exited_before = exits.filter(changed_at__date__lt=quarter.start).values("partner_id")
-    exited_in = exits.filter(
-        partner_id=OuterRef("pk"), changed_at__date__range=(quarter.start, quarter.end)
+    # The few exits of the quarter, hashed once, rather than a probe per partner.
+    exited_in = exits.filter(changed_at__date__range=(quarter.start, quarter.end)).values(
+        "partner_id"
     )
     prospect = Q(status=PartnerStatus.PROSPECT)
     row = partners.aggregate(
@@ -375,7 +384,7 @@ def ecosystem(partners: QuerySet[Partner], quarter: Quarter) -> dict:
             "pk",
             filter=Q(started_on__lt=quarter.start) & ~prospect & ~Q(pk__in=exited_before),
         ),
-        exited=Count("pk", filter=Q(Exists(exited_in))),
+        exited=Count("pk", filter=Q(pk__in=exited_in)),
     )
     return {
         "active_partners": row["active"],
@@ -454,14 +463,17 @@ def by_tier(partners: QuerySet[Partner], quarter: Quarter, *, summaries: set[str
         .annotate(partners=Count("pk"), quota=Sum(_quarterly_quota(active)))
         .order_by()
     }
+    # The active partners through the join to their tier, the filters through ``ids``.
+    ids = partners.values("pk") if partners.query.where else None
     if quarter.label in summaries:
-        won = _summary(active.values("pk"), [quarter.label])
+        won = _summary(ids, [quarter.label]).filter(partner__status=PartnerStatus.ACTIVE)
         credit = dict(
             won.values_list("partner__tier__slug").annotate(credit=Sum("won_credit")).order_by()
         )
     else:
         credit = dict(
-            _won(active.values("pk"), quarter)
+            _won(ids, quarter)
+            .filter(partner__status=PartnerStatus.ACTIVE)
             .values_list("partner__tier__slug")
             .annotate(credit=Sum("partner_credit"))
             .order_by()
@@ -502,15 +514,18 @@ def health(ids, quarter: Quarter, *, tiers: list[dict], pipeline: Decimal) -> di
 
 def enablement(partners: QuerySet[Partner], ids, quarter: Quarter) -> dict:
     active = partners.filter(status=PartnerStatus.ACTIVE)
+    # The partners with a current certification, hashed once (a probe per partner cost
+    # a third more on 20,000 partners); a login day is looked up per partner, the quarter
+    # has hundreds of thousands.
     current = Certification.objects.filter(
-        partner_id=OuterRef("pk"), issued_on__lte=quarter.end, expires_on__gt=quarter.end
-    )
+        issued_on__lte=quarter.end, expires_on__gt=quarter.end
+    ).values("partner_id")
     logged_in = LoginDay.objects.filter(
         partner_id=OuterRef("pk"), day__range=(quarter.start, quarter.end)
     )
     row = active.aggregate(
         active=Count("pk"),
-        certified=Count("pk", filter=Q(Exists(current))),
+        certified=Count("pk", filter=Q(pk__in=current)),
         engaged=Count("pk", filter=Q(Exists(logged_in))),
     )
     return {
@@ -575,8 +590,9 @@ def incentives(ids, quarter: Quarter, *, credit: Decimal) -> dict:
             revenue=Coalesce(Sum("partner_credit", filter=Q(status=DealStatus.WON)), ZERO),
         )
     )
-    reimbursed_all = MdfRequest.objects.filter(**_of(ids)).aggregate(
-        total=Coalesce(Sum("claims__reimbursement", filter=Q(claims__status="approved")), ZERO)
+    # A claim's partner is its request's: the approved claims alone, no join to the requests.
+    reimbursed_all = MdfClaim.objects.filter(**_of(ids), status=MdfClaimStatus.APPROVED).aggregate(
+        total=Coalesce(Sum("reimbursement"), ZERO)
     )["total"]
     used = funds["reimbursed"] + funds["reserved"]
     returns = incentive_rules.mdf_return(
@@ -680,23 +696,31 @@ def top_partners(ids, quarter: Quarter, *, summaries: set[str], limit: int = 10)
     ]
 
 
-def credit_by_partner(ids, quarter: Quarter, *, summaries: set[str]) -> list[Decimal]:
-    """Each earning partner's credit over the four quarters ending with ``quarter``,
-    largest first: one row per partner from the quarter's sums, or from the deals."""
+def top_share(ids, quarter: Quarter, *, summaries: set[str], active: int) -> dict:
+    """Revenue concentration (RULEBOOK §10): the share of the partner credit of the four
+    quarters ending with ``quarter`` that the top fifth earned, a fifth of the ``active``
+    partners (of the earning ones when none is active). Two queries, over one row per
+    earning partner: from the quarter's sums, or from the deals."""
     if quarter.label in summaries:
-        rows = _summary(ids, [quarter.label]).filter(year_credit__gt=0).values_list("year_credit")
-        return [credit for (credit,) in rows.order_by("-year_credit")]
-    first = quarter.trailing(4)[0]
-    rows = (
-        Deal.objects.filter(
-            **_of(ids), status=DealStatus.WON, closed_on__range=(first.start, quarter.end)
+        rows = _summary(ids, [quarter.label]).filter(year_credit__gt=0)
+        rows = rows.values("partner_id", credit=F("year_credit"))
+    else:
+        first = quarter.trailing(4)[0]
+        rows = (
+            Deal.objects.filter(
+                **_of(ids), status=DealStatus.WON, closed_on__range=(first.start, quarter.end)
+            )
+            .values("partner_id")
+            .annotate(credit=Sum("partner_credit"))
         )
-        .values("partner_id")
-        .annotate(revenue=Sum("partner_credit"))
-        .order_by("-revenue")
-        .values_list("revenue", flat=True)
-    )
-    return list(rows)
+    whole = rows.order_by().aggregate(total=Coalesce(Sum("credit"), ZERO), earning=Count("*"))
+    earning = active or whole["earning"]
+    top_n = max(1, round(earning * 0.2)) if earning else 0
+    top = Decimal("0")
+    if top_n and whole["total"]:
+        largest = rows.order_by("-credit", "partner_id")[:top_n]
+        top = largest.aggregate(top=Coalesce(Sum("credit"), ZERO))["top"]
+    return {"top_share": _ratio(top, whole["total"]), "top_partners": top_n}
 
 
 def program_health(
@@ -707,23 +731,21 @@ def program_health(
     active = partners.filter(status=PartnerStatus.ACTIVE)
     counts = dict(active.values_list("tier__rank").annotate(n=Count("pk")).order_by())
     lowest, gold = counts.get(0, 0), counts.get(2, 0)
-    # Revenue concentration over the last four quarters.
-    per_partner = credit_by_partner(ids, quarter, summaries=summaries)
-    total = sum(per_partner, Decimal("0"))
-    earning = sum(counts.values()) or len(per_partner)
-    top_n = max(1, round(earning * 0.2)) if earning else 0
-    top = sum(per_partner[:top_n], Decimal("0"))
-    load = list(
-        User.objects.filter(role=Role.CHANNEL_MANAGER, is_active=True)
-        .annotate(
-            partners=Count(
-                "managed_partners",
-                filter=Q(managed_partners__status=PartnerStatus.ACTIVE)
-                & (Q(managed_partners__in=ids) if ids is not None else Q()),
-            )
-        )
-        .order_by("-partners", "username")
-        .values("pk", "username", "first_name", "last_name", "partners")
+    concentration = top_share(ids, quarter, summaries=summaries, active=sum(counts.values()))
+    # Each channel manager's active partners among these: counted over the partners, then
+    # set beside the managers (a join of every user to the partners cost five times more).
+    managed = dict(
+        active.filter(channel_manager__isnull=False)
+        .values_list("channel_manager_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    managers = User.objects.filter(role=Role.CHANNEL_MANAGER, is_active=True).values(
+        "pk", "username", "first_name", "last_name"
+    )
+    load = sorted(
+        ({**row, "partners": managed.get(row["pk"], 0)} for row in managers),
+        key=lambda row: (-row["partners"], row["username"]),
     )
     low, high = MANAGER_LOAD
     for row in load:
@@ -736,11 +758,7 @@ def program_health(
             "registered_per_gold": _ratio(lowest, gold, "0.1"),
             "target_per_gold": REGISTERED_PER_GOLD,
         },
-        "concentration": {
-            "top_share": _ratio(top, total),
-            "top_partners": top_n,
-            "target": TOP_SHARE_TARGET,
-        },
+        "concentration": {**concentration, "target": TOP_SHARE_TARGET},
         "channel_share_target": CHANNEL_SHARE_TARGET,
         "manager_load": load,
         "overloaded_managers": sum(1 for row in load if row["state"] == "overloaded"),

@@ -18,7 +18,7 @@ from deals.services import (
     deal_win,
 )
 from enablement.models import LoginDay, TrainingCompletion
-from incentives.models import LedgerEntry, MdfFund
+from incentives.models import LedgerEntry, MdfClaim, MdfFund
 from partners.models import TierChange
 from prm.quarters import Quarter
 from scoring.dashboard import Filters, dashboard
@@ -153,7 +153,7 @@ def figures(partners=None, filters=None):
 
 
 @pytest.mark.parametrize("summarised", [False, True], ids=["from deals", "from summaries"])
-def test_every_figure_against_the_scenario(scenario, summarised):
+def test_every_figure_against_the_scenario(scenario, summarised, manager, other_manager):
     if summarised:
         assert "2026Q3" in deal_quarters_summarize(today=TODAY)
     f = figures()
@@ -189,6 +189,11 @@ def test_every_figure_against_the_scenario(scenario, summarised):
     ]
     program = f["program"]
     assert program["pyramid"]["registered_per_gold"] == D("1.5")  # 3 registered ÷ 2 gold
+    # The top fifth of five active partners is one: gold_a, 161.5k of the year's 184.5k.
+    assert program["concentration"]["top_partners"] == 1
+    assert program["concentration"]["top_share"] == D("0.875")
+    load = {row["username"]: row["partners"] for row in program["manager_load"]}
+    assert (load[manager.username], load[other_manager.username]) == (4, 1)  # active only
     series = {row["quarter"]: row["credit"] for row in f["revenue_series"]}
     assert series["2026Q2"] == D("61500.00") and series["2026Q3"] == D("123000.00")
 
@@ -463,7 +468,18 @@ def test_mdf_return_is_two_figures_each_with_its_label(client, api, executive, s
         fund=MdfFundFactory(partner=gold_a, fiscal_year=2025), status="reimbursed"
     )
     DealFactory(partner=gold_a, mdf_request=older, amount=D("99000"))
+    # What the older single figure divides by: approved claims only, of any year.
+    for request, status, paid in ((activity, "approved", "3000"), (older, "rejected", "9000")):
+        MdfClaim.objects.create(
+            request=request,
+            partner=gold_a,
+            actual_cost=D(paid),
+            leads_generated=1,
+            status=status,
+            reimbursement=D(paid),
+        )
     i = figures()["incentives"]
+    assert i["mdf_roi"] == D("46.3")  # (129,000 pipeline + 10,000 won) ÷ 3,000
     assert (i["mdf_used"], i["mdf_reimbursed"], i["mdf_reserved"]) == (
         D("2500.00"),
         D("2000.00"),
