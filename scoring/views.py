@@ -268,10 +268,18 @@ def manager_dispute_answer(request, pk: int) -> HttpResponse:
     return redirect("manager-partner", pk=partner.pk)
 
 
+# Each table's rows and columns; a table with amounts names their currency on every row
+# (the program's reporting currency: ``dashboard_scope``), as the ledger's export does.
 EXPORTS = {
-    "tiers": ("tiers", ["tier", "name", "partners", "revenue", "quota", "attainment"]),
-    "top-partners": ("top_partners", ["id", "name", "tier", "score", "revenue", "deals"]),
-    "revenue": ("revenue_series", ["quarter", "credit", "deals"]),
+    "tiers": (
+        "tiers",
+        ["tier", "name", "partners", "revenue", "quota", "attainment", "currency"],
+    ),
+    "top-partners": (
+        "top_partners",
+        ["id", "name", "tier", "score", "revenue", "deals", "currency"],
+    ),
+    "revenue": ("revenue_series", ["quarter", "credit", "deals", "currency"]),
     "managers": (
         ("program", "manager_load"),
         ["username", "first_name", "last_name", "partners", "state"],
@@ -299,6 +307,7 @@ def executive_home(request, export: str = "") -> HttpResponse:
             raise Http404("No such table.")
         key, columns = EXPORTS[export]
         rows = figures[key[0]][key[1]] if isinstance(key, tuple) else figures[key]
+        rows = [{**row, "currency": currency} for row in rows]
         return csv_attachment(csv_text(columns, rows), filename=f"{export}-{quarter.label}.csv")
     programs = programs_of(visible)
     current = Quarter.containing(today)

@@ -1,6 +1,8 @@
 """Amounts are written in the currency they are in: a program reporting in euros shows
 euros on every page, and the dashboard never adds up two currencies (RULEBOOK §12)."""
 
+import csv
+import io
 import re
 from decimal import Decimal as D
 from pathlib import Path
@@ -107,6 +109,18 @@ def test_the_dashboard_page_offers_the_programs_and_writes_their_currency(
     assert 'id="f-program"' in page and 'data-testid="one-currency"' in page
     chosen = client.get(reverse("executive-home"), {"program": euro_program.pk}).content.decode()
     assert "€" in chosen
+    # The exports name the currency of their amounts on every row; a table without
+    # amounts has no such column.
+    for table, program, currency in (
+        ("top-partners", euro_program.pk, "EUR"),
+        ("tiers", euro_program.pk, "EUR"),
+        ("revenue", "", "USD"),
+    ):
+        url = reverse("executive-export", args=[table])
+        rows = list(csv.DictReader(io.StringIO(client.get(url, {"program": program}).text)))
+        assert rows and {row["currency"] for row in rows} == {currency}
+    managers = client.get(reverse("executive-export", args=["managers"])).text
+    assert "currency" not in managers.splitlines()[0]
 
 
 def test_one_currency_needs_no_program_filter(client, executive, partner_a, partner_b):
