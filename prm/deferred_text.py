@@ -9,7 +9,8 @@ is shown as it is, except three wrapped kinds that depend on the language:
 - ``text_value(source, **params)``: a translatable phrase of its own (a rejection reason
   from the rulebook's list, a choice's label), itself with values;
 - ``date_value(day)``: a date, written the reader's way;
-- ``amount_value(number)``: a money amount with two decimals and thousands separators.
+- ``amount_value(number, currency)``: a money amount with two decimals and thousands
+  separators, and the currency's symbol or ISO code when it is given (``€1,553.00``).
 
 A row stored before its text was kept this way has no source: its old text is shown.
 """
@@ -22,8 +23,10 @@ from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext
 
-# a translated phrase with values, a date and an amount, each as a one-key dict in JSON
-_TEXT, _PARAMS, _DATE, _AMOUNT = "t", "p", "date", "amount"
+from prm.money import format_money
+
+# a translated phrase with values, a date and an amount (with its currency), each a dict
+_TEXT, _PARAMS, _DATE, _AMOUNT, _CURRENCY = "t", "p", "date", "amount", "currency"
 
 
 def text_value(source, **params) -> dict:
@@ -38,8 +41,9 @@ def date_value(day: date) -> dict:
     return {_DATE: day.isoformat()}
 
 
-def amount_value(number: Decimal | int | str) -> dict:
-    return {_AMOUNT: str(number)}
+def amount_value(number: Decimal | int | str, currency: str = "") -> dict:
+    value = {_AMOUNT: str(number)}
+    return value | {_CURRENCY: currency} if currency else value
 
 
 def _shown(value) -> str:
@@ -53,9 +57,12 @@ def _shown(value) -> str:
                 return str(value[_DATE])
         if _AMOUNT in value:
             try:
-                return f"{Decimal(value[_AMOUNT]):,.2f}"
+                amount = Decimal(value[_AMOUNT])
             except (InvalidOperation, TypeError, ValueError):
                 return str(value[_AMOUNT])
+            if value.get(_CURRENCY):
+                return format_money(amount, value[_CURRENCY])
+            return f"{amount:,.2f}"
     return "" if value is None else str(value)
 
 

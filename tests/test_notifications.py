@@ -20,7 +20,7 @@ from partners.models import (
 )
 from partners.services import notice_send
 from partners.services.notices import notice_digests_send, notice_preferences_set
-from prm.deferred_text import date_value, text_value
+from prm.deferred_text import amount_value, date_value, text_value
 from tests.factories import PartnerUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -378,3 +378,29 @@ def test_the_digest_is_on_beat():
     from django_celery_beat.models import PeriodicTask
 
     assert PeriodicTask.objects.filter(task="partners.send_notice_digests").exists()
+
+
+def test_a_notice_writes_an_amount_in_its_programs_currency(client, a_rep, partner_a, manager):
+    from incentives.services.mdf import mdf_request_approve
+    from tests.factories import MdfFundFactory, MdfRequestFactory
+
+    program = partner_a.program
+    program.currency = "EUR"
+    program.save(update_fields=["currency"])
+    fund = MdfFundFactory(partner=partner_a, fiscal_year=2026, amount="20000")
+    request = MdfRequestFactory(fund=fund, title="Spring webinar", planned_cost="3106")
+    mdf_request_approve(request=request, by=manager, reserve="1553")
+    notice = Notice.objects.get(partner=partner_a, kind=NoticeKind.MDF)
+    assert notice.params["amount"] == {"amount": "1553", "currency": "EUR"}
+    client.force_login(a_rep)
+    page = listed(client.get(reverse(CENTRE)))
+    assert "“Spring webinar” approved: €1,553.00 reserved." in page
+    # An amount stored without its currency (older notices) is written as before.
+    notice_send(
+        partner=partner_a,
+        level="info",
+        kind=NoticeKind.MDF,
+        message=gettext_noop("MDF claim for “%(title)s” approved: %(amount)s reimbursed."),
+        params={"title": "Autumn fair", "amount": amount_value("12500")},
+    )
+    assert "“Autumn fair” approved: 12,500.00 reimbursed." in listed(client.get(reverse(CENTRE)))

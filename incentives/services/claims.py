@@ -133,7 +133,10 @@ def claim_approve(*, claim: IncentiveClaim, by: User) -> IncentiveClaim:
         level="success",
         kind=NoticeKind.EARNINGS,
         message=gettext_noop("Your claim %(number)s for %(amount)s is approved."),
-        params={"number": claim.pk, "amount": amount_value(claim.amount)},
+        params={
+            "number": claim.pk,
+            "amount": amount_value(claim.amount, claim.partner.program.currency),
+        },
         link=f"/portal/claims/{claim.pk}/",
         email_subject=gettext_noop("Your incentive claim is approved"),
     )

@@ -299,7 +299,7 @@ def mdf_request_approve(
         ),
         params={
             "title": request.title,
-            "amount": amount_value(amount),
+            "amount": amount_value(amount, request.partner.program.currency),
             "day": date_value(request.claim_due_on),
         },
         link=f"/portal/mdf/requests/{request.pk}/",
@@ -500,7 +500,10 @@ def mdf_claim_approve(*, claim: MdfClaim, by: User) -> MdfClaim:
         level="success",
         kind=NoticeKind.MDF,
         message=gettext_noop("MDF claim for “%(title)s” approved: %(amount)s reimbursed."),
-        params={"title": request.title, "amount": amount_value(amount)},
+        params={
+            "title": request.title,
+            "amount": amount_value(amount, request.partner.program.currency),
+        },
         link=f"/portal/mdf/requests/{request.pk}/",
         email_subject=gettext_noop("Your MDF claim is approved"),
     )
