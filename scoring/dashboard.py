@@ -518,7 +518,7 @@ def enablement(partners: QuerySet[Partner], ids, quarter: Quarter) -> dict:
     # a third more on 20,000 partners); a login day is looked up per partner, the quarter
     # has hundreds of thousands.
     current = Certification.objects.filter(
-        issued_on__lte=quarter.end, expires_on__gt=quarter.end
+        **_of(ids), issued_on__lte=quarter.end, expires_on__gt=quarter.end
     ).values("partner_id")
     logged_in = LoginDay.objects.filter(
         partner_id=OuterRef("pk"), day__range=(quarter.start, quarter.end)

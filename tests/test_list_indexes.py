@@ -5,9 +5,10 @@ import pytest
 from django.db import connection
 from django.db.models import Q
 
-from deals.models import Deal
+from deals.models import Deal, DealQuarter
 from incentives.models import IncentiveClaim, LedgerEntry
-from partners.models import Account, Notice
+from partners.models import Account, Notice, User
+from scoring.models import Scorecard
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +22,29 @@ EXPECTED = [
         Q(status="won", partner_credit__isnull=False),
     ),
     (LedgerEntry, "ledger_earned_id", ["earned_on", "id"], [], None),
-    (LedgerEntry, "ledger_quarter_idx", ["quarter"], ["kind", "status", "amount"], None),
-    (LedgerEntry, "ledger_spiff_paid", ["paid_at"], ["amount"], Q(kind="spiff", status="paid")),
+    (
+        LedgerEntry,
+        "ledger_quarter_idx",
+        ["quarter", "partner"],
+        ["kind", "status", "amount"],
+        None,
+    ),
+    (
+        LedgerEntry,
+        "ledger_spiff_paid",
+        ["paid_at"],
+        ["amount", "partner"],
+        Q(kind="spiff", status="paid"),
+    ),
+    (
+        DealQuarter,
+        "deal_quarter_sums",
+        ["quarter", "-won_credit"],
+        ["won_deals", "year_credit", "partner"],
+        None,
+    ),
+    (Scorecard, "scorecard_quarter", ["quarter", "band"], ["total"], None),
+    (User, "user_role", ["role"], [], None),
     (Notice, "notice_partner_user_created", ["partner", "user", "created_at"], [], None),
     (Account, "account_name_idx", ["name"], [], None),
     (IncentiveClaim, "claim_submitted_id", ["submitted_at", "id"], [], None),
@@ -40,5 +62,6 @@ def test_the_index_is_declared_and_built(model, name, fields, include, condition
     with connection.cursor() as cursor:
         built = connection.introspection.get_constraints(cursor, model._meta.db_table)
     assert name in built and built[name]["index"]
-    columns = [model._meta.get_field(f).column if f != "id" else "id" for f in fields + include]
+    names = [f.lstrip("-") for f in fields + include]  # "-won_credit": descending
+    columns = [model._meta.get_field(f).column if f != "id" else "id" for f in names]
     assert built[name]["columns"] == columns  # the key, then the included columns
