@@ -1130,7 +1130,7 @@ def _summary_store(rows) -> None:
         rows,
         batch_size=5000,
         update_conflicts=True,
-        unique_fields=["partner", "quarter"],
+        unique_fields=["quarter", "partner"],
         update_fields=list(rules.SUM_FIELDS),
     )
 

@@ -43,6 +43,13 @@ EXPECTED = [
         ["won_deals", "year_credit", "partner"],
         None,
     ),
+    (
+        DealQuarter,
+        "deal_quarter_partner",
+        ["partner", "quarter"],
+        ["won_credit", "won_deals", "year_credit"],
+        None,
+    ),
     (Scorecard, "scorecard_quarter", ["quarter", "band"], ["total"], None),
     (User, "user_role", ["role"], [], None),
     (Notice, "notice_partner_user_created", ["partner", "user", "created_at"], [], None),
